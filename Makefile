@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck fmt schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## Migrate the embedded database, seed a demo organization if empty, serve on 127.0.0.1:8000.
+run: $(STAMP)
+	$(BIN)/waypost dev
+
+## Install and run the whole suite (SQLite + in-process broker unless WAYPOST_TEST_* says otherwise).
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Rewrite graphql_schema/schema.graphql from the code.
+schema: $(STAMP)
+	$(BIN)/waypost export-schema
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

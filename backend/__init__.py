@@ -1,0 +1,1 @@
+"""Waypost: multi-tenant customer journey management backend."""

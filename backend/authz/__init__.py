@@ -1,0 +1,1 @@
+"""Authorization: what a principal may see and touch."""

@@ -1,0 +1,119 @@
+"""Engine and session factory for both storage modes (embedded SQLite, Postgres)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from backend.db.scoping import INFO_KEY, TenantBinding
+
+_SQLITE_BEGIN_OPTION = "waypost_sqlite_begin"
+
+
+class Database:
+    """One engine and its session factory; sessions always carry a tenant binding."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        app_role: str | None = None,
+        pool_size: int = 10,
+        app_scoping: bool = True,
+        echo: bool = False,
+    ) -> None:
+        self.url: URL = make_url(url)
+        self.app_scoping = app_scoping
+        self.engine: AsyncEngine = _create_engine(self.url, app_role, pool_size, echo)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite takes its write lock lazily; a writer that first reads and then
+        # writes can deadlock with another. Writers ask for the lock up front.
+        self._write_engine = self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self, binding: TenantBinding, *, write: bool = False) -> AsyncSession:
+        binding = TenantBinding(binding.workspace_ids, binding.user_id, self.app_scoping)
+        bind = self._write_engine if write else self.engine
+        return self._sessions(bind=bind, info={INFO_KEY: binding})
+
+    @asynccontextmanager
+    async def transaction(
+        self, binding: TenantBinding, *, write: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.session(binding, write=write) as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("select 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _create_engine(url: URL, app_role: str | None, pool_size: int, echo: bool) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(url, echo)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+    )
+    if app_role:
+        _switch_role_on_connect(engine, app_role)
+    return engine
+
+
+def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _switch_role_on_connect(engine: AsyncEngine, role: str) -> None:
+    # Every connection drops to the application role, which neither owns the
+    # tables nor bypasses row-level security, whatever role it logged in as.
+    quoted = engine.dialect.identifier_preparer.quote(role)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _set_role(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET ROLE {quoted}")
+        cursor.close()
+
+
+def database_from_settings(settings: Any, **overrides: Any) -> Database:
+    options: dict[str, Any] = {
+        "app_role": settings.database_app_role,
+        "pool_size": settings.database_pool_size,
+        "app_scoping": settings.app_scoping,
+    }
+    options.update(overrides)
+    return Database(settings.database_url, **options)

@@ -1,0 +1,122 @@
+"""Central tenant scoping: every ORM query on a workspace table is filtered here.
+
+Two layers, deliberately redundant:
+- In Python, ``do_orm_execute`` adds ``workspace_id IN (...)`` to every SELECT,
+  UPDATE and DELETE on a WorkspaceScoped entity, including relationship loads and
+  aliases, and ``before_flush`` refuses to write a row outside the binding.
+- On Postgres, ``after_begin`` binds the same workspace ids to the transaction
+  (``set_config(..., true)``) for the row-level security policies to read.
+Nothing outside this module decides what a session may see; callers only say
+which binding a session carries, and only authz produces bindings for callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+
+from backend.db.base import WorkspaceScoped
+
+INFO_KEY = "tenant_binding"
+# Per-statement escape hatch for the one query that must run before the caller's
+# workspaces are known: reading the caller's own memberships. RLS still limits
+# such a query to rows whose user_id is the bound user.
+OWN_ROWS_OPTION = "waypost_own_rows_only"
+
+WORKSPACE_IDS_SETTING = "waypost.workspace_ids"
+USER_ID_SETTING = "waypost.user_id"
+
+
+class TenantViolationError(RuntimeError):
+    """A write tried to touch a workspace outside the session's binding."""
+
+
+@dataclass(frozen=True)
+class TenantBinding:
+    """Which workspaces (and which user's own rows) a session may touch."""
+
+    workspace_ids: frozenset[UUID] = field(default_factory=frozenset)
+    user_id: UUID | None = None
+    app_scoping: bool = True
+
+    def widened(self, workspace_id: UUID) -> TenantBinding:
+        return TenantBinding(self.workspace_ids | {workspace_id}, self.user_id, self.app_scoping)
+
+
+NO_TENANT = TenantBinding()
+
+
+def binding_of(session: Session) -> TenantBinding:
+    binding = session.info.get(INFO_KEY, NO_TENANT)
+    assert isinstance(binding, TenantBinding)
+    return binding
+
+
+async def widen(session: AsyncSession, workspace_id: UUID) -> None:
+    """Let this session, and its open transaction, reach a workspace it just created."""
+    binding = binding_of(session.sync_session).widened(workspace_id)
+    session.info[INFO_KEY] = binding
+    if session.in_transaction():
+        connection = await session.connection()
+        await connection.run_sync(_bind_postgres_settings, binding)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
+        return
+    binding = binding_of(state.session)
+    if not binding.app_scoping or state.execution_options.get(OWN_ROWS_OPTION):
+        return
+    ids = tuple(binding.workspace_ids)
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            WorkspaceScoped,
+            lambda cls: cls.workspace_id.in_(ids),
+            include_aliases=True,
+            propagate_to_loaders=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_foreign_writes(session: Session, _context: Any, _instances: Any) -> None:
+    binding = binding_of(session)
+    if not binding.app_scoping:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, WorkspaceScoped) and obj.workspace_id not in binding.workspace_ids:
+            raise TenantViolationError(
+                f"{type(obj).__name__} in workspace {obj.workspace_id} is outside this session"
+            )
+
+
+@event.listens_for(Session, "after_begin")
+def _bind_transaction(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    _bind_postgres_settings(connection, binding_of(session))
+
+
+def _bind_postgres_settings(connection: Connection, binding: TenantBinding) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    # is_local=true: the values die with the transaction, so a pooled connection
+    # never carries one caller's workspaces into the next caller's transaction.
+    connection.execute(
+        text(
+            "select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true)"
+        ),
+        {
+            "ws_key": WORKSPACE_IDS_SETTING,
+            "ws": ",".join(sorted(str(i) for i in binding.workspace_ids)),
+            "user_key": USER_ID_SETTING,
+            "user": str(binding.user_id) if binding.user_id else "",
+        },
+    )

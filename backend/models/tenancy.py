@@ -1,0 +1,80 @@
+"""Organizations, workspaces, users and the memberships that grant roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
+from backend.db.base import Base, Timestamped, WorkspaceScoped
+
+
+def enum_column(enum: type[StrEnum], name: str) -> Enum:
+    # Stored as checked VARCHAR rather than a native enum: same on SQLite and
+    # Postgres, and adding a value later needs no ALTER TYPE.
+    return Enum(enum, name=name, native_enum=False, create_constraint=True, length=16)
+
+
+class Organization(Timestamped, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrganizationKind] = mapped_column(enum_column(OrganizationKind, "organization_kind"))
+
+    workspaces: Mapped[list[Workspace]] = relationship(back_populates="organization")
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    # Stored lower-cased; uniqueness is on the normalised address.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    workspace_memberships: Mapped[list[WorkspaceMembership]] = relationship(
+        back_populates="user", viewonly=True
+    )
+
+
+class OrganizationMembership(Timestamped, Base):
+    __tablename__ = "organization_memberships"
+
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[OrgRole] = mapped_column(enum_column(OrgRole, "org_role"))
+
+
+class Workspace(Timestamped, Base):
+    """The tenant: every workspace-scoped row points here by ``workspace_id``."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+
+    organization: Mapped[Organization] = relationship(back_populates="workspaces")
+
+
+class WorkspaceMembership(WorkspaceScoped, Timestamped, Base):
+    __tablename__ = "workspace_memberships"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[WorkspaceRole] = mapped_column(enum_column(WorkspaceRole, "workspace_role"))
+
+    user: Mapped[User] = relationship(back_populates="workspace_memberships", lazy="raise")

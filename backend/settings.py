@@ -1,0 +1,88 @@
+"""Settings read from the environment (WAYPOST_*), with safe embedded defaults."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Known to everyone who has read this file: fine on a laptop, refused in production.
+DEFAULT_SECRET_KEY = "waypost-development-secret-key-do-not-use-in-production"
+MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when production settings would be unsafe to run with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WAYPOST_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'waypost.db'}",
+        description="What the API and workers connect with.",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="The tables' owner, used only by `waypost migrate`; defaults to database_url.",
+    )
+    broker_url: str = Field(default="memory://", description="memory://, redis://… or amqp://…")
+    secret_key: str = DEFAULT_SECRET_KEY
+    base_url: str = "http://127.0.0.1:8000"
+
+    # Postgres group role every application connection switches to, so row-level
+    # security applies even when the login role happens to own the tables.
+    database_app_role: str = "waypost_app"
+    database_pool_size: int = 10
+    # Application-level tenant scoping (session criteria). Only tests turn it off,
+    # to show that Postgres row-level security holds on its own.
+    app_scoping: bool = True
+    # None: on in development and test, off in production.
+    introspection: bool | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            if self.secret_key == DEFAULT_SECRET_KEY or not self.secret_key:
+                raise InsecureSettingsError(
+                    "WAYPOST_SECRET_KEY must be set to a random value in production "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise InsecureSettingsError(
+                    f"WAYPOST_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                    "in production."
+                )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""GraphQL API layer: strawberry types, resolvers and dataloaders."""

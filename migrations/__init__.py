@@ -1,0 +1,1 @@
+"""Alembic migrations for the whole schema (SQLite and PostgreSQL)."""

@@ -1,0 +1,1 @@
+"""Background work: dramatiq broker setup and actors."""
