@@ -1,0 +1,88 @@
+"""Keyset pagination (first/after) with a total count, for any ordered select."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from backend.errors import ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    cursors: Sequence[str]
+    has_next_page: bool
+    total_count: int
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+
+def _encode(values: Sequence[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else str(v) for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise ValueError("wrong shape")
+        return [_parse(value, key) for value, key in zip(raw, keys, strict=True)]
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise ValidationFailed("Not a valid cursor.", field="after") from error
+
+
+def _parse(value: Any, key: InstrumentedAttribute[Any]) -> Any:
+    kind = key.type.python_type
+    if kind is UUID:
+        return UUID(value)
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is int:
+        return int(value)
+    return str(value)
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[tuple[T]],
+    *,
+    keys: Sequence[InstrumentedAttribute[Any]],
+    first: int | None,
+    after: str | None,
+) -> Page[T]:
+    """One page of ``statement`` ordered by ``keys`` (the last key must be unique)."""
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"Must be between 0 and {MAX_PAGE_SIZE}.", field="first")
+    total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    page_statement = statement.order_by(*keys).limit(size + 1)
+    if after:
+        page_statement = page_statement.where(tuple_(*keys) > tuple_(*_decode(after, keys)))
+    rows = list((await session.scalars(page_statement)).all())
+    items = rows[:size]
+    cursors = [_encode([getattr(item, key.key) for key in keys]) for item in items]
+    return Page(items, cursors, len(rows) > size, total or 0)

@@ -1,0 +1,150 @@
+"""Every query on organizations, workspaces, members and tokens lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.authz.access import Access
+from backend.db.pagination import Page, paginate
+from backend.models import (
+    ApiToken,
+    Organization,
+    User,
+    Workspace,
+    WorkspaceMembership,
+)
+
+
+class TenancyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # Organizations -------------------------------------------------------
+    def _organizations(self, access: Access) -> Select[tuple[Organization]]:
+        return select(Organization).where(Organization.id.in_(access.visible_organization_ids()))
+
+    async def organization_by_slug(self, access: Access, slug: str) -> Organization | None:
+        return await self.session.scalar(
+            self._organizations(access).where(Organization.slug == slug.lower())
+        )
+
+    async def organizations_by_ids(
+        self, access: Access, ids: Iterable[UUID]
+    ) -> Sequence[Organization]:
+        return (
+            await self.session.scalars(self._organizations(access).where(Organization.id.in_(ids)))
+        ).all()
+
+    async def organizations_page(
+        self, access: Access, first: int | None, after: str | None
+    ) -> Page[Organization]:
+        return await paginate(
+            self.session,
+            self._organizations(access),
+            keys=[Organization.name, Organization.id],
+            first=first,
+            after=after,
+        )
+
+    async def slug_taken(self, slug: str) -> bool:
+        return await self.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None
+
+    # Workspaces ----------------------------------------------------------
+    def _workspaces(self, access: Access) -> Select[tuple[Workspace]]:
+        return select(Workspace).where(Workspace.id.in_(access.workspace_roles.keys()))
+
+    async def workspaces_by_ids(self, access: Access, ids: Iterable[UUID]) -> Sequence[Workspace]:
+        return (await self.session.scalars(self._workspaces(access).where(Workspace.id.in_(ids)))).all()
+
+    async def workspaces_page(
+        self,
+        access: Access,
+        first: int | None,
+        after: str | None,
+        organization_id: UUID | None = None,
+    ) -> Page[Workspace]:
+        statement = self._workspaces(access)
+        if organization_id is not None:
+            statement = statement.where(Workspace.organization_id == organization_id)
+        return await paginate(
+            self.session, statement, keys=[Workspace.name, Workspace.id], first=first, after=after
+        )
+
+    async def workspace_name_taken(self, organization_id: UUID, name: str) -> bool:
+        found = await self.session.scalar(
+            select(Workspace.id).where(
+                Workspace.organization_id == organization_id, Workspace.name == name
+            )
+        )
+        return found is not None
+
+    # Members -------------------------------------------------------------
+    async def members_page(
+        self, workspace_id: UUID, first: int | None, after: str | None
+    ) -> Page[WorkspaceMembership]:
+        return await paginate(
+            self.session,
+            select(WorkspaceMembership).where(WorkspaceMembership.workspace_id == workspace_id),
+            keys=[WorkspaceMembership.created_at, WorkspaceMembership.id],
+            first=first,
+            after=after,
+        )
+
+    async def membership(self, workspace_id: UUID, user_id: UUID) -> WorkspaceMembership | None:
+        return await self.session.scalar(
+            select(WorkspaceMembership).where(
+                WorkspaceMembership.workspace_id == workspace_id,
+                WorkspaceMembership.user_id == user_id,
+            )
+        )
+
+    async def memberships_by_ids(self, ids: Iterable[UUID]) -> Sequence[WorkspaceMembership]:
+        # Tenant scoping limits this to the caller's workspaces.
+        return (
+            await self.session.scalars(
+                select(WorkspaceMembership).where(WorkspaceMembership.id.in_(ids))
+            )
+        ).all()
+
+    # Users ---------------------------------------------------------------
+    async def visible_users_by_ids(self, access: Access, ids: Iterable[UUID]) -> Sequence[User]:
+        """The caller and the members of workspaces the caller can reach."""
+        co_members = select(WorkspaceMembership.user_id)
+        return (
+            await self.session.scalars(
+                select(User).where(
+                    User.id.in_(ids), or_(User.id == access.user_id, User.id.in_(co_members))
+                )
+            )
+        ).all()
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email == email))
+
+    # Tokens --------------------------------------------------------------
+    async def token_of_user(self, user_id: UUID, token_id: UUID) -> ApiToken | None:
+        return await self.session.scalar(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+        )
+
+    async def tokens_by_ids(self, user_id: UUID, ids: Iterable[UUID]) -> Sequence[ApiToken]:
+        return (
+            await self.session.scalars(
+                select(ApiToken).where(ApiToken.id.in_(ids), ApiToken.user_id == user_id)
+            )
+        ).all()
+
+    async def tokens_page(
+        self, user_id: UUID, first: int | None, after: str | None
+    ) -> Page[ApiToken]:
+        return await paginate(
+            self.session,
+            select(ApiToken).where(ApiToken.user_id == user_id),
+            keys=[ApiToken.created_at, ApiToken.id],
+            first=first,
+            after=after,
+        )

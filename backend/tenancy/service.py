@@ -1,0 +1,199 @@
+"""Changes to organizations, workspaces, members and API tokens.
+
+Services check permissions through ``Access``, change state and leave the
+commit to the caller's transaction boundary (request, mutation or command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.tokens import new_secret
+from backend.authz.access import Access
+from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
+from backend.db.scoping import widen
+from backend.db.types import utcnow
+from backend.errors import Forbidden, NotFound, ValidationFailed
+from backend.models import (
+    ApiToken,
+    Organization,
+    OrganizationMembership,
+    User,
+    Workspace,
+    WorkspaceMembership,
+)
+from backend.tenancy.repository import TenancyRepository
+from backend.validation import email_address, required_text, slug
+
+MAX_TOKEN_LIFETIME_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token with its secret; the secret exists only here and is never stored."""
+
+    token: ApiToken
+    plaintext: str
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    organization: Organization
+    workspace: Workspace
+    admin: User
+    token: IssuedToken
+
+
+async def _user_for_email(session: AsyncSession, email: str) -> User:
+    user = await TenancyRepository(session).user_by_email(email)
+    if user is None:
+        user = User(email=email, name="")
+        session.add(user)
+        await session.flush()
+    return user
+
+
+async def bootstrap_organization(
+    session: AsyncSession,
+    *,
+    org_slug: str,
+    name: str,
+    kind: OrganizationKind,
+    admin_email: str,
+    workspace_name: str = "Default",
+) -> Bootstrapped:
+    """Create an organization, its first workspace and its owner, with an API token.
+
+    Runs as the system (CLI), not on behalf of a caller, hence no Access.
+    """
+    org_slug = slug(org_slug, field="org")
+    name = required_text(name, field="name")
+    admin_email = email_address(admin_email, field="adminEmail")
+    repo = TenancyRepository(session)
+    if await repo.slug_taken(org_slug):
+        raise ValidationFailed(f"An organization with slug {org_slug!r} exists.", field="org")
+    organization = Organization(slug=org_slug, name=name, kind=kind)
+    session.add(organization)
+    await session.flush()
+    admin = await _user_for_email(session, admin_email)
+    session.add(
+        OrganizationMembership(organization_id=organization.id, user_id=admin.id, role=OrgRole.OWNER)
+    )
+    workspace = Workspace(organization_id=organization.id, name=workspace_name)
+    session.add(workspace)
+    await session.flush()
+    token = _issue_token(session, admin.id, name="bootstrap", workspace_id=None, read_only=False)
+    await session.flush()
+    return Bootstrapped(organization, workspace, admin, token)
+
+
+async def create_workspace(
+    session: AsyncSession, access: Access, *, organization_id: UUID, name: str
+) -> Workspace:
+    access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
+    name = required_text(name, field="name")
+    if await TenancyRepository(session).workspace_name_taken(organization_id, name):
+        raise ValidationFailed("A workspace with this name already exists.", field="name")
+    workspace = Workspace(organization_id=organization_id, name=name)
+    session.add(workspace)
+    await session.flush()
+    await widen(session, workspace.id)
+    return workspace
+
+
+async def add_workspace_member(
+    session: AsyncSession,
+    access: Access,
+    *,
+    workspace_id: UUID,
+    email: str,
+    role: WorkspaceRole,
+) -> WorkspaceMembership:
+    """Give someone a role in a workspace, inviting them by email if they are new.
+
+    Adding an existing member again sets their role: the call is idempotent.
+    """
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    email = email_address(email)
+    user = await _user_for_email(session, email)
+    repo = TenancyRepository(session)
+    membership = await repo.membership(workspace_id, user.id)
+    if membership is None:
+        membership = WorkspaceMembership(workspace_id=workspace_id, user_id=user.id, role=role)
+        session.add(membership)
+    else:
+        membership.role = role
+    await session.flush()
+    return membership
+
+
+async def create_api_token(
+    session: AsyncSession,
+    access: Access,
+    *,
+    name: str,
+    workspace_id: UUID | None,
+    read_only: bool,
+    expires_in_days: int | None,
+) -> IssuedToken:
+    access.require_writable()
+    name = required_text(name, field="name")
+    if workspace_id is not None and access.workspace_role(workspace_id) is None:
+        raise NotFound("Workspace", field="workspaceId")
+    limit = access.principal.restricted_workspace_id
+    if limit is not None and workspace_id != limit:
+        # A limited token must not mint a token that reaches further than itself.
+        raise Forbidden(
+            "A token limited to one workspace can only create tokens for that workspace.",
+            field="workspaceId",
+        )
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_LIFETIME_DAYS:
+        raise ValidationFailed(
+            f"Must be between 1 and {MAX_TOKEN_LIFETIME_DAYS}.", field="expiresInDays"
+        )
+    issued = _issue_token(
+        session, access.user_id, name=name, workspace_id=workspace_id, read_only=read_only
+    )
+    if expires_in_days is not None:
+        issued.token.expires_at = utcnow() + timedelta(days=expires_in_days)
+    await session.flush()
+    return issued
+
+
+async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: UUID) -> ApiToken:
+    """Revoke one of the caller's own tokens; others' tokens do not exist for them."""
+    access.require_writable()
+    token = await TenancyRepository(session).token_of_user(access.user_id, token_id)
+    if token is None:
+        raise NotFound("API token", field="id")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await session.flush()
+    return token
+
+
+async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> IssuedToken:
+    """A full-power token for a user, issued by the system (the CLI), not by a caller."""
+    issued = _issue_token(session, user_id, name=name, workspace_id=None, read_only=False)
+    await session.flush()
+    return issued
+
+
+def _issue_token(
+    session: AsyncSession, user_id: UUID, *, name: str, workspace_id: UUID | None, read_only: bool
+) -> IssuedToken:
+    secret = new_secret()
+    token = ApiToken(
+        user_id=user_id,
+        name=name,
+        prefix=secret.prefix,
+        secret_hash=secret.hash,
+        restricted_workspace_id=workspace_id,
+        read_only=read_only,
+    )
+    session.add(token)
+    return IssuedToken(token, secret.plaintext)

@@ -1,0 +1,63 @@
+"""The typed per-request context: database, caller's access, fresh DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from backend.authz.access import Access
+from backend.db.engine import Database
+from backend.settings import Settings
+from graphql_schema.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from graphql_schema.dataloaders import Loaders
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | None
+    db: Database
+    settings: Settings
+    request_id: str
+    # Set by the authentication extension once the document passed the limits.
+    _access: Access | None = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def access(self) -> Access:
+        if self._access is None:
+            raise Unauthenticated()
+        return self._access
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from graphql_schema.dataloaders import Loaders
+
+            self._loaders = Loaders(self.db, self.access)
+        return self._loaders
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A short read transaction bound to the caller's workspaces."""
+        async with self.db.transaction(self.access.binding()) as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One mutation's transaction: committed if it returns, rolled back if it raises."""
+        async with self.db.transaction(self.access.binding(), write=True) as session:
+            yield session
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,90 @@
+"""Error conventions of the API: UserError payloads and masked top-level errors."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from backend.errors import DomainError, ErrorCode
+
+log = logging.getLogger("waypost.graphql")
+
+UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+
+# Top-level error codes a client may see; anything else is masked as INTERNAL.
+UNAUTHENTICATED = "UNAUTHENTICATED"
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+RATE_LIMITED = "RATE_LIMITED"
+INTERNAL = "INTERNAL"
+UNEXPECTED_MESSAGE = "Unexpected error."
+
+
+@strawberry.type(description="A problem with a mutation's input or its target.")
+class UserError:
+    code: UserErrorCode  # type: ignore[valid-type]
+    message: str
+    field: str | None = strawberry.field(
+        description="The input field at fault, as a path like `input.name`, when one is."
+    )
+
+    @classmethod
+    def from_domain(cls, error: DomainError) -> UserError:
+        path = f"input.{error.field}" if error.field else None
+        return cls(code=error.code, message=error.message, field=path)
+
+
+class Unauthenticated(GraphQLError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Authentication required: send a valid API token as 'Authorization: Bearer <token>'.",
+            extensions={"code": UNAUTHENTICATED},
+        )
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    original = error.original_error
+    # Parse and validation errors carry no original error; errors we raise on
+    # purpose are GraphQLErrors or DomainErrors. Everything else is a bug.
+    return original is None or isinstance(original, GraphQLError | DomainError)
+
+
+def _from_domain(error: GraphQLError, domain: DomainError) -> GraphQLError:
+    # Bad arguments to a query (a malformed cursor, say) have no payload to
+    # carry a UserError, so they come back as located top-level errors.
+    extensions: dict[str, object] = {"code": str(domain.code)}
+    if domain.field:
+        extensions["field"] = domain.field
+    return GraphQLError(domain.message, nodes=error.nodes, path=error.path, extensions=extensions)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Replace unexpected errors by "Unexpected error." and a request id to quote."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: not _is_expected(e))
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [
+            _from_domain(error, error.original_error)
+            if isinstance(error.original_error, DomainError)
+            else error
+            for error in super()._process_errors(errors)
+        ]
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        log.error(
+            "unexpected error in %s (request %s)",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            UNEXPECTED_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": INTERNAL, "requestId": request_id},
+        )

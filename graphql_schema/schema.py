@@ -1,0 +1,67 @@
+"""The GraphQL schema: root types, extensions (limits, auth, masking) and settings."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+
+from backend.settings import Settings
+from graphql_schema.authentication import Authenticate
+from graphql_schema.context import Info
+from graphql_schema.errors import MaskUnexpectedErrors
+from graphql_schema.limits import QueryLimits, QueryLimitsExtension
+from graphql_schema.relay import resolve_node
+from graphql_schema.tenancy.mutations import TenancyMutations
+from graphql_schema.tenancy.queries import TenancyQueries
+from graphql_schema.tenancy.types import (
+    ApiTokenType,
+    OrganizationType,
+    UserType,
+    WorkspaceMemberType,
+    WorkspaceType,
+)
+
+MAX_BATCH_OPERATIONS = 10
+
+
+@strawberry.type
+class Query(TenancyQueries):
+    @strawberry.field(description="Any object by its global id; null if you cannot see it.")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        return await resolve_node(info, id)
+
+
+@strawberry.type
+class Mutation(TenancyMutations):
+    pass
+
+
+NODE_TYPES = [OrganizationType, WorkspaceType, WorkspaceMemberType, UserType, ApiTokenType]
+
+
+def build_schema(settings: Settings, limits: QueryLimits | None = None) -> strawberry.Schema:
+    extensions: list[SchemaExtension] = [
+        # Order matters: refuse costly documents before anything else runs.
+        QueryLimitsExtension(limits or QueryLimits()),
+        Authenticate(),
+        MaskUnexpectedErrors(),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        extensions=extensions,
+        config=StrawberryConfig(
+            batching_config={"max_operations": MAX_BATCH_OPERATIONS},
+            disable_field_suggestions=settings.is_production,
+        ),
+    )
+
+
+def schema_sdl() -> str:
+    """The schema as SDL, as committed in graphql_schema/schema.graphql."""
+    return build_schema(Settings(introspection=True)).as_str() + "\n"

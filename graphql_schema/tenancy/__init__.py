@@ -1,0 +1,1 @@
+"""GraphQL surface of organizations, workspaces, members and API tokens."""

@@ -1,0 +1,118 @@
+"""Mutations: createWorkspace, addWorkspaceMember, createApiToken, revokeApiToken."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.tenancy import service
+from graphql_schema.context import Info
+from graphql_schema.errors import UserError
+from graphql_schema.mutations import run_mutation
+from graphql_schema.relay import parse_id
+from graphql_schema.tenancy.inputs import (
+    AddWorkspaceMemberInput,
+    CreateApiTokenInput,
+    CreateWorkspaceInput,
+    RevokeApiTokenInput,
+)
+from graphql_schema.tenancy.types import ApiTokenType, WorkspaceMemberType, WorkspaceType
+
+
+@strawberry.type
+class CreateWorkspacePayload:
+    workspace: WorkspaceType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AddWorkspaceMemberPayload:
+    member: WorkspaceMemberType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CreateApiTokenPayload:
+    api_token: ApiTokenType | None = None
+    token: str | None = strawberry.field(
+        default=None, description="The secret. Shown this once; store it now."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeApiTokenPayload:
+    api_token: ApiTokenType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TenancyMutations:
+    @strawberry.mutation(description="Create a workspace (organization ADMIN or OWNER).")
+    async def create_workspace(self, info: Info, input: CreateWorkspaceInput) -> CreateWorkspacePayload:
+        async def action(session: AsyncSession) -> WorkspaceType:
+            organization_id = parse_id(input.organization_id, "Organization", field="organizationId")
+            workspace = await service.create_workspace(
+                session, info.context.access, organization_id=organization_id, name=input.name
+            )
+            return WorkspaceType.from_model(workspace)
+
+        result = await run_mutation(info, action)
+        if isinstance(result, list):
+            return CreateWorkspacePayload(errors=result)
+        return CreateWorkspacePayload(workspace=result)
+
+    @strawberry.mutation(description="Give someone a role in a workspace (workspace ADMIN).")
+    async def add_workspace_member(
+        self, info: Info, input: AddWorkspaceMemberInput
+    ) -> AddWorkspaceMemberPayload:
+        async def action(session: AsyncSession) -> WorkspaceMemberType:
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            membership = await service.add_workspace_member(
+                session,
+                info.context.access,
+                workspace_id=workspace_id,
+                email=input.email,
+                role=input.role,
+            )
+            return WorkspaceMemberType.from_model(membership)
+
+        result = await run_mutation(info, action)
+        if isinstance(result, list):
+            return AddWorkspaceMemberPayload(errors=result)
+        return AddWorkspaceMemberPayload(member=result)
+
+    @strawberry.mutation(description="Create a personal API token; the secret is shown once.")
+    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+        async def action(session: AsyncSession) -> CreateApiTokenPayload:
+            workspace_id = (
+                parse_id(input.workspace_id, "Workspace", field="workspaceId")
+                if input.workspace_id is not None
+                else None
+            )
+            issued = await service.create_api_token(
+                session,
+                info.context.access,
+                name=input.name,
+                workspace_id=workspace_id,
+                read_only=input.read_only,
+                expires_in_days=input.expires_in_days,
+            )
+            return CreateApiTokenPayload(
+                api_token=ApiTokenType.from_model(issued.token), token=issued.plaintext
+            )
+
+        result = await run_mutation(info, action)
+        return CreateApiTokenPayload(errors=result) if isinstance(result, list) else result
+
+    @strawberry.mutation(description="Revoke one of your API tokens, at once and for good.")
+    async def revoke_api_token(self, info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+        async def action(session: AsyncSession) -> ApiTokenType:
+            token_id = parse_id(input.id, "ApiToken", field="id")
+            token = await service.revoke_api_token(session, info.context.access, token_id=token_id)
+            return ApiTokenType.from_model(token)
+
+        result = await run_mutation(info, action)
+        if isinstance(result, list):
+            return RevokeApiTokenPayload(errors=result)
+        return RevokeApiTokenPayload(api_token=result)

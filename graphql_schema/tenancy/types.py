@@ -1,0 +1,250 @@
+"""Object types: Organization, Workspace, WorkspaceMember, User, ApiToken, Viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from backend import models
+from backend.authz import roles
+from backend.tenancy.repository import TenancyRepository
+from graphql_schema.context import Info
+from graphql_schema.relay import Connection, parse_uuids
+
+OrganizationKind = strawberry.enum(roles.OrganizationKind, name="OrganizationKind")
+OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
+WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
+
+
+
+async def _load_nodes(loader: Any, node_ids: Iterable[str], convert: Any) -> list[Any]:
+    ids = parse_uuids(node_ids)
+    rows = await loader.load_many([i for i in ids if i is not None])
+    found = iter(rows)
+    return [convert(next(found)) if i is not None else None for i in ids]
+
+
+def _converted(convert: Any) -> Any:
+    return lambda row: convert(row) if row is not None else None
+
+
+@strawberry.type(name="User")
+class UserType(relay.Node):
+    id: relay.NodeID[str]
+    email: str
+    name: str
+
+    @classmethod
+    def from_model(cls, user: models.User) -> Self:
+        return cls(id=str(user.id), email=user.email, name=user.name)
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        return await _load_nodes(info.context.loaders.user_by_id, node_ids, _converted(cls.from_model))
+
+
+@strawberry.type(name="Organization")
+class OrganizationType(relay.Node):
+    id: relay.NodeID[str]
+    slug: str
+    name: str
+    kind: OrganizationKind  # type: ignore[valid-type]
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, org: models.Organization) -> Self:
+        return cls(id=str(org.id), slug=org.slug, name=org.name, kind=org.kind, created_at=org.created_at)
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        return await _load_nodes(
+            info.context.loaders.organization_by_id, node_ids, _converted(cls.from_model)
+        )
+
+    @strawberry.field(description="Your role in this organization; null for workspace guests.")
+    def viewer_role(self, info: Info) -> OrgRole | None:  # type: ignore[valid-type]
+        return info.context.access.org_role(UUID(self.id))
+
+    @strawberry.field(description="The workspaces of this organization you can reach.")
+    async def workspaces(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WorkspaceType]:
+        async with info.context.read() as session:
+            page = await TenancyRepository(session).workspaces_page(
+                info.context.access, first, after, organization_id=UUID(self.id)
+            )
+        return Connection.from_page(page, WorkspaceType.from_model)
+
+
+@strawberry.type(name="Workspace")
+class WorkspaceType(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    created_at: datetime
+    organization_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_model(cls, workspace: models.Workspace) -> Self:
+        return cls(
+            id=str(workspace.id),
+            name=workspace.name,
+            created_at=workspace.created_at,
+            organization_id=workspace.organization_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        return await _load_nodes(
+            info.context.loaders.workspace_by_id, node_ids, _converted(cls.from_model)
+        )
+
+    @strawberry.field
+    async def organization(self, info: Info) -> OrganizationType:
+        org = await info.context.loaders.organization_by_id.load(self.organization_id)
+        assert org is not None, "a reachable workspace's organization is always visible"
+        return OrganizationType.from_model(org)
+
+    @strawberry.field(description="Your effective role here (org admins are ADMIN everywhere).")
+    def viewer_role(self, info: Info) -> WorkspaceRole:  # type: ignore[valid-type]
+        role = info.context.access.workspace_role(UUID(self.id))
+        assert role is not None
+        return role
+
+    @strawberry.field
+    async def members(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WorkspaceMemberType]:
+        async with info.context.read() as session:
+            page = await TenancyRepository(session).members_page(UUID(self.id), first, after)
+        return Connection.from_page(page, WorkspaceMemberType.from_model)
+
+
+@strawberry.type(name="WorkspaceMember")
+class WorkspaceMemberType(relay.Node):
+    id: relay.NodeID[str]
+    role: WorkspaceRole  # type: ignore[valid-type]
+    created_at: datetime
+    user_id: strawberry.Private[UUID]
+    workspace_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_model(cls, membership: models.WorkspaceMembership) -> Self:
+        return cls(
+            id=str(membership.id),
+            role=membership.role,
+            created_at=membership.created_at,
+            user_id=membership.user_id,
+            workspace_id=membership.workspace_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        return await _load_nodes(
+            info.context.loaders.membership_by_id, node_ids, _converted(cls.from_model)
+        )
+
+    @strawberry.field
+    async def user(self, info: Info) -> UserType:
+        user = await info.context.loaders.user_by_id.load(self.user_id)
+        assert user is not None
+        return UserType.from_model(user)
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceType:
+        workspace = await info.context.loaders.workspace_by_id.load(self.workspace_id)
+        assert workspace is not None
+        return WorkspaceType.from_model(workspace)
+
+
+@strawberry.type(name="ApiToken", description="A personal API token; its secret is never shown again.")
+class ApiTokenType(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
+    read_only: bool
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    restricted_workspace_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def from_model(cls, token: models.ApiToken) -> Self:
+        return cls(
+            id=str(token.id),
+            name=token.name,
+            prefix=token.prefix,
+            read_only=token.read_only,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+            expires_at=token.expires_at,
+            restricted_workspace_id=token.restricted_workspace_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        return await _load_nodes(
+            info.context.loaders.api_token_by_id, node_ids, _converted(cls.from_model)
+        )
+
+    @strawberry.field(description="The one workspace this token is limited to, if any.")
+    async def workspace(self, info: Info) -> WorkspaceType | None:
+        if self.restricted_workspace_id is None:
+            return None
+        workspace = await info.context.loaders.workspace_by_id.load(self.restricted_workspace_id)
+        return WorkspaceType.from_model(workspace) if workspace else None
+
+
+@strawberry.type(description="The caller: who they are and what they can reach.")
+class Viewer:
+    user_id: strawberry.Private[UUID]
+
+    @strawberry.field
+    async def user(self, info: Info) -> UserType:
+        user = await info.context.loaders.user_by_id.load(self.user_id)
+        assert user is not None
+        return UserType.from_model(user)
+
+    @strawberry.field
+    async def organizations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[OrganizationType]:
+        async with info.context.read() as session:
+            page = await TenancyRepository(session).organizations_page(
+                info.context.access, first, after
+            )
+        return Connection.from_page(page, OrganizationType.from_model)
+
+    @strawberry.field
+    async def workspaces(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WorkspaceType]:
+        async with info.context.read() as session:
+            page = await TenancyRepository(session).workspaces_page(
+                info.context.access, first, after
+            )
+        return Connection.from_page(page, WorkspaceType.from_model)
+
+    @strawberry.field
+    async def api_tokens(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ApiTokenType]:
+        async with info.context.read() as session:
+            page = await TenancyRepository(session).tokens_page(self.user_id, first, after)
+        return Connection.from_page(page, ApiTokenType.from_model)
