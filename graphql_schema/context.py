@@ -39,6 +39,11 @@ class Context:
             raise Unauthenticated()
         return self._access
 
+    def update_access(self, access: Access) -> None:
+        """Take in what a mutation changed about the caller's reach (a new workspace)."""
+        self._access = access
+        self._loaders = None
+
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:

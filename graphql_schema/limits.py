@@ -197,22 +197,24 @@ class QueryLimitsExtension(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
-        yield
-
-    def on_parse(self) -> Iterator[None]:
-        # Strawberry catches the parser's GraphQLError inside the parsing step, stores it
-        # as ``pre_execution_errors`` and returns the very same error object, so it can be
-        # tagged here after the step. An error raised out of another ``on_parse`` hook (for
-        # example ParserCache parsing itself) reaches this one as an exception instead.
         try:
             yield
         except GraphQLError as error:
+            # Another extension parsing in its own ``on_parse`` hook (ParserCache) raises the
+            # parser's error out of that hook; strawberry then unwinds only the operation
+            # hooks, not the ``on_parse`` hooks already entered, so it is tagged here.
             self._tag_token_error(error)
             raise
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        # Strawberry's own parse catches the parser's GraphQLError inside the parsing step,
+        # stores it as ``pre_execution_errors`` and returns the very same error object, which
+        # can therefore still be tagged here, before the error is logged or streamed.
         context = self.execution_context
         if context.graphql_document is None and context.pre_execution_errors:
-            for parse_error in context.pre_execution_errors:
-                self._tag_token_error(parse_error)
+            for error in context.pre_execution_errors:
+                self._tag_token_error(error)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from strawberry import relay
 from strawberry.extensions import DisableIntrospection, SchemaExtension
@@ -42,14 +44,17 @@ NODE_TYPES = [OrganizationType, WorkspaceType, WorkspaceMemberType, UserType, Ap
 
 
 def build_schema(settings: Settings, limits: QueryLimits | None = None) -> strawberry.Schema:
-    extensions: list[SchemaExtension] = [
+    limits = limits or QueryLimits()
+    # Factories, not instances: each operation gets fresh extension objects, so
+    # concurrent requests never share an execution context.
+    extensions: list[Callable[[], SchemaExtension]] = [
         # Order matters: refuse costly documents before anything else runs.
-        QueryLimitsExtension(limits or QueryLimits()),
-        Authenticate(),
-        MaskUnexpectedErrors(),
+        lambda: QueryLimitsExtension(limits),
+        Authenticate,
+        MaskUnexpectedErrors,
     ]
     if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

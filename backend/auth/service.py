@@ -39,7 +39,7 @@ async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
         ).one_or_none()
         if row is None:
             return None
-        token, user = row.tuple()
+        token, user = row
         if (
             token.revoked_at is not None
             or (token.expires_at is not None and token.expires_at <= now)

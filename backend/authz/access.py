@@ -7,7 +7,7 @@ caller can never be handed a session that reaches beyond its workspaces.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from uuid import UUID
 
@@ -55,6 +55,18 @@ class Access:
 
     def visible_organization_ids(self) -> frozenset[UUID]:
         return frozenset(self.org_roles) | frozenset(self.workspace_orgs.values())
+
+    def including_new_workspace(self, workspace_id: UUID, organization_id: UUID) -> Access:
+        """This access once the caller has created a workspace in an org they administer."""
+        org_role = self.org_role(organization_id)
+        role = workspace_role_from_org_role(org_role) if org_role else None
+        if role is None:
+            return self
+        return replace(
+            self,
+            workspace_roles=MappingProxyType({**self.workspace_roles, workspace_id: role}),
+            workspace_orgs=MappingProxyType({**self.workspace_orgs, workspace_id: organization_id}),
+        )
 
     def require_workspace(
         self, workspace_id: UUID, role: WorkspaceRole, *, field: str | None = None

@@ -52,9 +52,11 @@ class TenancyMutations:
     async def create_workspace(self, info: Info, input: CreateWorkspaceInput) -> CreateWorkspacePayload:
         async def action(session: AsyncSession) -> WorkspaceType:
             organization_id = parse_id(input.organization_id, "Organization", field="organizationId")
+            access = info.context.access
             workspace = await service.create_workspace(
-                session, info.context.access, organization_id=organization_id, name=input.name
+                session, access, organization_id=organization_id, name=input.name
             )
+            info.context.update_access(access.including_new_workspace(workspace.id, organization_id))
             return WorkspaceType.from_model(workspace)
 
         result = await run_mutation(info, action)

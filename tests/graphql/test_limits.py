@@ -196,7 +196,7 @@ async def test_depth_counts_through_fragments_and_inline_fragments() -> None:
     query = (
         "{ item { ...P } } "
         "fragment P on Item { parent { ... on Item { parent { ...Q } } } } "
-        "fragment Q on Item { parent { " + "parent { " * 7 + "id" + " }" * 7 + " } }"
+        "fragment Q on Item { parent { " + "parent { " * 8 + "id" + " }" * 8 + " } }"
     )
     assert shape(query).depth == 13
     assert_refused(await SCHEMA.execute(query), "depth")
@@ -249,6 +249,10 @@ def test_exact_costs() -> None:
     assert shape(
         "{ items(first: 10) { edges { node { children(first: 10) { edges { node { id } } } } } } }"
     ) == QueryShape(depth=7, aliases=0, cost=331)
+    # The module docstring's example (`id` is unknown on a connection: cost 1, no type info)
+    assert (
+        shape("{ items(first: 10) { edges { node { children(first: 10) { id } } } } }").cost == 131
+    )
     # a: connection without `first` -> 1 + 20 * 1; tags: a leaf list costs 1;
     # allItems: plain list without `first` -> 1 + 20 * (1 + 0 for __typename)
     assert shape("{ a: items { totalCount } tags allItems { id __typename } }") == QueryShape(
@@ -371,9 +375,14 @@ async def test_tokens_just_under_limit_run() -> None:
     assert_refused(await schema.execute("{ items(first: 1) { totalCount __typename } }"), "tokens")
 
 
-async def test_tokens_tagged_when_another_extension_parses() -> None:
+@pytest.mark.parametrize("position", ["before", "after"])
+async def test_tokens_tagged_when_another_extension_parses(position: str) -> None:
     # ParserCache parses inside its own on_parse hook: the error is raised out of the hook.
-    schema = make_schema(QueryLimits(max_tokens=11), after=(ParserCache,))
+    limits = QueryLimits(max_tokens=11)
+    if position == "before":
+        schema = make_schema(limits, before=(ParserCache,))
+    else:
+        schema = make_schema(limits, after=(ParserCache,))
     assert_refused(await schema.execute("{ items(first: 1) { totalCount __typename } }"), "tokens")
 
 

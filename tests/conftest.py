@@ -1,0 +1,120 @@
+"""Shared fixtures: a migrated database, the ASGI app, a GraphQL client, tenants."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from backend.app import create_app
+from backend.db.engine import Database
+from backend.db.migrate import upgrade
+from backend.settings import Environment, Settings
+from tests.fixtures.databases import (
+    TestDatabase,
+    configured_url,
+    create_postgres_database,
+    ensure_app_login_role,
+    postgres_app_url,
+    sqlite_database,
+    truncate_all,
+    unreachable,
+)
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.tenants import Tenant, seed_tenant
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def test_database() -> TestDatabase:
+    url = configured_url()
+    if url is None:
+        db = sqlite_database()
+        await asyncio.to_thread(upgrade, db.owner_url)
+        return db
+    owner_url = make_url(url)
+    try:
+        await create_postgres_database(owner_url, owner_url.database or "waypost_test")
+    except OSError as error:
+        unreachable("PostgreSQL", error)
+    await asyncio.to_thread(upgrade, url)
+    owner = create_async_engine(owner_url)
+    try:
+        await ensure_app_login_role(owner)
+    finally:
+        await owner.dispose()
+    return TestDatabase(owner_url=url, app_url=postgres_app_url(owner_url))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def owner_engine(test_database: TestDatabase) -> AsyncIterator[AsyncEngine]:
+    """Connects as the tables' owner: for cleaning up and for inspecting behind the app."""
+    engine = create_async_engine(test_database.owner_url)
+    yield engine
+    await engine.dispose()
+
+
+def make_database(test_database: TestDatabase, **options: Any) -> Database:
+    app_role = "waypost_app" if test_database.is_postgres else None
+    return Database(test_database.app_url, app_role=app_role, **options)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_database(test_database: TestDatabase) -> AsyncIterator[Database]:
+    db = make_database(test_database)
+    yield db
+    await db.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database(shared_database: Database, owner_engine: AsyncEngine) -> AsyncIterator[Database]:
+    """The application's database; every table is emptied after the test."""
+    yield shared_database
+    await truncate_all(owner_engine)
+
+
+@pytest.fixture
+def settings(test_database: TestDatabase) -> Settings:
+    return Settings(env=Environment.TEST, database_url=test_database.app_url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tenant_a(database: Database) -> Tenant:
+    return await seed_tenant(database, "alpha")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tenant_b(database: Database) -> Tenant:
+    return await seed_tenant(database, "bravo")
+
+
+@pytest.fixture
+def sql_statements(database: Database) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the test runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(database.engine.sync_engine, "before_cursor_execute", record)

@@ -1,0 +1,91 @@
+"""Migrations build the whole schema, undo it cleanly, and agree with the models."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from backend.db.migrate import alembic_config, downgrade, upgrade
+from backend.models import Base
+from tests.fixtures.databases import (
+    TestDatabase,
+    create_postgres_database,
+    sqlite_database,
+)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def scratch_url(test_database: TestDatabase) -> AsyncIterator[str]:
+    """An empty database on the same backend as the suite."""
+    if not test_database.is_postgres:
+        yield sqlite_database().owner_url
+        return
+    url = make_url(test_database.owner_url)
+    name = f"{url.database}_scratch_{uuid.uuid4().hex[:8]}"
+    await create_postgres_database(url, name)
+    yield url.set(database=name).render_as_string(hide_password=False)
+    server = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with server.connect() as conn:
+        await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await server.dispose()
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+async def _tables_at(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_tables)
+    finally:
+        await engine.dispose()
+
+
+def test_migrations_have_a_single_head() -> None:
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+async def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
+    await asyncio.to_thread(upgrade, scratch_url)
+    assert await _tables_at(scratch_url) == set(Base.metadata.tables)
+    await asyncio.to_thread(downgrade, scratch_url)
+    assert await _tables_at(scratch_url) == set()
+    await asyncio.to_thread(upgrade, scratch_url)
+    assert await _tables_at(scratch_url) == set(Base.metadata.tables)
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_models_and_migrations_agree(test_database: TestDatabase) -> None:
+    engine = create_async_engine(test_database.owner_url)
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(_differences)
+    finally:
+        await engine.dispose()
+    assert differences == [], "run alembic revision --autogenerate and review it"
+
+
+@pytest.mark.parametrize("table", sorted(t.name for t in Base.metadata.sorted_tables if "workspace_id" in t.c))
+def test_workspace_tables_lead_their_primary_key_with_workspace_id(table: str) -> None:
+    pk = [c.name for c in Base.metadata.tables[table].primary_key.columns]
+    assert pk[:2] == ["workspace_id", "id"]
+    for fk in Base.metadata.tables[table].foreign_key_constraints:
+        target = fk.referred_table
+        if "workspace_id" in target.c and target.name != "workspaces":
+            assert "workspace_id" in fk.column_keys, f"{table}.{fk.name} must include workspace_id"

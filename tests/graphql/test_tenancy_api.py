@@ -1,0 +1,383 @@
+"""The foundation operations, as a client uses them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.authz.roles import WorkspaceRole
+from backend.db.engine import Database
+from backend.models import ApiToken
+from tests.fixtures.graphql import GraphQLClient, global_id
+from tests.fixtures.tenants import Tenant, add_guest
+
+CREATE_WORKSPACE = """
+mutation($input: CreateWorkspaceInput!) {
+  createWorkspace(input: $input) {
+    workspace { id name viewerRole organization { slug } }
+    errors { code message field }
+  }
+}"""
+
+ADD_MEMBER = """
+mutation($input: AddWorkspaceMemberInput!) {
+  addWorkspaceMember(input: $input) {
+    member { id role user { email } workspace { id } }
+    errors { code message field }
+  }
+}"""
+
+CREATE_TOKEN = """
+mutation($input: CreateApiTokenInput!) {
+  createApiToken(input: $input) {
+    token
+    apiToken { id name prefix readOnly workspace { id } lastUsedAt revokedAt }
+    errors { code message field }
+  }
+}"""
+
+REVOKE_TOKEN = """
+mutation($id: ID!) {
+  revokeApiToken(input: {id: $id}) { apiToken { id revokedAt } errors { code field } }
+}"""
+
+VIEWER_WORKSPACES = "{ viewer { workspaces { totalCount edges { node { id name viewerRole } } } } }"
+
+
+def workspace_ids(body: dict[str, Any]) -> set[str]:
+    return {e["node"]["id"] for e in body["data"]["viewer"]["workspaces"]["edges"]}
+
+
+async def test_viewer_answers_the_token_owner(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    body = await gql("{ viewer { user { email } } }", token=tenant_a.token)
+    assert body["data"]["viewer"]["user"]["email"] == tenant_a.owner_email
+
+
+async def test_org_owner_is_admin_in_every_workspace(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    body = await gql(VIEWER_WORKSPACES, token=tenant_a.token)
+    workspaces = body["data"]["viewer"]["workspaces"]
+    assert workspaces["totalCount"] == 2
+    assert {e["node"]["viewerRole"] for e in workspaces["edges"]} == {"ADMIN"}
+
+
+async def test_organization_by_slug_with_viewer_role(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    body = await gql(
+        '{ organization(slug: "ALPHA") { id slug kind viewerRole workspaces { totalCount } } }',
+        token=tenant_a.token,
+    )
+    org = body["data"]["organization"]
+    assert org == {
+        "id": tenant_a.org_gid,
+        "slug": "alpha",
+        "kind": "AGENCY",
+        "viewerRole": "OWNER",
+        "workspaces": {"totalCount": 2},
+    }
+
+
+async def test_workspace_by_id_and_node_agree(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    ws = tenant_a.ws_gid(0)
+    body = await gql(
+        """query($id: ID!) {
+             workspace(id: $id) { id name viewerRole }
+             node(id: $id) { id ... on Workspace { name } }
+           }""",
+        {"id": ws},
+        token=tenant_a.token,
+    )
+    assert body["data"]["workspace"]["id"] == ws
+    assert body["data"]["workspace"]["viewerRole"] == "ADMIN"
+    assert body["data"]["node"] == {"id": ws, "name": body["data"]["workspace"]["name"]}
+
+
+async def test_global_ids_are_opaque(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    body = await gql("{ viewer { user { id } } }", token=tenant_a.token)
+    assert str(tenant_a.owner_id) not in body["data"]["viewer"]["user"]["id"]
+
+
+async def test_create_workspace_as_org_owner(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    body = await gql(
+        CREATE_WORKSPACE,
+        {"input": {"organizationId": tenant_a.org_gid, "name": "  New client  "}},
+        token=tenant_a.token,
+    )
+    payload = body["data"]["createWorkspace"]
+    assert payload["errors"] == []
+    assert payload["workspace"]["name"] == "New client"
+    assert payload["workspace"]["organization"] == {"slug": "alpha"}
+    after = await gql(VIEWER_WORKSPACES, token=tenant_a.token)
+    assert payload["workspace"]["id"] in workspace_ids(after)
+
+
+async def test_create_workspace_refuses_a_duplicate_or_blank_name(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    for name, message in (("alpha client 1", "already exists"), ("   ", "blank")):
+        body = await gql(
+            CREATE_WORKSPACE,
+            {"input": {"organizationId": tenant_a.org_gid, "name": name}},
+            token=tenant_a.token,
+        )
+        payload = body["data"]["createWorkspace"]
+        assert payload["workspace"] is None
+        [error] = payload["errors"]
+        assert error["code"] == "VALIDATION"
+        assert error["field"] == "input.name"
+        assert message in error["message"]
+    after = await gql(VIEWER_WORKSPACES, token=tenant_a.token)
+    assert after["data"]["viewer"]["workspaces"]["totalCount"] == 2
+
+
+async def test_malformed_id_is_a_located_validation_error(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    body = await gql(
+        CREATE_WORKSPACE,
+        {"input": {"organizationId": "not-an-id", "name": "x"}},
+        token=tenant_a.token,
+    )
+    [error] = body["data"]["createWorkspace"]["errors"]
+    assert error == {
+        "code": "VALIDATION",
+        "message": "Not a valid Organization id.",
+        "field": "input.organizationId",
+    }
+
+
+async def test_org_member_without_admin_gets_forbidden(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    # A guest holds a workspace role but sees the organization only through it.
+    _, token = await add_guest(database, tenant_a.workspace_ids[0], "g@x.io", WorkspaceRole.ADMIN)
+    body = await gql(
+        CREATE_WORKSPACE, {"input": {"organizationId": tenant_a.org_gid, "name": "n"}}, token=token
+    )
+    [error] = body["data"]["createWorkspace"]["errors"]
+    assert error["code"] == "FORBIDDEN"
+
+
+async def test_add_member_invites_a_guest_who_sees_only_that_workspace(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    ws = tenant_a.ws_gid(0)
+    body = await gql(
+        ADD_MEMBER,
+        {"input": {"workspaceId": ws, "email": "Client@Customer.COM", "role": "VIEWER"}},
+        token=tenant_a.token,
+    )
+    member = body["data"]["addWorkspaceMember"]["member"]
+    assert member["role"] == "VIEWER"
+    assert member["user"]["email"] == "client@customer.com"
+    assert member["workspace"]["id"] == ws
+
+    # Adding again changes the role, not the number of members.
+    again = await gql(
+        ADD_MEMBER,
+        {"input": {"workspaceId": ws, "email": "client@customer.com", "role": "EDITOR"}},
+        token=tenant_a.token,
+    )
+    assert again["data"]["addWorkspaceMember"]["member"]["id"] == member["id"]
+    members = await gql(
+        "query($id: ID!) { workspace(id: $id) { members { totalCount edges { node { role } } } } }",
+        {"id": ws},
+        token=tenant_a.token,
+    )
+    assert members["data"]["workspace"]["members"]["totalCount"] == 1
+    assert members["data"]["workspace"]["members"]["edges"][0]["node"]["role"] == "EDITOR"
+
+
+async def test_guest_sees_one_workspace_and_its_org_without_an_org_role(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    _, token = await add_guest(database, tenant_a.workspace_ids[1], "g@x.io", WorkspaceRole.EDITOR)
+    body = await gql(VIEWER_WORKSPACES, token=token)
+    assert workspace_ids(body) == {tenant_a.ws_gid(1)}
+    assert body["data"]["viewer"]["workspaces"]["edges"][0]["node"]["viewerRole"] == "EDITOR"
+    org = await gql(
+        '{ organization(slug: "alpha") { viewerRole workspaces { totalCount } } }', token=token
+    )
+    assert org["data"]["organization"] == {"viewerRole": None, "workspaces": {"totalCount": 1}}
+
+
+async def test_viewer_cannot_add_members(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    _, token = await add_guest(database, tenant_a.workspace_ids[0], "v@x.io", WorkspaceRole.VIEWER)
+    body = await gql(
+        ADD_MEMBER,
+        {"input": {"workspaceId": tenant_a.ws_gid(0), "email": "z@x.io", "role": "ADMIN"}},
+        token=token,
+    )
+    payload = body["data"]["addWorkspaceMember"]
+    assert payload["member"] is None
+    assert payload["errors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_add_member_rejects_a_bad_email_with_its_field(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    body = await gql(
+        ADD_MEMBER,
+        {"input": {"workspaceId": tenant_a.ws_gid(0), "email": "not an email", "role": "VIEWER"}},
+        token=tenant_a.token,
+    )
+    [error] = body["data"]["addWorkspaceMember"]["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION", "input.email")
+
+
+async def test_api_token_is_shown_once_stored_hashed_and_works(
+    gql: GraphQLClient, owner_engine: AsyncEngine, tenant_a: Tenant
+) -> None:
+    body = await gql(CREATE_TOKEN, {"input": {"name": "ci"}}, token=tenant_a.token)
+    payload = body["data"]["createApiToken"]
+    secret = payload["token"]
+    assert secret.startswith("wp_")
+    assert secret.startswith(payload["apiToken"]["prefix"])
+
+    listed = await gql(
+        "{ viewer { apiTokens { totalCount edges { node { name prefix } } } } }",
+        token=secret,
+    )
+    assert listed["data"]["viewer"]["apiTokens"]["totalCount"] == 2
+    assert secret not in str(listed)
+
+    async with owner_engine.connect() as conn:
+        dump = str((await conn.execute(text("select * from api_tokens"))).all())
+    assert secret not in dump
+    assert secret[len("wp_") :] not in dump
+
+
+async def test_token_records_its_last_use(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    created = await gql(CREATE_TOKEN, {"input": {"name": "t"}}, token=tenant_a.token)
+    assert created["data"]["createApiToken"]["apiToken"]["lastUsedAt"] is None
+    await gql("{ viewer { user { email } } }", token=created["data"]["createApiToken"]["token"])
+    async with database.transaction(__import__("backend.db.scoping").db.scoping.NO_TENANT) as s:
+        token = await s.scalar(select(ApiToken).where(ApiToken.name == "t"))
+    assert token is not None and token.last_used_at is not None
+
+
+async def test_revoked_token_is_refused(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    created = await gql(CREATE_TOKEN, {"input": {"name": "short-lived"}}, token=tenant_a.token)
+    secret = created["data"]["createApiToken"]["token"]
+    token_id = created["data"]["createApiToken"]["apiToken"]["id"]
+    revoked = await gql(REVOKE_TOKEN, {"id": token_id}, token=tenant_a.token)
+    assert revoked["data"]["revokeApiToken"]["apiToken"]["revokedAt"] is not None
+    body = await gql("{ viewer { user { email } } }", token=secret, expect_errors=True)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_workspace_limited_token_reaches_only_its_workspace(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    created = await gql(
+        CREATE_TOKEN,
+        {"input": {"name": "one", "workspaceId": tenant_a.ws_gid(1)}},
+        token=tenant_a.token,
+    )
+    payload = created["data"]["createApiToken"]
+    assert payload["apiToken"]["workspace"] == {"id": tenant_a.ws_gid(1)}
+    limited = payload["token"]
+    assert workspace_ids(await gql(VIEWER_WORKSPACES, token=limited)) == {tenant_a.ws_gid(1)}
+    other = await gql(
+        "query($id: ID!) { workspace(id: $id) { id } }", {"id": tenant_a.ws_gid(0)}, token=limited
+    )
+    assert other["data"]["workspace"] is None
+    # No organization powers either, and no minting of a wider token.
+    ws = await gql(
+        CREATE_WORKSPACE,
+        {"input": {"organizationId": tenant_a.org_gid, "name": "x"}},
+        token=limited,
+    )
+    assert ws["data"]["createWorkspace"]["errors"][0]["code"] == "FORBIDDEN"
+    wider = await gql(CREATE_TOKEN, {"input": {"name": "wider"}}, token=limited)
+    assert wider["data"]["createApiToken"]["errors"][0]["code"] == "FORBIDDEN"
+    assert wider["data"]["createApiToken"]["token"] is None
+
+
+async def test_read_only_token_reads_but_cannot_write(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    created = await gql(
+        CREATE_TOKEN, {"input": {"name": "ro", "readOnly": True}}, token=tenant_a.token
+    )
+    read_only = created["data"]["createApiToken"]["token"]
+    assert (await gql(VIEWER_WORKSPACES, token=read_only))["data"]["viewer"]["workspaces"][
+        "totalCount"
+    ] == 2
+    body = await gql(
+        CREATE_WORKSPACE,
+        {"input": {"organizationId": tenant_a.org_gid, "name": "nope"}},
+        token=read_only,
+    )
+    [error] = body["data"]["createWorkspace"]["errors"]
+    assert error["code"] == "FORBIDDEN"
+    assert "read-only" in error["message"]
+    after = await gql(VIEWER_WORKSPACES, token=tenant_a.token)
+    assert after["data"]["viewer"]["workspaces"]["totalCount"] == 2
+
+
+async def test_connections_page_with_cursors_and_total_count(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    for n in range(3):
+        await gql(
+            CREATE_WORKSPACE,
+            {"input": {"organizationId": tenant_a.org_gid, "name": f"extra {n}"}},
+            token=tenant_a.token,
+        )
+    query = """query($after: String) { viewer { workspaces(first: 2, after: $after) {
+                 totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } } }"""
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await gql(query, {"after": after}, token=tenant_a.token))["data"]["viewer"][
+            "workspaces"
+        ]
+        assert page["totalCount"] == 5
+        seen += [e["node"]["name"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen)) == 5
+
+
+async def test_bad_cursor_is_a_located_validation_error(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    body = await gql(
+        '{ viewer { workspaces(after: "garbage!!") { totalCount } } }',
+        token=tenant_a.token,
+        expect_errors=True,
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "VALIDATION"
+    assert error["path"] == ["viewer", "workspaces"]
+
+
+async def test_node_resolves_every_node_type_of_ones_own(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    member = await gql(
+        ADD_MEMBER,
+        {"input": {"workspaceId": tenant_a.ws_gid(0), "email": "m@x.io", "role": "VIEWER"}},
+        token=tenant_a.token,
+    )
+    token = await gql(CREATE_TOKEN, {"input": {"name": "n"}}, token=tenant_a.token)
+    ids = {
+        "Organization": tenant_a.org_gid,
+        "Workspace": tenant_a.ws_gid(0),
+        "WorkspaceMember": member["data"]["addWorkspaceMember"]["member"]["id"],
+        "ApiToken": token["data"]["createApiToken"]["apiToken"]["id"],
+        "User": global_id("User", tenant_a.owner_id),
+    }
+    for type_name, node_id in ids.items():
+        body = await gql(
+            "query($id: ID!) { node(id: $id) { __typename id } }",
+            {"id": node_id},
+            token=tenant_a.token,
+        )
+        assert body["data"]["node"] == {"__typename": type_name, "id": node_id}
