@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from backend.authz.roles import OrganizationKind
@@ -165,5 +166,12 @@ async def _demo_token(settings: Settings) -> str:
 def main() -> None:
     try:
         app()
+    except ValidationError as error:
+        # Bad settings: say which variable and why, without a traceback.
+        for problem in error.errors():
+            where = "".join(f"WAYPOST_{p}".upper() for p in problem["loc"]) or "settings"
+            message = str(problem.get("ctx", {}).get("error", problem["msg"]))
+            typer.secho(f"error: {where}: {message}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Known to everyone who has read this file: fine on a laptop, refused in production.
-DEFAULT_SECRET_KEY = "waypost-development-secret-key-do-not-use-in-production"
+DEFAULT_SECRET_KEY = "waypost-development-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_DATA_DIR = Path("var")
 

@@ -25,7 +25,9 @@ class Authenticate(SchemaExtension):
             token = bearer_token(context.request.headers.get("authorization"))
             principal = await authenticate_token(context.db, token) if token else None
             if principal is None:
-                self.execution_context.result = ExecutionResult(data=None, errors=[Unauthenticated()])
+                self.execution_context.result = ExecutionResult(
+                    data=None, errors=[Unauthenticated()]
+                )
             else:
                 context._access = await load_access(context.db, principal)
         yield

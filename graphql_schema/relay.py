@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -92,6 +93,6 @@ async def resolve_node(info: Info, id: str) -> relay.Node | None:
     origin: Any = type_definition.origin
     if not (isinstance(origin, type) and issubclass(origin, relay.Node)):
         return None
-    nodes = await origin.resolve_nodes(info=info, node_ids=[str(uuid)], required=False)
-    found = list(nodes)
+    nodes = origin.resolve_nodes(info=info, node_ids=[str(uuid)], required=False)
+    found = list(await nodes if inspect.isawaitable(nodes) else nodes)
     return found[0] if found else None

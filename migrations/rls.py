@@ -34,7 +34,9 @@ def create_app_role_and_functions() -> None:
         CREATE FUNCTION waypost_bound_workspaces() RETURNS uuid[]
         LANGUAGE sql STABLE PARALLEL SAFE AS $$
           SELECT coalesce(
-            string_to_array(nullif(current_setting('waypost.workspace_ids', true), ''), ',')::uuid[],
+            string_to_array(
+              nullif(current_setting('waypost.workspace_ids', true), ''), ','
+            )::uuid[],
             '{}'::uuid[])
         $$
         """

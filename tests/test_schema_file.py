@@ -15,8 +15,15 @@ def test_committed_schema_graphql_is_up_to_date() -> None:
 def test_schema_names_the_contract_operations() -> None:
     sdl = schema_sdl()
     for name in (
-        "viewer:", "node(id: ID!)", "organization(slug: String!)", "workspace(id: ID!)",
-        "createWorkspace(", "addWorkspaceMember(", "createApiToken(", "revokeApiToken(",
-        "viewerRole", "totalCount",
+        "viewer:",
+        "node(id: ID!)",
+        "organization(slug: String!)",
+        "workspace(id: ID!)",
+        "createWorkspace(",
+        "addWorkspaceMember(",
+        "createApiToken(",
+        "revokeApiToken(",
+        "viewerRole",
+        "totalCount",
     ):
         assert name in sdl, name

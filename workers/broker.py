@@ -34,7 +34,7 @@ def build_broker(url: str) -> dramatiq.Broker:
     if scheme in IN_PROCESS_SCHEMES:
         return StubBroker()
     if scheme in ("redis", "rediss"):
-        return RedisBroker(url=url)
+        return RedisBroker(url=url)  # type: ignore[no-untyped-call]
     if scheme in ("amqp", "amqps"):
         return RabbitmqBroker(url=url)
     raise UnsupportedBrokerError(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from backend.auth.principal import Principal
 from backend.auth.tokens import hash_secret, looks_like_token
@@ -29,7 +30,7 @@ async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
     if not looks_like_token(plaintext):
         return None
     now = utcnow()
-    async with db.transaction(NO_TENANT, write=False) as session:
+    async with db.transaction(NO_TENANT) as session:
         row = (
             await session.execute(
                 select(ApiToken, User)
@@ -37,24 +38,38 @@ async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
                 .where(ApiToken.secret_hash == hash_secret(plaintext))
             )
         ).one_or_none()
-        if row is None:
-            return None
-        token, user = row
-        if (
-            token.revoked_at is not None
-            or (token.expires_at is not None and token.expires_at <= now)
-            or not user.is_active
-        ):
-            return None
-        stale = token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
-        if stale:
-            await session.execute(
-                update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+    if row is None:
+        return None
+    token, user = row
+    if (
+        token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+        or not user.is_active
+    ):
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        await _touch(db, token.id, now)
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        token_id=token.id,
+        restricted_workspace_id=token.restricted_workspace_id,
+        read_only=token.read_only,
+    )
+
+
+async def _touch(db: Database, token_id: UUID, now: datetime) -> None:
+    # Its own short write transaction, conditional so concurrent requests of the
+    # same token write once; reads never hold a write lock (SQLite) this way.
+    async with db.transaction(NO_TENANT, write=True) as session:
+        await session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at <= now - LAST_USED_RESOLUTION,
+                ),
             )
-        return Principal(
-            user_id=user.id,
-            email=user.email,
-            token_id=token.id,
-            restricted_workspace_id=token.restricted_workspace_id,
-            read_only=token.read_only,
+            .values(last_used_at=now)
         )

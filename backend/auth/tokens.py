@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-TOKEN_PREFIX = "wp_"
+TOKEN_PREFIX = "wp_"  # noqa: S105 - a public marker, not a secret
 _PREFIX_LENGTH = 12
 
 

@@ -115,8 +115,11 @@ async def load_access(db: Database, principal: Principal) -> Access:
         ).all()
         direct = (
             await session.execute(
-                select(WorkspaceMembership.workspace_id, WorkspaceMembership.role,
-                       Workspace.organization_id)
+                select(
+                    WorkspaceMembership.workspace_id,
+                    WorkspaceMembership.role,
+                    Workspace.organization_id,
+                )
                 .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
                 .where(WorkspaceMembership.user_id == principal.user_id)
                 .execution_options(**{OWN_ROWS_OPTION: True})

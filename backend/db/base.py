@@ -55,4 +55,3 @@ class WorkspaceScoped:
 def workspace_tables() -> list[str]:
     """Names of every table carrying ``workspace_id`` (the ones RLS must cover)."""
     return sorted(t.name for t in Base.metadata.sorted_tables if "workspace_id" in t.c)
-

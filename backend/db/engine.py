@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.db.scoping import INFO_KEY, TenantBinding
@@ -73,9 +78,15 @@ def _create_engine(url: URL, app_role: str | None, pool_size: int, echo: bool) -
     return engine
 
 
-def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
-    if url.database and url.database != ":memory:":
+def ensure_sqlite_directory(url: str | URL) -> None:
+    """SQLite creates the file but not its folder (the default is var/waypost.db)."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
+    ensure_sqlite_directory(url)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")

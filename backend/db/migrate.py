@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
+from backend.db.engine import ensure_sqlite_directory
+from backend.settings import get_settings
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -19,6 +21,7 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    ensure_sqlite_directory(url or get_settings().owner_database_url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -68,7 +68,7 @@ def _parse(value: Any, key: InstrumentedAttribute[Any]) -> Any:
 
 async def paginate(
     session: AsyncSession,
-    statement: Select[tuple[T]],
+    statement: Select[T],
     *,
     keys: Sequence[InstrumentedAttribute[Any]],
     first: int | None,
@@ -78,7 +78,9 @@ async def paginate(
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= size <= MAX_PAGE_SIZE:
         raise ValidationFailed(f"Must be between 0 and {MAX_PAGE_SIZE}.", field="first")
-    total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    total = await session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
     page_statement = statement.order_by(*keys).limit(size + 1)
     if after:
         page_statement = page_statement.where(tuple_(*keys) > tuple_(*_decode(after, keys)))

@@ -110,9 +110,7 @@ def _bind_postgres_settings(connection: Connection, binding: TenantBinding) -> N
     # is_local=true: the values die with the transaction, so a pooled connection
     # never carries one caller's workspaces into the next caller's transaction.
     connection.execute(
-        text(
-            "select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true)"
-        ),
+        text("select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true)"),
         {
             "ws_key": WORKSPACE_IDS_SETTING,
             "ws": ",".join(sorted(str(i) for i in binding.workspace_ids)),

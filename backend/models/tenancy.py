@@ -24,7 +24,9 @@ class Organization(Timestamped, Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[OrganizationKind] = mapped_column(enum_column(OrganizationKind, "organization_kind"))
+    kind: Mapped[OrganizationKind] = mapped_column(
+        enum_column(OrganizationKind, "organization_kind")
+    )
 
     workspaces: Mapped[list[Workspace]] = relationship(back_populates="organization")
 

@@ -24,7 +24,7 @@ class TenancyRepository:
         self.session = session
 
     # Organizations -------------------------------------------------------
-    def _organizations(self, access: Access) -> Select[tuple[Organization]]:
+    def _organizations(self, access: Access) -> Select[Organization]:
         return select(Organization).where(Organization.id.in_(access.visible_organization_ids()))
 
     async def organization_by_slug(self, access: Access, slug: str) -> Organization | None:
@@ -51,14 +51,19 @@ class TenancyRepository:
         )
 
     async def slug_taken(self, slug: str) -> bool:
-        return await self.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None
+        return (
+            await self.session.scalar(select(Organization.id).where(Organization.slug == slug))
+            is not None
+        )
 
     # Workspaces ----------------------------------------------------------
-    def _workspaces(self, access: Access) -> Select[tuple[Workspace]]:
+    def _workspaces(self, access: Access) -> Select[Workspace]:
         return select(Workspace).where(Workspace.id.in_(access.workspace_roles.keys()))
 
     async def workspaces_by_ids(self, access: Access, ids: Iterable[UUID]) -> Sequence[Workspace]:
-        return (await self.session.scalars(self._workspaces(access).where(Workspace.id.in_(ids)))).all()
+        return (
+            await self.session.scalars(self._workspaces(access).where(Workspace.id.in_(ids)))
+        ).all()
 
     async def workspaces_page(
         self,

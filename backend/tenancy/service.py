@@ -81,7 +81,9 @@ async def bootstrap_organization(
     await session.flush()
     admin = await _user_for_email(session, admin_email)
     session.add(
-        OrganizationMembership(organization_id=organization.id, user_id=admin.id, role=OrgRole.OWNER)
+        OrganizationMembership(
+            organization_id=organization.id, user_id=admin.id, role=OrgRole.OWNER
+        )
     )
     workspace = Workspace(organization_id=organization.id, name=workspace_name)
     session.add(workspace)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +15,7 @@ from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMem
 from backend.tenancy.repository import TenancyRepository
 
 
-class _HasId(Protocol):
-    id: UUID
-
-
-M = TypeVar("M", bound=_HasId)
+M = TypeVar("M")
 
 
 def _by_id_loader(
@@ -29,7 +25,7 @@ def _by_id_loader(
 ) -> DataLoader[UUID, M | None]:
     async def load(ids: list[UUID]) -> list[M | None]:
         async with db.transaction(access.binding()) as session:
-            found = {row.id: row for row in await fetch(session, ids)}
+            found = {row.id: row for row in await fetch(session, ids)}  # type: ignore[attr-defined]
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)

@@ -49,14 +49,20 @@ class RevokeApiTokenPayload:
 @strawberry.type
 class TenancyMutations:
     @strawberry.mutation(description="Create a workspace (organization ADMIN or OWNER).")
-    async def create_workspace(self, info: Info, input: CreateWorkspaceInput) -> CreateWorkspacePayload:
+    async def create_workspace(
+        self, info: Info, input: CreateWorkspaceInput
+    ) -> CreateWorkspacePayload:
         async def action(session: AsyncSession) -> WorkspaceType:
-            organization_id = parse_id(input.organization_id, "Organization", field="organizationId")
+            organization_id = parse_id(
+                input.organization_id, "Organization", field="organizationId"
+            )
             access = info.context.access
             workspace = await service.create_workspace(
                 session, access, organization_id=organization_id, name=input.name
             )
-            info.context.update_access(access.including_new_workspace(workspace.id, organization_id))
+            info.context.update_access(
+                access.including_new_workspace(workspace.id, organization_id)
+            )
             return WorkspaceType.from_model(workspace)
 
         result = await run_mutation(info, action)
@@ -85,7 +91,9 @@ class TenancyMutations:
         return AddWorkspaceMemberPayload(member=result)
 
     @strawberry.mutation(description="Create a personal API token; the secret is shown once.")
-    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+    async def create_api_token(
+        self, info: Info, input: CreateApiTokenInput
+    ) -> CreateApiTokenPayload:
         async def action(session: AsyncSession) -> CreateApiTokenPayload:
             workspace_id = (
                 parse_id(input.workspace_id, "Workspace", field="workspaceId")
@@ -108,7 +116,9 @@ class TenancyMutations:
         return CreateApiTokenPayload(errors=result) if isinstance(result, list) else result
 
     @strawberry.mutation(description="Revoke one of your API tokens, at once and for good.")
-    async def revoke_api_token(self, info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+    async def revoke_api_token(
+        self, info: Info, input: RevokeApiTokenInput
+    ) -> RevokeApiTokenPayload:
         async def action(session: AsyncSession) -> ApiTokenType:
             token_id = parse_id(input.id, "ApiToken", field="id")
             token = await service.revoke_api_token(session, info.context.access, token_id=token_id)

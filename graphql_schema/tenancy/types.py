@@ -21,7 +21,6 @@ OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
 WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
 
 
-
 async def _load_nodes(loader: Any, node_ids: Iterable[str], convert: Any) -> list[Any]:
     ids = parse_uuids(node_ids)
     rows = await loader.load_many([i for i in ids if i is not None])
@@ -44,10 +43,12 @@ class UserType(relay.Node):
         return cls(id=str(user.id), email=user.email, name=user.name)
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        return await _load_nodes(info.context.loaders.user_by_id, node_ids, _converted(cls.from_model))
+        return await _load_nodes(
+            info.context.loaders.user_by_id, node_ids, _converted(cls.from_model)
+        )
 
 
 @strawberry.type(name="Organization")
@@ -60,10 +61,12 @@ class OrganizationType(relay.Node):
 
     @classmethod
     def from_model(cls, org: models.Organization) -> Self:
-        return cls(id=str(org.id), slug=org.slug, name=org.name, kind=org.kind, created_at=org.created_at)
+        return cls(
+            id=str(org.id), slug=org.slug, name=org.name, kind=org.kind, created_at=org.created_at
+        )
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
         return await _load_nodes(
@@ -102,7 +105,7 @@ class WorkspaceType(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
         return await _load_nodes(
@@ -149,7 +152,7 @@ class WorkspaceMemberType(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
         return await _load_nodes(
@@ -169,7 +172,9 @@ class WorkspaceMemberType(relay.Node):
         return WorkspaceType.from_model(workspace)
 
 
-@strawberry.type(name="ApiToken", description="A personal API token; its secret is never shown again.")
+@strawberry.type(
+    name="ApiToken", description="A personal API token; its secret is never shown again."
+)
 class ApiTokenType(relay.Node):
     id: relay.NodeID[str]
     name: str
@@ -196,7 +201,7 @@ class ApiTokenType(relay.Node):
         )
 
     @classmethod
-    async def resolve_nodes(
+    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
         return await _load_nodes(

@@ -147,9 +147,7 @@ def upgrade() -> None:
             "workspace_id", "user_id", name=op.f("uq_workspace_memberships_workspace_id_user_id")
         ),
     )
-    op.create_index(
-        op.f("ix_workspace_memberships_user_id"), "workspace_memberships", ["user_id"]
-    )
+    op.create_index(op.f("ix_workspace_memberships_user_id"), "workspace_memberships", ["user_id"])
 
     if rls.is_postgres():
         rls.create_app_role_and_functions()

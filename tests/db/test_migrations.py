@@ -81,7 +81,9 @@ async def test_models_and_migrations_agree(test_database: TestDatabase) -> None:
     assert differences == [], "run alembic revision --autogenerate and review it"
 
 
-@pytest.mark.parametrize("table", sorted(t.name for t in Base.metadata.sorted_tables if "workspace_id" in t.c))
+@pytest.mark.parametrize(
+    "table", sorted(t.name for t in Base.metadata.sorted_tables if "workspace_id" in t.c)
+)
 def test_workspace_tables_lead_their_primary_key_with_workspace_id(table: str) -> None:
     pk = [c.name for c in Base.metadata.tables[table].primary_key.columns]
     assert pk[:2] == ["workspace_id", "id"]

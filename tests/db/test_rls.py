@@ -56,7 +56,10 @@ async def test_application_role_is_neither_owner_nor_privileged(
             )
         ).one()
         owned = await conn.scalar(
-            text("select count(*) from pg_tables where schemaname='public' and tableowner = current_user")
+            text(
+                "select count(*) from pg_tables"
+                " where schemaname = 'public' and tableowner = current_user"
+            )
         )
     assert role == ("waypost_app", False, False)
     assert owned == 0
@@ -82,7 +85,9 @@ async def test_every_workspace_table_has_forced_rls_and_a_policy(owner_engine: A
             )
         ).all()
     assert rows, "no workspace tables found"
-    unprotected = [name for name, enabled, forced, policy in rows if not (enabled and forced and policy)]
+    unprotected = [
+        name for name, enabled, forced, policy in rows if not (enabled and forced and policy)
+    ]
     assert unprotected == [], f"workspace tables without forced RLS and a policy: {unprotected}"
 
 
@@ -94,7 +99,9 @@ async def test_rls_alone_limits_reads_to_the_bound_workspace(
     assert await _visible_workspaces(unscoped, TenantBinding(frozenset({b}))) == {b}
 
 
-async def test_no_workspace_bound_means_zero_rows(unscoped: Database, two_memberships: dict) -> None:
+async def test_no_workspace_bound_means_zero_rows(
+    unscoped: Database, two_memberships: dict
+) -> None:
     assert await _visible_workspaces(unscoped, TenantBinding()) == set()
 
 

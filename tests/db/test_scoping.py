@@ -62,14 +62,14 @@ async def test_bulk_update_and_delete_cannot_reach_other_workspaces(
 async def test_writing_a_row_into_an_unbound_workspace_is_refused(
     database: Database, members: dict
 ) -> None:
-    with pytest.raises(TenantViolationError):
-        async with database.transaction(only(members["a"]), write=True) as session:
-            session.add(
-                WorkspaceMembership(
-                    workspace_id=members["b"], user_id=members["user_id"], role=WorkspaceRole.ADMIN
-                )
-            )
+    intruder = WorkspaceMembership(
+        workspace_id=members["b"], user_id=members["user_id"], role=WorkspaceRole.ADMIN
+    )
+    async with database.transaction(only(members["a"]), write=True) as session:
+        session.add(intruder)
+        with pytest.raises(TenantViolationError):
             await session.flush()
+        await session.rollback()
 
 
 async def test_own_rows_option_reads_only_the_statement_filter(

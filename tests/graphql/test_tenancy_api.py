@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
 from backend.models import ApiToken
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
@@ -255,9 +256,10 @@ async def test_token_records_its_last_use(
     created = await gql(CREATE_TOKEN, {"input": {"name": "t"}}, token=tenant_a.token)
     assert created["data"]["createApiToken"]["apiToken"]["lastUsedAt"] is None
     await gql("{ viewer { user { email } } }", token=created["data"]["createApiToken"]["token"])
-    async with database.transaction(__import__("backend.db.scoping").db.scoping.NO_TENANT) as s:
-        token = await s.scalar(select(ApiToken).where(ApiToken.name == "t"))
-    assert token is not None and token.last_used_at is not None
+    async with database.transaction(NO_TENANT) as session:
+        token = await session.scalar(select(ApiToken).where(ApiToken.name == "t"))
+    assert token is not None
+    assert token.last_used_at is not None
 
 
 async def test_revoked_token_is_refused(gql: GraphQLClient, tenant_a: Tenant) -> None:

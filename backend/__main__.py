@@ -1,0 +1,5 @@
+"""`python -m backend` is the `waypost` command."""
+
+from backend.cli import main
+
+main()
