@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from backend.db.engine import Database, database_from_settings
 from backend.http import RequestIdMiddleware, healthz, readyz_endpoint
@@ -30,6 +32,15 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.database = database
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as error:
+            # GraphQL-over-HTTP: a mutation over GET is 405 Method Not Allowed.
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from error
+            raise
 
     async def get_context(  # type: ignore[override]
         self, request: Request | WebSocket, response: Response | None = None
