@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import strawberry
 from graphql import GraphQLError
@@ -60,19 +61,38 @@ def _from_domain(error: GraphQLError, domain: DomainError) -> GraphQLError:
     return GraphQLError(domain.message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 
-class MaskUnexpectedErrors(MaskErrors):
-    """Replace unexpected errors by "Unexpected error." and a request id to quote."""
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
-    def __init__(self) -> None:
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message, nodes=error.nodes, path=error.path, extensions=error.extensions or None
+    )
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Replace unexpected errors by "Unexpected error." and a request id to quote.
+
+    With ``hide_suggestions`` (production) it also drops graphql-core's "Did you
+    mean …?" hints, which would otherwise let anyone enumerate the schema's
+    fields, arguments, types and enum values with introspection switched off.
+    """
+
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
         super().__init__(should_mask_error=lambda e: not _is_expected(e))
+        self.hide_suggestions = hide_suggestions
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [
+        processed = [
             _from_domain(error, error.original_error)
             if isinstance(error.original_error, DomainError)
             else error
             for error in super()._process_errors(errors)
         ]
+        return [_without_suggestion(e) for e in processed] if self.hide_suggestions else processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)

@@ -51,7 +51,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         # Order matters: refuse costly documents before anything else runs.
         lambda: QueryLimitsExtension(limits),
         Authenticate,
-        MaskUnexpectedErrors,
+        lambda: MaskUnexpectedErrors(hide_suggestions=settings.is_production),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
