@@ -9,7 +9,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, paginate, paginate_many
 from backend.models import (
     ApiToken,
     Organization,
@@ -66,17 +66,31 @@ class TenancyRepository:
         ).all()
 
     async def workspaces_page(
+        self, access: Access, first: int | None, after: str | None
+    ) -> Page[Workspace]:
+        return await paginate(
+            self.session,
+            self._workspaces(access),
+            keys=[Workspace.name, Workspace.id],
+            first=first,
+            after=after,
+        )
+
+    async def workspaces_pages(
         self,
         access: Access,
+        organization_ids: Sequence[UUID],
         first: int | None,
         after: str | None,
-        organization_id: UUID | None = None,
-    ) -> Page[Workspace]:
-        statement = self._workspaces(access)
-        if organization_id is not None:
-            statement = statement.where(Workspace.organization_id == organization_id)
-        return await paginate(
-            self.session, statement, keys=[Workspace.name, Workspace.id], first=first, after=after
+    ) -> dict[UUID, Page[Workspace]]:
+        return await paginate_many(
+            self.session,
+            self._workspaces(access),
+            partition=Workspace.organization_id,
+            parents=organization_ids,
+            keys=[Workspace.name, Workspace.id],
+            first=first,
+            after=after,
         )
 
     async def workspace_name_taken(self, organization_id: UUID, name: str) -> bool:
@@ -88,12 +102,14 @@ class TenancyRepository:
         return found is not None
 
     # Members -------------------------------------------------------------
-    async def members_page(
-        self, workspace_id: UUID, first: int | None, after: str | None
-    ) -> Page[WorkspaceMembership]:
-        return await paginate(
+    async def members_pages(
+        self, workspace_ids: Sequence[UUID], first: int | None, after: str | None
+    ) -> dict[UUID, Page[WorkspaceMembership]]:
+        return await paginate_many(
             self.session,
-            select(WorkspaceMembership).where(WorkspaceMembership.workspace_id == workspace_id),
+            select(WorkspaceMembership),
+            partition=WorkspaceMembership.workspace_id,
+            parents=workspace_ids,
             keys=[WorkspaceMembership.created_at, WorkspaceMembership.id],
             first=first,
             after=after,

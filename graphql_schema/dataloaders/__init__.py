@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 from uuid import UUID
@@ -11,6 +12,8 @@ from strawberry.dataloader import DataLoader
 
 from backend.authz.access import Access
 from backend.db.engine import Database
+from backend.db.pagination import Page
+from backend.errors import DomainError
 from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
 from backend.tenancy.repository import TenancyRepository
 
@@ -31,6 +34,35 @@ def _by_id_loader(
     return DataLoader(load_fn=load)
 
 
+PageKey = tuple[UUID, int | None, str | None]  # (parent id, first, after)
+PagesFetch = Callable[
+    [AsyncSession, list[UUID], int | None, str | None], Awaitable[dict[UUID, Page[M]]]
+]
+
+
+def _pages_loader(
+    db: Database, access: Access, fetch: PagesFetch[M]
+) -> DataLoader[PageKey, Page[M]]:
+    """Nested connections of many parents, one batched fetch per (first, after)."""
+
+    async def load(keys: list[PageKey]) -> list[Page[M] | BaseException]:
+        groups: dict[tuple[int | None, str | None], list[UUID]] = defaultdict(list)
+        for parent, first, after in keys:
+            groups[first, after].append(parent)
+        found: dict[PageKey, Page[M] | BaseException] = {}
+        async with db.transaction(access.binding()) as session:
+            for (first, after), parents in groups.items():
+                try:
+                    pages = await fetch(session, parents, first, after)
+                except DomainError as error:  # e.g. a bad cursor: fails only these keys
+                    found.update({(p, first, after): error for p in parents})
+                else:
+                    found.update({(p, first, after): pages[p] for p in parents})
+        return [found[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Named ``<Model>By<Key>Loader`` in spirit; created fresh for every request."""
 
@@ -46,6 +78,18 @@ class Loaders:
         )
         self.membership_by_id: DataLoader[UUID, WorkspaceMembership | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).memberships_by_ids(ids)
+        )
+        self.workspaces_by_organization: DataLoader[PageKey, Page[Workspace]] = _pages_loader(
+            db,
+            access,
+            lambda s, ids, first, after: TenancyRepository(s).workspaces_pages(
+                access, ids, first, after
+            ),
+        )
+        self.members_by_workspace: DataLoader[PageKey, Page[WorkspaceMembership]] = _pages_loader(
+            db,
+            access,
+            lambda s, ids, first, after: TenancyRepository(s).members_pages(ids, first, after),
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access.user_id, ids)

@@ -81,10 +81,9 @@ class OrganizationType(relay.Node):
     async def workspaces(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[WorkspaceType]:
-        async with info.context.read() as session:
-            page = await TenancyRepository(session).workspaces_page(
-                info.context.access, first, after, organization_id=UUID(self.id)
-            )
+        page = await info.context.loaders.workspaces_by_organization.load(
+            (UUID(self.id), first, after)
+        )
         return Connection.from_page(page, WorkspaceType.from_model)
 
 
@@ -128,8 +127,7 @@ class WorkspaceType(relay.Node):
     async def members(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[WorkspaceMemberType]:
-        async with info.context.read() as session:
-            page = await TenancyRepository(session).members_page(UUID(self.id), first, after)
+        page = await info.context.loaders.members_by_workspace.load((UUID(self.id), first, after))
         return Connection.from_page(page, WorkspaceMemberType.from_model)
 
 

@@ -383,3 +383,32 @@ async def test_node_resolves_every_node_type_of_ones_own(
             token=tenant_a.token,
         )
         assert body["data"]["node"] == {"__typename": type_name, "id": node_id}
+
+
+async def test_nested_connections_page_through_with_cursors(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    for email in ("m1@x.io", "m2@x.io", "m3@x.io"):
+        await gql(
+            ADD_MEMBER,
+            {"input": {"workspaceId": tenant_a.ws_gid(0), "email": email, "role": "VIEWER"}},
+            token=tenant_a.token,
+        )
+    query = """query($id: ID!, $after: String) { workspace(id: $id) {
+                 members(first: 2, after: $after) {
+                   totalCount pageInfo { hasNextPage endCursor } edges { node { user { email } } }
+               } } }"""
+    first = (await gql(query, {"id": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"]
+    page = first["workspace"]["members"]
+    assert page["totalCount"] == 3
+    assert page["pageInfo"]["hasNextPage"] is True
+    second = await gql(
+        query,
+        {"id": tenant_a.ws_gid(0), "after": page["pageInfo"]["endCursor"]},
+        token=tenant_a.token,
+    )
+    rest = second["data"]["workspace"]["members"]
+    assert rest["totalCount"] == 3
+    assert rest["pageInfo"]["hasNextPage"] is False
+    emails = [e["node"]["user"]["email"] for e in page["edges"] + rest["edges"]]
+    assert sorted(emails) == ["m1@x.io", "m2@x.io", "m3@x.io"]
