@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -55,6 +55,13 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
         raise ValidationFailed("Not a valid cursor.", field="after") from error
 
 
+def _after(keys: Sequence[InstrumentedAttribute[Any]], cursor: str) -> ColumnElement[bool]:
+    # Bind each value with its column's type, so it is stored-format-compatible
+    # (SQLite compares timestamps as text).
+    values = [literal(v, type_=k.type) for v, k in zip(_decode(cursor, keys), keys, strict=True)]
+    return tuple_(*keys) > tuple_(*values)
+
+
 def _parse(value: Any, key: InstrumentedAttribute[Any]) -> Any:
     kind = key.type.python_type
     if kind is UUID:
@@ -81,7 +88,7 @@ async def paginate(
     )
     page_statement = statement.order_by(*keys).limit(size + 1)
     if after:
-        page_statement = page_statement.where(tuple_(*keys) > tuple_(*_decode(after, keys)))
+        page_statement = page_statement.where(_after(keys, after))
     rows = list((await session.scalars(page_statement)).all())
     items = rows[:size]
     cursors = [_encode([getattr(item, key.key) for key in keys]) for item in items]
@@ -123,7 +130,7 @@ async def paginate_many(
         ).all()
     }
     if after:
-        scoped = scoped.where(tuple_(*keys) > tuple_(*_decode(after, keys)))
+        scoped = scoped.where(_after(keys, after))
     rank = func.row_number().over(partition_by=partition, order_by=list(keys)).label("_rank")
     ranked = scoped.add_columns(rank).order_by(None).subquery()
     entity = statement.column_descriptions[0]["entity"]
