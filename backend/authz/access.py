@@ -40,7 +40,9 @@ class Access:
         return self.principal.read_only
 
     def binding(self) -> TenantBinding:
-        return TenantBinding(frozenset(self.workspace_roles), self.user_id)
+        # Workspaces only: the user id is bound solely while computing access
+        # (load_access), so the own-rows RLS policy cannot widen a narrowed caller.
+        return TenantBinding(frozenset(self.workspace_roles))
 
     def workspace_role(self, workspace_id: UUID) -> WorkspaceRole | None:
         return self.workspace_roles.get(workspace_id)

@@ -146,25 +146,27 @@ class TenancyRepository:
     async def user_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
 
-    # Tokens --------------------------------------------------------------
-    async def token_of_user(self, user_id: UUID, token_id: UUID) -> ApiToken | None:
-        return await self.session.scalar(
-            select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
-        )
+    # Tokens ---------------------------------------------------------------
+    def _tokens(self, access: Access) -> Select[ApiToken]:
+        """The caller's tokens; a workspace-limited token sees only its workspace's."""
+        statement = select(ApiToken).where(ApiToken.user_id == access.user_id)
+        limit = access.principal.restricted_workspace_id
+        if limit is not None:
+            statement = statement.where(ApiToken.restricted_workspace_id == limit)
+        return statement
 
-    async def tokens_by_ids(self, user_id: UUID, ids: Iterable[UUID]) -> Sequence[ApiToken]:
-        return (
-            await self.session.scalars(
-                select(ApiToken).where(ApiToken.id.in_(ids), ApiToken.user_id == user_id)
-            )
-        ).all()
+    async def token_of_user(self, access: Access, token_id: UUID) -> ApiToken | None:
+        return await self.session.scalar(self._tokens(access).where(ApiToken.id == token_id))
+
+    async def tokens_by_ids(self, access: Access, ids: Iterable[UUID]) -> Sequence[ApiToken]:
+        return (await self.session.scalars(self._tokens(access).where(ApiToken.id.in_(ids)))).all()
 
     async def tokens_page(
-        self, user_id: UUID, first: int | None, after: str | None
+        self, access: Access, first: int | None, after: str | None
     ) -> Page[ApiToken]:
         return await paginate(
             self.session,
-            select(ApiToken).where(ApiToken.user_id == user_id),
+            self._tokens(access),
             keys=[ApiToken.created_at, ApiToken.id],
             first=first,
             after=after,

@@ -169,7 +169,7 @@ async def create_api_token(
 async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: UUID) -> ApiToken:
     """Revoke one of the caller's own tokens; others' tokens do not exist for them."""
     access.require_writable()
-    token = await TenancyRepository(session).token_of_user(access.user_id, token_id)
+    token = await TenancyRepository(session).token_of_user(access, token_id)
     if token is None:
         raise NotFound("API token", field="id")
     if token.revoked_at is None:

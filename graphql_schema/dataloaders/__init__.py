@@ -92,5 +92,5 @@ class Loaders:
             lambda s, ids, first, after: TenancyRepository(s).members_pages(ids, first, after),
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
-            db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access.user_id, ids)
+            db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access, ids)
         )

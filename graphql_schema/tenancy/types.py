@@ -249,5 +249,5 @@ class Viewer:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ApiTokenType]:
         async with info.context.read() as session:
-            page = await TenancyRepository(session).tokens_page(self.user_id, first, after)
+            page = await TenancyRepository(session).tokens_page(info.context.access, first, after)
         return Connection.from_page(page, ApiTokenType.from_model)

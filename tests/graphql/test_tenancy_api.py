@@ -412,3 +412,30 @@ async def test_nested_connections_page_through_with_cursors(
     assert rest["pageInfo"]["hasNextPage"] is False
     emails = [e["node"]["user"]["email"] for e in page["edges"] + rest["edges"]]
     assert sorted(emails) == ["m1@x.io", "m2@x.io", "m3@x.io"]
+
+
+async def test_limited_token_sees_and_revokes_only_tokens_of_its_workspace(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    created = await gql(
+        CREATE_TOKEN,
+        {"input": {"name": "one", "workspaceId": tenant_a.ws_gid(0)}},
+        token=tenant_a.token,
+    )
+    limited = created["data"]["createApiToken"]["token"]
+    listed = await gql("{ viewer { apiTokens { edges { node { id name } } } } }", token=limited)
+    assert [e["node"]["name"] for e in listed["data"]["viewer"]["apiTokens"]["edges"]] == ["one"]
+    full_power = await gql(
+        "{ viewer { apiTokens { edges { node { id name } } } } }", token=tenant_a.token
+    )
+    bootstrap_id = next(
+        e["node"]["id"]
+        for e in full_power["data"]["viewer"]["apiTokens"]["edges"]
+        if e["node"]["name"] == "bootstrap"
+    )
+    revoked = await gql(REVOKE_TOKEN, {"id": bootstrap_id}, token=limited)
+    assert revoked["data"]["revokeApiToken"]["errors"] == [
+        {"code": "NOT_FOUND", "field": "input.id"}
+    ]
+    still = await gql("{ viewer { user { email } } }", token=tenant_a.token)
+    assert still["data"]["viewer"]["user"]["email"] == tenant_a.owner_email
