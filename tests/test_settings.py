@@ -49,7 +49,9 @@ def test_production_with_a_real_secret_turns_introspection_off(
     monkeypatch.setenv("WAYPOST_SECRET_KEY", "s" * 48)
     settings = Settings()
     assert not settings.introspection_enabled
-    assert Settings(env=Environment.PRODUCTION, secret_key="s" * 48, introspection=True).introspection_enabled
+    assert Settings(
+        env=Environment.PRODUCTION, secret_key="s" * 48, introspection=True
+    ).introspection_enabled
 
 
 async def test_embedded_sqlite_runs_with_wal_and_foreign_keys(tmp_path: object) -> None:

@@ -121,14 +121,13 @@ async def paginate_many(
     size = _page_size(first)
     scoped = statement.where(partition.in_(parents))
     counted = scoped.order_by(None).subquery()
-    totals: dict[Any, int] = {
-        parent: count
-        for parent, count in (
+    totals: dict[Any, int] = dict(
+        (
             await session.execute(
                 select(counted.c[partition.key], func.count()).group_by(counted.c[partition.key])
             )
         ).all()
-    }
+    )
     if after:
         scoped = scoped.where(_after(keys, after))
     rank = func.row_number().over(partition_by=partition, order_by=list(keys)).label("_rank")

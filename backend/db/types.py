@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, DateTime, Enum
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+# JSON documents: JSONB on Postgres (indexable, compact), JSON text on SQLite.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def enum_column(enum: type[StrEnum], name: str, *, length: int = 16) -> Enum:
+    # Stored as checked VARCHAR rather than a native enum: same on SQLite and
+    # Postgres, and adding a value later needs no ALTER TYPE.
+    return Enum(enum, name=name, native_enum=False, create_constraint=True, length=length)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

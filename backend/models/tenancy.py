@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from uuid import UUID, uuid4
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
 from backend.db.base import Base, Timestamped, WorkspaceScoped
-
-
-def enum_column(enum: type[StrEnum], name: str) -> Enum:
-    # Stored as checked VARCHAR rather than a native enum: same on SQLite and
-    # Postgres, and adding a value later needs no ALTER TYPE.
-    return Enum(enum, name=name, native_enum=False, create_constraint=True, length=16)
+from backend.db.types import enum_column
 
 
 class Organization(Timestamped, Base):

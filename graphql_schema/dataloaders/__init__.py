@@ -17,7 +17,6 @@ from backend.errors import DomainError
 from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
 from backend.tenancy.repository import TenancyRepository
 
-
 M = TypeVar("M")
 
 

@@ -22,7 +22,9 @@ WAYPOST = [sys.executable, "-m", "backend"]
 TOKEN = re.compile(r"\bwp_[A-Za-z0-9_-]{20,}")
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*WAYPOST, *args],
         capture_output=True,
@@ -44,8 +46,16 @@ async def test_bootstrap_prints_a_token_that_answers_viewer(
     cli_env: dict[str, str], gql: GraphQLClient
 ) -> None:
     done = run(
-        "bootstrap", "--org", "acme", "--name", "Acme", "--kind", "company",
-        "--admin-email", "Admin@Acme.io", env=cli_env,
+        "bootstrap",
+        "--org",
+        "acme",
+        "--name",
+        "Acme",
+        "--kind",
+        "company",
+        "--admin-email",
+        "Admin@Acme.io",
+        env=cli_env,
     )
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
@@ -60,8 +70,14 @@ async def test_bootstrap_prints_a_token_that_answers_viewer(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--org", "Not A Slug", "--name", "x", "--kind", "agency", "--admin-email", "a@b.io"], "--org:"),
-        (["--org", "ok", "--name", "x", "--kind", "agency", "--admin-email", "nope"], "--admin-email:"),
+        (
+            ["--org", "Not A Slug", "--name", "x", "--kind", "agency", "--admin-email", "a@b.io"],
+            "--org:",
+        ),
+        (
+            ["--org", "ok", "--name", "x", "--kind", "agency", "--admin-email", "nope"],
+            "--admin-email:",
+        ),
         (["--org", "ok", "--name", "  ", "--kind", "agency", "--admin-email", "a@b.io"], "--name:"),
         (["--org", "ok", "--name", "x", "--kind", "bank", "--admin-email", "a@b.io"], "--kind"),
     ],
@@ -76,7 +92,17 @@ def test_bootstrap_reports_bad_flags_by_name(
 
 
 def test_bootstrap_refuses_an_existing_slug(cli_env: dict[str, str]) -> None:
-    args = ["bootstrap", "--org", "dup", "--name", "D", "--kind", "agency", "--admin-email", "a@b.io"]
+    args = [
+        "bootstrap",
+        "--org",
+        "dup",
+        "--name",
+        "D",
+        "--kind",
+        "agency",
+        "--admin-email",
+        "a@b.io",
+    ]
     assert run(*args, env=cli_env).returncode == 0
     again = run(*args, env=cli_env)
     assert again.returncode == 2

@@ -56,9 +56,7 @@ async def test_limit_is_enforced_before_any_sql(
     assert sql_statements == []
 
 
-async def test_aliases_count_once_per_fragment_spread(
-    gql: GraphQLClient, tenant_a: Tenant
-) -> None:
+async def test_aliases_count_once_per_fragment_spread(gql: GraphQLClient, tenant_a: Tenant) -> None:
     # 10 aliases spread 3 times is 30: at the limit, and it runs.
     assert LIMITS.max_aliases == 30
     body = await gql(_aliases_through_fragments(3), token=tenant_a.token)
@@ -99,13 +97,18 @@ async def test_a_batch_over_the_cap_is_refused_before_any_sql(
     within = await client.post(
         "/graphql", json=batch[:2], headers={"Authorization": f"Bearer {tenant_a.token}"}
     )
-    assert [r["data"]["viewer"]["user"]["email"] for r in within.json()] == [tenant_a.owner_email] * 2
+    assert [r["data"]["viewer"]["user"]["email"] for r in within.json()] == [
+        tenant_a.owner_email
+    ] * 2
 
 
 async def test_mutation_over_get_is_refused_before_any_sql(
     client: httpx.AsyncClient, tenant_a: Tenant, sql_statements: list[str]
 ) -> None:
-    mutation = f'mutation {{ createWorkspace(input: {{organizationId: "{tenant_a.org_gid}", name: "x"}}) {{ errors {{ code }} }} }}'
+    mutation = (
+        f'mutation {{ createWorkspace(input: {{organizationId: "{tenant_a.org_gid}", name: "x"}})'
+        " { errors { code } } }"
+    )
     response = await client.get(
         "/graphql",
         params={"query": mutation},

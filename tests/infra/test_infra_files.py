@@ -347,7 +347,7 @@ def test_docker_compose_accepts_the_file() -> None:
     docker = shutil.which("docker")
     if docker is None:
         pytest.skip("docker is not installed")
-    probe = subprocess.run(  # noqa: S603 - fixed arguments
+    probe = subprocess.run(
         [docker, "compose", "version"], capture_output=True, check=False
     )
     if probe.returncode != 0:
@@ -359,7 +359,7 @@ def test_docker_compose_accepts_the_file() -> None:
         "PG_OWNER_PASSWORD": "b" * 32,
         "PG_API_PASSWORD": "c" * 32,
     }
-    result = subprocess.run(  # noqa: S603 - fixed arguments
+    result = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"],
         capture_output=True,
         text=True,
@@ -429,7 +429,7 @@ def test_init_script_is_valid_bash() -> None:
     if bash is None:
         pytest.skip("bash is not installed")
     assert INIT_SH.read_text().startswith("#!/usr/bin/env bash\n")
-    result = subprocess.run(  # noqa: S603 - fixed arguments
+    result = subprocess.run(
         [bash, "-n", str(INIT_SH)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
