@@ -12,6 +12,8 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from backend.audit.actor import Actor
+from backend.audit.recorder import bind_actor
 from backend.authz.roles import OrganizationKind
 from backend.db.engine import database_from_settings
 from backend.db.migrate import upgrade
@@ -85,6 +87,7 @@ async def _bootstrap(
     db = database_from_settings(settings)
     try:
         async with db.transaction(NO_TENANT, write=True) as session:
+            bind_actor(session, Actor.system())
             result = await service.bootstrap_organization(
                 session, org_slug=org, name=name, kind=kind, admin_email=admin_email
             )
@@ -140,6 +143,7 @@ async def _demo_token(settings: Settings) -> str:
     db = database_from_settings(settings)
     try:
         async with db.transaction(NO_TENANT, write=True) as session:
+            bind_actor(session, Actor.system())
             if not await session.scalar(select(func.count()).select_from(Organization)):
                 seeded = await service.bootstrap_organization(
                     session,

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # None: on in development and test, off in production.
     introspection: bool | None = None
 
+    # Background work.
+    worker_threads: int = 4
+    # An event dispatched this long ago and still not processed is sent again.
+    outbox_redeliver_after_seconds: float = 300.0
+    audit_verify_interval_seconds: float = 3600.0
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:

@@ -13,8 +13,10 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from backend.audit.actor import Actor
 from backend.authz.access import Access
 from backend.db.engine import Database
+from backend.models.audit import ActorType
 from backend.settings import Settings
 from graphql_schema.errors import Unauthenticated
 
@@ -38,6 +40,20 @@ class Context:
         if self._access is None:
             raise Unauthenticated()
         return self._access
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit trail will name for this request's changes."""
+        principal = self.access.principal
+        client = self.request.client
+        return Actor(
+            type=ActorType.API_TOKEN if principal.token_id else ActorType.USER,
+            user_id=principal.user_id,
+            token_id=principal.token_id,
+            request_id=self.request_id,
+            ip=client.host if client else None,
+            user_agent=self.request.headers.get("user-agent"),
+        )
 
     def update_access(self, access: Access) -> None:
         """Take in what a mutation changed about the caller's reach (a new workspace)."""

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.audit.recorder import bind_actor, recorded_count
 from backend.errors import DomainError
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
@@ -19,11 +20,17 @@ async def run_mutation(
 ) -> T | list[UserError]:
     """Run ``action`` in a write transaction: committed if it returns, rolled back if it raises.
 
-    A DomainError becomes a list of UserErrors for the payload and leaves nothing
-    written; any other exception propagates and is masked as INTERNAL.
+    The action must record exactly one audit event (it goes into the same
+    transaction). A DomainError becomes a list of UserErrors for the payload and
+    leaves nothing written; any other exception propagates and is masked as INTERNAL.
     """
     try:
         async with info.context.write() as session:
-            return await action(session)
+            bind_actor(session, info.context.actor)
+            result = await action(session)
+            if (count := recorded_count(session)) != 1:
+                # A bug, not a user error: refuse to commit an unaudited change.
+                raise RuntimeError(f"{info.field_name} recorded {count} audit events, not 1")
+            return result
     except DomainError as error:
         return [UserError.from_domain(error)]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from backend.auth.principal import Principal
 from backend.authz.roles import OrgRole, WorkspaceRole, strongest, workspace_role_from_org_role
 from backend.db.engine import Database
-from backend.db.scoping import OWN_ROWS_OPTION, TenantBinding
+from backend.db.scoping import UNSCOPED_OPTION, TenantBinding
 from backend.errors import Forbidden, NotFound
 from backend.models import OrganizationMembership, Workspace, WorkspaceMembership
 
@@ -124,7 +124,7 @@ async def load_access(db: Database, principal: Principal) -> Access:
                 )
                 .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
                 .where(WorkspaceMembership.user_id == principal.user_id)
-                .execution_options(**{OWN_ROWS_OPTION: True})
+                .execution_options(**{UNSCOPED_OPTION: True})
             )
         ).all()
 

@@ -24,10 +24,11 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_lo
 from backend.db.base import WorkspaceScoped
 
 INFO_KEY = "tenant_binding"
-# Per-statement escape hatch for the one query that must run before the caller's
-# workspaces are known: reading the caller's own memberships. RLS still limits
-# such a query to rows whose user_id is the bound user.
-OWN_ROWS_OPTION = "waypost_own_rows_only"
+# Per-statement escape hatch, for two sanctioned reads only: the caller's own
+# memberships before their workspaces are known (authz), and the outbox relay
+# finding which workspaces have due events. Each such statement filters by
+# itself; on Postgres RLS still applies (own-rows policy, SECURITY DEFINER lookup).
+UNSCOPED_OPTION = "waypost_unscoped"
 
 WORKSPACE_IDS_SETTING = "waypost.workspace_ids"
 USER_ID_SETTING = "waypost.user_id"
@@ -72,7 +73,7 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
     if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
         return
     binding = binding_of(state.session)
-    if not binding.app_scoping or state.execution_options.get(OWN_ROWS_OPTION):
+    if not binding.app_scoping or state.execution_options.get(UNSCOPED_OPTION):
         return
     ids = tuple(binding.workspace_ids)
     state.statement = state.statement.options(

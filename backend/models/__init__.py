@@ -1,6 +1,15 @@
 """Every mapped model, imported here so alembic and the mappers see them all."""
 
 from backend.db.base import Base
+from backend.models.audit import (
+    AccountAuditEvent,
+    ActorType,
+    AuditEvent,
+    AuditScope,
+    AuditVerification,
+    ChainHead,
+)
+from backend.models.outbox import DeadLetter, OutboxEvent
 from backend.models.tenancy import (
     Organization,
     OrganizationMembership,
@@ -11,10 +20,18 @@ from backend.models.tenancy import (
 from backend.models.tokens import ApiToken
 
 __all__ = [
+    "AccountAuditEvent",
+    "ActorType",
     "ApiToken",
+    "AuditEvent",
+    "AuditScope",
+    "AuditVerification",
     "Base",
+    "ChainHead",
+    "DeadLetter",
     "Organization",
     "OrganizationMembership",
+    "OutboxEvent",
     "User",
     "Workspace",
     "WorkspaceMembership",

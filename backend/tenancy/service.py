@@ -12,6 +12,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.audit import recorder as audit
+from backend.audit.chain import changes_of
 from backend.auth.tokens import new_secret
 from backend.authz.access import Access
 from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
@@ -26,6 +28,7 @@ from backend.models import (
     Workspace,
     WorkspaceMembership,
 )
+from backend.outbox import emit as outbox
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import email_address, required_text, slug
 
@@ -90,6 +93,23 @@ async def bootstrap_organization(
     await session.flush()
     token = _issue_token(session, admin.id, name="bootstrap", workspace_id=None, read_only=False)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization.id,
+        action="organization.create",
+        subject_type="Organization",
+        subject_id=organization.id,
+        changes=changes_of(
+            {},
+            {
+                "slug": org_slug,
+                "name": name,
+                "kind": kind,
+                "owner": admin.email,
+                "first_workspace": workspace_name,
+            },
+        ),
+    )
     return Bootstrapped(organization, workspace, admin, token)
 
 
@@ -104,6 +124,14 @@ async def create_workspace(
     session.add(workspace)
     await session.flush()
     await widen(session, workspace.id)
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        action="workspace.create",
+        subject_type="Workspace",
+        subject_id=workspace.id,
+        changes=changes_of({}, {"name": name}),
+    )
     return workspace
 
 
@@ -124,12 +152,30 @@ async def add_workspace_member(
     user = await _user_for_email(session, email)
     repo = TenancyRepository(session)
     membership = await repo.membership(workspace_id, user.id)
+    before: dict[str, object] = {}
     if membership is None:
         membership = WorkspaceMembership(workspace_id=workspace_id, user_id=user.id, role=role)
         session.add(membership)
+        action = "workspace_member.add"
     else:
+        before = {"email": email, "role": membership.role}
         membership.role = role
+        action = "workspace_member.update"
     await session.flush()
+    await audit.record(
+        session,
+        workspace_id=workspace_id,
+        action=action,
+        subject_type="WorkspaceMember",
+        subject_id=membership.id,
+        changes=changes_of(before, {"email": email, "role": role}),
+    )
+    await outbox.emit(
+        session,
+        workspace_id,
+        "workspace_member.changed",
+        {"membership_id": membership.id, "user_id": user.id, "role": role},
+    )
     return membership
 
 
@@ -163,6 +209,25 @@ async def create_api_token(
     if expires_in_days is not None:
         issued.token.expires_at = utcnow() + timedelta(days=expires_in_days)
     await session.flush()
+    token = issued.token
+    await audit.record(
+        session,
+        user_id=access.user_id,
+        action="api_token.create",
+        subject_type="ApiToken",
+        subject_id=token.id,
+        # Never the secret: only what identifies and limits the token.
+        changes=changes_of(
+            {},
+            {
+                "name": token.name,
+                "prefix": token.prefix,
+                "workspace_id": token.restricted_workspace_id,
+                "read_only": token.read_only,
+                "expires_at": token.expires_at,
+            },
+        ),
+    )
     return issued
 
 
@@ -172,9 +237,18 @@ async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: U
     token = await TenancyRepository(session).token_of_user(access, token_id)
     if token is None:
         raise NotFound("API token", field="id")
+    before = {"revoked_at": token.revoked_at}
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         await session.flush()
+    await audit.record(
+        session,
+        user_id=access.user_id,
+        action="api_token.revoke",
+        subject_type="ApiToken",
+        subject_id=token.id,
+        changes=changes_of(before, {"revoked_at": token.revoked_at}),
+    )
     return token
 
 
@@ -182,6 +256,14 @@ async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> Iss
     """A full-power token for a user, issued by the system (the CLI), not by a caller."""
     issued = _issue_token(session, user_id, name=name, workspace_id=None, read_only=False)
     await session.flush()
+    await audit.record(
+        session,
+        user_id=user_id,
+        action="api_token.create",
+        subject_type="ApiToken",
+        subject_id=issued.token.id,
+        changes=changes_of({}, {"name": name, "prefix": issued.token.prefix}),
+    )
     return issued
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import OWN_ROWS_OPTION, TenantBinding, TenantViolationError
+from backend.db.scoping import UNSCOPED_OPTION, TenantBinding, TenantViolationError
 from backend.models import User, WorkspaceMembership
 from tests.fixtures.tenants import Tenant, add_guest
 
@@ -83,7 +83,7 @@ async def test_own_rows_option_reads_only_the_statement_filter(
             await session.scalars(
                 select(WorkspaceMembership)
                 .where(WorkspaceMembership.user_id == members["user_id"])
-                .execution_options(**{OWN_ROWS_OPTION: True})
+                .execution_options(**{UNSCOPED_OPTION: True})
             )
         ).all()
     assert {r.workspace_id for r in rows} == {members["a"], members["b"]}

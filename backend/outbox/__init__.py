@@ -1,0 +1,1 @@
+"""Domain events: written with the change, relayed to the broker, handled idempotently."""

@@ -1,0 +1,55 @@
+"""The actors: thin wrappers that open a workspace-bound transaction and call backend."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import dramatiq
+
+from backend.audit.verify import verify_workspace_increment
+from backend.outbox.dispatch import handle_event
+from backend.outbox.handlers import register_all
+from workers.runtime import workspace_transaction
+
+log = logging.getLogger("waypost.workers")
+
+# Retries with exponential backoff (dramatiq's Retries middleware), then the
+# dead-letter table.
+RETRIES: dict[str, Any] = {"max_retries": 8, "min_backoff": 1_000, "max_backoff": 300_000}
+
+
+async def dispatch_outbox_event(workspace_id: str, event_id: str) -> None:
+    """Run the handlers of one outbox event, once, however often it is delivered."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace, request_id=f"outbox:{event_id}") as session:
+        await handle_event(session, workspace, UUID(event_id))
+
+
+async def verify_audit_chain(workspace_id: str) -> None:
+    """Check the links a workspace's audit chain gained since the last check."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace) as session:
+        report = await verify_workspace_increment(session, workspace)
+    if not report.ok:
+        log.error("audit chain of workspace %s is broken: %s", workspace, report.problem)
+
+
+@dataclass(frozen=True)
+class Actors:
+    dispatch_outbox_event: dramatiq.Actor[[str, str], None]
+    verify_audit_chain: dramatiq.Actor[[str], None]
+
+
+def declare_actors(broker: dramatiq.Broker) -> Actors:
+    register_all()
+    return Actors(
+        dispatch_outbox_event=dramatiq.actor(
+            broker=broker, actor_name="outbox.dispatch", queue_name="outbox", **RETRIES
+        )(dispatch_outbox_event),
+        verify_audit_chain=dramatiq.actor(
+            broker=broker, actor_name="audit.verify", queue_name="maintenance", **RETRIES
+        )(verify_audit_chain),
+    )

@@ -1,0 +1,105 @@
+"""Everything that runs in the background of a process: relay, schedule, workers.
+
+`waypost serve` runs it with in-process workers on the embedded default broker
+(and without them on a real broker); `waypost worker` runs it with workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from types import TracebackType
+
+import dramatiq
+from dramatiq.middleware.asyncio import AsyncIO
+from sqlalchemy import select
+
+from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.models import Workspace
+from backend.models.outbox import OutboxEvent
+from backend.outbox.emit import after_commit_hooks
+from backend.outbox.relay import OutboxRelay
+from backend.settings import Settings
+from workers.actors import Actors, declare_actors
+from workers.broker import build_broker
+from workers.dead_letters import DeadLetters
+from workers.runtime import WorkerRuntime
+
+log = logging.getLogger("waypost.workers")
+
+
+def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
+    broker = build_broker(settings.broker_url)
+    # Order matters: the runtime disposes of its engine on the loop before
+    # AsyncIO stops it; dead letters come after Retries (a default middleware).
+    broker.add_middleware(WorkerRuntime(settings))
+    broker.add_middleware(AsyncIO())
+    broker.add_middleware(DeadLetters())
+    return broker, declare_actors(broker)
+
+
+class Background:
+    def __init__(self, settings: Settings, db: Database, *, run_workers: bool) -> None:
+        self.settings = settings
+        self.db = db
+        self.run_workers = run_workers
+        self.broker, self.actors = create_broker(settings)
+        self.relay = OutboxRelay(
+            db,
+            self._send,
+            redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
+        )
+        self.worker: dramatiq.Worker | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _send(self, event: OutboxEvent) -> None:
+        self.actors.dispatch_outbox_event.send(str(event.workspace_id), str(event.id))
+
+    async def verify_all_workspaces(self) -> int:
+        async with self.db.transaction(NO_TENANT) as session:
+            ids = (await session.scalars(select(Workspace.id))).all()
+        for workspace_id in ids:
+            await asyncio.to_thread(self.actors.verify_audit_chain.send, str(workspace_id))
+        return len(ids)
+
+    async def _schedule(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.verify_all_workspaces()
+            except Exception:
+                log.warning("scheduling audit verification failed; will retry", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stop.wait(), timeout=self.settings.audit_verify_interval_seconds
+                )
+
+    async def __aenter__(self) -> Background:
+        if self.run_workers:
+            self.worker = dramatiq.Worker(
+                self.broker, worker_threads=self.settings.worker_threads, worker_timeout=200
+            )
+            self.worker.start()
+        after_commit_hooks.append(self.relay.nudge)
+        self._tasks = [
+            asyncio.create_task(self.relay.run(self._stop)),
+            asyncio.create_task(self._schedule()),
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(ValueError):
+            after_commit_hooks.remove(self.relay.nudge)
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.stop)
+        await asyncio.to_thread(self.broker.close)
