@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,17 +11,19 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from backend.db.engine import Database, database_from_settings
-from backend.http import RequestIdMiddleware, healthz, readyz_endpoint
+from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
 from graphql_schema.schema import build_schema
+from workers.background import Background
+from workers.broker import is_in_process
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -32,6 +35,16 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.database = database
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Parse a request body, refusing anything that is not GraphQL-over-HTTP shaped."""
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as error:  # bad JSON, bad UTF-8, too deep
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        for item in value if isinstance(value, list) else [value]:
+            _check_request_shape(item)
+        return value
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -54,6 +67,40 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
+_REQUEST_FIELDS = {
+    "query": str,
+    "operationName": str,
+    "variables": dict,
+    "extensions": dict,
+}
+
+
+def _check_request_shape(item: object) -> None:
+    if not isinstance(item, dict):
+        raise HTTPException(400, "Each GraphQL request must be a JSON object.")
+    for name, kind in _REQUEST_FIELDS.items():
+        value = item.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise HTTPException(400, f"`{name}` must be a {kind.__name__} or null.")
+
+
+async def _unexpected_error(request: Request, _error: Exception) -> Response:
+    """A crash outside GraphQL: the same masked shape, with the id to quote."""
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "Unexpected error.",
+                    "extensions": {"code": "INTERNAL", "requestId": request_id},
+                }
+            ]
+        },
+        status_code=500,
+        headers={REQUEST_ID_HEADER: request_id},
+    )
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app; a database passed in is borrowed (the caller disposes of it)."""
     settings = settings or get_settings()
@@ -63,8 +110,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        # The relay (and, on the embedded broker, the workers) live with the API.
+        background = Background(settings, db, run_workers=is_in_process(settings.broker_url))
         try:
-            yield {}
+            async with background:
+                yield {}
         finally:
             if owns_database:
                 await db.dispose()
@@ -77,6 +127,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/readyz", readyz_endpoint(db)),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={Exception: _unexpected_error},
         lifespan=lifespan,
     )
     app.state.database = db

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 import uvicorn
@@ -14,12 +17,14 @@ from sqlalchemy import func, select
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
+from backend.audit.reports import all_chains, export_chain, verify_chains
 from backend.authz.roles import OrganizationKind
 from backend.db.engine import database_from_settings
 from backend.db.migrate import upgrade
 from backend.db.scoping import NO_TENANT
 from backend.errors import DomainError
 from backend.models import Organization, OrganizationMembership, User
+from backend.models.audit import AuditScope
 from backend.settings import Settings, get_settings
 from backend.tenancy import service
 
@@ -31,6 +36,8 @@ DEMO_ADMIN = "admin@demo.example"
 
 # Service field names -> the flags a person typed, for located errors.
 _FLAGS = {"org": "--org", "name": "--name", "adminEmail": "--admin-email"}
+# Composition root, like backend/app.py: the only backend module that reaches
+# into workers/ and graphql_schema/, and only inside the commands that need them.
 
 
 def _fail(message: str, *, field: str | None = None) -> typer.Exit:
@@ -163,6 +170,160 @@ async def _demo_token(settings: Settings) -> str:
                 raise _fail("the database has organizations but no members")
             issued = await service.issue_token(session, owner.id, name="make run")
             return issued.plaintext
+    finally:
+        await db.dispose()
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="Read and check the audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+def _uuid(value: str | None, flag: str) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise _fail("not a valid id (expected a UUID)", field=flag) from None
+
+
+@audit_app.command("verify")
+def audit_verify(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace's chain.")] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="Only this organization's chain.")
+    ] = None,
+) -> None:
+    """Check every audit chain (or one); print the first broken link; exit 1 if any."""
+    workspace_id = _uuid(workspace, "--workspace")
+    organization_id = _uuid(organization, "--organization")
+    broken = asyncio.run(_audit_verify(get_settings(), workspace_id, organization_id))
+    raise typer.Exit(code=1 if broken else 0)
+
+
+async def _audit_verify(
+    settings: Settings, workspace_id: UUID | None, organization_id: UUID | None
+) -> int:
+    db = database_from_settings(settings)
+    try:
+        chains = await all_chains(db)
+        if workspace_id or organization_id:
+            # Only the chains asked for; one with no events yet verifies as empty.
+            chains = [
+                (scope, scope_id)
+                for scope, scope_id in (
+                    (AuditScope.WORKSPACE, workspace_id),
+                    (AuditScope.ORGANIZATION, organization_id),
+                )
+                if scope_id is not None
+            ]
+        broken = 0
+        async for report in verify_chains(db, chains):
+            name = f"{report.scope.lower()} {report.scope_id}"
+            if report.ok:
+                typer.echo(f"ok      {name}: {report.checked} events")
+            else:
+                broken += 1
+                typer.secho(
+                    f"BROKEN  {name}: at event {report.broken_at}: {report.problem}",
+                    fg=typer.colors.RED,
+                )
+        typer.echo(f"{len(chains)} chains checked, {broken} broken")
+        return broken
+    finally:
+        await db.dispose()
+
+
+@audit_app.command("export")
+def audit_export(
+    workspace: Annotated[str | None, typer.Option(help="A workspace's chain.")] = None,
+    organization: Annotated[str | None, typer.Option(help="An organization's chain.")] = None,
+    output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
+) -> None:
+    """Write one chain's events as NDJSON, oldest first."""
+    targets = [
+        (scope, scope_id)
+        for scope, scope_id in (
+            (AuditScope.WORKSPACE, _uuid(workspace, "--workspace")),
+            (AuditScope.ORGANIZATION, _uuid(organization, "--organization")),
+        )
+        if scope_id is not None
+    ]
+    if len(targets) != 1:
+        raise _fail("give exactly one of --workspace or --organization")
+    scope, scope_id = targets[0]
+    asyncio.run(_audit_export(get_settings(), scope, scope_id, output))
+
+
+async def _audit_export(
+    settings: Settings, scope: AuditScope, scope_id: UUID, output: Path | None
+) -> None:
+    db = database_from_settings(settings)
+    try:
+        with output.open("w") if output else contextlib.nullcontext(sys.stdout) as sink:
+            async for line in export_chain(db, scope, scope_id):
+                sink.write(line + "\n")
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def worker() -> None:
+    """Run background workers (and the outbox relay) for a Redis or RabbitMQ broker."""
+    settings = get_settings()
+    from workers.broker import is_in_process
+
+    if is_in_process(settings.broker_url):
+        raise _fail(
+            "the in-process broker is worked inside `waypost serve`; set "
+            "WAYPOST_BROKER_URL to redis://… or amqp://… to run separate workers"
+        )
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from workers.background import Background
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    db = database_from_settings(settings)
+    try:
+        async with Background(settings, db, run_workers=True):
+            typer.echo(f"worker running on {settings.broker_url.split('@')[-1]}; Ctrl-C stops")
+            await stop.wait()
+    finally:
+        await db.dispose()
+
+
+dead_letters_app = typer.Typer(no_args_is_help=True, help="Messages whose retries ran out.")
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace's.")] = None,
+    id: Annotated[str | None, typer.Option("--id", help="Only this dead letter.")] = None,
+) -> None:
+    """Send dead letters to their actors again (once each); print how many."""
+    settings = get_settings()
+    from workers.broker import is_in_process
+
+    if is_in_process(settings.broker_url):
+        raise _fail("replay needs a shared broker (redis:// or amqp://), not the in-process one")
+    count = asyncio.run(_replay(settings, _uuid(workspace, "--workspace"), _uuid(id, "--id")))
+    typer.echo(f"replayed {count} dead letters")
+
+
+async def _replay(settings: Settings, workspace_id: UUID | None, letter_id: UUID | None) -> int:
+    from workers.replay import replay_dead_letters
+
+    db = database_from_settings(settings)
+    try:
+        return await replay_dead_letters(
+            settings, db, workspace_id=workspace_id, letter_id=letter_id
+        )
     finally:
         await db.dispose()
 

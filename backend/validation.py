@@ -11,8 +11,18 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+# Postgres cannot store NUL, and no one means other C0 controls in a name.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(value: str, *, field: str) -> str:
+    if _CONTROL.search(value):
+        raise ValidationFailed("Must not contain control characters.", field=field)
+    return value
+
+
 def required_text(value: str, *, field: str, max_length: int = 200) -> str:
-    cleaned = value.strip()
+    cleaned = no_control_characters(value, field=field).strip()
     if not cleaned:
         raise ValidationFailed("Must not be blank.", field=field)
     if len(cleaned) > max_length:
@@ -22,7 +32,7 @@ def required_text(value: str, *, field: str, max_length: int = 200) -> str:
 
 def email_address(value: str, *, field: str = "email") -> str:
     cleaned = value.strip().lower()
-    if len(cleaned) > 320 or not _EMAIL.match(cleaned):
+    if len(cleaned) > 320 or _CONTROL.search(cleaned) or not _EMAIL.match(cleaned):
         raise ValidationFailed("Not a valid email address.", field=field)
     return cleaned
 

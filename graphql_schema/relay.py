@@ -91,7 +91,8 @@ async def resolve_node(info: Info, id: str) -> relay.Node | None:
     if not isinstance(type_definition, StrawberryObjectDefinition):
         return None
     origin: Any = type_definition.origin
-    if not (isinstance(origin, type) and issubclass(origin, relay.Node)):
+    concrete = not type_definition.is_interface and origin is not relay.Node
+    if not (concrete and isinstance(origin, type) and issubclass(origin, relay.Node)):
         return None
     nodes = origin.resolve_nodes(info=info, node_ids=[str(uuid)], required=False)
     found = list(await nodes if inspect.isawaitable(nodes) else nodes)

@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -51,7 +51,7 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError("wrong shape")
         return [_parse(value, key) for value, key in zip(raw, keys, strict=True)]
-    except (ValueError, TypeError, binascii.Error) as error:
+    except (ValueError, TypeError, OverflowError, binascii.Error) as error:
         raise ValidationFailed("Not a valid cursor.", field="after") from error
 
 
@@ -63,14 +63,19 @@ def _after(keys: Sequence[InstrumentedAttribute[Any]], cursor: str) -> ColumnEle
 
 
 def _parse(value: Any, key: InstrumentedAttribute[Any]) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("cursor values are strings")
     kind = key.type.python_type
     if kind is UUID:
         return UUID(value)
     if kind is datetime:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("cursor timestamps carry a time zone")
+        return moment.astimezone(UTC)
     if kind is int:
         return int(value)
-    return str(value)
+    return value
 
 
 async def paginate(

@@ -28,6 +28,8 @@ class TenancyRepository:
         return select(Organization).where(Organization.id.in_(access.visible_organization_ids()))
 
     async def organization_by_slug(self, access: Access, slug: str) -> Organization | None:
+        if len(slug) > 63 or "\x00" in slug:
+            return None  # cannot exist; and Postgres refuses NUL in text
         return await self.session.scalar(
             self._organizations(access).where(Organization.slug == slug.lower())
         )
