@@ -347,9 +347,7 @@ def test_docker_compose_accepts_the_file() -> None:
     docker = shutil.which("docker")
     if docker is None:
         pytest.skip("docker is not installed")
-    probe = subprocess.run(
-        [docker, "compose", "version"], capture_output=True, check=False
-    )
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("the docker compose plugin is not installed")
     env = {
@@ -429,7 +427,5 @@ def test_init_script_is_valid_bash() -> None:
     if bash is None:
         pytest.skip("bash is not installed")
     assert INIT_SH.read_text().startswith("#!/usr/bin/env bash\n")
-    result = subprocess.run(
-        [bash, "-n", str(INIT_SH)], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([bash, "-n", str(INIT_SH)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
