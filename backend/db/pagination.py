@@ -55,11 +55,13 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
         raise ValidationFailed("Not a valid cursor.", field="after") from error
 
 
-def _after(keys: Sequence[InstrumentedAttribute[Any]], cursor: str) -> ColumnElement[bool]:
+def _after(
+    keys: Sequence[InstrumentedAttribute[Any]], cursor: str, *, descending: bool = False
+) -> ColumnElement[bool]:
     # Bind each value with its column's type, so it is stored-format-compatible
     # (SQLite compares timestamps as text).
     values = [literal(v, type_=k.type) for v, k in zip(_decode(cursor, keys), keys, strict=True)]
-    return tuple_(*keys) > tuple_(*values)
+    return tuple_(*keys) < tuple_(*values) if descending else tuple_(*keys) > tuple_(*values)
 
 
 def _parse(value: Any, key: InstrumentedAttribute[Any]) -> Any:
@@ -85,15 +87,17 @@ async def paginate(
     keys: Sequence[InstrumentedAttribute[Any]],
     first: int | None,
     after: str | None,
+    descending: bool = False,
 ) -> Page[T]:
     """One page of ``statement`` ordered by ``keys`` (the last key must be unique)."""
     size = _page_size(first)
     total = await session.scalar(
         select(func.count()).select_from(statement.order_by(None).subquery())
     )
-    page_statement = statement.order_by(*keys).limit(size + 1)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    page_statement = statement.order_by(*order).limit(size + 1)
     if after:
-        page_statement = page_statement.where(_after(keys, after))
+        page_statement = page_statement.where(_after(keys, after, descending=descending))
     rows = list((await session.scalars(page_statement)).all())
     items = rows[:size]
     cursors = [_encode([getattr(item, key.key) for key in keys]) for item in items]

@@ -12,7 +12,14 @@ from strawberry import relay
 
 from backend import models
 from backend.authz import roles
+from backend.models.audit import AuditScope
 from backend.tenancy.repository import TenancyRepository
+from graphql_schema.audit.fields import (
+    account_audit_events,
+    workspace_audit_events,
+    workspace_dead_letters,
+)
+from graphql_schema.audit.types import AuditEventFilter, AuditEventType, DeadLetterType
 from graphql_schema.context import Info
 from graphql_schema.relay import Connection, parse_uuids
 
@@ -86,6 +93,18 @@ class OrganizationType(relay.Node):
         )
         return Connection.from_page(page, WorkspaceType.from_model)
 
+    @strawberry.field(description="This organization's audit trail, newest first (org ADMIN).")
+    async def audit_events(
+        self,
+        info: Info,
+        filter: AuditEventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEventType] | None:
+        return await account_audit_events(
+            info, AuditScope.ORGANIZATION, UUID(self.id), filter, first, after
+        )
+
 
 @strawberry.type(name="Workspace")
 class WorkspaceType(relay.Node):
@@ -129,6 +148,22 @@ class WorkspaceType(relay.Node):
     ) -> Connection[WorkspaceMemberType]:
         page = await info.context.loaders.members_by_workspace.load((UUID(self.id), first, after))
         return Connection.from_page(page, WorkspaceMemberType.from_model)
+
+    @strawberry.field(description="This workspace's audit trail, newest first (workspace ADMIN).")
+    async def audit_events(
+        self,
+        info: Info,
+        filter: AuditEventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEventType] | None:
+        return await workspace_audit_events(info, UUID(self.id), filter, first, after)
+
+    @strawberry.field(description="Background messages that failed for good (workspace ADMIN).")
+    async def dead_letters(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[DeadLetterType] | None:
+        return await workspace_dead_letters(info, UUID(self.id), first, after)
 
 
 @strawberry.type(name="WorkspaceMember")
@@ -243,6 +278,16 @@ class Viewer:
                 info.context.access, first, after
             )
         return Connection.from_page(page, WorkspaceType.from_model)
+
+    @strawberry.field(description="Changes to your own account (API tokens), newest first.")
+    async def audit_events(
+        self,
+        info: Info,
+        filter: AuditEventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEventType] | None:
+        return await account_audit_events(info, AuditScope.USER, self.user_id, filter, first, after)
 
     @strawberry.field
     async def api_tokens(

@@ -1,0 +1,92 @@
+"""Queries on the audit trail and the dead letters, for the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.pagination import Page, paginate
+from backend.models import AccountAuditEvent, AuditEvent
+from backend.models.audit import AuditScope
+from backend.models.outbox import DeadLetter
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_user_id: UUID | None = None
+    action: str | None = None
+    subject_id: str | None = None
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None
+
+
+def _filtered(statement: Any, model: Any, f: AuditFilter) -> Any:
+    if f.actor_user_id is not None:
+        statement = statement.where(model.actor_user_id == f.actor_user_id)
+    if f.action:
+        # "workspace_member" matches every workspace_member.* action.
+        statement = statement.where(
+            (model.action == f.action) | model.action.startswith(f"{f.action}.", autoescape=True)
+        )
+    if f.subject_id:
+        statement = statement.where(model.subject_id == f.subject_id)
+    if f.occurred_after is not None:
+        statement = statement.where(model.occurred_at >= f.occurred_after)
+    if f.occurred_before is not None:
+        statement = statement.where(model.occurred_at < f.occurred_before)
+    return statement
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def workspace_events(
+        self, workspace_id: UUID, f: AuditFilter, first: int | None, after: str | None
+    ) -> Page[AuditEvent]:
+        statement = select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
+        return await paginate(
+            self.session,
+            _filtered(statement, AuditEvent, f),
+            keys=[AuditEvent.sequence],
+            first=first,
+            after=after,
+            descending=True,
+        )
+
+    async def account_events(
+        self,
+        scope: AuditScope,
+        scope_id: UUID,
+        f: AuditFilter,
+        first: int | None,
+        after: str | None,
+    ) -> Page[AccountAuditEvent]:
+        statement = select(AccountAuditEvent).where(
+            AccountAuditEvent.scope == scope, AccountAuditEvent.scope_id == scope_id
+        )
+        return await paginate(
+            self.session,
+            _filtered(statement, AccountAuditEvent, f),
+            keys=[AccountAuditEvent.sequence],
+            first=first,
+            after=after,
+            descending=True,
+        )
+
+    async def dead_letters(
+        self, workspace_id: UUID, first: int | None, after: str | None
+    ) -> Page[DeadLetter]:
+        return await paginate(
+            self.session,
+            select(DeadLetter).where(DeadLetter.workspace_id == workspace_id),
+            keys=[DeadLetter.failed_at, DeadLetter.id],
+            first=first,
+            after=after,
+            descending=True,
+        )

@@ -1,0 +1,77 @@
+"""Resolvers for the audit and dead-letter connections on Workspace, Organization, Viewer.
+
+Each answers null when the caller's role is too weak: workspace ADMIN for a
+workspace's trail and dead letters, organization ADMIN for an organization's.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from backend.audit.repository import AuditFilter, AuditRepository
+from backend.authz.roles import OrgRole, WorkspaceRole
+from backend.db.pagination import Page
+from backend.models.audit import AuditScope
+from graphql_schema.audit.types import AuditEventFilter, AuditEventType, DeadLetterType
+from graphql_schema.context import Info
+from graphql_schema.relay import Connection
+
+AuditConnection = Connection[AuditEventType]
+
+
+def _empty() -> AuditConnection:
+    return Connection.from_page(Page([], [], False, 0), AuditEventType.from_model)
+
+
+async def workspace_audit_events(
+    info: Info,
+    workspace_id: UUID,
+    filter: AuditEventFilter | None,
+    first: int | None,
+    after: str | None,
+) -> AuditConnection | None:
+    role = info.context.access.workspace_role(workspace_id)
+    if role is None or not role.at_least(WorkspaceRole.ADMIN):
+        return None
+    criteria = filter.to_domain() if filter else AuditFilter()
+    if criteria is None:
+        return _empty()
+    async with info.context.read() as session:
+        page = await AuditRepository(session).workspace_events(workspace_id, criteria, first, after)
+    return Connection.from_page(page, AuditEventType.from_model)
+
+
+async def account_audit_events(
+    info: Info,
+    scope: AuditScope,
+    scope_id: UUID,
+    filter: AuditEventFilter | None,
+    first: int | None,
+    after: str | None,
+) -> AuditConnection | None:
+    access = info.context.access
+    if scope is AuditScope.ORGANIZATION:
+        role = access.org_role(scope_id)
+        if role is None or not role.at_least(OrgRole.ADMIN):
+            return None
+    elif scope_id != access.user_id:
+        return None
+    criteria = filter.to_domain() if filter else AuditFilter()
+    if criteria is None:
+        return _empty()
+    async with info.context.read() as session:
+        page = await AuditRepository(session).account_events(
+            scope, scope_id, criteria, first, after
+        )
+    return Connection.from_page(page, AuditEventType.from_model)
+
+
+async def workspace_dead_letters(
+    info: Info, workspace_id: UUID, first: int | None, after: str | None
+) -> Connection[DeadLetterType] | None:
+    role = info.context.access.workspace_role(workspace_id)
+    if role is None or not role.at_least(WorkspaceRole.ADMIN):
+        return None
+    async with info.context.read() as session:
+        page = await AuditRepository(session).dead_letters(workspace_id, first, after)
+    return Connection.from_page(page, DeadLetterType.from_model)

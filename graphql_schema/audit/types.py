@@ -1,0 +1,139 @@
+"""AuditEvent, its filter, and DeadLetter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from backend import models
+from backend.audit.repository import AuditFilter
+from backend.models.audit import ActorType as ActorTypeEnum
+from graphql_schema.context import Info
+from graphql_schema.relay import decode_global_id
+
+if TYPE_CHECKING:
+    from graphql_schema.tenancy.types import UserType
+
+ActorType = strawberry.enum(ActorTypeEnum, name="ActorType")
+
+
+@strawberry.type(description="Who made a change.")
+class AuditActor:
+    type: ActorType  # type: ignore[valid-type]
+    user_id: strawberry.Private[UUID | None]
+    token_id_: strawberry.Private[UUID | None]
+
+    @strawberry.field(description="The person, when you can see them.")
+    async def user(
+        self, info: Info
+    ) -> Annotated[UserType, strawberry.lazy("graphql_schema.tenancy.types")] | None:
+        from graphql_schema.tenancy.types import UserType
+
+        if self.user_id is None:
+            return None
+        user = await info.context.loaders.user_by_id.load(self.user_id)
+        return UserType.from_model(user) if user else None
+
+    @strawberry.field(description="The API token used, if one was (a global ApiToken id).")
+    def token_id(self) -> strawberry.ID | None:
+        if self.token_id_ is None:
+            return None
+        return strawberry.ID(str(relay.GlobalID(type_name="ApiToken", node_id=str(self.token_id_))))
+
+
+@strawberry.type(name="AuditEvent", description="One link of an append-only, hash-chained trail.")
+class AuditEventType:
+    sequence: int
+    occurred_at: datetime
+    actor: AuditActor
+    action: str = strawberry.field(description='Like "workspace_member.add".')
+    subject_type: str
+    subject_id: strawberry.ID = strawberry.field(description="The subject's global id.")
+    changes: JSON = strawberry.field(description='{field: {"before": …, "after": …}}')
+    request_id: str | None
+    ip: str | None
+    user_agent: str | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def from_model(cls, event: models.AuditEvent | models.AccountAuditEvent) -> Self:
+        return cls(
+            sequence=event.sequence,
+            occurred_at=event.occurred_at,
+            actor=AuditActor(
+                type=event.actor_type, user_id=event.actor_user_id, token_id_=event.actor_token_id
+            ),
+            action=event.action,
+            subject_type=event.subject_type,
+            subject_id=strawberry.ID(
+                str(relay.GlobalID(type_name=event.subject_type, node_id=event.subject_id))
+            ),
+            changes=JSON(event.changes),
+            request_id=event.request_id,
+            ip=event.ip,
+            user_agent=event.user_agent,
+            prev_hash=event.prev_hash,
+            hash=event.hash,
+        )
+
+
+@strawberry.input(description="All given conditions must hold.")
+class AuditEventFilter:
+    actor_id: strawberry.ID | None = strawberry.field(default=None, description="A User id.")
+    action: str | None = strawberry.field(
+        default=None, description='An action, or a prefix like "workspace_member".'
+    )
+    subject_id: strawberry.ID | None = None
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None
+
+    def to_domain(self) -> AuditFilter | None:
+        """The backend filter; None when an id cannot match anything."""
+        actor = decode_global_id(self.actor_id) if self.actor_id else None
+        subject = decode_global_id(self.subject_id) if self.subject_id else None
+        if (self.actor_id and (actor is None or actor[0] != "User")) or (
+            self.subject_id and subject is None
+        ):
+            return None
+        return AuditFilter(
+            actor_user_id=actor[1] if actor else None,
+            action=self.action,
+            subject_id=str(subject[1]) if subject else None,
+            occurred_after=self.occurred_after,
+            occurred_before=self.occurred_before,
+        )
+
+
+@strawberry.type(name="DeadLetter", description="A background message whose retries ran out.")
+class DeadLetterType:
+    id: strawberry.ID
+    actor: str
+    queue: str
+    message_id: str
+    args: JSON
+    kwargs: JSON
+    error: str
+    retries: int
+    failed_at: datetime
+    replayed_at: datetime | None
+
+    @classmethod
+    def from_model(cls, letter: models.DeadLetter) -> Self:
+        return cls(
+            id=strawberry.ID(str(letter.id)),
+            actor=letter.actor,
+            queue=letter.queue,
+            message_id=letter.message_id,
+            args=JSON(letter.args),
+            kwargs=JSON(letter.kwargs),
+            error=letter.error,
+            retries=letter.retries,
+            failed_at=letter.failed_at,
+            replayed_at=letter.replayed_at,
+        )
