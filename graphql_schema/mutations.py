@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,17 +12,23 @@ from backend.errors import DomainError
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 
-T = TypeVar("T")
+
+class Payload(Protocol):
+    def __init__(self, *, errors: list[UserError]) -> None: ...
+
+
+P = TypeVar("P", bound=Payload)
 
 
 async def run_mutation(
-    info: Info, action: Callable[[AsyncSession], Awaitable[T]]
-) -> T | list[UserError]:
+    info: Info, payload: type[P], action: Callable[[AsyncSession], Awaitable[P]]
+) -> P:
     """Run ``action`` in a write transaction: committed if it returns, rolled back if it raises.
 
-    The action must record exactly one audit event (it goes into the same
-    transaction). A DomainError becomes a list of UserErrors for the payload and
-    leaves nothing written; any other exception propagates and is masked as INTERNAL.
+    The action builds the success payload and must record exactly one audit
+    event (it goes into the same transaction). A DomainError becomes
+    ``payload(errors=[…])`` and leaves nothing written; any other exception
+    propagates and is masked as INTERNAL.
     """
     try:
         async with info.context.write() as session:
@@ -33,4 +39,4 @@ async def run_mutation(
                 raise RuntimeError(f"{info.field_name} recorded {count} audit events, not 1")
             return result
     except DomainError as error:
-        return [UserError.from_domain(error)]
+        return payload(errors=[UserError.from_domain(error)])

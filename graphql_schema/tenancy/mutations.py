@@ -52,7 +52,7 @@ class TenancyMutations:
     async def create_workspace(
         self, info: Info, input: CreateWorkspaceInput
     ) -> CreateWorkspacePayload:
-        async def action(session: AsyncSession) -> WorkspaceType:
+        async def action(session: AsyncSession) -> CreateWorkspacePayload:
             organization_id = parse_id(
                 input.organization_id, "Organization", field="organizationId"
             )
@@ -63,18 +63,15 @@ class TenancyMutations:
             info.context.update_access(
                 access.including_new_workspace(workspace.id, organization_id)
             )
-            return WorkspaceType.from_model(workspace)
+            return CreateWorkspacePayload(workspace=WorkspaceType.from_model(workspace))
 
-        result = await run_mutation(info, action)
-        if isinstance(result, list):
-            return CreateWorkspacePayload(errors=result)
-        return CreateWorkspacePayload(workspace=result)
+        return await run_mutation(info, CreateWorkspacePayload, action)
 
     @strawberry.mutation(description="Give someone a role in a workspace (workspace ADMIN).")
     async def add_workspace_member(
         self, info: Info, input: AddWorkspaceMemberInput
     ) -> AddWorkspaceMemberPayload:
-        async def action(session: AsyncSession) -> WorkspaceMemberType:
+        async def action(session: AsyncSession) -> AddWorkspaceMemberPayload:
             workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
             membership = await service.add_workspace_member(
                 session,
@@ -83,12 +80,9 @@ class TenancyMutations:
                 email=input.email,
                 role=input.role,
             )
-            return WorkspaceMemberType.from_model(membership)
+            return AddWorkspaceMemberPayload(member=WorkspaceMemberType.from_model(membership))
 
-        result = await run_mutation(info, action)
-        if isinstance(result, list):
-            return AddWorkspaceMemberPayload(errors=result)
-        return AddWorkspaceMemberPayload(member=result)
+        return await run_mutation(info, AddWorkspaceMemberPayload, action)
 
     @strawberry.mutation(description="Create a personal API token; the secret is shown once.")
     async def create_api_token(
@@ -112,19 +106,15 @@ class TenancyMutations:
                 api_token=ApiTokenType.from_model(issued.token), token=issued.plaintext
             )
 
-        result = await run_mutation(info, action)
-        return CreateApiTokenPayload(errors=result) if isinstance(result, list) else result
+        return await run_mutation(info, CreateApiTokenPayload, action)
 
     @strawberry.mutation(description="Revoke one of your API tokens, at once and for good.")
     async def revoke_api_token(
         self, info: Info, input: RevokeApiTokenInput
     ) -> RevokeApiTokenPayload:
-        async def action(session: AsyncSession) -> ApiTokenType:
+        async def action(session: AsyncSession) -> RevokeApiTokenPayload:
             token_id = parse_id(input.id, "ApiToken", field="id")
             token = await service.revoke_api_token(session, info.context.access, token_id=token_id)
-            return ApiTokenType.from_model(token)
+            return RevokeApiTokenPayload(api_token=ApiTokenType.from_model(token))
 
-        result = await run_mutation(info, action)
-        if isinstance(result, list):
-            return RevokeApiTokenPayload(errors=result)
-        return RevokeApiTokenPayload(api_token=result)
+        return await run_mutation(info, RevokeApiTokenPayload, action)

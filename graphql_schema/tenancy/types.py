@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from uuid import UUID
 
 import strawberry
@@ -28,6 +28,23 @@ OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
 WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
 
 
+class LoaderNode(relay.Node):
+    """A Node fetched by id through one of the request's DataLoaders (named by ``loader``)."""
+
+    loader: ClassVar[str]
+
+    @classmethod
+    def from_model(cls, row: Any) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        loader = getattr(info.context.loaders, cls.loader)
+        return await _load_nodes(loader, node_ids, _converted(cls.from_model))
+
+
 async def _load_nodes(loader: Any, node_ids: Iterable[str], convert: Any) -> list[Any]:
     ids = parse_uuids(node_ids)
     rows = await loader.load_many([i for i in ids if i is not None])
@@ -40,7 +57,8 @@ def _converted(convert: Any) -> Any:
 
 
 @strawberry.type(name="User")
-class UserType(relay.Node):
+class UserType(LoaderNode):
+    loader: ClassVar[str] = "user_by_id"
     id: relay.NodeID[str]
     email: str
     name: str
@@ -49,17 +67,10 @@ class UserType(relay.Node):
     def from_model(cls, user: models.User) -> Self:
         return cls(id=str(user.id), email=user.email, name=user.name)
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        return await _load_nodes(
-            info.context.loaders.user_by_id, node_ids, _converted(cls.from_model)
-        )
-
 
 @strawberry.type(name="Organization")
-class OrganizationType(relay.Node):
+class OrganizationType(LoaderNode):
+    loader: ClassVar[str] = "organization_by_id"
     id: relay.NodeID[str]
     slug: str
     name: str
@@ -70,14 +81,6 @@ class OrganizationType(relay.Node):
     def from_model(cls, org: models.Organization) -> Self:
         return cls(
             id=str(org.id), slug=org.slug, name=org.name, kind=org.kind, created_at=org.created_at
-        )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        return await _load_nodes(
-            info.context.loaders.organization_by_id, node_ids, _converted(cls.from_model)
         )
 
     @strawberry.field(description="Your role in this organization; null for workspace guests.")
@@ -107,7 +110,8 @@ class OrganizationType(relay.Node):
 
 
 @strawberry.type(name="Workspace")
-class WorkspaceType(relay.Node):
+class WorkspaceType(LoaderNode):
+    loader: ClassVar[str] = "workspace_by_id"
     id: relay.NodeID[str]
     name: str
     created_at: datetime
@@ -120,14 +124,6 @@ class WorkspaceType(relay.Node):
             name=workspace.name,
             created_at=workspace.created_at,
             organization_id=workspace.organization_id,
-        )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        return await _load_nodes(
-            info.context.loaders.workspace_by_id, node_ids, _converted(cls.from_model)
         )
 
     @strawberry.field
@@ -167,7 +163,8 @@ class WorkspaceType(relay.Node):
 
 
 @strawberry.type(name="WorkspaceMember")
-class WorkspaceMemberType(relay.Node):
+class WorkspaceMemberType(LoaderNode):
+    loader: ClassVar[str] = "membership_by_id"
     id: relay.NodeID[str]
     role: WorkspaceRole  # type: ignore[valid-type]
     created_at: datetime
@@ -182,14 +179,6 @@ class WorkspaceMemberType(relay.Node):
             created_at=membership.created_at,
             user_id=membership.user_id,
             workspace_id=membership.workspace_id,
-        )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        return await _load_nodes(
-            info.context.loaders.membership_by_id, node_ids, _converted(cls.from_model)
         )
 
     @strawberry.field
@@ -208,7 +197,8 @@ class WorkspaceMemberType(relay.Node):
 @strawberry.type(
     name="ApiToken", description="A personal API token; its secret is never shown again."
 )
-class ApiTokenType(relay.Node):
+class ApiTokenType(LoaderNode):
+    loader: ClassVar[str] = "api_token_by_id"
     id: relay.NodeID[str]
     name: str
     prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
@@ -231,14 +221,6 @@ class ApiTokenType(relay.Node):
             revoked_at=token.revoked_at,
             expires_at=token.expires_at,
             restricted_workspace_id=token.restricted_workspace_id,
-        )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        return await _load_nodes(
-            info.context.loaders.api_token_by_id, node_ids, _converted(cls.from_model)
         )
 
     @strawberry.field(description="The one workspace this token is limited to, if any.")
