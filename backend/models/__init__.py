@@ -9,6 +9,17 @@ from backend.models.audit import (
     AuditVerification,
     ChainHead,
 )
+from backend.models.journeys import (
+    JourneyMap,
+    JourneyMapPersona,
+    JourneyMapRevision,
+    Opportunity,
+    PainPoint,
+    Persona,
+    Stage,
+    Touchpoint,
+    TouchpointEmotion,
+)
 from backend.models.outbox import DeadLetter, OutboxEvent
 from backend.models.tenancy import (
     Organization,
@@ -29,9 +40,18 @@ __all__ = [
     "Base",
     "ChainHead",
     "DeadLetter",
+    "JourneyMap",
+    "JourneyMapPersona",
+    "JourneyMapRevision",
+    "Opportunity",
     "Organization",
     "OrganizationMembership",
     "OutboxEvent",
+    "PainPoint",
+    "Persona",
+    "Stage",
+    "Touchpoint",
+    "TouchpointEmotion",
     "User",
     "Workspace",
     "WorkspaceMembership",

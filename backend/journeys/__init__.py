@@ -1,0 +1,1 @@
+"""Journey mapping: personas, maps, stages, touchpoints, pain points, revisions."""
