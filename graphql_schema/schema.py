@@ -13,8 +13,10 @@ from backend.settings import Settings
 from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
 from graphql_schema.errors import MaskUnexpectedErrors
+from graphql_schema.journeys.mutations import JourneyMutations
+from graphql_schema.journeys.types import JourneyMapType, PersonaType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
-from graphql_schema.relay import resolve_node
+from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.tenancy.mutations import TenancyMutations
 from graphql_schema.tenancy.queries import TenancyQueries
 from graphql_schema.tenancy.types import (
@@ -34,13 +36,29 @@ class Query(TenancyQueries):
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         return await resolve_node(info, id)
 
+    @strawberry.field(description="A journey map you can reach; null otherwise.")
+    async def journey_map(self, info: Info, id: strawberry.ID) -> JourneyMapType | None:
+        decoded = decode_global_id(id)
+        if decoded is None or decoded[0] != "JourneyMap":
+            return None
+        found = await info.context.loaders.journey_map_by_id.load(decoded[1])
+        return JourneyMapType.from_model(found) if found else None
+
 
 @strawberry.type
-class Mutation(TenancyMutations):
+class Mutation(TenancyMutations, JourneyMutations):
     pass
 
 
-NODE_TYPES = [OrganizationType, WorkspaceType, WorkspaceMemberType, UserType, ApiTokenType]
+NODE_TYPES = [
+    OrganizationType,
+    WorkspaceType,
+    WorkspaceMemberType,
+    UserType,
+    ApiTokenType,
+    PersonaType,
+    JourneyMapType,
+]
 
 
 def build_schema(settings: Settings, limits: QueryLimits | None = None) -> strawberry.Schema:

@@ -14,7 +14,19 @@ from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.db.pagination import Page
 from backend.errors import DomainError
-from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
+from backend.journeys.maps import MapRepository
+from backend.journeys.personas import PersonaRepository
+from backend.models import (
+    ApiToken,
+    JourneyMap,
+    Organization,
+    Persona,
+    Stage,
+    Touchpoint,
+    User,
+    Workspace,
+    WorkspaceMembership,
+)
 from backend.tenancy.repository import TenancyRepository
 
 M = TypeVar("M")
@@ -62,6 +74,31 @@ def _pages_loader(
     return DataLoader(load_fn=load)
 
 
+K = TypeVar("K")
+
+
+def _grouped_loader(
+    db: Database,
+    access: Access,
+    fetch: Callable[[AsyncSession, list[UUID]], Awaitable[dict[UUID, list[M]]]],
+) -> DataLoader[UUID, list[M]]:
+    """Children of many parents in one query; a parent without children gets []."""
+
+    async def load(ids: list[UUID]) -> list[list[M]]:
+        async with db.transaction(access.binding()) as session:
+            found = await fetch(session, ids)
+        return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def _group(rows: Awaitable[Sequence[M]], key: str) -> dict[UUID, list[M]]:
+    grouped: dict[UUID, list[M]] = defaultdict(list)
+    for row in await rows:
+        grouped[getattr(row, key)].append(row)
+    return grouped
+
+
 class Loaders:
     """Named ``<Model>By<Key>Loader`` in spirit; created fresh for every request."""
 
@@ -89,6 +126,23 @@ class Loaders:
             db,
             access,
             lambda s, ids, first, after: TenancyRepository(s).members_pages(ids, first, after),
+        )
+        self.persona_by_id: DataLoader[UUID, Persona | None] = _by_id_loader(
+            db, access, lambda s, ids: PersonaRepository(s).by_ids(ids)
+        )
+        self.journey_map_by_id: DataLoader[UUID, JourneyMap | None] = _by_id_loader(
+            db, access, lambda s, ids: MapRepository(s).by_ids(ids)
+        )
+        self.persona_ids_by_map: DataLoader[UUID, list[UUID]] = _grouped_loader(
+            db, access, lambda s, ids: MapRepository(s).persona_ids(ids)
+        )
+        self.stages_by_map: DataLoader[UUID, list[Stage]] = _grouped_loader(
+            db, access, lambda s, ids: _group(MapRepository(s).stages_of(ids), "journey_map_id")
+        )
+        self.touchpoints_by_map: DataLoader[UUID, list[Touchpoint]] = _grouped_loader(
+            db,
+            access,
+            lambda s, ids: _group(MapRepository(s).touchpoints_of_maps(ids), "journey_map_id"),
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access, ids)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 from uuid import UUID
 
 import strawberry
@@ -12,6 +11,9 @@ from strawberry import relay
 
 from backend import models
 from backend.authz import roles
+from backend.db.pagination import Page
+from backend.journeys.maps import MapRepository
+from backend.journeys.personas import PersonaRepository
 from backend.models.audit import AuditScope
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.audit.fields import (
@@ -21,39 +23,12 @@ from graphql_schema.audit.fields import (
 )
 from graphql_schema.audit.types import AuditEventFilter, AuditEventType, DeadLetterType
 from graphql_schema.context import Info
-from graphql_schema.relay import Connection, parse_uuids
+from graphql_schema.journeys.types import JourneyMapType, MapStatus, PersonaType, Scenario
+from graphql_schema.relay import Connection, LoaderNode, decode_global_id
 
 OrganizationKind = strawberry.enum(roles.OrganizationKind, name="OrganizationKind")
 OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
 WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
-
-
-class LoaderNode(relay.Node):
-    """A Node fetched by id through one of the request's DataLoaders (named by ``loader``)."""
-
-    loader: ClassVar[str]
-
-    @classmethod
-    def from_model(cls, row: Any) -> Self:
-        raise NotImplementedError
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        loader = getattr(info.context.loaders, cls.loader)
-        return await _load_nodes(loader, node_ids, _converted(cls.from_model))
-
-
-async def _load_nodes(loader: Any, node_ids: Iterable[str], convert: Any) -> list[Any]:
-    ids = parse_uuids(node_ids)
-    rows = await loader.load_many([i for i in ids if i is not None])
-    found = iter(rows)
-    return [convert(next(found)) if i is not None else None for i in ids]
-
-
-def _converted(convert: Any) -> Any:
-    return lambda row: convert(row) if row is not None else None
 
 
 @strawberry.type(name="User")
@@ -154,6 +129,44 @@ class WorkspaceType(LoaderNode):
         after: str | None = None,
     ) -> Connection[AuditEventType] | None:
         return await workspace_audit_events(info, UUID(self.id), filter, first, after)
+
+    @strawberry.field(description="Personas, by name; `search` matches part of the name.")
+    async def personas(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[PersonaType]:
+        async with info.context.read() as session:
+            page = await PersonaRepository(session).page(UUID(self.id), search, first, after)
+        return Connection.from_page(page, PersonaType.from_model)
+
+    @strawberry.field(description="Journey maps, by title; filters combine.")
+    async def journey_maps(
+        self,
+        info: Info,
+        status: MapStatus | None = None,  # type: ignore[valid-type]
+        scenario: Scenario | None = None,  # type: ignore[valid-type]
+        persona_id: strawberry.ID | None = None,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[JourneyMapType]:
+        persona = decode_global_id(persona_id) if persona_id else None
+        if persona_id and (persona is None or persona[0] != "Persona"):
+            return Connection.from_page(Page([], [], False, 0), JourneyMapType.from_model)
+        async with info.context.read() as session:
+            page = await MapRepository(session).page(
+                UUID(self.id),
+                status=status,
+                scenario=scenario,
+                persona_id=persona[1] if persona else None,
+                search=search,
+                first=first,
+                after=after,
+            )
+        return Connection.from_page(page, JourneyMapType.from_model)
 
     @strawberry.field(description="Background messages that failed for good (workspace ADMIN).")
     async def dead_letters(

@@ -1,0 +1,171 @@
+"""Mutations: personas and journey maps."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.errors import ValidationFailed
+from backend.journeys import maps, personas
+from graphql_schema.context import Info
+from graphql_schema.errors import UserError
+from graphql_schema.journeys.inputs import (
+    CreateJourneyMapInput,
+    CreatePersonaInput,
+    DeleteJourneyMapInput,
+    DeletePersonaInput,
+    UpdateJourneyMapInput,
+    UpdatePersonaInput,
+)
+from graphql_schema.journeys.types import JourneyMapType, PersonaType
+from graphql_schema.mutations import run_mutation
+from graphql_schema.relay import parse_id
+
+_PERSONA_FIELDS = personas.FIELDS
+_MAP_FIELDS = maps.MAP_FIELDS
+
+
+def given(
+    input: object, names: tuple[str, ...], *, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The input's fields the caller actually sent (UNSET ones are left out).
+
+    An explicit null on a required field is a located validation error.
+    """
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(input, name, strawberry.UNSET)
+        if value is strawberry.UNSET:
+            continue
+        if value is None and name in required:
+            raise ValidationFailed("Must not be null.", field=_camel(name))
+        values[name] = value
+    return values
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _persona_ids(ids: list[strawberry.ID]) -> list[UUID]:
+    return [parse_id(i, "Persona", field=f"personaIds[{n}]") for n, i in enumerate(ids)]
+
+
+@strawberry.type
+class PersonaPayload:
+    persona: PersonaType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeletePersonaPayload:
+    deleted_persona_id: strawberry.ID | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class JourneyMapPayload:
+    journey_map: JourneyMapType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteJourneyMapPayload:
+    deleted_journey_map_id: strawberry.ID | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class JourneyMutations:
+    @strawberry.mutation(description="Create a persona (workspace EDITOR).")
+    async def create_persona(self, info: Info, input: CreatePersonaInput) -> PersonaPayload:
+        async def action(session: AsyncSession) -> PersonaPayload:
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            values = {k: v for k, v in given(input, _PERSONA_FIELDS).items() if v is not None}
+            persona = await personas.create_persona(
+                session, info.context.access, workspace_id, values
+            )
+            return PersonaPayload(persona=PersonaType.from_model(persona))
+
+        return await run_mutation(info, PersonaPayload, action)
+
+    @strawberry.mutation(description="Change a persona; omitted fields stay (EDITOR).")
+    async def update_persona(self, info: Info, input: UpdatePersonaInput) -> PersonaPayload:
+        async def action(session: AsyncSession) -> PersonaPayload:
+            persona_id = parse_id(input.id, "Persona", field="id")
+            values = given(input, _PERSONA_FIELDS, required=("name",))
+            persona = await personas.update_persona(
+                session, info.context.access, persona_id, values
+            )
+            return PersonaPayload(persona=PersonaType.from_model(persona))
+
+        return await run_mutation(info, PersonaPayload, action)
+
+    @strawberry.mutation(description="Delete a persona; maps featuring it drop it (EDITOR).")
+    async def delete_persona(self, info: Info, input: DeletePersonaInput) -> DeletePersonaPayload:
+        async def action(session: AsyncSession) -> DeletePersonaPayload:
+            persona_id = parse_id(input.id, "Persona", field="id")
+            await personas.delete_persona(session, info.context.access, persona_id)
+            return DeletePersonaPayload(deleted_persona_id=input.id)
+
+        return await run_mutation(info, DeletePersonaPayload, action)
+
+    @strawberry.mutation(description="Create a journey map, blank or from a template (EDITOR).")
+    async def create_journey_map(
+        self, info: Info, input: CreateJourneyMapInput
+    ) -> JourneyMapPayload:
+        async def action(session: AsyncSession) -> JourneyMapPayload:
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            values = {k: v for k, v in given(input, _MAP_FIELDS).items() if v is not None}
+            journey_map = await maps.create_journey_map(
+                session,
+                info.context.access,
+                workspace_id,
+                values,
+                template=input.template,
+                persona_ids=_persona_ids(input.persona_ids),
+            )
+            return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
+
+        return await run_mutation(info, JourneyMapPayload, action)
+
+    @strawberry.mutation(description="Change a map's own fields; honours expectedVersion.")
+    async def update_journey_map(
+        self, info: Info, input: UpdateJourneyMapInput
+    ) -> JourneyMapPayload:
+        async def action(session: AsyncSession) -> JourneyMapPayload:
+            map_id = parse_id(input.id, "JourneyMap", field="id")
+            values = given(input, _MAP_FIELDS, required=("title", "status", "scenario"))
+            persona_ids = (
+                None
+                if input.persona_ids is strawberry.UNSET or input.persona_ids is None
+                else _persona_ids(input.persona_ids)
+            )
+            journey_map = await maps.update_journey_map(
+                session,
+                info.context.access,
+                map_id,
+                values,
+                persona_ids=persona_ids,
+                expected_version=input.expected_version,
+            )
+            return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
+
+        return await run_mutation(info, JourneyMapPayload, action)
+
+    @strawberry.mutation(description="Delete a map (workspace ADMIN); restorable for 30 days.")
+    async def delete_journey_map(
+        self, info: Info, input: DeleteJourneyMapInput
+    ) -> DeleteJourneyMapPayload:
+        async def action(session: AsyncSession) -> DeleteJourneyMapPayload:
+            map_id = parse_id(input.id, "JourneyMap", field="id")
+            await maps.delete_journey_map(
+                session, info.context.access, map_id, expected_version=input.expected_version
+            )
+            return DeleteJourneyMapPayload(deleted_journey_map_id=input.id)
+
+        return await run_mutation(info, DeleteJourneyMapPayload, action)

@@ -1,0 +1,216 @@
+"""Object types: Persona, JourneyMap, Stage, Touchpoint, JourneyMapRevision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, ClassVar, Self
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from backend import models
+from backend.journeys import vocabulary
+from backend.journeys.maps import MapRepository
+from graphql_schema.context import Info
+from graphql_schema.relay import Connection, LoaderNode
+
+if TYPE_CHECKING:
+    from graphql_schema.tenancy.types import UserType
+
+MapStatus = strawberry.enum(vocabulary.MapStatus, name="JourneyMapStatus")
+Scenario = strawberry.enum(vocabulary.Scenario, name="JourneyScenario")
+MapTemplate = strawberry.enum(vocabulary.MapTemplate, name="JourneyMapTemplate")
+Channel = strawberry.enum(vocabulary.Channel, name="Channel")
+Device = strawberry.enum(vocabulary.Device, name="Device")
+
+
+@strawberry.type(name="Persona")
+class PersonaType(LoaderNode):
+    loader: ClassVar[str] = "persona_by_id"
+    id: strawberry.relay.NodeID[str]
+    name: str
+    summary: str
+    quote: str
+    age_min: int | None
+    age_max: int | None
+    occupation: str
+    location: str
+    goals: list[str]
+    frustrations: list[str]
+    behaviors: list[str]
+    preferred_channels: list[Channel]  # type: ignore[valid-type]
+    segment_share: float | None = strawberry.field(description="Share of customers, 0 to 1.")
+    avatar_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, p: models.Persona) -> Self:
+        return cls(
+            id=str(p.id),
+            name=p.name,
+            summary=p.summary,
+            quote=p.quote,
+            age_min=p.age_min,
+            age_max=p.age_max,
+            occupation=p.occupation,
+            location=p.location,
+            goals=list(p.goals),
+            frustrations=list(p.frustrations),
+            behaviors=list(p.behaviors),
+            preferred_channels=[vocabulary.Channel(c) for c in p.preferred_channels],
+            segment_share=p.segment_share,
+            avatar_url=p.avatar_url,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+@strawberry.type(name="Touchpoint")
+class TouchpointType:
+    id: strawberry.ID
+    name: str
+    description: str
+    position: int
+    channel: Channel | None  # type: ignore[valid-type]
+    device: Device | None  # type: ignore[valid-type]
+    customer_actions: list[str]
+    customer_goals: list[str]
+    questions: list[str]
+    emotion: int | None = strawberry.field(description="The mapped feeling, -2 to +2.")
+    moment_of_truth: bool
+    owning_department: str
+    match_keys: JSON
+
+    @classmethod
+    def from_model(cls, t: models.Touchpoint) -> Self:
+        from strawberry import relay
+
+        return cls(
+            id=strawberry.ID(str(relay.GlobalID(type_name="Touchpoint", node_id=str(t.id)))),
+            name=t.name,
+            description=t.description,
+            position=t.position,
+            channel=t.channel,
+            device=t.device,
+            customer_actions=list(t.customer_actions),
+            customer_goals=list(t.customer_goals),
+            questions=list(t.questions),
+            emotion=t.emotion,
+            moment_of_truth=t.moment_of_truth,
+            owning_department=t.owning_department,
+            match_keys=JSON(t.match_keys),
+        )
+
+
+@strawberry.type(name="Stage")
+class StageType:
+    id: strawberry.ID
+    name: str
+    description: str
+    position: int
+    customer_goals: list[str]
+    questions: list[str]
+    journey_map_id: strawberry.Private[UUID]
+    stage_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_model(cls, s: models.Stage) -> Self:
+        from strawberry import relay
+
+        return cls(
+            id=strawberry.ID(str(relay.GlobalID(type_name="Stage", node_id=str(s.id)))),
+            name=s.name,
+            description=s.description,
+            position=s.position,
+            customer_goals=list(s.customer_goals),
+            questions=list(s.questions),
+            journey_map_id=s.journey_map_id,
+            stage_id=s.id,
+        )
+
+    @strawberry.field(description="In order.")
+    async def touchpoints(self, info: Info) -> list[TouchpointType]:
+        rows = await info.context.loaders.touchpoints_by_map.load(self.journey_map_id)
+        return [TouchpointType.from_model(t) for t in rows if t.stage_id == self.stage_id]
+
+
+@strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
+class RevisionType:
+    version: int
+    action: str
+    created_at: datetime
+    snapshot: JSON
+    created_by_id: strawberry.Private[UUID | None]
+
+    @strawberry.field
+    async def created_by(
+        self, info: Info
+    ) -> Annotated[UserType, strawberry.lazy("graphql_schema.tenancy.types")] | None:
+        from graphql_schema.tenancy.types import UserType
+
+        if self.created_by_id is None:
+            return None
+        user = await info.context.loaders.user_by_id.load(self.created_by_id)
+        return UserType.from_model(user) if user else None
+
+
+@strawberry.type(name="JourneyMap")
+class JourneyMapType(LoaderNode):
+    loader: ClassVar[str] = "journey_map_by_id"
+    id: strawberry.relay.NodeID[str]
+    title: str
+    description: str
+    objectives: list[str]
+    status: MapStatus  # type: ignore[valid-type]
+    scenario: Scenario  # type: ignore[valid-type]
+    departments: list[str] = strawberry.field(description="Stakeholder departments.")
+    version: int = strawberry.field(
+        description="Increments on every change to the map or anything inside it."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, m: models.JourneyMap) -> Self:
+        return cls(
+            id=str(m.id),
+            title=m.title,
+            description=m.description,
+            objectives=list(m.objectives),
+            status=m.status,
+            scenario=m.scenario,
+            departments=list(m.departments),
+            version=m.version,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+        )
+
+    @strawberry.field(description="In the order given.")
+    async def personas(self, info: Info) -> list[PersonaType]:
+        ids = await info.context.loaders.persona_ids_by_map.load(UUID(self.id))
+        rows = await info.context.loaders.persona_by_id.load_many(ids)
+        return [PersonaType.from_model(p) for p in rows if p is not None]
+
+    @strawberry.field(description="In order.")
+    async def stages(self, info: Info) -> list[StageType]:
+        rows = await info.context.loaders.stages_by_map.load(UUID(self.id))
+        return [StageType.from_model(s) for s in rows]
+
+    @strawberry.field(description="Newest first.")
+    async def revisions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[RevisionType]:
+        async with info.context.read() as session:
+            page = await MapRepository(session).revisions_page(UUID(self.id), first, after)
+        return Connection.from_page(
+            page,
+            lambda r: RevisionType(
+                version=r.version,
+                action=r.action,
+                created_at=r.created_at,
+                snapshot=JSON(r.snapshot),
+                created_by_id=r.created_by,
+            ),
+        )
