@@ -14,7 +14,8 @@ from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
 from graphql_schema.errors import MaskUnexpectedErrors
 from graphql_schema.journeys.mutations import JourneyMutations
-from graphql_schema.journeys.types import JourneyMapType, PersonaType
+from graphql_schema.journeys.structure_mutations import StructureMutations
+from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType, TouchpointType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.tenancy.mutations import TenancyMutations
@@ -28,6 +29,10 @@ from graphql_schema.tenancy.types import (
 )
 
 MAX_BATCH_OPERATIONS = 10
+# A whole map read (stages x touchpoints x pain points and opportunities, each a
+# list costed at the default page size) estimates near 42,000; connections nested
+# three deep at full pages (100 x 100 x 100) are still far above this.
+API_LIMITS = QueryLimits(max_cost=100_000)
 
 
 @strawberry.type
@@ -46,7 +51,7 @@ class Query(TenancyQueries):
 
 
 @strawberry.type
-class Mutation(TenancyMutations, JourneyMutations):
+class Mutation(TenancyMutations, JourneyMutations, StructureMutations):
     pass
 
 
@@ -58,11 +63,13 @@ NODE_TYPES = [
     ApiTokenType,
     PersonaType,
     JourneyMapType,
+    StageType,
+    TouchpointType,
 ]
 
 
 def build_schema(settings: Settings, limits: QueryLimits | None = None) -> strawberry.Schema:
-    limits = limits or QueryLimits()
+    limits = limits or API_LIMITS
     # Factories, not instances: each operation gets fresh extension objects, so
     # concurrent requests never share an execution context.
     extensions: list[Callable[[], SchemaExtension]] = [

@@ -132,11 +132,16 @@ def verify_chain(
     if not check_head:
         return ChainReport(scope, scope_id, checked, sequence, running)
     head_sequence, head_hash = head or (0, None)
-    if sequence != head_sequence or (head_sequence and running != head_hash):
+    if sequence != head_sequence:
         return broken(
             min(sequence, head_sequence) + 1,
             f"the chain ends at event {sequence} but its head records event {head_sequence}: "
             "events were deleted from the end, or added past it",
+        )
+    if head_sequence and running != head_hash:
+        return broken(
+            sequence,
+            f"event {sequence} is not the one the chain head recorded: it was rewritten",
         )
     return ChainReport(scope, scope_id, checked, sequence, running)
 

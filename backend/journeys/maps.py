@@ -151,6 +151,37 @@ class MapRepository:
             )
         ).all()
 
+    async def stages_by_ids(self, ids: Iterable[UUID]) -> Sequence[Stage]:
+        return (await self.session.scalars(select(Stage).where(Stage.id.in_(ids)))).all()
+
+    async def touchpoints_by_ids(self, ids: Iterable[UUID]) -> Sequence[Touchpoint]:
+        return (await self.session.scalars(select(Touchpoint).where(Touchpoint.id.in_(ids)))).all()
+
+    async def pain_points_of(self, touchpoint_ids: Iterable[UUID]) -> Sequence[PainPoint]:
+        return (
+            await self.session.scalars(
+                select(PainPoint)
+                .where(PainPoint.touchpoint_id.in_(touchpoint_ids))
+                .order_by(PainPoint.created_at, PainPoint.id)
+            )
+        ).all()
+
+    async def opportunities_of(self, touchpoint_ids: Iterable[UUID]) -> Sequence[Opportunity]:
+        return (
+            await self.session.scalars(
+                select(Opportunity)
+                .where(Opportunity.touchpoint_id.in_(touchpoint_ids))
+                .order_by(Opportunity.created_at, Opportunity.id)
+            )
+        ).all()
+
+    async def emotions_of(self, touchpoint_ids: Iterable[UUID]) -> Sequence[TouchpointEmotion]:
+        return (
+            await self.session.scalars(
+                select(TouchpointEmotion).where(TouchpointEmotion.touchpoint_id.in_(touchpoint_ids))
+            )
+        ).all()
+
     async def revisions_page(
         self, map_id: UUID, first: int | None, after: str | None
     ) -> Page[JourneyMapRevision]:

@@ -394,8 +394,10 @@ async def move_touchpoint(
     if not 0 <= position <= len(destination):
         raise ValidationFailed(f"Must be between 0 and {len(destination)}.", field="position")
     if target != source:
-        await _renumber(session, remaining)
+        # Park it first: the source stage's renumbering must not collide with it.
         touchpoint.position = -10_000
+        await session.flush()
+        await _renumber(session, remaining)
         touchpoint.stage_id = target
         await session.flush()
     await _renumber(session, _insert_at(destination, touchpoint, position, field="position"))

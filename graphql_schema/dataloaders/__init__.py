@@ -19,10 +19,13 @@ from backend.journeys.personas import PersonaRepository
 from backend.models import (
     ApiToken,
     JourneyMap,
+    Opportunity,
     Organization,
+    PainPoint,
     Persona,
     Stage,
     Touchpoint,
+    TouchpointEmotion,
     User,
     Workspace,
     WorkspaceMembership,
@@ -143,6 +146,23 @@ class Loaders:
             db,
             access,
             lambda s, ids: _group(MapRepository(s).touchpoints_of_maps(ids), "journey_map_id"),
+        )
+        self.stage_by_id: DataLoader[UUID, Stage | None] = _by_id_loader(
+            db, access, lambda s, ids: MapRepository(s).stages_by_ids(ids)
+        )
+        self.touchpoint_by_id: DataLoader[UUID, Touchpoint | None] = _by_id_loader(
+            db, access, lambda s, ids: MapRepository(s).touchpoints_by_ids(ids)
+        )
+        self.pain_points_by_touchpoint: DataLoader[UUID, list[PainPoint]] = _grouped_loader(
+            db, access, lambda s, ids: _group(MapRepository(s).pain_points_of(ids), "touchpoint_id")
+        )
+        self.opportunities_by_touchpoint: DataLoader[UUID, list[Opportunity]] = _grouped_loader(
+            db,
+            access,
+            lambda s, ids: _group(MapRepository(s).opportunities_of(ids), "touchpoint_id"),
+        )
+        self.emotions_by_touchpoint: DataLoader[UUID, list[TouchpointEmotion]] = _grouped_loader(
+            db, access, lambda s, ids: _group(MapRepository(s).emotions_of(ids), "touchpoint_id")
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access, ids)

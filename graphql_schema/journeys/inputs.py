@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_schema.journeys.types import Channel, MapStatus, MapTemplate, Scenario
+from graphql_schema.journeys.types import (
+    Channel,
+    Device,
+    MapStatus,
+    MapTemplate,
+    OpportunityStatus,
+    PainPointStatus,
+    Scenario,
+    Severity,
+)
 
 
 @strawberry.input
@@ -79,4 +88,129 @@ class UpdateJourneyMapInput:
 @strawberry.input
 class DeleteJourneyMapInput:
     id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class MatchKeysInput:
+    event_names: list[str] = strawberry.field(default_factory=list)
+    url_patterns: list[str] = strawberry.field(default_factory=list)
+    survey_ids: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PersonaEmotionInput:
+    persona_id: strawberry.ID
+    current: int | None = None
+    target: int | None = None
+
+
+@strawberry.input
+class AddStageInput:
+    journey_map_id: strawberry.ID
+    name: str
+    description: str | None = None
+    customer_goals: list[str] | None = None
+    questions: list[str] | None = None
+    position: int | None = strawberry.field(default=None, description="Default: last.")
+    expected_version: int | None = None
+
+
+@strawberry.input
+class UpdateStageInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    customer_goals: list[str] | None = strawberry.UNSET
+    questions: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input
+class MoveStageInput:
+    id: strawberry.ID
+    position: int
+    expected_version: int | None = None
+
+
+@strawberry.input
+class RemoveInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class AddTouchpointInput:
+    stage_id: strawberry.ID
+    name: str
+    description: str | None = None
+    channel: Channel | None = None  # type: ignore[valid-type]
+    device: Device | None = None  # type: ignore[valid-type]
+    customer_actions: list[str] | None = None
+    customer_goals: list[str] | None = None
+    questions: list[str] | None = None
+    emotion: int | None = None
+    moment_of_truth: bool = False
+    owning_department: str | None = None
+    match_keys: MatchKeysInput | None = None
+    persona_emotions: list[PersonaEmotionInput] | None = None
+    position: int | None = strawberry.field(default=None, description="Default: last.")
+    expected_version: int | None = None
+
+
+@strawberry.input
+class UpdateTouchpointInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    channel: Channel | None = strawberry.UNSET  # type: ignore[valid-type]
+    device: Device | None = strawberry.UNSET  # type: ignore[valid-type]
+    customer_actions: list[str] | None = strawberry.UNSET
+    customer_goals: list[str] | None = strawberry.UNSET
+    questions: list[str] | None = strawberry.UNSET
+    emotion: int | None = strawberry.UNSET
+    moment_of_truth: bool | None = strawberry.UNSET
+    owning_department: str | None = strawberry.UNSET
+    match_keys: MatchKeysInput | None = strawberry.UNSET
+    persona_emotions: list[PersonaEmotionInput] | None = strawberry.UNSET
+
+
+@strawberry.input
+class MoveTouchpointInput:
+    id: strawberry.ID
+    position: int
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Another stage of the same map; default: stay."
+    )
+    expected_version: int | None = None
+
+
+@strawberry.input
+class AddPainPointInput:
+    touchpoint_id: strawberry.ID
+    title: str
+    severity: Severity  # type: ignore[valid-type]
+    description: str | None = None
+    status: PainPointStatus | None = None  # type: ignore[valid-type]
+    expected_version: int | None = None
+
+
+@strawberry.input
+class UpdatePainPointInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    severity: Severity | None = strawberry.UNSET  # type: ignore[valid-type]
+    status: PainPointStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+
+
+@strawberry.input
+class AddOpportunityInput:
+    touchpoint_id: strawberry.ID
+    title: str
+    description: str | None = None
+    pain_point_id: strawberry.ID | None = None
+    status: OpportunityStatus | None = None  # type: ignore[valid-type]
     expected_version: int | None = None

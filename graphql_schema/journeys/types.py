@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Self
 from uuid import UUID
 
 import strawberry
+from strawberry import relay
 from strawberry.scalars import JSON
 
 from backend import models
@@ -67,9 +68,84 @@ class PersonaType(LoaderNode):
         )
 
 
-@strawberry.type(name="Touchpoint")
-class TouchpointType:
+Severity = strawberry.enum(vocabulary.Severity, name="Severity")
+PainPointStatus = strawberry.enum(vocabulary.PainPointStatus, name="PainPointStatus")
+OpportunityStatus = strawberry.enum(vocabulary.OpportunityStatus, name="OpportunityStatus")
+
+
+def _gid(type_name: str, uuid: UUID) -> strawberry.ID:
+    return strawberry.ID(str(relay.GlobalID(type_name=type_name, node_id=str(uuid))))
+
+
+@strawberry.type(name="PainPoint")
+class PainPointType:
     id: strawberry.ID
+    title: str
+    description: str
+    severity: Severity  # type: ignore[valid-type]
+    status: PainPointStatus  # type: ignore[valid-type]
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, p: models.PainPoint) -> Self:
+        return cls(
+            id=_gid("PainPoint", p.id),
+            title=p.title,
+            description=p.description,
+            severity=p.severity,
+            status=p.status,
+            created_at=p.created_at,
+        )
+
+
+@strawberry.type(name="Opportunity")
+class OpportunityType:
+    id: strawberry.ID
+    title: str
+    description: str
+    status: OpportunityStatus  # type: ignore[valid-type]
+    pain_point_id: strawberry.ID | None = strawberry.field(description="The pain point it answers.")
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, o: models.Opportunity) -> Self:
+        return cls(
+            id=_gid("Opportunity", o.id),
+            title=o.title,
+            description=o.description,
+            status=o.status,
+            pain_point_id=_gid("PainPoint", o.pain_point_id) if o.pain_point_id else None,
+            created_at=o.created_at,
+        )
+
+
+@strawberry.type(
+    name="PersonaEmotion", description="How one persona feels here, now and aimed for."
+)
+class PersonaEmotionType:
+    current: int | None
+    target: int | None
+    persona_id: strawberry.Private[UUID]
+
+    @strawberry.field
+    async def persona(self, info: Info) -> PersonaType | None:
+        persona = await info.context.loaders.persona_by_id.load(self.persona_id)
+        return PersonaType.from_model(persona) if persona else None
+
+
+@strawberry.type(
+    name="MatchKeys", description="Ingested feedback carrying one of these attaches here."
+)
+class MatchKeysType:
+    event_names: list[str]
+    url_patterns: list[str]
+    survey_ids: list[str]
+
+
+@strawberry.type(name="Touchpoint")
+class TouchpointType(LoaderNode):
+    loader: ClassVar[str] = "touchpoint_by_id"
+    id: strawberry.relay.NodeID[str]
     name: str
     description: str
     position: int
@@ -81,14 +157,13 @@ class TouchpointType:
     emotion: int | None = strawberry.field(description="The mapped feeling, -2 to +2.")
     moment_of_truth: bool
     owning_department: str
-    match_keys: JSON
+    match_keys: MatchKeysType
 
     @classmethod
     def from_model(cls, t: models.Touchpoint) -> Self:
-        from strawberry import relay
-
+        keys = t.match_keys or {}
         return cls(
-            id=strawberry.ID(str(relay.GlobalID(type_name="Touchpoint", node_id=str(t.id)))),
+            id=str(t.id),
             name=t.name,
             description=t.description,
             position=t.position,
@@ -100,40 +175,59 @@ class TouchpointType:
             emotion=t.emotion,
             moment_of_truth=t.moment_of_truth,
             owning_department=t.owning_department,
-            match_keys=JSON(t.match_keys),
+            match_keys=MatchKeysType(
+                event_names=list(keys.get("event_names", [])),
+                url_patterns=list(keys.get("url_patterns", [])),
+                survey_ids=list(keys.get("survey_ids", [])),
+            ),
         )
+
+    @strawberry.field
+    async def pain_points(self, info: Info) -> list[PainPointType]:
+        rows = await info.context.loaders.pain_points_by_touchpoint.load(UUID(self.id))
+        return [PainPointType.from_model(p) for p in rows]
+
+    @strawberry.field
+    async def opportunities(self, info: Info) -> list[OpportunityType]:
+        rows = await info.context.loaders.opportunities_by_touchpoint.load(UUID(self.id))
+        return [OpportunityType.from_model(o) for o in rows]
+
+    @strawberry.field(description="Per persona on the map: current and target emotion.")
+    async def persona_emotions(self, info: Info) -> list[PersonaEmotionType]:
+        rows = await info.context.loaders.emotions_by_touchpoint.load(UUID(self.id))
+        return [
+            PersonaEmotionType(current=e.current, target=e.target, persona_id=e.persona_id)
+            for e in rows
+        ]
 
 
 @strawberry.type(name="Stage")
-class StageType:
-    id: strawberry.ID
+class StageType(LoaderNode):
+    loader: ClassVar[str] = "stage_by_id"
+    id: strawberry.relay.NodeID[str]
     name: str
     description: str
     position: int
     customer_goals: list[str]
     questions: list[str]
     journey_map_id: strawberry.Private[UUID]
-    stage_id: strawberry.Private[UUID]
 
     @classmethod
     def from_model(cls, s: models.Stage) -> Self:
-        from strawberry import relay
-
         return cls(
-            id=strawberry.ID(str(relay.GlobalID(type_name="Stage", node_id=str(s.id)))),
+            id=str(s.id),
             name=s.name,
             description=s.description,
             position=s.position,
             customer_goals=list(s.customer_goals),
             questions=list(s.questions),
             journey_map_id=s.journey_map_id,
-            stage_id=s.id,
         )
 
     @strawberry.field(description="In order.")
     async def touchpoints(self, info: Info) -> list[TouchpointType]:
         rows = await info.context.loaders.touchpoints_by_map.load(self.journey_map_id)
-        return [TouchpointType.from_model(t) for t in rows if t.stage_id == self.stage_id]
+        return [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == self.id]
 
 
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")

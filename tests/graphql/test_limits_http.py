@@ -10,12 +10,11 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from graphql_schema.limits import QueryLimits
-from graphql_schema.schema import MAX_BATCH_OPERATIONS
+from graphql_schema.schema import API_LIMITS, MAX_BATCH_OPERATIONS
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant
 
-LIMITS = QueryLimits()
+LIMITS = API_LIMITS
 
 
 def _deep_query(depth: int) -> str:

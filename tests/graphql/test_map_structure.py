@@ -1,0 +1,263 @@
+"""Building a map's inside through GraphQL: stages, touchpoints, pain points, moves."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from backend.authz.roles import WorkspaceRole
+from backend.db.engine import Database
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.tenants import Tenant, add_guest
+
+MAP = """mutation($ws: ID!, $personas: [ID!]!) { createJourneyMap(input: {workspaceId: $ws,
+  title: "Checkout", personaIds: $personas}) { journeyMap { id version } errors { code } } }"""
+ADD_STAGE = """mutation($input: AddStageInput!) { addStage(input: $input) {
+  stage { id name position } journeyMap { version } errors { code message field } } }"""
+ADD_TOUCHPOINT = """mutation($input: AddTouchpointInput!) { addTouchpoint(input: $input) {
+  touchpoint { id name position emotion channel matchKeys { eventNames urlPatterns surveyIds }
+    personaEmotions { current target persona { name } } }
+  journeyMap { version } errors { code message field } } }"""
+READ = """query($id: ID!) { journeyMap(id: $id) { version personas { name }
+  stages { name position touchpoints { name position emotion
+    painPoints { title severity status } opportunities { title painPointId } } } } }"""
+
+
+async def _call(gql: GraphQLClient, tenant: Tenant, query: str, input_: dict[str, Any]) -> Any:
+    body = await gql(query, {"input": input_}, token=tenant.token)
+    return next(iter(body["data"].values()))
+
+
+async def _new_map(gql: GraphQLClient, tenant: Tenant, personas: list[str] | None = None) -> str:
+    body = await gql(MAP, {"ws": tenant.ws_gid(0), "personas": personas or []}, token=tenant.token)
+    return str(body["data"]["createJourneyMap"]["journeyMap"]["id"])
+
+
+async def _stage(gql: GraphQLClient, tenant: Tenant, map_id: str, name: str, **extra: Any) -> str:
+    payload = await _call(gql, tenant, ADD_STAGE, {"journeyMapId": map_id, "name": name, **extra})
+    assert payload["errors"] == [], payload
+    return str(payload["stage"]["id"])
+
+
+async def _touchpoint(
+    gql: GraphQLClient, tenant: Tenant, stage: str, name: str, **extra: Any
+) -> str:
+    payload = await _call(gql, tenant, ADD_TOUCHPOINT, {"stageId": stage, "name": name, **extra})
+    assert payload["errors"] == [], payload
+    return str(payload["touchpoint"]["id"])
+
+
+async def _read(gql: GraphQLClient, tenant: Tenant, map_id: str) -> dict[str, Any]:
+    return dict((await gql(READ, {"id": map_id}, token=tenant.token))["data"]["journeyMap"])
+
+
+async def test_a_complete_map_built_through_graphql_alone(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    persona = await _call(
+        gql,
+        tenant_a,
+        "mutation($input: CreatePersonaInput!) { createPersona(input: $input) { persona { id } } }",
+        {"workspaceId": tenant_a.ws_gid(0), "name": "Parent"},
+    )
+    parent = persona["persona"]["id"]
+    map_id = await _new_map(gql, tenant_a, [parent])
+    aware = await _stage(gql, tenant_a, map_id, "Awareness")
+    buy = await _stage(gql, tenant_a, map_id, "Purchase")
+    payload = await _call(
+        gql,
+        tenant_a,
+        ADD_TOUCHPOINT,
+        {
+            "stageId": buy,
+            "name": "Pay",
+            "channel": "WEB",
+            "emotion": -1,
+            "momentOfTruth": True,
+            "matchKeys": {"eventNames": ["checkout_paid"], "urlPatterns": ["/pay*"]},
+            "personaEmotions": [{"personaId": parent, "current": -2, "target": 1}],
+        },
+    )
+    assert payload["errors"] == []
+    touchpoint = payload["touchpoint"]
+    assert touchpoint["matchKeys"] == {
+        "eventNames": ["checkout_paid"],
+        "urlPatterns": ["/pay*"],
+        "surveyIds": [],
+    }
+    assert touchpoint["personaEmotions"] == [
+        {"current": -2, "target": 1, "persona": {"name": "Parent"}}
+    ]
+    pain = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: AddPainPointInput!) { addPainPoint(input: $input) {
+             painPoint { id } errors { code } } }""",
+        {"touchpointId": touchpoint["id"], "title": "Card declined", "severity": "HIGH"},
+    )
+    idea = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: AddOpportunityInput!) { addOpportunity(input: $input) {
+             opportunity { id painPointId } journeyMap { version } errors { code } } }""",
+        {
+            "touchpointId": touchpoint["id"],
+            "title": "Offer PayPal",
+            "painPointId": pain["painPoint"]["id"],
+        },
+    )
+    assert idea["errors"] == []
+    await _touchpoint(gql, tenant_a, aware, "Ad")
+    read = await _read(gql, tenant_a, map_id)
+    # 1 create + 2 stages + 1 touchpoint + pain + idea + 1 touchpoint = version 7.
+    assert read["version"] == 7
+    assert [s["name"] for s in read["stages"]] == ["Awareness", "Purchase"]
+    pay = read["stages"][1]["touchpoints"][0]
+    assert pay["painPoints"] == [{"title": "Card declined", "severity": "HIGH", "status": "OPEN"}]
+    assert pay["opportunities"] == [
+        {"title": "Offer PayPal", "painPointId": pain["painPoint"]["id"]}
+    ]
+    resolved = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: UpdatePainPointInput!) { updatePainPoint(input: $input) {
+             painPoint { status } journeyMap { version } errors { code } } }""",
+        {"id": pain["painPoint"]["id"], "status": "RESOLVED", "expectedVersion": 7},
+    )
+    assert resolved["painPoint"]["status"] == "RESOLVED"
+    assert resolved["journeyMap"]["version"] == 8
+
+
+async def test_moves_keep_positions_dense_across_stages(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    map_id = await _new_map(gql, tenant_a)
+    first = await _stage(gql, tenant_a, map_id, "One")
+    second = await _stage(gql, tenant_a, map_id, "Two")
+    third = await _stage(gql, tenant_a, map_id, "Three", position=0)
+    names = [s["name"] for s in (await _read(gql, tenant_a, map_id))["stages"]]
+    assert names == ["Three", "One", "Two"]
+    moved = await _call(
+        gql,
+        tenant_a,
+        "mutation($input: MoveStageInput!) { moveStage(input: $input) { errors { code } } }",
+        {"id": third, "position": 2},
+    )
+    assert moved["errors"] == []
+    tps = [await _touchpoint(gql, tenant_a, first, f"t{n}") for n in range(3)]
+    move = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: MoveTouchpointInput!) { moveTouchpoint(input: $input) {
+             touchpoint { position } errors { code } } }""",
+        {"id": tps[0], "stageId": second, "position": 0},
+    )
+    assert move["errors"] == []
+    read = await _read(gql, tenant_a, map_id)
+    assert [(s["name"], s["position"]) for s in read["stages"]] == [
+        ("One", 0),
+        ("Two", 1),
+        ("Three", 2),
+    ]
+    assert [(t["name"], t["position"]) for t in read["stages"][0]["touchpoints"]] == [
+        ("t1", 0),
+        ("t2", 1),
+    ]
+    assert [t["name"] for t in read["stages"][1]["touchpoints"]] == ["t0"]
+    removed = await _call(
+        gql,
+        tenant_a,
+        "mutation($input: RemoveInput!) { removeStage(input: $input) { errors { code } } }",
+        {"id": first},
+    )
+    assert removed["errors"] == []
+    read = await _read(gql, tenant_a, map_id)
+    assert [(s["name"], s["position"]) for s in read["stages"]] == [("Two", 0), ("Three", 1)]
+
+
+async def test_concurrent_moves_leave_positions_dense_and_unique(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    map_id = await _new_map(gql, tenant_a)
+    stage = await _stage(gql, tenant_a, map_id, "S")
+    tps = [await _touchpoint(gql, tenant_a, stage, f"t{n}") for n in range(6)]
+    moves = [
+        _call(
+            gql,
+            tenant_a,
+            """mutation($input: MoveTouchpointInput!) { moveTouchpoint(input: $input) {
+                 errors { code } } }""",
+            {"id": tp, "position": (n * 5) % 6},
+        )
+        for n, tp in enumerate(tps)
+    ]
+    results = await asyncio.gather(*moves)
+    assert all(r["errors"] == [] for r in results)
+    read = await _read(gql, tenant_a, map_id)
+    positions = [t["position"] for t in read["stages"][0]["touchpoints"]]
+    assert positions == list(range(6))
+    assert read["version"] == 1 + 1 + 6 + 6
+
+
+async def test_structure_validation_is_located(gql: GraphQLClient, tenant_a: Tenant) -> None:
+    map_id = await _new_map(gql, tenant_a)
+    stage = await _stage(gql, tenant_a, map_id, "S")
+    cases = [
+        (ADD_TOUCHPOINT, {"stageId": stage, "name": "x", "emotion": 3}, "input.emotion"),
+        (ADD_TOUCHPOINT, {"stageId": stage, "name": " "}, "input.name"),
+        (ADD_TOUCHPOINT, {"stageId": stage, "name": "x", "position": 5}, "input.position"),
+        (ADD_TOUCHPOINT, {"stageId": map_id, "name": "x"}, "input.stageId"),
+        (ADD_STAGE, {"journeyMapId": map_id, "name": "x", "position": -1}, "input.position"),
+        (
+            ADD_TOUCHPOINT,
+            {
+                "stageId": stage,
+                "name": "x",
+                "personaEmotions": [{"personaId": map_id, "current": 0}],
+            },
+            "input.personaEmotions[0].personaId",
+        ),
+    ]
+    for query, input_, field in cases:
+        payload = await _call(gql, tenant_a, query, input_)
+        assert [e["field"] for e in payload["errors"]] == [field], (input_, payload)
+    assert (await _read(gql, tenant_a, map_id))["version"] == 2
+
+
+async def test_viewer_and_other_tenant_cannot_change_structure(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    map_id = await _new_map(gql, tenant_a)
+    stage = await _stage(gql, tenant_a, map_id, "S")
+    _, viewer = await add_guest(database, tenant_a.workspace_ids[0], "v@x.io", WorkspaceRole.VIEWER)
+    as_viewer = await gql(ADD_TOUCHPOINT, {"input": {"stageId": stage, "name": "x"}}, token=viewer)
+    assert as_viewer["data"]["addTouchpoint"]["errors"][0]["code"] == "FORBIDDEN"
+    as_other = await gql(
+        ADD_TOUCHPOINT, {"input": {"stageId": stage, "name": "x"}}, token=tenant_b.token
+    )
+    assert as_other["data"]["addTouchpoint"]["errors"][0] == {
+        "code": "NOT_FOUND",
+        "message": "Stage not found.",
+        "field": "input.stageId",
+    }
+    assert (await _read(gql, tenant_a, map_id))["version"] == 2
+
+
+async def test_nested_map_read_costs_the_same_statements_for_any_size(
+    gql: GraphQLClient, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    async def statements_for(map_id: str) -> int:
+        await _read(gql, tenant_a, map_id)
+        sql_statements.clear()
+        await _read(gql, tenant_a, map_id)
+        return len(sql_statements)
+
+    small = await _new_map(gql, tenant_a)
+    stage = await _stage(gql, tenant_a, small, "S")
+    await _touchpoint(gql, tenant_a, stage, "T")
+    large = await _new_map(gql, tenant_a)
+    for s in range(4):
+        stage = await _stage(gql, tenant_a, large, f"S{s}")
+        for t in range(5):
+            await _touchpoint(gql, tenant_a, stage, f"T{s}.{t}")
+    assert await statements_for(small) == await statements_for(large)
