@@ -214,3 +214,17 @@ class AddOpportunityInput:
     pain_point_id: strawberry.ID | None = None
     status: OpportunityStatus | None = None  # type: ignore[valid-type]
     expected_version: int | None = None
+
+
+@strawberry.input
+class RestoreJourneyMapRevisionInput:
+    journey_map_id: strawberry.ID
+    version: int
+    expected_version: int | None = None
+
+
+@strawberry.input
+class DuplicateJourneyMapInput:
+    id: strawberry.ID
+    title: str | None = None
+    scenario: Scenario | None = None  # type: ignore[valid-type]

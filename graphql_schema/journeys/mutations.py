@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import ValidationFailed
-from backend.journeys import maps, personas
+from backend.journeys import maps, personas, revisions
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.journeys.inputs import (
@@ -17,6 +17,8 @@ from graphql_schema.journeys.inputs import (
     CreatePersonaInput,
     DeleteJourneyMapInput,
     DeletePersonaInput,
+    DuplicateJourneyMapInput,
+    RestoreJourneyMapRevisionInput,
     UpdateJourneyMapInput,
     UpdatePersonaInput,
 )
@@ -154,6 +156,36 @@ class JourneyMutations:
                 expected_version=input.expected_version,
             )
             return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
+
+        return await run_mutation(info, JourneyMapPayload, action)
+
+    @strawberry.mutation(description="Bring a map back to an earlier version (a new version).")
+    async def restore_journey_map_revision(
+        self, info: Info, input: RestoreJourneyMapRevisionInput
+    ) -> JourneyMapPayload:
+        async def action(session: AsyncSession) -> JourneyMapPayload:
+            map_id = parse_id(input.journey_map_id, "JourneyMap", field="journeyMapId")
+            journey_map = await revisions.restore_revision(
+                session,
+                info.context.access,
+                map_id,
+                input.version,
+                expected_version=input.expected_version,
+            )
+            return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
+
+        return await run_mutation(info, JourneyMapPayload, action)
+
+    @strawberry.mutation(description="Copy a map with everything inside it, under new ids.")
+    async def duplicate_journey_map(
+        self, info: Info, input: DuplicateJourneyMapInput
+    ) -> JourneyMapPayload:
+        async def action(session: AsyncSession) -> JourneyMapPayload:
+            map_id = parse_id(input.id, "JourneyMap", field="id")
+            copy = await revisions.duplicate_journey_map(
+                session, info.context.access, map_id, title=input.title, scenario=input.scenario
+            )
+            return JourneyMapPayload(journey_map=JourneyMapType.from_model(copy))
 
         return await run_mutation(info, JourneyMapPayload, action)
 

@@ -11,7 +11,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from backend import models
-from backend.journeys import vocabulary
+from backend.journeys import revisions, vocabulary
 from backend.journeys.maps import MapRepository
 from graphql_schema.context import Info
 from graphql_schema.relay import Connection, LoaderNode
@@ -250,6 +250,14 @@ class RevisionType:
         return UserType.from_model(user) if user else None
 
 
+@strawberry.type(name="RevisionChange", description="One difference between two versions.")
+class RevisionChangeType:
+    path: str = strawberry.field(description='Like "stages/<id>/touchpoints/<id>/name".')
+    kind: str = strawberry.field(description="ADDED, REMOVED or CHANGED.")
+    before: JSON | None
+    after: JSON | None
+
+
 @strawberry.type(name="JourneyMap")
 class JourneyMapType(LoaderNode):
     loader: ClassVar[str] = "journey_map_by_id"
@@ -291,6 +299,25 @@ class JourneyMapType(LoaderNode):
     async def stages(self, info: Info) -> list[StageType]:
         rows = await info.context.loaders.stages_by_map.load(UUID(self.id))
         return [StageType.from_model(s) for s in rows]
+
+    @strawberry.field(description="What changed from one version to another.")
+    async def diff(
+        self, info: Info, from_version: int, to_version: int
+    ) -> list[RevisionChangeType]:
+        async with info.context.read() as session:
+            old = await revisions.revision(
+                session, UUID(self.id), from_version, field="fromVersion"
+            )
+            new = await revisions.revision(session, UUID(self.id), to_version, field="toVersion")
+        return [
+            RevisionChangeType(
+                path=change.path,
+                kind=change.kind,
+                before=JSON(change.before),
+                after=JSON(change.after),
+            )
+            for change in revisions.diff(old.snapshot, new.snapshot)
+        ]
 
     @strawberry.field(description="Newest first.")
     async def revisions(
