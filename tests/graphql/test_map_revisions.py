@@ -97,7 +97,8 @@ async def test_restore_brings_back_a_version_as_a_new_one(
         gql,
         tenant_a,
         """mutation($input: RestoreJourneyMapRevisionInput!) {
-             restoreJourneyMapRevision(input: $input) { journeyMap { version } errors { code } } }""",
+             restoreJourneyMapRevision(input: $input) {
+               journeyMap { version } errors { code } } }""",
         {"journeyMapId": map_id, "version": 4, "expectedVersion": 5},
     )
     assert restored["journeyMap"]["version"] == 6
