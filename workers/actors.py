@@ -10,6 +10,7 @@ from uuid import UUID
 import dramatiq
 
 from backend.audit.verify import verify_workspace_increment
+from backend.journeys import maps
 from backend.outbox.dispatch import handle_event
 from backend.outbox.handlers import register_all
 from workers.runtime import workspace_transaction
@@ -37,10 +38,24 @@ async def verify_audit_chain(workspace_id: str) -> None:
         log.error("audit chain of workspace %s is broken: %s", workspace, report.problem)
 
 
+async def purge_deleted_maps(workspace_id: str) -> None:
+    """Remove maps deleted longer ago than their restore window."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace) as session:
+        purged = await maps.purge_deleted_maps(session, workspace)
+    if purged:
+        log.info("purged %d deleted journey maps of workspace %s", purged, workspace)
+
+
 @dataclass(frozen=True)
 class Actors:
     dispatch_outbox_event: dramatiq.Actor[[str, str], None]
     verify_audit_chain: dramatiq.Actor[[str], None]
+    purge_deleted_maps: dramatiq.Actor[[str], None]
+
+    def periodic(self) -> list[dramatiq.Actor[[str], None]]:
+        """The per-workspace housekeeping the schedule runs."""
+        return [self.verify_audit_chain, self.purge_deleted_maps]
 
 
 def declare_actors(broker: dramatiq.Broker) -> Actors:
@@ -52,4 +67,7 @@ def declare_actors(broker: dramatiq.Broker) -> Actors:
         verify_audit_chain=dramatiq.actor(
             broker=broker, actor_name="audit.verify", queue_name="maintenance", **RETRIES
         )(verify_audit_chain),
+        purge_deleted_maps=dramatiq.actor(
+            broker=broker, actor_name="journeys.purge", queue_name="maintenance", **RETRIES
+        )(purge_deleted_maps),
     )

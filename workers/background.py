@@ -59,19 +59,21 @@ class Background:
     def _send(self, event: OutboxEvent) -> None:
         self.actors.dispatch_outbox_event.send(str(event.workspace_id), str(event.id))
 
-    async def verify_all_workspaces(self) -> int:
+    async def housekeep_all_workspaces(self) -> int:
+        """Enqueue audit verification and purging of expired deletes for every workspace."""
         async with self.db.transaction(NO_TENANT) as session:
             ids = (await session.scalars(select(Workspace.id))).all()
         for workspace_id in ids:
-            await asyncio.to_thread(self.actors.verify_audit_chain.send, str(workspace_id))
+            for actor in self.actors.periodic():
+                await asyncio.to_thread(actor.send, str(workspace_id))
         return len(ids)
 
     async def _schedule(self) -> None:
         while not self._stop.is_set():
             try:
-                await self.verify_all_workspaces()
+                await self.housekeep_all_workspaces()
             except Exception:
-                log.warning("scheduling audit verification failed; will retry", exc_info=True)
+                log.warning("scheduling housekeeping failed; will retry", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._stop.wait(), timeout=self.settings.audit_verify_interval_seconds

@@ -10,6 +10,7 @@ one success and N-1 conflicts, never a lost update.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -461,3 +462,77 @@ async def drop_persona_from_maps(session: AsyncSession, persona: Persona) -> Non
         if journey_map is not None:
             journey_map.version += 1
             await _record_revision(session, None, journey_map, "persona.delete")
+
+
+RESTORE_WINDOW = timedelta(days=30)
+
+
+async def restore_deleted_journey_map(
+    session: AsyncSession, access: Access, map_id: UUID
+) -> JourneyMap:
+    """Undo a delete (workspace ADMIN), while the map is still kept."""
+    journey_map = await session.scalar(
+        select(JourneyMap)
+        .where(JourneyMap.id == map_id, JourneyMap.deleted_at.is_not(None))
+        .with_for_update()
+    )
+    if journey_map is None or journey_map.deleted_at is None:
+        raise NotFound("Deleted journey map", field="id")
+    access.require_workspace(journey_map.workspace_id, WorkspaceRole.ADMIN, field="id")
+    if journey_map.deleted_at < utcnow() - RESTORE_WINDOW:
+        raise NotFound("Deleted journey map", field="id")  # past its window: as good as purged
+    deleted_at = journey_map.deleted_at
+    journey_map.deleted_at = None
+    journey_map.deleted_by = None
+    await session.flush()
+    await audit.record(
+        session,
+        workspace_id=journey_map.workspace_id,
+        action="journey_map.undelete",
+        subject_type="JourneyMap",
+        subject_id=map_id,
+        changes=changes_of({"deleted_at": deleted_at}, {"deleted_at": None}),
+    )
+    return journey_map
+
+
+async def deleted_maps_page(
+    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+) -> Page[JourneyMap]:
+    return await paginate(
+        session,
+        select(JourneyMap).where(
+            JourneyMap.workspace_id == workspace_id,
+            JourneyMap.deleted_at.is_not(None),
+            JourneyMap.deleted_at >= utcnow() - RESTORE_WINDOW,
+        ),
+        keys=[JourneyMap.deleted_at, JourneyMap.id],
+        first=first,
+        after=after,
+        descending=True,
+    )
+
+
+async def purge_deleted_maps(session: AsyncSession, workspace_id: UUID) -> int:
+    """Remove for good the maps deleted longer ago than the restore window (system job)."""
+    expired = (
+        await session.scalars(
+            select(JourneyMap).where(
+                JourneyMap.workspace_id == workspace_id,
+                JourneyMap.deleted_at.is_not(None),
+                JourneyMap.deleted_at < utcnow() - RESTORE_WINDOW,
+            )
+        )
+    ).all()
+    for journey_map in expired:
+        await audit.record(
+            session,
+            workspace_id=workspace_id,
+            action="journey_map.purge",
+            subject_type="JourneyMap",
+            subject_id=journey_map.id,
+            changes=changes_of({"title": journey_map.title}, {"title": None}),
+        )
+        await session.delete(journey_map)
+    await session.flush()
+    return len(expired)

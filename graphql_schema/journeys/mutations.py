@@ -189,6 +189,19 @@ class JourneyMutations:
 
         return await run_mutation(info, JourneyMapPayload, action)
 
+    @strawberry.mutation(description="Undo a map's deletion within 30 days (workspace ADMIN).")
+    async def restore_deleted_journey_map(
+        self, info: Info, input: DeleteJourneyMapInput
+    ) -> JourneyMapPayload:
+        async def action(session: AsyncSession) -> JourneyMapPayload:
+            map_id = parse_id(input.id, "JourneyMap", field="id")
+            journey_map = await maps.restore_deleted_journey_map(
+                session, info.context.access, map_id
+            )
+            return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
+
+        return await run_mutation(info, JourneyMapPayload, action)
+
     @strawberry.mutation(description="Delete a map (workspace ADMIN); restorable for 30 days.")
     async def delete_journey_map(
         self, info: Info, input: DeleteJourneyMapInput

@@ -11,8 +11,9 @@ from strawberry import relay
 
 from backend import models
 from backend.authz import roles
+from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
-from backend.journeys.maps import MapRepository
+from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
 from backend.models.audit import AuditScope
 from backend.tenancy.repository import TenancyRepository
@@ -166,6 +167,17 @@ class WorkspaceType(LoaderNode):
                 first=first,
                 after=after,
             )
+        return Connection.from_page(page, JourneyMapType.from_model)
+
+    @strawberry.field(description="Maps deleted in the last 30 days, restorable (ADMIN).")
+    async def deleted_journey_maps(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[JourneyMapType] | None:
+        role = info.context.access.workspace_role(UUID(self.id))
+        if role is None or not role.at_least(WorkspaceRoleEnum.ADMIN):
+            return None
+        async with info.context.read() as session:
+            page = await deleted_maps_page(session, UUID(self.id), first, after)
         return Connection.from_page(page, JourneyMapType.from_model)
 
     @strawberry.field(description="Background messages that failed for good (workspace ADMIN).")

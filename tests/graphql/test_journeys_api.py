@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.audit.actor import Actor
+from backend.audit.recorder import bind_actor
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.db.scoping import TenantBinding
+from backend.db.types import utcnow
+from backend.journeys.maps import purge_deleted_maps
+from backend.models import JourneyMap
+from graphql_schema.relay import decode_global_id
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant, add_guest
 
@@ -318,3 +329,45 @@ async def test_journey_maps_filter_by_status_persona_and_title(
     assert await titles(scenario="FUTURE_STATE") == ["Returns"]
     assert await titles(persona=parent) == ["Checkout"]
     assert await titles(search="ETU") == ["Returns"]
+
+
+async def test_deleted_map_is_restorable_for_thirty_days_then_purged(
+    gql: GraphQLClient, database: Database, owner_engine: AsyncEngine, tenant_a: Tenant
+) -> None:
+    kept = await _map(gql, tenant_a, title="Kept")
+    old = await _map(gql, tenant_a, title="Old")
+    delete = """mutation($id: ID!) { deleteJourneyMap(input: {id: $id}) { errors { code } } }"""
+    restore = """mutation($id: ID!) { restoreDeletedJourneyMap(input: {id: $id}) {
+                   journeyMap { title } errors { code field } } }"""
+    for journey in (kept, old):
+        await gql(delete, {"id": journey["id"]}, token=tenant_a.token)
+    listing = """query($ws: ID!) { workspace(id: $ws) {
+                   deletedJourneyMaps { edges { node { title } } } journeyMaps { totalCount } } }"""
+    body = await gql(listing, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token)
+    deleted = body["data"]["workspace"]["deletedJourneyMaps"]["edges"]
+    assert sorted(e["node"]["title"] for e in deleted) == ["Kept", "Old"]
+    # "Old" was deleted 31 days ago.
+    old_id = decode_global_id(old["id"])
+    assert old_id is not None
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            update(JourneyMap)
+            .where(JourneyMap.id == old_id[1])
+            .values(deleted_at=utcnow() - timedelta(days=31))
+        )
+    back = await gql(restore, {"id": kept["id"]}, token=tenant_a.token)
+    assert back["data"]["restoreDeletedJourneyMap"]["journeyMap"] == {"title": "Kept"}
+    too_late = await gql(restore, {"id": old["id"]}, token=tenant_a.token)
+    assert too_late["data"]["restoreDeletedJourneyMap"]["errors"] == [
+        {"code": "NOT_FOUND", "field": "input.id"}
+    ]
+    workspace = tenant_a.workspace_ids[0]
+    async with database.transaction(TenantBinding(frozenset({workspace})), write=True) as s:
+        bind_actor(s, Actor.system())
+        assert await purge_deleted_maps(s, workspace) == 1
+    async with owner_engine.connect() as conn:
+        titles = (await conn.execute(select(JourneyMap.title))).scalars().all()
+    assert titles == ["Kept"]
+    body = await gql(listing, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token)
+    assert body["data"]["workspace"]["deletedJourneyMaps"]["edges"] == []
+    assert body["data"]["workspace"]["journeyMaps"]["totalCount"] == 1
