@@ -13,6 +13,7 @@ from datetime import timedelta
 from types import TracebackType
 
 import dramatiq
+from dramatiq.middleware import Retries
 from dramatiq.middleware.asyncio import AsyncIO
 from sqlalchemy import select
 
@@ -33,11 +34,13 @@ log = logging.getLogger("waypost.workers")
 
 def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
     broker = build_broker(settings.broker_url)
-    # Order matters: the runtime disposes of its engine on the loop before
-    # AsyncIO stops it; dead letters come after Retries (a default middleware).
-    broker.add_middleware(WorkerRuntime(settings))
+    # Order matters, and dramatiq runs "after" hooks in reverse list order:
+    # - the runtime follows AsyncIO, so on shutdown it disposes of its engine
+    #   while AsyncIO's loop still runs;
+    # - dead letters precede Retries, so they see the message Retries just failed.
     broker.add_middleware(AsyncIO())
-    broker.add_middleware(DeadLetters())
+    broker.add_middleware(WorkerRuntime(settings))
+    broker.add_middleware(DeadLetters(), before=Retries)
     return broker, declare_actors(broker)
 
 

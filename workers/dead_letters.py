@@ -27,7 +27,7 @@ def workspace_of(message: Any) -> UUID | None:
 
 
 class DeadLetters(dramatiq.Middleware):
-    """Runs after Retries: a message it marked failed is stored, not dropped."""
+    """Its after-hook runs after Retries': a message Retries failed is stored, not dropped."""
 
     def after_process_message(
         self,
@@ -59,6 +59,7 @@ async def _store(workspace_id: UUID, message: Any, exception: BaseException) -> 
                 args=list(message.args),
                 kwargs=dict(message.kwargs),
                 error=f"{type(exception).__name__}: {exception}"[:MAX_ERROR_LENGTH],
-                retries=int(message.options.get("retries", 0)),
+                # Retries counts the final failure too before giving up.
+                retries=max(int(message.options.get("retries", 0)) - 1, 0),
             )
         )

@@ -24,7 +24,7 @@ from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.db.types import utcnow
 from backend.errors import Conflict, NotFound
-from backend.journeys.vocabulary import FIVE_STAGES, MapStatus, MapTemplate, Scenario
+from backend.journeys.vocabulary import FIVE_STAGES, MapOrder, MapStatus, MapTemplate, Scenario
 from backend.models import (
     JourneyMap,
     JourneyMapPersona,
@@ -97,6 +97,7 @@ class MapRepository:
         search: str | None,
         first: int | None,
         after: str | None,
+        order: MapOrder = MapOrder.TITLE,
     ) -> Page[JourneyMap]:
         statement = self._live().where(JourneyMap.workspace_id == workspace_id)
         if status is not None:
@@ -113,12 +114,16 @@ class MapRepository:
             )
         if search and search.strip():
             statement = statement.where(JourneyMap.title.icontains(search.strip(), autoescape=True))
+        keys = [JourneyMap.title, JourneyMap.id]
+        if order is MapOrder.UPDATED_AT:
+            keys = [JourneyMap.updated_at, JourneyMap.id]  # most recently changed first
         return await paginate(
             self.session,
             statement,
-            keys=[JourneyMap.title, JourneyMap.id],
+            keys=keys,
             first=first,
             after=after,
+            descending=order is MapOrder.UPDATED_AT,
         )
 
     async def persona_ids(self, map_ids: Iterable[UUID]) -> dict[UUID, list[UUID]]:

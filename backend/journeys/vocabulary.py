@@ -16,6 +16,12 @@ class Scenario(StrEnum):
     FUTURE_STATE = "FUTURE_STATE"
 
 
+class MapOrder(StrEnum):
+    TITLE = "TITLE"
+    UPDATED_AT = "UPDATED_AT"  # newest first
+    # HEALTH arrives with health scores.
+
+
 class MapTemplate(StrEnum):
     BLANK = "BLANK"
     FIVE_STAGE = "FIVE_STAGE"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 MapStatus = strawberry.enum(vocabulary.MapStatus, name="JourneyMapStatus")
 Scenario = strawberry.enum(vocabulary.Scenario, name="JourneyScenario")
 MapTemplate = strawberry.enum(vocabulary.MapTemplate, name="JourneyMapTemplate")
+MapOrder = strawberry.enum(vocabulary.MapOrder, name="JourneyMapOrder")
 Channel = strawberry.enum(vocabulary.Channel, name="Channel")
 Device = strawberry.enum(vocabulary.Device, name="Device")
 

@@ -24,7 +24,13 @@ from graphql_schema.audit.fields import (
 )
 from graphql_schema.audit.types import AuditEventFilter, AuditEventType, DeadLetterType
 from graphql_schema.context import Info
-from graphql_schema.journeys.types import JourneyMapType, MapStatus, PersonaType, Scenario
+from graphql_schema.journeys.types import (
+    JourneyMapType,
+    MapOrder,
+    MapStatus,
+    PersonaType,
+    Scenario,
+)
 from graphql_schema.relay import Connection, LoaderNode, decode_global_id
 
 OrganizationKind = strawberry.enum(roles.OrganizationKind, name="OrganizationKind")
@@ -151,6 +157,7 @@ class WorkspaceType(LoaderNode):
         scenario: Scenario | None = None,  # type: ignore[valid-type]
         persona_id: strawberry.ID | None = None,
         search: str | None = None,
+        order_by: MapOrder = MapOrder.TITLE,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[JourneyMapType]:
@@ -166,6 +173,7 @@ class WorkspaceType(LoaderNode):
                 search=search,
                 first=first,
                 after=after,
+                order=order_by,
             )
         return Connection.from_page(page, JourneyMapType.from_model)
 

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID, uuid4
 
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
-from tests.fixtures.graphql import GraphQLClient
+from backend.db.scoping import TenantBinding
+from backend.journeys.vocabulary import Severity
+from backend.models import (
+    JourneyMap,
+    JourneyMapPersona,
+    Opportunity,
+    PainPoint,
+    Stage,
+    Touchpoint,
+    TouchpointEmotion,
+)
+from graphql_schema.relay import decode_global_id
+from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
 
 MAP = """mutation($ws: ID!, $personas: [ID!]!) { createJourneyMap(input: {workspaceId: $ws,
@@ -243,21 +256,123 @@ async def test_viewer_and_other_tenant_cannot_change_structure(
     assert (await _read(gql, tenant_a, map_id))["version"] == 2
 
 
-async def test_nested_map_read_costs_the_same_statements_for_any_size(
-    gql: GraphQLClient, tenant_a: Tenant, sql_statements: list[str]
-) -> None:
-    async def statements_for(map_id: str) -> int:
-        await _read(gql, tenant_a, map_id)
-        sql_statements.clear()
-        await _read(gql, tenant_a, map_id)
-        return len(sql_statements)
+NESTED = """query($id: ID!) { journeyMap(id: $id) { title version personas { name }
+  stages { name touchpoints { name emotion personaEmotions { current persona { name } }
+    painPoints { title } opportunities { title } } } } }"""
 
-    small = await _new_map(gql, tenant_a)
-    stage = await _stage(gql, tenant_a, small, "S")
-    await _touchpoint(gql, tenant_a, stage, "T")
-    large = await _new_map(gql, tenant_a)
-    for s in range(4):
-        stage = await _stage(gql, tenant_a, large, f"S{s}")
-        for t in range(5):
-            await _touchpoint(gql, tenant_a, stage, f"T{s}.{t}")
-    assert await statements_for(small) == await statements_for(large)
+
+async def _seed_map(
+    database: Database, tenant: Tenant, stages: int, touchpoints: int, persona: UUID
+) -> str:
+    """A map of the given size written straight to the database (fast, no versions)."""
+    workspace = tenant.workspace_ids[0]
+    async with database.transaction(TenantBinding(frozenset({workspace})), write=True) as s:
+        journey = JourneyMap(workspace_id=workspace, title=f"{stages}x{touchpoints}", version=1)
+        s.add(journey)
+        await s.flush()
+        s.add(
+            JourneyMapPersona(workspace_id=workspace, journey_map_id=journey.id, persona_id=persona)
+        )
+        rows: list[Any] = []
+        for n in range(stages):
+            stage = Stage(
+                workspace_id=workspace,
+                id=uuid4(),
+                journey_map_id=journey.id,
+                position=n,
+                name=f"S{n}",
+            )
+            s.add(stage)
+            for m in range(touchpoints):
+                touchpoint = Touchpoint(
+                    workspace_id=workspace,
+                    id=uuid4(),
+                    journey_map_id=journey.id,
+                    stage_id=stage.id,
+                    position=m,
+                    name=f"T{n}.{m}",
+                    emotion=0,
+                )
+                rows.append(touchpoint)
+        await s.flush()
+        s.add_all(rows)
+        await s.flush()
+        for touchpoint in rows:
+            s.add(
+                PainPoint(
+                    workspace_id=workspace,
+                    touchpoint_id=touchpoint.id,
+                    title="p",
+                    severity=Severity.LOW,
+                )
+            )
+            s.add(Opportunity(workspace_id=workspace, touchpoint_id=touchpoint.id, title="o"))
+            s.add(
+                TouchpointEmotion(
+                    workspace_id=workspace,
+                    touchpoint_id=touchpoint.id,
+                    persona_id=persona,
+                    current=1,
+                )
+            )
+        return global_id("JourneyMap", journey.id)
+
+
+async def test_nested_map_read_costs_the_same_statements_for_1x1_and_12x20(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    persona = await _call(
+        gql,
+        tenant_a,
+        "mutation($input: CreatePersonaInput!) { createPersona(input: $input) { persona { id } } }",
+        {"workspaceId": tenant_a.ws_gid(0), "name": "P"},
+    )
+    persona_id = decode_global_id(persona["persona"]["id"])
+    assert persona_id is not None
+    small = await _seed_map(database, tenant_a, 1, 1, persona_id[1])
+    large = await _seed_map(database, tenant_a, 12, 20, persona_id[1])
+
+    async def statements_for(map_id: str) -> tuple[int, int]:
+        await gql(NESTED, {"id": map_id}, token=tenant_a.token)  # warm the token's last use
+        sql_statements.clear()
+        body = await gql(NESTED, {"id": map_id}, token=tenant_a.token)
+        stages = body["data"]["journeyMap"]["stages"]
+        return len(sql_statements), sum(len(s["touchpoints"]) for s in stages)
+
+    small_count, small_touchpoints = await statements_for(small)
+    large_count, large_touchpoints = await statements_for(large)
+    assert (small_touchpoints, large_touchpoints) == (1, 240)
+    assert small_count == large_count
+
+
+RENAME = """mutation($input: UpdateJourneyMapInput!) {
+  updateJourneyMap(input: $input) { errors { code } } }"""
+
+
+async def test_journey_maps_order_by_title_or_most_recently_changed(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    first = await _new_map(gql, tenant_a)
+    await _call(
+        gql,
+        tenant_a,
+        RENAME,
+        {"id": first, "title": "Zebra"},
+    )
+    second = await _new_map(gql, tenant_a)
+    await _call(
+        gql,
+        tenant_a,
+        RENAME,
+        {"id": second, "title": "Aardvark"},
+    )
+    await _stage(gql, tenant_a, first, "touched last")
+    query = """query($ws: ID!, $order: JourneyMapOrder!) { workspace(id: $ws) {
+                 journeyMaps(orderBy: $order) { edges { node { title } } } } }"""
+
+    async def titles(order: str) -> list[str]:
+        body = await gql(query, {"ws": tenant_a.ws_gid(0), "order": order}, token=tenant_a.token)
+        return [e["node"]["title"] for e in body["data"]["workspace"]["journeyMaps"]["edges"]]
+
+    assert await titles("TITLE") == ["Aardvark", "Zebra"]
+    assert await titles("UPDATED_AT") == ["Zebra", "Aardvark"]
