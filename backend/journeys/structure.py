@@ -507,3 +507,27 @@ async def add_opportunity(
     await _new_version(session, access, journey_map, "opportunity.add")
     await _audit(session, journey_map, "opportunity.add", idea, changes_of({}, cleaned))
     return idea, journey_map
+
+
+async def update_opportunity(
+    session: AsyncSession,
+    access: Access,
+    opportunity_id: UUID,
+    values: Mapping[str, Any],
+    *,
+    expected_version: int | None,
+) -> tuple[Opportunity, JourneyMap]:
+    idea = await _find(session, Opportunity, opportunity_id, "Opportunity", "id")
+    touchpoint = await _find(session, Touchpoint, idea.touchpoint_id, "Touchpoint", "id")
+    journey_map = await lock_for_change(
+        session, access, touchpoint.journey_map_id, expected_version
+    )
+    cleaned = _clean(values)
+    if "status" in cleaned:
+        cleaned["status"] = OpportunityStatus(cleaned["status"])
+    before = _row(idea, list(cleaned))
+    for name, value in cleaned.items():
+        setattr(idea, name, value)
+    await _new_version(session, access, journey_map, "opportunity.update")
+    await _audit(session, journey_map, "opportunity.update", idea, changes_of(before, cleaned))
+    return idea, journey_map

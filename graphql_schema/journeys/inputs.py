@@ -228,3 +228,12 @@ class DuplicateJourneyMapInput:
     id: strawberry.ID
     title: str | None = None
     scenario: Scenario | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class UpdateOpportunityInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    status: OpportunityStatus | None = strawberry.UNSET  # type: ignore[valid-type]

@@ -24,6 +24,7 @@ from graphql_schema.journeys.inputs import (
     MoveTouchpointInput,
     PersonaEmotionInput,
     RemoveInput,
+    UpdateOpportunityInput,
     UpdatePainPointInput,
     UpdateStageInput,
     UpdateTouchpointInput,
@@ -312,6 +313,26 @@ class StructureMutations:
                 info.context.access,
                 touchpoint_id,
                 values,
+                expected_version=input.expected_version,
+            )
+            return OpportunityPayload(
+                opportunity=OpportunityType.from_model(idea),
+                journey_map=JourneyMapType.from_model(journey_map),
+            )
+
+        return await run_mutation(info, OpportunityPayload, action)
+
+    @strawberry.mutation(description="Change an opportunity (plan it, say); omitted fields stay.")
+    async def update_opportunity(
+        self, info: Info, input: UpdateOpportunityInput
+    ) -> OpportunityPayload:
+        async def action(session: AsyncSession) -> OpportunityPayload:
+            opportunity_id = parse_id(input.id, "Opportunity", field="id")
+            idea, journey_map = await structure.update_opportunity(
+                session,
+                info.context.access,
+                opportunity_id,
+                given(input, ("title", "description", "status"), required=("title", "status")),
                 expected_version=input.expected_version,
             )
             return OpportunityPayload(

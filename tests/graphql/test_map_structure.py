@@ -376,3 +376,37 @@ async def test_journey_maps_order_by_title_or_most_recently_changed(
 
     assert await titles("TITLE") == ["Aardvark", "Zebra"]
     assert await titles("UPDATED_AT") == ["Zebra", "Aardvark"]
+
+
+async def test_opportunity_status_moves_and_the_map_versions(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    map_id = await _new_map(gql, tenant_a)
+    stage = await _stage(gql, tenant_a, map_id, "S")
+    touchpoint = await _touchpoint(gql, tenant_a, stage, "T")
+    idea = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: AddOpportunityInput!) { addOpportunity(input: $input) {
+             opportunity { id status } journeyMap { version } errors { code } } }""",
+        {"touchpointId": touchpoint, "title": "Idea"},
+    )
+    assert idea["opportunity"]["status"] == "OPEN"
+    planned = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: UpdateOpportunityInput!) { updateOpportunity(input: $input) {
+             opportunity { status title } journeyMap { version } errors { code field } } }""",
+        {"id": idea["opportunity"]["id"], "status": "PLANNED", "expectedVersion": 4},
+    )
+    assert planned["errors"] == []
+    assert planned["opportunity"] == {"status": "PLANNED", "title": "Idea"}
+    assert planned["journeyMap"]["version"] == 5
+    blank = await _call(
+        gql,
+        tenant_a,
+        """mutation($input: UpdateOpportunityInput!) { updateOpportunity(input: $input) {
+             errors { code field } } }""",
+        {"id": idea["opportunity"]["id"], "title": " "},
+    )
+    assert blank["errors"] == [{"code": "VALIDATION", "field": "input.title"}]
