@@ -458,6 +458,35 @@ async def add_pain_point(
     return pain, journey_map
 
 
+async def _update_touchpoint_child(
+    session: AsyncSession,
+    access: Access,
+    model: type[PainPoint] | type[Opportunity],
+    object_id: UUID,
+    values: Mapping[str, Any],
+    *,
+    expected_version: int | None,
+) -> tuple[Any, JourneyMap]:
+    """Change a pain point or an opportunity: a new version of its map."""
+    what = "Pain point" if model is PainPoint else "Opportunity"
+    child = await _find(session, model, object_id, what, "id")
+    touchpoint = await _find(session, Touchpoint, child.touchpoint_id, "Touchpoint", "id")
+    journey_map = await lock_for_change(
+        session, access, touchpoint.journey_map_id, expected_version
+    )
+    cleaned = _clean(values)
+    if "status" in cleaned:
+        status = PainPointStatus if model is PainPoint else OpportunityStatus
+        cleaned["status"] = status(cleaned["status"])
+    before = _row(child, list(cleaned))
+    for name, value in cleaned.items():
+        setattr(child, name, value)
+    action = "pain_point.update" if model is PainPoint else "opportunity.update"
+    await _new_version(session, access, journey_map, action)
+    await _audit(session, journey_map, action, child, changes_of(before, cleaned))
+    return child, journey_map
+
+
 async def update_pain_point(
     session: AsyncSession,
     access: Access,
@@ -466,20 +495,9 @@ async def update_pain_point(
     *,
     expected_version: int | None,
 ) -> tuple[PainPoint, JourneyMap]:
-    pain = await _find(session, PainPoint, pain_point_id, "Pain point", "id")
-    touchpoint = await _find(session, Touchpoint, pain.touchpoint_id, "Touchpoint", "id")
-    journey_map = await lock_for_change(
-        session, access, touchpoint.journey_map_id, expected_version
+    return await _update_touchpoint_child(
+        session, access, PainPoint, pain_point_id, values, expected_version=expected_version
     )
-    cleaned = _clean(values)
-    if "status" in cleaned:
-        cleaned["status"] = PainPointStatus(cleaned["status"])
-    before = _row(pain, list(cleaned))
-    for name, value in cleaned.items():
-        setattr(pain, name, value)
-    await _new_version(session, access, journey_map, "pain_point.update")
-    await _audit(session, journey_map, "pain_point.update", pain, changes_of(before, cleaned))
-    return pain, journey_map
 
 
 async def add_opportunity(
@@ -517,17 +535,6 @@ async def update_opportunity(
     *,
     expected_version: int | None,
 ) -> tuple[Opportunity, JourneyMap]:
-    idea = await _find(session, Opportunity, opportunity_id, "Opportunity", "id")
-    touchpoint = await _find(session, Touchpoint, idea.touchpoint_id, "Touchpoint", "id")
-    journey_map = await lock_for_change(
-        session, access, touchpoint.journey_map_id, expected_version
+    return await _update_touchpoint_child(
+        session, access, Opportunity, opportunity_id, values, expected_version=expected_version
     )
-    cleaned = _clean(values)
-    if "status" in cleaned:
-        cleaned["status"] = OpportunityStatus(cleaned["status"])
-    before = _row(idea, list(cleaned))
-    for name, value in cleaned.items():
-        setattr(idea, name, value)
-    await _new_version(session, access, journey_map, "opportunity.update")
-    await _audit(session, journey_map, "opportunity.update", idea, changes_of(before, cleaned))
-    return idea, journey_map
