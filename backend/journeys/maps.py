@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -157,11 +157,24 @@ class MapRepository:
             )
         ).all()
 
+    def _on_live_map(self, model: type[Stage] | type[Touchpoint]) -> Select[Any]:
+        """``model``'s rows whose map is not deleted: a deleted map takes its content along."""
+        return select(model).join(
+            JourneyMap,
+            and_(
+                JourneyMap.workspace_id == model.workspace_id,
+                JourneyMap.id == model.journey_map_id,
+                JourneyMap.deleted_at.is_(None),
+            ),
+        )
+
     async def stages_by_ids(self, ids: Iterable[UUID]) -> Sequence[Stage]:
-        return (await self.session.scalars(select(Stage).where(Stage.id.in_(ids)))).all()
+        statement = self._on_live_map(Stage).where(Stage.id.in_(ids))
+        return (await self.session.scalars(statement)).all()
 
     async def touchpoints_by_ids(self, ids: Iterable[UUID]) -> Sequence[Touchpoint]:
-        return (await self.session.scalars(select(Touchpoint).where(Touchpoint.id.in_(ids)))).all()
+        statement = self._on_live_map(Touchpoint).where(Touchpoint.id.in_(ids))
+        return (await self.session.scalars(statement)).all()
 
     async def pain_points_of(self, touchpoint_ids: Iterable[UUID]) -> Sequence[PainPoint]:
         return (
@@ -473,7 +486,7 @@ RESTORE_WINDOW = timedelta(days=30)
 
 
 async def restore_deleted_journey_map(
-    session: AsyncSession, access: Access, map_id: UUID
+    session: AsyncSession, access: Access, map_id: UUID, *, expected_version: int | None
 ) -> JourneyMap:
     """Undo a delete (workspace ADMIN), while the map is still kept."""
     journey_map = await session.scalar(
@@ -486,6 +499,8 @@ async def restore_deleted_journey_map(
     access.require_workspace(journey_map.workspace_id, WorkspaceRole.ADMIN, field="id")
     if journey_map.deleted_at < utcnow() - RESTORE_WINDOW:
         raise NotFound("Deleted journey map", field="id")  # past its window: as good as purged
+    if expected_version is not None and journey_map.version != expected_version:
+        raise StaleVersion(journey_map.version, expected_version)
     deleted_at = journey_map.deleted_at
     journey_map.deleted_at = None
     journey_map.deleted_by = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -136,6 +137,12 @@ async def _materialize(
             ids[key] = uuid4() if fresh_ids else UUID(key)
         return ids[key]
 
+    def born(entry: Mapping[str, Any]) -> dict[str, Any]:
+        """A restored row keeps when it was first made; a copy is made now."""
+        if fresh_ids or not entry.get("created_at"):
+            return {}
+        return {"created_at": datetime.fromisoformat(entry["created_at"])}
+
     existing = set(
         (await session.scalars(select(Persona.id).where(Persona.workspace_id == ws))).all()
     )
@@ -208,6 +215,7 @@ async def _materialize(
                     description=pain.get("description", ""),
                     severity=Severity(pain["severity"]),
                     status=PainPointStatus(pain["status"]),
+                    **born(pain),
                 )
                 for pain in t.get("pain_points", [])
             ]
@@ -223,6 +231,7 @@ async def _materialize(
             pain_point_id=ids.get(str(idea["pain_point_id"]))
             if idea.get("pain_point_id")
             else None,
+            **born(idea),
         )
         for touchpoint_id, idea in ideas
     ]

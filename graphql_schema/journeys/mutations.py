@@ -196,7 +196,7 @@ class JourneyMutations:
         async def action(session: AsyncSession) -> JourneyMapPayload:
             map_id = parse_id(input.id, "JourneyMap", field="id")
             journey_map = await maps.restore_deleted_journey_map(
-                session, info.context.access, map_id
+                session, info.context.access, map_id, expected_version=input.expected_version
             )
             return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
 
