@@ -53,8 +53,11 @@ class Settings(BaseSettings):
 
     # Background work.
     worker_threads: int = 4
-    # An event dispatched this long ago and still not processed is sent again.
-    outbox_redeliver_after_seconds: float = 300.0
+    # An event dispatched this long ago and still not processed is sent again. Longer
+    # than an actor's whole retry schedule (workers.actors.RETRIES, about 8.5 minutes):
+    # a message still being retried is not lost, and a second send would start a
+    # second round of retries.
+    outbox_redeliver_after_seconds: float = 900.0
     audit_verify_interval_seconds: float = 3600.0
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,14 @@ log = logging.getLogger("waypost.workers")
 # Retries with exponential backoff (dramatiq's Retries middleware), then the
 # dead-letter table.
 RETRIES: dict[str, Any] = {"max_retries": 8, "min_backoff": 1_000, "max_backoff": 300_000}
+OUTBOX_DISPATCH = "outbox.dispatch"
+
+
+def outbox_event_of(actor_name: str, args: Sequence[Any]) -> tuple[UUID, UUID] | None:
+    """The (workspace, event) an outbox.dispatch message carries; None for other actors."""
+    if actor_name != OUTBOX_DISPATCH or len(args) != 2:
+        return None
+    return UUID(str(args[0])), UUID(str(args[1]))
 
 
 async def dispatch_outbox_event(workspace_id: str, event_id: str) -> None:
@@ -62,7 +71,7 @@ def declare_actors(broker: dramatiq.Broker) -> Actors:
     register_all()
     return Actors(
         dispatch_outbox_event=dramatiq.actor(
-            broker=broker, actor_name="outbox.dispatch", queue_name="outbox", **RETRIES
+            broker=broker, actor_name=OUTBOX_DISPATCH, queue_name="outbox", **RETRIES
         )(dispatch_outbox_event),
         verify_audit_chain=dramatiq.actor(
             broker=broker, actor_name="audit.verify", queue_name="maintenance", **RETRIES

@@ -11,6 +11,8 @@ from dramatiq.asyncio import get_event_loop_thread
 
 from backend.db.scoping import TenantBinding
 from backend.models.outbox import DeadLetter
+from backend.outbox.dispatch import mark_dead_lettered
+from workers.actors import outbox_event_of
 from workers.runtime import runtime
 
 log = logging.getLogger("waypost.workers")
@@ -63,3 +65,6 @@ async def _store(workspace_id: UUID, message: Any, exception: BaseException) -> 
                 retries=max(int(message.options.get("retries", 0)) - 1, 0),
             )
         )
+        # The relay must not send a dead event again behind the letter's back.
+        if (event := outbox_event_of(message.actor_name, message.args)) is not None:
+            await mark_dead_lettered(s, *event)

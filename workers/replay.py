@@ -12,7 +12,9 @@ from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
 from backend.models import Workspace
 from backend.models.outbox import DeadLetter
+from backend.outbox.dispatch import mark_replayed
 from backend.settings import Settings
+from workers.actors import outbox_event_of
 from workers.background import create_broker
 
 
@@ -45,6 +47,8 @@ async def replay_dead_letters(
                         actor.send_with_options, args=tuple(letter.args), kwargs=letter.kwargs
                     )
                     letter.replayed_at = utcnow()
+                    if (event := outbox_event_of(letter.actor, letter.args)) is not None:
+                        await mark_replayed(session, *event)
                     replayed += 1
         return replayed
     finally:

@@ -19,7 +19,8 @@ class OutboxEvent(WorkspaceScoped, Base):
     it marks it ``processed_at`` in the transaction of its effect. An event
     dispatched but never processed (a lost in-memory message, a killed worker) is
     dispatched again after a while: delivery is at least once, handling is
-    idempotent.
+    idempotent. One whose retries ran out is ``dead_lettered_at``: it waits for an
+    admin's replay instead of being sent again and again.
     """
 
     __tablename__ = "outbox_events"
@@ -35,6 +36,7 @@ class OutboxEvent(WorkspaceScoped, Base):
     dispatched_at: Mapped[datetime | None]
     dispatch_count: Mapped[int] = mapped_column(default=0)
     processed_at: Mapped[datetime | None]
+    dead_lettered_at: Mapped[datetime | None]
 
 
 class DeadLetter(WorkspaceScoped, Base):

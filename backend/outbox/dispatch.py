@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
@@ -45,3 +46,28 @@ async def handle_event(session: AsyncSession, workspace_id: UUID, event_id: UUID
         await handler(session, event)
     event.processed_at = utcnow()
     return True
+
+
+async def mark_dead_lettered(session: AsyncSession, workspace_id: UUID, event_id: UUID) -> None:
+    """Its retries ran out: the relay leaves it to an admin's replay."""
+    await _mark(session, workspace_id, event_id, dead_lettered_at=utcnow())
+
+
+async def mark_replayed(session: AsyncSession, workspace_id: UUID, event_id: UUID) -> None:
+    """Sent again by a replay: back in the relay's care, which resends it only if lost."""
+    await _mark(
+        session,
+        workspace_id,
+        event_id,
+        dead_lettered_at=None,
+        dispatched_at=utcnow(),
+        dispatch_count=OutboxEvent.dispatch_count + 1,
+    )
+
+
+async def _mark(session: AsyncSession, workspace_id: UUID, event_id: UUID, **values: Any) -> None:
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.workspace_id == workspace_id, OutboxEvent.id == event_id)
+        .values(**values)
+    )

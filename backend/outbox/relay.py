@@ -4,7 +4,8 @@ Safe with several relays running: on Postgres each workspace's batch is taken
 under a transaction-level advisory lock that other relays skip; on SQLite the
 write lock serializes them. An event is due when it was never dispatched, or
 was dispatched long enough ago without being processed (its message was lost
-with an in-process broker, or its worker died): delivery is at least once.
+with an in-process broker, or its worker died): delivery is at least once. An
+event whose retries ran out is not due: its dead letter waits for a replay.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from backend.models.outbox import OutboxEvent
 log = logging.getLogger("waypost.outbox")
 
 Send = Callable[[OutboxEvent], None]
-DEFAULT_REDELIVER_AFTER = timedelta(minutes=5)
+DEFAULT_REDELIVER_AFTER = timedelta(minutes=15)  # see Settings.outbox_redeliver_after_seconds
 
 
 class OutboxRelay:
@@ -51,8 +52,10 @@ class OutboxRelay:
 
     def _due(self) -> ColumnElement[bool]:
         before = utcnow() - self.redeliver_after
-        return (OutboxEvent.processed_at.is_(None)) & or_(
-            OutboxEvent.dispatched_at.is_(None), OutboxEvent.dispatched_at < before
+        return (
+            OutboxEvent.processed_at.is_(None)
+            & OutboxEvent.dead_lettered_at.is_(None)
+            & or_(OutboxEvent.dispatched_at.is_(None), OutboxEvent.dispatched_at < before)
         )
 
     async def due_workspaces(self) -> list[UUID]:

@@ -33,6 +33,7 @@ import dramatiq
 import pytest
 import pytest_asyncio
 import redis.exceptions
+from dramatiq.common import compute_backoff
 from dramatiq.errors import BrokerConnectionError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -47,7 +48,7 @@ from backend.db.types import utcnow
 from backend.models.outbox import DeadLetter, OutboxEvent
 from backend.outbox.dispatch import subscribe
 from backend.outbox.emit import emit
-from backend.outbox.relay import OutboxRelay
+from backend.outbox.relay import DEFAULT_REDELIVER_AFTER, OutboxRelay
 from backend.settings import Settings
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import (
@@ -372,9 +373,13 @@ async def test_a_worker_killed_mid_task_loses_nothing(
 MAX_RETRIES = 1
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def impatient_background(
-    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+@asynccontextmanager
+async def _impatient_workers(
+    settings: Settings,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    redeliver_after: float = 600,
 ) -> AsyncIterator[Background]:
     """Workers on the configured broker whose actors give up after one quick retry."""
     broker_url = require_configured_broker()
@@ -384,9 +389,17 @@ async def impatient_background(
         {"max_retries": MAX_RETRIES, "min_backoff": 10, "max_backoff": 20},
     )
     worker_settings = settings.model_copy(
-        update={"broker_url": broker_url, "outbox_redeliver_after_seconds": 600}
+        update={"broker_url": broker_url, "outbox_redeliver_after_seconds": redeliver_after}
     )
     async with Background(worker_settings, database, run_workers=True) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def impatient_background(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Background]:
+    async with _impatient_workers(settings, database, monkeypatch) as running:
         yield running
 
 
@@ -475,6 +488,53 @@ async def test_a_dead_letter_counts_the_retries_it_was_given(
     assert letter.retries == MAX_RETRIES
 
 
+async def test_a_dead_lettered_event_is_not_sent_again_until_replayed(
+    settings: Settings,
+    database: Database,
+    test_database: TestDatabase,
+    tenant_a: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    workspace = tenant_a.workspace_ids[0]
+    doomed = Doomed.subscribed()
+    # The relay resends what is not processed within 2 s; retries run out well before.
+    async with _impatient_workers(settings, database, monkeypatch, redeliver_after=2) as running:
+        event_id = await _retries_run_out(database, workspace, doomed)
+        letter = await _stored_dead_letter(database, workspace)
+        await asyncio.sleep(5)  # two redelivery windows, a relay pass every second
+        assert doomed.runs == [event_id] * (MAX_RETRIES + 1)
+        assert [d.id for d in await _dead_letters(database, workspace)] == [letter.id]
+        dead = await _event(database, workspace, event_id)
+        assert (dead.dispatch_count, dead.processed_at) == (1, None)
+        assert dead.dead_lettered_at is not None
+
+        # Replayed, it is the relay's again: handled once, never dead again.
+        doomed.healed.set()
+        assert await _replay(running, database, test_database, workspace, monkeypatch) == 1
+
+        async def processed() -> OutboxEvent | None:
+            event = await _event(database, workspace, event_id)
+            return event if event.processed_at is not None else None
+
+        done = await eventually(processed, within=20)
+        assert (done.dead_lettered_at, done.dispatch_count) == (None, 2)
+        await asyncio.sleep(3)  # a resend by mistake would have run by now
+        assert doomed.runs == [event_id] * (MAX_RETRIES + 2)
+
+
+def test_the_relay_waits_longer_than_a_whole_retry_schedule() -> None:
+    """A message still being retried is not lost: resending it would start a second round."""
+    retries = workers.actors.RETRIES
+    longest = sum(
+        compute_backoff(
+            attempt, factor=retries["min_backoff"], jitter=False, max_backoff=retries["max_backoff"]
+        )[1]
+        for attempt in range(1, retries["max_retries"] + 1)
+    )
+    assert Settings.model_fields["outbox_redeliver_after_seconds"].default * 1000 > longest
+    assert DEFAULT_REDELIVER_AFTER.total_seconds() * 1000 > longest
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def background(settings: Settings, database: Database) -> AsyncIterator[Background]:
     """Workers on the configured broker, as `waypost worker` (or `serve`) runs them."""
@@ -490,14 +550,15 @@ async def _dead_after_retries(
 ) -> tuple[UUID, UUID]:
     """An event its relay sent and whose every try failed, with the letter left of it.
 
-    Written as the relay and the DeadLetters middleware leave them (which, for want of
-    the middleware, tests cannot yet get from a real failure): the event dispatched and
-    not processed, not due again for a while; the letter as ``_store`` writes it.
+    Written as the relay and the DeadLetters middleware leave them, which is quicker
+    than a real failure (test_a_dead_lettered_event_is_not_sent_again_until_replayed
+    goes through one): the event dispatched, not processed and dead-lettered; the
+    letter as ``_store`` writes it.
     """
     async with database.transaction(_bound(workspace), write=True) as session:
         bind_actor(session, Actor.system())
         event = await emit(session, workspace, event_type, {"doomed": True})
-        event.dispatched_at = utcnow()
+        event.dispatched_at = event.dead_lettered_at = utcnow()
         event.dispatch_count = 1
         await session.flush()
         letter = DeadLetter(
