@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 from graphql import build_schema
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.relay import GlobalID
 
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
@@ -106,7 +107,8 @@ STATE = _with_fragments(
         personas { edges { node { id name } } }
         journeyMaps { edges { node { id title } } }
         deletedJourneyMaps { edges { node { id title } } }
-        auditEvents(first: 1) { totalCount } } }"""
+        auditEvents(first: 1) { totalCount edges { node {
+          action subjectType subjectId actor { type tokenId user { email } } } } } } }"""
 )
 FINDINGS = ("painPoints", "opportunities")  # what Findings adds to a touchpoint
 
@@ -257,6 +259,7 @@ async def _state(gql: GraphQLClient, tenant: Tenant, world: World) -> Json:
         "maps": listed("journeyMaps"),
         "deleted": listed("deletedJourneyMaps"),
         "audit": workspace["auditEvents"]["totalCount"],
+        "last_event": listed("auditEvents")[0] if workspace["auditEvents"]["edges"] else None,
     }
 
 
@@ -557,6 +560,7 @@ def _map_version(w: World) -> int:
 @dataclass(frozen=True)
 class Row:
     mutation: str
+    action: str  # what the audit trail calls it
     selection: str  # what to ask of the payload, besides its errors
     target: str  # the input field naming what the mutation acts on (or in)
     target_type: str  # the global id type of that field
@@ -588,6 +592,7 @@ def _content(**row: Any) -> Row:
 ROWS = [
     Row(
         mutation="createPersona",
+        action="persona.create",
         selection=PERSONA,
         target="workspaceId",
         target_type="Workspace",
@@ -606,6 +611,7 @@ ROWS = [
     ),
     Row(
         mutation="updatePersona",
+        action="persona.update",
         selection=PERSONA,
         target="id",
         target_type="Persona",
@@ -621,6 +627,7 @@ ROWS = [
     ),
     Row(
         mutation="deletePersona",
+        action="persona.delete",
         selection="deletedPersonaId",
         target="id",
         target_type="Persona",
@@ -631,6 +638,7 @@ ROWS = [
     ),
     Row(
         mutation="createJourneyMap",
+        action="journey_map.create",
         selection=JOURNEY_MAP,
         target="workspaceId",
         target_type="Workspace",
@@ -647,6 +655,7 @@ ROWS = [
     ),
     _content(
         mutation="updateJourneyMap",
+        action="journey_map.update",
         selection=JOURNEY_MAP,
         target="id",
         target_type="JourneyMap",
@@ -662,6 +671,7 @@ ROWS = [
     ),
     Row(
         mutation="duplicateJourneyMap",
+        action="journey_map.duplicate",
         selection=COPY,
         target="id",
         target_type="JourneyMap",
@@ -672,6 +682,7 @@ ROWS = [
     ),
     Row(
         mutation="deleteJourneyMap",
+        action="journey_map.delete",
         selection="deletedJourneyMapId",
         target="id",
         target_type="JourneyMap",
@@ -684,6 +695,7 @@ ROWS = [
     ),
     Row(
         mutation="restoreDeletedJourneyMap",
+        action="journey_map.undelete",
         selection="journeyMap { id title version }",
         target="id",
         target_type="JourneyMap",
@@ -697,6 +709,7 @@ ROWS = [
     ),
     _content(
         mutation="restoreJourneyMapRevision",
+        action="journey_map.restore",
         selection=JOURNEY_MAP,
         target="journeyMapId",
         target_type="JourneyMap",
@@ -707,6 +720,7 @@ ROWS = [
     ),
     _content(
         mutation="addStage",
+        action="stage.add",
         selection=STAGE,
         target="journeyMapId",
         target_type="JourneyMap",
@@ -722,6 +736,7 @@ ROWS = [
     ),
     _content(
         mutation="updateStage",
+        action="stage.update",
         selection=STAGE,
         target="id",
         target_type="Stage",
@@ -737,6 +752,7 @@ ROWS = [
     ),
     _content(
         mutation="moveStage",
+        action="stage.move",
         selection=STAGE,
         target="id",
         target_type="Stage",
@@ -747,6 +763,7 @@ ROWS = [
     ),
     _content(
         mutation="removeStage",
+        action="stage.remove",
         selection=REMOVED,
         target="id",
         target_type="Stage",
@@ -758,6 +775,7 @@ ROWS = [
     ),
     _content(
         mutation="addTouchpoint",
+        action="touchpoint.add",
         selection=TOUCHPOINT,
         target="stageId",
         target_type="Stage",
@@ -781,6 +799,7 @@ ROWS = [
     ),
     _content(
         mutation="updateTouchpoint",
+        action="touchpoint.update",
         selection=TOUCHPOINT,
         target="id",
         target_type="Touchpoint",
@@ -802,6 +821,7 @@ ROWS = [
     ),
     _content(
         mutation="moveTouchpoint",
+        action="touchpoint.move",
         selection=TOUCHPOINT,
         target="id",
         target_type="Touchpoint",
@@ -812,6 +832,7 @@ ROWS = [
     ),
     _content(
         mutation="removeTouchpoint",
+        action="touchpoint.remove",
         selection=REMOVED,
         target="id",
         target_type="Touchpoint",
@@ -823,6 +844,7 @@ ROWS = [
     ),
     _content(
         mutation="addPainPoint",
+        action="pain_point.add",
         selection=PAIN_POINT,
         target="touchpointId",
         target_type="Touchpoint",
@@ -838,6 +860,7 @@ ROWS = [
     ),
     _content(
         mutation="updatePainPoint",
+        action="pain_point.update",
         selection=PAIN_POINT,
         target="id",
         target_type="PainPoint",
@@ -848,6 +871,7 @@ ROWS = [
     ),
     _content(
         mutation="addOpportunity",
+        action="opportunity.add",
         selection=OPPORTUNITY,
         target="touchpointId",
         target_type="Touchpoint",
@@ -863,6 +887,7 @@ ROWS = [
     ),
     _content(
         mutation="updateOpportunity",
+        action="opportunity.update",
         selection=OPPORTUNITY,
         target="id",
         target_type="Opportunity",
@@ -947,7 +972,25 @@ async def test_success(row: Row, gql: GraphQLClient, tenant_a: Tenant, world: Wo
         assert payload["journeyMap"]["version"] == world.version + 1
         assert _when(after["map"]) > _when(before["map"])
     row.expect(world, payload, expected)
+    event = after.pop("last_event")
+    expected.pop("last_event")
     assert _stable(after) == _stable(expected)
+    # Its one audit event names the mutation, the caller and what it acted on.
+    assert (event["action"], event["actor"]["type"]) == (row.action, "API_TOKEN")
+    assert event["actor"]["user"] == {"email": tenant_a.owner_email}
+    assert event["subjectId"] in _ids(payload) | {input_[row.target]}
+    assert GlobalID.from_id(event["subjectId"]).type_name == event["subjectType"]
+
+
+def _ids(value: Any) -> set[str]:
+    """Every ``id`` anywhere in a payload."""
+    if isinstance(value, dict):
+        return {v for k, v in value.items() if k == "id"} | {
+            i for v in value.values() for i in _ids(v)
+        }
+    if isinstance(value, list):
+        return {i for v in value for i in _ids(v)}
+    return set()
 
 
 def _when(journey: Json) -> datetime:
