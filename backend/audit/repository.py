@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.pagination import Page, paginate
-from backend.models import AccountAuditEvent, AuditEvent
+from backend.models import AccountAuditEvent, AuditEvent, AuditVerification
 from backend.models.audit import AuditScope
 from backend.models.outbox import DeadLetter
 
@@ -90,3 +90,7 @@ class AuditRepository:
             after=after,
             descending=True,
         )
+
+    async def chain_check(self, workspace_id: UUID) -> AuditVerification | None:
+        """Where the background verifier got to on a workspace's chain, and what it found."""
+        return await self.session.get(AuditVerification, (workspace_id, workspace_id))

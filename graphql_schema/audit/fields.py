@@ -12,7 +12,12 @@ from backend.audit.repository import AuditFilter, AuditRepository
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.pagination import Page
 from backend.models.audit import AuditScope
-from graphql_schema.audit.types import AuditEventFilter, AuditEventType, DeadLetterType
+from graphql_schema.audit.types import (
+    AuditChainCheckType,
+    AuditEventFilter,
+    AuditEventType,
+    DeadLetterType,
+)
 from graphql_schema.context import Info
 from graphql_schema.relay import Connection
 
@@ -30,8 +35,7 @@ async def workspace_audit_events(
     first: int | None,
     after: str | None,
 ) -> AuditConnection | None:
-    role = info.context.access.workspace_role(workspace_id)
-    if role is None or not role.at_least(WorkspaceRole.ADMIN):
+    if not _is_workspace_admin(info, workspace_id):
         return None
     criteria = filter.to_domain() if filter else AuditFilter()
     if criteria is None:
@@ -69,9 +73,21 @@ async def account_audit_events(
 async def workspace_dead_letters(
     info: Info, workspace_id: UUID, first: int | None, after: str | None
 ) -> Connection[DeadLetterType] | None:
-    role = info.context.access.workspace_role(workspace_id)
-    if role is None or not role.at_least(WorkspaceRole.ADMIN):
+    if not _is_workspace_admin(info, workspace_id):
         return None
     async with info.context.read() as session:
         page = await AuditRepository(session).dead_letters(workspace_id, first, after)
     return Connection.from_page(page, DeadLetterType.from_model)
+
+
+async def workspace_audit_chain_check(info: Info, workspace_id: UUID) -> AuditChainCheckType | None:
+    if not _is_workspace_admin(info, workspace_id):
+        return None
+    async with info.context.read() as session:
+        check = await AuditRepository(session).chain_check(workspace_id)
+    return AuditChainCheckType.from_model(check) if check else None
+
+
+def _is_workspace_admin(info: Info, workspace_id: UUID) -> bool:
+    role = info.context.access.workspace_role(workspace_id)
+    return role is not None and role.at_least(WorkspaceRole.ADMIN)

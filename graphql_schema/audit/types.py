@@ -1,4 +1,4 @@
-"""AuditEvent, its filter, and DeadLetter."""
+"""AuditEvent, its filter, the chain's last check, and DeadLetter."""
 
 from __future__ import annotations
 
@@ -136,4 +136,28 @@ class DeadLetterType:
             retries=letter.retries,
             failed_at=letter.failed_at,
             replayed_at=letter.replayed_at,
+        )
+
+
+@strawberry.type(
+    name="AuditChainCheck",
+    description="The background verifier's last look at a workspace's hash chain.",
+)
+class AuditChainCheckType:
+    checked_at: datetime
+    verified_sequence: int = strawberry.field(
+        description="Events 1 to this one are verified links of an unbroken chain."
+    )
+    ok: bool
+    problem: str | None = strawberry.field(
+        description="The first broken link, when not ok; it stays until an operator acts."
+    )
+
+    @classmethod
+    def from_model(cls, check: models.AuditVerification) -> Self:
+        return cls(
+            checked_at=check.verified_at,
+            verified_sequence=check.verified_sequence,
+            ok=check.ok,
+            problem=check.problem,
         )

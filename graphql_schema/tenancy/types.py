@@ -19,10 +19,16 @@ from backend.models.audit import AuditScope
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.audit.fields import (
     account_audit_events,
+    workspace_audit_chain_check,
     workspace_audit_events,
     workspace_dead_letters,
 )
-from graphql_schema.audit.types import AuditEventFilter, AuditEventType, DeadLetterType
+from graphql_schema.audit.types import (
+    AuditChainCheckType,
+    AuditEventFilter,
+    AuditEventType,
+    DeadLetterType,
+)
 from graphql_schema.context import Info
 from graphql_schema.journeys.types import (
     JourneyMapType,
@@ -136,6 +142,13 @@ class WorkspaceType(LoaderNode):
         after: str | None = None,
     ) -> Connection[AuditEventType] | None:
         return await workspace_audit_events(info, UUID(self.id), filter, first, after)
+
+    @strawberry.field(
+        description="The background verifier's last check of the audit trail (workspace ADMIN)."
+        " Null before the first check."
+    )
+    async def audit_chain_check(self, info: Info) -> AuditChainCheckType | None:
+        return await workspace_audit_chain_check(info, UUID(self.id))
 
     @strawberry.field(description="Personas, by name; `search` matches part of the name.")
     async def personas(

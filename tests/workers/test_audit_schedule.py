@@ -1,0 +1,126 @@
+"""The schedule checks every workspace's audit chain by itself; admins see what it found."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.audit import recorder as audit
+from backend.audit.actor import Actor
+from backend.audit.verify import verify_workspace_increment
+from backend.authz.roles import WorkspaceRole
+from backend.db.engine import Database
+from backend.db.scoping import TenantBinding
+from backend.models import AuditEvent
+from backend.settings import Settings
+from tests.fixtures.background import eventually
+from tests.fixtures.databases import configured_broker_url
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.tenants import Tenant, add_guest
+from workers.background import Background
+
+EVENTS = AuditEvent.__table__
+CHECK = """query($ws: ID!) { workspace(id: $ws) {
+  auditChainCheck { ok verifiedSequence problem checkedAt } } }"""
+
+
+async def _append_events(database: Database, ws: UUID, count: int) -> None:
+    """Audited changes with no outbox event: nothing but the schedule looks at them."""
+    async with database.transaction(TenantBinding(frozenset({ws})), write=True) as session:
+        audit.bind_actor(session, Actor.system())
+        for n in range(count):
+            await audit.record(
+                session,
+                workspace_id=ws,
+                action="note.add",
+                subject_type="Note",
+                subject_id=uuid4(),
+                changes={"text": {"before": None, "after": f"note {n}"}},
+            )
+
+
+async def _last_sequence(owner: AsyncEngine, ws: UUID) -> int:
+    async with owner.connect() as conn:
+        last = await conn.scalar(
+            select(func.max(EVENTS.c.sequence)).where(EVENTS.c.workspace_id == ws)
+        )
+    return int(last or 0)
+
+
+async def _check(gql: GraphQLClient, tenant: Tenant, index: int) -> dict[str, Any] | None:
+    body = await gql(CHECK, {"ws": tenant.ws_gid(index)}, token=tenant.token)
+    check: dict[str, Any] | None = body["data"]["workspace"]["auditChainCheck"]
+    return check
+
+
+async def test_the_schedule_verifies_every_workspace_and_flags_a_tampered_chain(
+    settings: Settings,
+    database: Database,
+    owner_engine: AsyncEngine,
+    gql: GraphQLClient,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+) -> None:
+    workspaces = [(t, i) for t in (tenant_a, tenant_b) for i in range(len(t.workspace_ids))]
+    for tenant, index in workspaces:
+        await _append_events(database, tenant.workspace_ids[index], 2 + index)
+        assert await _check(gql, tenant, index) is None  # never checked yet
+    worker_settings = settings.model_copy(
+        update={"broker_url": configured_broker_url(), "audit_verify_interval_seconds": 0.5}
+    )
+    async with Background(worker_settings, database, run_workers=True):
+        for tenant, index in workspaces:
+            last = await _last_sequence(owner_engine, tenant.workspace_ids[index])
+
+            async def verified(
+                tenant: Tenant = tenant, index: int = index, last: int = last
+            ) -> Any:
+                check = await _check(gql, tenant, index)
+                return check if check and check["verifiedSequence"] == last else None
+
+            check = await eventually(verified, within=20)
+            assert (check["ok"], check["problem"]) == (True, None)
+
+        # Two more events, the first edited behind the application's back.
+        ws = tenant_a.workspace_ids[0]
+        verified_up_to = await _last_sequence(owner_engine, ws)
+        await _append_events(database, ws, 2)
+        async with owner_engine.begin() as conn:
+            await conn.execute(
+                update(EVENTS)
+                .where((EVENTS.c.workspace_id == ws) & (EVENTS.c.sequence == verified_up_to + 1))
+                .values(action="note.delete")
+            )
+
+        async def flagged() -> Any:
+            check = await _check(gql, tenant_a, 0)
+            return check if check and not check["ok"] else None
+
+        check = await eventually(flagged, within=20)
+        assert check["problem"] == f"event {verified_up_to + 1} was changed after writing"
+        assert check["verifiedSequence"] == verified_up_to  # the good part stays verified
+        # The other workspaces' chains are still sound.
+        assert (await _check(gql, tenant_a, 1) or {}).get("ok") is True
+
+
+async def test_only_workspace_admins_see_the_chain_check(
+    database: Database, gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    ws = tenant_a.workspace_ids[0]
+    await _append_events(database, ws, 1)
+    async with database.transaction(TenantBinding(frozenset({ws})), write=True) as session:
+        assert (await verify_workspace_increment(session, ws)).ok
+    seen = {}
+    for role in WorkspaceRole:
+        _, token = await add_guest(database, ws, f"{role.name.lower()}@client.example", role)
+        body = await gql(CHECK, {"ws": tenant_a.ws_gid(0)}, token=token)
+        check = body["data"]["workspace"]["auditChainCheck"]
+        seen[role] = check and check["ok"]
+    assert seen == {
+        WorkspaceRole.ADMIN: True,
+        WorkspaceRole.EDITOR: None,
+        WorkspaceRole.VIEWER: None,
+    }
