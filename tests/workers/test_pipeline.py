@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest_asyncio
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
@@ -121,3 +122,29 @@ async def test_outbox_numbers_events_in_commit_order_per_workspace(
         head = await session.get(ChainHead, (AuditScope.WORKSPACE, workspace))
     assert head is not None
     assert head.outbox_sequence == 3
+
+
+async def test_an_actor_sees_only_the_workspace_it_acts_for(
+    background: Background, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Its session is bound to one workspace: an unfiltered query finds nothing else."""
+    workspaces = [tenant_a.workspace_ids[0], tenant_a.workspace_ids[1], tenant_b.workspace_ids[0]]
+    seen: dict[UUID, set[UUID]] = {}
+
+    async def look_around(session: AsyncSession, event: OutboxEvent) -> None:
+        everything = select(OutboxEvent.workspace_id).distinct()
+        seen[event.workspace_id] = set((await session.scalars(everything)).all())
+
+    event_type = f"test.look_around.{uuid4().hex[:8]}"
+    subscribe(event_type, look_around)
+    for workspace in workspaces:
+        async with database.transaction(TenantBinding(frozenset({workspace})), write=True) as s:
+            bind_actor(s, Actor.system())
+            await emit(s, workspace, event_type, {})
+    await background.relay.relay_once()
+
+    async def all_handled() -> bool:
+        return len(seen) == len(workspaces)
+
+    await eventually(all_handled)
+    assert seen == {workspace: {workspace} for workspace in workspaces}
