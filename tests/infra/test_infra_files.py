@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from backend.settings import Settings
 
@@ -208,7 +209,6 @@ def test_dockerfile_copies_what_the_wheel_needs_and_it_is_not_ignored() -> None:
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml")
     loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
     return loaded
 
@@ -429,3 +429,13 @@ def test_init_script_is_valid_bash() -> None:
     assert INIT_SH.read_text().startswith("#!/usr/bin/env bash\n")
     result = subprocess.run([bash, "-n", str(INIT_SH)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_api_and_worker_share_the_redis_broker(compose: dict[str, Any]) -> None:
+    """The embedded memory:// broker would leave the worker container nothing to do."""
+    urls = {
+        name: _env(compose["services"][name])["WAYPOST_BROKER_URL"] for name in ("api", "worker")
+    }
+    assert urls["api"] == urls["worker"]
+    assert re.fullmatch(r"\$\{WAYPOST_BROKER_URL:-redis://redis:6379/\d+\}", urls["api"])
+    assert "redis" in compose["services"]
