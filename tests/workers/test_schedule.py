@@ -1,7 +1,9 @@
-"""The schedule checks every workspace's audit chain by itself; admins see what it found."""
+"""The schedule's housekeeping, per workspace: it checks audit chains (admins see what it
+found) and purges maps deleted longer ago than their restore window."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,7 +16,8 @@ from backend.audit.verify import verify_workspace_increment
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
-from backend.models import AuditEvent
+from backend.db.types import utcnow
+from backend.models import AuditEvent, JourneyMap, Stage
 from backend.settings import Settings
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import configured_broker_url
@@ -124,3 +127,58 @@ async def test_only_workspace_admins_see_the_chain_check(
         WorkspaceRole.EDITOR: None,
         WorkspaceRole.VIEWER: None,
     }
+
+
+async def test_the_schedule_purges_maps_deleted_over_thirty_days_ago(
+    settings: Settings,
+    database: Database,
+    owner_engine: AsyncEngine,
+    gql: GraphQLClient,
+    tenant_a: Tenant,
+) -> None:
+    create = """mutation($ws: ID!, $title: String!) { createJourneyMap(input: {workspaceId: $ws,
+      title: $title, template: FIVE_STAGE}) { journeyMap { id } errors { code } } }"""
+    delete = "mutation($id: ID!) { deleteJourneyMap(input: {id: $id}) { errors { code } } }"
+    ids = {}
+    for title in ("Expired", "Recent"):
+        body = await gql(create, {"ws": tenant_a.ws_gid(0), "title": title}, token=tenant_a.token)
+        ids[title] = body["data"]["createJourneyMap"]["journeyMap"]["id"]
+        await gql(delete, {"id": ids[title]}, token=tenant_a.token)
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            update(JourneyMap)
+            .where(JourneyMap.title == "Expired")
+            .values(deleted_at=utcnow() - timedelta(days=31))
+        )
+
+    async def left() -> dict[str, int]:
+        async with owner_engine.connect() as conn:
+            rows = await conn.execute(
+                select(JourneyMap.title, func.count(Stage.id))
+                .join(Stage, Stage.journey_map_id == JourneyMap.id, isouter=True)
+                .group_by(JourneyMap.title)
+            )
+            return {str(title): int(stages) for title, stages in rows.all()}
+
+    assert await left() == {"Expired": 5, "Recent": 5}
+    worker_settings = settings.model_copy(
+        update={"broker_url": configured_broker_url(), "audit_verify_interval_seconds": 0.5}
+    )
+    async with Background(worker_settings, database, run_workers=True):
+
+        async def purged() -> dict[str, int] | None:
+            found = await left()
+            return found if "Expired" not in found else None
+
+        assert await eventually(purged, within=20) == {"Recent": 5}  # stages went with it
+    body = await gql(
+        """query($ws: ID!) { workspace(id: $ws) {
+             auditEvents(filter: {action: "journey_map.purge"}) {
+               edges { node { subjectId actor { type } } } } } }""",
+        {"ws": tenant_a.ws_gid(0)},
+        token=tenant_a.token,
+    )
+    edges = body["data"]["workspace"]["auditEvents"]["edges"]
+    assert [e["node"] for e in edges] == [
+        {"subjectId": ids["Expired"], "actor": {"type": "SYSTEM"}}
+    ]
