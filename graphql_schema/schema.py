@@ -18,6 +18,7 @@ from graphql_schema.journeys.structure_mutations import StructureMutations
 from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType, TouchpointType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.relay import decode_global_id, resolve_node
+from graphql_schema.scalars import SCALARS
 from graphql_schema.tenancy.mutations import TenancyMutations
 from graphql_schema.tenancy.queries import TenancyQueries
 from graphql_schema.tenancy.types import (
@@ -88,6 +89,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         config=StrawberryConfig(
             batching_config={"max_operations": MAX_BATCH_OPERATIONS},
             disable_field_suggestions=settings.is_production,
+            scalar_map=SCALARS,
         ),
     )
 

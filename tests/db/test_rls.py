@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import TenantBinding
+from backend.db.engine import _switch_role_on_connect as switch_role_on_connect
+from backend.db.scoping import INFO_KEY, WORKSPACE_IDS_SETTING, TenantBinding
 from backend.models import WorkspaceMembership
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run
@@ -25,9 +27,18 @@ pytestmark = pytest.mark.skipif(
 @pytest_asyncio.fixture(loop_scope="session")
 async def unscoped(test_database: TestDatabase) -> AsyncIterator[Database]:
     """The app's own role with application scoping switched off: only RLS stands."""
-    db = make_database(test_database, app_scoping=False, pool_size=1)
+    db = make_database(test_database, app_scoping=False)
     yield db
     await db.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def one_connection(test_database: TestDatabase) -> AsyncIterator[AsyncEngine]:
+    """The app's role on a pool of exactly one connection (no overflow): reuse is certain."""
+    engine = create_async_engine(test_database.app_url, pool_size=1, max_overflow=0)
+    switch_role_on_connect(engine, "waypost_app")
+    yield engine
+    await engine.dispose()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -105,16 +116,49 @@ async def test_no_workspace_bound_means_zero_rows(
     assert await _visible_workspaces(unscoped, TenantBinding()) == set()
 
 
+BOUND_WORKSPACES = text("select current_setting(:name, true)").bindparams(
+    name=WORKSPACE_IDS_SETTING
+)
+
+
+async def _bound_transaction(
+    engine: AsyncEngine, binding: TenantBinding
+) -> tuple[int, str | None, set[object]]:
+    """One transaction carrying ``binding``, RLS alone: (server pid, setting, visible rows)."""
+    info = {INFO_KEY: replace(binding, app_scoping=False)}
+    async with AsyncSession(engine, info=info) as session, session.begin():
+        pid = await session.scalar(text("select pg_backend_pid()"))
+        setting = await session.scalar(BOUND_WORKSPACES)
+        seen = set((await session.scalars(select(WorkspaceMembership.workspace_id))).all())
+    assert isinstance(pid, int)
+    return pid, setting, seen
+
+
 async def test_a_pooled_connection_never_carries_a_binding_over(
-    unscoped: Database, two_memberships: dict
+    one_connection: AsyncEngine, two_memberships: dict
 ) -> None:
-    a = two_memberships["a"]
-    # pool_size=1: both transactions run on the same physical connection.
-    assert await _visible_workspaces(unscoped, TenantBinding(frozenset({a}))) == {a}
-    async with unscoped.engine.connect() as conn:
-        # Raw connection, no binding at all: the committed setting is '' (not NULL).
-        leftover = await conn.scalar(text("select current_setting('waypost.workspace_ids', true)"))
+    a, b = two_memberships["a"], two_memberships["b"]
+    first_pid, first_setting, first_seen = await _bound_transaction(
+        one_connection, TenantBinding(frozenset({a}))
+    )
+    assert (first_setting, first_seen) == (str(a), {a})
+
+    # The same server connection, bound to another workspace: a's rows stay out of sight.
+    pid, setting, seen = await _bound_transaction(one_connection, TenantBinding(frozenset({b})))
+    assert pid == first_pid
+    assert (setting, seen) == (str(b), {b})
+
+    # Bound to no workspace at all: nothing left over from either.
+    pid, setting, seen = await _bound_transaction(one_connection, TenantBinding())
+    assert pid == first_pid
+    assert (setting, seen) == ("", set())
+
+    async with one_connection.connect() as conn:
+        # A raw connection, no binding at all: the committed setting is '' (not NULL).
+        pid = await conn.scalar(text("select pg_backend_pid()"))
+        leftover = await conn.scalar(BOUND_WORKSPACES)
         count = await conn.scalar(text("select count(*) from workspace_memberships"))
+    assert pid == first_pid
     assert leftover in ("", None)
     assert count == 0
 

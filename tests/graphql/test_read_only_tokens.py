@@ -1,0 +1,194 @@
+"""A read-only API token (SPEC §8) reads everything its user may, and changes nothing.
+
+Every mutation of the schema is tried with a read-only token of tenant A's owner,
+who could otherwise do all of them. The read-only check sits in ``Access`` and
+runs once the mutation has parsed its ids and found its target, so a refusal
+that names the token needs a valid input: the journey mutations take theirs from
+the journey matrix's rows and its seeded world, the tenancy ones from ``CALLS``
+below, and a test fails when a mutation has neither. Minimal inputs built from
+the schema alone cover a new mutation before it has a row: refused, nothing written.
+"Nothing changed" is every row of every table, read as the tables' owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import pytest_asyncio
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+    Undefined,
+    build_schema,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.db.engine import Database
+from graphql_schema.schema import schema_sdl
+from tests.fixtures.graphql import GraphQLClient, global_id
+from tests.fixtures.tenants import Tenant
+from tests.graphql.test_isolation import snapshot
+from tests.graphql.test_journey_matrix import ROWS, World, _seed
+from tests.graphql.test_tenancy_api import ADD_MEMBER, CREATE_TOKEN, CREATE_WORKSPACE
+
+Json = dict[str, Any]
+SCHEMA = build_schema(schema_sdl())
+assert SCHEMA.mutation_type is not None
+MUTATIONS = SCHEMA.mutation_type.fields
+READ_ONLY = ("FORBIDDEN", "This API token is read-only.", None)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the inputs refer to: tenant A, its journey world, its owner's first token."""
+
+    tenant: Tenant
+    world: World
+    owner_token_id: str
+
+
+@dataclass(frozen=True)
+class Call:
+    mutation: str
+    document: str  # takes one variable, $input
+    input: Callable[[Setting], Json]
+
+
+REVOKE_TOKEN = """mutation($input: RevokeApiTokenInput!) {
+  revokeApiToken(input: $input) { apiToken { id revokedAt } errors { code message field } } }"""
+
+CALLS = [
+    Call(
+        "createWorkspace",
+        CREATE_WORKSPACE,
+        lambda s: {"organizationId": s.tenant.org_gid, "name": "Read-only client"},
+    ),
+    Call(
+        "addWorkspaceMember",
+        ADD_MEMBER,
+        lambda s: {"workspaceId": s.world.ws, "email": "ro@x.io", "role": "ADMIN"},
+    ),
+    Call("createApiToken", CREATE_TOKEN, lambda s: {"name": "minted by a read-only token"}),
+    Call("revokeApiToken", REVOKE_TOKEN, lambda s: {"id": s.owner_token_id}),
+    *(Call(row.mutation, row.document, lambda s, valid=row.valid: valid(s.world)) for row in ROWS),
+]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def setting(database: Database, gql: GraphQLClient, tenant_a: Tenant) -> Setting:
+    world = await _seed(database, tenant_a)
+    tokens = await gql("{ viewer { apiTokens { edges { node { id } } } } }", token=tenant_a.token)
+    [owner_token] = tokens["data"]["viewer"]["apiTokens"]["edges"]
+    return Setting(tenant=tenant_a, world=world, owner_token_id=owner_token["node"]["id"])
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def read_only(gql: GraphQLClient, setting: Setting) -> str:
+    """A read-only token of tenant A's owner, already used once (see ``snapshot``)."""
+    created = await gql(
+        CREATE_TOKEN, {"input": {"name": "ro", "readOnly": True}}, token=setting.tenant.token
+    )
+    token = created["data"]["createApiToken"]["token"]
+    # Authenticating stamps last_used_at (at most once a minute): do it before any snapshot.
+    await gql("{ viewer { user { id } } }", token=token)
+    return str(token)
+
+
+async def mutate(gql: GraphQLClient, call: Call, input_: Json, token: str) -> Json:
+    body = await gql(call.document, {"input": input_}, token=token)
+    return dict(body["data"][call.mutation])
+
+
+def refusal(payload: Json) -> list[tuple[str, str, str | None]]:
+    """The errors of a payload that must carry nothing else."""
+    assert all(value is None for key, value in payload.items() if key != "errors"), payload
+    return [(e["code"], e["message"], e["field"]) for e in payload["errors"]]
+
+
+def test_every_mutation_has_a_call() -> None:
+    assert sorted(call.mutation for call in CALLS) == sorted(MUTATIONS)
+
+
+@pytest.mark.parametrize("call", [pytest.param(c, id=c.mutation) for c in CALLS])
+async def test_read_only_token_is_refused_and_changes_nothing(
+    call: Call,
+    gql: GraphQLClient,
+    owner_engine: AsyncEngine,
+    setting: Setting,
+    read_only: str,
+) -> None:
+    input_ = call.input(setting)
+    before = await snapshot(owner_engine)
+    payload = await mutate(gql, call, input_, read_only)
+    assert refusal(payload) == [READ_ONLY]
+    assert await snapshot(owner_engine) == before
+    # The same input from the owner's full token goes through: only the token said no.
+    allowed = await mutate(gql, call, input_, setting.tenant.token)
+    assert allowed["errors"] == [], allowed
+
+
+def minimal(type_: GraphQLInputType) -> Any:
+    """The smallest value of a type: required fields only, each with a plain value."""
+    if isinstance(type_, GraphQLNonNull):
+        return minimal(type_.of_type)
+    if isinstance(type_, GraphQLList):
+        return []
+    if isinstance(type_, GraphQLEnumType):
+        return next(iter(type_.values))
+    if isinstance(type_, GraphQLInputObjectType):
+        return {
+            name: minimal(field.type)
+            for name, field in type_.fields.items()
+            if isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
+        }
+    assert isinstance(type_, GraphQLScalarType), type_
+    # An id names nothing at all: nobody may act on it, read-only or not.
+    plain = {"ID": global_id("Nothing", uuid4()), "Int": 1, "Float": 0.5, "Boolean": True}
+    return plain.get(type_.name, "x")
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+async def test_read_only_token_with_a_minimal_input_writes_nothing(
+    name: str,
+    gql: GraphQLClient,
+    owner_engine: AsyncEngine,
+    setting: Setting,
+    read_only: str,
+) -> None:
+    field = MUTATIONS[name]
+    [(argument, arg)] = field.args.items()
+    document = (
+        f"mutation($input: {arg.type}) {{ {name}({argument}: $input) "
+        "{ errors { code message field } } }"
+    )
+    call = Call(name, document, lambda _: minimal(arg.type))
+    before = await snapshot(owner_engine)
+    payload = await mutate(gql, call, call.input(setting), read_only)
+    codes = {code for code, _, _ in refusal(payload)}
+    assert codes, payload
+    assert codes <= {"FORBIDDEN", "VALIDATION", "NOT_FOUND"}, payload
+    assert await snapshot(owner_engine) == before
+
+
+async def test_read_only_token_still_reads(
+    gql: GraphQLClient, setting: Setting, read_only: str
+) -> None:
+    query = """query($ws: ID!, $map: ID!) {
+      viewer { workspaces { totalCount } apiTokens { totalCount } }
+      workspace(id: $ws) { viewerRole members { totalCount } personas { totalCount }
+        auditEvents(first: 1) { totalCount } }
+      journeyMap(id: $map) { title stages { name touchpoints { name } } } }"""
+    variables = {"ws": setting.world.ws, "map": setting.world.map}
+    as_owner = await gql(query, variables, token=setting.tenant.token)
+    as_read_only = await gql(query, variables, token=read_only)
+    assert as_read_only == as_owner
+    assert as_read_only["data"]["workspace"]["viewerRole"] == "ADMIN"
+    assert as_read_only["data"]["journeyMap"]["title"] == "Checkout"
