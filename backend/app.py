@@ -17,6 +17,8 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
+from backend.auth.http import auth_routes
+from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
 from backend.settings import Settings, get_settings
@@ -27,7 +29,7 @@ from workers.broker import is_in_process
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.introspection_enabled else None,
@@ -35,6 +37,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.database = database
+        self.oidc = oidc
 
     def decode_json(self, data: str | bytes) -> object:
         """Parse a request body, refusing anything that is not GraphQL-over-HTTP shaped."""
@@ -63,6 +66,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response,
             db=self.database,
             settings=self.settings,
+            oidc=self.oidc,
             request_id=request.scope.get("state", {}).get("request_id", "-"),
         )
 
@@ -101,12 +105,18 @@ async def _unexpected_error(request: Request, _error: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    oidc: OidcClient | None = None,
+) -> Starlette:
     """Build the app; a database passed in is borrowed (the caller disposes of it)."""
     settings = settings or get_settings()
     owns_database = database is None
     db = database or database_from_settings(settings)
-    graphql = GraphQLApp(settings, db)
+    oidc = oidc or OidcClient()
+    graphql = GraphQLApp(settings, db, oidc)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -125,6 +135,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz_endpoint(db)),
+            *auth_routes(settings, db, oidc),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={Exception: _unexpected_error},

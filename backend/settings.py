@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     outbox_redeliver_after_seconds: float = 900.0
     audit_verify_interval_seconds: float = 3600.0
 
+    # Browser sessions (after single sign-on): ended after this long without a request,
+    # and in any case this long after sign-in.
+    session_idle_timeout_seconds: float = 8 * 3600.0
+    session_absolute_timeout_seconds: float = 7 * 24 * 3600.0
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:
@@ -86,6 +91,11 @@ class Settings(BaseSettings):
     @property
     def owner_database_url(self) -> str:
         return self.migration_database_url or self.database_url
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies travel over HTTPS only, except on a developer's plain-HTTP laptop."""
+        return self.env is not Environment.DEVELOPMENT
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator
 
 from graphql import ExecutionResult, FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from backend.auth.principal import Principal
 from backend.auth.service import authenticate_token, bearer_token
+from backend.auth.sessions import CSRF_HEADER, SESSION_COOKIE, authenticate_session, csrf_matches
 from backend.authz.access import load_access
 from graphql_schema.context import Context
-from graphql_schema.errors import Unauthenticated
+from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
 
 
 class Authenticate(SchemaExtension):
@@ -22,15 +25,32 @@ class Authenticate(SchemaExtension):
         context = self.execution_context.context
         assert isinstance(context, Context)
         if context._access is None and not self._introspection_only():
-            token = bearer_token(context.request.headers.get("authorization"))
-            principal = await authenticate_token(context.db, token) if token else None
+            principal = await self._principal(context)
             if principal is None:
-                self.execution_context.result = ExecutionResult(
-                    data=None, errors=[Unauthenticated()]
-                )
+                self._refuse(Unauthenticated())
+            elif self._is_mutation() and not csrf_matches(
+                principal, context.request.headers.get(CSRF_HEADER)
+            ):
+                self._refuse(CsrfTokenMissing())
             else:
                 context._access = await load_access(context.db, principal)
         yield
+
+    async def _principal(self, context: Context) -> Principal | None:
+        """A bearer token if one is sent (even a bad one: no falling back), else the cookie."""
+        headers = context.request.headers
+        if headers.get("authorization"):
+            token = bearer_token(headers.get("authorization"))
+            return await authenticate_token(context.db, token) if token else None
+        secret = context.request.cookies.get(SESSION_COOKIE)
+        return await authenticate_session(context.db, context.settings, secret) if secret else None
+
+    def _refuse(self, error: Unauthenticated) -> None:
+        self.execution_context.result = ExecutionResult(data=None, errors=[error])
+
+    def _is_mutation(self) -> bool:
+        operation = self.execution_context.operation_type
+        return operation is OperationType.MUTATION
 
     def _introspection_only(self) -> bool:
         document = self.execution_context.graphql_document

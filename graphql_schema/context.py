@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from backend.audit.actor import Actor
+from backend.auth.oidc import OidcClient
 from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.models.audit import ActorType
@@ -30,6 +31,7 @@ class Context:
     response: Response | None
     db: Database
     settings: Settings
+    oidc: OidcClient
     request_id: str
     # Set by the authentication extension once the document passed the limits.
     _access: Access | None = None

@@ -38,10 +38,21 @@ class UserError:
 
 
 class Unauthenticated(GraphQLError):
+    def __init__(
+        self,
+        message: str = "Authentication required: send a valid API token as "
+        "'Authorization: Bearer <token>', or sign in.",
+    ) -> None:
+        super().__init__(message, extensions={"code": UNAUTHENTICATED})
+
+
+class CsrfTokenMissing(Unauthenticated):
+    """A cookie alone does not prove the request came from our page: no mutation then."""
+
     def __init__(self) -> None:
         super().__init__(
-            "Authentication required: send a valid API token as 'Authorization: Bearer <token>'.",
-            extensions={"code": UNAUTHENTICATED},
+            "Signed in by cookie: mutations need the X-Waypost-CSRF header, with the value "
+            "of the waypost_csrf cookie."
         )
 
 

@@ -13,6 +13,7 @@ from backend.settings import Settings
 from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
 from graphql_schema.errors import MaskUnexpectedErrors
+from graphql_schema.identity.mutations import IdentityMutations
 from graphql_schema.journeys.mutations import JourneyMutations
 from graphql_schema.journeys.structure_mutations import StructureMutations
 from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType, TouchpointType
@@ -52,7 +53,7 @@ class Query(TenancyQueries):
 
 
 @strawberry.type
-class Mutation(TenancyMutations, JourneyMutations, StructureMutations):
+class Mutation(TenancyMutations, IdentityMutations, JourneyMutations, StructureMutations):
     pass
 
 

@@ -14,3 +14,7 @@ class Principal:
     # A token may be limited to one workspace and/or to reading.
     restricted_workspace_id: UUID | None = None
     read_only: bool = False
+    # Signed in through a browser session (cookie): mutations must prove the
+    # session's CSRF token.
+    session_id: UUID | None = None
+    csrf_token: str | None = None

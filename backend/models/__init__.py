@@ -9,6 +9,7 @@ from backend.models.audit import (
     AuditVerification,
     ChainHead,
 )
+from backend.models.identity import SsoConnection, SsoLoginAttempt, UserIdentity, UserSession
 from backend.models.journeys import (
     JourneyMap,
     JourneyMapPersona,
@@ -49,10 +50,14 @@ __all__ = [
     "OutboxEvent",
     "PainPoint",
     "Persona",
+    "SsoConnection",
+    "SsoLoginAttempt",
     "Stage",
     "Touchpoint",
     "TouchpointEmotion",
     "User",
+    "UserIdentity",
+    "UserSession",
     "Workspace",
     "WorkspaceMembership",
 ]

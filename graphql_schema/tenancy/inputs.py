@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_schema.tenancy.types import WorkspaceRole
+from graphql_schema.roles import WorkspaceRole
 
 
 @strawberry.input

@@ -10,7 +10,8 @@ import strawberry
 from strawberry import relay
 
 from backend import models
-from backend.authz import roles
+from backend.auth.connections import connections_of
+from backend.authz.roles import OrgRole as OrgRoleEnum
 from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
 from backend.journeys.maps import MapRepository, deleted_maps_page
@@ -30,6 +31,7 @@ from graphql_schema.audit.types import (
     DeadLetterType,
 )
 from graphql_schema.context import Info
+from graphql_schema.identity.types import SsoConnectionType
 from graphql_schema.journeys.types import (
     JourneyMapType,
     MapOrder,
@@ -38,10 +40,7 @@ from graphql_schema.journeys.types import (
     Scenario,
 )
 from graphql_schema.relay import Connection, LoaderNode, decode_global_id
-
-OrganizationKind = strawberry.enum(roles.OrganizationKind, name="OrganizationKind")
-OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
-WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
+from graphql_schema.roles import OrganizationKind, OrgRole, WorkspaceRole
 
 
 @strawberry.type(name="User")
@@ -83,6 +82,18 @@ class OrganizationType(LoaderNode):
             (UUID(self.id), first, after)
         )
         return Connection.from_page(page, WorkspaceType.from_model)
+
+    @strawberry.field(
+        description="How its people sign in: its SSO connections (org ADMIN; null otherwise)."
+    )
+    async def sso_connections(self, info: Info) -> list[SsoConnectionType] | None:
+        organization_id = UUID(self.id)
+        role = info.context.access.org_role(organization_id)
+        if role is None or not role.at_least(OrgRoleEnum.ADMIN):
+            return None
+        async with info.context.read() as session:
+            found = await connections_of(session, organization_id)
+        return [SsoConnectionType.from_model(c, self.slug) for c in found]
 
     @strawberry.field(description="This organization's audit trail, newest first (org ADMIN).")
     async def audit_events(

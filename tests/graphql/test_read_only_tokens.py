@@ -31,9 +31,14 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.models import SsoConnection
 from graphql_schema.schema import schema_sdl
 from tests.fixtures.graphql import GraphQLClient, global_id
+from tests.fixtures.rogue_idp import RogueIdP
+from tests.fixtures.sso import CREATE_CONNECTION
 from tests.fixtures.tenants import Tenant
 from tests.graphql.test_isolation import snapshot
 from tests.graphql.test_journey_matrix import ROWS, World, _seed
@@ -53,6 +58,8 @@ class Setting:
     tenant: Tenant
     world: World
     owner_token_id: str
+    sso_connection: str  # another issuer than ``issuer``
+    issuer: str  # a live OpenID provider, for createSsoConnection to discover
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,13 @@ class Call:
 
 REVOKE_TOKEN = """mutation($input: RevokeApiTokenInput!) {
   revokeApiToken(input: $input) { apiToken { id revokedAt } errors { code message field } } }"""
+
+UPDATE_CONNECTION = """mutation($input: UpdateSsoConnectionInput!) {
+  updateSsoConnection(input: $input) { ssoConnection { id } errors { code message field } } }"""
+DISABLE_CONNECTION = """mutation($input: DisableSsoConnectionInput!) {
+  disableSsoConnection(input: $input) { ssoConnection { id } errors { code message field } } }"""
+SIGN_OUT_EVERYWHERE = """mutation($input: SignOutEverywhereInput!) {
+  signOutEverywhere(input: $input) { sessionsEnded errors { code message field } } }"""
 
 CALLS = [
     Call(
@@ -78,16 +92,53 @@ CALLS = [
     ),
     Call("createApiToken", CREATE_TOKEN, lambda s: {"name": "minted by a read-only token"}),
     Call("revokeApiToken", REVOKE_TOKEN, lambda s: {"id": s.owner_token_id}),
+    Call(
+        "createSsoConnection",
+        CREATE_CONNECTION,
+        lambda s: {
+            "organizationId": s.tenant.org_gid,
+            "issuer": s.issuer,
+            "clientId": "read-only",
+            "clientSecret": "read-only-secret",
+            "allowedDomains": ["alpha.example"],
+        },
+    ),
+    Call(
+        "updateSsoConnection",
+        UPDATE_CONNECTION,
+        lambda s: {"id": s.sso_connection, "allowedDomains": ["beta.example"]},
+    ),
+    Call("disableSsoConnection", DISABLE_CONNECTION, lambda s: {"id": s.sso_connection}),
+    Call("signOutEverywhere", SIGN_OUT_EVERYWHERE, lambda s: {}),
     *(Call(row.mutation, row.document, lambda s, valid=row.valid: valid(s.world)) for row in ROWS),
 ]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def setting(database: Database, gql: GraphQLClient, tenant_a: Tenant) -> Setting:
+async def setting(
+    database: Database, gql: GraphQLClient, tenant_a: Tenant, rogue_idp: RogueIdP
+) -> Setting:
     world = await _seed(database, tenant_a)
     tokens = await gql("{ viewer { apiTokens { edges { node { id } } } } }", token=tenant_a.token)
     [owner_token] = tokens["data"]["viewer"]["apiTokens"]["edges"]
-    return Setting(tenant=tenant_a, world=world, owner_token_id=owner_token["node"]["id"])
+    async with database.transaction(NO_TENANT, write=True) as session:
+        connection = SsoConnection(
+            organization_id=tenant_a.organization_id,
+            issuer="https://idp.alpha.example",
+            client_id="alpha",
+            client_secret_encrypted="sealed",
+            allowed_domains=["alpha.example"],
+            default_role=WorkspaceRole.VIEWER,
+            default_workspace_ids=[],
+        )
+        session.add(connection)
+    return Setting(
+        tenant=tenant_a,
+        world=world,
+        owner_token_id=owner_token["node"]["id"],
+        sso_connection=global_id("SsoConnection", connection.id),
+        issuer=rogue_idp.issuer,
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -1,0 +1,132 @@
+"""The browser side of single sign-on: login, the provider's callback, logout."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from backend.auth import sso
+from backend.auth.oidc import OidcClient
+from backend.auth.sessions import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    authenticate_session,
+    csrf_matches,
+)
+from backend.db.engine import Database
+from backend.db.types import utcnow
+from backend.settings import Settings
+
+# Binds a login attempt to the browser that started it; distinct from the provider's
+# cookies, which share the host in development.
+ATTEMPT_COOKIE = "waypost_sso_attempt"
+ATTEMPT_PATH = "/auth/sso"
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _client(request: Request) -> sso.Client:
+    return sso.Client(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=request.scope.get("state", {}).get("request_id"),
+    )
+
+
+def _refusal(reason: str, status: int) -> HTMLResponse:
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Sign-in refused</title>"
+        f"<h1>Sign-in refused</h1><p>{html.escape(reason)}</p>"
+        '<p><a href="/">Back to Waypost</a></p></html>'
+    )
+    return HTMLResponse(page, status_code=status, headers={"cache-control": "no-store"})
+
+
+def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Route]:
+    secure = settings.secure_cookies
+
+    async def login(request: Request) -> Response:
+        try:
+            started = await sso.start(
+                db, settings, oidc, request.path_params["org"], request.query_params.get("next")
+            )
+        except sso.SignInRefused as refused:
+            return _refusal(refused.reason, refused.status)
+        response = RedirectResponse(started.authorization_url, status_code=302)
+        response.set_cookie(
+            ATTEMPT_COOKIE,
+            str(started.attempt_id),
+            max_age=int(sso.ATTEMPT_TTL.total_seconds()),
+            path=ATTEMPT_PATH,
+            httponly=True,
+            secure=secure,
+            samesite="lax",  # sent on the provider's top-level redirect back to us
+        )
+        return response
+
+    async def callback(request: Request) -> Response:
+        query = request.query_params
+        try:
+            signed_in = await sso.finish(
+                db,
+                settings,
+                oidc,
+                state=query.get("state"),
+                code=query.get("code"),
+                error=query.get("error"),
+                browser_attempt=request.cookies.get(ATTEMPT_COOKIE),
+                client=_client(request),
+            )
+        except sso.SignInRefused as refused:
+            response: Response = _refusal(refused.reason, refused.status)
+        else:
+            response = RedirectResponse(signed_in.return_to, status_code=303)
+            opened = signed_in.session
+            max_age = max(0, int((opened.expires_at - utcnow()).total_seconds()))
+            response.set_cookie(
+                SESSION_COOKIE,
+                opened.secret,
+                max_age=max_age,
+                path="/",
+                httponly=True,
+                secure=secure,
+                samesite="lax",
+            )
+            response.set_cookie(
+                CSRF_COOKIE,
+                opened.csrf_token,
+                max_age=max_age,
+                path="/",
+                httponly=False,  # the page reads it and sends it back as X-Waypost-CSRF
+                secure=secure,
+                samesite="strict",
+            )
+        response.delete_cookie(ATTEMPT_COOKIE, path=ATTEMPT_PATH, secure=secure, httponly=True)
+        return response
+
+    async def logout(request: Request) -> Response:
+        secret = request.cookies.get(SESSION_COOKIE)
+        principal = await authenticate_session(db, settings, secret) if secret else None
+        if principal is not None:
+            if not csrf_matches(principal, request.headers.get(CSRF_HEADER)):
+                return Response(
+                    "Signing out needs the X-Waypost-CSRF header.",
+                    status_code=403,
+                    media_type="text/plain",
+                )
+            await sso.sign_out(db, principal, _client(request))
+        response = Response(status_code=204)
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True)
+        response.delete_cookie(CSRF_COOKIE, path="/", secure=secure)
+        return response
+
+    return [
+        Route("/auth/sso/{org}/login", login, methods=["GET"]),
+        Route(sso.CALLBACK_PATH, callback, methods=["GET"]),
+        Route("/auth/logout", logout, methods=["POST"]),
+    ]

@@ -1,0 +1,143 @@
+"""Browser sessions: kept server-side (so one can be ended at once), found by a cookie.
+
+The cookie holds a random secret whose hash is stored, as for API tokens. A session
+ends when revoked, after ``session_idle_timeout_seconds`` without use, and in any
+case ``session_absolute_timeout_seconds`` after sign-in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.principal import Principal
+from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.db.types import utcnow
+from backend.models import User, UserSession
+from backend.settings import Settings
+
+SESSION_COOKIE = "waypost_session"
+CSRF_COOKIE = "waypost_csrf"  # readable by the page, which echoes it in CSRF_HEADER
+CSRF_HEADER = "x-waypost-csrf"
+SESSION_PREFIX = "wps_"
+# Writing last_seen_at on every request would turn every read into a write.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    id: UUID
+    secret: str  # for the cookie; only its hash is kept
+    csrf_token: str
+    expires_at: datetime
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def open_session(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: UUID,
+    organization_id: UUID,
+    ip: str | None,
+    user_agent: str | None,
+) -> NewSession:
+    secret = SESSION_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    row = UserSession(
+        user_id=user_id,
+        organization_id=organization_id,
+        secret_hash=_hash(secret),
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=settings.session_absolute_timeout_seconds),
+        ip=ip,
+        user_agent=(user_agent or "")[:500] or None,
+    )
+    session.add(row)
+    await session.flush()
+    return NewSession(row.id, secret, row.csrf_token, row.expires_at)
+
+
+async def authenticate_session(db: Database, settings: Settings, secret: str) -> Principal | None:
+    """The principal of a live session, or None for an unknown, ended or expired one."""
+    if not secret.startswith(SESSION_PREFIX) or not 20 < len(secret) < 200:
+        return None
+    now = utcnow()
+    idle = timedelta(seconds=settings.session_idle_timeout_seconds)
+    async with db.transaction(NO_TENANT) as session:
+        row = (
+            await session.execute(
+                select(UserSession, User)
+                .join(User, User.id == UserSession.user_id)
+                .where(UserSession.secret_hash == _hash(secret))
+            )
+        ).one_or_none()
+    if row is None:
+        return None
+    found, user = row
+    if (
+        found.revoked_at is not None
+        or found.expires_at <= now
+        or found.last_seen_at + idle <= now
+        or not user.is_active
+    ):
+        return None
+    if now - found.last_seen_at >= LAST_SEEN_RESOLUTION:
+        await _touch(db, found.id, now)
+    return Principal(
+        user_id=user.id, email=user.email, session_id=found.id, csrf_token=found.csrf_token
+    )
+
+
+async def _touch(db: Database, session_id: UUID, now: datetime) -> None:
+    async with db.transaction(NO_TENANT, write=True) as session:
+        await session.execute(
+            update(UserSession)
+            .where(
+                UserSession.id == session_id,
+                UserSession.last_seen_at <= now - LAST_SEEN_RESOLUTION,
+            )
+            .values(last_seen_at=now)
+        )
+
+
+async def end_sessions(
+    session: AsyncSession,
+    *,
+    user_id: UUID,
+    session_id: UUID | None = None,
+    organization_id: UUID | None = None,
+) -> int:
+    """End one session of a user, those opened through one organization, or all of them."""
+    statement = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if session_id is not None:
+        statement = statement.where(UserSession.id == session_id)
+    if organization_id is not None:
+        statement = statement.where(UserSession.organization_id == organization_id)
+    result = await session.execute(statement.values(revoked_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def csrf_matches(principal: Principal, presented: str | None) -> bool:
+    """A cookie-borne session proves the request came from our page; others need not."""
+    if principal.session_id is None:
+        return True
+    return bool(
+        presented
+        and principal.csrf_token
+        and secrets.compare_digest(presented.encode(), principal.csrf_token.encode())
+    )

@@ -1,0 +1,1 @@
+"""SSO connections and browser sessions over GraphQL."""

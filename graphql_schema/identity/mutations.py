@@ -1,0 +1,130 @@
+"""Mutations: createSsoConnection, updateSsoConnection, disableSsoConnection,
+signOutEverywhere."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth import connections, sso
+from backend.models import Organization, SsoConnection
+from graphql_schema.context import Info
+from graphql_schema.errors import UserError
+from graphql_schema.identity.inputs import (
+    CreateSsoConnectionInput,
+    DisableSsoConnectionInput,
+    SignOutEverywhereInput,
+    UpdateSsoConnectionInput,
+)
+from graphql_schema.identity.types import SsoConnectionType
+from graphql_schema.mutations import run_mutation
+from graphql_schema.relay import parse_id
+
+
+@strawberry.type
+class SsoConnectionPayload:
+    sso_connection: SsoConnectionType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SignOutEverywherePayload:
+    sessions_ended: int | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _workspace_ids(ids: list[strawberry.ID], field: str) -> list[UUID]:
+    return [parse_id(i, "Workspace", field=f"{field}[{n}]") for n, i in enumerate(ids)]
+
+
+async def _payload(session: AsyncSession, connection: SsoConnection) -> SsoConnectionPayload:
+    org = await session.get(Organization, connection.organization_id)
+    assert org is not None
+    return SsoConnectionPayload(sso_connection=SsoConnectionType.from_model(connection, org.slug))
+
+
+@strawberry.type
+class IdentityMutations:
+    @strawberry.mutation(
+        description="Connect an OpenID provider for the organization's sign-in (org ADMIN)."
+    )
+    async def create_sso_connection(
+        self, info: Info, input: CreateSsoConnectionInput
+    ) -> SsoConnectionPayload:
+        async def action(session: AsyncSession) -> SsoConnectionPayload:
+            context = info.context
+            connection = await connections.create_connection(
+                session,
+                context.access,
+                context.settings,
+                context.oidc,
+                organization_id=parse_id(
+                    input.organization_id, "Organization", field="organizationId"
+                ),
+                issuer=input.issuer,
+                client_id=input.client_id,
+                client_secret=input.client_secret,
+                allowed_domains=input.allowed_domains,
+                default_role=input.default_role,
+                default_workspace_ids=_workspace_ids(
+                    input.default_workspace_ids, "defaultWorkspaceIds"
+                ),
+            )
+            return await _payload(session, connection)
+
+        return await run_mutation(info, SsoConnectionPayload, action)
+
+    @strawberry.mutation(description="Change an SSO connection; unset fields stay (org ADMIN).")
+    async def update_sso_connection(
+        self, info: Info, input: UpdateSsoConnectionInput
+    ) -> SsoConnectionPayload:
+        async def action(session: AsyncSession) -> SsoConnectionPayload:
+            changes = connections.ConnectionChanges(
+                client_id=input.client_id,
+                client_secret=input.client_secret,
+                allowed_domains=input.allowed_domains,
+                default_role=input.default_role,
+                default_workspace_ids=_workspace_ids(
+                    input.default_workspace_ids, "defaultWorkspaceIds"
+                )
+                if input.default_workspace_ids is not None
+                else None,
+                enabled=input.enabled,
+            )
+            return await _update(info, session, input.id, changes)
+
+        return await run_mutation(info, SsoConnectionPayload, action)
+
+    @strawberry.mutation(description="Switch an SSO connection off (org ADMIN).")
+    async def disable_sso_connection(
+        self, info: Info, input: DisableSsoConnectionInput
+    ) -> SsoConnectionPayload:
+        async def action(session: AsyncSession) -> SsoConnectionPayload:
+            changes = connections.ConnectionChanges(enabled=False)
+            return await _update(info, session, input.id, changes)
+
+        return await run_mutation(info, SsoConnectionPayload, action)
+
+    @strawberry.mutation(description="End all your browser sessions, in every browser.")
+    async def sign_out_everywhere(
+        self, info: Info, input: SignOutEverywhereInput
+    ) -> SignOutEverywherePayload:
+        async def action(session: AsyncSession) -> SignOutEverywherePayload:
+            ended = await sso.sign_out_everywhere(
+                session, info.context.access, keep_this_session=input.keep_this_session
+            )
+            return SignOutEverywherePayload(sessions_ended=ended)
+
+        return await run_mutation(info, SignOutEverywherePayload, action)
+
+
+async def _update(
+    info: Info, session: AsyncSession, id_: str, changes: connections.ConnectionChanges
+) -> SsoConnectionPayload:
+    connection_id = parse_id(id_, "SsoConnection", field="id")
+    connection = await connections.update_connection(
+        session, info.context.access, info.context.settings, connection_id, changes
+    )
+    return await _payload(session, connection)

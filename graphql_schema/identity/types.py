@@ -1,0 +1,63 @@
+"""SsoConnection: what an organization's ADMINs see of a connection (never its secret)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+import strawberry
+from strawberry import relay
+
+from backend import models
+from backend.auth.sso import redirect_uri
+from graphql_schema.context import Info
+from graphql_schema.roles import WorkspaceRole
+
+
+def _global_id(type_name: str, value: object) -> strawberry.ID:
+    return strawberry.ID(str(relay.GlobalID(type_name=type_name, node_id=str(value))))
+
+
+@strawberry.type(name="SsoConnection", description="An organization's OpenID provider.")
+class SsoConnectionType:
+    id: strawberry.ID
+    issuer: str
+    client_id: str
+    has_client_secret: bool = strawberry.field(
+        description="Always true: the secret is stored encrypted and never shown again."
+    )
+    allowed_domains: list[str]
+    default_role: WorkspaceRole  # type: ignore[valid-type]
+    default_workspace_ids: list[strawberry.ID] = strawberry.field(
+        description="Workspaces a first sign-in joins, with defaultRole."
+    )
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    org_slug: strawberry.Private[str]
+
+    @classmethod
+    def from_model(cls, connection: models.SsoConnection, org_slug: str) -> Self:
+        return cls(
+            id=_global_id("SsoConnection", connection.id),
+            issuer=connection.issuer,
+            client_id=connection.client_id,
+            has_client_secret=bool(connection.client_secret_encrypted),
+            allowed_domains=list(connection.allowed_domains),
+            default_role=connection.default_role,
+            default_workspace_ids=[
+                _global_id("Workspace", w) for w in connection.default_workspace_ids
+            ],
+            enabled=connection.enabled,
+            created_at=connection.created_at,
+            updated_at=connection.updated_at,
+            org_slug=org_slug,
+        )
+
+    @strawberry.field(description="Where people start signing in.")
+    def login_url(self, info: Info) -> str:
+        return f"{info.context.settings.base_url.rstrip('/')}/auth/sso/{self.org_slug}/login"
+
+    @strawberry.field(description="The redirect URI to register with the identity provider.")
+    def redirect_uri(self, info: Info) -> str:
+        return redirect_uri(info.context.settings)

@@ -1,0 +1,11 @@
+"""The role and kind enums of SPEC §3, as GraphQL types (shared by every domain)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from backend.authz import roles
+
+OrganizationKind = strawberry.enum(roles.OrganizationKind, name="OrganizationKind")
+OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
+WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
