@@ -20,6 +20,7 @@ from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.scalars import SCALARS
+from graphql_schema.tenancy.membership_mutations import MembershipMutations
 from graphql_schema.tenancy.mutations import TenancyMutations
 from graphql_schema.tenancy.queries import TenancyQueries
 from graphql_schema.tenancy.types import (
@@ -53,7 +54,9 @@ class Query(TenancyQueries):
 
 
 @strawberry.type
-class Mutation(TenancyMutations, IdentityMutations, JourneyMutations, StructureMutations):
+class Mutation(
+    TenancyMutations, MembershipMutations, IdentityMutations, JourneyMutations, StructureMutations
+):
     pass
 
 

@@ -15,12 +15,15 @@ from backend.auth.sessions import (
     CSRF_COOKIE,
     CSRF_HEADER,
     SESSION_COOKIE,
+    NewSession,
     authenticate_session,
     csrf_matches,
 )
 from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.settings import Settings
+from backend.tenancy import invitations
 
 # Binds a login attempt to the browser that started it; distinct from the provider's
 # cookies, which share the host in development.
@@ -38,13 +41,25 @@ def _client(request: Request) -> sso.Client:
     )
 
 
-def _refusal(reason: str, status: int) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     page = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Sign-in refused</title>"
-        f"<h1>Sign-in refused</h1><p>{html.escape(reason)}</p>"
-        '<p><a href="/">Back to Waypost</a></p></html>'
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1>{body}</html>"
     )
     return HTMLResponse(page, status_code=status, headers={"cache-control": "no-store"})
+
+
+def _refusal(reason: str, status: int, *, title: str = "Sign-in") -> HTMLResponse:
+    body = f'<p>{html.escape(reason)}</p><p><a href="/">Back to Waypost</a></p>'
+    return _page(f"{title} refused", body, status)
+
+
+def _confirm_invitation(email: str, organization: str) -> HTMLResponse:
+    body = (
+        f"<p>{html.escape(email)} is invited to {html.escape(organization)}.</p>"
+        '<form method="post"><button type="submit">Accept and sign in</button></form>'
+    )
+    return _page(f"Join {organization}", body)
 
 
 def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Route]:
@@ -86,26 +101,7 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
             response: Response = _refusal(refused.reason, refused.status)
         else:
             response = RedirectResponse(signed_in.return_to, status_code=303)
-            opened = signed_in.session
-            max_age = max(0, int((opened.expires_at - utcnow()).total_seconds()))
-            response.set_cookie(
-                SESSION_COOKIE,
-                opened.secret,
-                max_age=max_age,
-                path="/",
-                httponly=True,
-                secure=secure,
-                samesite="lax",
-            )
-            response.set_cookie(
-                CSRF_COOKIE,
-                opened.csrf_token,
-                max_age=max_age,
-                path="/",
-                httponly=False,  # the page reads it and sends it back as X-Waypost-CSRF
-                secure=secure,
-                samesite="strict",
-            )
+            start_session(response, signed_in.session)
         response.delete_cookie(ATTEMPT_COOKIE, path=ATTEMPT_PATH, secure=secure, httponly=True)
         return response
 
@@ -125,7 +121,47 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
         response.delete_cookie(CSRF_COOKIE, path="/", secure=secure)
         return response
 
+    def start_session(response: Response, opened: NewSession) -> None:
+        max_age = max(0, int((opened.expires_at - utcnow()).total_seconds()))
+        response.set_cookie(
+            SESSION_COOKIE,
+            opened.secret,
+            max_age=max_age,
+            path="/",
+            httponly=True,
+            secure=secure,
+            samesite="lax",
+        )
+        response.set_cookie(
+            CSRF_COOKIE,
+            opened.csrf_token,
+            max_age=max_age,
+            path="/",
+            httponly=False,  # the page reads it and sends it back as X-Waypost-CSRF
+            secure=secure,
+            samesite="strict",
+        )
+
+    async def invitation(request: Request) -> Response:
+        secret = request.path_params["secret"]
+        if request.method == "GET":
+            # Link scanners open links: only the confirming POST spends the invitation.
+            try:
+                async with db.transaction(NO_TENANT) as session:
+                    found, organization = await invitations.usable_invitation(session, secret)
+            except invitations.InvitationUnusable as unusable:
+                return _refusal(unusable.reason, 410, title="Invitation")
+            return _confirm_invitation(found.email, organization.name)
+        try:
+            signed_in = await sso.sign_in_by_invitation(db, settings, secret, _client(request))
+        except invitations.InvitationUnusable as unusable:
+            return _refusal(unusable.reason, 410, title="Invitation")
+        response = RedirectResponse("/", status_code=303)
+        start_session(response, signed_in.session)
+        return response
+
     return [
+        Route("/auth/invitations/{secret}", invitation, methods=["GET", "POST"]),
         Route("/auth/sso/{org}/login", login, methods=["GET"]),
         Route(sso.CALLBACK_PATH, callback, methods=["GET"]),
         Route("/auth/logout", logout, methods=["POST"]),

@@ -18,3 +18,6 @@ class Principal:
     # session's CSRF token.
     session_id: UUID | None = None
     csrf_token: str | None = None
+    # A session reaches only the organization it was opened through: another
+    # organization's identity provider (or invitation) vouches for nothing else.
+    restricted_organization_id: UUID | None = None

@@ -97,7 +97,11 @@ async def authenticate_session(db: Database, settings: Settings, secret: str) ->
     if now - found.last_seen_at >= LAST_SEEN_RESOLUTION:
         await _touch(db, found.id, now)
     return Principal(
-        user_id=user.id, email=user.email, session_id=found.id, csrf_token=found.csrf_token
+        user_id=user.id,
+        email=user.email,
+        session_id=found.id,
+        csrf_token=found.csrf_token,
+        restricted_organization_id=found.organization_id,
     )
 
 

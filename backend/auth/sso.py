@@ -43,6 +43,7 @@ from backend.models import (
 )
 from backend.models.audit import ActorType
 from backend.settings import Settings
+from backend.tenancy import invitations
 
 CALLBACK_PATH = "/auth/sso/callback"
 ATTEMPT_TTL = timedelta(minutes=10)
@@ -355,3 +356,28 @@ async def sign_out_everywhere(
         changes=changes_of({}, {"sessions_ended": ended}),
     )
     return ended
+
+
+async def sign_in_by_invitation(
+    db: Database, settings: Settings, secret: str, client: Client
+) -> SignedIn:
+    """Spend an invitation link: the person's account and roles, and a session."""
+    async with db.transaction(NO_TENANT) as session:
+        invitation, _organization = await invitations.usable_invitation(session, secret)
+        workspace_id = invitation.target_workspace_id
+    # Bound to the invited workspace, so row-level security lets its membership in.
+    binding = TenantBinding(frozenset({workspace_id}) if workspace_id else frozenset())
+    async with db.transaction(binding, write=True) as session:
+        invitation, _organization = await invitations.usable_invitation(session, secret)
+        existing = await session.scalar(select(User.id).where(User.email == invitation.email))
+        audit.bind_actor(session, _actor(existing, client) if existing else Actor.system())
+        user = await invitations.accept(session, invitation)
+        opened = await open_session(
+            session,
+            settings,
+            user_id=user.id,
+            organization_id=invitation.organization_id,
+            ip=client.ip,
+            user_agent=client.user_agent,
+        )
+    return SignedIn(user.id, opened, "/", provisioned=existing is None)

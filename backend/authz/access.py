@@ -141,6 +141,12 @@ async def load_access(db: Database, principal: Principal) -> Access:
         workspace_roles[workspace_id] = best
         workspace_orgs[workspace_id] = organization_id
 
+    if principal.restricted_organization_id is not None:
+        org = principal.restricted_organization_id
+        org_roles = {k: v for k, v in org_roles.items() if k == org}
+        workspace_roles = {k: v for k, v in workspace_roles.items() if workspace_orgs[k] == org}
+        workspace_orgs = {k: v for k, v in workspace_orgs.items() if v == org}
+
     if principal.restricted_workspace_id is not None:
         # A token limited to one workspace acts there and nowhere else, and
         # carries no organization-level powers.

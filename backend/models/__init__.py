@@ -23,6 +23,7 @@ from backend.models.journeys import (
 )
 from backend.models.outbox import DeadLetter, OutboxEvent
 from backend.models.tenancy import (
+    Invitation,
     Organization,
     OrganizationMembership,
     User,
@@ -41,6 +42,7 @@ __all__ = [
     "Base",
     "ChainHead",
     "DeadLetter",
+    "Invitation",
     "JourneyMap",
     "JourneyMapPersona",
     "JourneyMapRevision",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -74,3 +75,30 @@ class WorkspaceMembership(WorkspaceScoped, Timestamped, Base):
     role: Mapped[WorkspaceRole] = mapped_column(enum_column(WorkspaceRole, "workspace_role"))
 
     user: Mapped[User] = relationship(back_populates="workspace_memberships", lazy="raise")
+
+
+class Invitation(Timestamped, Base):
+    """A one-time link that brings someone into an organization (as a member) or into
+    one workspace (as a guest, or both). Only the link's hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    org_role: Mapped[OrgRole | None] = mapped_column(enum_column(OrgRole, "org_role"))
+    # Named apart from ``workspace_id`` on purpose: an invitation is not a workspace row.
+    target_workspace_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    workspace_role: Mapped[WorkspaceRole | None] = mapped_column(
+        enum_column(WorkspaceRole, "workspace_role")
+    )
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None]

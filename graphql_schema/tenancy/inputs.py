@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_schema.roles import WorkspaceRole
+from graphql_schema.roles import OrgRole, WorkspaceRole
 
 
 @strawberry.input
@@ -33,3 +33,34 @@ class CreateApiTokenInput:
 @strawberry.input
 class RevokeApiTokenInput:
     id: strawberry.ID
+
+
+@strawberry.input
+class CreateInvitationInput:
+    organization_id: strawberry.ID
+    email: str
+    org_role: OrgRole | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="MEMBER or ADMIN of the organization (org ADMIN invites)."
+    )
+    workspace_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A workspace to join; alone, the person is a guest there."
+    )
+    workspace_role: WorkspaceRole | None = None  # type: ignore[valid-type]
+    expires_in_days: int | None = strawberry.field(default=None, description="1 to 30; 7 if unset.")
+
+
+@strawberry.input
+class RevokeInvitationInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class RemoveWorkspaceMemberInput:
+    workspace_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class RemoveOrganizationMemberInput:
+    organization_id: strawberry.ID
+    user_id: strawberry.ID

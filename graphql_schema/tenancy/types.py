@@ -17,6 +17,7 @@ from backend.db.pagination import Page
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
 from backend.models.audit import AuditScope
+from backend.tenancy import invitations
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.audit.fields import (
     account_audit_events,
@@ -82,6 +83,17 @@ class OrganizationType(LoaderNode):
             (UUID(self.id), first, after)
         )
         return Connection.from_page(page, WorkspaceType.from_model)
+
+    @strawberry.field(
+        description="Invitations not used yet that you may manage (org ADMIN: all of them; "
+        "workspace ADMIN: their workspace's guests)."
+    )
+    async def pending_invitations(self, info: Info) -> list[InvitationType]:
+        async with info.context.read() as session:
+            found = await invitations.pending_invitations(
+                session, info.context.access, UUID(self.id)
+            )
+        return [InvitationType.from_model(i) for i in found]
 
     @strawberry.field(
         description="How its people sign in: its SSO connections (org ADMIN; null otherwise)."
@@ -335,3 +347,35 @@ class Viewer:
         async with info.context.read() as session:
             page = await TenancyRepository(session).tokens_page(info.context.access, first, after)
         return Connection.from_page(page, ApiTokenType.from_model)
+
+
+@strawberry.type(
+    name="Invitation", description="A one-time link into an organization or workspace."
+)
+class InvitationType:
+    id: strawberry.ID
+    email: str
+    org_role: OrgRole | None  # type: ignore[valid-type]
+    workspace_id: strawberry.ID | None
+    workspace_role: WorkspaceRole | None  # type: ignore[valid-type]
+    expires_at: datetime
+    created_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, invitation: models.Invitation) -> Self:
+        workspace = invitation.target_workspace_id
+        return cls(
+            id=strawberry.ID(str(relay.GlobalID("Invitation", str(invitation.id)))),
+            email=invitation.email,
+            org_role=invitation.org_role,
+            workspace_id=strawberry.ID(str(relay.GlobalID("Workspace", str(workspace))))
+            if workspace
+            else None,
+            workspace_role=invitation.workspace_role,
+            expires_at=invitation.expires_at,
+            created_at=invitation.created_at,
+            accepted_at=invitation.accepted_at,
+            revoked_at=invitation.revoked_at,
+        )

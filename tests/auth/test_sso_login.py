@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.auth.encryption import UndecryptableSecretError, decrypt
 from backend.auth.oidc import OidcClient
 from backend.auth.sessions import SESSION_COOKIE
+from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.models import AuditEvent, SsoConnection, User, UserSession
@@ -24,7 +25,7 @@ from backend.models.audit import AccountAuditEvent
 from backend.settings import Settings
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, OMIT, RogueIdP
 from tests.fixtures.sso import Browser, browser_for, counts, create_connection
-from tests.fixtures.tenants import Tenant
+from tests.fixtures.tenants import Tenant, add_guest
 
 VIEWER = """{ viewer { user { email } workspaces { edges { node { id viewerRole } } } } }"""
 CREATE_WORKSPACE = """mutation($org: ID!) { createWorkspace(input: {organizationId: $org,
@@ -402,3 +403,30 @@ async def test_the_client_secret_is_encrypted_at_rest_and_never_returned(
     assert listed.json()["data"]["organization"]["ssoConnections"] == [
         {"id": connection["id"], "clientId": CLIENT_ID, "hasClientSecret": True}
     ]
+
+
+async def test_a_session_reaches_only_the_organization_that_signed_it_in(
+    browser: Browser,
+    connection: dict[str, Any],
+    database: Database,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+) -> None:
+    """Another organization's provider (or its admin) vouches for nothing beyond it."""
+    _, token = await add_guest(
+        database, tenant_b.workspace_ids[0], "alice@acme.example", WorkspaceRole.ADMIN
+    )
+    assert (await browser.sign_in_through_rogue(tenant_a.slug)).status_code == 303
+    body = await browser.graphql(VIEWER)
+    assert [e["node"]["id"] for e in body["data"]["viewer"]["workspaces"]["edges"]] == [
+        tenant_a.ws_gid(0)
+    ]
+    theirs = await browser.graphql(
+        "query($ws: ID!) { workspace(id: $ws) { id } }", {"ws": tenant_b.ws_gid(0)}
+    )
+    assert theirs["data"] == {"workspace": None}
+    # Alice's own token still reaches her guest workspace in B.
+    with_token = await browser.with_token(
+        token, "query($ws: ID!) { workspace(id: $ws) { id } }", {"ws": tenant_b.ws_gid(0)}
+    )
+    assert with_token["data"] == {"workspace": {"id": tenant_b.ws_gid(0)}}

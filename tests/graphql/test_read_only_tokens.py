@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -31,15 +32,16 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.authz.roles import WorkspaceRole
+from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
-from backend.models import SsoConnection
+from backend.db.types import utcnow
+from backend.models import Invitation, OrganizationMembership, SsoConnection
 from graphql_schema.schema import schema_sdl
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.rogue_idp import RogueIdP
 from tests.fixtures.sso import CREATE_CONNECTION
-from tests.fixtures.tenants import Tenant
+from tests.fixtures.tenants import Tenant, add_guest
 from tests.graphql.test_isolation import snapshot
 from tests.graphql.test_journey_matrix import ROWS, World, _seed
 from tests.graphql.test_tenancy_api import ADD_MEMBER, CREATE_TOKEN, CREATE_WORKSPACE
@@ -60,6 +62,9 @@ class Setting:
     owner_token_id: str
     sso_connection: str  # another issuer than ``issuer``
     issuer: str  # a live OpenID provider, for createSsoConnection to discover
+    invitation: str
+    guest: str  # a user with a role in the world's workspace only
+    member: str  # an org MEMBER of tenant A
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,15 @@ DISABLE_CONNECTION = """mutation($input: DisableSsoConnectionInput!) {
   disableSsoConnection(input: $input) { ssoConnection { id } errors { code message field } } }"""
 SIGN_OUT_EVERYWHERE = """mutation($input: SignOutEverywhereInput!) {
   signOutEverywhere(input: $input) { sessionsEnded errors { code message field } } }"""
+
+INVITE = """mutation($input: CreateInvitationInput!) {
+  createInvitation(input: $input) { invitation { id } errors { code message field } } }"""
+REVOKE_INVITATION = """mutation($input: RevokeInvitationInput!) {
+  revokeInvitation(input: $input) { invitation { id } errors { code message field } } }"""
+REMOVE_FROM_WORKSPACE = """mutation($input: RemoveWorkspaceMemberInput!) {
+  removeWorkspaceMember(input: $input) { removedUserId errors { code message field } } }"""
+REMOVE_FROM_ORG = """mutation($input: RemoveOrganizationMemberInput!) {
+  removeOrganizationMember(input: $input) { removedUserId errors { code message field } } }"""
 
 CALLS = [
     Call(
@@ -110,6 +124,22 @@ CALLS = [
     ),
     Call("disableSsoConnection", DISABLE_CONNECTION, lambda s: {"id": s.sso_connection}),
     Call("signOutEverywhere", SIGN_OUT_EVERYWHERE, lambda s: {}),
+    Call(
+        "createInvitation",
+        INVITE,
+        lambda s: {"organizationId": s.tenant.org_gid, "email": "ro@x.io", "orgRole": "MEMBER"},
+    ),
+    Call("revokeInvitation", REVOKE_INVITATION, lambda s: {"id": s.invitation}),
+    Call(
+        "removeWorkspaceMember",
+        REMOVE_FROM_WORKSPACE,
+        lambda s: {"workspaceId": s.world.ws, "userId": s.guest},
+    ),
+    Call(
+        "removeOrganizationMember",
+        REMOVE_FROM_ORG,
+        lambda s: {"organizationId": s.tenant.org_gid, "userId": s.member},
+    ),
     *(Call(row.mutation, row.document, lambda s, valid=row.valid: valid(s.world)) for row in ROWS),
 ]
 
@@ -132,12 +162,31 @@ async def setting(
             default_workspace_ids=[],
         )
         session.add(connection)
+        invitation = Invitation(
+            organization_id=tenant_a.organization_id,
+            email="pending@x.io",
+            org_role=OrgRole.MEMBER,
+            secret_hash="0" * 64,
+            expires_at=utcnow() + timedelta(days=1),
+        )
+        session.add(invitation)
+    guest, _ = await add_guest(database, tenant_a.workspace_ids[0], "g@x.io", WorkspaceRole.VIEWER)
+    member, _ = await add_guest(database, tenant_a.workspace_ids[1], "m@x.io", WorkspaceRole.VIEWER)
+    async with database.transaction(NO_TENANT, write=True) as session:
+        session.add(
+            OrganizationMembership(
+                organization_id=tenant_a.organization_id, user_id=member, role=OrgRole.MEMBER
+            )
+        )
     return Setting(
         tenant=tenant_a,
         world=world,
         owner_token_id=owner_token["node"]["id"],
         sso_connection=global_id("SsoConnection", connection.id),
         issuer=rogue_idp.issuer,
+        invitation=global_id("Invitation", invitation.id),
+        guest=global_id("User", guest),
+        member=global_id("User", member),
     )
 
 

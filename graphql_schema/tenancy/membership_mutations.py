@@ -1,0 +1,124 @@
+"""Mutations: createInvitation, revokeInvitation, removeWorkspaceMember,
+removeOrganizationMember."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.tenancy import invitations, members
+from graphql_schema.context import Info
+from graphql_schema.errors import UserError
+from graphql_schema.mutations import run_mutation
+from graphql_schema.relay import parse_id
+from graphql_schema.tenancy.inputs import (
+    CreateInvitationInput,
+    RemoveOrganizationMemberInput,
+    RemoveWorkspaceMemberInput,
+    RevokeInvitationInput,
+)
+from graphql_schema.tenancy.types import InvitationType
+
+
+@strawberry.type
+class CreateInvitationPayload:
+    invitation: InvitationType | None = None
+    accept_url: str | None = strawberry.field(
+        default=None, description="The one-time link to send. Shown this once."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeInvitationPayload:
+    invitation: InvitationType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RemoveMemberPayload:
+    removed_user_id: strawberry.ID | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MembershipMutations:
+    @strawberry.mutation(
+        description="Invite someone by one-time link: into the organization (org ADMIN), "
+        "or as a guest into a workspace (workspace ADMIN)."
+    )
+    async def create_invitation(
+        self, info: Info, input: CreateInvitationInput
+    ) -> CreateInvitationPayload:
+        async def action(session: AsyncSession) -> CreateInvitationPayload:
+            issued = await invitations.create_invitation(
+                session,
+                info.context.access,
+                organization_id=parse_id(
+                    input.organization_id, "Organization", field="organizationId"
+                ),
+                email=input.email,
+                org_role=input.org_role,
+                workspace_id=parse_id(input.workspace_id, "Workspace", field="workspaceId")
+                if input.workspace_id
+                else None,
+                workspace_role=input.workspace_role,
+                expires_in_days=input.expires_in_days,
+            )
+            base = info.context.settings.base_url.rstrip("/")
+            return CreateInvitationPayload(
+                invitation=InvitationType.from_model(issued.invitation),
+                accept_url=base + invitations.accept_path(issued.secret),
+            )
+
+        return await run_mutation(info, CreateInvitationPayload, action)
+
+    @strawberry.mutation(description="Withdraw an invitation that was not used yet.")
+    async def revoke_invitation(
+        self, info: Info, input: RevokeInvitationInput
+    ) -> RevokeInvitationPayload:
+        async def action(session: AsyncSession) -> RevokeInvitationPayload:
+            invitation = await invitations.revoke_invitation(
+                session, info.context.access, parse_id(input.id, "Invitation", field="id")
+            )
+            return RevokeInvitationPayload(invitation=InvitationType.from_model(invitation))
+
+        return await run_mutation(info, RevokeInvitationPayload, action)
+
+    @strawberry.mutation(
+        description="Take someone out of a workspace (workspace ADMIN); their tokens for it "
+        "are revoked, and their sessions too if nothing else of the organization is left."
+    )
+    async def remove_workspace_member(
+        self, info: Info, input: RemoveWorkspaceMemberInput
+    ) -> RemoveMemberPayload:
+        async def action(session: AsyncSession) -> RemoveMemberPayload:
+            await members.remove_workspace_member(
+                session,
+                info.context.access,
+                workspace_id=parse_id(input.workspace_id, "Workspace", field="workspaceId"),
+                user_id=parse_id(input.user_id, "User", field="userId"),
+            )
+            return RemoveMemberPayload(removed_user_id=input.user_id)
+
+        return await run_mutation(info, RemoveMemberPayload, action)
+
+    @strawberry.mutation(
+        description="Take someone out of the organization and all its workspaces (org ADMIN); "
+        "their sessions and tokens for it are revoked."
+    )
+    async def remove_organization_member(
+        self, info: Info, input: RemoveOrganizationMemberInput
+    ) -> RemoveMemberPayload:
+        async def action(session: AsyncSession) -> RemoveMemberPayload:
+            await members.remove_organization_member(
+                session,
+                info.context.access,
+                organization_id=parse_id(
+                    input.organization_id, "Organization", field="organizationId"
+                ),
+                user_id=parse_id(input.user_id, "User", field="userId"),
+            )
+            return RemoveMemberPayload(removed_user_id=input.user_id)
+
+        return await run_mutation(info, RemoveMemberPayload, action)
