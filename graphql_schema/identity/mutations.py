@@ -20,6 +20,7 @@ from graphql_schema.identity.inputs import (
 )
 from graphql_schema.identity.types import SsoConnectionType
 from graphql_schema.mutations import run_mutation
+from graphql_schema.permissions import ORG_ADMIN, SIGNED_IN, mutation
 from graphql_schema.relay import parse_id
 
 
@@ -47,8 +48,9 @@ async def _payload(session: AsyncSession, connection: SsoConnection) -> SsoConne
 
 @strawberry.type
 class IdentityMutations:
-    @strawberry.mutation(
-        description="Connect an OpenID provider for the organization's sign-in (org ADMIN)."
+    @mutation(
+        ORG_ADMIN,
+        "Connect an OpenID provider for the organization's sign-in.",
     )
     async def create_sso_connection(
         self, info: Info, input: CreateSsoConnectionInput
@@ -76,7 +78,10 @@ class IdentityMutations:
 
         return await run_mutation(info, SsoConnectionPayload, action)
 
-    @strawberry.mutation(description="Change an SSO connection; unset fields stay (org ADMIN).")
+    @mutation(
+        ORG_ADMIN,
+        "Change an SSO connection; unset fields stay.",
+    )
     async def update_sso_connection(
         self, info: Info, input: UpdateSsoConnectionInput
     ) -> SsoConnectionPayload:
@@ -97,7 +102,10 @@ class IdentityMutations:
 
         return await run_mutation(info, SsoConnectionPayload, action)
 
-    @strawberry.mutation(description="Switch an SSO connection off (org ADMIN).")
+    @mutation(
+        ORG_ADMIN,
+        "Switch an SSO connection off.",
+    )
     async def disable_sso_connection(
         self, info: Info, input: DisableSsoConnectionInput
     ) -> SsoConnectionPayload:
@@ -107,7 +115,10 @@ class IdentityMutations:
 
         return await run_mutation(info, SsoConnectionPayload, action)
 
-    @strawberry.mutation(description="End all your browser sessions, in every browser.")
+    @mutation(
+        SIGNED_IN,
+        "End all your browser sessions, in every browser.",
+    )
     async def sign_out_everywhere(
         self, info: Info, input: SignOutEverywhereInput
     ) -> SignOutEverywherePayload:

@@ -24,6 +24,7 @@ from graphql_schema.journeys.inputs import (
 )
 from graphql_schema.journeys.types import JourneyMapType, PersonaType
 from graphql_schema.mutations import run_mutation
+from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
 
 _PERSONA_FIELDS = personas.FIELDS
@@ -83,7 +84,10 @@ class DeleteJourneyMapPayload:
 
 @strawberry.type
 class JourneyMutations:
-    @strawberry.mutation(description="Create a persona (workspace EDITOR).")
+    @mutation(
+        EDITOR,
+        "Create a persona (workspace EDITOR).",
+    )
     async def create_persona(self, info: Info, input: CreatePersonaInput) -> PersonaPayload:
         async def action(session: AsyncSession) -> PersonaPayload:
             workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
@@ -95,7 +99,10 @@ class JourneyMutations:
 
         return await run_mutation(info, PersonaPayload, action)
 
-    @strawberry.mutation(description="Change a persona; omitted fields stay (EDITOR).")
+    @mutation(
+        EDITOR,
+        "Change a persona; omitted fields stay (EDITOR).",
+    )
     async def update_persona(self, info: Info, input: UpdatePersonaInput) -> PersonaPayload:
         async def action(session: AsyncSession) -> PersonaPayload:
             persona_id = parse_id(input.id, "Persona", field="id")
@@ -107,7 +114,10 @@ class JourneyMutations:
 
         return await run_mutation(info, PersonaPayload, action)
 
-    @strawberry.mutation(description="Delete a persona; maps featuring it drop it (EDITOR).")
+    @mutation(
+        EDITOR,
+        "Delete a persona; maps featuring it drop it (EDITOR).",
+    )
     async def delete_persona(self, info: Info, input: DeletePersonaInput) -> DeletePersonaPayload:
         async def action(session: AsyncSession) -> DeletePersonaPayload:
             persona_id = parse_id(input.id, "Persona", field="id")
@@ -116,7 +126,10 @@ class JourneyMutations:
 
         return await run_mutation(info, DeletePersonaPayload, action)
 
-    @strawberry.mutation(description="Create a journey map, blank or from a template (EDITOR).")
+    @mutation(
+        EDITOR,
+        "Create a journey map, blank or from a template (EDITOR).",
+    )
     async def create_journey_map(
         self, info: Info, input: CreateJourneyMapInput
     ) -> JourneyMapPayload:
@@ -135,7 +148,10 @@ class JourneyMutations:
 
         return await run_mutation(info, JourneyMapPayload, action)
 
-    @strawberry.mutation(description="Change a map's own fields; honours expectedVersion.")
+    @mutation(
+        EDITOR,
+        "Change a map's own fields; honours expectedVersion.",
+    )
     async def update_journey_map(
         self, info: Info, input: UpdateJourneyMapInput
     ) -> JourneyMapPayload:
@@ -159,7 +175,10 @@ class JourneyMutations:
 
         return await run_mutation(info, JourneyMapPayload, action)
 
-    @strawberry.mutation(description="Bring a map back to an earlier version (a new version).")
+    @mutation(
+        EDITOR,
+        "Bring a map back to an earlier version (a new version).",
+    )
     async def restore_journey_map_revision(
         self, info: Info, input: RestoreJourneyMapRevisionInput
     ) -> JourneyMapPayload:
@@ -176,7 +195,10 @@ class JourneyMutations:
 
         return await run_mutation(info, JourneyMapPayload, action)
 
-    @strawberry.mutation(description="Copy a map with everything inside it, under new ids.")
+    @mutation(
+        EDITOR,
+        "Copy a map with everything inside it, under new ids.",
+    )
     async def duplicate_journey_map(
         self, info: Info, input: DuplicateJourneyMapInput
     ) -> JourneyMapPayload:
@@ -189,7 +211,10 @@ class JourneyMutations:
 
         return await run_mutation(info, JourneyMapPayload, action)
 
-    @strawberry.mutation(description="Undo a map's deletion within 30 days (workspace ADMIN).")
+    @mutation(
+        WORKSPACE_ADMIN,
+        "Undo a map's deletion within 30 days.",
+    )
     async def restore_deleted_journey_map(
         self, info: Info, input: DeleteJourneyMapInput
     ) -> JourneyMapPayload:
@@ -202,7 +227,10 @@ class JourneyMutations:
 
         return await run_mutation(info, JourneyMapPayload, action)
 
-    @strawberry.mutation(description="Delete a map (workspace ADMIN); restorable for 30 days.")
+    @mutation(
+        WORKSPACE_ADMIN,
+        "Delete a map; restorable for 30 days.",
+    )
     async def delete_journey_map(
         self, info: Info, input: DeleteJourneyMapInput
     ) -> DeleteJourneyMapPayload:

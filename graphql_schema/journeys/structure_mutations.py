@@ -38,6 +38,7 @@ from graphql_schema.journeys.types import (
     TouchpointType,
 )
 from graphql_schema.mutations import run_mutation
+from graphql_schema.permissions import EDITOR, mutation
 from graphql_schema.relay import parse_id
 
 
@@ -114,7 +115,10 @@ class OpportunityPayload:
 
 @strawberry.type
 class StructureMutations:
-    @strawberry.mutation(description="Add a stage to a map, last unless a position is given.")
+    @mutation(
+        EDITOR,
+        "Add a stage to a map, last unless a position is given.",
+    )
     async def add_stage(self, info: Info, input: AddStageInput) -> StagePayload:
         async def action(session: AsyncSession) -> StagePayload:
             map_id = parse_id(input.journey_map_id, "JourneyMap", field="journeyMapId")
@@ -133,7 +137,10 @@ class StructureMutations:
 
         return await run_mutation(info, StagePayload, action)
 
-    @strawberry.mutation(description="Change a stage; omitted fields stay.")
+    @mutation(
+        EDITOR,
+        "Change a stage; omitted fields stay.",
+    )
     async def update_stage(self, info: Info, input: UpdateStageInput) -> StagePayload:
         async def action(session: AsyncSession) -> StagePayload:
             stage_id = parse_id(input.id, "Stage", field="id")
@@ -151,7 +158,10 @@ class StructureMutations:
 
         return await run_mutation(info, StagePayload, action)
 
-    @strawberry.mutation(description="Move a stage to a position (0 = first).")
+    @mutation(
+        EDITOR,
+        "Move a stage to a position (0 = first).",
+    )
     async def move_stage(self, info: Info, input: MoveStageInput) -> StagePayload:
         async def action(session: AsyncSession) -> StagePayload:
             stage_id = parse_id(input.id, "Stage", field="id")
@@ -169,7 +179,10 @@ class StructureMutations:
 
         return await run_mutation(info, StagePayload, action)
 
-    @strawberry.mutation(description="Remove a stage and everything on it.")
+    @mutation(
+        EDITOR,
+        "Remove a stage and everything on it.",
+    )
     async def remove_stage(self, info: Info, input: RemoveInput) -> RemovePayload:
         async def action(session: AsyncSession) -> RemovePayload:
             stage_id = parse_id(input.id, "Stage", field="id")
@@ -182,8 +195,9 @@ class StructureMutations:
 
         return await run_mutation(info, RemovePayload, action)
 
-    @strawberry.mutation(
-        description="Add a touchpoint to a stage, last unless a position is given."
+    @mutation(
+        EDITOR,
+        "Add a touchpoint to a stage, last unless a position is given.",
     )
     async def add_touchpoint(self, info: Info, input: AddTouchpointInput) -> TouchpointPayload:
         async def action(session: AsyncSession) -> TouchpointPayload:
@@ -204,7 +218,10 @@ class StructureMutations:
 
         return await run_mutation(info, TouchpointPayload, action)
 
-    @strawberry.mutation(description="Change a touchpoint; omitted fields stay.")
+    @mutation(
+        EDITOR,
+        "Change a touchpoint; omitted fields stay.",
+    )
     async def update_touchpoint(
         self, info: Info, input: UpdateTouchpointInput
     ) -> TouchpointPayload:
@@ -226,7 +243,10 @@ class StructureMutations:
 
         return await run_mutation(info, TouchpointPayload, action)
 
-    @strawberry.mutation(description="Move a touchpoint, within its stage or to another.")
+    @mutation(
+        EDITOR,
+        "Move a touchpoint, within its stage or to another.",
+    )
     async def move_touchpoint(self, info: Info, input: MoveTouchpointInput) -> TouchpointPayload:
         async def action(session: AsyncSession) -> TouchpointPayload:
             touchpoint_id = parse_id(input.id, "Touchpoint", field="id")
@@ -248,7 +268,10 @@ class StructureMutations:
 
         return await run_mutation(info, TouchpointPayload, action)
 
-    @strawberry.mutation(description="Remove a touchpoint with its pain points and opportunities.")
+    @mutation(
+        EDITOR,
+        "Remove a touchpoint with its pain points and opportunities.",
+    )
     async def remove_touchpoint(self, info: Info, input: RemoveInput) -> RemovePayload:
         async def action(session: AsyncSession) -> RemovePayload:
             touchpoint_id = parse_id(input.id, "Touchpoint", field="id")
@@ -261,7 +284,10 @@ class StructureMutations:
 
         return await run_mutation(info, RemovePayload, action)
 
-    @strawberry.mutation(description="Record a pain point at a touchpoint.")
+    @mutation(
+        EDITOR,
+        "Record a pain point at a touchpoint.",
+    )
     async def add_pain_point(self, info: Info, input: AddPainPointInput) -> PainPointPayload:
         async def action(session: AsyncSession) -> PainPointPayload:
             touchpoint_id = parse_id(input.touchpoint_id, "Touchpoint", field="touchpointId")
@@ -279,7 +305,10 @@ class StructureMutations:
 
         return await run_mutation(info, PainPointPayload, action)
 
-    @strawberry.mutation(description="Change a pain point (resolve it, say); omitted fields stay.")
+    @mutation(
+        EDITOR,
+        "Change a pain point (resolve it, say); omitted fields stay.",
+    )
     async def update_pain_point(self, info: Info, input: UpdatePainPointInput) -> PainPointPayload:
         async def action(session: AsyncSession) -> PainPointPayload:
             pain_id = parse_id(input.id, "PainPoint", field="id")
@@ -297,8 +326,9 @@ class StructureMutations:
 
         return await run_mutation(info, PainPointPayload, action)
 
-    @strawberry.mutation(
-        description="Record an opportunity at a touchpoint, maybe from a pain point."
+    @mutation(
+        EDITOR,
+        "Record an opportunity at a touchpoint, maybe from a pain point.",
     )
     async def add_opportunity(self, info: Info, input: AddOpportunityInput) -> OpportunityPayload:
         async def action(session: AsyncSession) -> OpportunityPayload:
@@ -322,7 +352,10 @@ class StructureMutations:
 
         return await run_mutation(info, OpportunityPayload, action)
 
-    @strawberry.mutation(description="Change an opportunity (plan it, say); omitted fields stay.")
+    @mutation(
+        EDITOR,
+        "Change an opportunity (plan it, say); omitted fields stay.",
+    )
     async def update_opportunity(
         self, info: Info, input: UpdateOpportunityInput
     ) -> OpportunityPayload:

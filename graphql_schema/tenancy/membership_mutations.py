@@ -10,6 +10,7 @@ from backend.tenancy import invitations, members
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.mutations import run_mutation
+from graphql_schema.permissions import GUEST_INVITER, ORG_ADMIN, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
 from graphql_schema.tenancy.inputs import (
     CreateInvitationInput,
@@ -43,9 +44,9 @@ class RemoveMemberPayload:
 
 @strawberry.type
 class MembershipMutations:
-    @strawberry.mutation(
-        description="Invite someone by one-time link: into the organization (org ADMIN), "
-        "or as a guest into a workspace (workspace ADMIN)."
+    @mutation(
+        GUEST_INVITER,
+        "Invite someone by one-time link: into the organization, or as a guest into a workspace.",
     )
     async def create_invitation(
         self, info: Info, input: CreateInvitationInput
@@ -73,7 +74,10 @@ class MembershipMutations:
 
         return await run_mutation(info, CreateInvitationPayload, action)
 
-    @strawberry.mutation(description="Withdraw an invitation that was not used yet.")
+    @mutation(
+        GUEST_INVITER,
+        "Withdraw an invitation that was not used yet.",
+    )
     async def revoke_invitation(
         self, info: Info, input: RevokeInvitationInput
     ) -> RevokeInvitationPayload:
@@ -85,9 +89,10 @@ class MembershipMutations:
 
         return await run_mutation(info, RevokeInvitationPayload, action)
 
-    @strawberry.mutation(
-        description="Take someone out of a workspace (workspace ADMIN); their tokens for it "
-        "are revoked, and their sessions too if nothing else of the organization is left."
+    @mutation(
+        WORKSPACE_ADMIN,
+        "Take someone out of a workspace; their tokens for it "
+        "are revoked, and their sessions too if nothing else of the organization is left.",
     )
     async def remove_workspace_member(
         self, info: Info, input: RemoveWorkspaceMemberInput
@@ -103,9 +108,10 @@ class MembershipMutations:
 
         return await run_mutation(info, RemoveMemberPayload, action)
 
-    @strawberry.mutation(
-        description="Take someone out of the organization and all its workspaces (org ADMIN); "
-        "their sessions and tokens for it are revoked."
+    @mutation(
+        ORG_ADMIN,
+        "Take someone out of the organization and all its workspaces; "
+        "their sessions and tokens for it are revoked.",
     )
     async def remove_organization_member(
         self, info: Info, input: RemoveOrganizationMemberInput

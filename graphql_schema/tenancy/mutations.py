@@ -9,6 +9,7 @@ from backend.tenancy import service
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.mutations import run_mutation
+from graphql_schema.permissions import ORG_ADMIN, SIGNED_IN, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
 from graphql_schema.tenancy.inputs import (
     AddWorkspaceMemberInput,
@@ -48,7 +49,10 @@ class RevokeApiTokenPayload:
 
 @strawberry.type
 class TenancyMutations:
-    @strawberry.mutation(description="Create a workspace (organization ADMIN or OWNER).")
+    @mutation(
+        ORG_ADMIN,
+        "Create a workspace.",
+    )
     async def create_workspace(
         self, info: Info, input: CreateWorkspaceInput
     ) -> CreateWorkspacePayload:
@@ -67,7 +71,10 @@ class TenancyMutations:
 
         return await run_mutation(info, CreateWorkspacePayload, action)
 
-    @strawberry.mutation(description="Give someone a role in a workspace (workspace ADMIN).")
+    @mutation(
+        WORKSPACE_ADMIN,
+        "Give someone a role in a workspace.",
+    )
     async def add_workspace_member(
         self, info: Info, input: AddWorkspaceMemberInput
     ) -> AddWorkspaceMemberPayload:
@@ -84,7 +91,10 @@ class TenancyMutations:
 
         return await run_mutation(info, AddWorkspaceMemberPayload, action)
 
-    @strawberry.mutation(description="Create a personal API token; the secret is shown once.")
+    @mutation(
+        SIGNED_IN,
+        "Create a personal API token; the secret is shown once.",
+    )
     async def create_api_token(
         self, info: Info, input: CreateApiTokenInput
     ) -> CreateApiTokenPayload:
@@ -108,7 +118,10 @@ class TenancyMutations:
 
         return await run_mutation(info, CreateApiTokenPayload, action)
 
-    @strawberry.mutation(description="Revoke one of your API tokens, at once and for good.")
+    @mutation(
+        SIGNED_IN,
+        "Revoke one of your API tokens, at once and for good.",
+    )
     async def revoke_api_token(
         self, info: Info, input: RevokeApiTokenInput
     ) -> RevokeApiTokenPayload:

@@ -40,6 +40,7 @@ from graphql_schema.journeys.types import (
     PersonaType,
     Scenario,
 )
+from graphql_schema.permissions import ORG_ADMIN_READ, WORKSPACE_ADMIN_READ, restricted_field
 from graphql_schema.relay import Connection, LoaderNode, decode_global_id
 from graphql_schema.roles import OrganizationKind, OrgRole, WorkspaceRole
 
@@ -86,7 +87,7 @@ class OrganizationType(LoaderNode):
 
     @strawberry.field(
         description="Invitations not used yet that you may manage (org ADMIN: all of them; "
-        "workspace ADMIN: their workspace's guests)."
+        "workspace ADMIN: their workspace's guests); empty for anyone else."
     )
     async def pending_invitations(self, info: Info) -> list[InvitationType]:
         async with info.context.read() as session:
@@ -95,9 +96,7 @@ class OrganizationType(LoaderNode):
             )
         return [InvitationType.from_model(i) for i in found]
 
-    @strawberry.field(
-        description="How its people sign in: its SSO connections (org ADMIN; null otherwise)."
-    )
+    @restricted_field(ORG_ADMIN_READ, "How its people sign in: its SSO connections.")
     async def sso_connections(self, info: Info) -> list[SsoConnectionType] | None:
         organization_id = UUID(self.id)
         role = info.context.access.org_role(organization_id)
@@ -107,7 +106,7 @@ class OrganizationType(LoaderNode):
             found = await connections_of(session, organization_id)
         return [SsoConnectionType.from_model(c, self.slug) for c in found]
 
-    @strawberry.field(description="This organization's audit trail, newest first (org ADMIN).")
+    @restricted_field(ORG_ADMIN_READ, "This organization's audit trail, newest first.")
     async def audit_events(
         self,
         info: Info,
@@ -156,7 +155,7 @@ class WorkspaceType(LoaderNode):
         page = await info.context.loaders.members_by_workspace.load((UUID(self.id), first, after))
         return Connection.from_page(page, WorkspaceMemberType.from_model)
 
-    @strawberry.field(description="This workspace's audit trail, newest first (workspace ADMIN).")
+    @restricted_field(WORKSPACE_ADMIN_READ, "This workspace's audit trail, newest first.")
     async def audit_events(
         self,
         info: Info,
@@ -166,9 +165,9 @@ class WorkspaceType(LoaderNode):
     ) -> Connection[AuditEventType] | None:
         return await workspace_audit_events(info, UUID(self.id), filter, first, after)
 
-    @strawberry.field(
-        description="The background verifier's last check of the audit trail (workspace ADMIN)."
-        " Null before the first check."
+    @restricted_field(
+        WORKSPACE_ADMIN_READ,
+        "The background verifier's last check of the audit trail (null before the first).",
     )
     async def audit_chain_check(self, info: Info) -> AuditChainCheckType | None:
         return await workspace_audit_chain_check(info, UUID(self.id))
@@ -213,7 +212,7 @@ class WorkspaceType(LoaderNode):
             )
         return Connection.from_page(page, JourneyMapType.from_model)
 
-    @strawberry.field(description="Maps deleted in the last 30 days, restorable (ADMIN).")
+    @restricted_field(WORKSPACE_ADMIN_READ, "Maps deleted in the last 30 days, restorable.")
     async def deleted_journey_maps(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[JourneyMapType] | None:
@@ -224,7 +223,7 @@ class WorkspaceType(LoaderNode):
             page = await deleted_maps_page(session, UUID(self.id), first, after)
         return Connection.from_page(page, JourneyMapType.from_model)
 
-    @strawberry.field(description="Background messages that failed for good (workspace ADMIN).")
+    @restricted_field(WORKSPACE_ADMIN_READ, "Background messages that failed for good.")
     async def dead_letters(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[DeadLetterType] | None:
