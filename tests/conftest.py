@@ -28,6 +28,7 @@ from tests.fixtures.databases import (
     unreachable,
 )
 from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.oidc_provider import oidc_provider  # noqa: F401 - fixture
 from tests.fixtures.rogue_idp import rogue_idp, rogue_idp_server  # noqa: F401 - fixtures
 from tests.fixtures.tenants import Tenant, seed_tenant
 

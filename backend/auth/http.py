@@ -96,6 +96,7 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
                 error=query.get("error"),
                 browser_attempt=request.cookies.get(ATTEMPT_COOKIE),
                 client=_client(request),
+                issuer=query.get("iss"),
             )
         except sso.SignInRefused as refused:
             response: Response = _refusal(refused.reason, refused.status)

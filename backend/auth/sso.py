@@ -158,6 +158,7 @@ async def finish(
     error: str | None,
     browser_attempt: str | None,
     client: Client,
+    issuer: str | None = None,
 ) -> SignedIn:
     if not state:
         raise SignInRefused("The identity provider's answer has no state.", status=400)
@@ -170,6 +171,9 @@ async def finish(
         connection = await session.get(SsoConnection, attempt.connection_id)
     if connection is None or not connection.enabled:
         raise SignInRefused("This organization's single sign-on is switched off.")
+    if issuer is not None and issuer != connection.issuer:
+        # RFC 9207: the answer names another provider than the one we sent the user to.
+        raise SignInRefused("The answer comes from another identity provider.")
     try:
         metadata = await oidc.metadata(connection.issuer)
         tokens = await oidc.exchange_code(
