@@ -31,6 +31,7 @@ from backend.models import (
     JourneyMapPersona,
     Opportunity,
     PainPoint,
+    Persona,
     Stage,
     Touchpoint,
     TouchpointEmotion,
@@ -276,6 +277,9 @@ async def _persona_emotions(
     for index, emotion in enumerate(emotions):
         field = f"personaEmotions[{index}]"
         if emotion["persona_id"] not in on_map:
+            # One the caller cannot see at all is NOT_FOUND, like any unknown id.
+            if await session.get(Persona, (touchpoint.workspace_id, emotion["persona_id"])) is None:
+                raise NotFound("Persona", field=f"{field}.personaId")
             raise ValidationFailed("This persona is not on the map.", field=f"{field}.personaId")
         cleaned.append(
             {
