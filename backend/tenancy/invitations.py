@@ -126,6 +126,16 @@ def _described(invitation: Invitation) -> dict[str, object]:
     }
 
 
+def _may_see(access: Access, invitation: Invitation) -> bool:
+    """An invitation into a workspace exists only for those who reach that workspace."""
+    org_role = access.org_role(invitation.organization_id)
+    if org_role is not None and org_role.at_least(OrgRole.ADMIN):
+        return True
+    if invitation.target_workspace_id is not None:
+        return access.workspace_role(invitation.target_workspace_id) is not None
+    return access.sees_organization(invitation.organization_id)
+
+
 def _may_manage(access: Access, invitation: Invitation) -> bool:
     org_role = access.org_role(invitation.organization_id)
     if org_role is not None and org_role.at_least(OrgRole.ADMIN):
@@ -140,7 +150,7 @@ async def revoke_invitation(
     session: AsyncSession, access: Access, invitation_id: UUID
 ) -> Invitation:
     invitation = await session.get(Invitation, invitation_id)
-    if invitation is None or not access.sees_organization(invitation.organization_id):
+    if invitation is None or not _may_see(access, invitation):
         raise NotFound("Invitation", field="id")
     if not _may_manage(access, invitation):
         raise Forbidden("Only the admins who could invite may revoke.", field="id")
