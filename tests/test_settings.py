@@ -64,3 +64,13 @@ async def test_embedded_sqlite_runs_with_wal_and_foreign_keys(tmp_path: object) 
             assert foreign_keys.scalar() == 1
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("env", "secure"),
+    [(Environment.DEVELOPMENT, False), (Environment.TEST, True), (Environment.PRODUCTION, True)],
+)
+def test_session_cookies_are_secure_outside_development(env: Environment, secure: bool) -> None:
+    """A laptop serves plain HTTP on 127.0.0.1; everywhere else cookies need HTTPS."""
+    settings = Settings(env=env, secret_key="s" * 48)
+    assert settings.secure_cookies is secure
