@@ -18,7 +18,12 @@ from backend.db.scoping import TenantBinding
 from backend.models import OutboxEvent
 from backend.outbox.emit import emit
 from tests.fixtures.background import eventually
-from tests.fixtures.databases import TestDatabase, configured_broker_url, unreachable
+from tests.fixtures.databases import (
+    TestDatabase,
+    configured_broker_url,
+    real_broker_url,
+    unreachable,
+)
 from tests.fixtures.tenants import Tenant
 from workers.broker import build_broker, is_in_process
 
@@ -58,7 +63,7 @@ async def test_worker_process_handles_an_outbox_event_and_stops_cleanly(
 ) -> None:
     broker_url = configured_broker_url()
     if is_in_process(broker_url):
-        broker_url = "redis://127.0.0.1:6379/13"  # a real broker is what this command is for
+        broker_url = real_broker_url("redis")  # a real broker is what this command is for
         try:
             build_broker(broker_url).client.ping()
         except Exception as error:

@@ -56,6 +56,7 @@ from tests.fixtures.databases import (
     TestDatabase,
     configured_broker_url,
     is_postgres_run,
+    real_broker_url,
     unreachable,
 )
 from tests.fixtures.graphql import GraphQLClient
@@ -68,10 +69,7 @@ from workers.replay import replay_dead_letters
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 APP_ROLE = "waypost_app"
 # Where the outage tests find each broker when the run is not configured for it.
-DEFAULT_BROKERS = {
-    "redis": "redis://127.0.0.1:6379/15",
-    "amqp": "amqp://guest:guest@127.0.0.1:5672/",
-}
+DEFAULT_BROKERS = {kind: real_broker_url(kind) for kind in ("redis", "amqp")}
 # What a client sees while the broker is away: redis-py's error, or dramatiq's for pika.
 BROKER_DOWN = (redis.exceptions.ConnectionError, BrokerConnectionError)
 
