@@ -84,8 +84,18 @@ def redirect_uri(settings: Settings) -> str:
 
 
 def safe_return_path(value: str | None) -> str:
-    """A path on this site; anything else (another host, a scheme) goes home instead."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A path on this site; anything else (another host, a scheme) goes home instead.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so a
+    slash, a tab and "/evil.example" would become "//evil.example": any control
+    character, space or backslash sends home.
+    """
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or any(c == "\\" or ord(c) < 0x21 or ord(c) == 0x7F for c in value)
+    ):
         return "/"
     return value[:500]
 
