@@ -13,6 +13,7 @@ from backend.settings import Settings
 from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
 from graphql_schema.errors import MaskUnexpectedErrors
+from graphql_schema.feedback.mutations import FeedbackMutations
 from graphql_schema.identity.mutations import IdentityMutations
 from graphql_schema.journeys.mutations import JourneyMutations
 from graphql_schema.journeys.structure_mutations import StructureMutations
@@ -55,7 +56,12 @@ class Query(TenancyQueries):
 
 @strawberry.type
 class Mutation(
-    TenancyMutations, MembershipMutations, IdentityMutations, JourneyMutations, StructureMutations
+    TenancyMutations,
+    MembershipMutations,
+    IdentityMutations,
+    JourneyMutations,
+    StructureMutations,
+    FeedbackMutations,
 ):
     pass
 

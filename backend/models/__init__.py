@@ -9,6 +9,7 @@ from backend.models.audit import (
     AuditVerification,
     ChainHead,
 )
+from backend.models.feedback import Feedback
 from backend.models.identity import SsoConnection, SsoLoginAttempt, UserIdentity, UserSession
 from backend.models.journeys import (
     JourneyMap,
@@ -42,6 +43,7 @@ __all__ = [
     "Base",
     "ChainHead",
     "DeadLetter",
+    "Feedback",
     "Invitation",
     "JourneyMap",
     "JourneyMapPersona",

@@ -14,6 +14,7 @@ from backend.auth.connections import connections_of
 from backend.authz.roles import OrgRole as OrgRoleEnum
 from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
+from backend.feedback.service import feedback_page
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
 from backend.models.audit import AuditScope
@@ -32,6 +33,7 @@ from graphql_schema.audit.types import (
     DeadLetterType,
 )
 from graphql_schema.context import Info
+from graphql_schema.feedback.types import FeedbackSource, FeedbackType
 from graphql_schema.identity.types import SsoConnectionType
 from graphql_schema.journeys.types import (
     JourneyMapType,
@@ -171,6 +173,29 @@ class WorkspaceType(LoaderNode):
     )
     async def audit_chain_check(self, info: Info) -> AuditChainCheckType | None:
         return await workspace_audit_chain_check(info, UUID(self.id))
+
+    @strawberry.field(description="Feedback, newest first; filter by touchpoint or source.")
+    async def feedback(
+        self,
+        info: Info,
+        touchpoint_id: strawberry.ID | None = None,
+        source: FeedbackSource | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[FeedbackType]:
+        touchpoint = decode_global_id(touchpoint_id) if touchpoint_id else None
+        if touchpoint_id and (touchpoint is None or touchpoint[0] != "Touchpoint"):
+            return Connection.from_page(Page([], [], False, 0), FeedbackType.from_model)
+        async with info.context.read() as session:
+            page = await feedback_page(
+                session,
+                UUID(self.id),
+                touchpoint_id=touchpoint[1] if touchpoint else None,
+                source=source,
+                first=first,
+                after=after,
+            )
+        return Connection.from_page(page, FeedbackType.from_model)
 
     @strawberry.field(description="Personas, by name; `search` matches part of the name.")
     async def personas(

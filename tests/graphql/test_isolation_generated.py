@@ -89,7 +89,15 @@ from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
-from backend.models import Base, DeadLetter, Invitation, OrganizationMembership, SsoConnection
+from backend.feedback.vocabulary import FeedbackSource
+from backend.models import (
+    Base,
+    DeadLetter,
+    Feedback,
+    Invitation,
+    OrganizationMembership,
+    SsoConnection,
+)
 from backend.settings import Environment, Settings
 from graphql_schema.limits import check_limits
 from graphql_schema.schema import API_LIMITS, schema_sdl
@@ -539,8 +547,16 @@ async def _seed_side(
         kwargs={},
         error="boom",
     )
+    feedback = Feedback(
+        workspace_id=ws1,
+        id=uuid4(),
+        source=FeedbackSource.SURVEY,
+        external_id=f"seed-{tenant.slug}",
+        text="Paying took forever",
+        occurred_at=utcnow(),
+    )
     async with database.transaction(TenantBinding(frozenset({ws1})), write=True) as session:
-        session.add(letter)
+        session.add_all([letter, feedback])
     owner_token = global_id("ApiToken", await _token_id(owner_engine, tenant.owner_id))
     users = [global_id("User", user) for user in (tenant.owner_id, guest, member)]
     ids = {
@@ -560,6 +576,7 @@ async def _seed_side(
         "Opportunity": [world.idea],
         "SsoConnection": [global_id("SsoConnection", connection.id)],
         "DeadLetter": [global_id("DeadLetter", letter.id)],
+        "Feedback": [global_id("Feedback", feedback.id)],
     }
     setting = Setting(
         tenant=tenant,
@@ -721,7 +738,8 @@ async def test_both_tenants_have_an_id_of_every_type(api: GraphQLClient, sides: 
             """query($map: ID!, $ws: ID!, $slug: String!) {
               journeyMap(id: $map) { stages { touchpoints {
                 painPoints { id } opportunities { id } } } }
-              workspace(id: $ws) { deadLetters { edges { node { id } } } }
+              workspace(id: $ws) { deadLetters { edges { node { id } } }
+                                   feedback { edges { node { id } } } }
               organization(slug: $slug) { ssoConnections { id } pendingInvitations { id } } }""",
             {"map": world.map, "ws": world.ws, "slug": side.slug},
             token=side.token,

@@ -93,6 +93,28 @@ REMOVE_FROM_WORKSPACE = """mutation($input: RemoveWorkspaceMemberInput!) {
 REMOVE_FROM_ORG = """mutation($input: RemoveOrganizationMemberInput!) {
   removeOrganizationMember(input: $input) { removedUserId errors { code message field } } }"""
 
+SUBMIT_FEEDBACK = """mutation($input: SubmitFeedbackInput!) {
+  submitFeedback(input: $input) { feedback { id } errors { code message field } } }"""
+SUBMIT_FEEDBACK_BATCH = """mutation($input: SubmitFeedbackBatchInput!) {
+  submitFeedbackBatch(input: $input) { accepted errors { code message field } } }"""
+
+
+def feedback_item(s: Setting, external_id: str) -> Json:
+    """Feedback on the world's "Pay" touchpoint, naming every link it can."""
+    w = s.world
+    return {
+        "source": "SURVEY",
+        "externalId": external_id,
+        "measure": "CSAT",
+        "measureValue": 2,
+        "text": "The card was declined twice",
+        "journeyMapId": w.map,
+        "stageId": w.buy,
+        "touchpointId": w.pay,
+        "personaId": w.persona,
+    }
+
+
 CALLS = [
     Call(
         "createWorkspace",
@@ -124,6 +146,21 @@ CALLS = [
     ),
     Call("disableSsoConnection", DISABLE_CONNECTION, lambda s: {"id": s.sso_connection}),
     Call("signOutEverywhere", SIGN_OUT_EVERYWHERE, lambda s: {}),
+    Call(
+        "submitFeedback",
+        SUBMIT_FEEDBACK,
+        lambda s: {"workspaceId": s.world.ws, "item": feedback_item(s, "ro-1")},
+    ),
+    # All or nothing: a refused item then refuses the whole call, in the payload's errors.
+    Call(
+        "submitFeedbackBatch",
+        SUBMIT_FEEDBACK_BATCH,
+        lambda s: {
+            "workspaceId": s.world.ws,
+            "allOrNothing": True,
+            "items": [feedback_item(s, "ro-2")],
+        },
+    ),
     Call(
         "createInvitation",
         INVITE,

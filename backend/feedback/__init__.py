@@ -1,0 +1,1 @@
+"""Customer feedback: what people said about a touchpoint, from every door."""

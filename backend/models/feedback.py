@@ -1,0 +1,53 @@
+"""Feedback rows: one per thing a customer said, idempotent on (workspace, source, external id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base, WorkspaceScoped
+from backend.db.types import JSONDocument, enum_column, utcnow
+from backend.feedback.vocabulary import FeedbackSource, MeasureKind
+from backend.journeys.vocabulary import Channel
+
+
+class Feedback(WorkspaceScoped, Base):
+    """Evidence about the journey.
+
+    Its links to a map, stage, touchpoint and persona are plain ids, not foreign keys:
+    feedback outlives the structure it was attached to (a touchpoint removed, a map
+    restored to an older version), and reads join only what is still there.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source", "external_id"),
+        Index("ix_feedback_workspace_id_touchpoint_id", "workspace_id", "touchpoint_id"),
+        Index("ix_feedback_workspace_id_received_at", "workspace_id", "received_at"),
+        CheckConstraint("sentiment BETWEEN -1 AND 1", name="feedback_sentiment_range"),
+    )
+
+    source: Mapped[FeedbackSource] = mapped_column(
+        enum_column(FeedbackSource, "feedback_source", length=20)
+    )
+    external_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[Channel | None] = mapped_column(enum_column(Channel, "feedback_channel"))
+    journey_map_id: Mapped[UUID | None]
+    stage_id: Mapped[UUID | None]
+    touchpoint_id: Mapped[UUID | None]
+    persona_id: Mapped[UUID | None]
+    measure: Mapped[MeasureKind | None] = mapped_column(enum_column(MeasureKind, "measure_kind"))
+    measure_value: Mapped[int | None] = mapped_column(SmallInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    sentiment: Mapped[float | None]  # -1..+1, computed from the text in the background
+    tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    customer_ref: Mapped[str | None] = mapped_column(String(200))
+    # What it carried to find its touchpoint by (SPEC §4 match keys), kept as given.
+    event_name: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    survey_id: Mapped[str | None] = mapped_column(String(500))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

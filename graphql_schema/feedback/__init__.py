@@ -1,0 +1,1 @@
+"""Feedback over GraphQL: submit one or a batch, read them per workspace."""

@@ -1,0 +1,113 @@
+"""Mutations: submitFeedback, submitFeedbackBatch."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.errors import DomainError
+from backend.feedback import service
+from graphql_schema.context import Info
+from graphql_schema.errors import UserError
+from graphql_schema.feedback.inputs import (
+    FeedbackItemInput,
+    SubmitFeedbackBatchInput,
+    SubmitFeedbackInput,
+    item_values,
+)
+from graphql_schema.feedback.types import FeedbackItemResultType, FeedbackType
+from graphql_schema.mutations import run_mutation
+from graphql_schema.permissions import EDITOR, mutation
+from graphql_schema.relay import parse_id
+
+
+@strawberry.type
+class SubmitFeedbackPayload:
+    feedback: FeedbackType | None = None
+    duplicate: bool | None = strawberry.field(
+        default=None, description="True when this source and external id were already in."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SubmitFeedbackBatchPayload:
+    accepted: int | None = None
+    duplicates: int | None = None
+    rejected: int | None = None
+    results: list[FeedbackItemResultType] | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _read(item: FeedbackItemInput) -> dict[str, Any] | service.Unreadable:
+    def parse(value: str | None, type_name: str, field: str) -> UUID | None:
+        return parse_id(value, type_name, field=field) if value else None
+
+    try:
+        return item_values(item, parse)
+    except DomainError as error:
+        return service.Unreadable(error)
+
+
+@strawberry.type
+class FeedbackMutations:
+    @mutation(EDITOR, "Take in one piece of feedback; sending it again changes nothing.")
+    async def submit_feedback(
+        self, info: Info, input: SubmitFeedbackInput
+    ) -> SubmitFeedbackPayload:
+        async def action(session: AsyncSession) -> SubmitFeedbackPayload:
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            batch = await service.submit(
+                session,
+                info.context.access,
+                workspace_id,
+                [_read(input.item)],
+                all_or_nothing=True,
+                locate=lambda _index: "item",
+            )
+            [result] = batch.items
+            assert result.feedback is not None
+            return SubmitFeedbackPayload(
+                feedback=FeedbackType.from_model(result.feedback),
+                duplicate=result.status is service.Status.DUPLICATE,
+            )
+
+        return await run_mutation(info, SubmitFeedbackPayload, action)
+
+    @mutation(
+        EDITOR,
+        "Take in up to 1,000 items: each is accepted, a duplicate, or rejected with its "
+        "errors; the good ones are kept unless allOrNothing.",
+    )
+    async def submit_feedback_batch(
+        self, info: Info, input: SubmitFeedbackBatchInput
+    ) -> SubmitFeedbackBatchPayload:
+        async def action(session: AsyncSession) -> SubmitFeedbackBatchPayload:
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            items = [_read(item) for item in input.items]
+            batch = await service.submit(
+                session,
+                info.context.access,
+                workspace_id,
+                items,
+                all_or_nothing=input.all_or_nothing,
+            )
+            return SubmitFeedbackBatchPayload(
+                accepted=batch.count(service.Status.ACCEPTED),
+                duplicates=batch.count(service.Status.DUPLICATE),
+                rejected=batch.count(service.Status.REJECTED),
+                results=[
+                    FeedbackItemResultType(
+                        index=r.index,
+                        status=r.status,
+                        feedback=FeedbackType.from_model(r.feedback) if r.feedback else None,
+                        errors=[UserError.from_domain(e) for e in r.errors],
+                    )
+                    for r in batch.items
+                ],
+            )
+
+        return await run_mutation(info, SubmitFeedbackBatchPayload, action)

@@ -1,0 +1,114 @@
+"""Feedback, and what a batch answers item by item."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from backend import models
+from backend.feedback import vocabulary
+from backend.feedback.service import Status
+from graphql_schema.context import Info
+from graphql_schema.errors import UserError
+from graphql_schema.journeys.types import (
+    Channel,
+    JourneyMapType,
+    PersonaType,
+    StageType,
+    TouchpointType,
+)
+
+FeedbackSource = strawberry.enum(vocabulary.FeedbackSource, name="FeedbackSource")
+MeasureKind = strawberry.enum(vocabulary.MeasureKind, name="MeasureKind")
+FeedbackItemStatus = strawberry.enum(Status, name="FeedbackItemStatus")
+
+
+@strawberry.type(name="Feedback", description="One thing a customer said, from any door.")
+class FeedbackType:
+    id: strawberry.ID
+    source: FeedbackSource  # type: ignore[valid-type]
+    external_id: str
+    channel: Channel | None  # type: ignore[valid-type]
+    measure: MeasureKind | None  # type: ignore[valid-type]
+    measure_value: int | None
+    text: str
+    sentiment: float | None = strawberry.field(
+        description="-1 to +1, computed from the text in the background; null until then."
+    )
+    tags: list[str]
+    customer_ref: str | None
+    event_name: str | None
+    url: str | None
+    survey_id: str | None
+    occurred_at: datetime
+    received_at: datetime
+    touchpoint_id: strawberry.Private[UUID | None]
+    stage_id: strawberry.Private[UUID | None]
+    journey_map_id: strawberry.Private[UUID | None]
+    persona_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def from_model(cls, f: models.Feedback) -> Self:
+        return cls(
+            id=strawberry.ID(str(relay.GlobalID("Feedback", str(f.id)))),
+            source=f.source,
+            external_id=f.external_id,
+            channel=f.channel,
+            measure=f.measure,
+            measure_value=f.measure_value,
+            text=f.text,
+            sentiment=f.sentiment,
+            tags=list(f.tags),
+            customer_ref=f.customer_ref,
+            event_name=f.event_name,
+            url=f.url,
+            survey_id=f.survey_id,
+            occurred_at=f.occurred_at,
+            received_at=f.received_at,
+            touchpoint_id=f.touchpoint_id,
+            stage_id=f.stage_id,
+            journey_map_id=f.journey_map_id,
+            persona_id=f.persona_id,
+        )
+
+    @strawberry.field(description="Where it is attached; null when unattached or since removed.")
+    async def touchpoint(self, info: Info) -> TouchpointType | None:
+        if self.touchpoint_id is None:
+            return None
+        found = await info.context.loaders.touchpoint_by_id.load(self.touchpoint_id)
+        return TouchpointType.from_model(found) if found else None
+
+    @strawberry.field
+    async def stage(self, info: Info) -> StageType | None:
+        if self.stage_id is None:
+            return None
+        found = await info.context.loaders.stage_by_id.load(self.stage_id)
+        return StageType.from_model(found) if found else None
+
+    @strawberry.field
+    async def journey_map(self, info: Info) -> JourneyMapType | None:
+        if self.journey_map_id is None:
+            return None
+        found = await info.context.loaders.journey_map_by_id.load(self.journey_map_id)
+        return JourneyMapType.from_model(found) if found else None
+
+    @strawberry.field
+    async def persona(self, info: Info) -> PersonaType | None:
+        if self.persona_id is None:
+            return None
+        found = await info.context.loaders.persona_by_id.load(self.persona_id)
+        return PersonaType.from_model(found) if found else None
+
+
+@strawberry.type(name="FeedbackItemResult", description="What became of one item of a batch.")
+class FeedbackItemResultType:
+    index: int
+    status: FeedbackItemStatus  # type: ignore[valid-type]
+    feedback: FeedbackType | None = strawberry.field(
+        description="The stored feedback: the new one, or for a duplicate the one kept first."
+    )
+    errors: list[UserError]
