@@ -20,6 +20,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
+from backend.feedback.http import ingestion_routes
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
@@ -136,6 +137,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz_endpoint(db)),
             *auth_routes(settings, db, oidc),
+            *ingestion_routes(db),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={Exception: _unexpected_error},

@@ -161,3 +161,12 @@ async def load_access(db: Database, principal: Principal) -> Access:
         workspace_roles=MappingProxyType(workspace_roles),
         workspace_orgs=MappingProxyType(workspace_orgs),
     )
+
+
+def ingestion_access(token_id: UUID, workspace_id: UUID) -> Access:
+    """What an ingestion token may do: write feedback in its one workspace (an EDITOR's
+    role there, no organization powers), whoever created it and whatever became of them."""
+    return Access(
+        principal=Principal(user_id=token_id, email="", restricted_workspace_id=workspace_id),
+        workspace_roles=MappingProxyType({workspace_id: WorkspaceRole.EDITOR}),
+    )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import select, tuple_
@@ -36,6 +36,7 @@ from backend.outbox import emit as outbox
 from backend.validation import bounded_int, optional_text, required_text, text_list
 
 MAX_BATCH = 1000
+E = TypeVar("E", bound=StrEnum)
 MAX_TEXT = 20_000
 
 
@@ -73,9 +74,19 @@ def _at(prefix: str, error: DomainError) -> DomainError:
     return error
 
 
+def _member(kind: type[E], value: Any, field: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        names = ", ".join(member.value for member in kind)
+        raise ValidationFailed(f"Must be one of {names}.", field=field) from None
+
+
 def _clean(item: Mapping[str, Any]) -> dict[str, Any]:
     """One item's values, checked; errors name the item's field (camelCase)."""
     measure = item.get("measure")
+    if measure is not None:
+        measure = _member(MeasureKind, measure, "measure")
     value = item.get("measure_value")
     if (measure is None) != (value is None):
         raise ValidationFailed(
@@ -83,7 +94,7 @@ def _clean(item: Mapping[str, Any]) -> dict[str, Any]:
             field="measureValue" if value is None else "measure",
         )
     if measure is not None:
-        low, high = MEASURE_RANGES[MeasureKind(measure)]
+        low, high = MEASURE_RANGES[measure]
         bounded_int(value, field="measureValue", low=low, high=high)
     text = optional_text(item.get("text"), field="text", max_length=MAX_TEXT)
     if measure is None and not text:
@@ -92,10 +103,10 @@ def _clean(item: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(occurred, datetime) and occurred > utcnow():
         raise ValidationFailed("Feedback cannot come from the future.", field="occurredAt")
     return {
-        "source": FeedbackSource(item["source"]),
+        "source": _member(FeedbackSource, item["source"], "source"),
         "external_id": required_text(item["external_id"], field="externalId", max_length=200),
-        "channel": Channel(item["channel"]) if item.get("channel") else None,
-        "measure": MeasureKind(measure) if measure is not None else None,
+        "channel": _member(Channel, item["channel"], "channel") if item.get("channel") else None,
+        "measure": measure,
         "measure_value": value,
         "text": text,
         "tags": text_list(item.get("tags"), field="tags", max_length=100),

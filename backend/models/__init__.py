@@ -31,7 +31,7 @@ from backend.models.tenancy import (
     Workspace,
     WorkspaceMembership,
 )
-from backend.models.tokens import ApiToken
+from backend.models.tokens import ApiToken, IngestionToken
 
 __all__ = [
     "AccountAuditEvent",
@@ -44,6 +44,7 @@ __all__ = [
     "ChainHead",
     "DeadLetter",
     "Feedback",
+    "IngestionToken",
     "Invitation",
     "JourneyMap",
     "JourneyMapPersona",

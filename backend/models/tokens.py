@@ -29,3 +29,22 @@ class ApiToken(Timestamped, Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class IngestionToken(Timestamped, Base):
+    """A workspace's key for sending feedback over HTTP, and nothing else."""
+
+    __tablename__ = "ingestion_tokens"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    # Named apart from ``workspace_id`` on purpose: a token is not a workspace row (it is
+    # looked up by its hash before any workspace is known).
+    ingest_workspace_id: Mapped[UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

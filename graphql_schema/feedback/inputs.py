@@ -54,6 +54,17 @@ class SubmitFeedbackBatchInput:
     )
 
 
+@strawberry.input
+class CreateIngestionTokenInput:
+    workspace_id: strawberry.ID
+    name: str
+
+
+@strawberry.input
+class RevokeIngestionTokenInput:
+    id: strawberry.ID
+
+
 def item_values(item: FeedbackItemInput, parse: Any) -> dict[str, Any]:
     """The service's view of an item; ``parse(value, type, field)`` reads global ids."""
     return {

@@ -9,18 +9,24 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import DomainError
-from backend.feedback import service
+from backend.feedback import ingestion, service
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.inputs import (
+    CreateIngestionTokenInput,
     FeedbackItemInput,
+    RevokeIngestionTokenInput,
     SubmitFeedbackBatchInput,
     SubmitFeedbackInput,
     item_values,
 )
-from graphql_schema.feedback.types import FeedbackItemResultType, FeedbackType
+from graphql_schema.feedback.types import (
+    FeedbackItemResultType,
+    FeedbackType,
+    IngestionTokenType,
+)
 from graphql_schema.mutations import run_mutation
-from graphql_schema.permissions import EDITOR, mutation
+from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
 
 
@@ -53,7 +59,55 @@ def _read(item: FeedbackItemInput) -> dict[str, Any] | service.Unreadable:
 
 
 @strawberry.type
+class CreateIngestionTokenPayload:
+    ingestion_token: IngestionTokenType | None = None
+    token: str | None = strawberry.field(
+        default=None, description="The secret. Shown this once; store it now."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeIngestionTokenPayload:
+    ingestion_token: IngestionTokenType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
 class FeedbackMutations:
+    @mutation(
+        WORKSPACE_ADMIN,
+        "A key for sending this workspace's feedback over HTTP (POST /ingest/v1/feedback); "
+        "it can do nothing else.",
+    )
+    async def create_ingestion_token(
+        self, info: Info, input: CreateIngestionTokenInput
+    ) -> CreateIngestionTokenPayload:
+        async def action(session: AsyncSession) -> CreateIngestionTokenPayload:
+            issued = await ingestion.create_token(
+                session,
+                info.context.access,
+                parse_id(input.workspace_id, "Workspace", field="workspaceId"),
+                input.name,
+            )
+            return CreateIngestionTokenPayload(
+                ingestion_token=IngestionTokenType.from_model(issued.token), token=issued.secret
+            )
+
+        return await run_mutation(info, CreateIngestionTokenPayload, action)
+
+    @mutation(WORKSPACE_ADMIN, "Revoke an ingestion token: its next request is refused.")
+    async def revoke_ingestion_token(
+        self, info: Info, input: RevokeIngestionTokenInput
+    ) -> RevokeIngestionTokenPayload:
+        async def action(session: AsyncSession) -> RevokeIngestionTokenPayload:
+            token = await ingestion.revoke_token(
+                session, info.context.access, parse_id(input.id, "IngestionToken", field="id")
+            )
+            return RevokeIngestionTokenPayload(ingestion_token=IngestionTokenType.from_model(token))
+
+        return await run_mutation(info, RevokeIngestionTokenPayload, action)
+
     @mutation(EDITOR, "Take in one piece of feedback; sending it again changes nothing.")
     async def submit_feedback(
         self, info: Info, input: SubmitFeedbackInput

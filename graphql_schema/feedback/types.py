@@ -112,3 +112,26 @@ class FeedbackItemResultType:
         description="The stored feedback: the new one, or for a duplicate the one kept first."
     )
     errors: list[UserError]
+
+
+@strawberry.type(
+    name="IngestionToken", description="A workspace's key for POST /ingest/v1/feedback."
+)
+class IngestionTokenType:
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, token: models.IngestionToken) -> Self:
+        return cls(
+            id=strawberry.ID(str(relay.GlobalID("IngestionToken", str(token.id)))),
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+        )

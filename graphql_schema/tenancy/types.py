@@ -14,6 +14,7 @@ from backend.auth.connections import connections_of
 from backend.authz.roles import OrgRole as OrgRoleEnum
 from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
+from backend.feedback.ingestion import tokens_of
 from backend.feedback.service import feedback_page
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
@@ -33,7 +34,7 @@ from graphql_schema.audit.types import (
     DeadLetterType,
 )
 from graphql_schema.context import Info
-from graphql_schema.feedback.types import FeedbackSource, FeedbackType
+from graphql_schema.feedback.types import FeedbackSource, FeedbackType, IngestionTokenType
 from graphql_schema.identity.types import SsoConnectionType
 from graphql_schema.journeys.types import (
     JourneyMapType,
@@ -173,6 +174,15 @@ class WorkspaceType(LoaderNode):
     )
     async def audit_chain_check(self, info: Info) -> AuditChainCheckType | None:
         return await workspace_audit_chain_check(info, UUID(self.id))
+
+    @restricted_field(WORKSPACE_ADMIN_READ, "Keys for sending feedback over HTTP.")
+    async def ingestion_tokens(self, info: Info) -> list[IngestionTokenType] | None:
+        role = info.context.access.workspace_role(UUID(self.id))
+        if role is None or not role.at_least(WorkspaceRoleEnum.ADMIN):
+            return None
+        async with info.context.read() as session:
+            found = await tokens_of(session, UUID(self.id))
+        return [IngestionTokenType.from_model(t) for t in found]
 
     @strawberry.field(description="Feedback, newest first; filter by touchpoint or source.")
     async def feedback(

@@ -94,6 +94,7 @@ from backend.models import (
     Base,
     DeadLetter,
     Feedback,
+    IngestionToken,
     Invitation,
     OrganizationMembership,
     SsoConnection,
@@ -524,7 +525,13 @@ async def _seed_side(
             secret_hash=uuid4().hex * 2,
             expires_at=utcnow() + timedelta(days=1),
         )
-        session.add_all([connection, invitation])
+        ingestion = IngestionToken(
+            ingest_workspace_id=ws1,
+            name=f"{tenant.slug} survey tool",
+            prefix="wpin_seeded",
+            secret_hash=uuid4().hex * 2,
+        )
+        session.add_all([connection, invitation, ingestion])
     guest, guest_token = await add_guest(
         database, ws1, f"guest@{tenant.slug}.example", WorkspaceRole.VIEWER
     )
@@ -577,6 +584,7 @@ async def _seed_side(
         "SsoConnection": [global_id("SsoConnection", connection.id)],
         "DeadLetter": [global_id("DeadLetter", letter.id)],
         "Feedback": [global_id("Feedback", feedback.id)],
+        "IngestionToken": [global_id("IngestionToken", ingestion.id)],
     }
     setting = Setting(
         tenant=tenant,
@@ -587,6 +595,7 @@ async def _seed_side(
         invitation=ids["Invitation"][0],
         guest=users[1],
         member=users[2],
+        ingestion_token=ids["IngestionToken"][0],
     )
     # Only its user sees an API token.
     return Side(tenant=tenant, setting=setting, ids=ids, seers={ids["ApiToken"][1]: guest_token})
@@ -739,7 +748,8 @@ async def test_both_tenants_have_an_id_of_every_type(api: GraphQLClient, sides: 
               journeyMap(id: $map) { stages { touchpoints {
                 painPoints { id } opportunities { id } } } }
               workspace(id: $ws) { deadLetters { edges { node { id } } }
-                                   feedback { edges { node { id } } } }
+                                   feedback { edges { node { id } } }
+                                   ingestionTokens { id } }
               organization(slug: $slug) { ssoConnections { id } pendingInvitations { id } } }""",
             {"map": world.map, "ws": world.ws, "slug": side.slug},
             token=side.token,

@@ -962,7 +962,12 @@ def test_every_journey_mutation_has_a_row() -> None:
         "removeWorkspaceMember",
         "removeOrganizationMember",
     }
-    feedback = {"submitFeedback", "submitFeedbackBatch"}
+    feedback = {
+        "submitFeedback",
+        "submitFeedbackBatch",
+        "createIngestionToken",
+        "revokeIngestionToken",
+    }
     others = tenancy | identity | membership | feedback
     assert sorted(row.mutation for row in ROWS) == sorted(set(mutation.fields) - others)
 

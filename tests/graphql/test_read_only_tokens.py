@@ -36,7 +36,7 @@ from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
-from backend.models import Invitation, OrganizationMembership, SsoConnection
+from backend.models import IngestionToken, Invitation, OrganizationMembership, SsoConnection
 from graphql_schema.schema import schema_sdl
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.rogue_idp import RogueIdP
@@ -65,6 +65,7 @@ class Setting:
     invitation: str
     guest: str  # a user with a role in the world's workspace only
     member: str  # an org MEMBER of tenant A
+    ingestion_token: str  # of the world's workspace
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,10 @@ REMOVE_FROM_WORKSPACE = """mutation($input: RemoveWorkspaceMemberInput!) {
 REMOVE_FROM_ORG = """mutation($input: RemoveOrganizationMemberInput!) {
   removeOrganizationMember(input: $input) { removedUserId errors { code message field } } }"""
 
+CREATE_INGESTION_TOKEN = """mutation($input: CreateIngestionTokenInput!) {
+  createIngestionToken(input: $input) { ingestionToken { id } errors { code message field } } }"""
+REVOKE_INGESTION_TOKEN = """mutation($input: RevokeIngestionTokenInput!) {
+  revokeIngestionToken(input: $input) { ingestionToken { id } errors { code message field } } }"""
 SUBMIT_FEEDBACK = """mutation($input: SubmitFeedbackInput!) {
   submitFeedback(input: $input) { feedback { id } errors { code message field } } }"""
 SUBMIT_FEEDBACK_BATCH = """mutation($input: SubmitFeedbackBatchInput!) {
@@ -146,6 +151,12 @@ CALLS = [
     ),
     Call("disableSsoConnection", DISABLE_CONNECTION, lambda s: {"id": s.sso_connection}),
     Call("signOutEverywhere", SIGN_OUT_EVERYWHERE, lambda s: {}),
+    Call(
+        "createIngestionToken",
+        CREATE_INGESTION_TOKEN,
+        lambda s: {"workspaceId": s.world.ws, "name": "read-only"},
+    ),
+    Call("revokeIngestionToken", REVOKE_INGESTION_TOKEN, lambda s: {"id": s.ingestion_token}),
     Call(
         "submitFeedback",
         SUBMIT_FEEDBACK,
@@ -207,6 +218,13 @@ async def setting(
             expires_at=utcnow() + timedelta(days=1),
         )
         session.add(invitation)
+        ingestion = IngestionToken(
+            ingest_workspace_id=tenant_a.workspace_ids[0],
+            name="survey tool",
+            prefix="wpin_seeded",
+            secret_hash="1" * 64,
+        )
+        session.add(ingestion)
     guest, _ = await add_guest(database, tenant_a.workspace_ids[0], "g@x.io", WorkspaceRole.VIEWER)
     member, _ = await add_guest(database, tenant_a.workspace_ids[1], "m@x.io", WorkspaceRole.VIEWER)
     async with database.transaction(NO_TENANT, write=True) as session:
@@ -224,6 +242,7 @@ async def setting(
         invitation=global_id("Invitation", invitation.id),
         guest=global_id("User", guest),
         member=global_id("User", member),
+        ingestion_token=global_id("IngestionToken", ingestion.id),
     )
 
 

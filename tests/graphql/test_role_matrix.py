@@ -557,6 +557,7 @@ READS = [
     Read("Workspace", "deletedJourneyMaps", "deletedJourneyMaps { edges { node { id } } }"),
     Read("Organization", "auditEvents", "auditEvents(first: 1) { totalCount }"),
     Read("Organization", "ssoConnections", "ssoConnections { id }"),
+    Read("Workspace", "ingestionTokens", "ingestionTokens { id }"),
 ]
 # Not a restricted field: it answers a list, of the invitations the caller may manage
 # (its description): the org's MEMBER invitation as ORG_ADMIN_READ, the guest

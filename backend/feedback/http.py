@@ -1,0 +1,131 @@
+"""POST /ingest/v1/feedback: feedback from other systems, with a workspace ingestion token.
+
+The answer counts what was accepted, what were duplicates and what was rejected,
+with each rejected item's index, field and reason. Good items are kept unless the
+query says ``?mode=all-or-nothing`` (then any bad item keeps them all out: 422).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backend.audit import recorder as audit
+from backend.audit.actor import Actor
+from backend.auth.service import bearer_token
+from backend.authz.access import ingestion_access
+from backend.db.engine import Database
+from backend.errors import DomainError
+from backend.feedback import ingestion, service
+from backend.models.audit import ActorType
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+PATH = "/ingest/v1/feedback"
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "code": "VALIDATION" if status < 500 else "INTERNAL",
+                    "field": field,
+                    "message": message,
+                }
+            ]
+        },
+        status_code=status,
+    )
+
+
+def ingestion_routes(db: Database) -> list[Route]:
+    async def ingest(request: Request) -> JSONResponse:
+        secret = bearer_token(request.headers.get("authorization"))
+        token = await ingestion.authenticate(db, secret) if secret else None
+        if token is None:
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "code": "UNAUTHENTICATED",
+                            "field": None,
+                            "message": "Send a live ingestion token as 'Authorization: Bearer …'.",
+                        }
+                    ]
+                },
+                status_code=401,
+            )
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, f"At most {MAX_BODY_BYTES // (1024 * 1024)} MiB a request.")
+        mode = request.query_params.get("mode", "keep-good")
+        if mode not in ("keep-good", "all-or-nothing"):
+            return _error(400, "mode is keep-good or all-or-nothing.", "mode")
+        try:
+            items = ingestion.read_body(body, request.headers.get("content-type", ""))
+        except DomainError as error:
+            return _error(400, error.message, error.field)
+        keep_all_or_none = mode == "all-or-nothing"
+        access = ingestion_access(token.id, token.ingest_workspace_id)
+        client = request.client
+        actor = Actor(
+            ActorType.SYSTEM,
+            request_id=f"ingestion-token:{token.id}",
+            ip=client.host if client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        try:
+            async with db.transaction(access.binding(), write=True) as session:
+                audit.bind_actor(session, actor)
+                batch = await service.submit(
+                    session,
+                    access,
+                    token.ingest_workspace_id,
+                    items,
+                    locate=lambda index: f"[{index}]",
+                )
+                if keep_all_or_none and batch.count(service.Status.REJECTED):
+                    raise _KeptNothing(batch)  # rolls the whole batch back
+        except _KeptNothing as refused:
+            return _answer(refused.batch, kept=False)
+        except DomainError as error:
+            return _error(400, error.message, error.field)
+        return _answer(batch, kept=True)
+
+    return [Route(PATH, ingest, methods=["POST"])]
+
+
+class _KeptNothing(Exception):
+    def __init__(self, batch: service.BatchResult) -> None:
+        super().__init__("all or nothing: a bad item keeps the batch out")
+        self.batch = batch
+
+
+def _answer(batch: service.BatchResult, *, kept: bool) -> JSONResponse:
+    errors = [_item_error(e) for r in batch.items for e in r.errors]
+    if not kept:
+        return JSONResponse(
+            {"accepted": 0, "duplicates": 0, "rejected": len(errors), "errors": errors},
+            status_code=422,
+        )
+    return JSONResponse(
+        {
+            "accepted": batch.count(service.Status.ACCEPTED),
+            "duplicates": batch.count(service.Status.DUPLICATE),
+            "rejected": batch.count(service.Status.REJECTED),
+            "errors": errors,
+        }
+    )
+
+
+def _item_error(error: DomainError) -> dict[str, Any]:
+    """``[3].measureValue`` → index 3, field measureValue."""
+    field = error.field or ""
+    index: int | None = None
+    if field.startswith("["):
+        head, _, rest = field[1:].partition("]")
+        index, field = int(head), rest.lstrip(".")
+    return {"index": index, "field": field or None, "code": error.code, "message": error.message}

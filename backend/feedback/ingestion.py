@@ -1,0 +1,207 @@
+"""Feedback over HTTP: ingestion tokens (one workspace each, feedback only) and the
+reading of a JSON array or NDJSON body into items for ``service.submit``.
+
+Items sent this way attach to their touchpoint by match keys (event name, URL,
+survey id), the way machines know a touchpoint; they name no ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.audit import recorder as audit
+from backend.audit.chain import changes_of
+from backend.authz.access import Access
+from backend.authz.roles import WorkspaceRole
+from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.db.types import utcnow
+from backend.errors import NotFound, ValidationFailed
+from backend.feedback.service import Unreadable
+from backend.models import IngestionToken
+from backend.validation import required_text
+
+TOKEN_PREFIX = "wpin_"  # noqa: S105 - a public marker, not a secret
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# camelCase on the wire, as in GraphQL; each with the JSON type it must have.
+FIELDS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "source": ("source", (str,)),
+    "externalId": ("external_id", (str,)),
+    "channel": ("channel", (str,)),
+    "measure": ("measure", (str,)),
+    "measureValue": ("measure_value", (int,)),
+    "text": ("text", (str,)),
+    "tags": ("tags", (list,)),
+    "customerRef": ("customer_ref", (str,)),
+    "occurredAt": ("occurred_at", (str,)),
+    "eventName": ("event_name", (str,)),
+    "url": ("url", (str,)),
+    "surveyId": ("survey_id", (str,)),
+}
+REQUIRED = ("source", "externalId")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedIngestionToken:
+    token: IngestionToken
+    secret: str
+
+
+async def create_token(
+    session: AsyncSession, access: Access, workspace_id: UUID, name: str
+) -> IssuedIngestionToken:
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = IngestionToken(
+        ingest_workspace_id=workspace_id,
+        name=required_text(name, field="name"),
+        prefix=secret[:12],
+        secret_hash=_hash(secret),
+        created_by=access.user_id,
+    )
+    session.add(token)
+    await session.flush()
+    await audit.record(
+        session,
+        workspace_id=workspace_id,
+        action="ingestion_token.create",
+        subject_type="IngestionToken",
+        subject_id=token.id,
+        changes=changes_of({}, {"name": token.name, "prefix": token.prefix}),
+    )
+    return IssuedIngestionToken(token, secret)
+
+
+async def revoke_token(session: AsyncSession, access: Access, token_id: UUID) -> IngestionToken:
+    token = await session.get(IngestionToken, token_id)
+    if token is None or access.workspace_role(token.ingest_workspace_id) is None:
+        raise NotFound("Ingestion token", field="id")
+    access.require_workspace(token.ingest_workspace_id, WorkspaceRole.ADMIN, field="id")
+    before = {"revoked_at": token.revoked_at}
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await session.flush()
+    await audit.record(
+        session,
+        workspace_id=token.ingest_workspace_id,
+        action="ingestion_token.revoke",
+        subject_type="IngestionToken",
+        subject_id=token.id,
+        changes=changes_of(before, {"revoked_at": token.revoked_at}),
+    )
+    return token
+
+
+async def tokens_of(session: AsyncSession, workspace_id: UUID) -> list[IngestionToken]:
+    return list(
+        (
+            await session.scalars(
+                select(IngestionToken)
+                .where(IngestionToken.ingest_workspace_id == workspace_id)
+                .order_by(IngestionToken.created_at, IngestionToken.id)
+            )
+        ).all()
+    )
+
+
+async def authenticate(db: Database, secret: str) -> IngestionToken | None:
+    """The live token behind a secret; its last use is noted (at most once a minute)."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    async with db.transaction(NO_TENANT) as session:
+        token = await session.scalar(
+            select(IngestionToken).where(IngestionToken.secret_hash == _hash(secret))
+        )
+    if token is None or token.revoked_at is not None:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        async with db.transaction(NO_TENANT, write=True) as session:
+            await session.execute(
+                update(IngestionToken)
+                .where(
+                    IngestionToken.id == token.id,
+                    or_(
+                        IngestionToken.last_used_at.is_(None),
+                        IngestionToken.last_used_at <= now - LAST_USED_RESOLUTION,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+    return token
+
+
+def read_body(body: bytes, content_type: str) -> list[Mapping[str, Any] | Unreadable]:
+    """A JSON array, or NDJSON (one object a line), into items; the body as a whole must parse."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed("The body is not UTF-8.", field="body") from None
+    if "ndjson" in content_type or "jsonlines" in content_type:
+        rows: list[Any] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise ValidationFailed(f"Line {number} is not JSON.", field="body") from None
+    else:
+        try:
+            rows = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValidationFailed("The body is not JSON.", field="body") from None
+        if not isinstance(rows, list):
+            raise ValidationFailed("Send a JSON array of items (or NDJSON).", field="body")
+    return [_item(row) for row in rows]
+
+
+def _item(row: Any) -> Mapping[str, Any] | Unreadable:
+    if not isinstance(row, dict):
+        return Unreadable(ValidationFailed("Each item must be a JSON object."))
+    unknown = sorted(set(row) - set(FIELDS))
+    if unknown:
+        return Unreadable(ValidationFailed("Unknown field.", field=unknown[0]))
+    for name in REQUIRED:
+        if row.get(name) is None:
+            return Unreadable(ValidationFailed("Required.", field=name))
+    values: dict[str, Any] = {
+        "journey_map_id": None,
+        "stage_id": None,
+        "touchpoint_id": None,
+        "persona_id": None,
+    }
+    for name, (key, kinds) in FIELDS.items():
+        value = row.get(name)
+        if value is None:
+            values[key] = None if name != "tags" else []
+            continue
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            kind = " or ".join(k.__name__ for k in kinds)
+            return Unreadable(ValidationFailed(f"Must be a {kind}.", field=name))
+        values[key] = value
+    if values["occurred_at"] is not None:
+        try:
+            moment = datetime.fromisoformat(values["occurred_at"])
+        except ValueError:
+            return Unreadable(ValidationFailed("Not an ISO 8601 time.", field="occurredAt"))
+        if moment.tzinfo is None:
+            return Unreadable(ValidationFailed("It needs a UTC offset.", field="occurredAt"))
+        values["occurred_at"] = moment
+    if not all(isinstance(tag, str) for tag in values["tags"]):
+        return Unreadable(ValidationFailed("Tags are strings.", field="tags"))
+    return values
