@@ -12,6 +12,8 @@ which binding a session carries, and only authz produces bindings for callers.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -59,13 +61,32 @@ def binding_of(session: Session) -> TenantBinding:
     return binding
 
 
-async def widen(session: AsyncSession, workspace_id: UUID) -> None:
-    """Let this session, and its open transaction, reach a workspace it just created."""
-    binding = binding_of(session.sync_session).widened(workspace_id)
+@asynccontextmanager
+async def seeing_own_rows_of(session: AsyncSession, user_id: UUID) -> AsyncIterator[None]:
+    """For the statements inside, the own-rows policy also shows ``user_id``'s rows.
+
+    The one other sanctioned widening besides computing a caller's access: finding
+    what someone still reaches after losing a role (their memberships in workspaces the
+    caller does not see). Statements inside must filter by that user themselves.
+    """
+    before = binding_of(session.sync_session)
+    await _rebind(session, TenantBinding(before.workspace_ids, user_id, before.app_scoping))
+    try:
+        yield
+    finally:
+        await _rebind(session, before)
+
+
+async def _rebind(session: AsyncSession, binding: TenantBinding) -> None:
     session.info[INFO_KEY] = binding
     if session.in_transaction():
         connection = await session.connection()
         await connection.run_sync(_bind_postgres_settings, binding)
+
+
+async def widen(session: AsyncSession, workspace_id: UUID) -> None:
+    """Let this session, and its open transaction, reach a workspace it just created."""
+    await _rebind(session, binding_of(session.sync_session).widened(workspace_id))
 
 
 @event.listens_for(Session, "do_orm_execute")

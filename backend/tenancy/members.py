@@ -18,7 +18,7 @@ from backend.audit.chain import changes_of
 from backend.auth.sessions import end_sessions
 from backend.authz.access import Access
 from backend.authz.roles import OrgRole, WorkspaceRole
-from backend.db.scoping import UNSCOPED_OPTION
+from backend.db.scoping import UNSCOPED_OPTION, seeing_own_rows_of
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import ApiToken, OrganizationMembership, User, Workspace, WorkspaceMembership
@@ -43,15 +43,19 @@ async def _still_in_organization(
 ) -> bool:
     if await session.get(OrganizationMembership, (organization_id, user_id)) is not None:
         return True
-    remaining = await session.scalar(
-        select(func.count())
-        .select_from(WorkspaceMembership)
-        .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
-        .where(Workspace.organization_id == organization_id, WorkspaceMembership.user_id == user_id)
-        # Memberships elsewhere in the org are beyond this caller's workspaces: count
-        # them all (a number, no rows), or a guest of two workspaces would lose both.
-        .execution_options(**{UNSCOPED_OPTION: True})
-    )
+    # Memberships elsewhere in the org may be beyond this caller's workspaces: count
+    # them all (a number, no rows), or a guest of two workspaces would lose both.
+    async with seeing_own_rows_of(session, user_id):
+        remaining = await session.scalar(
+            select(func.count())
+            .select_from(WorkspaceMembership)
+            .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
+            .where(
+                Workspace.organization_id == organization_id,
+                WorkspaceMembership.user_id == user_id,
+            )
+            .execution_options(**{UNSCOPED_OPTION: True})
+        )
     return bool(remaining)
 
 

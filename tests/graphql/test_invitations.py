@@ -344,3 +344,39 @@ async def test_removing_a_guest_from_their_only_workspace_ends_their_session(
         )
         assert out_of_all["data"]["removeWorkspaceMember"]["errors"] == []
         assert _unauthenticated(await guest.graphql(VIEWER))
+
+
+async def test_a_workspace_admin_removing_a_guest_leaves_their_other_workspaces_alone(
+    settings: Settings, database: Database, browser: Browser, tenant_a: Tenant
+) -> None:
+    """The remover cannot see the guest's other workspace; the guest keeps it (and their
+    session), on Postgres too, where row-level security hides that membership."""
+    _, lead = await add_guest(
+        database, tenant_a.workspace_ids[0], "lead@client.example", WorkspaceRole.ADMIN
+    )
+    invitations = [
+        await _invite(
+            browser,
+            tenant_a.token,
+            organizationId=tenant_a.org_gid,
+            email="both@client.example",
+            workspaceId=tenant_a.ws_gid(index),
+            workspaceRole="VIEWER",
+        )
+        for index in (0, 1)
+    ]
+    async with browser_for(settings, database) as guest:
+        for invited in invitations:
+            assert (await _accept(guest, invited["acceptUrl"])).status_code == 303
+        async with database.transaction(NO_TENANT) as session:
+            user_id = await session.scalar(
+                select(User.id).where(User.email == "both@client.example")
+            )
+        removed = await browser.with_token(
+            lead,
+            REMOVE_FROM_WORKSPACE,
+            {"ws": tenant_a.ws_gid(0), "user": global_id("User", user_id)},
+        )
+        assert removed["data"]["removeWorkspaceMember"]["errors"] == []
+        body = await guest.graphql(VIEWER)
+        assert _edges(body, "workspaces") == [{"id": tenant_a.ws_gid(1), "viewerRole": "VIEWER"}]
