@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth import last_use
 from backend.auth.principal import Principal
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
@@ -27,8 +28,6 @@ SESSION_COOKIE = "waypost_session"
 CSRF_COOKIE = "waypost_csrf"  # readable by the page, which echoes it in CSRF_HEADER
 CSRF_HEADER = "x-waypost-csrf"
 SESSION_PREFIX = "wps_"
-# Writing last_seen_at on every request would turn every read into a write.
-LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,8 @@ async def authenticate_session(db: Database, settings: Settings, secret: str) ->
         or not user.is_active
     ):
         return None
-    if now - found.last_seen_at >= LAST_SEEN_RESOLUTION:
-        await _touch(db, found.id, now)
+    if last_use.is_due(found.last_seen_at, now):
+        await last_use.stamp(db, UserSession, found.id, "last_seen_at", now)
     return Principal(
         user_id=user.id,
         email=user.email,
@@ -103,18 +102,6 @@ async def authenticate_session(db: Database, settings: Settings, secret: str) ->
         csrf_token=found.csrf_token,
         restricted_organization_id=found.organization_id,
     )
-
-
-async def _touch(db: Database, session_id: UUID, now: datetime) -> None:
-    async with db.transaction(NO_TENANT, write=True) as session:
-        await session.execute(
-            update(UserSession)
-            .where(
-                UserSession.id == session_id,
-                UserSession.last_seen_at <= now - LAST_SEEN_RESOLUTION,
-            )
-            .values(last_seen_at=now)
-        )
 
 
 async def end_sessions(

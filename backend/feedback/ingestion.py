@@ -12,15 +12,16 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
+from backend.auth import last_use
 from backend.authz.access import Access
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
@@ -32,7 +33,6 @@ from backend.models import IngestionToken
 from backend.validation import required_text
 
 TOKEN_PREFIX = "wpin_"  # noqa: S105 - a public marker, not a secret
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 # camelCase on the wire, as in GraphQL; each with the JSON type it must have.
 FIELDS: dict[str, tuple[str, tuple[type, ...]]] = {
     "source": ("source", (str,)),
@@ -129,19 +129,8 @@ async def authenticate(db: Database, secret: str) -> IngestionToken | None:
     if token is None or token.revoked_at is not None:
         return None
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        async with db.transaction(NO_TENANT, write=True) as session:
-            await session.execute(
-                update(IngestionToken)
-                .where(
-                    IngestionToken.id == token.id,
-                    or_(
-                        IngestionToken.last_used_at.is_(None),
-                        IngestionToken.last_used_at <= now - LAST_USED_RESOLUTION,
-                    ),
-                )
-                .values(last_used_at=now)
-            )
+    if last_use.is_due(token.last_used_at, now):
+        await last_use.stamp(db, IngestionToken, token.id, "last_used_at", now)
     return token
 
 
