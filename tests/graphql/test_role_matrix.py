@@ -40,7 +40,7 @@ from starlette.applications import Starlette
 from backend.app import create_app
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.auth.service import LAST_USED_RESOLUTION
+from backend.auth.last_use import RESOLUTION as LAST_USED_RESOLUTION
 from backend.authz.roles import OrgRole, WorkspaceRole, strongest
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
