@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # second round of retries.
     outbox_redeliver_after_seconds: float = 900.0
     audit_verify_interval_seconds: float = 3600.0
+    # A health pass waits this long after the change that asked for it, so that a
+    # burst (a bulk import, an editing session) is taken in one pass.
+    health_coalesce_ms: int = 500
+    # Every workspace's health is recomputed in full and snapshotted this often.
+    health_full_interval_seconds: float = 24 * 3600.0
 
     # Browser sessions (after single sign-on): ended after this long without a request,
     # and in any case this long after sign-in.

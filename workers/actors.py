@@ -11,9 +11,10 @@ from uuid import UUID
 import dramatiq
 
 from backend.audit.verify import verify_workspace_increment
+from backend.health import recalculate
 from backend.journeys import maps
 from backend.outbox.dispatch import handle_event
-from backend.outbox.handlers import register_all
+from backend.outbox.handlers import HEALTH_EVENTS, register_all
 from workers.runtime import workspace_transaction
 
 log = logging.getLogger("waypost.workers")
@@ -31,11 +32,36 @@ def outbox_event_of(actor_name: str, args: Sequence[Any]) -> tuple[UUID, UUID] |
     return UUID(str(args[0])), UUID(str(args[1]))
 
 
-async def dispatch_outbox_event(workspace_id: str, event_id: str) -> None:
-    """Run the handlers of one outbox event, once, however often it is delivered."""
+async def dispatch_outbox_event(workspace_id: str, event_id: str) -> bool:
+    """Run the handlers of one outbox event, once, however often it is delivered.
+
+    True when the event asks for a health pass (the caller sends it).
+    """
     workspace = UUID(workspace_id)
     async with workspace_transaction(workspace, request_id=f"outbox:{event_id}") as session:
-        await handle_event(session, workspace, UUID(event_id))
+        event = await handle_event(session, workspace, UUID(event_id))
+        return event is not None and event.event_type in HEALTH_EVENTS
+
+
+async def recalculate_health(workspace_id: str) -> None:
+    """Take the workspace's pending health requests in one pass (none: nothing to do)."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace, request_id="health:recalculate") as session:
+        done = await recalculate.recalculate(session, workspace)
+    if done is not None:
+        log.info(
+            "health of workspace %s: %d requests, %d touchpoints refreshed",
+            workspace,
+            done.requests,
+            done.touchpoints_refreshed,
+        )
+
+
+async def recalculate_all_health(workspace_id: str) -> None:
+    """The scheduled full pass: every touchpoint's evidence anew, and today's snapshot."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace, request_id="health:full") as session:
+        await recalculate.recalculate(session, workspace, full=True)
 
 
 async def verify_audit_chain(workspace_id: str) -> None:
@@ -61,18 +87,35 @@ class Actors:
     dispatch_outbox_event: dramatiq.Actor[[str, str], None]
     verify_audit_chain: dramatiq.Actor[[str], None]
     purge_deleted_maps: dramatiq.Actor[[str], None]
+    recalculate_health: dramatiq.Actor[[str], None]
+    recalculate_all_health: dramatiq.Actor[[str], None]
 
     def periodic(self) -> list[dramatiq.Actor[[str], None]]:
         """The per-workspace housekeeping the schedule runs."""
         return [self.verify_audit_chain, self.purge_deleted_maps]
 
 
-def declare_actors(broker: dramatiq.Broker) -> Actors:
+def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) -> Actors:
     register_all()
+    health = dramatiq.actor(
+        broker=broker, actor_name="health.recalculate", queue_name="health", **RETRIES
+    )(recalculate_health)
+
+    async def dispatch(workspace_id: str, event_id: str) -> None:
+        if await dispatch_outbox_event(workspace_id, event_id):
+            # Sent after the commit, delayed so a burst lands in one pass; the
+            # passes a burst sends after the first find nothing left and return.
+            health.send_with_options(args=(workspace_id,), delay=health_coalesce_ms)
+
+    dispatch.__name__ = dispatch.__qualname__ = "dispatch_outbox_event"
     return Actors(
         dispatch_outbox_event=dramatiq.actor(
             broker=broker, actor_name=OUTBOX_DISPATCH, queue_name="outbox", **RETRIES
-        )(dispatch_outbox_event),
+        )(dispatch),
+        recalculate_health=health,
+        recalculate_all_health=dramatiq.actor(
+            broker=broker, actor_name="health.recalculate_all", queue_name="health", **RETRIES
+        )(recalculate_all_health),
         verify_audit_chain=dramatiq.actor(
             broker=broker, actor_name="audit.verify", queue_name="maintenance", **RETRIES
         )(verify_audit_chain),

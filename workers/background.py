@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from types import TracebackType
 
@@ -41,7 +42,7 @@ def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(WorkerRuntime(settings))
     broker.add_middleware(DeadLetters(), before=Retries)
-    return broker, declare_actors(broker)
+    return broker, declare_actors(broker, health_coalesce_ms=settings.health_coalesce_ms)
 
 
 class Background:
@@ -71,16 +72,22 @@ class Background:
                 await asyncio.to_thread(actor.send, str(workspace_id))
         return len(ids)
 
-    async def _schedule(self) -> None:
+    async def recalculate_all_health(self) -> int:
+        """Enqueue the full health pass (and snapshot) of every workspace."""
+        async with self.db.transaction(NO_TENANT) as session:
+            ids = (await session.scalars(select(Workspace.id))).all()
+        for workspace_id in ids:
+            await asyncio.to_thread(self.actors.recalculate_all_health.send, str(workspace_id))
+        return len(ids)
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[int]], name: str) -> None:
         while not self._stop.is_set():
             try:
-                await self.housekeep_all_workspaces()
+                await job()
             except Exception:
-                log.warning("scheduling housekeeping failed; will retry", exc_info=True)
+                log.warning("scheduling %s failed; will retry", name, exc_info=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stop.wait(), timeout=self.settings.audit_verify_interval_seconds
-                )
+                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     async def __aenter__(self) -> Background:
         if self.run_workers:
@@ -91,7 +98,20 @@ class Background:
         after_commit_hooks.append(self.relay.nudge)
         self._tasks = [
             asyncio.create_task(self.relay.run(self._stop)),
-            asyncio.create_task(self._schedule()),
+            asyncio.create_task(
+                self._every(
+                    self.settings.audit_verify_interval_seconds,
+                    self.housekeep_all_workspaces,
+                    "housekeeping",
+                )
+            ),
+            asyncio.create_task(
+                self._every(
+                    self.settings.health_full_interval_seconds,
+                    self.recalculate_all_health,
+                    "the full health pass",
+                )
+            ),
         ]
         return self
 

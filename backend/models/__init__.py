@@ -10,6 +10,13 @@ from backend.models.audit import (
     ChainHead,
 )
 from backend.models.feedback import Feedback
+from backend.models.health import (
+    HealthEvidence,
+    HealthRequest,
+    HealthScore,
+    HealthSnapshot,
+    HealthSubject,
+)
 from backend.models.identity import SsoConnection, SsoLoginAttempt, UserIdentity, UserSession
 from backend.models.journeys import (
     JourneyMap,
@@ -44,6 +51,11 @@ __all__ = [
     "ChainHead",
     "DeadLetter",
     "Feedback",
+    "HealthEvidence",
+    "HealthRequest",
+    "HealthScore",
+    "HealthSnapshot",
+    "HealthSubject",
     "IngestionToken",
     "Invitation",
     "JourneyMap",

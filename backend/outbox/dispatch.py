@@ -28,11 +28,13 @@ def handlers_for(event_type: str) -> list[Handler]:
     return [*_handlers[event_type], *_handlers[EVERY_EVENT]]
 
 
-async def handle_event(session: AsyncSession, workspace_id: UUID, event_id: UUID) -> bool:
+async def handle_event(
+    session: AsyncSession, workspace_id: UUID, event_id: UUID
+) -> OutboxEvent | None:
     """Run the event's handlers and mark it processed, in the caller's transaction.
 
-    Returns False when there is nothing to do: the event is unknown or another
-    delivery already handled it. The row lock makes a concurrent second delivery
+    Returns the event, or None when there is nothing to do: the event is unknown
+    or another delivery already handled it. The row lock makes a concurrent second delivery
     wait, then see the event processed.
     """
     event = await session.scalar(
@@ -41,11 +43,11 @@ async def handle_event(session: AsyncSession, workspace_id: UUID, event_id: UUID
         .with_for_update()
     )
     if event is None or event.processed_at is not None:
-        return False
+        return None
     for handler in handlers_for(event.event_type):
         await handler(session, event)
     event.processed_at = utcnow()
-    return True
+    return event
 
 
 async def mark_dead_lettered(session: AsyncSession, workspace_id: UUID, event_id: UUID) -> None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.verify import verify_workspace_increment
+from backend.feedback.sentiment import score_feedback
+from backend.health import recalculate
 from backend.models.outbox import OutboxEvent
 from backend.outbox.dispatch import EVERY_EVENT, subscribe
+
+# Events after which the workspace's health is due for a pass (workers send it).
+HEALTH_EVENTS = frozenset({"feedback.received", "journey_map.changed"})
 
 
 async def _verify_audit_increment(session: AsyncSession, event: OutboxEvent) -> None:
@@ -15,5 +22,23 @@ async def _verify_audit_increment(session: AsyncSession, event: OutboxEvent) -> 
     await verify_workspace_increment(session, event.workspace_id)
 
 
+async def _feedback_received(session: AsyncSession, event: OutboxEvent) -> None:
+    ids = [UUID(i) for i in event.payload.get("feedback_ids", [])]
+    attached = {UUID(t) for t in event.payload.get("touchpoint_ids", [])}
+    # Sentiment first: the health pass that follows reads the scores.
+    attached |= await score_feedback(session, event.workspace_id, ids)
+    if attached:
+        await recalculate.request(
+            session, event.workspace_id, recalculate.FEEDBACK_RECEIVED, sorted(attached)
+        )
+
+
+async def _structure_changed(session: AsyncSession, event: OutboxEvent) -> None:
+    # Pain points, emotions, moves and removals change scores, not evidence.
+    await recalculate.request(session, event.workspace_id, recalculate.STRUCTURE_CHANGED)
+
+
 def register_all() -> None:
     subscribe(EVERY_EVENT, _verify_audit_increment)
+    subscribe("feedback.received", _feedback_received)
+    subscribe("journey_map.changed", _structure_changed)

@@ -1,0 +1,64 @@
+"""Sentiment of feedback text (-1..+1), scored in the background with TextBlob.
+
+TextBlob's default analyzer is lexicon-based (the pattern library's English
+lexicon, shipped inside the package): it runs offline, needs no model download
+and scores a short text in well under a millisecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models import Feedback
+
+MAX_SCORED_CHARS = 5_000  # the opening of a long ticket carries its tone; the rest costs time
+
+
+@cache
+def _analyzer() -> Any:
+    # Imported on first use: loading TextBlob (and NLTK) costs a second at start-up.
+    from textblob import TextBlob
+
+    return TextBlob
+
+
+def score_text(text: str) -> float | None:
+    """The text's polarity, or None for a text with nothing to score."""
+    text = text.strip()[:MAX_SCORED_CHARS]
+    if not text:
+        return None
+    polarity = float(_analyzer()(text).sentiment.polarity)
+    return max(-1.0, min(1.0, polarity))
+
+
+async def score_feedback(
+    session: AsyncSession, workspace_id: UUID, feedback_ids: Iterable[UUID]
+) -> set[UUID]:
+    """Score the texts not scored yet; the touchpoints whose evidence changed.
+
+    Already scored rows are left alone, so a redelivered event changes nothing.
+    """
+    ids = list(feedback_ids)
+    changed: set[UUID] = set()
+    for start in range(0, len(ids), 1000):
+        rows = (
+            await session.scalars(
+                select(Feedback).where(
+                    Feedback.workspace_id == workspace_id,
+                    Feedback.id.in_(ids[start : start + 1000]),
+                    Feedback.sentiment.is_(None),
+                )
+            )
+        ).all()
+        for row in rows:
+            row.sentiment = score_text(row.text)
+            if row.sentiment is not None and row.touchpoint_id is not None:
+                changed.add(row.touchpoint_id)
+    await session.flush()
+    return changed

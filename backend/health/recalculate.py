@@ -1,0 +1,264 @@
+"""Recalculating a workspace's health: pending requests in, stored scores and snapshots out.
+
+A pass refreshes the evidence of the touchpoints that changed (all of them in a
+full pass), then computes every score of the workspace from evidence and
+structure: the second step reads one row per touchpoint, so it stays cheap
+while the first, which reads feedback, touches only what moved.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.types import utcnow
+from backend.health import evidence, model
+from backend.journeys.vocabulary import MapStatus, PainPointStatus, Scenario, Severity
+from backend.models import (
+    HealthEvidence,
+    HealthRequest,
+    HealthScore,
+    HealthSnapshot,
+    HealthSubject,
+    JourneyMap,
+    PainPoint,
+    Stage,
+    Touchpoint,
+)
+
+STRUCTURE_CHANGED = "structure"
+FEEDBACK_RECEIVED = "feedback"
+
+
+async def request(
+    session: AsyncSession,
+    workspace_id: UUID,
+    reason: str,
+    touchpoints: Iterable[UUID] = (),
+) -> None:
+    """Note what changed; the next pass for the workspace picks it up."""
+    rows = [{"touchpoint_id": t, "reason": reason} for t in touchpoints] or [
+        {"touchpoint_id": None, "reason": reason}
+    ]
+    session.add_all(HealthRequest(workspace_id=workspace_id, **row) for row in rows)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class PassResult:
+    full: bool
+    requests: int
+    touchpoints_refreshed: int
+    health: model.WorkspaceHealth
+
+
+async def recalculate(
+    session: AsyncSession,
+    workspace_id: UUID,
+    *,
+    full: bool = False,
+    as_of: datetime | None = None,
+) -> PassResult | None:
+    """One pass; None when nothing was pending (an earlier pass took this burst)."""
+    await _lock(session, workspace_id)
+    as_of = as_of or utcnow()
+    pending = (
+        await session.scalars(
+            select(HealthRequest).where(HealthRequest.workspace_id == workspace_id)
+        )
+    ).all()
+    if not pending and not full:
+        return None
+    if pending:
+        await session.execute(
+            delete(HealthRequest).where(
+                HealthRequest.workspace_id == workspace_id,
+                HealthRequest.id.in_([r.id for r in pending]),
+            )
+        )
+    touched = {r.touchpoint_id for r in pending if r.touchpoint_id is not None}
+    refreshed = await evidence.refresh(session, workspace_id, as_of, None if full else touched)
+    health = model.compute(*await _facts(session, workspace_id, as_of))
+    await _store(session, workspace_id, health, as_of)
+    return PassResult(full, len(pending), refreshed, health)
+
+
+async def _lock(session: AsyncSession, workspace_id: UUID) -> None:
+    # Two passes for one workspace at once would read the same requests; the
+    # second waits here and then finds them gone. SQLite's write lock does this.
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"waypost.health:{workspace_id}"},
+        )
+
+
+async def _facts(
+    session: AsyncSession, workspace_id: UUID, as_of: datetime
+) -> tuple[list[model.TouchpointFacts], list[model.StageFacts], list[model.MapFacts]]:
+    maps = (
+        await session.execute(
+            select(JourneyMap.id, JourneyMap.status, JourneyMap.scenario).where(
+                JourneyMap.workspace_id == workspace_id, JourneyMap.deleted_at.is_(None)
+            )
+        )
+    ).all()
+    live = {m.id for m in maps}
+    stages = [
+        model.StageFacts(s.id, s.journey_map_id)
+        for s in (
+            await session.execute(
+                select(Stage.id, Stage.journey_map_id)
+                .where(Stage.workspace_id == workspace_id)
+                .order_by(Stage.journey_map_id, Stage.position)
+            )
+        ).all()
+        if s.journey_map_id in live
+    ]
+    pains: dict[UUID, list[Severity]] = defaultdict(list)
+    for touchpoint_id, severity in (
+        await session.execute(
+            select(PainPoint.touchpoint_id, PainPoint.severity).where(
+                PainPoint.workspace_id == workspace_id,
+                PainPoint.status == PainPointStatus.OPEN,
+            )
+        )
+    ).all():
+        pains[touchpoint_id].append(severity)
+    found = {
+        row.id: row
+        for row in (
+            await session.scalars(
+                select(HealthEvidence).where(HealthEvidence.workspace_id == workspace_id)
+            )
+        ).all()
+    }
+    touchpoints = [
+        model.TouchpointFacts(
+            id=t.id,
+            stage_id=t.stage_id,
+            journey_map_id=t.journey_map_id,
+            moment_of_truth=t.moment_of_truth,
+            emotion=t.emotion,
+            open_pains=tuple(sorted(pains.get(t.id, ()))),
+            current=_evidence(found.get(t.id), as_of, previous=False),
+            previous=_evidence(found.get(t.id), as_of, previous=True),
+        )
+        for t in (
+            await session.execute(
+                select(
+                    Touchpoint.id,
+                    Touchpoint.stage_id,
+                    Touchpoint.journey_map_id,
+                    Touchpoint.moment_of_truth,
+                    Touchpoint.emotion,
+                )
+                .where(Touchpoint.workspace_id == workspace_id)
+                .order_by(Touchpoint.stage_id, Touchpoint.position)
+            )
+        ).all()
+        if t.journey_map_id in live
+    ]
+    journey_maps = [
+        model.MapFacts(m.id, m.status == MapStatus.ACTIVE and m.scenario == Scenario.CURRENT_STATE)
+        for m in maps
+    ]
+    return touchpoints, stages, journey_maps
+
+
+def _evidence(row: HealthEvidence | None, as_of: datetime, *, previous: bool) -> model.Evidence:
+    if row is None:
+        return model.NO_EVIDENCE
+    p = "previous_" if previous else ""
+
+    def tally(name: str) -> model.Tally:
+        return model.Tally(
+            getattr(row, f"{p}{name}_weight"),
+            getattr(row, f"{p}{name}_total"),
+            getattr(row, f"{p}{name}_count"),
+        )
+
+    found = model.Evidence(tally("satisfaction"), tally("sentiment"), getattr(row, f"{p}items"))
+    # Rows refreshed at different moments are weighed as of this pass.
+    return found.scaled(model.decay_factor(row.as_of, as_of)) if row.as_of != as_of else found
+
+
+def _rows(
+    health: model.WorkspaceHealth, workspace_id: UUID
+) -> list[tuple[HealthSubject, UUID, model.Score]]:
+    rows = [
+        *((HealthSubject.TOUCHPOINT, i, s) for i, s in health.touchpoints.items()),
+        *((HealthSubject.STAGE, i, s) for i, s in health.stages.items()),
+        *((HealthSubject.JOURNEY_MAP, i, s) for i, s in health.maps.items()),
+    ]
+    if health.workspace is not None:
+        rows.append((HealthSubject.WORKSPACE, workspace_id, health.workspace))
+    return rows
+
+
+async def _store(
+    session: AsyncSession, workspace_id: UUID, health: model.WorkspaceHealth, as_of: datetime
+) -> None:
+    rows = _rows(health, workspace_id)
+    await session.execute(delete(HealthScore).where(HealthScore.workspace_id == workspace_id))
+    if not rows:
+        return
+    await session.execute(
+        insert(HealthScore),
+        [
+            {
+                "workspace_id": workspace_id,
+                "id": subject_id,
+                "subject_type": kind,
+                "score": score.score,
+                "previous_score": score.previous,
+                "sample_size": score.sample_size,
+                "previous_sample_size": score.previous_sample_size,
+                "confidence": score.confidence,
+                "components": [asdict(c) for c in score.components],
+                "computed_at": as_of,
+            }
+            for kind, subject_id, score in rows
+        ],
+    )
+    # Today's snapshot: the day's last pass replaces what an earlier one wrote.
+    day = as_of.date()
+    await session.execute(
+        delete(HealthSnapshot).where(
+            HealthSnapshot.workspace_id == workspace_id, HealthSnapshot.day == day
+        )
+    )
+    await session.execute(
+        insert(HealthSnapshot),
+        [
+            {
+                "workspace_id": workspace_id,
+                "subject_id": subject_id,
+                "subject_type": kind,
+                "day": day,
+                "score": score.score,
+                "sample_size": score.sample_size,
+                "confidence": score.confidence,
+                "taken_at": as_of,
+            }
+            for kind, subject_id, score in rows
+        ],
+    )
+
+
+def score_of(row: HealthScore) -> model.Score:
+    """A stored score back into the model's terms, for reads and explanations."""
+    return model.Score(
+        score=row.score,
+        components=tuple(model.Component(**c) for c in row.components),
+        sample_size=row.sample_size,
+        confidence=row.confidence,
+        previous=row.previous_score,
+        previous_sample_size=row.previous_sample_size,
+    )

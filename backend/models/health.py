@@ -1,0 +1,98 @@
+"""Health tables: touchpoint evidence, current scores, daily history, pending recalculations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Date, Float, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base, WorkspaceScoped
+from backend.db.types import JSONDocument, enum_column, utcnow
+
+
+class HealthSubject(StrEnum):
+    TOUCHPOINT = "TOUCHPOINT"
+    STAGE = "STAGE"
+    JOURNEY_MAP = "JOURNEY_MAP"
+    WORKSPACE = "WORKSPACE"
+
+
+class HealthEvidence(WorkspaceScoped, Base):
+    """One touchpoint's feedback summed for the current and the previous window.
+
+    ``id`` is the touchpoint's id. This is the only state derived from feedback:
+    recalculating a touchpoint rewrites its row from its feedback, and every
+    score is computed from these rows and the structure, so an incremental pass
+    and a full one meet in the same place.
+    """
+
+    __tablename__ = "health_evidence"
+
+    as_of: Mapped[datetime]
+    satisfaction_weight: Mapped[float] = mapped_column(Float, default=0.0)
+    satisfaction_total: Mapped[float] = mapped_column(Float, default=0.0)
+    satisfaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment_weight: Mapped[float] = mapped_column(Float, default=0.0)
+    sentiment_total: Mapped[float] = mapped_column(Float, default=0.0)
+    sentiment_count: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    previous_satisfaction_weight: Mapped[float] = mapped_column(Float, default=0.0)
+    previous_satisfaction_total: Mapped[float] = mapped_column(Float, default=0.0)
+    previous_satisfaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    previous_sentiment_weight: Mapped[float] = mapped_column(Float, default=0.0)
+    previous_sentiment_total: Mapped[float] = mapped_column(Float, default=0.0)
+    previous_sentiment_count: Mapped[int] = mapped_column(Integer, default=0)
+    previous_items: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HealthScore(WorkspaceScoped, Base):
+    """The latest score of a touchpoint, stage, map or the workspace (``id`` is the subject's)."""
+
+    __tablename__ = "health_scores"
+
+    subject_type: Mapped[HealthSubject] = mapped_column(
+        enum_column(HealthSubject, "health_subject", length=16)
+    )
+    score: Mapped[float] = mapped_column(Float)
+    previous_score: Mapped[float | None] = mapped_column(Float)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    previous_sample_size: Mapped[int] = mapped_column(Integer, default=0)
+    confidence: Mapped[float] = mapped_column(Float)
+    components: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HealthSnapshot(WorkspaceScoped, Base):
+    """A subject's score on one day, for charts: the day's last calculation wins."""
+
+    __tablename__ = "health_snapshots"
+    __table_args__ = (UniqueConstraint("workspace_id", "subject_id", "day"),)
+
+    subject_id: Mapped[UUID]
+    subject_type: Mapped[HealthSubject] = mapped_column(
+        enum_column(HealthSubject, "health_snapshot_subject", length=16)
+    )
+    day: Mapped[date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HealthRequest(WorkspaceScoped, Base):
+    """Something changed that health depends on; the next recalculation takes all of them.
+
+    Bursts coalesce here: a hundred feedback batches leave a hundred rows, and
+    the one recalculation that runs next reads the touchpoints they name.
+    ``touchpoint_id`` is empty when only the structure changed.
+    """
+
+    __tablename__ = "health_requests"
+
+    touchpoint_id: Mapped[UUID | None]
+    reason: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,114 @@
+"""A health pass on a real database: evidence from feedback, scores at every level."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from backend.db.engine import Database
+from backend.feedback.vocabulary import MeasureKind
+from backend.health import model, recalculate
+from backend.journeys.vocabulary import Severity
+from backend.models import HealthScore, HealthSubject
+from tests.fixtures.tenants import Tenant
+from tests.health.worlds import add_feedback, add_pain, build_world, days_ago
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+async def _pass(db: Database, world, *, full: bool = False) -> recalculate.PassResult | None:  # type: ignore[no-untyped-def]
+    async with db.transaction(world.binding(), write=True) as session:
+        return await recalculate.recalculate(session, world.workspace_id, full=full, as_of=NOW)
+
+
+async def test_a_full_pass_scores_every_level_from_feedback(
+    database: Database, tenant_a: Tenant
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    first, second = world.touchpoint_ids[:2]
+    for value in (5, 5, 4):
+        await add_feedback(database, world, first, value=value, occurred_at=days_ago(NOW, 1))
+    await add_feedback(database, world, second, value=1, occurred_at=days_ago(NOW, 40))
+    await add_pain(database, world, second, Severity.CRITICAL)
+
+    done = await _pass(database, world, full=True)
+
+    assert done is not None
+    health = done.health
+    good, bad = health.touchpoints[first], health.touchpoints[second]
+    assert good.sample_size == 3
+    assert bad.sample_size == 1
+    assert good.score > bad.score
+    pain = {c.name: c for c in bad.components}["pain"]
+    assert pain.value == 75
+    assert set(health.stages) == set(world.stage_ids)
+    assert health.maps[world.map_id].score == pytest.approx(
+        sum(health.stages[s].score for s in world.stage_ids) / 2
+    )
+    assert health.workspace is not None
+    assert health.workspace.score == pytest.approx(health.maps[world.map_id].score)
+    async with database.transaction(world.binding()) as session:
+        stored = {row.id: row for row in (await session.scalars(select(HealthScore))).all()}
+    assert stored[first].score == pytest.approx(good.score)
+    assert stored[world.workspace_id].subject_type == HealthSubject.WORKSPACE
+
+
+async def test_evidence_in_sql_matches_the_reference_arithmetic(
+    database: Database, tenant_a: Tenant
+) -> None:
+    world = await build_world(
+        database, tenant_a.workspace_ids[0], stages=1, touchpoints_per_stage=1
+    )
+    touchpoint = world.touchpoint_ids[0]
+    samples = [
+        (MeasureKind.CSAT, 2, 3.0),
+        (MeasureKind.NPS, 9, 10.0),
+        (MeasureKind.NPS, 7, 20.0),
+        (MeasureKind.NPS, 3, 70.0),
+        (MeasureKind.CES, 2, 0.5),
+        (MeasureKind.RATING, 5, 89.0),
+        (MeasureKind.CSAT, 1, 100.0),  # the previous window
+    ]
+    for kind, value, age in samples:
+        await add_feedback(
+            database, world, touchpoint, measure=kind, value=value, occurred_at=days_ago(NOW, age)
+        )
+    await add_feedback(
+        database,
+        world,
+        touchpoint,
+        measure=None,
+        value=None,
+        sentiment=-0.5,
+        occurred_at=days_ago(NOW, 5),
+    )
+    done = await _pass(database, world, full=True)
+    assert done is not None
+
+    in_window = [(k, v, a) for k, v, a in samples if a < 90]
+    weights = [model.recency_weight(days_ago(NOW, 0) - days_ago(NOW, a)) for _, _, a in in_window]
+    expected = sum(
+        w * model.normalised_measure(k, v) for w, (k, v, _) in zip(weights, in_window, strict=True)
+    ) / sum(weights)
+    satisfaction = {c.name: c for c in done.health.touchpoints[touchpoint].components}[
+        "satisfaction"
+    ]
+    # One touchpoint: its own mean is the workspace mean, so shrinkage leaves it be.
+    assert satisfaction.value == pytest.approx(expected * 100)
+    assert satisfaction.sample_size == len(in_window)
+    assert done.health.touchpoints[touchpoint].sample_size == len(in_window) + 1
+    assert done.health.touchpoints[touchpoint].previous_sample_size == 1
+
+
+async def test_nothing_pending_means_no_pass(database: Database, tenant_a: Tenant) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    assert await _pass(database, world) is None
+    async with database.transaction(world.binding(), write=True) as session:
+        await recalculate.request(session, world.workspace_id, recalculate.STRUCTURE_CHANGED)
+        await recalculate.request(session, world.workspace_id, recalculate.STRUCTURE_CHANGED)
+    done = await _pass(database, world)
+    assert done is not None
+    assert done.requests == 2
+    assert await _pass(database, world) is None  # the burst was taken in one pass

@@ -1,0 +1,109 @@
+"""Small journey worlds written straight into the database, for health tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import count
+from uuid import UUID
+
+from backend.audit.actor import Actor
+from backend.audit.recorder import bind_actor
+from backend.db.engine import Database
+from backend.db.scoping import TenantBinding
+from backend.feedback.vocabulary import FeedbackSource, MeasureKind
+from backend.journeys.vocabulary import MapStatus, PainPointStatus, Severity
+from backend.models import Feedback, JourneyMap, PainPoint, Stage, Touchpoint
+
+_serial = count()
+
+
+@dataclass
+class World:
+    workspace_id: UUID
+    map_id: UUID
+    stage_ids: list[UUID] = field(default_factory=list)
+    touchpoint_ids: list[UUID] = field(default_factory=list)
+
+    def binding(self) -> TenantBinding:
+        return TenantBinding(frozenset({self.workspace_id}))
+
+
+async def build_world(
+    db: Database, workspace_id: UUID, *, stages: int = 2, touchpoints_per_stage: int = 2
+) -> World:
+    """An active current-state map with stages and touchpoints (the second is a moment of truth)."""
+    async with db.transaction(TenantBinding(frozenset({workspace_id})), write=True) as session:
+        bind_actor(session, Actor.system())
+        journey_map = JourneyMap(
+            workspace_id=workspace_id, title="Journey", status=MapStatus.ACTIVE
+        )
+        session.add(journey_map)
+        await session.flush()
+        world = World(workspace_id, journey_map.id)
+        for s in range(stages):
+            stage = Stage(
+                workspace_id=workspace_id, journey_map_id=journey_map.id, position=s, name=f"S{s}"
+            )
+            session.add(stage)
+            await session.flush()
+            world.stage_ids.append(stage.id)
+            for t in range(touchpoints_per_stage):
+                touchpoint = Touchpoint(
+                    workspace_id=workspace_id,
+                    journey_map_id=journey_map.id,
+                    stage_id=stage.id,
+                    position=t,
+                    name=f"T{s}.{t}",
+                    moment_of_truth=t == 1,
+                    emotion=(s + t) % 5 - 2,
+                )
+                session.add(touchpoint)
+                await session.flush()
+                world.touchpoint_ids.append(touchpoint.id)
+    return world
+
+
+async def add_feedback(
+    db: Database,
+    world: World,
+    touchpoint_id: UUID,
+    *,
+    measure: MeasureKind | None = MeasureKind.CSAT,
+    value: int | None = 4,
+    sentiment: float | None = None,
+    occurred_at: datetime,
+) -> UUID:
+    async with db.transaction(world.binding(), write=True) as session:
+        row = Feedback(
+            workspace_id=world.workspace_id,
+            source=FeedbackSource.SURVEY,
+            external_id=f"fb-{next(_serial)}",
+            journey_map_id=world.map_id,
+            touchpoint_id=touchpoint_id,
+            measure=measure,
+            measure_value=value,
+            sentiment=sentiment,
+            text="",
+            occurred_at=occurred_at,
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def add_pain(db: Database, world: World, touchpoint_id: UUID, severity: Severity) -> None:
+    async with db.transaction(world.binding(), write=True) as session:
+        session.add(
+            PainPoint(
+                workspace_id=world.workspace_id,
+                touchpoint_id=touchpoint_id,
+                title="It hurts",
+                severity=severity,
+                status=PainPointStatus.OPEN,
+            )
+        )
+
+
+def days_ago(now: datetime, days: float) -> datetime:
+    return now - timedelta(days=days)
