@@ -156,10 +156,14 @@ def read_body(body: bytes, content_type: str) -> list[Mapping[str, Any] | Unread
             raise ValidationFailed("The body is not JSON.", field="body") from None
         if not isinstance(rows, list):
             raise ValidationFailed("Send a JSON array of items (or NDJSON).", field="body")
-    return [_item(row) for row in rows]
+    return [read_item(row) for row in rows]
 
 
-def _item(row: Any) -> Mapping[str, Any] | Unreadable:
+def read_item(row: Any) -> Mapping[str, Any] | Unreadable:
+    """One item as sent (camelCase, JSON types) into ``service.submit``'s shape, or why not.
+
+    Shared by every reader of outside items: HTTP bodies and file imports.
+    """
     if not isinstance(row, dict):
         return Unreadable(ValidationFailed("Each item must be a JSON object."))
     unknown = sorted(set(row) - set(FIELDS))
