@@ -14,6 +14,7 @@ from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
 from graphql_schema.errors import MaskUnexpectedErrors
 from graphql_schema.feedback.mutations import FeedbackMutations
+from graphql_schema.health.mutations import HealthMutations
 from graphql_schema.identity.mutations import IdentityMutations
 from graphql_schema.journeys.mutations import JourneyMutations
 from graphql_schema.journeys.structure_mutations import StructureMutations
@@ -62,6 +63,7 @@ class Mutation(
     JourneyMutations,
     StructureMutations,
     FeedbackMutations,
+    HealthMutations,
 ):
     pass
 

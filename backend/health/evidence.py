@@ -26,7 +26,7 @@ _HALF_LIFE_DAYS = HALF_LIFE.total_seconds() / 86400
 _WINDOW_DAYS = WINDOW.total_seconds() / 86400
 
 
-def _age_in_days(dialect: str, as_of: datetime) -> ColumnElement[Any]:
+def age_in_days(dialect: str, as_of: datetime) -> ColumnElement[Any]:
     moment = literal(as_of, UTCDateTime())
     if dialect == "postgresql":
         seconds = cast(func.extract("epoch", moment - Feedback.occurred_at), Float)
@@ -34,7 +34,11 @@ def _age_in_days(dialect: str, as_of: datetime) -> ColumnElement[Any]:
     return func.julianday(moment) - func.julianday(Feedback.occurred_at)
 
 
-def _measure_value() -> ColumnElement[float]:
+def recency_weight(age_in_days: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.power(0.5, age_in_days / _HALF_LIFE_DAYS)
+
+
+def measure_value() -> ColumnElement[float]:
     value = cast(Feedback.measure_value, Float)
     return case(
         (Feedback.measure.in_([MeasureKind.CSAT, MeasureKind.RATING]), (value - 1.0) / 4.0),
@@ -50,14 +54,14 @@ def evidence_statement(
     dialect: str, workspace_id: UUID, as_of: datetime, touchpoints: Collection[UUID] | None
 ) -> Select[Any]:
     """SELECT touchpoint_id and the fourteen sums, for all touchpoints or the ones named."""
-    age = _age_in_days(dialect, as_of)
+    age = age_in_days(dialect, as_of)
     current = Feedback.occurred_at > as_of - WINDOW
     previous = Feedback.occurred_at <= as_of - WINDOW
     measured = Feedback.measure.is_not(None) & Feedback.measure_value.is_not(None)
     felt = Feedback.sentiment.is_not(None)
-    weight = func.power(0.5, age / _HALF_LIFE_DAYS)
-    previous_weight = func.power(0.5, (age - _WINDOW_DAYS) / _HALF_LIFE_DAYS)
-    satisfaction = _measure_value()
+    weight = recency_weight(age)
+    previous_weight = recency_weight(age - _WINDOW_DAYS)
+    satisfaction = measure_value()
     sentiment = (Feedback.sentiment + 1.0) / 2.0
 
     def sums(window: ColumnElement[bool], w: ColumnElement[float]) -> list[ColumnElement[Any]]:

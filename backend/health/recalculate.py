@@ -84,7 +84,7 @@ async def recalculate(
         )
     touched = {r.touchpoint_id for r in pending if r.touchpoint_id is not None}
     refreshed = await evidence.refresh(session, workspace_id, as_of, None if full else touched)
-    health = model.compute(*await _facts(session, workspace_id, as_of))
+    health = model.compute(*await load_facts(session, workspace_id, as_of))
     await _store(session, workspace_id, health, as_of)
     return PassResult(full, len(pending), refreshed, health)
 
@@ -99,7 +99,7 @@ async def _lock(session: AsyncSession, workspace_id: UUID) -> None:
         )
 
 
-async def _facts(
+async def load_facts(
     session: AsyncSession, workspace_id: UUID, as_of: datetime
 ) -> tuple[list[model.TouchpointFacts], list[model.StageFacts], list[model.MapFacts]]:
     maps = (

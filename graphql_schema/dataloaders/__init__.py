@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
@@ -18,6 +19,8 @@ from backend.journeys.maps import MapRepository
 from backend.journeys.personas import PersonaRepository
 from backend.models import (
     ApiToken,
+    Feedback,
+    HealthScore,
     JourneyMap,
     Opportunity,
     Organization,
@@ -95,6 +98,11 @@ def _grouped_loader(
     return DataLoader(load_fn=load)
 
 
+async def _rows_by_id(session: AsyncSession, model: type[M], ids: Iterable[UUID]) -> Sequence[M]:
+    column = model.id  # type: ignore[attr-defined]
+    return (await session.scalars(select(model).where(column.in_(list(ids))))).all()
+
+
 async def _group(rows: Awaitable[Sequence[M]], key: str) -> dict[UUID, list[M]]:
     grouped: dict[UUID, list[M]] = defaultdict(list)
     for row in await rows:
@@ -163,6 +171,13 @@ class Loaders:
         )
         self.emotions_by_touchpoint: DataLoader[UUID, list[TouchpointEmotion]] = _grouped_loader(
             db, access, lambda s, ids: _group(MapRepository(s).emotions_of(ids), "touchpoint_id")
+        )
+        self.feedback_by_id: DataLoader[UUID, Feedback | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, Feedback, ids)
+        )
+        # Keyed by the subject's id: a touchpoint's, stage's, map's or workspace's.
+        self.health_by_subject: DataLoader[UUID, HealthScore | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, HealthScore, ids)
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access, ids)

@@ -11,9 +11,11 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from backend import models
+from backend.health import history
 from backend.journeys import revisions, vocabulary
 from backend.journeys.maps import MapRepository
 from graphql_schema.context import Info
+from graphql_schema.health.types import HealthBucket, HealthPointType, HealthScoreType, health_of
 from graphql_schema.relay import Connection, LoaderNode
 
 if TYPE_CHECKING:
@@ -201,6 +203,10 @@ class TouchpointType(LoaderNode):
             for e in rows
         ]
 
+    @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
+    async def health(self, info: Info) -> HealthScoreType | None:
+        return await health_of(info, self.id)
+
 
 @strawberry.type(name="Stage")
 class StageType(LoaderNode):
@@ -229,6 +235,10 @@ class StageType(LoaderNode):
     async def touchpoints(self, info: Info) -> list[TouchpointType]:
         rows = await info.context.loaders.touchpoints_by_map.load(self.journey_map_id)
         return [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == self.id]
+
+    @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
+    async def health(self, info: Info) -> HealthScoreType | None:
+        return await health_of(info, self.id)
 
 
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
@@ -300,6 +310,30 @@ class JourneyMapType(LoaderNode):
     async def stages(self, info: Info) -> list[StageType]:
         rows = await info.context.loaders.stages_by_map.load(UUID(self.id))
         return [StageType.from_model(s) for s in rows]
+
+    @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
+    async def health(self, info: Info) -> HealthScoreType | None:
+        return await health_of(info, self.id)
+
+    @strawberry.field(description="Its health over time, one point per bucket with a snapshot.")
+    async def health_history(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        bucket: HealthBucket = history.Bucket.DAY,  # type: ignore[valid-type]
+    ) -> list[HealthPointType]:
+        async with info.context.read() as session:
+            points = await history.history(session, UUID(self.id), from_, to, bucket)
+        return [
+            HealthPointType(
+                starts_at=p.starts_at,
+                score=p.score,
+                sample_size=p.sample_size,
+                confidence=p.confidence,
+            )
+            for p in points
+        ]
 
     @strawberry.field(description="What changed from one version to another.")
     async def diff(

@@ -16,6 +16,7 @@ from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
 from backend.feedback.ingestion import tokens_of
 from backend.feedback.service import feedback_page
+from backend.health.reads import portfolio_of
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
 from backend.models.audit import AuditScope
@@ -35,6 +36,7 @@ from graphql_schema.audit.types import (
 )
 from graphql_schema.context import Info
 from graphql_schema.feedback.types import FeedbackSource, FeedbackType, IngestionTokenType
+from graphql_schema.health.types import HealthScoreType, health_of
 from graphql_schema.identity.types import SsoConnectionType
 from graphql_schema.journeys.types import (
     JourneyMapType,
@@ -78,6 +80,15 @@ class OrganizationType(LoaderNode):
     @strawberry.field(description="Your role in this organization; null for workspace guests.")
     def viewer_role(self, info: Info) -> OrgRole | None:  # type: ignore[valid-type]
         return info.context.access.org_role(UUID(self.id))
+
+    @strawberry.field(
+        description="The agency portfolio: the mean health of the workspaces you can reach "
+        "(null before any has a score)."
+    )
+    async def health(self, info: Info) -> HealthScoreType | None:
+        async with info.context.read() as session:
+            found = await portfolio_of(session, UUID(self.id))
+        return None if found is None else HealthScoreType.of(found[0], found[1], UUID(self.id))
 
     @strawberry.field(description="The workspaces of this organization you can reach.")
     async def workspaces(
@@ -183,6 +194,10 @@ class WorkspaceType(LoaderNode):
         async with info.context.read() as session:
             found = await tokens_of(session, UUID(self.id))
         return [IngestionTokenType.from_model(t) for t in found]
+
+    @strawberry.field(description="Its health: the mean of its active current-state maps.")
+    async def health(self, info: Info) -> HealthScoreType | None:
+        return await health_of(info, self.id)
 
     @strawberry.field(description="Feedback, newest first; filter by touchpoint or source.")
     async def feedback(

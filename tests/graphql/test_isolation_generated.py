@@ -90,6 +90,7 @@ from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
 from backend.feedback.vocabulary import FeedbackSource
+from backend.health import recalculate
 from backend.models import (
     Base,
     DeadLetter,
@@ -564,6 +565,8 @@ async def _seed_side(
     )
     async with database.transaction(TenantBinding(frozenset({ws1})), write=True) as session:
         session.add_all([letter, feedback])
+        # Scores, history and evidence rows of its own, for attacks to leave alone.
+        await recalculate.recalculate(session, ws1, full=True)
     owner_token = global_id("ApiToken", await _token_id(owner_engine, tenant.owner_id))
     users = [global_id("User", user) for user in (tenant.owner_id, guest, member)]
     ids = {

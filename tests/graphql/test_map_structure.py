@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
+from backend.health import recalculate
 from backend.journeys.vocabulary import Severity
 from backend.models import (
     JourneyMap,
@@ -257,8 +258,10 @@ async def test_viewer_and_other_tenant_cannot_change_structure(
 
 
 NESTED = """query($id: ID!) { journeyMap(id: $id) { title version personas { name }
-  stages { name touchpoints { name emotion personaEmotions { current persona { name } }
-    painPoints { title } opportunities { title } } } } }"""
+  health { score trend }
+  stages { name health { score sampleSize }
+    touchpoints { name emotion personaEmotions { current persona { name } }
+    painPoints { title } opportunities { title } health { score confidence components { name value } } } } } }"""
 
 
 async def _seed_map(
@@ -331,12 +334,16 @@ async def test_nested_map_read_costs_the_same_statements_for_1x1_and_12x20(
     assert persona_id is not None
     small = await _seed_map(database, tenant_a, 1, 1, persona_id[1])
     large = await _seed_map(database, tenant_a, 12, 20, persona_id[1])
+    workspace = tenant_a.workspace_ids[0]
+    async with database.transaction(TenantBinding(frozenset({workspace})), write=True) as s:
+        await recalculate.recalculate(s, workspace, full=True)  # every level has a score
 
     async def statements_for(map_id: str) -> tuple[int, int]:
         await gql(NESTED, {"id": map_id}, token=tenant_a.token)  # warm the token's last use
         sql_statements.clear()
         body = await gql(NESTED, {"id": map_id}, token=tenant_a.token)
         stages = body["data"]["journeyMap"]["stages"]
+        assert all(t["health"] for s in stages for t in s["touchpoints"])
         return len(sql_statements), sum(len(s["touchpoints"]) for s in stages)
 
     small_count, small_touchpoints = await statements_for(small)

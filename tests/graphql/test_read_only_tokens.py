@@ -100,6 +100,8 @@ REVOKE_INGESTION_TOKEN = """mutation($input: RevokeIngestionTokenInput!) {
   revokeIngestionToken(input: $input) { ingestionToken { id } errors { code message field } } }"""
 SUBMIT_FEEDBACK = """mutation($input: SubmitFeedbackInput!) {
   submitFeedback(input: $input) { feedback { id } errors { code message field } } }"""
+RECALCULATE_HEALTH = """mutation($input: RecalculateHealthInput!) {
+  recalculateHealth(input: $input) { touchpoints errors { code message field } } }"""
 SUBMIT_FEEDBACK_BATCH = """mutation($input: SubmitFeedbackBatchInput!) {
   submitFeedbackBatch(input: $input) { accepted errors { code message field } } }"""
 
@@ -172,6 +174,7 @@ CALLS = [
             "items": [feedback_item(s, "ro-2")],
         },
     ),
+    Call("recalculateHealth", RECALCULATE_HEALTH, lambda s: {"workspaceId": s.world.ws}),
     Call(
         "createInvitation",
         INVITE,

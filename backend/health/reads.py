@@ -1,0 +1,33 @@
+"""Reading stored health beyond one subject: an organization's portfolio."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.health import model
+from backend.health.recalculate import score_of
+from backend.models import HealthScore, HealthSubject, Workspace
+
+
+async def portfolio_of(
+    session: AsyncSession, organization_id: UUID
+) -> tuple[model.Score, datetime] | None:
+    """The mean of the workspace scores the session can see (its tenant scope decides)."""
+    rows = (
+        await session.scalars(
+            select(HealthScore)
+            .join(Workspace, Workspace.id == HealthScore.workspace_id)
+            .where(
+                Workspace.organization_id == organization_id,
+                HealthScore.subject_type == HealthSubject.WORKSPACE,
+            )
+        )
+    ).all()
+    score = model.portfolio(score_of(row) for row in rows)
+    if score is None:
+        return None
+    return score, max(row.computed_at for row in rows)

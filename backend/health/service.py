@@ -1,0 +1,38 @@
+"""What people ask of health directly: a recalculation now, audited."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.audit import recorder as audit
+from backend.audit.chain import changes_of
+from backend.authz.access import Access
+from backend.authz.roles import WorkspaceRole
+from backend.health import recalculate
+
+
+async def recalculate_now(
+    session: AsyncSession, access: Access, workspace_id: UUID
+) -> recalculate.PassResult:
+    """A full pass for a workspace admin, without waiting for the night."""
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    done = await recalculate.recalculate(session, workspace_id, full=True)
+    assert done is not None  # a full pass always runs
+    workspace = done.health.workspace
+    await audit.record(
+        session,
+        workspace_id=workspace_id,
+        action="health.recalculate",
+        subject_type="Workspace",
+        subject_id=workspace_id,
+        changes=changes_of(
+            {},
+            {
+                "touchpoints": len(done.health.touchpoints),
+                "score": None if workspace is None else round(workspace.score, 2),
+            },
+        ),
+    )
+    return done

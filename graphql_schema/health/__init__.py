@@ -1,0 +1,1 @@
+"""Health scores in the graph: on touchpoints, stages, maps, workspaces and organizations."""

@@ -1,0 +1,185 @@
+"""HealthScore, its components and explanation, and history points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from backend import models
+from backend.health import explain, history, model
+from backend.health.recalculate import score_of
+from backend.models import HealthSubject
+from graphql_schema.context import Info
+
+if TYPE_CHECKING:
+    from graphql_schema.feedback.types import FeedbackType
+
+HealthBucket = strawberry.enum(history.Bucket, name="HealthBucket")
+HealthSubjectKind = strawberry.enum(HealthSubject, name="HealthSubjectKind")
+
+_TYPE_NAMES = {
+    HealthSubject.TOUCHPOINT: "Touchpoint",
+    HealthSubject.STAGE: "Stage",
+    HealthSubject.JOURNEY_MAP: "JourneyMap",
+    HealthSubject.WORKSPACE: "Workspace",
+}
+
+
+@strawberry.type(name="HealthComponent")
+class HealthComponentType:
+    name: str = strawberry.field(description="satisfaction, sentiment, pain or emotion.")
+    value: float = strawberry.field(description="0 to 100.")
+    weight: float = strawberry.field(description="Its share of the score (0 to 1).")
+    sample_size: int
+    prior_share: float = strawberry.field(
+        description="How much of the value is the workspace mean rather than own feedback."
+    )
+
+    @classmethod
+    def from_model(cls, c: model.Component) -> Self:
+        return cls(
+            name=c.name,
+            value=c.value,
+            weight=c.weight,
+            sample_size=c.sample_size,
+            prior_share=c.prior_share,
+        )
+
+
+@strawberry.type(name="HealthDriver", description="A part of the subject and how it pulls.")
+class HealthDriverType:
+    kind: HealthSubjectKind  # type: ignore[valid-type]
+    subject_id: strawberry.ID
+    score: float
+    share: float = strawberry.field(description="Its weight in the subject's score (0 to 1).")
+    pull: float = strawberry.field(
+        description="share x (its score - the subject's): negative drags the subject down."
+    )
+
+
+@strawberry.type(name="FeedbackInfluence")
+class FeedbackInfluenceType:
+    points: float = strawberry.field(
+        description="What this item moves the score by, to first order: + raises, - lowers."
+    )
+    feedback_id: strawberry.Private[UUID]
+
+    @strawberry.field
+    async def feedback(
+        self, info: Info
+    ) -> Annotated[FeedbackType, strawberry.lazy("graphql_schema.feedback.types")] | None:
+        from graphql_schema.feedback.types import FeedbackType
+
+        found = await info.context.loaders.feedback_by_id.load(self.feedback_id)
+        return FeedbackType.from_model(found) if found else None
+
+
+@strawberry.type(name="HealthExplanation")
+class HealthExplanationType:
+    summary: str
+    components: list[HealthComponentType]
+    drivers: list[HealthDriverType] = strawberry.field(
+        description="The parts pulling the score down most first (none for a touchpoint)."
+    )
+    feedback: list[FeedbackInfluenceType] = strawberry.field(
+        description="The feedback moving the score most, largest effect first."
+    )
+
+
+@strawberry.type(name="HealthScore")
+class HealthScoreType:
+    score: float = strawberry.field(description="0 to 100.")
+    components: list[HealthComponentType]
+    sample_size: int = strawberry.field(description="Feedback items in the window.")
+    confidence: float = strawberry.field(description="0 to 1: n / (n + 10).")
+    trend: float | None = strawberry.field(
+        description="Points up (+) or down (-) on the previous window; null without one."
+    )
+    previous_score: float | None
+    previous_sample_size: int
+    computed_at: datetime
+    workspace_id: strawberry.Private[UUID]
+    subject_id: strawberry.Private[UUID | None]
+    subject_kind: strawberry.Private[HealthSubject | None]
+
+    @classmethod
+    def from_model(cls, row: models.HealthScore) -> Self:
+        return cls.of(score_of(row), row.computed_at, row.workspace_id, row.id, row.subject_type)
+
+    @classmethod
+    def of(
+        cls,
+        score: model.Score,
+        computed_at: datetime,
+        workspace_id: UUID,
+        subject_id: UUID | None = None,
+        kind: HealthSubject | None = None,
+    ) -> Self:
+        return cls(
+            score=score.score,
+            components=[HealthComponentType.from_model(c) for c in score.components],
+            sample_size=score.sample_size,
+            confidence=score.confidence,
+            trend=score.trend,
+            previous_score=score.previous,
+            previous_sample_size=score.previous_sample_size,
+            computed_at=computed_at,
+            workspace_id=workspace_id,
+            subject_id=subject_id,
+            subject_kind=kind,
+        )
+
+    @strawberry.field(description="Why: components, the parts pulling it, the feedback moving it.")
+    async def explanation(self, info: Info) -> HealthExplanationType:
+        components = self.components
+        if self.subject_id is None or self.subject_kind is None:
+            return HealthExplanationType(
+                summary=f"{self.score:.1f}: the mean of its workspaces' scores.",
+                components=components,
+                drivers=[],
+                feedback=[],
+            )
+        async with info.context.read() as session:
+            found = await explain.explain(
+                session, self.workspace_id, self.subject_kind, self.subject_id
+            )
+        if found is None:
+            return HealthExplanationType(summary="", components=components, drivers=[], feedback=[])
+        return HealthExplanationType(
+            summary=found.summary,
+            components=components,
+            drivers=[
+                HealthDriverType(
+                    kind=d.subject_type,
+                    subject_id=strawberry.ID(
+                        str(relay.GlobalID(_TYPE_NAMES[d.subject_type], str(d.subject_id)))
+                    ),
+                    score=d.score,
+                    share=d.share,
+                    pull=d.pull,
+                )
+                for d in found.drivers
+            ],
+            feedback=[
+                FeedbackInfluenceType(points=i.points, feedback_id=i.feedback_id)
+                for i in found.feedback
+            ],
+        )
+
+
+@strawberry.type(name="HealthPoint", description="A subject's score at the end of a bucket.")
+class HealthPointType:
+    starts_at: datetime
+    score: float
+    sample_size: int
+    confidence: float
+
+
+async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:
+    """The stored score of a subject, batched with every other asked for in the request."""
+    row = await info.context.loaders.health_by_subject.load(UUID(subject_id))
+    return HealthScoreType.from_model(row) if row else None

@@ -1,0 +1,183 @@
+"""Health over GraphQL: on every level, explained, with history, recalculated by admins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from backend.authz.roles import WorkspaceRole
+from backend.db.engine import Database
+from backend.db.types import utcnow
+from backend.feedback.vocabulary import MeasureKind
+from backend.journeys.vocabulary import Severity
+from tests.fixtures.graphql import GraphQLClient, global_id
+from tests.fixtures.tenants import Tenant, add_guest
+from tests.health.worlds import add_feedback, add_pain, build_world
+
+RECALCULATE = """mutation($input: RecalculateHealthInput!) {
+  recalculateHealth(input: $input) { touchpoints health { score sampleSize }
+    errors { code field } } }"""
+
+MAP = """query($id: ID!) { journeyMap(id: $id) {
+  health { score sampleSize confidence trend components { name value weight }
+    explanation { summary drivers { kind score pull }
+      feedback { points feedback { externalId measureValue } } } }
+  stages { health { score sampleSize }
+    touchpoints { name health { score sampleSize components { name value priorShare }
+      explanation { summary feedback { points feedback { measureValue } } } } } } } }"""
+
+PORTFOLIO = """query($slug: String!) { organization(slug: $slug) {
+  health { score sampleSize explanation { summary } }
+  workspaces(first: 5) { edges { node { health { score } } } } } }"""
+
+HISTORY = """query($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: HealthBucket!) {
+  journeyMap(id: $id) { healthHistory(from: $from, to: $to, bucket: $bucket) {
+    startsAt score sampleSize } } }"""
+
+
+async def _world_with_feedback(database: Database, tenant: Tenant):  # type: ignore[no-untyped-def]
+    world = await build_world(database, tenant.workspace_ids[0])
+    happy, unhappy = world.touchpoint_ids[0], world.touchpoint_ids[1]
+    now = utcnow()
+    for value in (5, 5, 5, 4):
+        await add_feedback(database, world, happy, value=value, occurred_at=now - timedelta(days=2))
+    for value in (1, 2, 5):
+        await add_feedback(
+            database, world, unhappy, value=value, occurred_at=now - timedelta(days=3)
+        )
+    await add_pain(database, world, unhappy, Severity.HIGH)
+    return world
+
+
+async def test_scores_on_every_level_after_an_admin_recalculates(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    world = await _world_with_feedback(database, tenant_a)
+    map_id = global_id("JourneyMap", world.map_id)
+    before = await gql(MAP, {"id": map_id}, token=tenant_a.token)
+    assert before["data"]["journeyMap"]["health"] is None  # nothing calculated yet
+
+    done = await gql(
+        RECALCULATE, {"input": {"workspaceId": tenant_a.ws_gid(0)}}, token=tenant_a.token
+    )
+    payload = done["data"]["recalculateHealth"]
+    assert payload["errors"] == []
+    assert payload["touchpoints"] == 4
+    assert payload["health"]["sampleSize"] == 7
+
+    found = (await gql(MAP, {"id": map_id}, token=tenant_a.token))["data"]["journeyMap"]
+    health = found["health"]
+    assert 0 <= health["score"] <= 100
+    assert health["sampleSize"] == 7
+    assert {c["name"] for c in health["components"]} == {
+        "satisfaction",
+        "pain",
+        "emotion",
+    }
+    touchpoints = [t for s in found["stages"] for t in s["touchpoints"]]
+    happy, unhappy = touchpoints[0]["health"], touchpoints[1]["health"]
+    assert happy["score"] > unhappy["score"]
+    pain = {c["name"]: c["value"] for c in unhappy["components"]}["pain"]
+    assert pain == 85  # one open HIGH pain point
+    # The unhappy touchpoint's explanation ranks its feedback by effect: its one good
+    # rating (5) stands out most from the mean and raises it; its worst (1) lowers it most.
+    moved = touchpoints[1]["health"]["explanation"]["feedback"]
+    assert [m["feedback"]["measureValue"] for m in moved] == [5, 1, 2]
+    assert moved[0]["points"] > 0 > moved[2]["points"] > moved[1]["points"]
+    assert "satisfaction" in touchpoints[1]["health"]["explanation"]["summary"]
+    # The map's explanation: its stages as drivers, weakest first.
+    drivers = health["explanation"]["drivers"]
+    assert [d["kind"] for d in drivers] == ["STAGE", "STAGE"]
+    assert drivers[0]["pull"] <= drivers[1]["pull"]
+    assert health["explanation"]["feedback"]
+
+
+async def test_the_portfolio_is_the_mean_of_the_workspaces(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    await _world_with_feedback(database, tenant_a)
+    await gql(RECALCULATE, {"input": {"workspaceId": tenant_a.ws_gid(0)}}, token=tenant_a.token)
+    org = (await gql(PORTFOLIO, {"slug": tenant_a.slug}, token=tenant_a.token))["data"][
+        "organization"
+    ]
+    scored = [
+        e["node"]["health"]["score"] for e in org["workspaces"]["edges"] if e["node"]["health"]
+    ]
+    assert len(scored) == 1  # the second workspace has no map yet
+    assert org["health"]["score"] == scored[0]
+    assert org["health"]["sampleSize"] == 7
+
+
+async def test_history_has_todays_snapshot_in_each_bucket(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    world = await _world_with_feedback(database, tenant_a)
+    await gql(RECALCULATE, {"input": {"workspaceId": tenant_a.ws_gid(0)}}, token=tenant_a.token)
+    now = utcnow()
+    for bucket in ("DAY", "WEEK", "MONTH"):
+        body = await gql(
+            HISTORY,
+            {
+                "id": global_id("JourneyMap", world.map_id),
+                "from": (now - timedelta(days=40)).isoformat(),
+                "to": (now + timedelta(days=1)).isoformat(),
+                "bucket": bucket,
+            },
+            token=tenant_a.token,
+        )
+        [point] = body["data"]["journeyMap"]["healthHistory"]
+        assert point["sampleSize"] == 7
+
+
+async def test_history_refuses_a_backwards_range(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    world = await _world_with_feedback(database, tenant_a)
+    now = utcnow()
+    body = await gql(
+        HISTORY,
+        {
+            "id": global_id("JourneyMap", world.map_id),
+            "from": now.isoformat(),
+            "to": (now - timedelta(days=1)).isoformat(),
+            "bucket": "DAY",
+        },
+        token=tenant_a.token,
+        expect_errors=True,
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "VALIDATION"
+    assert error["extensions"]["field"] == "to"
+
+
+async def test_only_admins_recalculate(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    _, editor = await add_guest(
+        database, tenant_a.workspace_ids[0], "ed@alpha.example", WorkspaceRole.EDITOR
+    )
+    body = await gql(RECALCULATE, {"input": {"workspaceId": tenant_a.ws_gid(0)}}, token=editor)
+    assert body["data"]["recalculateHealth"]["errors"] == [
+        {"code": "FORBIDDEN", "field": "input.workspaceId"}
+    ]
+
+
+async def test_a_better_rating_raises_the_touchpoint_and_the_map(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    world = await _world_with_feedback(database, tenant_a)
+    map_id = global_id("JourneyMap", world.map_id)
+    await gql(RECALCULATE, {"input": {"workspaceId": tenant_a.ws_gid(0)}}, token=tenant_a.token)
+    before = (await gql(MAP, {"id": map_id}, token=tenant_a.token))["data"]["journeyMap"]
+    await add_feedback(
+        database,
+        world,
+        world.touchpoint_ids[1],
+        measure=MeasureKind.NPS,
+        value=10,
+        occurred_at=utcnow(),
+    )
+    await gql(RECALCULATE, {"input": {"workspaceId": tenant_a.ws_gid(0)}}, token=tenant_a.token)
+    after = (await gql(MAP, {"id": map_id}, token=tenant_a.token))["data"]["journeyMap"]
+    assert after["health"]["score"] > before["health"]["score"]
+    moved = after["stages"][0]["touchpoints"][1]["health"]
+    assert moved["score"] > before["stages"][0]["touchpoints"][1]["health"]["score"]
