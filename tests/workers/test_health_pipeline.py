@@ -1,0 +1,136 @@
+"""End to end: feedback over HTTP -> outbox -> broker -> worker (sentiment, health) -> GraphQL.
+
+Runs on the configured broker: Redis with Postgres in CI, RabbitMQ in the pipeline leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from sqlalchemy import update
+
+from backend.db.engine import Database
+from backend.models import Touchpoint
+from backend.settings import Settings
+from tests.fixtures.background import eventually
+from tests.fixtures.databases import configured_broker_url
+from tests.fixtures.graphql import GraphQLClient, global_id
+from tests.fixtures.tenants import Tenant
+from tests.health.worlds import World, build_world
+from workers.background import Background
+
+CREATE_TOKEN = """mutation($ws: ID!) {
+  createIngestionToken(input: {workspaceId: $ws, name: "Survey tool"}) {
+    ingestionToken { id } token errors { code } } }"""
+TOUCHPOINT = """query($id: ID!) { node(id: $id) { ... on Touchpoint {
+  health { score sampleSize components { name value sampleSize } } } } }"""
+FEEDBACK = """query($ws: ID!) { workspace(id: $ws) {
+  feedback(first: 50) { edges { node { externalId text sentiment } } } } }"""
+TRAIL = """query($ws: ID!) { workspace(id: $ws) { auditEvents(first: 20) {
+  edges { node { action subjectType requestId changes actor { type user { email } } } } } } }"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def background(settings: Settings, database: Database) -> AsyncIterator[Background]:
+    worker_settings = settings.model_copy(
+        update={
+            "broker_url": configured_broker_url(),
+            "outbox_redeliver_after_seconds": 600,
+            "health_coalesce_ms": 200,
+        }
+    )
+    async with Background(worker_settings, database, run_workers=True) as running:
+        yield running
+
+
+async def _checkout_world(database: Database, tenant: Tenant) -> World:
+    world = await build_world(database, tenant.workspace_ids[0])
+    async with database.transaction(world.binding(), write=True) as session:
+        await session.execute(
+            update(Touchpoint)
+            .where(Touchpoint.id == world.touchpoint_ids[1])
+            .values(match_keys={"event_names": ["checkout.completed"]})
+        )
+    return world
+
+
+def _item(n: int, value: int, text: str) -> dict[str, Any]:
+    return {
+        "source": "SURVEY",
+        "externalId": f"e2e-{n}",
+        "eventName": "checkout.completed",
+        "measure": "CSAT",
+        "measureValue": value,
+        "text": text,
+    }
+
+
+async def test_ingested_feedback_moves_health_through_the_worker(
+    background: Background,
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    database: Database,
+    tenant_a: Tenant,
+) -> None:
+    world = await _checkout_world(database, tenant_a)
+    checkout = global_id("Touchpoint", world.touchpoint_ids[1])
+    issued = (await gql(CREATE_TOKEN, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"][
+        "createIngestionToken"
+    ]
+    headers = {"authorization": f"Bearer {issued['token']}"}
+
+    async def health() -> dict[str, Any] | None:
+        body = await gql(TOUCHPOINT, {"id": checkout}, token=tenant_a.token)
+        found: dict[str, Any] | None = body["data"]["node"]["health"]
+        return found
+
+    happy = [_item(n, 5, "Checkout was quick and lovely, great service") for n in range(3)]
+    answer = await client.post("/ingest/v1/feedback", json=happy, headers=headers)
+    assert answer.json()["accepted"] == 3
+
+    first = await eventually(lambda: _with_samples(health, 3))
+    components = {c["name"]: c for c in first["components"]}
+    assert components["satisfaction"]["sampleSize"] == 3
+    # The worker scored the texts, and health took the sentiment in.
+    assert components["sentiment"]["sampleSize"] == 3
+
+    unhappy = [_item(n, 1, "Terrible, the payment failed twice") for n in range(3, 9)]
+    answer = await client.post("/ingest/v1/feedback", json=unhappy, headers=headers)
+    assert answer.json()["accepted"] == 6
+    second = await eventually(lambda: _with_samples(health, 9))
+    assert second["score"] < first["score"]
+
+    # The same payload again changes nothing: duplicates, and the score stays.
+    again = await client.post("/ingest/v1/feedback", json=unhappy, headers=headers)
+    assert again.json() == {"accepted": 0, "duplicates": 6, "rejected": 0, "errors": []}
+    await background.relay.relay_once()
+    assert (await health()) == second
+
+    texts = (await gql(FEEDBACK, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"]
+    sentiments = {
+        e["node"]["externalId"]: e["node"]["sentiment"]
+        for e in texts["workspace"]["feedback"]["edges"]
+    }
+    assert all(sentiments[f"e2e-{n}"] > 0 for n in range(3))
+    assert all(sentiments[f"e2e-{n}"] < 0 for n in range(3, 9))
+
+    # Who did what: the owner made the token; the token's requests submitted feedback.
+    trail = (await gql(TRAIL, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"]
+    events = [e["node"] for e in trail["workspace"]["auditEvents"]["edges"]]
+    token_id = issued["ingestionToken"]["id"]
+    submits = [e for e in events if e["action"] == "feedback.submit"]
+    assert len(submits) == 3
+    assert {e["actor"]["type"] for e in submits} == {"SYSTEM"}
+    assert all(e["requestId"].startswith("ingestion-token:") for e in submits)
+    assert sorted(e["changes"]["accepted"]["after"] for e in submits) == [0, 3, 6]
+    [created] = [e for e in events if e["action"] == "ingestion_token.create"]
+    assert created["actor"]["user"]["email"] == tenant_a.owner_email
+    assert token_id
+
+
+async def _with_samples(health: Any, n: int) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = await health()
+    return found if found and found["sampleSize"] == n else None
