@@ -1,4 +1,4 @@
-"""Reading stored health beyond one subject: an organization's portfolio."""
+"""Reading stored health beyond one subject: an organization's portfolio, alerts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.pagination import Page, paginate
 from backend.health import model
 from backend.health.recalculate import score_of
-from backend.models import HealthScore, HealthSubject, Workspace
+from backend.models import HealthAlert, HealthScore, HealthSubject, Workspace
 
 
 async def portfolio_of(
@@ -31,3 +32,16 @@ async def portfolio_of(
     if score is None:
         return None
     return score, max(row.computed_at for row in rows)
+
+
+async def alerts_page(
+    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+) -> Page[HealthAlert]:
+    return await paginate(
+        session,
+        select(HealthAlert).where(HealthAlert.workspace_id == workspace_id),
+        keys=[HealthAlert.created_at, HealthAlert.id],
+        first=first,
+        after=after,
+        descending=True,
+    )

@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
-from backend.health import evidence, model
+from backend.health import alerts, evidence, model
 from backend.journeys.vocabulary import MapStatus, PainPointStatus, Scenario, Severity
 from backend.models import (
     HealthEvidence,
@@ -206,7 +206,18 @@ async def _store(
     session: AsyncSession, workspace_id: UUID, health: model.WorkspaceHealth, as_of: datetime
 ) -> None:
     rows = _rows(health, workspace_id)
+    replaced = dict(
+        (
+            await session.execute(
+                select(HealthScore.id, HealthScore.score).where(
+                    HealthScore.workspace_id == workspace_id,
+                    HealthScore.subject_type.in_(alerts.ALERTED),
+                )
+            )
+        ).all()
+    )
     await session.execute(delete(HealthScore).where(HealthScore.workspace_id == workspace_id))
+    await alerts.record_crossings(session, workspace_id, replaced, rows)
     if not rows:
         return
     await session.execute(

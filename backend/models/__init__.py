@@ -11,11 +11,15 @@ from backend.models.audit import (
 )
 from backend.models.feedback import Feedback
 from backend.models.health import (
+    AlertKind,
+    HealthAlert,
     HealthEvidence,
     HealthRequest,
     HealthScore,
+    HealthSettings,
     HealthSnapshot,
     HealthSubject,
+    MapReview,
 )
 from backend.models.identity import SsoConnection, SsoLoginAttempt, UserIdentity, UserSession
 from backend.models.journeys import (
@@ -43,6 +47,7 @@ from backend.models.tokens import ApiToken, IngestionToken
 __all__ = [
     "AccountAuditEvent",
     "ActorType",
+    "AlertKind",
     "ApiToken",
     "AuditEvent",
     "AuditScope",
@@ -51,9 +56,11 @@ __all__ = [
     "ChainHead",
     "DeadLetter",
     "Feedback",
+    "HealthAlert",
     "HealthEvidence",
     "HealthRequest",
     "HealthScore",
+    "HealthSettings",
     "HealthSnapshot",
     "HealthSubject",
     "IngestionToken",
@@ -61,6 +68,7 @@ __all__ = [
     "JourneyMap",
     "JourneyMapPersona",
     "JourneyMapRevision",
+    "MapReview",
     "Opportunity",
     "Organization",
     "OrganizationMembership",

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, Float, Integer, String, UniqueConstraint
+from sqlalchemy import Date, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
@@ -96,3 +96,52 @@ class HealthRequest(WorkspaceScoped, Base):
     touchpoint_id: Mapped[UUID | None]
     reason: Mapped[str] = mapped_column(String(80))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertKind(StrEnum):
+    FELL_BELOW = "FELL_BELOW"  # the score crossed the threshold going down
+    RECOVERED = "RECOVERED"  # and back up
+
+
+class HealthSettings(WorkspaceScoped, Base):
+    """A workspace's thresholds (``id`` is the workspace's); defaults apply without a row."""
+
+    __tablename__ = "health_settings"
+
+    alert_below: Mapped[float | None] = mapped_column(Float)
+    stale_after_days: Mapped[int] = mapped_column(Integer)
+    sharp_drop_points: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HealthAlert(WorkspaceScoped, Base):
+    """A map's or the workspace's score crossed the workspace's threshold."""
+
+    __tablename__ = "health_alerts"
+    __table_args__ = (
+        Index("ix_health_alerts_workspace_id_created_at", "workspace_id", "created_at"),
+    )
+
+    subject_type: Mapped[HealthSubject] = mapped_column(
+        enum_column(HealthSubject, "health_alert_subject", length=16)
+    )
+    subject_id: Mapped[UUID]
+    kind: Mapped[AlertKind] = mapped_column(enum_column(AlertKind, "health_alert_kind"))
+    threshold: Mapped[float] = mapped_column(Float)
+    score_before: Mapped[float | None] = mapped_column(Float)
+    score_after: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MapReview(WorkspaceScoped, Base):
+    """When a map was last looked over (``id`` is the map's): staleness counts from here.
+
+    Kept beside the map rather than in it: a review changes nothing on the map, so
+    it neither bumps its version nor writes a revision.
+    """
+
+    __tablename__ = "map_reviews"
+
+    reviewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[UUID | None]
+    note: Mapped[str] = mapped_column(Text, default="")

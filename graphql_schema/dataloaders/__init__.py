@@ -21,7 +21,9 @@ from backend.models import (
     ApiToken,
     Feedback,
     HealthScore,
+    HealthSettings,
     JourneyMap,
+    MapReview,
     Opportunity,
     Organization,
     PainPoint,
@@ -178,6 +180,12 @@ class Loaders:
         # Keyed by the subject's id: a touchpoint's, stage's, map's or workspace's.
         self.health_by_subject: DataLoader[UUID, HealthScore | None] = _by_id_loader(
             db, access, lambda s, ids: _rows_by_id(s, HealthScore, ids)
+        )
+        self.health_settings_by_workspace: DataLoader[UUID, HealthSettings | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, HealthSettings, ids)
+        )
+        self.review_by_map: DataLoader[UUID, MapReview | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, MapReview, ids)
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access, ids)

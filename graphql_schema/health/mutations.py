@@ -1,4 +1,4 @@
-"""Mutations: recalculateHealth."""
+"""Mutations: recalculateHealth, updateHealthSettings, markJourneyMapReviewed."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
-from backend.health import service
+from backend.health import alerts, service
 from backend.models import HealthSubject
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
-from graphql_schema.health.types import HealthScoreType
+from graphql_schema.health.types import HealthScoreType, HealthSettingsType, StalenessType
+from graphql_schema.journeys.mutations import given
 from graphql_schema.mutations import run_mutation
-from graphql_schema.permissions import WORKSPACE_ADMIN, mutation
+from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
 
 
@@ -27,6 +28,32 @@ class RecalculateHealthPayload:
         default=None, description="The workspace's score; null while it has no active map."
     )
     touchpoints: int | None = strawberry.field(default=None, description="Touchpoints scored.")
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Send only what changes; alertBelow: null turns alerts off.")
+class UpdateHealthSettingsInput:
+    workspace_id: strawberry.ID
+    alert_below: float | None = strawberry.UNSET
+    stale_after_days: int | None = strawberry.UNSET
+    sharp_drop_points: float | None = strawberry.UNSET
+
+
+@strawberry.type
+class UpdateHealthSettingsPayload:
+    settings: HealthSettingsType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class MarkJourneyMapReviewedInput:
+    id: strawberry.ID
+    note: str = ""
+
+
+@strawberry.type
+class MarkJourneyMapReviewedPayload:
+    staleness: StalenessType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -54,3 +81,38 @@ class HealthMutations:
             )
 
         return await run_mutation(info, RecalculateHealthPayload, action)
+
+    @mutation(WORKSPACE_ADMIN, "Set the workspace's alert threshold and staleness rules.")
+    async def update_health_settings(
+        self, info: Info, input: UpdateHealthSettingsInput
+    ) -> UpdateHealthSettingsPayload:
+        async def action(session: AsyncSession) -> UpdateHealthSettingsPayload:
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            values = given(
+                input,
+                ("alert_below", "stale_after_days", "sharp_drop_points"),
+                required=("stale_after_days", "sharp_drop_points"),
+            )
+            found = await alerts.update_thresholds(
+                session, info.context.access, workspace_id, values
+            )
+            return UpdateHealthSettingsPayload(settings=HealthSettingsType.of(found))
+
+        return await run_mutation(info, UpdateHealthSettingsPayload, action)
+
+    @mutation(
+        EDITOR,
+        "Note that the map was looked over: its staleness clock starts again. "
+        "Changes nothing on the map (no new version).",
+    )
+    async def mark_journey_map_reviewed(
+        self, info: Info, input: MarkJourneyMapReviewedInput
+    ) -> MarkJourneyMapReviewedPayload:
+        async def action(session: AsyncSession) -> MarkJourneyMapReviewedPayload:
+            map_id = parse_id(input.id, "JourneyMap", field="id")
+            review = await alerts.mark_reviewed(session, info.context.access, map_id, input.note)
+            # Read in the mutation's own transaction: the loaders would not see the review.
+            found = await alerts.map_staleness(session, review.workspace_id, map_id)
+            return MarkJourneyMapReviewedPayload(staleness=StalenessType.of(found))
+
+        return await run_mutation(info, MarkJourneyMapReviewedPayload, action)

@@ -10,9 +10,10 @@ import strawberry
 from strawberry import relay
 
 from backend import models
-from backend.health import explain, history, model
+from backend.db.types import utcnow
+from backend.health import alerts, explain, history, model
 from backend.health.recalculate import score_of
-from backend.models import HealthSubject
+from backend.models import AlertKind, HealthSubject
 from graphql_schema.context import Info
 
 if TYPE_CHECKING:
@@ -183,3 +184,90 @@ async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:
     """The stored score of a subject, batched with every other asked for in the request."""
     row = await info.context.loaders.health_by_subject.load(UUID(subject_id))
     return HealthScoreType.from_model(row) if row else None
+
+
+HealthAlertKind = strawberry.enum(AlertKind, name="HealthAlertKind")
+StaleReason = strawberry.enum(alerts.StaleReason, name="StaleReason")
+
+
+@strawberry.type(name="HealthSettings", description="A workspace's health thresholds.")
+class HealthSettingsType:
+    alert_below: float | None = strawberry.field(
+        description="An alert when a map's or the workspace's score crosses it; null: none."
+    )
+    stale_after_days: int = strawberry.field(description="A map not reviewed this long is stale.")
+    sharp_drop_points: float = strawberry.field(
+        description="A map whose score fell this much on the previous window is stale."
+    )
+
+    @classmethod
+    def of(cls, t: alerts.Thresholds) -> Self:
+        return cls(
+            alert_below=t.alert_below,
+            stale_after_days=t.stale_after_days,
+            sharp_drop_points=t.sharp_drop_points,
+        )
+
+
+@strawberry.type(name="HealthAlert", description="A score crossed the workspace's threshold.")
+class HealthAlertType:
+    kind: HealthAlertKind  # type: ignore[valid-type]
+    subject_kind: HealthSubjectKind  # type: ignore[valid-type]
+    subject_id: strawberry.ID
+    threshold: float
+    score_before: float | None
+    score_after: float
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, a: models.HealthAlert) -> Self:
+        return cls(
+            kind=a.kind,
+            subject_kind=a.subject_type,
+            subject_id=strawberry.ID(
+                str(relay.GlobalID(_TYPE_NAMES[a.subject_type], str(a.subject_id)))
+            ),
+            threshold=a.threshold,
+            score_before=a.score_before,
+            score_after=a.score_after,
+            created_at=a.created_at,
+        )
+
+
+@strawberry.type(name="Staleness")
+class StalenessType:
+    stale: bool
+    reasons: list[StaleReason]  # type: ignore[valid-type]
+    last_reviewed_at: datetime | None
+    review_due_at: datetime
+
+    @classmethod
+    def of(cls, found: alerts.Staleness) -> Self:
+        return cls(
+            stale=found.stale,
+            reasons=list(found.reasons),
+            last_reviewed_at=found.last_reviewed_at,
+            review_due_at=found.review_due_at,
+        )
+
+
+async def thresholds_for(info: Info, workspace_id: UUID) -> alerts.Thresholds:
+    row = await info.context.loaders.health_settings_by_workspace.load(workspace_id)
+    if row is None:
+        return alerts.Thresholds()
+    return alerts.Thresholds(row.alert_below, row.stale_after_days, row.sharp_drop_points)
+
+
+async def staleness_of(
+    info: Info, map_id: UUID, workspace_id: UUID, created_at: datetime
+) -> StalenessType:
+    review = await info.context.loaders.review_by_map.load(map_id)
+    score = await info.context.loaders.health_by_subject.load(map_id)
+    found = alerts.staleness(
+        created_at,
+        review,
+        score_of(score) if score else None,
+        await thresholds_for(info, workspace_id),
+        utcnow(),
+    )
+    return StalenessType.of(found)

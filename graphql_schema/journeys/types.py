@@ -15,7 +15,14 @@ from backend.health import history
 from backend.journeys import revisions, vocabulary
 from backend.journeys.maps import MapRepository
 from graphql_schema.context import Info
-from graphql_schema.health.types import HealthBucket, HealthPointType, HealthScoreType, health_of
+from graphql_schema.health.types import (
+    HealthBucket,
+    HealthPointType,
+    HealthScoreType,
+    StalenessType,
+    health_of,
+    staleness_of,
+)
 from graphql_schema.relay import Connection, LoaderNode
 
 if TYPE_CHECKING:
@@ -284,6 +291,7 @@ class JourneyMapType(LoaderNode):
     )
     created_at: datetime
     updated_at: datetime
+    workspace_id: strawberry.Private[UUID]
 
     @classmethod
     def from_model(cls, m: models.JourneyMap) -> Self:
@@ -298,6 +306,7 @@ class JourneyMapType(LoaderNode):
             version=m.version,
             created_at=m.created_at,
             updated_at=m.updated_at,
+            workspace_id=m.workspace_id,
         )
 
     @strawberry.field(description="In the order given.")
@@ -314,6 +323,13 @@ class JourneyMapType(LoaderNode):
     @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    @strawberry.field(
+        description="Stale when nobody reviewed it for the workspace's set time, or its "
+        "health fell sharply."
+    )
+    async def staleness(self, info: Info) -> StalenessType:
+        return await staleness_of(info, UUID(self.id), self.workspace_id, self.created_at)
 
     @strawberry.field(description="Its health over time, one point per bucket with a snapshot.")
     async def health_history(

@@ -16,7 +16,7 @@ from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
 from backend.feedback.ingestion import tokens_of
 from backend.feedback.service import feedback_page
-from backend.health.reads import portfolio_of
+from backend.health.reads import alerts_page, portfolio_of
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
 from backend.models.audit import AuditScope
@@ -36,7 +36,13 @@ from graphql_schema.audit.types import (
 )
 from graphql_schema.context import Info
 from graphql_schema.feedback.types import FeedbackSource, FeedbackType, IngestionTokenType
-from graphql_schema.health.types import HealthScoreType, health_of
+from graphql_schema.health.types import (
+    HealthAlertType,
+    HealthScoreType,
+    HealthSettingsType,
+    health_of,
+    thresholds_for,
+)
 from graphql_schema.identity.types import SsoConnectionType
 from graphql_schema.journeys.types import (
     JourneyMapType,
@@ -198,6 +204,18 @@ class WorkspaceType(LoaderNode):
     @strawberry.field(description="Its health: the mean of its active current-state maps.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    @strawberry.field(description="Its health thresholds (defaults until an admin sets them).")
+    async def health_settings(self, info: Info) -> HealthSettingsType:
+        return HealthSettingsType.of(await thresholds_for(info, UUID(self.id)))
+
+    @strawberry.field(description="Scores that crossed the alert threshold, newest first.")
+    async def health_alerts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[HealthAlertType]:
+        async with info.context.read() as session:
+            page = await alerts_page(session, UUID(self.id), first, after)
+        return Connection.from_page(page, HealthAlertType.from_model)
 
     @strawberry.field(description="Feedback, newest first; filter by touchpoint or source.")
     async def feedback(

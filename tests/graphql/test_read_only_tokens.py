@@ -102,6 +102,10 @@ SUBMIT_FEEDBACK = """mutation($input: SubmitFeedbackInput!) {
   submitFeedback(input: $input) { feedback { id } errors { code message field } } }"""
 RECALCULATE_HEALTH = """mutation($input: RecalculateHealthInput!) {
   recalculateHealth(input: $input) { touchpoints errors { code message field } } }"""
+UPDATE_HEALTH_SETTINGS = """mutation($input: UpdateHealthSettingsInput!) {
+  updateHealthSettings(input: $input) { settings { alertBelow } errors { code message field } } }"""
+MARK_REVIEWED = """mutation($input: MarkJourneyMapReviewedInput!) {
+  markJourneyMapReviewed(input: $input) { staleness { stale } errors { code message field } } }"""
 SUBMIT_FEEDBACK_BATCH = """mutation($input: SubmitFeedbackBatchInput!) {
   submitFeedbackBatch(input: $input) { accepted errors { code message field } } }"""
 
@@ -175,6 +179,12 @@ CALLS = [
         },
     ),
     Call("recalculateHealth", RECALCULATE_HEALTH, lambda s: {"workspaceId": s.world.ws}),
+    Call(
+        "updateHealthSettings",
+        UPDATE_HEALTH_SETTINGS,
+        lambda s: {"workspaceId": s.world.ws, "alertBelow": 40, "staleAfterDays": 30},
+    ),
+    Call("markJourneyMapReviewed", MARK_REVIEWED, lambda s: {"id": s.world.map, "note": "ok"}),
     Call(
         "createInvitation",
         INVITE,

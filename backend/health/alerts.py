@@ -1,0 +1,251 @@
+"""Alerts and staleness: a workspace's thresholds, the crossings they record, stale maps.
+
+A pass compares each map's and the workspace's new score with the one it replaces;
+crossing ``alert_below`` either way records a ``HealthAlert`` and emits a
+``health.alert`` outbox event (for subscriptions and webhooks). A map is stale when
+nobody has reviewed it for ``stale_after_days``, or when its score fell by at least
+``sharp_drop_points`` on the previous window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.audit import recorder as audit
+from backend.audit.chain import changes_of
+from backend.authz.access import Access
+from backend.authz.roles import WorkspaceRole
+from backend.db.types import utcnow
+from backend.errors import NotFound, ValidationFailed
+from backend.health import model
+from backend.models import (
+    AlertKind,
+    HealthAlert,
+    HealthScore,
+    HealthSettings,
+    HealthSubject,
+    JourneyMap,
+    MapReview,
+)
+from backend.outbox import emit as outbox
+
+DEFAULT_ALERT_BELOW = 50.0
+DEFAULT_STALE_AFTER_DAYS = 90
+DEFAULT_SHARP_DROP_POINTS = 10.0
+ALERTED = (HealthSubject.JOURNEY_MAP, HealthSubject.WORKSPACE)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    alert_below: float | None = DEFAULT_ALERT_BELOW
+    stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
+    sharp_drop_points: float = DEFAULT_SHARP_DROP_POINTS
+
+
+async def thresholds_of(session: AsyncSession, workspace_id: UUID) -> Thresholds:
+    row = await session.get(HealthSettings, (workspace_id, workspace_id))
+    if row is None:
+        return Thresholds()
+    return Thresholds(row.alert_below, row.stale_after_days, row.sharp_drop_points)
+
+
+def _finite(value: float | None, field: str, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValidationFailed(f"Must be between {low:g} and {high:g}.", field=field)
+    return value
+
+
+async def update_thresholds(
+    session: AsyncSession, access: Access, workspace_id: UUID, values: Mapping[str, Any]
+) -> Thresholds:
+    """Set any of alert_below (None: no alerts), stale_after_days, sharp_drop_points."""
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    current = await thresholds_of(session, workspace_id)
+    wanted: dict[str, Any] = {
+        "alert_below": current.alert_below,
+        "stale_after_days": current.stale_after_days,
+        "sharp_drop_points": current.sharp_drop_points,
+    }
+    if "alert_below" in values:
+        wanted["alert_below"] = _finite(values["alert_below"], "alertBelow", 0, 100)
+    if values.get("stale_after_days") is not None:
+        days = values["stale_after_days"]
+        if not 1 <= days <= 3650:
+            raise ValidationFailed("Must be between 1 and 3650 days.", field="staleAfterDays")
+        wanted["stale_after_days"] = days
+    if values.get("sharp_drop_points") is not None:
+        wanted["sharp_drop_points"] = _finite(
+            values["sharp_drop_points"], "sharpDropPoints", 0.1, 100
+        )
+    before = {
+        "alert_below": current.alert_below,
+        "stale_after_days": current.stale_after_days,
+        "sharp_drop_points": current.sharp_drop_points,
+    }
+    row = await session.get(HealthSettings, (workspace_id, workspace_id))
+    if row is None:
+        row = HealthSettings(workspace_id=workspace_id, id=workspace_id, **wanted)
+        session.add(row)
+    else:
+        for name, value in wanted.items():
+            setattr(row, name, value)
+    await session.flush()
+    await audit.record(
+        session,
+        workspace_id=workspace_id,
+        action="health_settings.update",
+        subject_type="Workspace",
+        subject_id=workspace_id,
+        changes=changes_of(before, wanted),
+    )
+    return Thresholds(**wanted)
+
+
+def crossing(before: float | None, after: float, threshold: float) -> AlertKind | None:
+    """FELL_BELOW when the score went under the threshold (or first appeared under it)."""
+    if after < threshold and (before is None or before >= threshold):
+        return AlertKind.FELL_BELOW
+    if after >= threshold and before is not None and before < threshold:
+        return AlertKind.RECOVERED
+    return None
+
+
+async def record_crossings(
+    session: AsyncSession,
+    workspace_id: UUID,
+    before: Mapping[UUID, float],
+    after: list[tuple[HealthSubject, UUID, model.Score]],
+) -> list[HealthAlert]:
+    """Called by a pass with the scores it replaced and the ones it wrote."""
+    threshold = (await thresholds_of(session, workspace_id)).alert_below
+    if threshold is None:
+        return []
+    alerts = [
+        HealthAlert(
+            workspace_id=workspace_id,
+            subject_type=kind,
+            subject_id=subject_id,
+            kind=found,
+            threshold=threshold,
+            score_before=before.get(subject_id),
+            score_after=score.score,
+        )
+        for kind, subject_id, score in after
+        if kind in ALERTED
+        and (found := crossing(before.get(subject_id), score.score, threshold)) is not None
+    ]
+    if not alerts:
+        return []
+    session.add_all(alerts)
+    await session.flush()
+    for alert in alerts:
+        await outbox.emit(
+            session,
+            workspace_id,
+            "health.alert",
+            {
+                "alert_id": alert.id,
+                "kind": alert.kind,
+                "subject_type": alert.subject_type,
+                "subject_id": alert.subject_id,
+                "threshold": alert.threshold,
+                "score_before": alert.score_before,
+                "score_after": alert.score_after,
+            },
+        )
+    return alerts
+
+
+class StaleReason(StrEnum):
+    NOT_REVIEWED = "NOT_REVIEWED"
+    HEALTH_FELL = "HEALTH_FELL"
+
+
+@dataclass(frozen=True)
+class Staleness:
+    reasons: list[StaleReason]
+    last_reviewed_at: datetime | None
+    review_due_at: datetime
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.reasons)
+
+
+def staleness(
+    created_at: datetime,
+    review: MapReview | None,
+    score: model.Score | None,
+    thresholds: Thresholds,
+    now: datetime,
+) -> Staleness:
+    since = review.reviewed_at if review else created_at
+    due = since + timedelta(days=thresholds.stale_after_days)
+    reasons = []
+    if now >= due:
+        reasons.append(StaleReason.NOT_REVIEWED)
+    if (
+        score is not None
+        and score.trend is not None
+        and score.trend <= -thresholds.sharp_drop_points
+    ):
+        reasons.append(StaleReason.HEALTH_FELL)
+    return Staleness(reasons, review.reviewed_at if review else None, due)
+
+
+async def map_staleness(session: AsyncSession, workspace_id: UUID, map_id: UUID) -> Staleness:
+    from backend.health.recalculate import score_of  # recalculate imports this module
+
+    journey_map = await session.get(JourneyMap, (workspace_id, map_id))
+    if journey_map is None:
+        raise NotFound("Journey map", field="id")
+    score = await session.get(HealthScore, (workspace_id, map_id))
+    return staleness(
+        journey_map.created_at,
+        await session.get(MapReview, (workspace_id, map_id)),
+        score_of(score) if score else None,
+        await thresholds_of(session, workspace_id),
+        utcnow(),
+    )
+
+
+async def mark_reviewed(
+    session: AsyncSession, access: Access, map_id: UUID, note: str = ""
+) -> MapReview:
+    journey_map = await session.scalar(
+        select(JourneyMap).where(JourneyMap.id == map_id, JourneyMap.deleted_at.is_(None))
+    )
+    if journey_map is None or access.workspace_role(journey_map.workspace_id) is None:
+        raise NotFound("Journey map", field="id")
+    access.require_workspace(journey_map.workspace_id, WorkspaceRole.EDITOR, field="id")
+    if len(note) > 2000:
+        raise ValidationFailed("At most 2000 characters.", field="note")
+    review = await session.get(MapReview, (journey_map.workspace_id, map_id))
+    before = {"reviewed_at": review.reviewed_at if review else None}
+    if review is None:
+        review = MapReview(workspace_id=journey_map.workspace_id, id=map_id)
+        session.add(review)
+    review.reviewed_at = utcnow()
+    review.reviewed_by = access.user_id
+    review.note = note
+    await session.flush()
+    await audit.record(
+        session,
+        workspace_id=journey_map.workspace_id,
+        action="journey_map.review",
+        subject_type="JourneyMap",
+        subject_id=map_id,
+        changes=changes_of(before, {"reviewed_at": review.reviewed_at, "note": note}),
+    )
+    return review
