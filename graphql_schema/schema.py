@@ -16,10 +16,14 @@ from graphql_schema.errors import MaskUnexpectedErrors
 from graphql_schema.feedback.mutations import FeedbackMutations
 from graphql_schema.health.mutations import HealthMutations
 from graphql_schema.identity.mutations import IdentityMutations
+from graphql_schema.initiatives.mutations import InitiativeMutations
+from graphql_schema.initiatives.types import InitiativeType
 from graphql_schema.journeys.mutations import JourneyMutations
 from graphql_schema.journeys.structure_mutations import StructureMutations
 from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType, TouchpointType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
+from graphql_schema.metrics.mutations import MetricMutations
+from graphql_schema.metrics.types import MetricType
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.scalars import SCALARS
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
@@ -64,6 +68,8 @@ class Mutation(
     StructureMutations,
     FeedbackMutations,
     HealthMutations,
+    InitiativeMutations,
+    MetricMutations,
 ):
     pass
 
@@ -78,6 +84,8 @@ NODE_TYPES = [
     JourneyMapType,
     StageType,
     TouchpointType,
+    InitiativeType,
+    MetricType,
 ]
 
 

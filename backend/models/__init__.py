@@ -22,6 +22,7 @@ from backend.models.health import (
     MapReview,
 )
 from backend.models.identity import SsoConnection, SsoLoginAttempt, UserIdentity, UserSession
+from backend.models.improvement import Initiative, Metric, MetricValue
 from backend.models.journeys import (
     JourneyMap,
     JourneyMapPersona,
@@ -64,11 +65,14 @@ __all__ = [
     "HealthSnapshot",
     "HealthSubject",
     "IngestionToken",
+    "Initiative",
     "Invitation",
     "JourneyMap",
     "JourneyMapPersona",
     "JourneyMapRevision",
     "MapReview",
+    "Metric",
+    "MetricValue",
     "Opportunity",
     "Organization",
     "OrganizationMembership",

@@ -17,13 +17,17 @@ from backend.db.pagination import Page
 from backend.errors import DomainError
 from backend.journeys.maps import MapRepository
 from backend.journeys.personas import PersonaRepository
+from backend.metrics.service import latest_values
 from backend.models import (
     ApiToken,
     Feedback,
     HealthScore,
     HealthSettings,
+    Initiative,
     JourneyMap,
     MapReview,
+    Metric,
+    MetricValue,
     Opportunity,
     Organization,
     PainPoint,
@@ -96,6 +100,21 @@ def _grouped_loader(
         async with db.transaction(access.binding()) as session:
             found = await fetch(session, ids)
         return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _keyed_loader(
+    db: Database,
+    access: Access,
+    fetch: Callable[[AsyncSession, list[UUID]], Awaitable[dict[UUID, M]]],
+) -> DataLoader[UUID, M | None]:
+    """One row per key (or none), found by one batched query."""
+
+    async def load(ids: list[UUID]) -> list[M | None]:
+        async with db.transaction(access.binding()) as session:
+            found = await fetch(session, ids)
+        return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
 
@@ -186,6 +205,18 @@ class Loaders:
         )
         self.review_by_map: DataLoader[UUID, MapReview | None] = _by_id_loader(
             db, access, lambda s, ids: _rows_by_id(s, MapReview, ids)
+        )
+        self.pain_point_by_id: DataLoader[UUID, PainPoint | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, PainPoint, ids)
+        )
+        self.initiative_by_id: DataLoader[UUID, Initiative | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, Initiative, ids)
+        )
+        self.metric_by_id: DataLoader[UUID, Metric | None] = _by_id_loader(
+            db, access, lambda s, ids: _rows_by_id(s, Metric, ids)
+        )
+        self.latest_value_by_metric: DataLoader[UUID, MetricValue | None] = _keyed_loader(
+            db, access, latest_values
         )
         self.api_token_by_id: DataLoader[UUID, ApiToken | None] = _by_id_loader(
             db, access, lambda s, ids: TenancyRepository(s).tokens_by_ids(access, ids)

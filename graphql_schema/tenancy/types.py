@@ -17,8 +17,11 @@ from backend.db.pagination import Page
 from backend.feedback.ingestion import tokens_of
 from backend.feedback.service import feedback_page
 from backend.health.reads import alerts_page, portfolio_of
+from backend.initiatives.service import initiatives_page
+from backend.initiatives.vocabulary import InitiativeOrder as InitiativeOrderEnum
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
+from backend.metrics.service import metrics_page
 from backend.models.audit import AuditScope
 from backend.tenancy import invitations
 from backend.tenancy.repository import TenancyRepository
@@ -44,6 +47,7 @@ from graphql_schema.health.types import (
     thresholds_for,
 )
 from graphql_schema.identity.types import SsoConnectionType
+from graphql_schema.initiatives.types import InitiativeOrder, InitiativeStatus, InitiativeType
 from graphql_schema.journeys.types import (
     JourneyMapType,
     MapOrder,
@@ -51,6 +55,7 @@ from graphql_schema.journeys.types import (
     PersonaType,
     Scenario,
 )
+from graphql_schema.metrics.types import MetricType
 from graphql_schema.permissions import ORG_ADMIN_READ, WORKSPACE_ADMIN_READ, restricted_field
 from graphql_schema.relay import Connection, LoaderNode, decode_global_id
 from graphql_schema.roles import OrganizationKind, OrgRole, WorkspaceRole
@@ -204,6 +209,29 @@ class WorkspaceType(LoaderNode):
     @strawberry.field(description="Its health: the mean of its active current-state maps.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    @strawberry.field(description="Initiatives; by RICE priority unless asked otherwise.")
+    async def initiatives(
+        self,
+        info: Info,
+        status: InitiativeStatus | None = None,  # type: ignore[valid-type]
+        order_by: InitiativeOrder = InitiativeOrderEnum.PRIORITY,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[InitiativeType]:
+        async with info.context.read() as session:
+            page = await initiatives_page(
+                session, UUID(self.id), status=status, order=order_by, first=first, after=after
+            )
+        return Connection.from_page(page, InitiativeType.from_model)
+
+    @strawberry.field(description="Metrics (KPIs), by name.")
+    async def metrics(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[MetricType]:
+        async with info.context.read() as session:
+            page = await metrics_page(session, UUID(self.id), first, after)
+        return Connection.from_page(page, MetricType.from_model)
 
     @strawberry.field(description="Its health thresholds (defaults until an admin sets them).")
     async def health_settings(self, info: Info) -> HealthSettingsType:

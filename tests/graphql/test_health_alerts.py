@@ -88,9 +88,9 @@ async def test_crossing_the_threshold_records_an_alert_and_an_event(
     # Customers come round: the score climbs back over the threshold.
     for _ in range(8):
         await _rate_all(database, world, 5, 0.5)
-    back = (await gql(RECALCULATE, {"ws": ws}, token=tenant_a.token))["data"][
-        "recalculateHealth"
-    ]["health"]["score"]
+    back = (await gql(RECALCULATE, {"ws": ws}, token=tenant_a.token))["data"]["recalculateHealth"][
+        "health"
+    ]["score"]
     assert back >= 50
     recovered = (await gql(ALERTS, {"ws": ws}, token=tenant_a.token))["data"]["workspace"]
     assert recovered["healthAlerts"]["totalCount"] == 4

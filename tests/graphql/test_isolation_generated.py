@@ -135,6 +135,7 @@ BY_VALUE = "(the valid input's type)"  # a mutation input's `id`: whatever it na
 ID_ARGUMENTS = {
     "actorId": "User",  # the audit filter: who acted
     "subjectId": ANY,  # the audit filter: what was acted on, any type
+    "ownerId": "User",  # an initiative's owner
 }
 
 # Object types with an `id`: the types an ID argument can name.
@@ -588,6 +589,8 @@ async def _seed_side(
         "DeadLetter": [global_id("DeadLetter", letter.id)],
         "Feedback": [global_id("Feedback", feedback.id)],
         "IngestionToken": [global_id("IngestionToken", ingestion.id)],
+        "Initiative": [world.initiative],
+        "Metric": [world.metric],
     }
     setting = Setting(
         tenant=tenant,
@@ -935,6 +938,9 @@ async def test_the_same_query_answers_the_ids_owner(
 # What an optional ID field needs alongside when the valid input leaves it out.
 COMPANIONS: dict[str, Json] = {
     "createInvitation(input.workspaceId)": {"workspaceRole": "VIEWER"},
+    # A metric measures one thing: naming a map or stage leaves out the touchpoint.
+    "createMetric(input.journeyMapId)": {"touchpointId": None},
+    "createMetric(input.stageId)": {"touchpointId": None},
 }
 
 

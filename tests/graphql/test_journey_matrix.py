@@ -30,12 +30,16 @@ from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
+from backend.initiatives.vocabulary import InitiativeStatus
 from backend.journeys import maps
 from backend.journeys.vocabulary import FIVE_STAGES, Channel, Device, Severity
+from backend.metrics.vocabulary import MetricDirection
 from backend.models import (
+    Initiative,
     JourneyMap,
     JourneyMapPersona,
     JourneyMapRevision,
+    Metric,
     Opportunity,
     PainPoint,
     Persona,
@@ -140,6 +144,8 @@ class World:
     idea: str
     deleted_map: str
     deleted_version: int
+    metric: str  # "Checkout conversion", on the map
+    initiative: str  # "One-tap pay", on Pay and its pain point, aiming at the metric
 
 
 async def _seed(database: Database, tenant: Tenant) -> World:
@@ -180,13 +186,35 @@ async def _seed(database: Database, tenant: Tenant) -> World:
     )
     pain = row(PainPoint, touchpoint_id=pay.id, title="Card declined", severity=Severity.HIGH)
     idea = row(Opportunity, touchpoint_id=pay.id, title="Offer PayPal", pain_point_id=pain.id)
+    conversion = row(
+        Metric,
+        name="Checkout conversion",
+        unit="%",
+        direction=MetricDirection.HIGHER_IS_BETTER,
+        target=60.0,
+        journey_map_id=journey.id,
+    )
+    one_tap = row(
+        Initiative,
+        title="One-tap pay",
+        status=InitiativeStatus.PLANNED,
+        owner_id=owner,
+        impact=4,
+        effort=2,
+        confidence=0.8,
+        reach=1000,
+        priority=1600.0,
+        touchpoint_ids=[str(pay.id)],
+        pain_point_ids=[str(pain.id)],
+        target_metric_id=conversion.id,
+    )
     async with database.transaction(TenantBinding(frozenset({ws})), write=True) as s:
         # No ORM relationships tie these tables: insert parents first.
         for level in (
             [parent, journey, old],
             [featured, discover, buy],
             [ad, pay, receipt],
-            [feeling, pain],
+            [feeling, pain, conversion, one_tap],
         ):
             s.add_all(level)
             await s.flush()
@@ -208,6 +236,8 @@ async def _seed(database: Database, tenant: Tenant) -> World:
         idea=global_id("Opportunity", idea.id),
         deleted_map=global_id("JourneyMap", old.id),
         deleted_version=old.version,
+        metric=global_id("Metric", conversion.id),
+        initiative=global_id("Initiative", one_tap.id),
     )
 
 
@@ -969,7 +999,16 @@ def test_every_journey_mutation_has_a_row() -> None:
         "revokeIngestionToken",
     }
     health = {"recalculateHealth", "updateHealthSettings", "markJourneyMapReviewed"}
-    others = tenancy | identity | membership | feedback | health
+    improvement = {
+        "createInitiative",
+        "updateInitiative",
+        "deleteInitiative",
+        "createMetric",
+        "updateMetric",
+        "deleteMetric",
+        "recordMetricValues",
+    }
+    others = tenancy | identity | membership | feedback | health | improvement
     assert sorted(row.mutation for row in ROWS) == sorted(set(mutation.fields) - others)
 
 

@@ -261,7 +261,8 @@ NESTED = """query($id: ID!) { journeyMap(id: $id) { title version personas { nam
   health { score trend }
   stages { name health { score sampleSize }
     touchpoints { name emotion personaEmotions { current persona { name } }
-    painPoints { title } opportunities { title } health { score confidence components { name value } } } } } }"""
+    painPoints { title } opportunities { title }
+    health { score confidence components { name value } } } } } }"""
 
 
 async def _seed_map(

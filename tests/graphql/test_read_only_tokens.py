@@ -106,6 +106,20 @@ UPDATE_HEALTH_SETTINGS = """mutation($input: UpdateHealthSettingsInput!) {
   updateHealthSettings(input: $input) { settings { alertBelow } errors { code message field } } }"""
 MARK_REVIEWED = """mutation($input: MarkJourneyMapReviewedInput!) {
   markJourneyMapReviewed(input: $input) { staleness { stale } errors { code message field } } }"""
+CREATE_INITIATIVE = """mutation($input: CreateInitiativeInput!) {
+  createInitiative(input: $input) { initiative { id } errors { code message field } } }"""
+UPDATE_INITIATIVE = """mutation($input: UpdateInitiativeInput!) {
+  updateInitiative(input: $input) { initiative { id } errors { code message field } } }"""
+DELETE_INITIATIVE = """mutation($input: DeleteInitiativeInput!) {
+  deleteInitiative(input: $input) { deletedInitiativeId errors { code message field } } }"""
+CREATE_METRIC = """mutation($input: CreateMetricInput!) {
+  createMetric(input: $input) { metric { id } errors { code message field } } }"""
+UPDATE_METRIC = """mutation($input: UpdateMetricInput!) {
+  updateMetric(input: $input) { metric { id } errors { code message field } } }"""
+DELETE_METRIC = """mutation($input: DeleteMetricInput!) {
+  deleteMetric(input: $input) { deletedMetricId errors { code message field } } }"""
+RECORD_METRIC = """mutation($input: RecordMetricValuesInput!) {
+  recordMetricValues(input: $input) { recorded errors { code message field } } }"""
 SUBMIT_FEEDBACK_BATCH = """mutation($input: SubmitFeedbackBatchInput!) {
   submitFeedbackBatch(input: $input) { accepted errors { code message field } } }"""
 
@@ -185,6 +199,43 @@ CALLS = [
         lambda s: {"workspaceId": s.world.ws, "alertBelow": 40, "staleAfterDays": 30},
     ),
     Call("markJourneyMapReviewed", MARK_REVIEWED, lambda s: {"id": s.world.map, "note": "ok"}),
+    Call(
+        "createInitiative",
+        CREATE_INITIATIVE,
+        lambda s: {
+            "workspaceId": s.world.ws,
+            "title": "Save the card",
+            "touchpointIds": [s.world.pay],
+            "painPointIds": [s.world.pain],
+            "targetMetricId": s.world.metric,
+        },
+    ),
+    Call(
+        "updateInitiative",
+        UPDATE_INITIATIVE,
+        lambda s: {"id": s.world.initiative, "status": "IN_PROGRESS", "reach": 2000},
+    ),
+    Call("deleteInitiative", DELETE_INITIATIVE, lambda s: {"id": s.world.initiative}),
+    Call(
+        "createMetric",
+        CREATE_METRIC,
+        lambda s: {
+            "workspaceId": s.world.ws,
+            "name": "Pay success",
+            "direction": "HIGHER_IS_BETTER",
+            "touchpointId": s.world.pay,
+        },
+    ),
+    Call("updateMetric", UPDATE_METRIC, lambda s: {"id": s.world.metric, "target": 70}),
+    Call("deleteMetric", DELETE_METRIC, lambda s: {"id": s.world.metric}),
+    Call(
+        "recordMetricValues",
+        RECORD_METRIC,
+        lambda s: {
+            "metricId": s.world.metric,
+            "values": [{"value": 55.5, "observedAt": "2026-11-01T00:00:00+00:00"}],
+        },
+    ),
     Call(
         "createInvitation",
         INVITE,

@@ -1,0 +1,1 @@
+"""Initiatives in the graph."""

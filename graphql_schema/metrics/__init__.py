@@ -1,0 +1,1 @@
+"""Metrics (KPIs) in the graph."""

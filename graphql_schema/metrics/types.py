@@ -1,0 +1,110 @@
+"""Metric, and the values it takes over time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Self
+from uuid import UUID
+
+import strawberry
+
+from backend import models
+from backend.metrics import service, vocabulary
+from backend.metrics.vocabulary import MetricDirection as Direction
+from graphql_schema.context import Info
+from graphql_schema.journeys.types import JourneyMapType, StageType, TouchpointType
+from graphql_schema.relay import Connection, LoaderNode
+
+MetricDirection = strawberry.enum(vocabulary.MetricDirection, name="MetricDirection")
+MetricSource = strawberry.enum(vocabulary.MetricSource, name="MetricSource")
+
+
+@strawberry.type(name="MetricValue")
+class MetricValueType:
+    value: float
+    observed_at: datetime
+    source: MetricSource  # type: ignore[valid-type]
+
+    @classmethod
+    def from_model(cls, v: models.MetricValue) -> Self:
+        return cls(value=v.value, observed_at=v.observed_at, source=v.source)
+
+
+@strawberry.type(name="Metric", description="A KPI on a touchpoint, stage or map.")
+class MetricType(LoaderNode):
+    loader: ClassVar[str] = "metric_by_id"
+    id: strawberry.relay.NodeID[str]
+    name: str
+    unit: str
+    direction: MetricDirection  # type: ignore[valid-type]
+    target: float | None
+    created_at: datetime
+    updated_at: datetime
+    journey_map_id: strawberry.Private[UUID | None]
+    stage_id: strawberry.Private[UUID | None]
+    touchpoint_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def from_model(cls, m: models.Metric) -> Self:
+        return cls(
+            id=str(m.id),
+            name=m.name,
+            unit=m.unit,
+            direction=m.direction,
+            target=m.target,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            journey_map_id=m.journey_map_id,
+            stage_id=m.stage_id,
+            touchpoint_id=m.touchpoint_id,
+        )
+
+    @strawberry.field(description="What it measures, when that is a map (and it still exists).")
+    async def journey_map(self, info: Info) -> JourneyMapType | None:
+        if self.journey_map_id is None:
+            return None
+        found = await info.context.loaders.journey_map_by_id.load(self.journey_map_id)
+        return JourneyMapType.from_model(found) if found else None
+
+    @strawberry.field
+    async def stage(self, info: Info) -> StageType | None:
+        if self.stage_id is None:
+            return None
+        found = await info.context.loaders.stage_by_id.load(self.stage_id)
+        return StageType.from_model(found) if found else None
+
+    @strawberry.field
+    async def touchpoint(self, info: Info) -> TouchpointType | None:
+        if self.touchpoint_id is None:
+            return None
+        found = await info.context.loaders.touchpoint_by_id.load(self.touchpoint_id)
+        return TouchpointType.from_model(found) if found else None
+
+    @strawberry.field(description="The most recent value.")
+    async def latest(self, info: Info) -> MetricValueType | None:
+        found = await info.context.loaders.latest_value_by_metric.load(UUID(self.id))
+        return MetricValueType.from_model(found) if found else None
+
+    @strawberry.field(description="Whether the latest value meets the target; null without both.")
+    async def on_target(self, info: Info) -> bool | None:
+        found = await info.context.loaders.latest_value_by_metric.load(UUID(self.id))
+        if found is None or self.target is None:
+            return None
+        if self.direction == Direction.HIGHER_IS_BETTER:
+            return found.value >= self.target
+        return found.value <= self.target
+
+    @strawberry.field(description="Oldest first; `from` inclusive, `to` exclusive.")
+    async def values(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[MetricValueType]:
+        async with info.context.read() as session:
+            page = await service.values_page(
+                session, UUID(self.id), starts=from_, ends=to, first=first, after=after
+            )
+        return Connection.from_page(page, MetricValueType.from_model)
