@@ -127,6 +127,32 @@ def export_schema(
 
 
 @app.command()
+def demo() -> None:
+    """Seed a demo agency: two client workspaces, maps, 12,000 feedback items, initiatives,
+    metrics and a quarter of health history. Prints a token for its owner."""
+    settings = get_settings()
+    upgrade(settings.owner_database_url)
+    token = asyncio.run(_demo(settings))
+    if token is None:
+        raise _fail(f"the demo organization {DEMO_ORG!r} exists already")
+    typer.echo(token)
+
+
+async def _demo(settings: Settings) -> str | None:
+    from backend import demo as seeder
+
+    db = database_from_settings(settings)
+    try:
+        if await seeder.seeded(db):
+            return None
+        return await seeder.seed_demo(
+            db, progress=lambda step: typer.echo(f"  demo: {step}", err=True)
+        )
+    finally:
+        await db.dispose()
+
+
+@app.command()
 def dev(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
@@ -151,17 +177,17 @@ async def _demo_token(settings: Settings) -> str:
     """Seed the demo organization when the database is empty; a fresh token for its owner."""
     db = database_from_settings(settings)
     try:
+        async with db.transaction(NO_TENANT) as session:
+            empty = not await session.scalar(select(func.count()).select_from(Organization))
+        if empty:
+            from backend import demo as seeder
+
+            typer.echo("seeding the demo agency (about half a minute, once)", err=True)
+            return await seeder.seed_demo(
+                db, progress=lambda step: typer.echo(f"  demo: {step}", err=True)
+            )
         async with db.transaction(NO_TENANT, write=True) as session:
             bind_actor(session, Actor.system())
-            if not await session.scalar(select(func.count()).select_from(Organization)):
-                seeded = await service.bootstrap_organization(
-                    session,
-                    org_slug=DEMO_ORG,
-                    name="Demo Agency",
-                    kind=OrganizationKind.AGENCY,
-                    admin_email=DEMO_ADMIN,
-                )
-                return seeded.token.plaintext
             owner = await session.scalar(
                 select(User)
                 .join(OrganizationMembership, OrganizationMembership.user_id == User.id)

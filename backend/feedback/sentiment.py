@@ -8,7 +8,7 @@ and scores a short text in well under a millisecond.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ def _analyzer() -> Any:
     return TextBlob
 
 
+@lru_cache(maxsize=4096)  # feeds repeat themselves ("Great service!"): score each once
 def score_text(text: str) -> float | None:
     """The text's polarity, or None for a text with nothing to score."""
     text = text.strip()[:MAX_SCORED_CHARS]

@@ -1,0 +1,401 @@
+"""`waypost demo`: an agency with two client workspaces that look lived in.
+
+Everything goes through the same services the API uses (so the audit trail,
+revisions and outbox are real): personas, maps from the five-stage template,
+touchpoints with match keys, pain points, twelve thousand feedback items sent
+in batches the way an ingestion feed would send them, sentiment, metrics,
+initiatives (one shipped, whose touchpoint got better afterwards), and weekly
+health passes over the last quarter so the charts have a history.
+
+The random generator is seeded: every run builds the same world.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from backend.audit.actor import Actor
+from backend.audit.recorder import bind_actor
+from backend.auth.principal import Principal
+from backend.authz.access import Access, load_access
+from backend.authz.roles import OrganizationKind
+from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.db.types import utcnow
+from backend.feedback import sentiment
+from backend.feedback import service as feedback
+from backend.health import recalculate
+from backend.initiatives import service as initiatives
+from backend.journeys import maps, personas, structure
+from backend.journeys.vocabulary import MapStatus, MapTemplate, Severity
+from backend.metrics import service as metrics
+from backend.metrics.vocabulary import MetricSource
+from backend.models import Organization, Stage
+from backend.tenancy import service as tenancy
+
+ORG_SLUG = "demo"
+ADMIN_EMAIL = "admin@demo.example"
+FEEDBACK_PER_WORKSPACE = 6_000
+HISTORY_WEEKS = 12
+
+POSITIVE = [
+    "Quick and easy, loved it",
+    "Great service, the staff were friendly and helpful",
+    "Smooth experience, everything just worked",
+    "Really happy with how simple this was",
+    "Excellent, fast delivery and good updates",
+]
+NEUTRAL = ["It was fine", "Nothing special", "Did what I needed", "Okay overall"]
+NEGATIVE = [
+    "Terrible, the page kept crashing",
+    "Slow and confusing, I almost gave up",
+    "Awful support, nobody answered for days",
+    "The payment failed twice, very frustrating",
+    "Bad experience, hidden fees at the end",
+]
+
+
+@dataclass
+class Client:
+    """One client workspace's journey, as the seeder knows it."""
+
+    name: str
+    map_title: str
+    prefix: str
+    # Per stage: (touchpoint name, channel, mean rating 1..5, moment of truth).
+    stages: dict[str, list[tuple[str, str, float, bool]]]
+    touchpoints: dict[str, UUID] = field(default_factory=dict)
+    workspace_id: UUID | None = None
+    map_id: UUID | None = None
+
+
+CLIENTS = [
+    Client(
+        name="Acme Retail",
+        map_title="Buying online",
+        prefix="acme",
+        stages={
+            "Awareness": [
+                ("Instagram ad", "SOCIAL", 3.6, False),
+                ("Search result", "WEB", 3.9, False),
+            ],
+            "Consideration": [("Product page", "WEB", 4.1, False), ("Reviews", "WEB", 3.8, False)],
+            "Purchase": [("Checkout", "WEB", 2.4, True), ("Payment", "WEB", 2.9, True)],
+            "Retention": [("Delivery", "MAIL", 3.7, True), ("Order emails", "EMAIL", 3.9, False)],
+            "Advocacy": [("Review request", "EMAIL", 3.5, False)],
+        },
+    ),
+    Client(
+        name="Globex Telecom",
+        map_title="Switching provider",
+        prefix="globex",
+        stages={
+            "Awareness": [("TV spot", "EVENT", 3.4, False), ("Comparison site", "WEB", 3.6, False)],
+            "Consideration": [
+                ("Plan finder", "WEB", 3.3, False),
+                ("Store visit", "IN_STORE", 4.2, True),
+            ],
+            "Purchase": [
+                ("Contract signing", "IN_STORE", 3.9, True),
+                ("Number porting", "PHONE", 2.2, True),
+            ],
+            "Retention": [
+                ("First bill", "EMAIL", 2.8, True),
+                ("Support line", "PHONE", 2.6, False),
+            ],
+            "Advocacy": [("Referral offer", "SMS", 3.6, False)],
+        },
+    ),
+]
+
+
+async def seeded(db: Database) -> bool:
+    async with db.transaction(NO_TENANT) as session:
+        return (
+            await session.scalar(select(Organization.id).where(Organization.slug == ORG_SLUG))
+            is not None
+        )
+
+
+async def seed_demo(
+    db: Database, *, progress: Callable[[str], None] = lambda _message: None
+) -> str:
+    """Build the demo agency; returns an API token for its owner."""
+    rng = random.Random(20261201)  # noqa: S311 - a reproducible world, not a secret
+    now = utcnow()
+    async with db.transaction(NO_TENANT, write=True) as session:
+        bind_actor(session, Actor.system(request_id="waypost demo"))
+        made = await tenancy.bootstrap_organization(
+            session,
+            org_slug=ORG_SLUG,
+            name="Northwind Journeys",
+            kind=OrganizationKind.AGENCY,
+            admin_email=ADMIN_EMAIL,
+            workspace_name=CLIENTS[0].name,
+        )
+    token = made.token.plaintext
+    principal = Principal(user_id=made.admin.id, email=made.admin.email)
+    access = await load_access(db, principal)
+    async with db.transaction(access.binding(), write=True) as session:
+        bind_actor(session, Actor.system(request_id="waypost demo"))
+        second = await tenancy.create_workspace(
+            session, access, organization_id=made.organization.id, name=CLIENTS[1].name
+        )
+    access = await load_access(db, principal)
+    CLIENTS[0].workspace_id, CLIENTS[1].workspace_id = made.workspace.id, second.id
+
+    for client in CLIENTS:
+        progress(f"{client.name}: personas, map, touchpoints")
+        await _journey(db, access, client)
+        progress(f"{client.name}: {FEEDBACK_PER_WORKSPACE} feedback items")
+        shipped_at = now - timedelta(days=45)
+        await _feedback(db, access, client, rng, now, improved_after=shipped_at)
+        progress(f"{client.name}: metrics and initiatives")
+        await _improvement(db, access, client, rng, now, shipped_at)
+        progress(f"{client.name}: health, {HISTORY_WEEKS} weeks of history")
+        await _history(db, access, client, now)
+    return token
+
+
+def _writer(db: Database, access: Access) -> Any:
+    return db.transaction(access.binding(), write=True)
+
+
+async def _journey(db: Database, access: Access, client: Client) -> None:
+    assert client.workspace_id is not None
+    async with _writer(db, access) as session:
+        bind_actor(session, Actor.system(request_id="waypost demo"))
+        people = [
+            await personas.create_persona(
+                session,
+                access,
+                client.workspace_id,
+                {
+                    "name": name,
+                    "summary": summary,
+                    "goals": goals,
+                    "frustrations": frustrations,
+                    "segment_share": share,
+                },
+            )
+            for name, summary, goals, frustrations, share in (
+                (
+                    "Busy parent",
+                    "Shops between school runs, mostly on the phone.",
+                    ["Get it done in minutes"],
+                    ["Forms that forget what I typed"],
+                    0.55,
+                ),
+                (
+                    "Careful planner",
+                    "Compares everything before committing.",
+                    ["No surprises on the bill"],
+                    ["Hidden fees", "Vague delivery dates"],
+                    0.45,
+                ),
+            )
+        ]
+        journey = await maps.create_journey_map(
+            session,
+            access,
+            client.workspace_id,
+            {
+                "title": client.map_title,
+                "description": f"How {client.name}'s customers go from first sight to fan.",
+                "status": MapStatus.ACTIVE,
+                "objectives": ["Fewer drop-offs", "Higher NPS"],
+            },
+            template=MapTemplate.FIVE_STAGE,
+            persona_ids=[p.id for p in people],
+        )
+        client.map_id = journey.id
+        stages = (
+            await session.scalars(
+                select(Stage).where(Stage.journey_map_id == journey.id).order_by(Stage.position)
+            )
+        ).all()
+        for stage in stages:
+            for position, (name, channel, mean, moment) in enumerate(client.stages[stage.name]):
+                event = f"{client.prefix}.{name.lower().replace(' ', '_')}"
+                touchpoint, _ = await structure.add_touchpoint(
+                    session,
+                    access,
+                    stage.id,
+                    {
+                        "name": name,
+                        "channel": channel,
+                        "emotion": max(-2, min(2, round(mean - 3))),
+                        "moment_of_truth": moment,
+                        "match_keys": {"event_names": [event]},
+                    },
+                    position=position,
+                    persona_emotions=None,
+                    expected_version=None,
+                )
+                client.touchpoints[name] = touchpoint.id
+                if mean < 3:
+                    await structure.add_pain_point(
+                        session,
+                        access,
+                        touchpoint.id,
+                        {
+                            "title": f"{name} loses people",
+                            "description": "Drop-off and complaints well above the rest.",
+                            "severity": Severity.HIGH if mean < 2.6 else Severity.MEDIUM,
+                        },
+                        expected_version=None,
+                    )
+
+
+def _rating(rng: random.Random, mean: float) -> int:
+    return max(1, min(5, round(rng.gauss(mean, 0.9))))
+
+
+def _item(
+    rng: random.Random, client: Client, n: int, name: str, mean: float, at: datetime
+) -> dict[str, Any]:
+    rating = _rating(rng, mean)
+    kind = rng.choices(["CSAT", "NPS", "CES", None], weights=[50, 25, 15, 10])[0]
+    value = {
+        "CSAT": rating,
+        "NPS": min(10, max(0, round((rating - 1) * 2.5 + rng.uniform(-1, 1)))),
+        "CES": 8 - min(7, max(1, round(rating * 1.4))),
+        None: None,
+    }[kind]
+    text = ""
+    if kind is None or rng.random() < 0.4:
+        words = POSITIVE if rating >= 4 else NEGATIVE if rating <= 2 else NEUTRAL
+        text = rng.choice(words)
+    return {
+        "source": rng.choice(["SURVEY", "SURVEY", "REVIEW", "SUPPORT_TICKET", "SOCIAL"]),
+        "external_id": f"{client.prefix}-{n:06d}",
+        "channel": None,
+        "journey_map_id": None,
+        "stage_id": None,
+        "touchpoint_id": None,
+        "persona_id": None,
+        "measure": kind,
+        "measure_value": value,
+        "text": text,
+        "tags": [],
+        "customer_ref": f"cust-{rng.randrange(1, 4000):05d}",
+        "event_name": f"{client.prefix}.{name.lower().replace(' ', '_')}",
+        "url": None,
+        "survey_id": None,
+        "occurred_at": at,
+    }
+
+
+async def _feedback(
+    db: Database,
+    access: Access,
+    client: Client,
+    rng: random.Random,
+    now: datetime,
+    *,
+    improved_after: datetime,
+) -> None:
+    assert client.workspace_id is not None
+    touchpoints = [(name, mean) for stage in client.stages.values() for name, _, mean, _ in stage]
+    worst = min(touchpoints, key=lambda t: t[1])[0]
+    items = []
+    for n in range(FEEDBACK_PER_WORKSPACE):
+        # Busier touchpoints early in the journey, more feedback in recent weeks.
+        name, mean = rng.choices(touchpoints, weights=[3, 3, 2, 2, 3, 2, 2, 2, 1])[0]
+        at = now - timedelta(days=min(rng.expovariate(1 / 60), 179), hours=rng.uniform(0, 24))
+        if name == worst and at > improved_after:
+            mean += 1.6  # the shipped initiative worked
+        items.append(_item(rng, client, n, name, mean, at))
+    for start in range(0, len(items), feedback.MAX_BATCH):
+        async with _writer(db, access) as session:
+            bind_actor(session, Actor.system(request_id="waypost demo"))
+            batch = await feedback.submit(
+                session, access, client.workspace_id, items[start : start + feedback.MAX_BATCH]
+            )
+            await sentiment.score_feedback(
+                session, client.workspace_id, [r.feedback.id for r in batch.items if r.feedback]
+            )
+
+
+async def _improvement(
+    db: Database,
+    access: Access,
+    client: Client,
+    rng: random.Random,
+    now: datetime,
+    shipped_at: datetime,
+) -> None:
+    assert client.workspace_id is not None
+    assert client.map_id is not None
+    touchpoints = [(name, mean) for stage in client.stages.values() for name, _, mean, _ in stage]
+    ordered = sorted(touchpoints, key=lambda t: t[1])
+    async with _writer(db, access) as session:
+        bind_actor(session, Actor.system(request_id="waypost demo"))
+        conversion = await metrics.create_metric(
+            session,
+            access,
+            client.workspace_id,
+            {
+                "name": "Journey completion",
+                "unit": "%",
+                "direction": "HIGHER_IS_BETTER",
+                "target": 45.0,
+                "journey_map_id": client.map_id,
+            },
+        )
+        await metrics.record_values(
+            session,
+            access,
+            conversion.id,
+            [
+                (
+                    round(31 + month * 2.2 + rng.uniform(-1, 1), 1),
+                    now - timedelta(days=30 * (6 - month)),
+                )
+                for month in range(6)
+            ],
+            MetricSource.IMPORT,
+        )
+        plans = [
+            (f"Fix {ordered[0][0].lower()}", ordered[0][0], "SHIPPED", 4, 2, 0.8, 2500),
+            (f"Redesign {ordered[1][0].lower()}", ordered[1][0], "IN_PROGRESS", 3, 3, 0.6, 1800),
+            (f"Personalise {ordered[-1][0].lower()}", ordered[-1][0], "IDEA", 2, 1, 0.5, 900),
+        ]
+        for title, touchpoint, status, impact, effort, confidence, reach in plans:
+            await initiatives.create_initiative(
+                session,
+                access,
+                client.workspace_id,
+                {
+                    "title": title,
+                    "status": status,
+                    "owner_id": access.user_id,
+                    "department": "Digital",
+                    "impact": impact,
+                    "effort": effort,
+                    "confidence": confidence,
+                    "reach": reach,
+                    "touchpoint_ids": [client.touchpoints[touchpoint]],
+                    "target_metric_id": conversion.id,
+                    "baseline": 31.0,
+                    "target": 45.0,
+                    "shipped_at": shipped_at if status == "SHIPPED" else None,
+                },
+            )
+
+
+async def _history(db: Database, access: Access, client: Client, now: datetime) -> None:
+    """Weekly full passes as of past dates, then one now: snapshots for the charts."""
+    assert client.workspace_id is not None
+    for weeks_ago in range(HISTORY_WEEKS, -1, -1):
+        async with _writer(db, access) as session:
+            await recalculate.recalculate(
+                session, client.workspace_id, full=True, as_of=now - timedelta(weeks=weeks_ago)
+            )
