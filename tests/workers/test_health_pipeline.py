@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from backend.db.engine import Database
-from backend.models import Touchpoint
+from backend.db.types import utcnow
+from backend.models import HealthSnapshot, HealthSubject, Touchpoint
 from backend.settings import Settings
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import configured_broker_url
@@ -134,3 +135,31 @@ async def test_ingested_feedback_moves_health_through_the_worker(
 async def _with_samples(health: Any, n: int) -> dict[str, Any] | None:
     found: dict[str, Any] | None = await health()
     return found if found and found["sampleSize"] == n else None
+
+
+async def test_the_scheduled_full_pass_scores_every_workspace_and_snapshots_today(
+    background: Background, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    worlds = [
+        await build_world(database, tenant_a.workspace_ids[0]),
+        await build_world(database, tenant_b.workspace_ids[1]),
+    ]
+    scheduled = await background.recalculate_all_health()
+    assert scheduled == 4  # every workspace of both tenants, with a map or not
+
+    async def scored() -> list[Any]:
+        found = []
+        for world in worlds:
+            async with database.transaction(world.binding()) as session:
+                found += (
+                    await session.scalars(
+                        select(HealthSnapshot).where(
+                            HealthSnapshot.subject_type == HealthSubject.WORKSPACE
+                        )
+                    )
+                ).all()
+        return found if len(found) == 2 else []
+
+    snapshots = await eventually(scored)
+    assert {s.subject_id for s in snapshots} == {w.workspace_id for w in worlds}
+    assert {s.day for s in snapshots} == {utcnow().date()}
