@@ -137,6 +137,12 @@ async def test_a_map_not_reviewed_for_the_set_time_is_stale_until_reviewed(
         )
     old = (await gql(STALENESS, {"id": map_id}, token=tenant_a.token))["data"]["journeyMap"]
     assert old["staleness"]["reasons"] == ["NOT_REVIEWED"]
+    # The time is the workspace's to set: at 200 days, 120 is not stale yet.
+    ws = tenant_a.ws_gid(0)
+    await gql(SETTINGS, {"input": {"workspaceId": ws, "staleAfterDays": 200}}, token=tenant_a.token)
+    patient = (await gql(STALENESS, {"id": map_id}, token=tenant_a.token))["data"]["journeyMap"]
+    assert patient["staleness"]["stale"] is False
+    await gql(SETTINGS, {"input": {"workspaceId": ws, "staleAfterDays": 90}}, token=tenant_a.token)
 
     reviewed = await gql(REVIEW, {"id": map_id}, token=tenant_a.token)
     payload = reviewed["data"]["markJourneyMapReviewed"]
