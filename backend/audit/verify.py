@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.chain import GENESIS, ChainReport, verify_chain
@@ -110,6 +110,14 @@ async def verify_workspace_increment(session: AsyncSession, workspace_id: UUID) 
     Idempotent: run twice on the same chain, it ends at the same checkpoint. A
     broken chain stays recorded as broken (with the problem) until an operator acts.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # The scheduled check and an event's handler may verify the same chain at once:
+        # both would create the first checkpoint, and one would fail on the key. They
+        # take turns instead (SQLite's write lock does this there).
+        await session.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"waypost.audit-verify:{workspace_id}"},
+        )
     checkpoint = await session.get(AuditVerification, (workspace_id, workspace_id))
     if checkpoint is None:
         checkpoint = AuditVerification(workspace_id=workspace_id, id=workspace_id)
