@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -72,11 +72,8 @@ async def update_thresholds(
     """Set any of alert_below (None: no alerts), stale_after_days, sharp_drop_points."""
     access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
     current = await thresholds_of(session, workspace_id)
-    wanted: dict[str, Any] = {
-        "alert_below": current.alert_below,
-        "stale_after_days": current.stale_after_days,
-        "sharp_drop_points": current.sharp_drop_points,
-    }
+    before: dict[str, Any] = asdict(current)
+    wanted = dict(before)
     if "alert_below" in values:
         wanted["alert_below"] = _finite(values["alert_below"], "alertBelow", 0, 100)
     if values.get("stale_after_days") is not None:
@@ -88,11 +85,6 @@ async def update_thresholds(
         wanted["sharp_drop_points"] = _finite(
             values["sharp_drop_points"], "sharpDropPoints", 0.1, 100
         )
-    before = {
-        "alert_below": current.alert_below,
-        "stale_after_days": current.stale_after_days,
-        "sharp_drop_points": current.sharp_drop_points,
-    }
     row = await session.get(HealthSettings, (workspace_id, workspace_id))
     if row is None:
         row = HealthSettings(workspace_id=workspace_id, id=workspace_id, **wanted)
