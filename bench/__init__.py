@@ -1,0 +1,1 @@
+"""Repeatable benchmarks: `make bench` (see docs/benchmarks.md)."""
