@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,7 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
@@ -24,6 +27,7 @@ from backend.feedback.http import ingestion_routes
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
+from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.schema import build_schema
 from workers.background import Background
 from workers.broker import is_in_process
@@ -39,6 +43,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.database = database
         self.oidc = oidc
+        self.map_reads = MapReadCache(settings.map_read_cache_mb * 1024 * 1024)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """Parse a request body, refusing anything that is not GraphQL-over-HTTP shaped."""
@@ -51,13 +59,24 @@ class GraphQLApp(GraphQL[Context, None]):
         return value
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        data: GraphQLRequestData = kwargs["request_data"]
+        lookup = await self.map_reads.look_up(
+            kwargs["context"], data.query, data.operation_name, data.variables
+        )
+        if lookup is not None and lookup.body is not None:
+            return ExecutionResult(data=orjson.Fragment(lookup.body), errors=None)  # type: ignore[arg-type]
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(*args, **kwargs)
         except HTTPException as error:
             # GraphQL-over-HTTP: a mutation over GET is 405 Method Not Allowed.
             if isinstance(error.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, error.reason) from error
             raise
+        if lookup is not None and not result.errors and result.data is not None:
+            body = orjson.dumps(result.data)
+            self.map_reads.store(lookup, body)
+            return ExecutionResult(data=orjson.Fragment(body), errors=None)  # type: ignore[arg-type]
+        return result
 
     async def get_context(  # type: ignore[override]
         self, request: Request | WebSocket, response: Response | None = None

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     app_scoping: bool = True
     # None: on in development and test, off in production.
     introspection: bool | None = None
+    # Whole-map reads kept per process until the map or its health changes
+    # (graphql_schema/map_read_cache.py); 0 turns the cache off.
+    map_read_cache_mb: int = Field(default=64, ge=0)
 
     # Background work.
     worker_threads: int = 4

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
@@ -22,6 +22,7 @@ from backend.health import alerts, evidence, model
 from backend.journeys.vocabulary import MapStatus, PainPointStatus, Scenario, Severity
 from backend.models import (
     HealthEvidence,
+    HealthGeneration,
     HealthRequest,
     HealthScore,
     HealthSnapshot,
@@ -202,10 +203,23 @@ def _rows(
     return rows
 
 
+async def _next_generation(session: AsyncSession, workspace_id: UUID) -> None:
+    """Count this pass: what was derived from the old scores is now out of date."""
+    counted = await session.execute(
+        update(HealthGeneration)
+        .where(HealthGeneration.workspace_id == workspace_id, HealthGeneration.id == workspace_id)
+        .values(generation=HealthGeneration.generation + 1)
+    )
+    if counted.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(HealthGeneration(workspace_id=workspace_id, id=workspace_id, generation=1))
+        await session.flush()
+
+
 async def _store(
     session: AsyncSession, workspace_id: UUID, health: model.WorkspaceHealth, as_of: datetime
 ) -> None:
     rows = _rows(health, workspace_id)
+    await _next_generation(session, workspace_id)
     replaced = dict(
         (
             await session.execute(

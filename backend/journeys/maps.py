@@ -26,6 +26,7 @@ from backend.db.types import utcnow
 from backend.errors import Conflict, NotFound
 from backend.journeys.vocabulary import FIVE_STAGES, MapOrder, MapStatus, MapTemplate, Scenario
 from backend.models import (
+    HealthGeneration,
     JourneyMap,
     JourneyMapPersona,
     JourneyMapRevision,
@@ -78,6 +79,25 @@ class MapRepository:
 
     async def by_ids(self, ids: Iterable[UUID]) -> Sequence[JourneyMap]:
         return (await self.session.scalars(self._live().where(JourneyMap.id.in_(ids)))).all()
+
+    async def read_stamp(self, map_id: UUID) -> tuple[int, int] | None:
+        """(version, health generation) of a live map the session can see, else None.
+
+        Together they change whenever anything a map read shows changes: the map
+        or anything inside it (version), or its scores (a health pass).
+        """
+        row = (
+            await self.session.execute(
+                select(JourneyMap.version, HealthGeneration.generation)
+                .outerjoin(
+                    HealthGeneration,
+                    (HealthGeneration.workspace_id == JourneyMap.workspace_id)
+                    & (HealthGeneration.id == JourneyMap.workspace_id),
+                )
+                .where(JourneyMap.id == map_id, JourneyMap.deleted_at.is_(None))
+            )
+        ).one_or_none()
+        return None if row is None else (row.version, row.generation or 0)
 
     async def locked(self, map_id: UUID) -> JourneyMap | None:
         return await self.session.scalar(

@@ -103,6 +103,18 @@ class AlertKind(StrEnum):
     RECOVERED = "RECOVERED"  # and back up
 
 
+class HealthGeneration(WorkspaceScoped, Base):
+    """Counts a workspace's health passes (``id`` is the workspace's).
+
+    Every pass rewrites the workspace's scores, so anything derived from them (a
+    cached map read) is current exactly while this number is unchanged.
+    """
+
+    __tablename__ = "health_generations"
+
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class HealthSettings(WorkspaceScoped, Base):
     """A workspace's thresholds (``id`` is the workspace's); defaults apply without a row."""
 
