@@ -61,6 +61,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (off where a proxy logs them already).")
+    ] = True,
 ) -> None:
     """Serve the API (GraphQL at /graphql, /healthz, /readyz)."""
     get_settings()  # refuse unsafe production settings before binding a port
@@ -72,6 +75,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )
 
 
