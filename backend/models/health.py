@@ -53,6 +53,9 @@ class HealthScore(WorkspaceScoped, Base):
     """The latest score of a touchpoint, stage, map or the workspace (``id`` is the subject's)."""
 
     __tablename__ = "health_scores"
+    # Subjects are looked up by id for callers bound to many workspaces (an agency):
+    # the key (workspace_id, id) would be probed once per bound workspace.
+    __table_args__ = (Index("ix_health_scores_id", "id"),)
 
     subject_type: Mapped[HealthSubject] = mapped_column(
         enum_column(HealthSubject, "health_subject", length=16)

@@ -177,6 +177,8 @@ class PainPoint(WorkspaceScoped, Timestamped, Base):
     __table_args__ = (
         _parent("touchpoint_id", "touchpoints"),
         Index("ix_pain_points_workspace_id_touchpoint_id", "workspace_id", "touchpoint_id"),
+        # A map's pain points by touchpoint, whatever the caller's number of workspaces.
+        Index("ix_pain_points_touchpoint_id", "touchpoint_id"),
     )
 
     touchpoint_id: Mapped[UUID]
