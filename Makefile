@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck fmt schema clean
+.PHONY: run test lint typecheck fmt schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ typecheck: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Seed Postgres at three sizes, load Waypost, PostGraphile v5 and an asyncpg floor with wrk,
+## and rewrite the tables in docs/benchmarks.md (about 40 minutes; BENCH_ARGS=--quick for a smoke run).
+bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## Rewrite graphql_schema/schema.graphql from the code.
 schema: $(STAMP)

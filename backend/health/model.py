@@ -175,7 +175,11 @@ def _shrunk(name: str, own: Tally, prior: float | None) -> Component | None:
 
 def _blend(components: Sequence[Component]) -> tuple[float, tuple[Component, ...]]:
     total = sum(COMPONENT_WEIGHTS[c.name] for c in components)
-    shared = tuple(replace(c, weight=COMPONENT_WEIGHTS[c.name] / total) for c in components)
+    # Built directly, not with dataclasses.replace: a full pass blends every touchpoint.
+    shared = tuple(
+        Component(c.name, c.value, COMPONENT_WEIGHTS[c.name] / total, c.sample_size, c.prior_share)
+        for c in components
+    )
     return _bounded(sum(c.value * c.weight for c in shared)), shared
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -246,7 +246,8 @@ async def _store(
                 "sample_size": score.sample_size,
                 "previous_sample_size": score.previous_sample_size,
                 "confidence": score.confidence,
-                "components": [asdict(c) for c in score.components],
+                # Shallow: asdict's deep copy took most of a full pass.
+                "components": [dict(vars(c)) for c in score.components],
                 "computed_at": as_of,
             }
             for kind, subject_id, score in rows
