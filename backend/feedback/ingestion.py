@@ -159,6 +159,18 @@ def read_body(body: bytes, content_type: str) -> list[Mapping[str, Any] | Unread
     return [read_item(row) for row in rows]
 
 
+_NAMES = frozenset(FIELDS)
+_WIRE_TYPES = {name: kinds for name, (_, kinds) in FIELDS.items()}
+_KEYS = {name: key for name, (key, _) in FIELDS.items()}
+_ABSENT: dict[str, Any] = {
+    "journey_map_id": None,
+    "stage_id": None,
+    "touchpoint_id": None,
+    "persona_id": None,
+    **{key: None for key, _ in FIELDS.values()},
+}
+
+
 def read_item(row: Any) -> Mapping[str, Any] | Unreadable:
     """One item as sent (camelCase, JSON types) into ``service.submit``'s shape, or why not.
 
@@ -166,27 +178,61 @@ def read_item(row: Any) -> Mapping[str, Any] | Unreadable:
     """
     if not isinstance(row, dict):
         return Unreadable(ValidationFailed("Each item must be a JSON object."))
-    unknown = sorted(set(row) - set(FIELDS))
-    if unknown:
+    if not _NAMES.issuperset(row):
+        unknown = sorted(set(row) - _NAMES)
         return Unreadable(ValidationFailed("Unknown field.", field=unknown[0]))
     for name in REQUIRED:
         if row.get(name) is None:
             return Unreadable(ValidationFailed("Required.", field=name))
-    values: dict[str, Any] = {
-        "journey_map_id": None,
-        "stage_id": None,
-        "touchpoint_id": None,
-        "persona_id": None,
-    }
+    values = dict(_ABSENT)
+    values["tags"] = []
+    for name, value in row.items():
+        if value is None:
+            continue
+        if type(value) not in _WIRE_TYPES[name]:
+            # Not the plain JSON type: let the field-by-field reading name the first problem.
+            return _read_fields(row)
+        values[_KEYS[name]] = value
+    return _finish(values)
+
+
+def _read_fields(row: dict[str, Any]) -> Mapping[str, Any] | Unreadable:
+    """``read_item``'s checks field by field, in ``FIELDS`` order, so an item with several
+    wrong types is told about the first of them."""
+    values = dict(_ABSENT)
+    values["tags"] = []
     for name, (key, kinds) in FIELDS.items():
         value = row.get(name)
         if value is None:
-            values[key] = None if name != "tags" else []
             continue
         if not isinstance(value, kinds) or isinstance(value, bool):
             kind = " or ".join(k.__name__ for k in kinds)
             return Unreadable(ValidationFailed(f"Must be a {kind}.", field=name))
         values[key] = value
+    return _finish(values)
+
+
+def blank_values() -> dict[str, Any]:
+    """An item with none of the fields, in ``service.submit``'s shape: for a reader that
+    fills in the fields with their JSON types itself (the file import) before
+    ``read_typed``."""
+    values = dict(_ABSENT)
+    values["tags"] = []
+    return values
+
+
+def read_typed(values: dict[str, Any]) -> Mapping[str, Any] | Unreadable:
+    """What ``read_item`` checks of an item that is in ``service.submit``'s shape already,
+    with known fields of their JSON types only (a CSV row as the file import reads it):
+    the required fields, the time and the tags. The same answer as ``read_item`` gives
+    for the item in its camelCase form."""
+    for name in REQUIRED:
+        if values[_KEYS[name]] is None:
+            return Unreadable(ValidationFailed("Required.", field=name))
+    return _finish(values)
+
+
+def _finish(values: dict[str, Any]) -> Mapping[str, Any] | Unreadable:
     if values["occurred_at"] is not None:
         try:
             moment = datetime.fromisoformat(values["occurred_at"])
