@@ -297,7 +297,8 @@ def _mixed(plan: Plan, world: seed.World, results: Results) -> None:
         for connections in plan.connections:
             runs = []
             for _ in range(plan.repeats):
-                # Fresh versions before each run: the last one moved them.
+                # Fresh versions before each run, once the last run's edits are done.
+                _wait_idle(api.pids)
                 maps = asyncio.run(_editable(world, connections))
                 script = load.mixed_session(
                     "/graphql",
