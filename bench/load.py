@@ -26,7 +26,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # done() runs once after the run, with every thread's counters reachable.
 _DONE = r"""
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
 function done(summary, latency, requests)
   local failed = 0
   for _, t in ipairs(threads) do failed = failed + (t:get("failed") or 0) end
@@ -94,13 +97,6 @@ wrk.method = "POST"
 local reads = {{ {read_table} }}
 local edits = {{ {edit_table} }}
 local template = {_lua_string(edit_template)}
-local counter = 0
-local threads = {{}}
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-  table.insert(threads, thread)
-end
 local mine, version, editing, edits_made = nil, 0, false, 0
 failed = 0
 function init(args)
@@ -134,18 +130,7 @@ function response(status, headers, body)
     failed = failed + 1
   end
 end
-function done(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do total = total + (t:get("failed") or 0) end
-  io.write(string.format(
-    '{{"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,' ..
-    '"p50_us":%d,"p90_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d,"failed":%d}}\\n',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(95),
-    latency:percentile(99), latency.max, total))
-end
-"""
+{_DONE}"""
 
 
 @dataclass(frozen=True)
