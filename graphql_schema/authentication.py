@@ -6,16 +6,22 @@ SQL at all, and GraphiQL's introspection works before a token is entered.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from graphql import ExecutionResult, FieldNode, OperationDefinitionNode
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from backend.auth.principal import Principal
-from backend.auth.service import authenticate_token, bearer_token
+from backend.auth.service import authenticate_token, bearer_token, find_live_token, note_use
 from backend.auth.sessions import CSRF_HEADER, SESSION_COOKIE, authenticate_session, csrf_matches
-from backend.authz.access import Access, load_access
+from backend.auth.tokens import hash_secret
+from backend.authz.access import Access, load_access, read_access
+from backend.db.scoping import TenantBinding
+from backend.db.types import utcnow
 from graphql_schema.context import Context
 from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
 
@@ -42,6 +48,76 @@ async def access_for(context: Context) -> Access | None:
             return None
         context._access = await load_access(context.db, principal)
     return context._access
+
+
+T = TypeVar("T")
+
+
+class KnownTokens:
+    """Who each recently seen bearer token belongs to, and what they last reached.
+
+    A token's owner never changes, so knowing it lets one transaction bind the
+    owner, check the token, read their access and run the request's own read.
+    The workspaces are only the binding's guess: everything is read afresh.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._bindings: OrderedDict[str, TenantBinding] = OrderedDict()
+
+    def get(self, token: str) -> TenantBinding | None:
+        binding = self._bindings.get(hash_secret(token))
+        if binding is not None:
+            self._bindings.move_to_end(hash_secret(token))
+        return binding
+
+    def remember(self, token: str, access: Access) -> None:
+        key = hash_secret(token)
+        self._bindings[key] = TenantBinding(frozenset(access.workspace_roles), access.user_id)
+        self._bindings.move_to_end(key)
+        while len(self._bindings) > self.max_entries:
+            self._bindings.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        self._bindings.pop(hash_secret(token), None)
+
+
+async def read_as_caller(
+    context: Context,
+    known: KnownTokens,
+    read: Callable[[AsyncConnection, Access], Awaitable[T]],
+) -> T | None:
+    """Sign the caller in and run ``read`` with their access; None if not signed in.
+
+    For a bearer token seen before, all of it is one transaction. ``read`` runs
+    on a Core connection whose binding also names the user, so it must filter by
+    the access's workspaces itself. The access is kept on the context.
+    """
+    authorization = context.request.headers.get("authorization")
+    token = bearer_token(authorization) if authorization else None
+    binding = known.get(token) if token is not None and context._access is None else None
+    if token is None or binding is None:
+        access = await access_for(context)
+        if access is None:
+            return None
+        async with context.db.connection(access.binding()) as connection:
+            result = await read(connection, access)
+        if token is not None and access.principal.token_id is not None:
+            known.remember(token, access)
+        return result
+
+    now = utcnow()
+    async with context.db.connection(binding) as connection:
+        live = await find_live_token(connection, token, now)
+        if live is None or live.principal.user_id != binding.user_id:
+            known.forget(token)
+            return None
+        access = await read_access(connection, live.principal)
+        result = await read(connection, access)
+    await note_use(context.db, live, now)
+    context._access = access
+    known.remember(token, access)
+    return result
 
 
 class Authenticate(SchemaExtension):

@@ -16,6 +16,7 @@ response embeds as is (``orjson.Fragment``).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,8 +40,8 @@ from graphql import (
     parse,
 )
 
-from backend.journeys.maps import MapRepository
-from graphql_schema.authentication import access_for
+from backend.journeys.maps import read_stamp
+from graphql_schema.authentication import KnownTokens, read_as_caller
 from graphql_schema.context import Context
 from graphql_schema.relay import decode_global_id
 
@@ -216,6 +217,10 @@ class MapReadCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[Key, tuple[Stamp, bytes]] = OrderedDict()
         self._bytes = 0
+        # Reads under way, by key and stamp: a request that misses while the same
+        # read is under way waits for its answer instead of reading the map again.
+        self._in_flight: dict[tuple[Key, Stamp], asyncio.Future[bytes | None]] = {}
+        self._tokens = KnownTokens()
         self.hits = 0
         self.misses = 0
 
@@ -231,13 +236,16 @@ class MapReadCache:
             return None
         plan = plan_for(query, operation_name)
         map_id = plan.map_id(variables) if plan is not None else None
-        if map_id is None or await access_for(context) is None:
+        if map_id is None:
             return None
-        async with context.read() as session:
-            found = await MapRepository(session).read_stamp(map_id)
+        found = await read_as_caller(
+            context,
+            self._tokens,
+            lambda connection, access: read_stamp(connection, map_id, access.workspace_roles),
+        )
         if found is None:
             return None
-        stamp = (map_id, *found)
+        stamp = (map_id, found.version, found.health_generation)
         key = (query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
         entry = self._entries.get(key)
         if entry is not None and entry[0] == stamp:
@@ -247,9 +255,24 @@ class MapReadCache:
         self.misses += 1
         return Lookup(key, stamp, None)
 
-    def store(self, lookup: Lookup, body: bytes) -> None:
-        """Keep a response read at (or after) the lookup's stamp; evict the oldest to fit."""
-        if len(body) > self.max_bytes // 4:
+    async def from_read_in_flight(self, lookup: Lookup) -> bytes | None:
+        """The answer of a read of the same map, document and stamp already under way;
+        None if there is none (the caller reads and must then ``store``) or it failed."""
+        at = (lookup.key, lookup.stamp)
+        future = self._in_flight.get(at)
+        if future is None:
+            self._in_flight[at] = asyncio.get_running_loop().create_future()
+            return None
+        # shield: a waiter that gives up must not cancel the others' answer.
+        return await asyncio.shield(future)
+
+    def store(self, lookup: Lookup, body: bytes | None) -> None:
+        """Keep a response read at (or after) the lookup's stamp, evicting the oldest to
+        fit, and hand it to requests waiting on it; None: the read failed, they read."""
+        future = self._in_flight.pop((lookup.key, lookup.stamp), None)
+        if future is not None and not future.done():
+            future.set_result(body)
+        if body is None or len(body) > self.max_bytes // 4:
             return
         old = self._entries.pop(lookup.key, None)
         if old is not None:

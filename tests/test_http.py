@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -628,3 +629,16 @@ async def test_each_operation_of_a_batch_is_authenticated(
     for result in response.json():
         assert result["data"] is None
         assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_what_start_up_built_is_kept_out_of_the_collectors_sight(
+    settings: Settings, database: Database
+) -> None:
+    """A full collection would otherwise scan the schema and mappers: long pauses."""
+    gc.unfreeze()
+    app = create_app(settings, database=database)
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

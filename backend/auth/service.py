@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.auth import last_use
 from backend.auth.principal import Principal
@@ -25,29 +29,64 @@ async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
     if not looks_like_token(plaintext):
         return None
     now = utcnow()
-    async with db.transaction(NO_TENANT) as session:
-        row = (
-            await session.execute(
-                select(ApiToken, User)
-                .join(User, User.id == ApiToken.user_id)
-                .where(ApiToken.secret_hash == hash_secret(plaintext))
-            )
-        ).one_or_none()
+    async with db.connection(NO_TENANT) as connection:
+        found = await find_live_token(connection, plaintext, now)
+    if found is None:
+        return None
+    await note_use(db, found, now)
+    return found.principal
+
+
+@dataclass(frozen=True)
+class LiveToken:
+    principal: Principal
+    last_used_at: datetime | None
+
+
+async def find_live_token(
+    connection: AsyncConnection, plaintext: str, now: datetime
+) -> LiveToken | None:
+    """A live token and its user, in one statement on any connection (tokens and users
+    are not workspace rows); None for an unknown, revoked or expired token or an
+    inactive user."""
+    row = (
+        await connection.execute(
+            _TOKEN_AND_USER.where(ApiToken.secret_hash == hash_secret(plaintext))
+        )
+    ).one_or_none()
     if row is None:
         return None
-    token, user = row
     if (
-        token.revoked_at is not None
-        or (token.expires_at is not None and token.expires_at <= now)
-        or not user.is_active
+        row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+        or not row.is_active
     ):
         return None
-    if last_use.is_due(token.last_used_at, now):
-        await last_use.stamp(db, ApiToken, token.id, "last_used_at", now)
-    return Principal(
-        user_id=user.id,
-        email=user.email,
-        token_id=token.id,
-        restricted_workspace_id=token.restricted_workspace_id,
-        read_only=token.read_only,
+    principal = Principal(
+        user_id=row.user_id,
+        email=row.email,
+        token_id=row.id,
+        restricted_workspace_id=row.restricted_workspace_id,
+        read_only=row.read_only,
     )
+    return LiveToken(principal, row.last_used_at)
+
+
+_TOKEN_AND_USER = select(
+    ApiToken.id,
+    ApiToken.user_id,
+    ApiToken.restricted_workspace_id,
+    ApiToken.read_only,
+    ApiToken.last_used_at,
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    User.email,
+    User.is_active,
+).join(User, User.id == ApiToken.user_id)
+
+
+async def note_use(db: Database, token: LiveToken, now: datetime) -> None:
+    """Stamp the token's last use, at most once a minute (its own short write)."""
+    if last_use.is_due(token.last_used_at, now):
+        assert token.principal.token_id is not None
+        await last_use.stamp(db, ApiToken, token.principal.token_id, "last_used_at", now)

@@ -6,17 +6,30 @@ caller can never be handed a session that reaches beyond its workspaces.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 
 from backend.auth.principal import Principal
 from backend.authz.roles import OrgRole, WorkspaceRole, strongest, workspace_role_from_org_role
 from backend.db.engine import Database
-from backend.db.scoping import UNSCOPED_OPTION, TenantBinding
+from backend.db.scoping import TenantBinding
 from backend.errors import Forbidden, NotFound
 from backend.models import OrganizationMembership, Workspace, WorkspaceMembership
 
@@ -97,46 +110,73 @@ class Access:
 
 
 async def load_access(db: Database, principal: Principal) -> Access:
-    binding = TenantBinding(user_id=principal.user_id)
-    async with db.transaction(binding) as session:
-        org_roles = {
-            m.organization_id: m.role
-            for m in await session.scalars(
-                select(OrganizationMembership).where(
-                    OrganizationMembership.user_id == principal.user_id
-                )
-            )
-        }
-        admin_orgs = [org for org, role in org_roles.items() if role.at_least(OrgRole.ADMIN)]
-        implied = (
-            await session.execute(
-                select(Workspace.id, Workspace.organization_id).where(
-                    Workspace.organization_id.in_(admin_orgs)
-                )
-            )
-        ).all()
-        direct = (
-            await session.execute(
-                select(
-                    WorkspaceMembership.workspace_id,
-                    WorkspaceMembership.role,
-                    Workspace.organization_id,
-                )
-                .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
-                .where(WorkspaceMembership.user_id == principal.user_id)
-                .execution_options(**{UNSCOPED_OPTION: True})
-            )
-        ).all()
+    async with db.connection(TenantBinding(user_id=principal.user_id)) as connection:
+        return await read_access(connection, principal)
+
+
+async def read_access(connection: AsyncConnection, principal: Principal) -> Access:
+    """The principal's access, read in one statement.
+
+    ``connection``'s transaction must bind the principal's user (the own-rows
+    policy on memberships); the statement filters by that user itself.
+    """
+    rows = (await connection.execute(_ACCESS_ROWS, {"user_id": principal.user_id})).all()
+    return access_from_rows(principal, rows)
+
+
+def _access_rows() -> CompoundSelect[str, UUID, str | None, UUID | None]:
+    """(kind, id, role, organization) for every grant load_access builds on.
+
+    'org': the user's organization roles; 'implied': each workspace of an org they
+    administer; 'direct': their workspace memberships, with the workspace's org.
+    """
+    org = OrganizationMembership
+    admin = aliased(OrganizationMembership)
+    user_id: BindParameter[UUID] = bindparam("user_id", type_=Uuid)
+    return union_all(
+        select(
+            literal("org"), org.organization_id, cast(org.role, String), literal(None, Uuid)
+        ).where(org.user_id == user_id),
+        select(literal("implied"), Workspace.id, literal(None, String), Workspace.organization_id)
+        .join(admin, admin.organization_id == Workspace.organization_id)
+        .where(admin.user_id == user_id, cast(admin.role, String).in_(_ADMIN_ORG_ROLES)),
+        select(
+            literal("direct"),
+            WorkspaceMembership.workspace_id,
+            cast(WorkspaceMembership.role, String),
+            Workspace.organization_id,
+        )
+        .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
+        .where(WorkspaceMembership.user_id == user_id),
+    )
+
+
+_ADMIN_ORG_ROLES = [r.value for r in OrgRole if r.at_least(OrgRole.ADMIN)]
+_ACCESS_ROWS = _access_rows()
+
+
+def access_from_rows(principal: Principal, rows: Iterable[Sequence[Any]]) -> Access:
+    """What the principal reaches, from the grants ``_access_rows`` returns."""
+    org_roles: dict[UUID, OrgRole] = {}
+    implied: list[tuple[UUID, UUID]] = []
+    direct: list[tuple[UUID, WorkspaceRole, UUID]] = []
+    for kind, target, role, organization_id in rows:
+        if kind == "org":
+            org_roles[target] = OrgRole(role)
+        elif kind == "implied":
+            implied.append((target, organization_id))
+        else:
+            direct.append((target, WorkspaceRole(role), organization_id))
 
     workspace_roles: dict[UUID, WorkspaceRole] = {}
     workspace_orgs: dict[UUID, UUID] = {}
     for workspace_id, organization_id in implied:
-        role = workspace_role_from_org_role(org_roles[organization_id])
-        if role is not None:
-            workspace_roles[workspace_id] = role
+        implied_role = workspace_role_from_org_role(org_roles[organization_id])
+        if implied_role is not None:
+            workspace_roles[workspace_id] = implied_role
             workspace_orgs[workspace_id] = organization_id
-    for workspace_id, role, organization_id in direct:
-        best = strongest(workspace_roles.get(workspace_id), role)
+    for workspace_id, direct_role, organization_id in direct:
+        best = strongest(workspace_roles.get(workspace_id), direct_role)
         assert best is not None
         workspace_roles[workspace_id] = best
         workspace_orgs[workspace_id] = organization_id

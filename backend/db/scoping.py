@@ -20,7 +20,7 @@ from uuid import UUID
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 
 from backend.db.base import WorkspaceScoped
@@ -126,17 +126,31 @@ def _bind_transaction(
     _bind_postgres_settings(connection, binding_of(session))
 
 
+_BIND = text("select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true)")
+
+
+def _bind_parameters(binding: TenantBinding) -> dict[str, str]:
+    return {
+        "ws_key": WORKSPACE_IDS_SETTING,
+        "ws": ",".join(sorted(str(i) for i in binding.workspace_ids)),
+        "user_key": USER_ID_SETTING,
+        "user": str(binding.user_id) if binding.user_id else "",
+    }
+
+
 def _bind_postgres_settings(connection: Connection, binding: TenantBinding) -> None:
     if connection.dialect.name != "postgresql":
         return
     # is_local=true: the values die with the transaction, so a pooled connection
     # never carries one caller's workspaces into the next caller's transaction.
-    connection.execute(
-        text("select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true)"),
-        {
-            "ws_key": WORKSPACE_IDS_SETTING,
-            "ws": ",".join(sorted(str(i) for i in binding.workspace_ids)),
-            "user_key": USER_ID_SETTING,
-            "user": str(binding.user_id) if binding.user_id else "",
-        },
-    )
+    connection.execute(_BIND, _bind_parameters(binding))
+
+
+async def bind_connection(connection: AsyncConnection, binding: TenantBinding) -> None:
+    """Bind a Core connection's open transaction, as ``after_begin`` does for sessions.
+
+    Core statements skip the ORM's tenant criteria: on a connection bound here, every
+    statement must filter by workspace (or user) itself; on Postgres RLS still applies.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(_BIND, _bind_parameters(binding))

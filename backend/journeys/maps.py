@@ -9,13 +9,14 @@ one success and N-1 conflicts, never a lost update.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of, to_json_value
@@ -70,6 +71,41 @@ def clean_map_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+@dataclass(frozen=True)
+class MapStamp:
+    """Together, version and health generation change whenever anything a map read
+    shows changes: the map or anything inside it (version), or its scores (a pass)."""
+
+    workspace_id: UUID
+    version: int
+    health_generation: int
+
+
+async def read_stamp(
+    connection: AsyncConnection, map_id: UUID, workspace_ids: Container[UUID]
+) -> MapStamp | None:
+    """The stamp of a live map in one of ``workspace_ids``, else None: one statement.
+
+    On a Core connection no ORM criteria apply, so the workspace is checked here
+    (and on Postgres by row-level security under the connection's binding).
+    """
+    row = (await connection.execute(_STAMP, {"map_id": map_id})).one_or_none()
+    if row is None or row.workspace_id not in workspace_ids:
+        return None
+    return MapStamp(row.workspace_id, row.version, row.generation or 0)
+
+
+_STAMP = (
+    select(JourneyMap.workspace_id, JourneyMap.version, HealthGeneration.generation)
+    .outerjoin(
+        HealthGeneration,
+        (HealthGeneration.workspace_id == JourneyMap.workspace_id)
+        & (HealthGeneration.id == JourneyMap.workspace_id),
+    )
+    .where(JourneyMap.id == bindparam("map_id"), JourneyMap.deleted_at.is_(None))
+)
+
+
 class MapRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -79,25 +115,6 @@ class MapRepository:
 
     async def by_ids(self, ids: Iterable[UUID]) -> Sequence[JourneyMap]:
         return (await self.session.scalars(self._live().where(JourneyMap.id.in_(ids)))).all()
-
-    async def read_stamp(self, map_id: UUID) -> tuple[int, int] | None:
-        """(version, health generation) of a live map the session can see, else None.
-
-        Together they change whenever anything a map read shows changes: the map
-        or anything inside it (version), or its scores (a health pass).
-        """
-        row = (
-            await self.session.execute(
-                select(JourneyMap.version, HealthGeneration.generation)
-                .outerjoin(
-                    HealthGeneration,
-                    (HealthGeneration.workspace_id == JourneyMap.workspace_id)
-                    & (HealthGeneration.id == JourneyMap.workspace_id),
-                )
-                .where(JourneyMap.id == map_id, JourneyMap.deleted_at.is_(None))
-            )
-        ).one_or_none()
-        return None if row is None else (row.version, row.generation or 0)
 
     async def locked(self, map_id: UUID) -> JourneyMap | None:
         return await self.session.scalar(
