@@ -107,7 +107,8 @@ def _goals(results: dict[str, Any]) -> list[str]:
         full = health["full_pass_seconds"]
         rows.append(
             [
-                f"(e) full recalculation of {full['feedback']:,} feedback ({main}) ≤ 15 s",
+                f"(e) full recalculation of {full['feedback']:,} feedback ({main}), "
+                "the nightly job on the workers, ≤ 15 s",
                 f"{full['median']} s",
                 "met" if full["median"] <= 15 else "not met",
             ]
@@ -207,14 +208,19 @@ def render(results: dict[str, Any]) -> str:
     if health:
         lines += ["### (e) Health", ""]
         rows = []
-        if "full_pass_seconds" in health:
-            full = health["full_pass_seconds"]
-            rows.append(
-                [
-                    f"full pass of {full['workspaces']} workspaces, {full['feedback']:,} feedback",
-                    f"{full['median']} s (min {full['min']}, max {full['max']})",
-                ]
-            )
+        for key, how in (
+            ("full_pass_seconds", "the nightly job, on the running workers"),
+            ("full_pass_in_process_seconds", "one process, one workspace after another"),
+        ):
+            if key in health:
+                full = health[key]
+                rows.append(
+                    [
+                        f"full pass of {full['workspaces']} workspaces, "
+                        f"{full['feedback']:,} feedback: {how}",
+                        f"{full['median']} s (min {full['min']}, max {full['max']})",
+                    ]
+                )
         if "feedback_to_health_seconds" in health:
             e2e = health["feedback_to_health_seconds"]
             rows.append(

@@ -107,6 +107,13 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
     )
 
 
+def require_bound(session: AsyncSession, workspace_id: UUID, what: str) -> None:
+    """What ``before_flush`` checks for ORM writes, for a Core write into one workspace."""
+    binding = binding_of(session.sync_session)
+    if binding.app_scoping and workspace_id not in binding.workspace_ids:
+        raise TenantViolationError(f"{what} in workspace {workspace_id} is outside this session")
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_foreign_writes(session: Session, _context: Any, _instances: Any) -> None:
     binding = binding_of(session)

@@ -39,7 +39,7 @@ from backend.audit.chain import changes_of
 from backend.authz.access import Access
 from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
-from backend.db.scoping import TenantViolationError, binding_of
+from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.errors import DomainError, NotFound, ValidationFailed
 from backend.feedback.vocabulary import MEASURE_RANGES, FeedbackSource, MeasureKind
@@ -378,13 +378,6 @@ def _new_ids(count: int, now: datetime) -> list[str]:
     ]
 
 
-def _require_bound(session: AsyncSession, workspace_id: UUID) -> None:
-    # What the session's before_flush check does for ORM writes, for this Core write.
-    binding = binding_of(session.sync_session)
-    if binding.app_scoping and workspace_id not in binding.workspace_ids:
-        raise TenantViolationError(f"Feedback in workspace {workspace_id} is outside this session")
-
-
 def _pg_parameters(
     workspace_id: UUID, now: datetime, values: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -516,7 +509,7 @@ async def submit(
         raise ValidationFailed("Send at least one item.", field="items")
     if len(items) > MAX_BATCH:
         raise ValidationFailed(f"At most {MAX_BATCH} items at once.", field="items")
-    _require_bound(session, workspace_id)
+    require_bound(session, workspace_id, "Feedback")
     structure = await _Structure.load(session, workspace_id)
     now = utcnow()
     results: list[ItemResult] = []

@@ -13,7 +13,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Float, Select, and_, case, cast, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    Float,
+    Select,
+    Uuid,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -107,29 +120,23 @@ async def refresh(
     as_of: datetime,
     touchpoints: Collection[UUID] | None = None,
 ) -> int:
-    """Rewrite the evidence rows of the touchpoints named (None: every one); returns rows."""
+    """Rewrite the evidence rows of the touchpoints named (None: every one); returns rows.
+
+    One ``INSERT … SELECT``: the sums go from feedback to evidence without leaving
+    the database.
+    """
+    if touchpoints is not None and not touchpoints:
+        return 0
     dialect = session.get_bind().dialect.name
-    rows = (
-        await session.execute(evidence_statement(dialect, workspace_id, as_of, touchpoints))
-    ).all()
     forget = delete(HealthEvidence).where(HealthEvidence.workspace_id == workspace_id)
     if touchpoints is not None:
-        if not touchpoints:
-            return 0
         forget = forget.where(HealthEvidence.id.in_(list(touchpoints)))
     await session.execute(forget)
-    if rows:
-        names = [*COLUMNS, *(f"previous_{c}" for c in COLUMNS)]
-        await session.execute(
-            insert(HealthEvidence),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "id": row[0],
-                    "as_of": as_of,
-                    **dict(zip(names, row[1:], strict=True)),
-                }
-                for row in rows
-            ],
-        )
-    return len(rows)
+    sums = evidence_statement(dialect, workspace_id, as_of, touchpoints)
+    rows = sums.add_columns(
+        literal(workspace_id, Uuid()).label("workspace_id"),
+        literal(as_of, UTCDateTime()).label("as_of"),
+    )
+    names = ["id", *COLUMNS, *(f"previous_{c}" for c in COLUMNS), "workspace_id", "as_of"]
+    written = await session.execute(insert(HealthEvidence).from_select(names, rows))
+    return int(written.rowcount)  # type: ignore[attr-defined]

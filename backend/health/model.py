@@ -163,43 +163,68 @@ def confidence_of(sample_size: int) -> float:
     return sample_size / (sample_size + SHRINK_K)
 
 
-def _shrunk(name: str, own: Tally, prior: float | None) -> Component | None:
+# A component before blending: (name, value 0..100, its own sample, prior share).
+_Part = tuple[str, float, int, float]
+
+
+def _shrunk(name: str, own: Tally, prior: float | None) -> _Part | None:
     """Own evidence against the workspace mean, weighted n/(n+K) by the own sample."""
     if prior is None:
         return None  # nobody in the workspace has said anything of this kind
     own_mean = own.mean()
     n = own.count if own_mean is not None else 0
     value = (n * (own_mean or 0.0) + SHRINK_K * prior) / (n + SHRINK_K)
-    return Component(name, value * 100, 0.0, n, SHRINK_K / (n + SHRINK_K))
-
-
-def _blend(components: Sequence[Component]) -> tuple[float, tuple[Component, ...]]:
-    total = sum(COMPONENT_WEIGHTS[c.name] for c in components)
-    # Built directly, not with dataclasses.replace: a full pass blends every touchpoint.
-    shared = tuple(
-        Component(c.name, c.value, COMPONENT_WEIGHTS[c.name] / total, c.sample_size, c.prior_share)
-        for c in components
-    )
-    return _bounded(sum(c.value * c.weight for c in shared)), shared
+    return (name, value * 100, n, SHRINK_K / (n + SHRINK_K))
 
 
 def _bounded(value: float) -> float:
     return min(100.0, max(0.0, value))
 
 
-def _touchpoint(
+def _touchpoint_parts(
     facts: TouchpointFacts, evidence: Evidence, priors: tuple[float | None, float | None]
-) -> Score:
-    present = [
-        _shrunk("satisfaction", evidence.satisfaction, priors[0]),
-        _shrunk("sentiment", evidence.sentiment, priors[1]),
-        Component("pain", pain_value(facts.open_pains), 0.0),
-        Component("emotion", emotion_value(facts.emotion), 0.0)
-        if facts.emotion is not None
-        else None,
+) -> tuple[float, list[_Part], float]:
+    """The blended score, its parts, and the sum of their weights (for renormalising).
+
+    Plain tuples, not Components: a full pass blends every touchpoint twice (both
+    windows) and keeps the components of one.
+    """
+    parts = [
+        part
+        for part in (
+            _shrunk("satisfaction", evidence.satisfaction, priors[0]),
+            _shrunk("sentiment", evidence.sentiment, priors[1]),
+        )
+        if part is not None
     ]
-    score, components = _blend([c for c in present if c is not None])
-    return Score(score, components, evidence.items, confidence_of(evidence.items))
+    parts.append(("pain", pain_value(facts.open_pains), 0, 0.0))
+    if facts.emotion is not None:
+        parts.append(("emotion", emotion_value(facts.emotion), 0, 0.0))
+    total = sum(COMPONENT_WEIGHTS[part[0]] for part in parts)
+    score = _bounded(sum(value * (COMPONENT_WEIGHTS[name] / total) for name, value, _, _ in parts))
+    return score, parts, total
+
+
+def _touchpoint(
+    facts: TouchpointFacts,
+    priors: tuple[float | None, float | None],
+    previous_priors: tuple[float | None, float | None],
+) -> Score:
+    score, parts, total = _touchpoint_parts(facts, facts.current, priors)
+    components = tuple(
+        Component(name, value, COMPONENT_WEIGHTS[name] / total, n, share)
+        for name, value, n, share in parts
+    )
+    items = facts.current.items
+    before = facts.previous.items
+    return Score(
+        score,
+        components,
+        items,
+        confidence_of(items),
+        _touchpoint_parts(facts, facts.previous, previous_priors)[0] if before else None,
+        before,
+    )
 
 
 def _priors(evidence: Iterable[Evidence]) -> tuple[float | None, float | None]:
@@ -249,13 +274,7 @@ def compute(
     previous_priors = _priors(t.previous for t in touchpoints)
     health = WorkspaceHealth()
     for facts in touchpoints:
-        now = _touchpoint(facts, facts.current, current_priors)
-        before = _touchpoint(facts, facts.previous, previous_priors)
-        health.touchpoints[facts.id] = replace(
-            now,
-            previous=before.score if facts.previous.items else None,
-            previous_sample_size=facts.previous.items,
-        )
+        health.touchpoints[facts.id] = _touchpoint(facts, current_priors, previous_priors)
 
     by_stage: dict[UUID, list[TouchpointFacts]] = defaultdict(list)
     for facts in touchpoints:

@@ -9,14 +9,17 @@ while the first, which reads feedback, touches only what moved.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.health import alerts, evidence, model
 from backend.journeys.vocabulary import MapStatus, PainPointStatus, Scenario, Severity
@@ -133,10 +136,10 @@ async def load_facts(
     ).all():
         pains[touchpoint_id].append(severity)
     found = {
-        row.id: row
+        row[0]: row
         for row in (
-            await session.scalars(
-                select(HealthEvidence).where(HealthEvidence.workspace_id == workspace_id)
+            await session.execute(
+                select(*_EVIDENCE_COLUMNS).where(HealthEvidence.workspace_id == workspace_id)
             )
         ).all()
     }
@@ -173,21 +176,30 @@ async def load_facts(
     return touchpoints, stages, journey_maps
 
 
-def _evidence(row: HealthEvidence | None, as_of: datetime, *, previous: bool) -> model.Evidence:
+# id, as_of, then the current window's seven sums and the previous window's seven.
+_EVIDENCE_COLUMNS = (
+    HealthEvidence.id,
+    HealthEvidence.as_of,
+    *(getattr(HealthEvidence, name) for name in evidence.COLUMNS),
+    *(getattr(HealthEvidence, f"previous_{name}") for name in evidence.COLUMNS),
+)
+
+
+def _evidence(row: Sequence[Any] | None, as_of: datetime, *, previous: bool) -> model.Evidence:
     if row is None:
         return model.NO_EVIDENCE
-    p = "previous_" if previous else ""
-
-    def tally(name: str) -> model.Tally:
-        return model.Tally(
-            getattr(row, f"{p}{name}_weight"),
-            getattr(row, f"{p}{name}_total"),
-            getattr(row, f"{p}{name}_count"),
-        )
-
-    found = model.Evidence(tally("satisfaction"), tally("sentiment"), getattr(row, f"{p}items"))
+    # Positions follow evidence.COLUMNS: satisfaction's three, sentiment's three, items.
+    at = 9 if previous else 2
+    found = model.Evidence(
+        model.Tally(row[at], row[at + 1], row[at + 2]),
+        model.Tally(row[at + 3], row[at + 4], row[at + 5]),
+        row[at + 6],
+    )
     # Rows refreshed at different moments are weighed as of this pass.
-    return found.scaled(model.decay_factor(row.as_of, as_of)) if row.as_of != as_of else found
+    evidence_as_of = row[1]
+    if evidence_as_of == as_of:
+        return found
+    return found.scaled(model.decay_factor(evidence_as_of, as_of))
 
 
 def _rows(
@@ -232,7 +244,17 @@ async def _store(
     )
     await session.execute(delete(HealthScore).where(HealthScore.workspace_id == workspace_id))
     await alerts.record_crossings(session, workspace_id, replaced, rows)
+    day = as_of.date()
+    # Today's snapshot: the day's last pass replaces what an earlier one wrote.
+    await session.execute(
+        delete(HealthSnapshot).where(
+            HealthSnapshot.workspace_id == workspace_id, HealthSnapshot.day == day
+        )
+    )
     if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await _insert_on_postgres(session, workspace_id, rows, as_of)
         return
     await session.execute(
         insert(HealthScore),
@@ -246,19 +268,11 @@ async def _store(
                 "sample_size": score.sample_size,
                 "previous_sample_size": score.previous_sample_size,
                 "confidence": score.confidence,
-                # Shallow: asdict's deep copy took most of a full pass.
                 "components": [dict(vars(c)) for c in score.components],
                 "computed_at": as_of,
             }
             for kind, subject_id, score in rows
         ],
-    )
-    # Today's snapshot: the day's last pass replaces what an earlier one wrote.
-    day = as_of.date()
-    await session.execute(
-        delete(HealthSnapshot).where(
-            HealthSnapshot.workspace_id == workspace_id, HealthSnapshot.day == day
-        )
     )
     await session.execute(
         insert(HealthSnapshot),
@@ -275,6 +289,55 @@ async def _store(
             }
             for kind, subject_id, score in rows
         ],
+    )
+
+
+# Postgres: a workspace's scores travel as one JSON document (orjson encodes the
+# dataclasses, components included, in C), unpacked once by jsonb_to_recordset for
+# both tables. Row by row through the driver, the two inserts were most of a full
+# pass: some 4,000 rows a workspace, each value encoded on its own.
+_PG_INSERT = text(
+    """
+    WITH r AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+            id uuid, subject_type text, score float8, previous float8, sample_size int,
+            previous_sample_size int, confidence float8, components jsonb)
+    ), scores AS (
+        INSERT INTO health_scores (
+            workspace_id, id, subject_type, score, previous_score, sample_size,
+            previous_sample_size, confidence, components, computed_at)
+        SELECT CAST(:workspace_id AS uuid), r.id, r.subject_type, r.score, r.previous,
+               r.sample_size, r.previous_sample_size, r.confidence, r.components,
+               CAST(:as_of AS timestamptz)
+        FROM r
+    )
+    INSERT INTO health_snapshots (
+        workspace_id, id, subject_id, subject_type, day, score, sample_size, confidence,
+        taken_at)
+    SELECT CAST(:workspace_id AS uuid), gen_random_uuid(), r.id, r.subject_type,
+           CAST(:day AS date), r.score, r.sample_size, r.confidence,
+           CAST(:as_of AS timestamptz)
+    FROM r
+    """
+)
+
+
+async def _insert_on_postgres(
+    session: AsyncSession,
+    workspace_id: UUID,
+    rows: list[tuple[HealthSubject, UUID, model.Score]],
+    as_of: datetime,
+) -> None:
+    require_bound(session, workspace_id, "Health scores")
+    document = orjson.dumps(
+        [
+            {"id": str(subject_id), "subject_type": kind, **vars(score)}
+            for kind, subject_id, score in rows
+        ]
+    ).decode()
+    await session.execute(
+        _PG_INSERT,
+        {"workspace_id": workspace_id, "rows": document, "as_of": as_of, "day": as_of.date()},
     )
 
 
