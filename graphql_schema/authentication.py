@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
 
 from graphql import ExecutionResult, FieldNode, OperationDefinitionNode
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,7 +21,7 @@ from backend.auth.principal import Principal
 from backend.auth.service import authenticate_token, bearer_token, find_live_token, note_use
 from backend.auth.sessions import CSRF_HEADER, SESSION_COOKIE, authenticate_session, csrf_matches
 from backend.auth.tokens import hash_secret
-from backend.authz.access import Access, load_access, read_access
+from backend.authz.access import Access, access_from_rows, access_rows, load_access
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from graphql_schema.context import Context
@@ -53,70 +55,88 @@ async def access_for(context: Context) -> Access | None:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class _Known:
+    access: Access
+    grants: list[tuple[Any, ...]] | None  # the rows it was built from, if read here
+
+
 class KnownTokens:
     """Who each recently seen bearer token belongs to, and what they last reached.
 
     A token's owner never changes, so knowing it lets one transaction bind the
-    owner, check the token, read their access and run the request's own read.
-    The workspaces are only the binding's guess: everything is read afresh.
+    owner, check the token, read their grants and run the request's own read.
+    Everything is read afresh each time; only when the grants read are the same
+    rows as last time is the Access built from them last time used again.
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
-        self._bindings: OrderedDict[str, TenantBinding] = OrderedDict()
+        self._known: OrderedDict[str, _Known] = OrderedDict()
 
-    def get(self, token: str) -> TenantBinding | None:
-        binding = self._bindings.get(hash_secret(token))
-        if binding is not None:
-            self._bindings.move_to_end(hash_secret(token))
-        return binding
-
-    def remember(self, token: str, access: Access) -> None:
+    def get(self, token: str) -> _Known | None:
         key = hash_secret(token)
-        self._bindings[key] = TenantBinding(frozenset(access.workspace_roles), access.user_id)
-        self._bindings.move_to_end(key)
-        while len(self._bindings) > self.max_entries:
-            self._bindings.popitem(last=False)
+        found = self._known.get(key)
+        if found is not None:
+            self._known.move_to_end(key)
+        return found
+
+    def remember(self, token: str, access: Access, grants: list[tuple[Any, ...]] | None) -> None:
+        key = hash_secret(token)
+        self._known[key] = _Known(access, grants)
+        self._known.move_to_end(key)
+        while len(self._known) > self.max_entries:
+            self._known.popitem(last=False)
 
     def forget(self, token: str) -> None:
-        self._bindings.pop(hash_secret(token), None)
+        self._known.pop(hash_secret(token), None)
 
 
 async def read_as_caller(
     context: Context,
     known: KnownTokens,
     read: Callable[[AsyncConnection, Access], Awaitable[T]],
+    *,
+    within: UUID | None = None,
 ) -> T | None:
     """Sign the caller in and run ``read`` with their access; None if not signed in.
 
-    For a bearer token seen before, all of it is one transaction. ``read`` runs
-    on a Core connection whose binding also names the user, so it must filter by
-    the access's workspaces itself. The access is kept on the context.
+    For a bearer token seen before, all of it is one transaction, bound to the
+    owner and to ``within`` (the one workspace ``read`` needs, when known) or else
+    to what they reached last time. ``read`` runs on a Core connection whose binding
+    also names the user, so it must filter by the access's workspaces itself. The
+    access is kept on the context.
     """
     authorization = context.request.headers.get("authorization")
     token = bearer_token(authorization) if authorization else None
-    binding = known.get(token) if token is not None and context._access is None else None
-    if token is None or binding is None:
+    seen = known.get(token) if token is not None and context._access is None else None
+    if token is None or seen is None:
         access = await access_for(context)
         if access is None:
             return None
         async with context.db.connection(access.binding()) as connection:
             result = await read(connection, access)
         if token is not None and access.principal.token_id is not None:
-            known.remember(token, access)
+            known.remember(token, access, None)
         return result
 
     now = utcnow()
-    async with context.db.connection(binding) as connection:
+    user_id = seen.access.user_id
+    workspaces = frozenset({within}) if within else frozenset(seen.access.workspace_roles)
+    async with context.db.connection(TenantBinding(workspaces, user_id)) as connection:
         live = await find_live_token(connection, token, now)
-        if live is None or live.principal.user_id != binding.user_id:
+        if live is None or live.principal.user_id != user_id:
             known.forget(token)
             return None
-        access = await read_access(connection, live.principal)
+        grants = await access_rows(connection, user_id)
+        if grants == seen.grants and live.principal == seen.access.principal:
+            access = seen.access
+        else:
+            access = access_from_rows(live.principal, grants)
         result = await read(connection, access)
     await note_use(context.db, live, now)
     context._access = access
-    known.remember(token, access)
+    known.remember(token, access, grants)
     return result
 
 

@@ -197,6 +197,7 @@ def _settled_by_stamp(
     return True
 
 
+MAX_MAPS_REMEMBERED = 100_000
 Key = tuple[str, str | None, bytes]  # (document, operation name, variables)
 Stamp = tuple[UUID, int, int]  # (map, version, health generation)
 
@@ -221,6 +222,8 @@ class MapReadCache:
         # read is under way waits for its answer instead of reading the map again.
         self._in_flight: dict[tuple[Key, Stamp], asyncio.Future[bytes | None]] = {}
         self._tokens = KnownTokens()
+        # Each map's workspace (it never moves): a known caller's read binds only it.
+        self._workspaces: dict[UUID, UUID] = {}
         self.hits = 0
         self.misses = 0
 
@@ -242,9 +245,13 @@ class MapReadCache:
             context,
             self._tokens,
             lambda connection, access: read_stamp(connection, map_id, access.workspace_roles),
+            within=self._workspaces.get(map_id),
         )
         if found is None:
             return None
+        if len(self._workspaces) >= MAX_MAPS_REMEMBERED:
+            self._workspaces.clear()
+        self._workspaces[map_id] = found.workspace_id
         stamp = (map_id, found.version, found.health_generation)
         key = (query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
         entry = self._entries.get(key)

@@ -120,8 +120,13 @@ async def read_access(connection: AsyncConnection, principal: Principal) -> Acce
     ``connection``'s transaction must bind the principal's user (the own-rows
     policy on memberships); the statement filters by that user itself.
     """
-    rows = (await connection.execute(_ACCESS_ROWS, {"user_id": principal.user_id})).all()
-    return access_from_rows(principal, rows)
+    return access_from_rows(principal, await access_rows(connection, principal.user_id))
+
+
+async def access_rows(connection: AsyncConnection, user_id: UUID) -> list[tuple[Any, ...]]:
+    """The grants ``access_from_rows`` builds on, in one statement (see read_access)."""
+    rows = await connection.execute(_ACCESS_ROWS, {"user_id": user_id})
+    return [tuple(row) for row in rows]
 
 
 def _access_rows() -> CompoundSelect[str, UUID, str | None, UUID | None]:

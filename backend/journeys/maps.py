@@ -95,14 +95,20 @@ async def read_stamp(
     return MapStamp(row.workspace_id, row.version, row.generation or 0)
 
 
-_STAMP = (
-    select(JourneyMap.workspace_id, JourneyMap.version, HealthGeneration.generation)
-    .outerjoin(
-        HealthGeneration,
-        (HealthGeneration.workspace_id == JourneyMap.workspace_id)
-        & (HealthGeneration.id == JourneyMap.workspace_id),
+# The generation as a correlated subquery: one index probe, so row-level security
+# checks one row. As a join, Postgres scanned the small table and ran the policy on
+# every row, parsing the bound list each time: 15 ms with 200 workspaces bound.
+_GENERATION = (
+    select(HealthGeneration.generation)
+    .where(
+        HealthGeneration.workspace_id == JourneyMap.workspace_id,
+        HealthGeneration.id == JourneyMap.workspace_id,
     )
-    .where(JourneyMap.id == bindparam("map_id"), JourneyMap.deleted_at.is_(None))
+    .correlate(JourneyMap)
+    .scalar_subquery()
+)
+_STAMP = select(JourneyMap.workspace_id, JourneyMap.version, _GENERATION.label("generation")).where(
+    JourneyMap.id == bindparam("map_id"), JourneyMap.deleted_at.is_(None)
 )
 
 
