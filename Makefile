@@ -33,7 +33,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Seed Postgres at three sizes, load Waypost, PostGraphile v5 and an asyncpg floor with wrk,
-## and rewrite the tables in docs/benchmarks.md (about 40 minutes; BENCH_ARGS=--quick for a smoke run).
+## and rewrite the tables in docs/benchmarks.md (about 25 minutes; BENCH_ARGS=--quick for a smoke run).
 bench: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
