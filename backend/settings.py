@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Postgres group role every application connection switches to, so row-level
     # security applies even when the login role happens to own the tables.
     database_app_role: str = "waypost_app"
+    # Connections kept per process (as many again may open briefly), and the most
+    # GraphQL requests a process works on at once: the rest queue (backend/app.py).
     database_pool_size: int = 10
     # Application-level tenant scoping (session criteria). Only tests turn it off,
     # to show that Postgres row-level security holds on its own.
