@@ -3,12 +3,13 @@
 Reading a whole map resolves thousands of fields, and the answer stays the same
 until the map's version moves (any change to it or anything inside it) or a health
 pass rewrites its workspace's scores. So a document whose every field is settled by
-those two numbers is answered from memory after one small query, the map's stamp,
-run under the caller's own tenant binding: a caller who cannot see the map gets no
-stamp and goes the ordinary way (to a null). Fields that depend on anything else (the
-clock, personas, users, feedback, explanations) make a document uncacheable; a test
-checks the allowlist below against the schema, so a new argument or a renamed field
-cannot slip past it.
+those two numbers is answered from memory after one small transaction: the caller's
+token checked, their grants read and the map's stamp read and checked against those
+grants (``read_as_caller``); a caller who cannot see the map gets no stamp and goes
+the ordinary way (to a null). Concurrent misses of one read wait for the first.
+Fields that depend on anything else (the clock, personas, users, feedback,
+explanations) make a document uncacheable; a test checks the allowlist below against
+the schema, so a new argument or a renamed field cannot slip past it.
 
 The cache is per process and bounded in bytes; it holds encoded JSON, which the
 response embeds as is (``orjson.Fragment``).
