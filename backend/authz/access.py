@@ -110,21 +110,17 @@ class Access:
 
 
 async def load_access(db: Database, principal: Principal) -> Access:
+    """The principal's access, read in one statement."""
     async with db.connection(TenantBinding(user_id=principal.user_id)) as connection:
-        return await read_access(connection, principal)
-
-
-async def read_access(connection: AsyncConnection, principal: Principal) -> Access:
-    """The principal's access, read in one statement.
-
-    ``connection``'s transaction must bind the principal's user (the own-rows
-    policy on memberships); the statement filters by that user itself.
-    """
-    return access_from_rows(principal, await access_rows(connection, principal.user_id))
+        return access_from_rows(principal, await access_rows(connection, principal.user_id))
 
 
 async def access_rows(connection: AsyncConnection, user_id: UUID) -> list[tuple[Any, ...]]:
-    """The grants ``access_from_rows`` builds on, in one statement (see read_access)."""
+    """The grants ``access_from_rows`` builds on, in one statement.
+
+    ``connection``'s transaction must bind the user (the own-rows policy on
+    memberships); the statement filters by that user itself.
+    """
     rows = await connection.execute(_ACCESS_ROWS, {"user_id": user_id})
     return [tuple(row) for row in rows]
 

@@ -80,16 +80,27 @@ async def test_a_known_token_reads_a_cached_map_in_one_transaction(
     assert "health_generations" in reads[2]
 
 
+async def _read_after(
+    gql: GraphQLClient,
+    database: Database,
+    tenant: Tenant,
+    owner_engine: AsyncEngine,
+    change: str,
+) -> dict[str, Any]:
+    """Read a map twice (the token becomes known), run ``change`` behind the app, read again."""
+    variables = await _map(database, tenant)
+    for _ in range(2):
+        await gql(MAP, variables, token=tenant.token)
+    async with owner_engine.begin() as connection:
+        await connection.execute(text(change))
+    return await gql(MAP, variables, token=tenant.token, expect_errors=True)
+
+
 async def test_a_revoked_token_is_refused_at_its_next_read(
     gql: GraphQLClient, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
 ) -> None:
-    variables = await _map(database, tenant_a)
-    for _ in range(2):
-        await gql(MAP, variables, token=tenant_a.token)
-    async with owner_engine.begin() as connection:
-        await connection.execute(text("update api_tokens set revoked_at = current_timestamp"))
-
-    refused = await gql(MAP, variables, token=tenant_a.token, expect_errors=True)
+    revoke = "update api_tokens set revoked_at = current_timestamp"
+    refused = await _read_after(gql, database, tenant_a, owner_engine, revoke)
 
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert refused["data"] is None
@@ -98,13 +109,9 @@ async def test_a_revoked_token_is_refused_at_its_next_read(
 async def test_a_deactivated_user_is_refused_at_the_next_read(
     gql: GraphQLClient, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
 ) -> None:
-    variables = await _map(database, tenant_a)
-    for _ in range(2):
-        await gql(MAP, variables, token=tenant_a.token)
-    async with owner_engine.begin() as connection:
-        await connection.execute(text("update users set is_active = false"))
-
-    refused = await gql(MAP, variables, token=tenant_a.token, expect_errors=True)
+    refused = await _read_after(
+        gql, database, tenant_a, owner_engine, "update users set is_active = false"
+    )
 
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
