@@ -188,8 +188,9 @@ _EVIDENCE_COLUMNS = (
 def _evidence(row: Sequence[Any] | None, as_of: datetime, *, previous: bool) -> model.Evidence:
     if row is None:
         return model.NO_EVIDENCE
-    # Positions follow evidence.COLUMNS: satisfaction's three, sentiment's three, items.
-    at = 9 if previous else 2
+    # Positions follow _EVIDENCE_COLUMNS; within a window, evidence.COLUMNS' order:
+    # satisfaction's three, sentiment's three, items.
+    at = 2 + (len(evidence.COLUMNS) if previous else 0)
     found = model.Evidence(
         model.Tally(row[at], row[at + 1], row[at + 2]),
         model.Tally(row[at + 3], row[at + 4], row[at + 5]),
