@@ -19,10 +19,8 @@ when asked for.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,10 +39,11 @@ from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.db.scoping import require_bound
 from backend.db.types import utcnow
-from backend.errors import DomainError, NotFound, ValidationFailed
+from backend.errors import DomainError, ValidationFailed
+from backend.feedback import placement
 from backend.feedback.vocabulary import MEASURE_RANGES, FeedbackSource, MeasureKind
-from backend.journeys.vocabulary import Channel, Scenario
-from backend.models import Feedback, JourneyMap, Persona, Stage, Touchpoint
+from backend.journeys.vocabulary import Channel
+from backend.models import Feedback
 from backend.outbox import emit as outbox
 from backend.validation import bounded_int, optional_text, required_text, text_list
 
@@ -193,119 +192,6 @@ def _clean(item: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "touchpoint_id": item.get("touchpoint_id"),
         "persona_id": item.get("persona_id"),
     }
-
-
-class _Structure:
-    """The workspace's live maps, stages and touchpoints (ids and match keys only),
-    loaded once for a batch, with the match keys indexed for lookup."""
-
-    def __init__(
-        self,
-        maps: Iterable[tuple[UUID, Scenario]],
-        stages: Iterable[tuple[UUID, UUID]],
-        touchpoints: Iterable[tuple[UUID, UUID, UUID, Mapping[str, Any] | None]],
-        personas: set[UUID],
-    ) -> None:
-        scenarios = dict(maps)
-        self.maps = set(scenarios)
-        # stage id -> its map; touchpoint id -> (its stage, its map)
-        self.stages = {s: m for s, m in stages if m in scenarios}
-        self.touchpoints: dict[UUID, tuple[UUID, UUID]] = {}
-        self.personas = personas
-        self._by_event: dict[str, set[UUID]] = {}
-        self._by_survey: dict[str, set[UUID]] = {}
-        self._url_patterns: list[tuple[Callable[[str], Any], UUID]] = []
-        for touchpoint_id, stage_id, map_id, keys in touchpoints:
-            if map_id not in scenarios:
-                continue
-            self.touchpoints[touchpoint_id] = (stage_id, map_id)
-            if scenarios[map_id] is not Scenario.CURRENT_STATE:
-                continue
-            keys = keys or {}
-            for name in keys.get("event_names", []):
-                self._by_event.setdefault(name, set()).add(touchpoint_id)
-            for name in keys.get("survey_ids", []):
-                self._by_survey.setdefault(name, set()).add(touchpoint_id)
-            for pattern in keys.get("url_patterns", []):
-                # fnmatch.fnmatchcase, compiled once.
-                matcher = re.compile(fnmatch.translate(pattern)).match
-                self._url_patterns.append((matcher, touchpoint_id))
-
-    @classmethod
-    async def load(cls, session: AsyncSession, workspace_id: UUID) -> _Structure:
-        # One row per touchpoint, and one per stage or map without any.
-        rows = (
-            await session.execute(
-                select(
-                    JourneyMap.id,
-                    JourneyMap.scenario,
-                    Stage.id,
-                    Touchpoint.id,
-                    Touchpoint.journey_map_id,
-                    Touchpoint.match_keys,
-                )
-                .select_from(JourneyMap)
-                .outerjoin(Stage, Stage.journey_map_id == JourneyMap.id)
-                .outerjoin(Touchpoint, Touchpoint.stage_id == Stage.id)
-                .where(JourneyMap.workspace_id == workspace_id, JourneyMap.deleted_at.is_(None))
-            )
-        ).all()
-        personas = set(
-            (
-                await session.scalars(
-                    select(Persona.id).where(Persona.workspace_id == workspace_id)
-                )
-            ).all()
-        )
-        return cls(
-            {(m, scenario) for m, scenario, *_ in rows},
-            {(stage, m) for m, _, stage, *_ in rows if stage is not None},
-            [(t, stage, tm, keys) for _, _, stage, t, tm, keys in rows if t is not None],
-            personas,
-        )
-
-    def place(self, values: dict[str, Any]) -> None:
-        """Check the links an item names and fill in the rest from the most specific one."""
-        touchpoint_id, stage_id = values["touchpoint_id"], values["stage_id"]
-        map_id = values["journey_map_id"]
-        if values["persona_id"] is not None and values["persona_id"] not in self.personas:
-            raise NotFound("Persona", field="personaId")
-        # Each id named must exist here before any is compared with another.
-        if stage_id is not None and stage_id not in self.stages:
-            raise NotFound("Stage", field="stageId")
-        if map_id is not None and map_id not in self.maps:
-            raise NotFound("Journey map", field="journeyMapId")
-        if touchpoint_id is None and stage_id is None and map_id is None:
-            touchpoint_id = self._match(values)
-            if touchpoint_id is None:
-                return
-        if touchpoint_id is not None:
-            found = self.touchpoints.get(touchpoint_id)
-            if found is None:
-                raise NotFound("Touchpoint", field="touchpointId")
-            self._agrees(stage_id, found[0], "stageId")
-            self._agrees(map_id, found[1], "journeyMapId")
-            values.update(touchpoint_id=touchpoint_id, stage_id=found[0], journey_map_id=found[1])
-        elif stage_id is not None:
-            self._agrees(map_id, self.stages[stage_id], "journeyMapId")
-            values["journey_map_id"] = self.stages[stage_id]
-
-    @staticmethod
-    def _agrees(given: UUID | None, actual: UUID, name: str) -> None:
-        if given is not None and given != actual:
-            raise ValidationFailed("Does not contain the touchpoint or stage given.", field=name)
-
-    def _match(self, values: Mapping[str, Any]) -> UUID | None:
-        """The one current-state touchpoint listing one of the item's keys, if just one."""
-        found: set[UUID] = set()
-        if values["event_name"]:
-            found |= self._by_event.get(values["event_name"], set())
-        if values["survey_id"]:
-            found |= self._by_survey.get(values["survey_id"], set())
-        url = values["url"]
-        if url:
-            found.update(t for matches, t in self._url_patterns if matches(url))
-        return next(iter(found)) if len(found) == 1 else None
 
 
 # Postgres: the batch as one value per column, unnested into one INSERT: a handful of
@@ -510,7 +396,11 @@ async def submit(
     if len(items) > MAX_BATCH:
         raise ValidationFailed(f"At most {MAX_BATCH} items at once.", field="items")
     require_bound(session, workspace_id, "Feedback")
-    structure = await _Structure.load(session, workspace_id)
+    placing = await placement.load(
+        session,
+        workspace_id,
+        (item.get("persona_id") for item in items if not isinstance(item, Unreadable)),
+    )
     now = utcnow()
     results: list[ItemResult] = []
     first: dict[_Key, _Kept] = {}  # the first item of each key in the batch
@@ -520,7 +410,7 @@ async def submit(
             if isinstance(item, Unreadable):
                 raise item.error
             values = _clean(item, now)
-            structure.place(values)
+            placing.place(values)
         except DomainError as error:
             rejected.append(_at(locate(index), error))
             results.append(ItemResult(index, Status.REJECTED, [rejected[-1]]))
