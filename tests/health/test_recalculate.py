@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.db.engine import Database
 from backend.feedback.vocabulary import MeasureKind
 from backend.health import model, recalculate
 from backend.journeys.vocabulary import Severity
-from backend.models import HealthScore, HealthSubject
+from backend.models import HealthScore, HealthSubject, Touchpoint
 from tests.fixtures.tenants import Tenant
 from tests.health.worlds import add_feedback, add_pain, build_world, days_ago
 
@@ -112,3 +112,49 @@ async def test_nothing_pending_means_no_pass(database: Database, tenant_a: Tenan
     assert done is not None
     assert done.requests == 2
     assert await _pass(database, world) is None  # the burst was taken in one pass
+
+
+async def test_a_later_pass_rewrites_every_score_and_drops_those_of_subjects_gone(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """On Postgres the scores are updated in place and the gone ones deleted in the same
+    statement (recalculate._PG_WRITE); the table must read as if it had been rewritten."""
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    first, second, third, _ = world.touchpoint_ids
+    await add_feedback(database, world, first, value=5, occurred_at=days_ago(NOW, 1))
+    await _pass(database, world, full=True)
+
+    # One touchpoint is moved out of the live structure (its map's row for it goes),
+    # another gains feedback, and a stage loses both its touchpoints.
+    async with database.transaction(world.binding(), write=True) as session:
+        await session.execute(delete(Touchpoint).where(Touchpoint.id.in_([third])))
+        await session.execute(delete(Touchpoint).where(Touchpoint.stage_id == world.stage_ids[1]))
+    await add_feedback(database, world, second, value=1, occurred_at=days_ago(NOW, 1))
+    done = await _pass(database, world, full=True)
+
+    assert done is not None
+    async with database.transaction(world.binding()) as session:
+        stored = {row.id: row for row in (await session.scalars(select(HealthScore))).all()}
+    expected = {
+        **done.health.touchpoints,
+        **done.health.stages,
+        **done.health.maps,
+        world.workspace_id: done.health.workspace,
+    }
+    assert (
+        set(stored)
+        == set(expected)
+        == {
+            first,
+            second,
+            world.stage_ids[0],
+            world.map_id,
+            world.workspace_id,
+        }
+    )
+    for subject, score in expected.items():
+        assert score is not None
+        assert stored[subject].score == pytest.approx(score.score)
+        assert stored[subject].sample_size == score.sample_size
+        assert stored[subject].components == [dict(vars(c)) for c in score.components]
+    assert stored[second].sample_size == 1
