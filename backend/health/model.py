@@ -182,12 +182,13 @@ def _bounded(value: float) -> float:
 
 
 def _touchpoint_parts(
-    facts: TouchpointFacts, evidence: Evidence, priors: tuple[float | None, float | None]
+    evidence: Evidence, structural: list[_Part], priors: tuple[float | None, float | None]
 ) -> tuple[float, list[_Part], float]:
     """The blended score, its parts, and the sum of their weights (for renormalising).
 
-    Plain tuples, not Components: a full pass blends every touchpoint twice (both
-    windows) and keeps the components of one.
+    ``structural`` are the parts that do not depend on the window (pain, emotion),
+    made once for both. Plain tuples, not Components: a full pass blends every
+    touchpoint twice (both windows) and keeps the components of one.
     """
     parts = [
         part
@@ -197,12 +198,17 @@ def _touchpoint_parts(
         )
         if part is not None
     ]
-    parts.append(("pain", pain_value(facts.open_pains), 0, 0.0))
-    if facts.emotion is not None:
-        parts.append(("emotion", emotion_value(facts.emotion), 0, 0.0))
+    parts.extend(structural)
     total = sum(COMPONENT_WEIGHTS[part[0]] for part in parts)
     score = _bounded(sum(value * (COMPONENT_WEIGHTS[name] / total) for name, value, _, _ in parts))
     return score, parts, total
+
+
+def _structural_parts(facts: TouchpointFacts) -> list[_Part]:
+    parts: list[_Part] = [("pain", pain_value(facts.open_pains), 0, 0.0)]
+    if facts.emotion is not None:
+        parts.append(("emotion", emotion_value(facts.emotion), 0, 0.0))
+    return parts
 
 
 def _touchpoint(
@@ -210,7 +216,8 @@ def _touchpoint(
     priors: tuple[float | None, float | None],
     previous_priors: tuple[float | None, float | None],
 ) -> Score:
-    score, parts, total = _touchpoint_parts(facts, facts.current, priors)
+    structural = _structural_parts(facts)
+    score, parts, total = _touchpoint_parts(facts.current, structural, priors)
     components = tuple(
         Component(name, value, COMPONENT_WEIGHTS[name] / total, n, share)
         for name, value, n, share in parts
@@ -222,7 +229,7 @@ def _touchpoint(
         components,
         items,
         confidence_of(items),
-        _touchpoint_parts(facts, facts.previous, previous_priors)[0] if before else None,
+        _touchpoint_parts(facts.previous, structural, previous_priors)[0] if before else None,
         before,
     )
 
