@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from backend.db.engine import Database
 from backend.feedback.vocabulary import MeasureKind
 from backend.health import model, recalculate
 from backend.journeys.vocabulary import Severity
-from backend.models import HealthScore, HealthSubject, Touchpoint
+from backend.models import Feedback, HealthEvidence, HealthScore, HealthSubject, Touchpoint
 from tests.fixtures.tenants import Tenant
 from tests.health.worlds import add_feedback, add_pain, build_world, days_ago
 
@@ -158,3 +159,45 @@ async def test_a_later_pass_rewrites_every_score_and_drops_those_of_subjects_gon
         assert stored[subject].sample_size == score.sample_size
         assert stored[subject].components == [dict(vars(c)) for c in score.components]
     assert stored[second].sample_size == 1
+
+
+async def test_evidence_of_touchpoints_left_without_feedback_goes(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """Evidence is rewritten in place on Postgres (evidence.refresh); a touchpoint whose
+    feedback left both windows, or went to another touchpoint, keeps no row, whether the
+    pass names it or takes every touchpoint."""
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    first, second, third, _ = world.touchpoint_ids
+    aged = await add_feedback(database, world, first, value=5, occurred_at=days_ago(NOW, 1))
+    moved = await add_feedback(database, world, second, value=2, occurred_at=days_ago(NOW, 2))
+    await _pass(database, world, full=True)
+    assert await _evidence_of(database, world) == {first, second}
+
+    async with database.transaction(world.binding(), write=True) as session:
+        await session.execute(
+            update(Feedback).where(Feedback.id == aged).values(occurred_at=days_ago(NOW, 400))
+        )
+        await session.execute(
+            update(Feedback).where(Feedback.id == moved).values(touchpoint_id=third)
+        )
+        await recalculate.request(
+            session, world.workspace_id, recalculate.FEEDBACK_RECEIVED, [first, second, third]
+        )
+    done = await _pass(database, world)
+    assert done is not None
+    assert done.touchpoints_refreshed == 1
+    assert await _evidence_of(database, world) == {third}
+    assert done.health.touchpoints[third].sample_size == 1
+    assert done.health.touchpoints[first].sample_size == 0
+
+    await add_feedback(database, world, first, value=4, occurred_at=days_ago(NOW, 3))
+    async with database.transaction(world.binding(), write=True) as session:
+        await session.execute(delete(Feedback).where(Feedback.id == moved))
+    await _pass(database, world, full=True)
+    assert await _evidence_of(database, world) == {first}
+
+
+async def _evidence_of(database: Database, world) -> set[UUID]:  # type: ignore[no-untyped-def]
+    async with database.transaction(world.binding()) as session:
+        return set((await session.scalars(select(HealthEvidence.id))).all())
