@@ -19,15 +19,17 @@ when asked for.
 
 from __future__ import annotations
 
-import json
 import os
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
+import orjson
 from sqlalchemy import Table, and_, bindparam, func, or_, select, text, true
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,7 +118,11 @@ class BatchResult:
     items: list[ItemResult]
 
     def count(self, status: Status) -> int:
-        return sum(1 for item in self.items if item.status == status)
+        return self._counts.get(status, 0)
+
+    @cached_property
+    def _counts(self) -> Counter[Status]:
+        return Counter(item.status for item in self.items)
 
 
 def _at(prefix: str, error: DomainError) -> DomainError:
@@ -286,7 +292,7 @@ def _pg_parameters(
         "measure_value": join(
             [str(v["measure_value"]) if v["measure_value"] is not None else "" for v in values]
         ),
-        "tags": join([json.dumps(v["tags"]) if v["tags"] else "[]" for v in values]),
+        "tags": join([orjson.dumps(v["tags"]).decode() if v["tags"] else "[]" for v in values]),
         "occurred_at": join([v["occurred_at"].isoformat() for v in values]),
     }
     for n, name in enumerate(_LINKS):
