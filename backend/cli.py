@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Callable
@@ -331,6 +332,9 @@ async def _work(settings: Settings) -> None:
     db = database_from_settings(settings)
     try:
         async with Background(settings, db, run_workers=True):
+            # As the API does after start-up (backend/app.py): what is loaded by now
+            # lives as long as the process, and full collections need not scan it.
+            gc.freeze()
             typer.echo(f"worker running on {settings.broker_url.split('@')[-1]}; Ctrl-C stops")
             await stop.wait()
     finally:

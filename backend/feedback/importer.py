@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from backend import gc_tuning
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.authz.access import Access, ingestion_access
@@ -305,38 +305,19 @@ class _KeptNothing(Exception):
     """All or nothing, and a row was bad: rolls the import's one transaction back."""
 
 
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_thresholds = gc.get_threshold()
-
-
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Garbage collection set for an import while it runs.
+    """Garbage collection set for an import while it runs (see ``backend.gc_tuning``).
 
-    An import allocates some fifty objects a row and none of them in reference cycles
-    (reference counting frees them), yet at the default thresholds the collector runs
-    every 700 allocations, and often over the whole heap the program loaded first
-    (SQLAlchemy, the models, the CLI): a quarter of the import's time. For the duration,
-    what is alive at the start is frozen out of collections and the youngest generation
-    is collected every 50,000 allocations; both are undone at the end (overlapping
-    imports in one process count as one).
+    The command is a short-lived process: what is alive at the start (the program it
+    loaded) is also frozen out of collections for the duration, and thawed after.
     """
-    global _gc_holders, _gc_thresholds
-    with _gc_lock:
-        _gc_holders += 1
-        if _gc_holders == 1:
-            _gc_thresholds = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(50_000, *_gc_thresholds[1:])
+    gc.freeze()
     try:
-        yield
+        with gc_tuning.fewer_collections():
+            yield
     finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0:
-                gc.set_threshold(*_gc_thresholds)
-                gc.unfreeze()
+        gc.unfreeze()
 
 
 async def import_file(
