@@ -386,7 +386,7 @@ def import_feedback(
         bool, typer.Option("--no-progress", help="No progress bar (the summary still prints).")
     ] = False,
 ) -> None:
-    """Import feedback from a CSV or NDJSON file, 1,000 rows a transaction, resumably.
+    """Import feedback from a CSV or NDJSON file, 2,500 rows a transaction, resumably.
 
     Exit 0: every row is in; 1: some rows rejected (listed); 2: bad usage.
     See docs/import-feedback.md.

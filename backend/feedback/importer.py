@@ -3,7 +3,7 @@ import-feedback``.
 
 Each row is read by the HTTP ingestion's own reader (``ingestion.read_item``), so a
 file takes exactly what ``POST /ingest/v1/feedback`` takes. Rows go to
-``service.submit`` in chunks of at most ``service.MAX_BATCH``, one transaction each,
+``service.submit`` in chunks of at most ``CHUNK_ROWS``, one transaction each,
 and are located by their line in the file. A checkpoint beside the file records the
 last committed line, so an interrupted import resumes where it stopped; without it a
 rerun is still safe, because re-sent items come back as duplicates.
@@ -37,7 +37,10 @@ from backend.feedback import ingestion, service
 from backend.feedback.service import Unreadable
 from backend.models import Workspace
 
-CHUNK_ROWS = service.MAX_BATCH
+# Rows a transaction. Bigger than the network's batches (service.MAX_BATCH): a chunk's
+# transaction, stamp, audit and outbox events and checkpoint cost the same whatever
+# its size, and at 1,000 rows they were a fifth of the import (19-20k -> 25k rows/s).
+CHUNK_ROWS = 2_500
 # Chunks in flight at once on Postgres (see _commit_in_order).
 IN_FLIGHT = 2
 TAG_SEPARATOR = "|"
@@ -382,7 +385,12 @@ async def _import_file(
                 bind_actor(session, actor)
                 for chunk in _chunks(rows):
                     batch = await service.submit(
-                        session, access, workspace_id, [r.item for r in chunk], locate=locate
+                        session,
+                        access,
+                        workspace_id,
+                        [r.item for r in chunk],
+                        locate=locate,
+                        max_items=CHUNK_ROWS,
                     )
                     tally.add(batch, chunk)
                     progress(chunk[-1].last_line)
@@ -444,6 +452,7 @@ async def _commit_in_order(
                 [r.item for r in chunk],
                 locate=str,
                 in_turn=in_turn,
+                max_items=CHUNK_ROWS,
             )
 
     inflight: deque[tuple[asyncio.Task[service.BatchResult], list[Row]]] = deque()

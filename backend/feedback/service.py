@@ -387,6 +387,7 @@ async def submit(
     all_or_nothing: bool = False,
     locate: Callable[[int], str] = lambda index: f"items[{index}]",
     in_turn: Callable[[], Awaitable[None]] | None = None,
+    max_items: int = MAX_BATCH,
 ) -> BatchResult:
     """Take in a batch; ``locate`` names where item ``index`` is in the caller's input.
 
@@ -395,12 +396,15 @@ async def submit(
     ends: a caller with several batches in flight (the file import) waits there for the
     batch before to commit, so that they commit in order and never wait on each other
     the other way round.
+
+    ``max_items`` is ``MAX_BATCH`` for what comes over the network (HTTP, GraphQL); the
+    file import, the system reading a local file, sends bigger chunks.
     """
     access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspaceId")
     if not items:
         raise ValidationFailed("Send at least one item.", field="items")
-    if len(items) > MAX_BATCH:
-        raise ValidationFailed(f"At most {MAX_BATCH} items at once.", field="items")
+    if len(items) > max_items:
+        raise ValidationFailed(f"At most {max_items} items at once.", field="items")
     require_bound(session, workspace_id, "Feedback")
     placing = await placement.load(
         session,

@@ -1,5 +1,5 @@
 """`waypost import-feedback FILE --workspace ID`: CSV and NDJSON files into one workspace,
-1,000 rows a transaction, bad rows located by line, idempotent, resumable after an
+``importer.CHUNK_ROWS`` rows a transaction, bad rows located by line, idempotent, resumable after an
 interruption, all or nothing on request."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from backend import cli
 from backend.db.engine import Database
 from backend.feedback import service
+from backend.feedback.importer import CHUNK_ROWS as CHUNK
 from backend.feedback.importer import InputFile
 from backend.models import AuditEvent, Feedback, OutboxEvent, Touchpoint
 from backend.models.audit import ActorType
@@ -190,26 +191,27 @@ async def test_ndjson_is_imported_line_by_line(
 async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
     cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    file = _write(tmp_path / "twice.csv", [HEADER, *_survey_rows(1200)])
+    rows = CHUNK + 200
+    file = _write(tmp_path / "twice.csv", [HEADER, *_survey_rows(rows)])
     args = ["import-feedback", str(file), "--workspace", str(tenant_a.workspace_ids[0])]
     first = run(*args, env=cli_env)
     assert first.returncode == 0, first.stderr
-    assert "accepted 1200, duplicates 0, rejected 0" in first.stdout
+    assert f"accepted {rows}, duplicates 0, rejected 0" in first.stdout
     kept = await _feedback(owner_engine)
     outbox = await _count(owner_engine, OutboxEvent)
     audit = await _import_audit(owner_engine)
-    assert len(kept) == 1200
+    assert len(kept) == rows
     assert len(audit) == 2  # two chunks
 
     again = run(*args, env=cli_env)
     assert again.returncode == 0, again.stderr
-    assert "accepted 0, duplicates 1200, rejected 0" in again.stdout
+    assert f"accepted 0, duplicates {rows}, rejected 0" in again.stdout
     assert await _feedback(owner_engine) == kept  # the same rows, ids and times
     assert await _count(owner_engine, OutboxEvent) == outbox  # nothing new to process
     # Each chunk still records that it was sent, and that nothing came of it.
     new_audit = (await _import_audit(owner_engine))[len(audit) :]
     assert [changes["accepted"]["after"] for *_, changes in new_audit] == [0, 0]
-    assert [changes["duplicates"]["after"] for *_, changes in new_audit] == [1000, 200]
+    assert [changes["duplicates"]["after"] for *_, changes in new_audit] == [CHUNK, 200]
 
 
 async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
@@ -222,7 +224,8 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
 ) -> None:
     """In process, so that the second chunk can fail after its rows were flushed."""
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    file = _write(tmp_path / "big.csv", [HEADER, *_survey_rows(2500)])
+    rows = 2 * CHUNK + 500
+    file = _write(tmp_path / "big.csv", [HEADER, *_survey_rows(rows)])
     checkpoint = tmp_path / "big.csv.import-progress.json"
     args = ["import-feedback", str(file), "--workspace", str(tenant_a.workspace_ids[0])]
     real_submit = service.submit
@@ -238,9 +241,9 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
     monkeypatch.setattr(service, "submit", crashing_on_the_second_chunk)
     crashed = await asyncio.to_thread(CliRunner().invoke, cli.app, args)
     assert isinstance(crashed.exception, RuntimeError)
-    assert len(await _feedback(owner_engine)) == 1000  # the second chunk rolled back
+    assert len(await _feedback(owner_engine)) == CHUNK  # the second chunk rolled back
     saved = json.loads(checkpoint.read_text())
-    assert saved["line"] == 1001  # the header, then the first 1,000 rows
+    assert saved["line"] == CHUNK + 1  # the header, then the first chunk's rows
     assert saved["workspace_id"] == str(tenant_a.workspace_ids[0])
 
     async def recording(*a: Any, **kw: Any) -> service.BatchResult:
@@ -252,13 +255,13 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
     monkeypatch.setattr(service, "submit", recording)
     resumed = await asyncio.to_thread(CliRunner().invoke, cli.app, args)
     assert resumed.exit_code == 0, resumed.output
-    assert "resuming after line 1001" in resumed.stderr
-    assert "accepted 2500, duplicates 0, rejected 0" in resumed.stdout
+    assert f"resuming after line {CHUNK + 1}" in resumed.stderr
+    assert f"accepted {rows}, duplicates 0, rejected 0" in resumed.stdout
     # Only the rows after the checkpoint were sent: nothing needed to be a duplicate.
-    assert [len(b.items) for b in batches] == [1000, 500]
+    assert [len(b.items) for b in batches] == [CHUNK, 500]
     assert sum(b.count(service.Status.DUPLICATE) for b in batches) == 0
     kept = await _feedback(owner_engine)
-    assert set(kept) == {f"r{n}" for n in range(2500)}
+    assert set(kept) == {f"r{n}" for n in range(rows)}
     assert not checkpoint.exists()
 
 
