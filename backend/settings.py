@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # and in any case this long after sign-in.
     session_idle_timeout_seconds: float = 8 * 3600.0
     session_absolute_timeout_seconds: float = 7 * 24 * 3600.0
+    # Lets an enabled SSO connection name email domains the organization has not
+    # verified by DNS. Never in production: it would let any organization admin point
+    # another company's domain at their own provider. Logged loudly at start-up.
+    sso_allow_unverified_domains: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -88,6 +92,15 @@ class Settings(BaseSettings):
                     f"WAYPOST_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
                     "in production."
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_unverified_sso_in_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.sso_allow_unverified_domains:
+            raise InsecureSettingsError(
+                "WAYPOST_SSO_ALLOW_UNVERIFIED_DOMAINS is for development only: in production "
+                "an SSO connection may only admit email domains its organization verified."
+            )
         return self
 
     @property

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
+from backend.auth import domains
 from backend.auth.encryption import decrypt, encrypt
 from backend.auth.oidc import OidcClient, OidcError
 from backend.authz.access import Access
@@ -30,7 +31,6 @@ from backend.validation import no_control_characters, required_text
 SECRET_PURPOSE = "sso client secret"  # noqa: S105 - a key-derivation label
 MIN_SECRET_LENGTH = 8
 MAX_DOMAINS = 50
-_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LOOPBACK = re.compile(r"^http://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?(?:/|$)")
 # What an audit event shows of a secret.
 _HIDDEN = "(hidden)"
@@ -65,22 +65,36 @@ def _issuer(value: str, settings: Settings) -> str:
 
 
 def _domains(values: Sequence[str]) -> list[str]:
-    cleaned: list[str] = []
-    for index, value in enumerate(values):
-        domain = value.strip().lower().lstrip("@")
-        if not _DOMAIN.match(domain):
-            raise ValidationFailed(
-                "Not an email domain (like example.com).", field=f"allowedDomains[{index}]"
-            )
-        if domain not in cleaned:
-            cleaned.append(domain)
+    if len(values) > MAX_DOMAINS:  # before any work on them
+        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowedDomains")
+    cleaned = list(
+        dict.fromkeys(
+            domains.email_domain(value, field=f"allowedDomains[{index}]")
+            for index, value in enumerate(values)
+        )
+    )
     if not cleaned:
         raise ValidationFailed(
             "Name at least one email domain whose people may sign in.", field="allowedDomains"
         )
-    if len(cleaned) > MAX_DOMAINS:
-        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowedDomains")
     return cleaned
+
+
+async def _require_verified(
+    session: AsyncSession, settings: Settings, connection: SsoConnection
+) -> None:
+    """An enabled connection may only let in people of domains the organization proved
+    it owns; otherwise any admin could claim another company's domain for their provider.
+    """
+    if not connection.enabled or settings.sso_allow_unverified_domains:
+        return
+    verified = await domains.verified_domains(session, connection.organization_id)
+    for index in domains.unverified(connection.allowed_domains, verified):
+        raise ValidationFailed(
+            f"Verify {connection.allowed_domains[index]} for this organization first "
+            "(claimDomain, then a DNS TXT record and verifyDomain).",
+            field=f"allowedDomains[{index}]",
+        )
 
 
 def _secret(value: str) -> str:
@@ -167,6 +181,7 @@ async def create_connection(
         raise ValidationFailed(
             "This organization already has a connection to this issuer.", field="issuer"
         )
+    await _require_verified(session, settings, connection)
     await _check_discovery(oidc, issuer)
     session.add(connection)
     await session.flush()
@@ -217,6 +232,7 @@ async def update_connection(
         )
     if changes.enabled is not None:
         connection.enabled = changes.enabled
+    await _require_verified(session, settings, connection)
     after = _audited(connection)
     if changes.client_secret is not None:
         before["client_secret"], after["client_secret"] = _HIDDEN, "(replaced)"

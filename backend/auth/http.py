@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.auth import sso
+from backend.auth import linking, sso
 from backend.auth.oidc import OidcClient
 from backend.auth.sessions import (
     CSRF_COOKIE,
@@ -62,17 +64,52 @@ def _confirm_invitation(email: str, organization: str) -> HTMLResponse:
     return _page(f"Join {organization}", body)
 
 
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def same_origin(request: Request, settings: Settings) -> bool:
+    """A form POST that came from our own pages: its Origin (or, lacking one, its
+    Referer) is this site. Cookies alone prove nothing: another site can make a
+    browser post a form here (login CSRF)."""
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    return sent is not None and _origin_of(sent) == _origin_of(settings.base_url)
+
+
 def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Route]:
     secure = settings.secure_cookies
 
+    async def signed_in_user(request: Request) -> UUID | None:
+        secret = request.cookies.get(SESSION_COOKIE)
+        principal = await authenticate_session(db, settings, secret) if secret else None
+        return principal.user_id if principal else None
+
+    def cross_site() -> Response:
+        return _refusal("This form was sent from another site.", 403)
+
     async def login(request: Request) -> Response:
+        linking_user_id = None
+        if request.method == "POST":  # link the provider to the account signed in here
+            if not same_origin(request, settings):
+                return cross_site()
+            linking_user_id = await signed_in_user(request)
+            if linking_user_id is None:
+                return _refusal("Sign in first, then link your organization's sign-in.", 401)
         try:
             started = await sso.start(
-                db, settings, oidc, request.path_params["org"], request.query_params.get("next")
+                db,
+                settings,
+                oidc,
+                request.path_params["org"],
+                request.query_params.get("next"),
+                linking_user_id=linking_user_id,
             )
         except sso.SignInRefused as refused:
             return _refusal(refused.reason, refused.status)
-        response = RedirectResponse(started.authorization_url, status_code=302)
+        response = RedirectResponse(
+            started.authorization_url, status_code=302 if request.method == "GET" else 303
+        )
         response.set_cookie(
             ATTEMPT_COOKIE,
             str(started.attempt_id),
@@ -153,17 +190,23 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
             except invitations.InvitationUnusable as unusable:
                 return _refusal(unusable.reason, 410, title="Invitation")
             return _confirm_invitation(found.email, organization.name)
+        if not same_origin(request, settings):
+            return cross_site()
         try:
-            signed_in = await sso.sign_in_by_invitation(db, settings, secret, _client(request))
+            signed_in = await sso.sign_in_by_invitation(
+                db, settings, secret, _client(request), signed_in_as=await signed_in_user(request)
+            )
         except invitations.InvitationUnusable as unusable:
             return _refusal(unusable.reason, 410, title="Invitation")
+        except linking.ControlNotShown as refused:
+            return _refusal(refused.reason, 409, title="Invitation")
         response = RedirectResponse("/", status_code=303)
         start_session(response, signed_in.session)
         return response
 
     return [
         Route("/auth/invitations/{secret}", invitation, methods=["GET", "POST"]),
-        Route("/auth/sso/{org}/login", login, methods=["GET"]),
+        Route("/auth/sso/{org}/login", login, methods=["GET", "POST"]),
         Route(sso.CALLBACK_PATH, callback, methods=["GET"]),
         Route("/auth/logout", logout, methods=["POST"]),
     ]

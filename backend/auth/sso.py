@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.actor import Actor
 from backend.audit.chain import changes_of
+from backend.auth import domains, linking
 from backend.auth.connections import client_secret
 from backend.auth.oidc import OidcClient, OidcError
 from backend.auth.principal import Principal
@@ -101,8 +102,20 @@ def safe_return_path(value: str | None) -> str:
 
 
 async def start(
-    db: Database, settings: Settings, oidc: OidcClient, org_slug: str, return_to: str | None
+    db: Database,
+    settings: Settings,
+    oidc: OidcClient,
+    org_slug: str,
+    return_to: str | None,
+    *,
+    linking_user_id: UUID | None = None,
 ) -> Started:
+    """Begin a sign-in at the organization's provider.
+
+    ``linking_user_id``: the signed-in account that asked, by a same-origin POST, to
+    link this provider's identity to itself (never set from a plain link, which any
+    site can make a browser open).
+    """
     async with db.transaction(NO_TENANT) as session:
         connection = await session.scalar(
             select(SsoConnection)
@@ -123,6 +136,7 @@ async def start(
         code_verifier=generate_token(64),
         connection_id=connection.id,
         return_to=safe_return_path(return_to),
+        linking_user_id=linking_user_id,
     )
     async with db.transaction(NO_TENANT, write=True) as session:
         session.add(attempt)
@@ -204,7 +218,7 @@ async def finish(
     except OidcError as failure:
         raise SignInRefused(failure.reason) from None
     email = _allowed_email(claims, connection)
-    return await _sign_in(db, settings, connection, claims, email, attempt.return_to, client)
+    return await _sign_in(db, settings, connection, claims, email, attempt, client)
 
 
 def _allowed_email(claims: dict[str, Any], connection: SsoConnection) -> str:
@@ -229,17 +243,39 @@ async def _sign_in(
     connection: SsoConnection,
     claims: dict[str, Any],
     email: str,
-    return_to: str,
+    attempt: SsoLoginAttempt,
     client: Client,
 ) -> SignedIn:
     # The default workspaces are bound so row-level security lets their memberships in.
     workspace_ids = frozenset(UUID(i) for i in connection.default_workspace_ids)
     binding = TenantBinding(workspace_ids)
     async with db.transaction(binding, write=True) as session:
+        await _require_verified_domain(session, settings, connection, email)
         identity = await session.get(UserIdentity, (connection.issuer, str(claims["sub"])))
         user = await session.get(User, identity.user_id) if identity else None
-        if user is None:
-            user = await session.scalar(select(User).where(User.email == email))
+        if user is None and attempt.linking_user_id is not None:
+            user = await session.get(User, attempt.linking_user_id)
+            if user is None or user.email != email:
+                raise SignInRefused(
+                    f"The identity provider signed you in as {email}, not as the account "
+                    "you asked to link."
+                )
+        elif user is None:
+            try:
+                user = await linking.existing_account(
+                    session,
+                    email=email,
+                    organization_id=connection.organization_id,
+                    signed_in_as=None,
+                )
+            except linking.ControlNotShown:
+                raise SignInRefused(
+                    f"A Waypost account for {email} already exists and is not linked to "
+                    "this sign-in. Sign in to it the way you usually do, then link this "
+                    "organization's sign-in from there."
+                ) from None
+        elif attempt.linking_user_id is not None and attempt.linking_user_id != user.id:
+            raise SignInRefused("This sign-in is already linked to another Waypost account.")
         provisioned = user is None
         if user is None:
             user = User(email=email, name=str(claims.get("name") or "")[:200])
@@ -274,11 +310,28 @@ async def _sign_in(
                     "email": email,
                     "sso_connection_id": str(connection.id),
                     "provisioned": provisioned,
+                    "linked": identity is None,
                     "granted": granted,
                 },
             ),
         )
-    return SignedIn(user.id, opened, return_to, provisioned)
+    return SignedIn(user.id, opened, attempt.return_to, provisioned)
+
+
+async def _require_verified_domain(
+    session: AsyncSession, settings: Settings, connection: SsoConnection, email: str
+) -> None:
+    """Checked at every sign-in too: a domain whose claim was removed (or a connection
+    saved before verification was required) admits no one."""
+    if settings.sso_allow_unverified_domains:
+        return
+    if domains.domain_of(email) not in await domains.verified_domains(
+        session, connection.organization_id
+    ):
+        raise SignInRefused(
+            f"This organization has not verified the domain of {email}, so its sign-in "
+            "cannot admit it."
+        )
 
 
 async def _first_login_roles(
@@ -373,9 +426,14 @@ async def sign_out_everywhere(
 
 
 async def sign_in_by_invitation(
-    db: Database, settings: Settings, secret: str, client: Client
+    db: Database, settings: Settings, secret: str, client: Client, *, signed_in_as: UUID | None
 ) -> SignedIn:
-    """Spend an invitation link: the person's account and roles, and a session."""
+    """Spend an invitation link: the person's account and roles, and a session that acts
+    in the inviting organization only.
+
+    ``signed_in_as`` is the account this browser is signed in as, if any: the only way
+    an invitation reaches an existing account its organization does not manage.
+    """
     async with db.transaction(NO_TENANT) as session:
         invitation, _organization = await invitations.usable_invitation(session, secret)
         workspace_id = invitation.target_workspace_id
@@ -383,9 +441,8 @@ async def sign_in_by_invitation(
     binding = TenantBinding(frozenset({workspace_id}) if workspace_id else frozenset())
     async with db.transaction(binding, write=True) as session:
         invitation, _organization = await invitations.usable_invitation(session, secret)
-        existing = await session.scalar(select(User.id).where(User.email == invitation.email))
-        audit.bind_actor(session, _actor(existing, client) if existing else Actor.system())
-        user = await invitations.accept(session, invitation)
+        audit.bind_actor(session, _actor(signed_in_as, client) if signed_in_as else Actor.system())
+        user, created = await invitations.accept(session, invitation, signed_in_as=signed_in_as)
         opened = await open_session(
             session,
             settings,
@@ -394,4 +451,4 @@ async def sign_in_by_invitation(
             ip=client.ip,
             user_agent=client.user_agent,
         )
-    return SignedIn(user.id, opened, "/", provisioned=existing is None)
+    return SignedIn(user.id, opened, "/", provisioned=created)

@@ -22,7 +22,13 @@ from backend.models.health import (
     HealthSubject,
     MapReview,
 )
-from backend.models.identity import SsoConnection, SsoLoginAttempt, UserIdentity, UserSession
+from backend.models.identity import (
+    OrganizationDomain,
+    SsoConnection,
+    SsoLoginAttempt,
+    UserIdentity,
+    UserSession,
+)
 from backend.models.improvement import Initiative, Metric, MetricValue
 from backend.models.journeys import (
     JourneyMap,
@@ -77,6 +83,7 @@ __all__ = [
     "MetricValue",
     "Opportunity",
     "Organization",
+    "OrganizationDomain",
     "OrganizationMembership",
     "OutboxEvent",
     "PainPoint",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.authz.roles import WorkspaceRole
@@ -60,6 +60,10 @@ class SsoLoginAttempt(Base):
     )
     # Where to send the browser afterwards: a path on this site only.
     return_to: Mapped[str] = mapped_column(String(500), default="/")
+    # Set when a signed-in person asked (same-origin POST) to link this provider's
+    # identity to their account: the only way a login reaches an existing account by
+    # the person's own say-so, rather than by a link made before or a verified domain.
+    linking_user_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
 
@@ -83,3 +87,34 @@ class UserSession(Base):
     revoked_at: Mapped[datetime | None]
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
+
+
+class OrganizationDomain(Timestamped, Base):
+    """An email domain an organization claims, and whether it proved it owns it (DNS TXT).
+
+    A verified domain lets the organization's single sign-on and invitations reach the
+    existing accounts at that domain; a domain is verified by at most one organization
+    (the partial unique index), so no other organization ever gains that power.
+    """
+
+    __tablename__ = "organization_domains"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "domain"),
+        Index(
+            "uq_organization_domains_verified_domain",
+            "domain",
+            unique=True,
+            sqlite_where=text("verified_at IS NOT NULL"),
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(253))
+    # What the TXT record must say; random, so a claim cannot reuse another's proof.
+    verification_token: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]

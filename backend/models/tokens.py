@@ -26,6 +26,11 @@ class ApiToken(Timestamped, Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     read_only: Mapped[bool] = mapped_column(default=False)
+    # Minted through a session (or token) that acts in one organization only: this token
+    # inherits that limit, so no credential reaches further than the one that made it.
+    restricted_organization_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
+from backend.auth import linking
 from backend.authz.access import Access
 from backend.authz.roles import OrgRole, WorkspaceRole, strongest
 from backend.db.types import utcnow
@@ -209,12 +210,23 @@ async def usable_invitation(session: AsyncSession, secret: str) -> tuple[Invitat
     return invitation, organization
 
 
-async def accept(session: AsyncSession, invitation: Invitation) -> User:
-    """Spend the invitation: the person's account (new if need be) and their roles.
+async def accept(
+    session: AsyncSession, invitation: Invitation, *, signed_in_as: UUID | None
+) -> tuple[User, bool]:
+    """Spend the invitation: the person's account (new if need be) and their roles; and
+    whether the account was created.
 
-    Roles only grow: accepting never lowers a role the person already holds.
+    The link proves nothing about an existing account (whoever invited holds it too):
+    an existing account is attached only as ``linking.existing_account`` allows, else
+    ``ControlNotShown`` and the invitation stays unspent. Roles only grow: accepting
+    never lowers a role the person already holds.
     """
-    user = await session.scalar(select(User).where(User.email == invitation.email))
+    user = await linking.existing_account(
+        session,
+        email=invitation.email,
+        organization_id=invitation.organization_id,
+        signed_in_as=signed_in_as,
+    )
     created = user is None
     if user is None:
         user = User(email=invitation.email, name="")
@@ -274,4 +286,4 @@ async def accept(session: AsyncSession, invitation: Invitation) -> User:
             {"accepted_at": invitation.accepted_at, "account_created": created, **granted},
         ),
     )
-    return user
+    return user, created
