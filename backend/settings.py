@@ -5,9 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backend.net.dns import parse_nameserver
 
 # Known to everyone who has read this file: fine on a laptop, refused in production.
 DEFAULT_SECRET_KEY = "waypost-development-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
@@ -78,6 +81,25 @@ class Settings(BaseSettings):
     # verified by DNS. Never in production: it would let any organization admin point
     # another company's domain at their own provider. Logged loudly at start-up.
     sso_allow_unverified_domains: bool = False
+
+    # Outbound network access (backend/net/). DNS servers asked for TXT records and for
+    # the addresses of hosts the server fetches from: "host" or "host:port" entries
+    # ("[v6]:port" for IPv6), comma-separated; empty means the system's resolver.
+    dns_nameservers: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("dns_nameservers", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part for part in value.replace(",", " ").split() if part)
+        return value
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _check_nameservers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            parse_nameserver(entry)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

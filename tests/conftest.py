@@ -27,6 +27,11 @@ from tests.fixtures.databases import (
     truncate_all,
     unreachable,
 )
+from tests.fixtures.dns_server import (  # noqa: F401 - fixtures
+    dns_server,
+    dns_server_session,
+    dns_settings,
+)
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.oidc_provider import oidc_provider  # noqa: F401 - fixture
 from tests.fixtures.rogue_idp import rogue_idp, rogue_idp_server  # noqa: F401 - fixtures
