@@ -28,6 +28,7 @@ from tests.fixtures.databases import (
     unreachable,
 )
 from tests.fixtures.dns_server import (  # noqa: F401 - fixtures
+    LocalDnsServer,
     dns_server,
     dns_server_session,
     dns_settings,
@@ -87,8 +88,15 @@ async def database(shared_database: Database, owner_engine: AsyncEngine) -> Asyn
 
 
 @pytest.fixture
-def settings(test_database: TestDatabase) -> Settings:
-    return Settings(env=Environment.TEST, database_url=test_database.app_url)
+def settings(
+    test_database: TestDatabase,
+    dns_server_session: LocalDnsServer,  # noqa: F811 - the fixture, imported above
+) -> Settings:
+    # Every app of the suite resolves names through the loopback DNS server, so domain
+    # verification runs as in production, against records the tests publish.
+    return dns_server_session.settings(
+        Settings(env=Environment.TEST, database_url=test_database.app_url)
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")

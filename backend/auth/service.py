@@ -68,6 +68,7 @@ async def find_live_token(
         token_id=row.id,
         restricted_workspace_id=row.restricted_workspace_id,
         read_only=row.read_only,
+        restricted_organization_id=row.restricted_organization_id,
     )
     return LiveToken(principal, row.last_used_at)
 
@@ -76,6 +77,7 @@ _TOKEN_AND_USER = select(
     ApiToken.id,
     ApiToken.user_id,
     ApiToken.restricted_workspace_id,
+    ApiToken.restricted_organization_id,
     ApiToken.read_only,
     ApiToken.last_used_at,
     ApiToken.revoked_at,

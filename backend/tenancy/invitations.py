@@ -92,6 +92,15 @@ async def create_invitation(
     elif not access.sees_organization(organization_id):
         raise NotFound("Organization", field="organizationId")
     email = email_address(email)
+    if not _is_org_admin(access, organization_id) and await _is_member(
+        session, organization_id, email
+    ):
+        # Only the organization's admins decide what its members hold: a client guest
+        # who administers one workspace must not reach a member's account this way.
+        raise ValidationFailed(
+            "This person is a member of the organization: ask an organization admin.",
+            field="email",
+        )
     days = bounded_int(expires_in_days, field="expiresInDays", low=1, high=MAX_LIFETIME_DAYS)
     secret = INVITATION_PREFIX + secrets.token_urlsafe(32)
     invitation = Invitation(
@@ -117,6 +126,20 @@ async def create_invitation(
     return IssuedInvitation(invitation, secret)
 
 
+def _is_org_admin(access: Access, organization_id: UUID) -> bool:
+    role = access.org_role(organization_id)
+    return role is not None and role.at_least(OrgRole.ADMIN)
+
+
+async def _is_member(session: AsyncSession, organization_id: UUID, email: str) -> bool:
+    member = await session.scalar(
+        select(OrganizationMembership.user_id)
+        .join(User, User.id == OrganizationMembership.user_id)
+        .where(OrganizationMembership.organization_id == organization_id, User.email == email)
+    )
+    return member is not None
+
+
 def _described(invitation: Invitation) -> dict[str, object]:
     return {
         "email": invitation.email,
@@ -138,8 +161,7 @@ def _may_see(access: Access, invitation: Invitation) -> bool:
 
 
 def _may_manage(access: Access, invitation: Invitation) -> bool:
-    org_role = access.org_role(invitation.organization_id)
-    if org_role is not None and org_role.at_least(OrgRole.ADMIN):
+    if _is_org_admin(access, invitation.organization_id):
         return True
     if invitation.org_role is None and invitation.target_workspace_id is not None:
         role = access.workspace_role(invitation.target_workspace_id)

@@ -150,11 +150,15 @@ class TenancyRepository:
 
     # Tokens ---------------------------------------------------------------
     def _tokens(self, access: Access) -> Select[ApiToken]:
-        """The caller's tokens; a workspace-limited token sees only its workspace's."""
+        """The caller's tokens: a workspace-limited token sees only its workspace's, a
+        credential limited to one organization only those limited to it."""
         statement = select(ApiToken).where(ApiToken.user_id == access.user_id)
         limit = access.principal.restricted_workspace_id
         if limit is not None:
             statement = statement.where(ApiToken.restricted_workspace_id == limit)
+        organization = access.principal.restricted_organization_id
+        if organization is not None:
+            statement = statement.where(ApiToken.restricted_organization_id == organization)
         return statement
 
     async def token_of_user(self, access: Access, token_id: UUID) -> ApiToken | None:

@@ -206,6 +206,8 @@ async def create_api_token(
     issued = _issue_token(
         session, access.user_id, name=name, workspace_id=workspace_id, read_only=read_only
     )
+    # A session or token that acts in one organization mints tokens that do too.
+    issued.token.restricted_organization_id = access.principal.restricted_organization_id
     if expires_in_days is not None:
         issued.token.expires_at = utcnow() + timedelta(days=expires_in_days)
     await session.flush()
@@ -223,6 +225,7 @@ async def create_api_token(
                 "name": token.name,
                 "prefix": token.prefix,
                 "workspace_id": token.restricted_workspace_id,
+                "organization_id": token.restricted_organization_id,
                 "read_only": token.read_only,
                 "expires_at": token.expires_at,
             },

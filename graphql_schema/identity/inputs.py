@@ -1,4 +1,4 @@
-"""Mutation inputs for SSO connections and sessions."""
+"""Mutation inputs for SSO connections, domains and sessions."""
 
 from __future__ import annotations
 
@@ -43,3 +43,19 @@ class SignOutEverywhereInput:
     keep_this_session: bool = strawberry.field(
         default=False, description="Stay signed in in the browser that asks."
     )
+
+
+@strawberry.input
+class ClaimDomainInput:
+    organization_id: strawberry.ID
+    domain: str = strawberry.field(description="An email domain, like example.com.")
+
+
+@strawberry.input
+class VerifyDomainInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class RemoveDomainInput:
+    id: strawberry.ID

@@ -1,5 +1,5 @@
 """Mutations: createSsoConnection, updateSsoConnection, disableSsoConnection,
-signOutEverywhere."""
+claimDomain, verifyDomain, removeDomain, signOutEverywhere."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ from uuid import UUID
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import connections, sso
+from backend.auth import connections, domains, sso
 from backend.models import Organization, SsoConnection
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.identity.inputs import (
+    ClaimDomainInput,
     CreateSsoConnectionInput,
     DisableSsoConnectionInput,
+    RemoveDomainInput,
     SignOutEverywhereInput,
     UpdateSsoConnectionInput,
+    VerifyDomainInput,
 )
-from graphql_schema.identity.types import SsoConnectionType
+from graphql_schema.identity.types import OrganizationDomainType, SsoConnectionType
 from graphql_schema.mutations import run_mutation
 from graphql_schema.permissions import ORG_ADMIN, SIGNED_IN, mutation
 from graphql_schema.relay import parse_id
@@ -27,6 +30,12 @@ from graphql_schema.relay import parse_id
 @strawberry.type
 class SsoConnectionPayload:
     sso_connection: SsoConnectionType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OrganizationDomainPayload:
+    domain: OrganizationDomainType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -114,6 +123,59 @@ class IdentityMutations:
             return await _update(info, session, input.id, changes)
 
         return await run_mutation(info, SsoConnectionPayload, action)
+
+    @mutation(
+        ORG_ADMIN,
+        "Claim an email domain for the organization; publish the TXT record it names, "
+        "then verifyDomain.",
+    )
+    async def claim_domain(self, info: Info, input: ClaimDomainInput) -> OrganizationDomainPayload:
+        async def action(session: AsyncSession) -> OrganizationDomainPayload:
+            claim = await domains.claim_domain(
+                session,
+                info.context.access,
+                organization_id=parse_id(
+                    input.organization_id, "Organization", field="organizationId"
+                ),
+                domain=input.domain,
+            )
+            return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
+
+        return await run_mutation(info, OrganizationDomainPayload, action)
+
+    @mutation(
+        ORG_ADMIN,
+        "Look up a claimed domain's TXT record now. Verified, the organization's SSO and "
+        "invitations reach the existing accounts at that domain (never its owner's).",
+    )
+    async def verify_domain(
+        self, info: Info, input: VerifyDomainInput
+    ) -> OrganizationDomainPayload:
+        async def action(session: AsyncSession) -> OrganizationDomainPayload:
+            claim = await domains.verify_domain(
+                session,
+                info.context.access,
+                info.context.settings,
+                parse_id(input.id, "OrganizationDomain", field="id"),
+            )
+            return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
+
+        return await run_mutation(info, OrganizationDomainPayload, action)
+
+    @mutation(
+        ORG_ADMIN,
+        "Give up a domain: the organization's SSO stops admitting its people.",
+    )
+    async def remove_domain(
+        self, info: Info, input: RemoveDomainInput
+    ) -> OrganizationDomainPayload:
+        async def action(session: AsyncSession) -> OrganizationDomainPayload:
+            claim = await domains.remove_domain(
+                session, info.context.access, parse_id(input.id, "OrganizationDomain", field="id")
+            )
+            return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
+
+        return await run_mutation(info, OrganizationDomainPayload, action)
 
     @mutation(
         SIGNED_IN,

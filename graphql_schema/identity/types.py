@@ -1,4 +1,5 @@
-"""SsoConnection: what an organization's ADMINs see of a connection (never its secret)."""
+"""SsoConnection and OrganizationDomain: what an organization's ADMINs see of how its
+people sign in (never a client secret)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from backend import models
+from backend.auth.domains import record_name, record_value
 from backend.auth.sso import redirect_uri
 from graphql_schema.context import Info
 from graphql_schema.roles import WorkspaceRole
@@ -61,3 +63,29 @@ class SsoConnectionType:
     @strawberry.field(description="The redirect URI to register with the identity provider.")
     def redirect_uri(self, info: Info) -> str:
         return redirect_uri(info.context.settings)
+
+
+@strawberry.type(
+    name="OrganizationDomain",
+    description="An email domain the organization claims; verified once its DNS says so.",
+)
+class OrganizationDomainType:
+    id: strawberry.ID
+    domain: str
+    verified: bool
+    verified_at: datetime | None
+    txt_record_name: str = strawberry.field(description="Where to publish the TXT record.")
+    txt_record_value: str = strawberry.field(description="What the TXT record must say.")
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, claim: models.OrganizationDomain) -> Self:
+        return cls(
+            id=_global_id("OrganizationDomain", claim.id),
+            domain=claim.domain,
+            verified=claim.verified_at is not None,
+            verified_at=claim.verified_at,
+            txt_record_name=record_name(claim.domain),
+            txt_record_value=record_value(claim),
+            created_at=claim.created_at,
+        )

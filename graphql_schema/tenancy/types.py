@@ -11,6 +11,7 @@ from strawberry import relay
 
 from backend import models
 from backend.auth.connections import connections_of
+from backend.auth.domains import claims_of
 from backend.authz.roles import OrgRole as OrgRoleEnum
 from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
@@ -46,7 +47,7 @@ from graphql_schema.health.types import (
     health_of,
     thresholds_for,
 )
-from graphql_schema.identity.types import SsoConnectionType
+from graphql_schema.identity.types import OrganizationDomainType, SsoConnectionType
 from graphql_schema.initiatives.types import InitiativeOrder, InitiativeStatus, InitiativeType
 from graphql_schema.journeys.types import (
     JourneyMapType,
@@ -130,6 +131,16 @@ class OrganizationType(LoaderNode):
         async with info.context.read() as session:
             found = await connections_of(session, organization_id)
         return [SsoConnectionType.from_model(c, self.slug) for c in found]
+
+    @restricted_field(ORG_ADMIN_READ, "The email domains it claims, and which it verified.")
+    async def domains(self, info: Info) -> list[OrganizationDomainType] | None:
+        organization_id = UUID(self.id)
+        role = info.context.access.org_role(organization_id)
+        if role is None or not role.at_least(OrgRoleEnum.ADMIN):
+            return None
+        async with info.context.read() as session:
+            found = await claims_of(session, organization_id)
+        return [OrganizationDomainType.from_model(c) for c in found]
 
     @restricted_field(ORG_ADMIN_READ, "This organization's audit trail, newest first.")
     async def audit_events(

@@ -85,6 +85,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import GlobalID
 
 from backend.app import create_app
+from backend.auth.domains import record_name, record_value
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
@@ -97,6 +98,7 @@ from backend.models import (
     Feedback,
     IngestionToken,
     Invitation,
+    OrganizationDomain,
     OrganizationMembership,
     SsoConnection,
 )
@@ -105,6 +107,7 @@ from graphql_schema.limits import check_limits
 from graphql_schema.schema import API_LIMITS, schema_sdl
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, truncate_all
+from tests.fixtures.dns_server import session_dns_server
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.rogue_idp import RogueIdP
 from tests.fixtures.tenants import Tenant, add_guest, seed_tenant
@@ -445,7 +448,9 @@ async def api(
     """
     rls_only = request.param == isolation.RLS_ONLY
     database = make_database(test_database, app_scoping=False) if rls_only else shared_database
-    settings = Settings(env=Environment.TEST, database_url=test_database.app_url)
+    settings = session_dns_server().settings(
+        Settings(env=Environment.TEST, database_url=test_database.app_url)
+    )
     transport = httpx.ASGITransport(app=create_app(settings, database=database))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield GraphQLClient(http)
@@ -533,7 +538,24 @@ async def _seed_side(
             prefix="wpin_seeded",
             secret_hash=uuid4().hex * 2,
         )
-        session.add_all([connection, invitation, ingestion])
+        domain = OrganizationDomain(
+            organization_id=tenant.organization_id,
+            domain=f"claimed-{tenant.slug}.example",
+            verification_token=uuid4().hex,
+        )
+        # Its own domain verified (the SSO inputs name alpha.example and beta.example).
+        verified = [f"{tenant.slug}.example"] + (["beta.example"] if tenant.slug == "alpha" else [])
+        session.add_all(
+            OrganizationDomain(
+                organization_id=tenant.organization_id,
+                domain=name,
+                verification_token=uuid4().hex,
+                verified_at=utcnow(),
+            )
+            for name in verified
+        )
+        session.add_all([connection, invitation, ingestion, domain])
+    session_dns_server().set_txt(record_name(domain.domain), record_value(domain))
     guest, guest_token = await add_guest(
         database, ws1, f"guest@{tenant.slug}.example", WorkspaceRole.VIEWER
     )
@@ -589,6 +611,7 @@ async def _seed_side(
         "DeadLetter": [global_id("DeadLetter", letter.id)],
         "Feedback": [global_id("Feedback", feedback.id)],
         "IngestionToken": [global_id("IngestionToken", ingestion.id)],
+        "OrganizationDomain": [global_id("OrganizationDomain", domain.id)],
         "Initiative": [world.initiative],
         "Metric": [world.metric],
     }
@@ -602,6 +625,7 @@ async def _seed_side(
         guest=users[1],
         member=users[2],
         ingestion_token=ids["IngestionToken"][0],
+        domain=ids["OrganizationDomain"][0],
     )
     # Only its user sees an API token.
     return Side(tenant=tenant, setting=setting, ids=ids, seers={ids["ApiToken"][1]: guest_token})
@@ -756,7 +780,8 @@ async def test_both_tenants_have_an_id_of_every_type(api: GraphQLClient, sides: 
               workspace(id: $ws) { deadLetters { edges { node { id } } }
                                    feedback { edges { node { id } } }
                                    ingestionTokens { id } }
-              organization(slug: $slug) { ssoConnections { id } pendingInvitations { id } } }""",
+              organization(slug: $slug) { ssoConnections { id } pendingInvitations { id }
+                                                domains { id } } }""",
             {"map": world.map, "ws": world.ws, "slug": side.slug},
             token=side.token,
         )

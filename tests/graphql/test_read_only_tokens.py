@@ -32,15 +32,23 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.auth.domains import record_name, record_value
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
-from backend.models import IngestionToken, Invitation, OrganizationMembership, SsoConnection
+from backend.models import (
+    IngestionToken,
+    Invitation,
+    OrganizationDomain,
+    OrganizationMembership,
+    SsoConnection,
+)
 from graphql_schema.schema import schema_sdl
+from tests.fixtures.dns_server import session_dns_server
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.rogue_idp import RogueIdP
-from tests.fixtures.sso import CREATE_CONNECTION
+from tests.fixtures.sso import CLAIM_DOMAIN, CREATE_CONNECTION
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.graphql.test_isolation import snapshot
 from tests.graphql.test_journey_matrix import ROWS, World, _seed
@@ -66,6 +74,7 @@ class Setting:
     guest: str  # a user with a role in the world's workspace only
     member: str  # an org MEMBER of tenant A
     ingestion_token: str  # of the world's workspace
+    domain: str  # a domain tenant A claimed, not yet verified
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,10 @@ UPDATE_CONNECTION = """mutation($input: UpdateSsoConnectionInput!) {
   updateSsoConnection(input: $input) { ssoConnection { id } errors { code message field } } }"""
 DISABLE_CONNECTION = """mutation($input: DisableSsoConnectionInput!) {
   disableSsoConnection(input: $input) { ssoConnection { id } errors { code message field } } }"""
+VERIFY_DOMAIN_INPUT = """mutation($input: VerifyDomainInput!) {
+  verifyDomain(input: $input) { domain { id verified } errors { code message field } } }"""
+REMOVE_DOMAIN = """mutation($input: RemoveDomainInput!) {
+  removeDomain(input: $input) { domain { id } errors { code message field } } }"""
 SIGN_OUT_EVERYWHERE = """mutation($input: SignOutEverywhereInput!) {
   signOutEverywhere(input: $input) { sessionsEnded errors { code message field } } }"""
 
@@ -171,6 +184,13 @@ CALLS = [
     ),
     Call("disableSsoConnection", DISABLE_CONNECTION, lambda s: {"id": s.sso_connection}),
     Call("signOutEverywhere", SIGN_OUT_EVERYWHERE, lambda s: {}),
+    Call(
+        "claimDomain",
+        CLAIM_DOMAIN,
+        lambda s: {"organizationId": s.tenant.org_gid, "domain": "gamma.example"},
+    ),
+    Call("verifyDomain", VERIFY_DOMAIN_INPUT, lambda s: {"id": s.domain}),
+    Call("removeDomain", REMOVE_DOMAIN, lambda s: {"id": s.domain}),
     Call(
         "createIngestionToken",
         CREATE_INGESTION_TOKEN,
@@ -289,6 +309,22 @@ async def setting(
             secret_hash="1" * 64,
         )
         session.add(ingestion)
+        for verified in ("alpha.example", "beta.example"):  # what the SSO calls admit
+            session.add(
+                OrganizationDomain(
+                    organization_id=tenant_a.organization_id,
+                    domain=verified,
+                    verification_token=verified,
+                    verified_at=utcnow(),
+                )
+            )
+        domain = OrganizationDomain(
+            organization_id=tenant_a.organization_id,
+            domain="delta.example",
+            verification_token="seeded",
+        )
+        session.add(domain)
+    session_dns_server().set_txt(record_name(domain.domain), record_value(domain))
     guest, _ = await add_guest(database, tenant_a.workspace_ids[0], "g@x.io", WorkspaceRole.VIEWER)
     member, _ = await add_guest(database, tenant_a.workspace_ids[1], "m@x.io", WorkspaceRole.VIEWER)
     async with database.transaction(NO_TENANT, write=True) as session:
@@ -307,6 +343,7 @@ async def setting(
         guest=global_id("User", guest),
         member=global_id("User", member),
         ingestion_token=global_id("IngestionToken", ingestion.id),
+        domain=global_id("OrganizationDomain", domain.id),
     )
 
 
