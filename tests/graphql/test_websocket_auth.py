@@ -29,6 +29,7 @@ from backend.models import OrganizationMembership
 from backend.settings import Settings
 from backend.tenancy import service
 from tests.fixtures.graphql import global_id
+from tests.fixtures.node_clients import run_graphql_ws
 from tests.fixtures.sockets import (
     GraphQLSocket,
     cookie_header,
@@ -417,3 +418,45 @@ async def _collect(socket: GraphQLSocket, ids: list[str]) -> list[dict[str, Any]
         elif message["type"] == "complete":
             done.add(message["id"])
     return [results[i] for i in ids]
+
+
+# -- the standard JavaScript client (graphql-ws on node) ------------------------------------
+
+
+async def test_the_graphql_ws_client_signs_in_with_a_token_and_sees_its_revocation(
+    server: Server, database: Database, tenant_a: Tenant
+) -> None:
+    token, token_id = await second_token(database, tenant_a)
+    results = await run_graphql_ws(
+        {
+            "url": f"ws://{server.address}/graphql",
+            "connectionParams": {"authorization": f"Bearer {token}"},
+            "operations": [
+                {"query": VIEWER},
+                {"query": REVOKE_TOKEN, "variables": {"id": token_id}},
+                {"query": VIEWER},
+            ],
+        }
+    )
+    viewer, revoked, after = results
+    assert email_of(viewer) == tenant_a.owner_email
+    assert revoked["data"]["revokeApiToken"]["errors"] == []
+    assert code_of(after) == "UNAUTHENTICATED"
+
+
+async def test_the_graphql_ws_client_on_our_page_mutates_with_the_csrf_token(
+    server: Server, database: Database, tenant_a: Tenant
+) -> None:
+    opened = await owner_session(database, tenant_a)
+    create = {"query": CREATE_WORKSPACE, "variables": _new_workspace(tenant_a, "from node")}
+    spec = {
+        "url": f"ws://{server.address}/graphql",
+        "origin": APP_ORIGIN,
+        "headers": cookie_header(opened),
+        "operations": [{"query": VIEWER}, create],
+    }
+    without_csrf = await run_graphql_ws(spec)
+    assert email_of(without_csrf[0]) == tenant_a.owner_email
+    assert code_of(without_csrf[1]) == "UNAUTHENTICATED"
+    with_csrf = await run_graphql_ws({**spec, "connectionParams": {"csrfToken": opened.csrf_token}})
+    assert with_csrf[1]["data"]["createWorkspace"]["errors"] == []
