@@ -8,6 +8,7 @@ messages, revocations made meanwhile over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,9 @@ from uuid import UUID
 import httpx
 import pytest
 import pytest_asyncio
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from backend.app import create_app
 from backend.audit.actor import Actor
@@ -141,6 +144,16 @@ async def test_every_frame_is_text(server: Server, tenant_a: Tenant) -> None:
         assert email_of(await socket.execute(VIEWER)) == tenant_a.owner_email
     assert len(socket.frame_types) == 5  # ack, then next and complete twice
     assert set(socket.frame_types) == {str}
+
+
+async def test_the_legacy_graphql_ws_protocol_is_not_offered(server: Server) -> None:
+    async with connect(
+        f"ws://{server.address}/graphql", subprotocols=[Subprotocol("graphql-ws")]
+    ) as ws:
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+    assert ws.subprotocol is None
+    assert ws.close_code == 4406
 
 
 # -- credentials in connectionParams --------------------------------------------------------
