@@ -27,9 +27,11 @@ from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
 from backend.feedback.http import ingestion_routes
+from backend.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
+from graphql_schema.credentials import own_origin
 from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.schema import build_schema
 from workers.background import Background
@@ -37,11 +39,20 @@ from workers.broker import is_in_process
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = TextFrames
+    graphql_transport_ws_handler_class = ContextPerOperation
+
     def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
+        origin = own_origin(settings.base_url)
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.introspection_enabled else None,
             allow_queries_via_get=True,
+            subscription_protocols=PROTOCOLS,
+            # A socket's handshake is refused from a page on any other site (strawberry
+            # also lets through an Origin naming the Host it reached, and clients that
+            # send no Origin); the cookie counts only from this one (credentials.py).
+            allowed_origins=(origin,) if origin else (),
         )
         self.settings = settings
         self.database = database

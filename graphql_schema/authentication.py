@@ -19,7 +19,7 @@ from strawberry.types.graphql import OperationType
 
 from backend.auth.principal import Principal
 from backend.auth.service import authenticate_token, bearer_token, find_live_token, note_use
-from backend.auth.sessions import CSRF_HEADER, SESSION_COOKIE, authenticate_session, csrf_matches
+from backend.auth.sessions import authenticate_session, csrf_matches
 from backend.auth.tokens import hash_secret
 from backend.authz.access import Access, access_from_rows, access_rows, load_access
 from backend.db.scoping import TenantBinding
@@ -30,11 +30,11 @@ from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
 
 async def principal_of(context: Context) -> Principal | None:
     """A bearer token if one is sent (even a bad one: no falling back), else the cookie."""
-    headers = context.request.headers
-    if headers.get("authorization"):
-        token = bearer_token(headers.get("authorization"))
+    sent = context.presented()
+    if sent.authorization is not None:
+        token = bearer_token(sent.authorization)
         return await authenticate_token(context.db, token) if token else None
-    secret = context.request.cookies.get(SESSION_COOKIE)
+    secret = sent.session_secret
     return await authenticate_session(context.db, context.settings, secret) if secret else None
 
 
@@ -144,12 +144,15 @@ class Authenticate(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         assert isinstance(context, Context)
-        if context._access is None and not self._introspection_only():
+        # Over HTTP a cached map read may already have signed the caller in for this
+        # request. A socket's operations are checked one by one, never carried over.
+        known = context._access is not None and not context.is_socket
+        if not known and not self._introspection_only():
             principal = await principal_of(context)
             if principal is None:
                 self._refuse(Unauthenticated())
             elif self._is_mutation() and not csrf_matches(
-                principal, context.request.headers.get(CSRF_HEADER)
+                principal, context.presented().csrf_token
             ):
                 self._refuse(CsrfTokenMissing())
             else:

@@ -1,10 +1,14 @@
-"""The typed per-request context: database, caller's access, fresh DataLoaders."""
+"""The typed per-operation context: database, caller's access, fresh DataLoaders.
+
+An HTTP request gets one; a WebSocket gets one per operation (``for_operation``), so
+nothing learned about the caller outlives the operation that learned it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +23,7 @@ from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.models.audit import ActorType
 from backend.settings import Settings
+from graphql_schema.credentials import Presented, presented
 from graphql_schema.errors import Unauthenticated
 
 if TYPE_CHECKING:
@@ -33,9 +38,23 @@ class Context:
     settings: Settings
     oidc: OidcClient
     request_id: str
+    # A WebSocket's connection_init payload (set by strawberry); None over HTTP.
+    connection_params: dict[str, object] | None = field(default=None, repr=False)
     # Set by the authentication extension once the document passed the limits.
     _access: Access | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def is_socket(self) -> bool:
+        return isinstance(self.request, WebSocket)
+
+    def for_operation(self) -> Context:
+        """A copy for one operation on a socket: same connection, nothing known yet."""
+        return replace(self, _access=None, _loaders=None)
+
+    def presented(self) -> Presented:
+        """The credential, session cookie and CSRF token this caller presents."""
+        return presented(self.request, self.connection_params, self.settings.base_url)
 
     @property
     def access(self) -> Access:
