@@ -4,18 +4,25 @@ GraphQL. Counters live in Redis when the run's broker is Redis, in memory otherw
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import pytest
 import pytest_asyncio
 import redis.asyncio
+import uvicorn
+import websockets
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from websockets.typing import Subprotocol
 
 from backend.app import create_app
 from backend.db.engine import Database
@@ -426,3 +433,44 @@ def test_a_bad_rate_limit_setting_is_refused_by_name(rules: dict[str, str], mess
 def test_the_defaults_limit_every_area() -> None:
     assert Settings.model_fields["rate_limits_enabled"].default is True
     assert all(rate != "off" for rate in DEFAULT_RATE_LIMITS.values())
+
+
+@contextmanager
+def on_a_real_port(app: Starlette) -> Iterator[int]:
+    """The app behind uvicorn on 127.0.0.1 (no lifespan: no background work)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+async def test_websocket_handshakes_are_limited_per_address(
+    settings: Settings, database: Database
+) -> None:
+    """Opening sockets is counted like requests: over the limit, the handshake gets 429."""
+    tight = limited(settings, "memory://", graphql_anonymous_ip="2/minute")
+    with on_a_real_port(create_app(tight, database=database)) as port:
+        url = f"ws://127.0.0.1:{port}/graphql"
+        for _ in range(2):
+            async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]):
+                pass
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]):
+                pass
+    answer = refused.value.response
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"].isdigit()
+    assert json.loads(answer.body or b"")["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
