@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -117,8 +119,11 @@ class RateLimits:
             for name, rate in settings.rate_limits.items()
             if rate.strip().lower() != RATE_LIMIT_OFF
         }
-        # Keyed, so that what Redis holds names no token or session.
-        self._key = hashlib.sha256(b"waypost rate limits\0" + settings.secret_key.encode()).digest()
+        # Credentials are counted under a keyed hash: Redis holds no token or session, nor
+        # anything the database's token hashes match. (HKDF as backend/auth/encryption.py.)
+        self._key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"waypost:rate-limit-keys"
+        ).derive(settings.secret_key.encode())
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._pool: ConnectionPool | None = None
         self._shared: SlidingWindowCounterRateLimiter | None = None

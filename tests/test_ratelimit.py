@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from websockets.typing import Subprotocol
 
 from backend.app import create_app
+from backend.auth.tokens import hash_secret
 from backend.db.engine import Database
 from backend.models import SsoLoginAttempt
 from backend.ratelimit import KEY_PREFIX
@@ -48,25 +49,27 @@ def _uses_redis(url: str) -> bool:
     return url.startswith(("redis://", "rediss://"))
 
 
+async def _counter_keys(*, delete: bool = False) -> list[str]:
+    """The rate-limit keys in the run's Redis (none without Redis)."""
+    url = configured_broker_url()
+    if not _uses_redis(url):
+        return []
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{KEY_PREFIX}*")]
+        if delete and keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+    return [key.decode() for key in keys]
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def fresh_counters() -> AsyncIterator[None]:
     """No counter left over from another test (or run) in the run's Redis."""
-
-    async def clear() -> None:
-        url = configured_broker_url()
-        if not _uses_redis(url):
-            return
-        client = redis.asyncio.Redis.from_url(url)
-        try:
-            keys = [key async for key in client.scan_iter(match=f"{KEY_PREFIX}*")]
-            if keys:
-                await client.delete(*keys)
-        finally:
-            await client.aclose()
-
-    await clear()
+    await _counter_keys(delete=True)
     yield
-    await clear()
+    await _counter_keys(delete=True)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -285,6 +288,13 @@ async def test_graphql_is_limited_per_token_with_a_graphql_error(
         answer = await ask(tenant_b.token)
         assert answer.status_code == 200
         assert answer.json()["data"]["viewer"]["user"]["email"] == tenant_b.owner_email
+    # What the counters are kept under names no token, nor the database's hash of one.
+    stored_keys = await _counter_keys()
+    assert bool(stored_keys) == _uses_redis(configured_broker_url())
+    for stored in stored_keys:
+        for token in (tenant_a.token, tenant_b.token):
+            assert token not in stored
+            assert hash_secret(token)[:16] not in stored
 
 
 async def test_anonymous_graphql_is_limited_per_address(
