@@ -29,6 +29,7 @@ from backend.db.engine import Database, database_from_settings
 from backend.feedback.http import ingestion_routes
 from backend.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
+from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
 from graphql_schema.credentials import own_origin
@@ -171,6 +172,7 @@ def create_app(
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient()
     graphql = GraphQLApp(settings, db, oidc)
+    rate_limits = RateLimits(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -184,6 +186,7 @@ def create_app(
                 gc.freeze()
                 yield {}
         finally:
+            await rate_limits.aclose()
             if owns_database:
                 await db.dispose()
 
@@ -196,10 +199,14 @@ def create_app(
             *auth_routes(settings, db, oidc),
             *ingestion_routes(db),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(RateLimitMiddleware, limits=rate_limits),
+        ],
         exception_handlers={Exception: _unexpected_error},
         lifespan=lifespan,
     )
     app.state.database = db
     app.state.settings = settings
+    app.state.rate_limits = rate_limits
     return app

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
+from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -16,6 +17,19 @@ from backend.net.dns import parse_nameserver
 DEFAULT_SECRET_KEY = "waypost-development-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_DATA_DIR = Path("var")
+
+# Requests each client may make, per rule (backend/ratelimit.py applies them; limits'
+# notation, several separated by ";"). Per address: a whole office may share one.
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "auth_ip": "60/minute",  # sign-in, invitation links, logout, per client address
+    "auth_credential": "10/minute",  # per invitation link, session or sign-in attempt
+    "ingest_ip": "1200/minute",
+    "ingest_credential": "600/minute",  # per ingestion token
+    "graphql_ip": "3000/minute",  # every request that carries a credential, per address
+    "graphql_credential": "1200/minute",  # per API token or session
+    "graphql_anonymous_ip": "60/minute",  # requests with no credential, per address
+}
+RATE_LIMIT_OFF = "off"
 
 
 class Environment(StrEnum):
@@ -100,6 +114,32 @@ class Settings(BaseSettings):
         for entry in value:
             parse_nameserver(entry)  # ValueError names the bad entry
         return value
+
+    # Rate limits: a rule named here replaces its default ("off" lifts it), e.g.
+    # WAYPOST_RATE_LIMITS='{"graphql_credential": "50/second;2000/minute"}'.
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # Off only for load tests, which send everything from one address.
+    rate_limits_enabled: bool = True
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _complete_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(DEFAULT_RATE_LIMITS))
+        if unknown:
+            raise ValueError(
+                f"unknown rule {', '.join(unknown)}; the rules are {', '.join(DEFAULT_RATE_LIMITS)}"
+            )
+        for name, rate in value.items():
+            if rate.strip().lower() == RATE_LIMIT_OFF:
+                continue
+            try:
+                parse_many(rate)
+            except ValueError:
+                raise ValueError(
+                    f"{name}: {rate!r} is not a rate such as '30/minute' or "
+                    f"'5/second;100/hour' (or {RATE_LIMIT_OFF!r})"
+                ) from None
+        return {**DEFAULT_RATE_LIMITS, **value}
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

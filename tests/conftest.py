@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from backend.app import create_app
 from backend.db.engine import Database
 from backend.db.migrate import upgrade
-from backend.settings import Environment, Settings
+from backend.settings import DEFAULT_RATE_LIMITS, Environment, Settings
 from tests.fixtures.databases import (
     TestDatabase,
     configured_url,
@@ -37,6 +39,13 @@ from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.oidc_provider import oidc_provider  # noqa: F401 - fixture
 from tests.fixtures.rogue_idp import rogue_idp, rogue_idp_server  # noqa: F401 - fixtures
 from tests.fixtures.tenants import Tenant, seed_tenant
+
+# Tests send hundreds of requests a minute from one address, often with one token:
+# generous limits for every app (and `waypost serve`) the suite starts, unless the
+# environment says otherwise. tests/test_ratelimit.py sets tight ones.
+os.environ.setdefault(
+    "WAYPOST_RATE_LIMITS", json.dumps(dict.fromkeys(DEFAULT_RATE_LIMITS, "100000/minute"))
+)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -18,6 +18,7 @@ from dramatiq.middleware import Retries
 from dramatiq.middleware.asyncio import AsyncIO
 from sqlalchemy import select
 
+from backend.auth.sso import prune_expired_attempts
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.models import Workspace
@@ -63,8 +64,12 @@ class Background:
     def _send(self, event: OutboxEvent) -> None:
         self.actors.dispatch_outbox_event.send(str(event.workspace_id), str(event.id))
 
-    async def housekeep_all_workspaces(self) -> int:
-        """Enqueue audit verification and purging of expired deletes for every workspace."""
+    async def housekeep(self) -> int:
+        """Delete expired sign-in attempts; enqueue audit verification and purging of
+        expired deletes for every workspace (their number is returned)."""
+        pruned = await prune_expired_attempts(self.db)
+        if pruned:
+            log.info("deleted %d expired sign-in attempts", pruned)
         async with self.db.transaction(NO_TENANT) as session:
             ids = (await session.scalars(select(Workspace.id))).all()
         for workspace_id in ids:
@@ -101,7 +106,7 @@ class Background:
             asyncio.create_task(
                 self._every(
                     self.settings.audit_verify_interval_seconds,
-                    self.housekeep_all_workspaces,
+                    self.housekeep,
                     "housekeeping",
                 )
             ),

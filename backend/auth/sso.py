@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from authlib.common.security import generate_token
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -149,6 +149,15 @@ async def start(
         code_verifier=attempt.code_verifier,
     )
     return Started(attempt.id, url)
+
+
+async def prune_expired_attempts(db: Database) -> int:
+    """Delete attempts past their lifetime: spent or not, they can no longer sign anyone in."""
+    async with db.transaction(NO_TENANT, write=True) as session:
+        result = await session.execute(
+            delete(SsoLoginAttempt).where(SsoLoginAttempt.created_at < utcnow() - ATTEMPT_TTL)
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def _spend_attempt(db: Database, state: str, browser_attempt: str | None) -> SsoLoginAttempt:
