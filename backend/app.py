@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +38,9 @@ from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.schema import build_schema
 from workers.background import Background
 from workers.broker import is_in_process
+
+
+logger = logging.getLogger("waypost")
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -168,6 +172,11 @@ def create_app(
 ) -> Starlette:
     """Build the app; a database passed in is borrowed (the caller disposes of it)."""
     settings = settings or get_settings()
+    if settings.sso_allow_unverified_domains:
+        logger.warning(
+            "WAYPOST_SSO_ALLOW_UNVERIFIED_DOMAINS is on: SSO connections may admit email "
+            "domains no organization has verified. Development only."
+        )
     owns_database = database is None
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient()
