@@ -39,7 +39,6 @@ from graphql_schema.schema import build_schema
 from workers.background import Background
 from workers.broker import is_in_process
 
-
 logger = logging.getLogger("waypost")
 
 
