@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -14,12 +15,20 @@ import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.auth.sessions import SESSION_COOKIE
-from backend.authz.roles import WorkspaceRole
+from backend.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, open_session
+from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
-from backend.models import ApiToken, Invitation, SsoLoginAttempt, UserIdentity
+from backend.db.scoping import NO_TENANT
+from backend.models import (
+    ApiToken,
+    Invitation,
+    OrganizationMembership,
+    SsoLoginAttempt,
+    UserIdentity,
+)
 from backend.settings import Environment, Settings
 from tests.fixtures.dns_server import LocalDnsServer
+from tests.fixtures.graphql import global_id
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueIdP
 from tests.fixtures.sso import (
     APP_ORIGIN,
@@ -404,3 +413,139 @@ async def test_invitations_left_pending_by_a_refusal_can_be_listed_and_revoked(
     async with owner_engine.connect() as conn:
         row = (await conn.execute(select(Invitation.accepted_at, Invitation.accepted_by))).one()
     assert tuple(row) == (None, None)
+
+
+async def _signed_in_through(
+    database: Database, settings: Settings, browser: Browser, user_id: UUID, tenant: Tenant
+) -> None:
+    """The browser holds a session of the account opened through ``tenant`` (as its SSO
+    would open one)."""
+    async with database.transaction(NO_TENANT, write=True) as session:
+        opened = await open_session(
+            session, settings, user_id=user_id, organization_id=tenant.organization_id,
+            ip=None, user_agent=None,
+        )  # fmt: skip
+    browser.http.cookies.set(SESSION_COOKIE, opened.secret, domain="testserver.local")
+    browser.http.cookies.set(CSRF_COOKIE, opened.csrf_token, domain="testserver.local")
+
+
+# -- from every role ------------------------------------------------------------------------
+
+ROLES = {
+    # name: (organization role, workspace role in bravo's first workspace)
+    "org-owner": (OrgRole.OWNER, None),
+    "org-admin": (OrgRole.ADMIN, None),
+    "org-member-workspace-admin": (OrgRole.MEMBER, WorkspaceRole.ADMIN),
+    "guest-admin": (None, WorkspaceRole.ADMIN),
+    "guest-editor": (None, WorkspaceRole.EDITOR),
+    "guest-viewer": (None, WorkspaceRole.VIEWER),
+}
+
+
+async def _caller(database: Database, tenant: Tenant, name: str) -> str:
+    """A token of someone holding ``name``'s roles in ``tenant``."""
+    if name == "org-owner":
+        return tenant.token
+    org_role, workspace_role = ROLES[name]
+    user_id, token = await add_guest(
+        database, tenant.workspace_ids[0], f"{name}@{tenant.slug}.example",
+        workspace_role or WorkspaceRole.VIEWER,
+    )  # fmt: skip
+    if org_role is not None:
+        async with database.transaction(NO_TENANT, write=True) as session:
+            session.add(
+                OrganizationMembership(
+                    organization_id=tenant.organization_id, user_id=user_id, role=org_role
+                )
+            )
+    return token
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+async def test_no_role_in_one_organization_gets_a_session_as_another_organizations_people(
+    role: str, settings: Settings, database: Database, attacker: Browser, tenant_a: Tenant,
+    tenant_b: Tenant, owner_engine: AsyncEngine,
+) -> None:  # fmt: skip
+    """Every role of bravo invites alpha's owner, an alpha member and an alpha guest, in
+    every shape of invitation it may send, and redeems each link itself."""
+    member, _ = await add_guest(
+        database, tenant_a.workspace_ids[1], "member@alpha.example", WorkspaceRole.EDITOR
+    )
+    async with database.transaction(NO_TENANT, write=True) as session:
+        session.add(
+            OrganizationMembership(
+                organization_id=tenant_a.organization_id, user_id=member, role=OrgRole.MEMBER
+            )
+        )
+    await add_guest(database, tenant_a.workspace_ids[0], "guest@alpha.example", WorkspaceRole.ADMIN)
+    token = await _caller(database, tenant_b, role)
+    shapes: list[dict[str, Any]] = [
+        {"orgRole": "ADMIN"},
+        {"orgRole": "MEMBER", "workspaceId": tenant_b.ws_gid(0), "workspaceRole": "ADMIN"},
+        {"workspaceId": tenant_b.ws_gid(0), "workspaceRole": "VIEWER"},
+    ]
+    sent = 0
+    before = await counts(owner_engine)
+    for victim in (tenant_a.owner_email, "member@alpha.example", "guest@alpha.example"):
+        for shape in shapes:
+            invited = await _invite(
+                attacker, token, organizationId=tenant_b.org_gid, email=victim, **shape
+            )
+            if invited["errors"]:
+                assert {e["code"] for e in invited["errors"]} <= {"FORBIDDEN", "NOT_FOUND"}
+                continue
+            sent += 1
+            async with browser_for(settings, database) as holder:
+                answer = await _redeem(holder, invited["acceptUrl"])
+                assert answer.status_code == 409, (role, victim, shape)
+                assert holder.cookie(SESSION_COOKIE) is None
+                assert _unauthenticated(await holder.graphql(VIEWER))
+    assert await counts(owner_engine) == before
+    # Admins may send every shape, workspace admins the guest one, the others none.
+    assert sent == {"org-owner": 9, "org-admin": 9}.get(
+        role, 3 if ROLES[role][1] is WorkspaceRole.ADMIN else 0
+    )
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({"orgRole": "ADMIN"}, id="org-admin"),
+        pytest.param({"orgRole": "MEMBER"}, id="org-member"),
+        pytest.param({"workspaceRole": "ADMIN"}, id="guest-admin"),
+        pytest.param({"workspaceRole": "VIEWER"}, id="guest-viewer"),
+    ],
+)
+async def test_tokens_minted_through_an_invitation_session_act_in_its_organization_only(
+    shape: dict[str, str], settings: Settings, database: Database, attacker: Browser,
+    tenant_a: Tenant, tenant_b: Tenant,
+) -> None:  # fmt: skip
+    """Someone who also holds alpha's OWNER role signs in through bravo's invitation, in
+    every role bravo can give: the session and what it mints never reach alpha."""
+    both = "both@two.example"
+    user_id, _ = await add_guest(database, tenant_a.workspace_ids[0], both, WorkspaceRole.VIEWER)
+    async with database.transaction(NO_TENANT, write=True) as session:
+        session.add(
+            OrganizationMembership(
+                organization_id=tenant_a.organization_id, user_id=user_id, role=OrgRole.OWNER
+            )
+        )
+    into = dict(shape, workspaceId=tenant_b.ws_gid(0)) if "workspaceRole" in shape else shape
+    invited = await _invite(
+        attacker, tenant_b.token, organizationId=tenant_b.org_gid, email=both, **into
+    )
+    async with browser_for(settings, database) as person:
+        await _signed_in_through(database, settings, person, user_id, tenant_a)
+        assert (await _redeem(person, invited["acceptUrl"])).status_code == 303
+        body = await person.graphql(VIEWER)
+        assert [o["slug"] for o in _orgs(body)] == ["bravo"]
+        token = (await person.graphql(MINT))["data"]["createApiToken"]["token"]
+    minted_again = (await attacker.with_token(token, MINT))["data"]["createApiToken"]["token"]
+    for credential in (token, minted_again):
+        seen = await attacker.with_token(credential, VIEWER)
+        assert [o["slug"] for o in _orgs(seen)] == ["bravo"]
+        for workspace in tenant_a.workspace_ids:
+            answer = await attacker.with_token(
+                credential, WORKSPACE, {"id": global_id("Workspace", workspace)}
+            )
+            assert answer["data"] == {"workspace": None}
