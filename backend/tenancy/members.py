@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
@@ -25,14 +26,20 @@ from backend.models import ApiToken, OrganizationMembership, User, Workspace, Wo
 from backend.outbox import emit as outbox
 
 
-async def _revoke_tokens(session: AsyncSession, user_id: UUID, workspace_ids: list[UUID]) -> int:
+async def _revoke_tokens(
+    session: AsyncSession,
+    user_id: UUID,
+    workspace_ids: list[UUID],
+    organization_id: UUID | None = None,
+) -> int:
+    """Revoke the person's tokens limited to these workspaces, and, once they have left
+    ``organization_id`` altogether, those limited to that organization."""
+    reach: ColumnElement[bool] = ApiToken.restricted_workspace_id.in_(workspace_ids)
+    if organization_id is not None:
+        reach = or_(reach, ApiToken.restricted_organization_id == organization_id)
     result = await session.execute(
         update(ApiToken)
-        .where(
-            ApiToken.user_id == user_id,
-            ApiToken.restricted_workspace_id.in_(workspace_ids),
-            ApiToken.revoked_at.is_(None),
-        )
+        .where(ApiToken.user_id == user_id, reach, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -79,6 +86,7 @@ async def remove_workspace_member(
     sessions = 0
     if not await _still_in_organization(session, organization_id, user_id):
         sessions = await end_sessions(session, user_id=user_id, organization_id=organization_id)
+        tokens += await _revoke_tokens(session, user_id, [], organization_id)
     await audit.record(
         session,
         workspace_id=workspace_id,
@@ -139,7 +147,7 @@ async def remove_organization_member(
     role = member.role
     await session.delete(member)
     await session.flush()
-    tokens = await _revoke_tokens(session, user_id, workspace_ids)
+    tokens = await _revoke_tokens(session, user_id, workspace_ids, organization_id)
     sessions = await end_sessions(session, user_id=user_id, organization_id=organization_id)
     await audit.record(
         session,

@@ -549,3 +549,25 @@ async def test_tokens_minted_through_an_invitation_session_act_in_its_organizati
                 credential, WORKSPACE, {"id": global_id("Workspace", workspace)}
             )
             assert answer["data"] == {"workspace": None}
+
+
+async def test_leaving_the_organization_revokes_the_tokens_minted_through_it(
+    settings: Settings, database: Database, attacker: Browser, tenant_b: Tenant
+) -> None:
+    invited = await _invite(
+        attacker, tenant_b.token, organizationId=tenant_b.org_gid, email="gina@x.example",
+        orgRole="MEMBER",
+    )  # fmt: skip
+    async with browser_for(settings, database) as gina:
+        assert (await _redeem(gina, invited["acceptUrl"])).status_code == 303
+        token = (await gina.graphql(MINT))["data"]["createApiToken"]["token"]
+        me = await gina.graphql("{ viewer { user { id } } }")
+    assert _orgs(await attacker.with_token(token, VIEWER))
+    removed = await attacker.with_token(
+        tenant_b.token,
+        """mutation($org: ID!, $user: ID!) { removeOrganizationMember(input:
+        {organizationId: $org, userId: $user}) { errors { code } } }""",
+        {"org": tenant_b.org_gid, "user": me["data"]["viewer"]["user"]["id"]},
+    )
+    assert removed["data"]["removeOrganizationMember"]["errors"] == []
+    assert _unauthenticated(await attacker.with_token(token, VIEWER))
