@@ -14,7 +14,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -26,6 +26,8 @@ from strawberry.types import ExecutionResult
 from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
+from backend.edge.body_limit import BodyLimitMiddleware
+from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.feedback.http import ingestion_routes
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
 from backend.settings import Settings, get_settings
@@ -52,6 +54,7 @@ class GraphQLApp(GraphQL[Context, None]):
         # closing) an overflow connection. The overflow stays for a request that
         # briefly needs a second connection.
         self._in_flight = asyncio.Semaphore(settings.database_pool_size)
+        self._ide_policy = page_policy(self.graphql_ide_html) if self.graphql_ide else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # a subscription holds its socket for long
@@ -59,6 +62,9 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         async with self._in_flight:
             await super().__call__(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self.graphql_ide_html, headers={CSP: self._ide_policy})
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -185,7 +191,12 @@ def create_app(
             *auth_routes(settings, db, oidc),
             *ingestion_routes(db),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            # Outermost first.
+            Middleware(RequestIdMiddleware),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(BodyLimitMiddleware),  # before any route reads or parses a body
+        ],
         exception_handlers={Exception: _unexpected_error},
         lifespan=lifespan,
     )
