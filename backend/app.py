@@ -22,6 +22,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
@@ -193,6 +194,7 @@ def create_app(
         ],
         middleware=[
             # Outermost first.
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeadersMiddleware),
             Middleware(BodyLimitMiddleware),  # before any route reads or parses a body
