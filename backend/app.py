@@ -27,6 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
+from backend.edge.access_log import redact_access_log
 from backend.edge.body_limit import BodyLimitMiddleware
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.feedback.http import ingestion_routes
@@ -163,6 +164,7 @@ def create_app(
 ) -> Starlette:
     """Build the app; a database passed in is borrowed (the caller disposes of it)."""
     settings = settings or get_settings()
+    redact_access_log()
     owns_database = database is None
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient()
