@@ -15,7 +15,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -23,10 +23,14 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
+from backend.edge.access_log import redact_access_log
+from backend.edge.body_limit import BodyLimitMiddleware
+from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.feedback.http import ingestion_routes
 from backend.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
@@ -67,6 +71,7 @@ class GraphQLApp(GraphQL[Context, None]):
         # closing) an overflow connection. The overflow stays for a request that
         # briefly needs a second connection.
         self._in_flight = asyncio.Semaphore(settings.database_pool_size)
+        self._ide_policy = page_policy(self.graphql_ide_html) if self.graphql_ide else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # a subscription holds its socket for long
@@ -74,6 +79,9 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         async with self._in_flight:
             await super().__call__(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self.graphql_ide_html, headers={CSP: self._ide_policy})
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -176,6 +184,7 @@ def create_app(
             "WAYPOST_SSO_ALLOW_UNVERIFIED_DOMAINS is on: SSO connections may admit email "
             "domains no organization has verified. Development only."
         )
+    redact_access_log()
     owns_database = database is None
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient()
@@ -208,7 +217,12 @@ def create_app(
             *ingestion_routes(db),
         ],
         middleware=[
+            # Outermost first: the client's real address, an id, hardened answers (429
+            # and 413 included), the body's size, then what this client may still ask.
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),
             Middleware(RequestIdMiddleware),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(BodyLimitMiddleware),  # before any route reads or parses a body
             Middleware(RateLimitMiddleware, limits=rate_limits),
         ],
         exception_handlers={Exception: _unexpected_error},

@@ -75,6 +75,8 @@ def serve(
     """Serve the API (GraphQL at /graphql, /healthz, /readyz)."""
     import uvicorn
 
+    from backend.edge.body_limit import GRAPHQL_MAX_BYTES
+
     get_settings()  # refuse unsafe production settings before binding a port
     uvicorn.run(
         "backend.app:create_app",
@@ -82,7 +84,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # The app believes X-Forwarded-* from WAYPOST_TRUSTED_PROXIES only; uvicorn's
+        # own handling would trust any peer in FORWARDED_ALLOW_IPS (127.0.0.1 unset).
+        proxy_headers=False,
+        ws_max_size=GRAPHQL_MAX_BYTES,  # a WebSocket message is capped like a request
         log_level="info",
         access_log=access_log,
     )

@@ -16,7 +16,12 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestIdMiddleware:
-    """Give every request an id (the caller's, if sane), echoed in the response."""
+    """Give every request an id of our own, echoed in the response.
+
+    The audit trail and the error log name requests by this id, so a caller must not
+    choose it (one could make its changes look like another request's). A caller's
+    own id, if sane, is kept beside it as ``client_request_id``.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -26,8 +31,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_request_id"] = incoming if _SAFE_REQUEST_ID.match(incoming) else None
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

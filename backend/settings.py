@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.net.dns import parse_nameserver
+from backend.secret_strength import weakness
 
 # Known to everyone who has read this file: fine on a laptop, refused in production.
 DEFAULT_SECRET_KEY = "waypost-development-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
-MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_DATA_DIR = Path("var")
+EMBEDDED_OVERRIDE = "WAYPOST_ALLOW_EMBEDDED_IN_PRODUCTION"
 
 # Requests each client may make, per rule (backend/ratelimit.py applies them; limits'
 # notation, several separated by ";"). Per address: a whole office may share one.
@@ -57,6 +60,14 @@ class Settings(BaseSettings):
     broker_url: str = Field(default="memory://", description="memory://, redis://… or amqp://…")
     secret_key: str = DEFAULT_SECRET_KEY
     base_url: str = "http://127.0.0.1:8000"
+
+    # Production normally runs on Postgres and a real broker; a single box may choose
+    # the embedded SQLite file and in-process broker, knowingly, with this flag.
+    allow_embedded_in_production: bool = False
+    # Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; from anyone else these headers are ignored.
+    # From the environment: comma-separated.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     # Postgres group role every application connection switches to, so row-level
     # security applies even when the login role happens to own the tables.
@@ -141,18 +152,53 @@ class Settings(BaseSettings):
                 ) from None
         return {**DEFAULT_RATE_LIMITS, **value}
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry)))
+            except ValueError:
+                raise ValueError(
+                    f"WAYPOST_TRUSTED_PROXIES: {entry!r} is not an IP address or a CIDR "
+                    "network (such as 10.0.0.7 or 10.0.0.0/24)"
+                ) from None
+        return tuple(networks)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.env is Environment.PRODUCTION:
-            if self.secret_key == DEFAULT_SECRET_KEY or not self.secret_key:
+        if self.env is not Environment.PRODUCTION:
+            return self  # `make run`: a laptop on plain HTTP with the embedded defaults
+        weak = weakness(self.secret_key, known=(DEFAULT_SECRET_KEY,))
+        if weak:
+            raise InsecureSettingsError(
+                f"WAYPOST_SECRET_KEY {weak}: set a random value in production (for example: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        url = urlsplit(self.base_url)
+        if url.scheme != "https" or not url.hostname:
+            raise InsecureSettingsError(
+                "WAYPOST_BASE_URL must be the https:// address people use in production "
+                f"(got {self.base_url!r}): session cookies are sent over HTTPS only."
+            )
+        if not self.allow_embedded_in_production:
+            if self.is_sqlite:
                 raise InsecureSettingsError(
-                    "WAYPOST_SECRET_KEY must be set to a random value in production "
-                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                    "WAYPOST_DATABASE_URL is the embedded SQLite file: production needs "
+                    f"Postgres, or {EMBEDDED_OVERRIDE}=true for a deliberate single box."
                 )
-            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            if self.broker_url.startswith("memory://"):
                 raise InsecureSettingsError(
-                    f"WAYPOST_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
-                    "in production."
+                    "WAYPOST_BROKER_URL is the in-process broker: production needs redis:// "
+                    f"or amqp://, or {EMBEDDED_OVERRIDE}=true for a deliberate single box."
                 )
         return self
 

@@ -18,11 +18,11 @@ from backend.audit.actor import Actor
 from backend.auth.service import bearer_token
 from backend.authz.access import ingestion_access
 from backend.db.engine import Database
+from backend.edge.body_limit import INGEST_MAX_BYTES, BodyTooLarge, read_body, too_large
 from backend.errors import DomainError
 from backend.feedback import ingestion, service
 from backend.models.audit import ActorType
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
 PATH = "/ingest/v1/feedback"
 
 
@@ -58,9 +58,10 @@ def ingestion_routes(db: Database) -> list[Route]:
                 },
                 status_code=401,
             )
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error(413, f"At most {MAX_BODY_BYTES // (1024 * 1024)} MiB a request.")
+        try:
+            body = await read_body(request, INGEST_MAX_BYTES)
+        except BodyTooLarge as refused:
+            return too_large(refused.limit)
         mode = request.query_params.get("mode", "keep-good")
         if mode not in ("keep-good", "all-or-nothing"):
             return _error(400, "mode is keep-good or all-or-nothing.", "mode")

@@ -38,6 +38,7 @@ KNOWN_SETTINGS = {
     "WAYPOST_BROKER_URL",
     "WAYPOST_SECRET_KEY",
     "WAYPOST_BASE_URL",
+    "WAYPOST_TRUSTED_PROXIES",
 }
 SERVICES = {"postgres", "redis", "migrate", "api", "worker"}
 APP_SERVICES = ("migrate", "api", "worker")
@@ -274,6 +275,10 @@ def test_app_containers_run_in_production_with_a_required_secret(
         match = REQUIRED.match(env["WAYPOST_SECRET_KEY"])
         assert match, name
         assert match["name"] == "WAYPOST_SECRET_KEY", name
+        # Production refuses http://: no default address, the operator gives theirs.
+        match = REQUIRED.match(env["WAYPOST_BASE_URL"])
+        assert match, name
+        assert match["name"] == "WAYPOST_BASE_URL", name
 
 
 def test_no_hard_coded_secrets(compose: dict[str, Any]) -> None:
