@@ -26,10 +26,11 @@ from backend.models import (
     SsoLoginAttempt,
     UserIdentity,
 )
-from backend.settings import Environment, Settings
+from backend.settings import Settings
 from tests.fixtures.dns_server import LocalDnsServer
 from tests.fixtures.graphql import global_id
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueIdP
+from tests.fixtures.settings import production_settings
 from tests.fixtures.sso import (
     APP_ORIGIN,
     Browser,
@@ -393,12 +394,9 @@ async def test_linking_needs_the_provider_to_name_the_signed_in_account(
 
 
 def test_production_refuses_sso_for_unverified_domains() -> None:
+    production_settings("sqlite+aiosqlite:///x.db")  # otherwise fine
     with pytest.raises(ValueError, match="UNVERIFIED_DOMAINS"):
-        Settings(
-            env=Environment.PRODUCTION,
-            secret_key="a-long-random-production-secret-key-0123456789",
-            sso_allow_unverified_domains=True,
-        )
+        production_settings("sqlite+aiosqlite:///x.db", sso_allow_unverified_domains=True)
 
 
 async def test_invitations_left_pending_by_a_refusal_can_be_listed_and_revoked(
