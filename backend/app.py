@@ -158,7 +158,7 @@ def create_app(
     settings = settings or get_settings()
     owns_database = database is None
     db = database or database_from_settings(settings)
-    oidc = oidc or OidcClient()
+    oidc = oidc or OidcClient(settings)
     graphql = GraphQLApp(settings, db, oidc)
 
     @asynccontextmanager

@@ -37,6 +37,8 @@ from tests.fixtures.oidc_provider import oidc_provider  # noqa: F401 - fixture
 from tests.fixtures.rogue_idp import rogue_idp, rogue_idp_server  # noqa: F401 - fixtures
 from tests.fixtures.tenants import Tenant, seed_tenant
 
+LOOPBACK_IDPS = ("127.0.0.1",)
+
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def test_database() -> TestDatabase:
@@ -88,7 +90,11 @@ async def database(shared_database: Database, owner_engine: AsyncEngine) -> Asyn
 
 @pytest.fixture
 def settings(test_database: TestDatabase) -> Settings:
-    return Settings(env=Environment.TEST, database_url=test_database.app_url)
+    # The test identity providers run on loopback, which outbound fetches refuse unless
+    # allowed.
+    return Settings(
+        env=Environment.TEST, database_url=test_database.app_url, outbound_allow=LOOPBACK_IDPS
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
