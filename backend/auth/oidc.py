@@ -142,7 +142,7 @@ class OidcClient:
         """Refuse, before any is fetched, a provider announcing endpoints we may not reach."""
         for name in FETCHED_ENDPOINTS:
             url = getattr(metadata, name)
-            if url is None:
+            if not url:
                 continue
             try:
                 await vet(self._outbound.settings, url)

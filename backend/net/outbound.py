@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -186,6 +187,11 @@ def _allowed(settings: Settings) -> _Allowlist:
     return _allowlist(tuple(settings.outbound_allow))
 
 
+def _host(url: httpx.URL) -> str:
+    """The host as sent: international names in their ASCII (IDNA) form."""
+    return url.raw_host.decode("ascii")
+
+
 def _ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))
@@ -196,7 +202,7 @@ def _ip_literal(host: str) -> IPAddress | None:
 def _addresses_refusal(settings: Settings, url: httpx.URL, found: list[IPAddress]) -> str | None:
     """Why the host's addresses may not be reached for this URL, or None."""
     allow = _allowed(settings)
-    if allow.allows_name(url.host):
+    if allow.allows_name(_host(url)):
         return None
     for address in found:
         if allow.allows_address(address):
@@ -219,12 +225,13 @@ async def vet(settings: Settings, url: str | httpx.URL) -> list[IPAddress]:
     if refusal is not None:
         raise OutboundRefused(f"{_shown(url)} {refusal}")
     parsed = httpx.URL(url)
+    host = _host(parsed)
     try:
-        found = await addresses(settings, parsed.host)
+        found = await addresses(settings, host)
     except DnsLookupFailed as error:
-        raise OutboundError(f"{parsed.host} could not be resolved: {error.reason}") from None
+        raise OutboundError(f"{host} could not be resolved: {error.reason}") from None
     if not found:
-        raise OutboundRefused(f"{parsed.host} has no address")
+        raise OutboundRefused(f"{host} has no address")
     refusal = _addresses_refusal(settings, parsed, found)
     if refusal is not None:
         raise OutboundRefused(f"{_shown(parsed)} {refusal}")
@@ -244,10 +251,12 @@ def _shown(url: str | httpx.URL) -> str:
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Vets every request's URL (each redirect is a request) and connects to a vetted IP."""
 
-    def __init__(self, settings: Settings, *, verify: Any = True) -> None:
+    def __init__(self, settings: Settings, *, verify: ssl.SSLContext | None = None) -> None:
         self._settings = settings
         self._inner = httpx.AsyncHTTPTransport(
-            verify=verify, limits=httpx.Limits(max_keepalive_connections=0), retries=0
+            verify=verify or httpx.create_ssl_context(),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            retries=0,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -260,7 +269,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 request.url.copy_with(host=str(address)),
                 headers=request.headers,
                 stream=request.stream,
-                extensions={**request.extensions, "sni_hostname": request.url.host},
+                extensions={**request.extensions, "sni_hostname": _host(request.url)},
             )
             try:
                 return await self._inner.handle_async_request(pinned)
@@ -295,13 +304,14 @@ class OutboundHttp:
         max_bytes: int = DEFAULT_MAX_BYTES,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-        verify: Any = True,  # tests trust their own certificate authority
+        verify: ssl.SSLContext | None = None,  # None: the usual certificate authorities
     ) -> None:
         self.settings = settings
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.deadline_seconds = deadline_seconds
-        self._verify = verify
+        # Made once: loading the certificate authorities takes tens of milliseconds.
+        self._verify = verify or httpx.create_ssl_context()
 
     async def request(
         self,

@@ -112,6 +112,22 @@ async def test_a_loopback_server_gets_no_request(outbound_settings: Settings) ->
     assert inner.hits == []
 
 
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "127.1", "0x7f.0.0.1", "127.0.0.1.nip.io", "[::ffff:7f00:1]", "[::1]"],
+)
+async def test_odd_spellings_of_loopback_reach_nothing(
+    outbound_settings: Settings, host: str
+) -> None:
+    """Names are resolved by the name server alone, and only its answers are connected to:
+    what some resolver would read as an address is, here, a name without one."""
+    with recording_server("127.0.0.1") as inner:
+        inner.answer("/", "{}")
+        with pytest.raises(OutboundRefused):
+            await OutboundHttp(outbound_settings).request("GET", f"http://{host}:{inner.port}/")
+    assert inner.hits == []
+
+
 async def test_an_allowed_address_is_fetched_by_name_with_its_host_header(
     dns_server: LocalDnsServer, outbound_settings: Settings
 ) -> None:
