@@ -187,7 +187,7 @@ def create_app(
     redact_access_log()
     owns_database = database is None
     db = database or database_from_settings(settings)
-    oidc = oidc or OidcClient()
+    oidc = oidc or OidcClient(settings)
     graphql = GraphQLApp(settings, db, oidc)
     rate_limits = RateLimits(settings)
 

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.net.dns import parse_nameserver
+from backend.net.outbound import allowlist_entry
 from backend.secret_strength import weakness
 
 # Known to everyone who has read this file: fine on a laptop, refused in production.
@@ -111,8 +112,12 @@ class Settings(BaseSettings):
     # the addresses of hosts the server fetches from: "host" or "host:port" entries
     # ("[v6]:port" for IPv6), comma-separated; empty means the system's resolver.
     dns_nameservers: Annotated[tuple[str, ...], NoDecode] = ()
+    # Hosts (by name), addresses and networks (CIDR) the server may fetch from although
+    # they are not public, comma-separated: a development identity provider on loopback,
+    # an internal one. Plain http:// goes only to these, and never in production.
+    outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("dns_nameservers", mode="before")
+    @field_validator("dns_nameservers", "outbound_allow", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -172,6 +177,11 @@ class Settings(BaseSettings):
                     "network (such as 10.0.0.7 or 10.0.0.0/24)"
                 ) from None
         return tuple(networks)
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _check_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(allowlist_entry(entry) for entry in value)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -46,6 +46,7 @@ from tests.fixtures.tenants import Tenant, seed_tenant
 os.environ.setdefault(
     "WAYPOST_RATE_LIMITS", json.dumps(dict.fromkeys(DEFAULT_RATE_LIMITS, "100000/minute"))
 )
+LOOPBACK_IDPS = ("127.0.0.1",)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -102,9 +103,12 @@ def settings(
     dns_server_session: LocalDnsServer,  # noqa: F811 - the fixture, imported above
 ) -> Settings:
     # Every app of the suite resolves names through the loopback DNS server, so domain
-    # verification runs as in production, against records the tests publish.
+    # verification runs as in production, against records the tests publish; the test
+    # identity providers run on loopback, which outbound fetches refuse unless allowed.
     return dns_server_session.settings(
-        Settings(env=Environment.TEST, database_url=test_database.app_url)
+        Settings(
+            env=Environment.TEST, database_url=test_database.app_url, outbound_allow=LOOPBACK_IDPS
+        )
     )
 
 

@@ -7,7 +7,6 @@ it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +24,13 @@ from backend.authz.access import Access
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.errors import NotFound, ValidationFailed
 from backend.models import SsoConnection, Workspace
+from backend.net.outbound import url_refusal
 from backend.settings import Settings
 from backend.validation import no_control_characters, required_text
 
 SECRET_PURPOSE = "sso client secret"  # noqa: S105 - a key-derivation label
 MIN_SECRET_LENGTH = 8
 MAX_DOMAINS = 50
-_LOOPBACK = re.compile(r"^http://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?(?:/|$)")
 # What an audit event shows of a secret.
 _HIDDEN = "(hidden)"
 
@@ -56,11 +55,11 @@ def _issuer(value: str, settings: Settings) -> str:
     cleaned = no_control_characters(value, field="issuer").strip().rstrip("/")
     if len(cleaned) > 500:
         raise ValidationFailed("Must be at most 500 characters.", field="issuer")
-    # Plain HTTP only for a provider on this machine, and never in production.
-    if not cleaned.startswith("https://") and (
-        settings.is_production or not _LOOPBACK.match(cleaned)
-    ):
-        raise ValidationFailed("The issuer must be an https:// URL.", field="issuer")
+    # https, a public address (or an allowed one; only those over plain http, and never in
+    # production): the outbound rules, as far as they can be told before discovery.
+    refusal = url_refusal(settings, cleaned)
+    if refusal is not None:
+        raise ValidationFailed(f"The issuer {refusal}.", field="issuer")
     return cleaned
 
 

@@ -1,10 +1,12 @@
 """Talking to OpenID providers: discovery, key sets, the code exchange, ID-token checks.
 
 Built on authlib's OAuth 2 parameter handling and PKCE, and joserfc (authlib's JOSE
-library) for the ID token. Every check of OpenID Connect Core §3.1.3.7 that applies
-to the code flow is made here: signature by a published key with an asymmetric
-algorithm (never ``none``), issuer, audience (and ``azp`` with several audiences),
-expiry, issue time and the nonce of this very login.
+library) for the ID token. Every fetch (discovery, key set, token, user information) goes
+through the guarded outbound client (``backend.net.outbound``): the issuer and every
+endpoint its discovery document announces must be public addresses. Every check of
+OpenID Connect Core §3.1.3.7 that applies to the code flow is made here: signature by a
+published key with an asymmetric algorithm (never ``none``), issuer, audience (and
+``azp`` with several audiences), expiry, issue time and the nonce of this very login.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from authlib.oauth2.auth import ClientAuth
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -30,12 +31,18 @@ from joserfc.errors import (
 )
 from joserfc.jwk import KeySet
 
+from backend.net.outbound import OutboundError, OutboundHttp, OutboundRefused, vet
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
 SCOPES = "openid email profile"
 # Asymmetric only: an HMAC "signature" keyed with the client secret proves nothing
 # about the provider, and "none" proves nothing at all.
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 CLOCK_SKEW_SECONDS = 60
-HTTP_TIMEOUT_SECONDS = 10.0
+# What the server itself fetches; the authorization endpoint is the browser's business.
+FETCHED_ENDPOINTS = ("token_endpoint", "jwks_uri", "userinfo_endpoint")
 
 
 class OidcError(Exception):
@@ -73,28 +80,36 @@ class OidcClient:
 
     def __init__(
         self,
+        settings: Settings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        outbound: OutboundHttp | None = None,
         metadata_ttl: float = 3600.0,
         refetch_interval: float = 60.0,
     ) -> None:
-        self._transport = transport
+        self._outbound = outbound or OutboundHttp(settings)
         self.metadata_ttl = metadata_ttl
         self.refetch_interval = refetch_interval
         self._metadata: dict[str, tuple[float, ProviderMetadata]] = {}
         self._keys: dict[str, _CachedKeys] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=self._transport, timeout=HTTP_TIMEOUT_SECONDS)
-
     async def _get_json(self, url: str, what: str) -> dict[str, Any]:
         try:
-            async with self._http() as http:
-                response = await http.get(url, headers={"accept": "application/json"})
-            response.raise_for_status()
+            response = await self._outbound.request(
+                "GET", url, headers={"accept": "application/json"}
+            )
+            if not 200 <= response.status_code < 300:
+                raise ValueError(response.status_code)
             document = response.json()
-        except (httpx.HTTPError, ValueError) as error:
+        except OutboundRefused as error:
+            raise OidcError(
+                f"The identity provider's {what} was not fetched: {error.reason}."
+            ) from None
+        except OutboundError as error:
+            raise OidcError(
+                f"The identity provider's {what} could not be read: {error.reason}."
+            ) from error
+        except ValueError as error:
             raise OidcError(f"The identity provider's {what} could not be read.") from error
         if not isinstance(document, dict):
             raise OidcError(f"The identity provider's {what} is not a JSON object.")
@@ -119,8 +134,22 @@ class OidcClient:
             )
         except KeyError as error:
             raise OidcError(f"The identity provider's configuration lacks {error}.") from None
+        await self._check_endpoints(metadata)
         self._metadata[issuer] = (time.monotonic(), metadata)
         return metadata
+
+    async def _check_endpoints(self, metadata: ProviderMetadata) -> None:
+        """Refuse, before any is fetched, a provider announcing endpoints we may not reach."""
+        for name in FETCHED_ENDPOINTS:
+            url = getattr(metadata, name)
+            if not url:
+                continue
+            try:
+                await vet(self._outbound.settings, url)
+            except OutboundError as error:
+                raise OidcError(
+                    f"The identity provider's {name} is refused: {error.reason}."
+                ) from None
 
     def authorization_url(
         self,
@@ -166,10 +195,13 @@ class OidcClient:
         auth = ClientAuth(client_id, client_secret, "client_secret_basic")
         uri, headers, body = auth.prepare("POST", metadata.token_endpoint, headers, body)
         try:
-            async with self._http() as http:
-                response = await http.post(uri, content=body, headers=headers)
+            response = await self._outbound.request("POST", uri, content=body, headers=headers)
             answer = response.json()
-        except (httpx.HTTPError, ValueError) as error:
+        except OutboundError as error:
+            raise OidcError(
+                f"The identity provider's token endpoint could not be reached: {error.reason}."
+            ) from error
+        except ValueError as error:
             raise OidcError(
                 "The identity provider's token endpoint could not be reached."
             ) from error
@@ -184,13 +216,19 @@ class OidcClient:
         if not metadata.userinfo_endpoint:
             return {}
         try:
-            async with self._http() as http:
-                response = await http.get(
-                    metadata.userinfo_endpoint, headers={"authorization": f"Bearer {access_token}"}
-                )
-            response.raise_for_status()
+            response = await self._outbound.request(
+                "GET",
+                metadata.userinfo_endpoint,
+                headers={"authorization": f"Bearer {access_token}"},
+            )
+            if not 200 <= response.status_code < 300:
+                raise ValueError(response.status_code)
             answer = response.json()
-        except (httpx.HTTPError, ValueError) as error:
+        except OutboundError as error:
+            raise OidcError(
+                f"The identity provider's user information could not be read: {error.reason}."
+            ) from error
+        except ValueError as error:
             raise OidcError(
                 "The identity provider's user information could not be read."
             ) from error

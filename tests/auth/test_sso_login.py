@@ -245,7 +245,7 @@ async def test_after_a_key_rotation_sign_in_works_with_one_key_set_refetch(
     rogue_idp: RogueIdP,
     owner_engine: AsyncEngine,
 ) -> None:
-    oidc = OidcClient(refetch_interval=3600)  # one process's key cache across sign-ins
+    oidc = OidcClient(settings, refetch_interval=3600)  # one process's key cache across sign-ins
     async with browser_for(settings, database, oidc) as browser:
         assert (await browser.sign_in_through_rogue(tenant_a.slug)).status_code == 303
     assert rogue_idp.jwks_fetches == 1

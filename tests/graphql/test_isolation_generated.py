@@ -449,7 +449,9 @@ async def api(
     rls_only = request.param == isolation.RLS_ONLY
     database = make_database(test_database, app_scoping=False) if rls_only else shared_database
     settings = session_dns_server().settings(
-        Settings(env=Environment.TEST, database_url=test_database.app_url)
+        Settings(
+            env=Environment.TEST, database_url=test_database.app_url, outbound_allow=("127.0.0.1",)
+        )
     )
     transport = httpx.ASGITransport(app=create_app(settings, database=database))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
