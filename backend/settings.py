@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Known to everyone who has read this file: fine on a laptop, refused in production.
@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     # and in any case this long after sign-in.
     session_idle_timeout_seconds: float = 8 * 3600.0
     session_absolute_timeout_seconds: float = 7 * 24 * 3600.0
+
+    # The audit chain's HMAC key (backend/audit/keys.py): derived from this value if set,
+    # else from secret_key. Former values stay listed as retired (a JSON list) so that
+    # events signed under them still verify after a rotation.
+    audit_key: SecretStr | None = None
+    audit_retired_keys: list[SecretStr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_a_weak_audit_key(self) -> Settings:
+        if self.audit_key is not None and len(self.audit_key) < MIN_SECRET_KEY_LENGTH:
+            raise InsecureSettingsError(
+                f"WAYPOST_AUDIT_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters."
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
