@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.app import create_app
 from backend.audit.keys import AuditKeyring
+from backend.audit.verify import verify_workspace_increment
 from backend.db.engine import Database
 from backend.db.migrate import upgrade
-from backend.models import AccountAuditEvent, AuditEvent, ChainHead
+from backend.db.scoping import TenantBinding
+from backend.models import AccountAuditEvent, AuditEvent, AuditVerification, ChainHead
 from backend.models.audit import AuditScope
 from backend.settings import Environment, Settings, get_settings
 from tests.conftest import make_database
@@ -322,9 +324,9 @@ async def test_a_short_audit_key_is_refused() -> None:
 
 async def write_unkeyed_chain(
     owner: AsyncEngine, scope: AuditScope, scope_id: UUID, length: int
-) -> None:
+) -> list[str]:
     """Events as they were written before chains were keyed: no key id, plain SHA-256."""
-    previous = GENESIS
+    previous, hashes = GENESIS, []
     start = datetime.now(UTC) - timedelta(days=30)
     async with owner.begin() as conn:
         for sequence in range(1, length + 1):
@@ -353,6 +355,7 @@ async def write_unkeyed_chain(
                 )
             await conn.execute(statement)
             previous = row["hash"]
+            hashes.append(previous)
         await conn.execute(
             insert(HEADS).values(
                 scope=scope,
@@ -362,6 +365,7 @@ async def write_unkeyed_chain(
                 outbox_sequence=0,
             )
         )
+    return hashes
 
 
 async def test_chains_from_before_keys_verify_after_the_upgrade_and_unkeyed_forgeries_do_not(
@@ -388,7 +392,18 @@ async def test_chains_from_before_keys_verify_after_the_upgrade_and_unkeyed_forg
                     "VALUES (:id, :org, 'Older', :now, :now)"
                 ).bindparams(id=ws, org=org, now=now)
             )
-        await write_unkeyed_chain(owner, WORKSPACE, ws, 2)
+        [first_hash, _] = await write_unkeyed_chain(owner, WORKSPACE, ws, 2)
+        async with owner.begin() as conn:  # the background check had got to event 1
+            await conn.execute(
+                insert(AuditVerification.__table__).values(
+                    workspace_id=ws,
+                    id=ws,
+                    verified_at=now,
+                    verified_sequence=1,
+                    verified_hash=first_hash,
+                    ok=True,
+                )
+            )
 
         await asyncio.to_thread(upgrade, scratch_url)
 
@@ -400,6 +415,14 @@ async def test_chains_from_before_keys_verify_after_the_upgrade_and_unkeyed_forg
         assert f"ok      organization {org}: 4 events" in done.stdout
         assert f"ok      workspace {ws}: 3 events" in done.stdout
         assert "2 chains checked, 0 broken" in done.stdout
+        # The background check goes on from its checkpoint among the unkeyed events.
+        app = make_database(TestDatabase(scratch_url, app_url))
+        try:
+            async with app.transaction(TenantBinding(frozenset({ws})), write=True) as session:
+                report = await verify_workspace_increment(session, ws)
+            assert (report.ok, report.last_sequence) == (True, 3), report.problem
+        finally:
+            await app.dispose()
 
         # Each chain's unkeyed events are sealed by one keyed event that links to them.
         async with owner.connect() as conn:
