@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.net.dns import parse_nameserver
@@ -182,6 +182,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(allowlist_entry(entry) for entry in value)
+
+    # The audit chain's HMAC key (backend/audit/keys.py): derived from this value if set,
+    # else from secret_key. Former values stay listed as retired (a JSON list) so that
+    # events signed under them still verify after a rotation.
+    audit_key: SecretStr | None = None
+    audit_retired_keys: list[SecretStr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_a_weak_audit_key(self) -> Settings:
+        weak = self.audit_key and weakness(self.audit_key.get_secret_value(), known=())
+        if weak:
+            raise InsecureSettingsError(f"WAYPOST_AUDIT_KEY {weak}: set a random value.")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

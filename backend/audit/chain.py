@@ -1,4 +1,4 @@
-"""Hash chain arithmetic: canonical hashing of events and verification of a chain.
+"""Hash chain arithmetic: canonical signing of events and verification of a chain.
 
 Pure functions over plain values, so the CLI, the worker and the tests check a
 chain exactly the same way.
@@ -7,6 +7,7 @@ chain exactly the same way.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +16,12 @@ from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
 
+from backend.audit.keys import LEGACY_KEY_ID, AuditKey, AuditKeyring
+
 GENESIS = "0" * 64
+# The event that vouches for a chain's unkeyed (legacy) events: only the upgrade that
+# introduced keys writes it (migrations/versions/0016_*); the recorder refuses to.
+SEAL_ACTION = "audit_chain.seal"
 
 
 class ChainedEvent(Protocol):
@@ -33,6 +39,7 @@ class ChainedEvent(Protocol):
     user_agent: str | None
     prev_hash: str
     hash: str
+    key_id: str
 
 
 def to_json_value(value: Any) -> Any:
@@ -56,7 +63,13 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_hash(scope: str, scope_id: UUID, event: ChainedEvent) -> str:
+def _canonical(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(scope: str, scope_id: UUID, event: ChainedEvent, key: AuditKey | None) -> str:
+    """What ``event.hash`` must be: HMAC-SHA256 under ``key`` over the event and the
+    key's id; with no key, the plain SHA-256 that events written before keys carry."""
     document = {
         "scope": scope,
         "scope_id": str(scope_id),
@@ -74,8 +87,20 @@ def event_hash(scope: str, scope_id: UUID, event: ChainedEvent) -> str:
         "user_agent": event.user_agent,
         "prev_hash": event.prev_hash,
     }
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if key is None:
+        return hashlib.sha256(_canonical(document)).hexdigest()
+    document["key_id"] = key.id
+    return hmac.new(key.secret, _canonical(document), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Position:
+    """How far a chain has been verified: its last good event and, while unkeyed
+    events still wait for the keyed seal that vouches for them, the first of them."""
+
+    sequence: int = 0
+    hash: str = GENESIS
+    unkeyed_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,10 +112,15 @@ class ChainReport:
     last_hash: str
     problem: str | None = None
     broken_at: int | None = None
+    unkeyed_from: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    @property
+    def position(self) -> Position:
+        return Position(self.last_sequence, self.last_hash, self.unkeyed_from)
 
 
 def verify_chain(
@@ -98,23 +128,27 @@ def verify_chain(
     scope_id: UUID,
     events: Iterable[ChainedEvent],
     *,
+    keys: AuditKeyring,
     head: tuple[int, str | None] | None,
-    start: tuple[int, str] = (0, GENESIS),
+    start: Position = Position(),
     check_head: bool = True,
 ) -> ChainReport:
     """Check every link from ``start`` on, then that the chain ends where its head says.
 
     ``check_head=False`` checks links only, for feeding a long chain in batches.
 
-    An edited event no longer matches its hash; a deleted one leaves a gap in the
-    sequence (or, if it was the last, a chain shorter than its head); an inserted
-    one either breaks the sequence, the next event's link, or outruns the head.
+    An edited event no longer matches its hash, which only the key's holder can
+    compute; a deleted one leaves a gap in the sequence (or, if it was the last, a
+    chain shorter than its head); an inserted one either breaks the sequence, the
+    next event's link, or outruns the head. Unkeyed (legacy) events are accepted only
+    as a chain's first events, vouched for by the keyed seal that the upgrade to keyed
+    chains appended after them: anyone can compute their hash.
     """
-    sequence, running = start
+    sequence, running, unkeyed_from = start.sequence, start.hash, start.unkeyed_from
     checked = 0
 
     def broken(at: int, problem: str) -> ChainReport:
-        return ChainReport(scope, scope_id, checked, sequence, running, problem, at)
+        return ChainReport(scope, scope_id, checked, sequence, running, problem, at, unkeyed_from)
 
     for event in events:
         expected = sequence + 1
@@ -125,12 +159,33 @@ def verify_chain(
             )
         if event.prev_hash != running:
             return broken(event.sequence, f"event {event.sequence} does not link to the one before")
-        if event_hash(scope, scope_id, event) != event.hash:
+        key: AuditKey | None = None
+        if event.key_id == LEGACY_KEY_ID:
+            if sequence > 0 and unkeyed_from is None:
+                return broken(
+                    event.sequence,
+                    f"event {event.sequence} is unkeyed but follows keyed events: forged",
+                )
+        else:
+            key = keys.find(event.key_id)
+            if key is None:
+                return broken(
+                    event.sequence,
+                    f"event {event.sequence} is signed with key {event.key_id!r}, neither the "
+                    "current audit key nor a retired one (WAYPOST_AUDIT_RETIRED_KEYS)",
+                )
+        if not hmac.compare_digest(event_hash(scope, scope_id, event, key), event.hash):
             return broken(event.sequence, f"event {event.sequence} was changed after writing")
+        if key is None:
+            unkeyed_from = unkeyed_from or event.sequence
+        elif unkeyed_from is not None:
+            if event.action != SEAL_ACTION:
+                return broken(unkeyed_from, _unsealed(unkeyed_from, sequence))
+            unkeyed_from = None
         sequence, running = event.sequence, event.hash
         checked += 1
     if not check_head:
-        return ChainReport(scope, scope_id, checked, sequence, running)
+        return ChainReport(scope, scope_id, checked, sequence, running, unkeyed_from=unkeyed_from)
     head_sequence, head_hash = head or (0, None)
     if sequence != head_sequence:
         return broken(
@@ -143,7 +198,17 @@ def verify_chain(
             sequence,
             f"event {sequence} is not the one the chain head recorded: it was rewritten",
         )
+    if unkeyed_from is not None:
+        return broken(unkeyed_from, _unsealed(unkeyed_from, sequence))
     return ChainReport(scope, scope_id, checked, sequence, running)
+
+
+def _unsealed(first: int, last: int) -> str:
+    events = f"event {first} is" if first == last else f"events {first} to {last} are"
+    return (
+        f"{events} unkeyed and no keyed seal follows: forged (only events written before "
+        "chains were keyed may be unkeyed, and the upgrade sealed those)"
+    )
 
 
 def changes_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.actor import Actor
-from backend.audit.chain import GENESIS, event_hash, to_json_value
+from backend.audit.chain import GENESIS, SEAL_ACTION, event_hash, to_json_value
 from backend.audit.heads import locked_head
+from backend.audit.keys import keyring_of
 from backend.db.types import utcnow
 from backend.models.audit import AccountAuditEvent, AuditEvent, AuditScope
 
@@ -61,8 +62,11 @@ async def record(
     ]
     if len(scopes) != 1:
         raise ValueError("an audit event belongs to exactly one scope")
+    if action == SEAL_ACTION:
+        raise ValueError(f"{SEAL_ACTION} vouches for unkeyed events: only the upgrade writes it")
     scope, scope_id = scopes[0]
     actor = _actor(session)
+    key = keyring_of(session.sync_session).current
     head = await locked_head(session, scope, scope_id)
     fields: dict[str, Any] = {
         "sequence": head.audit_sequence + 1,
@@ -79,13 +83,14 @@ async def record(
         "user_agent": (actor.user_agent or "")[:400] or None,
         "prev_hash": head.audit_hash or GENESIS,
         "hash": "",
+        "key_id": key.id,
     }
     event: AuditEvent | AccountAuditEvent
     if scope is AuditScope.WORKSPACE:
         event = AuditEvent(workspace_id=scope_id, **fields)
     else:
         event = AccountAuditEvent(scope=scope, scope_id=scope_id, **fields)
-    event.hash = event_hash(scope, scope_id, event)
+    event.hash = event_hash(scope, scope_id, event, key)
     head.audit_sequence = event.sequence
     head.audit_hash = event.hash
     session.add(event)

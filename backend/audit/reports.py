@@ -63,6 +63,7 @@ def _as_json(event: AuditEvent | AccountAuditEvent, scope: AuditScope, scope_id:
         "user_agent": event.user_agent,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "key_id": event.key_id,
     }
     return json.dumps(document, ensure_ascii=False, sort_keys=True)
 

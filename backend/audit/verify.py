@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from uuid import UUID
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.audit.chain import GENESIS, ChainReport, verify_chain
+from backend.audit.chain import GENESIS, ChainReport, Position, verify_chain
+from backend.audit.keys import LEGACY_KEY_ID, keyring_of
 from backend.db.types import utcnow
 from backend.models.audit import (
     AccountAuditEvent,
@@ -64,6 +66,22 @@ async def _events_after(
     ).all()
 
 
+async def _key_id_at(
+    session: AsyncSession, scope: AuditScope, scope_id: UUID, sequence: int
+) -> str | None:
+    if scope is AuditScope.WORKSPACE:
+        statement = select(AuditEvent.key_id).where(
+            AuditEvent.workspace_id == scope_id, AuditEvent.sequence == sequence
+        )
+    else:
+        statement = select(AccountAuditEvent.key_id).where(
+            AccountAuditEvent.scope == scope,
+            AccountAuditEvent.scope_id == scope_id,
+            AccountAuditEvent.sequence == sequence,
+        )
+    return await session.scalar(statement)
+
+
 async def verify_scope(
     session: AsyncSession,
     scope: AuditScope,
@@ -72,36 +90,30 @@ async def verify_scope(
     start: tuple[int, str] = (0, GENESIS),
 ) -> ChainReport:
     """Verify one chain from ``start`` to its head, reading it in batches."""
+    keys = keyring_of(session.sync_session)
     head = await head_of(session, scope, scope_id)
-    position, checked = start, 0
+    position = Position(*start)
+    if position.sequence and (
+        await _key_id_at(session, scope, scope_id, position.sequence) == LEGACY_KEY_ID
+    ):
+        # A checkpoint among unkeyed events, from before chains were keyed: whether a
+        # seal vouches for them is only known from the start.
+        position = Position()
+    checked = 0
     while True:
-        batch = await _events_after(session, scope, scope_id, position[0])
+        batch = await _events_after(session, scope, scope_id, position.sequence)
         # A gap just past the batch start shows up as a sequence mismatch below.
-        report = verify_chain(scope, scope_id, batch, head=head, start=position, check_head=False)
+        report = verify_chain(
+            scope, scope_id, batch, keys=keys, head=head, start=position, check_head=False
+        )
         checked += report.checked
         if not report.ok:
-            return ChainReport(
-                scope,
-                scope_id,
-                checked,
-                report.last_sequence,
-                report.last_hash,
-                report.problem,
-                report.broken_at,
-            )
-        position = (report.last_sequence, report.last_hash)
+            return replace(report, checked=checked)
+        position = report.position
         if len(batch) < BATCH:
             break
-    final = verify_chain(scope, scope_id, [], head=head, start=position)
-    return ChainReport(
-        scope,
-        scope_id,
-        checked,
-        final.last_sequence,
-        final.last_hash,
-        final.problem,
-        final.broken_at,
-    )
+    final = verify_chain(scope, scope_id, [], keys=keys, head=head, start=position)
+    return replace(final, checked=checked)
 
 
 async def verify_workspace_increment(session: AsyncSession, workspace_id: UUID) -> ChainReport:

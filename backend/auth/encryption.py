@@ -14,12 +14,15 @@ class UndecryptableSecretError(ValueError):
     """The value was encrypted under another WAYPOST_SECRET_KEY, or was altered."""
 
 
-def _fernet(secret_key: str, purpose: str) -> Fernet:
-    # One derived key per purpose: a value sealed for one use cannot be opened for another.
-    key = HKDF(
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """32 bytes for one purpose: a key derived for one use is useless for another."""
+    return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=f"waypost:{purpose}".encode()
     ).derive(secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet(secret_key: str, purpose: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, purpose)))
 
 
 def encrypt(secret_key: str, purpose: str, plaintext: str) -> str:

@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from backend.audit.keys import INFO_KEY as AUDIT_KEYS
+from backend.audit.keys import AuditKeyring
 from backend.db.scoping import INFO_KEY, TenantBinding, bind_connection
+from backend.settings import get_settings
 
 _SQLITE_BEGIN_OPTION = "waypost_sqlite_begin"
 
@@ -36,9 +39,12 @@ class Database:
         pool_size: int = 10,
         app_scoping: bool = True,
         echo: bool = False,
+        audit_keys: AuditKeyring | None = None,
     ) -> None:
         self.url: URL = make_url(url)
         self.app_scoping = app_scoping
+        # What this process signs and verifies audit chains with; never stored.
+        self.audit_keys = audit_keys or AuditKeyring.from_settings(get_settings())
         self.engine: AsyncEngine = _create_engine(self.url, app_role, pool_size, echo)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite takes its write lock lazily; a writer that first reads and then
@@ -52,7 +58,7 @@ class Database:
     def session(self, binding: TenantBinding, *, write: bool = False) -> AsyncSession:
         binding = TenantBinding(binding.workspace_ids, binding.user_id, self.app_scoping)
         bind = self._write_engine if write else self.engine
-        return self._sessions(bind=bind, info={INFO_KEY: binding})
+        return self._sessions(bind=bind, info={INFO_KEY: binding, AUDIT_KEYS: self.audit_keys})
 
     @asynccontextmanager
     async def transaction(
@@ -165,6 +171,7 @@ def database_from_settings(settings: Any, **overrides: Any) -> Database:
         "app_role": settings.database_app_role,
         "pool_size": settings.database_pool_size,
         "app_scoping": settings.app_scoping,
+        "audit_keys": AuditKeyring.from_settings(settings),
     }
     options.update(overrides)
     return Database(settings.database_url, **options)

@@ -73,8 +73,9 @@ def ingestion_routes(db: Database) -> list[Route]:
         access = ingestion_access(token.id, token.ingest_workspace_id)
         client = request.client
         actor = Actor(
-            ActorType.SYSTEM,
-            request_id=f"ingestion-token:{token.id}",
+            ActorType.INGESTION_TOKEN,
+            token_id=token.id,
+            request_id=request.scope.get("state", {}).get("request_id"),
             ip=client.host if client else None,
             user_agent=request.headers.get("user-agent"),
         )

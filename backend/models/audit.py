@@ -18,6 +18,7 @@ class ActorType(StrEnum):
     USER = "USER"  # signed in through SSO (a later issue)
     API_TOKEN = "API_TOKEN"  # noqa: S105 - a kind of actor, not a secret
     SYSTEM = "SYSTEM"  # the CLI, scheduled jobs, workers
+    INGESTION_TOKEN = "INGESTION_TOKEN"  # noqa: S105 - a workspace's feedback ingestion token
 
 
 class AuditScope(StrEnum):
@@ -33,6 +34,7 @@ class _AuditColumns:
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_type: Mapped[ActorType] = mapped_column(enum_column(ActorType, "audit_actor_type"))
     actor_user_id: Mapped[UUID | None]
+    # The API token, or for INGESTION_TOKEN the ingestion token, the change came through.
     actor_token_id: Mapped[UUID | None]
     action: Mapped[str] = mapped_column(String(80))
     subject_type: Mapped[str] = mapped_column(String(80))
@@ -42,7 +44,10 @@ class _AuditColumns:
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 under the key ``key_id`` names (backend/audit/keys.py); "sha256" for
+    # events written before chains were keyed.
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(40))
 
 
 class AuditEvent(WorkspaceScoped, _AuditColumns, Base):

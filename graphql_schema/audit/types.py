@@ -39,11 +39,15 @@ class AuditActor:
         user = await info.context.loaders.user_by_id.load(self.user_id)
         return UserType.from_model(user) if user else None
 
-    @strawberry.field(description="The API token used, if one was (a global ApiToken id).")
+    @strawberry.field(
+        description="The token used, if one was: a global ApiToken id, or for "
+        "INGESTION_TOKEN a global IngestionToken id."
+    )
     def token_id(self) -> strawberry.ID | None:
         if self.token_id_ is None:
             return None
-        return strawberry.ID(str(relay.GlobalID(type_name="ApiToken", node_id=str(self.token_id_))))
+        kind = "IngestionToken" if self.type is ActorTypeEnum.INGESTION_TOKEN else "ApiToken"
+        return strawberry.ID(str(relay.GlobalID(type_name=kind, node_id=str(self.token_id_))))
 
 
 @strawberry.type(name="AuditEvent", description="One link of an append-only, hash-chained trail.")

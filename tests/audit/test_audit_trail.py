@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.audit.chain import GENESIS, event_hash
+from backend.audit.keys import AuditKeyring
 from backend.audit.verify import verify_scope
 from backend.auth.tokens import hash_secret
 from backend.authz.roles import WorkspaceRole
@@ -36,6 +37,7 @@ from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
 from backend.models import AccountAuditEvent, ApiToken, AuditEvent, Base, ChainHead
 from backend.models.audit import ActorType, AuditScope
+from backend.settings import get_settings
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.graphql import global_id
@@ -44,6 +46,9 @@ from tests.fixtures.tenants import Tenant, add_guest
 WORKSPACE, ORGANIZATION, USER = AuditScope.WORKSPACE, AuditScope.ORGANIZATION, AuditScope.USER
 EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 ACCOUNT_EVENTS: Table = AccountAuditEvent.__table__  # type: ignore[assignment]
+
+# What the app under test signs with (the test databases take the process's settings).
+KEY = AuditKeyring.from_settings(get_settings()).current
 
 USER_AGENT = "AuditProbe/2.1 (waypost tests; +https://example.test/ua)"
 CLIENT_IP = "127.0.0.1"  # what httpx.ASGITransport reports as the client's address
@@ -170,7 +175,8 @@ def assert_unbroken(scope: AuditScope, scope_id: UUID, events: list[RowMapping])
     previous = GENESIS
     for event in events:
         assert event["prev_hash"] == previous, event["sequence"]
-        assert event["hash"] == event_hash(scope, scope_id, SimpleNamespace(**event))
+        assert event["key_id"] == KEY.id
+        assert event["hash"] == event_hash(scope, scope_id, SimpleNamespace(**event), KEY)
         previous = event["hash"]
 
 
@@ -531,7 +537,8 @@ def _where(ws: UUID, sequence: int) -> Any:
 
 
 async def _forge(owner: AsyncEngine, ws: UUID, sequence: int, prev_hash: str) -> None:
-    """A well-formed event, hashed the way the application hashes, linked to ``prev_hash``."""
+    """A well-formed event, signed with the application's own key, linked to ``prev_hash``:
+    even someone holding the key cannot insert or append without it showing."""
     fields: dict[str, Any] = {
         "sequence": sequence,
         "occurred_at": utcnow(),
@@ -549,8 +556,9 @@ async def _forge(owner: AsyncEngine, ws: UUID, sequence: int, prev_hash: str) ->
         "ip": None,
         "user_agent": None,
         "prev_hash": prev_hash,
+        "key_id": KEY.id,
     }
-    fields["hash"] = event_hash(WORKSPACE, ws, SimpleNamespace(**fields))
+    fields["hash"] = event_hash(WORKSPACE, ws, SimpleNamespace(**fields), KEY)
     async with owner.begin() as conn:
         await conn.execute(insert(EVENTS).values(workspace_id=ws, id=uuid4(), **fields))
 
@@ -609,10 +617,11 @@ async def insert_forged_event_renumbering_the_rest(owner: AsyncEngine, ws: UUID)
 
 
 async def rewrite_last_event_with_a_valid_hash(owner: AsyncEngine, ws: UUID) -> None:
-    """Edit the last event and hash it again: no later event links to it, only the head."""
+    """Edit the last event and sign it again (with the key): no later event links to it,
+    only the head."""
     [last] = [e for e in await chain(owner, WORKSPACE, ws) if e["sequence"] == CHAIN_LENGTH]
     forged = dict(last, changes={"role": {"before": None, "after": "ADMIN"}})
-    forged["hash"] = event_hash(WORKSPACE, ws, SimpleNamespace(**forged))
+    forged["hash"] = event_hash(WORKSPACE, ws, SimpleNamespace(**forged), KEY)
     async with owner.begin() as conn:
         await conn.execute(
             update(EVENTS)
@@ -674,7 +683,7 @@ async def test_tampering_with_a_workspace_chain_is_reported_at_the_first_broken_
 async def test_rewriting_history_and_rehashing_every_later_event_is_still_detected(
     member_chain: UUID, database: Database, owner_engine: AsyncEngine
 ) -> None:
-    """A forger who knows the hash recomputes the tail; only the chain's head gives it away."""
+    """A forger holding the key re-signs the tail; only the chain's head gives it away."""
     ws = member_chain
     events = await chain(owner_engine, WORKSPACE, ws)
     previous = events[1]["hash"]
@@ -683,7 +692,7 @@ async def test_rewriting_history_and_rehashing_every_later_event_is_still_detect
             forged = dict(event, prev_hash=previous)
             if event["sequence"] == 3:
                 forged["changes"] = {"role": {"before": None, "after": "ADMIN"}}
-            forged["hash"] = event_hash(WORKSPACE, ws, SimpleNamespace(**forged))
+            forged["hash"] = event_hash(WORKSPACE, ws, SimpleNamespace(**forged), KEY)
             await conn.execute(
                 update(EVENTS)
                 .where(_where(ws, event["sequence"]))
@@ -867,6 +876,7 @@ async def test_export_writes_the_chain_as_ndjson_in_sequence_order_matching_the_
             "user_agent": row["user_agent"],
             "prev_hash": previous,
             "hash": row["hash"],
+            "key_id": KEY.id,
         }
         assert datetime.fromisoformat(document["occurred_at"]) == row["occurred_at"]
         previous = document["hash"]

@@ -31,7 +31,8 @@ TOUCHPOINT = """query($id: ID!) { node(id: $id) { ... on Touchpoint {
 FEEDBACK = """query($ws: ID!) { workspace(id: $ws) {
   feedback(first: 50) { edges { node { externalId text sentiment } } } } }"""
 TRAIL = """query($ws: ID!) { workspace(id: $ws) { auditEvents(first: 20) {
-  edges { node { action subjectType requestId changes actor { type user { email } } } } } } }"""
+  edges { node { action subjectType requestId changes
+    actor { type tokenId user { email } } } } } } }"""
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -124,8 +125,10 @@ async def test_ingested_feedback_moves_health_through_the_worker(
     token_id = issued["ingestionToken"]["id"]
     submits = [e for e in events if e["action"] == "feedback.submit"]
     assert len(submits) == 3
-    assert {e["actor"]["type"] for e in submits} == {"SYSTEM"}
-    assert all(e["requestId"].startswith("ingestion-token:") for e in submits)
+    assert {(e["actor"]["type"], e["actor"]["tokenId"]) for e in submits} == {
+        ("INGESTION_TOKEN", token_id)
+    }
+    assert len({e["requestId"] for e in submits}) == 3  # each request's own id
     assert sorted(e["changes"]["accepted"]["after"] for e in submits) == [0, 3, 6]
     [created] = [e for e in events if e["action"] == "ingestion_token.create"]
     assert created["actor"]["user"]["email"] == tenant_a.owner_email
