@@ -984,6 +984,9 @@ def test_every_journey_mutation_has_a_row() -> None:
         "createSsoConnection",
         "updateSsoConnection",
         "disableSsoConnection",
+        "claimDomain",
+        "verifyDomain",
+        "removeDomain",
         "signOutEverywhere",
     }
     membership = {

@@ -57,7 +57,9 @@ from graphql_schema.permissions import (
     rule_of,
 )
 from graphql_schema.schema import build_schema
+from tests.conftest import LOOPBACK_IDPS
 from tests.fixtures.databases import TestDatabase, truncate_all
+from tests.fixtures.dns_server import session_dns_server
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import add_guest
 from tests.graphql.test_isolation import Snapshot, snapshot
@@ -115,7 +117,11 @@ RESTRICTED_FIELDS = _restricted_fields()
 async def matrix_app(test_database: TestDatabase, shared_database: Database) -> Starlette:
     """Built once: the app holds no state of its own between requests (as in production,
     one per process), and building its schema is most of a small test's time."""
-    settings = Settings(env=Environment.TEST, database_url=test_database.app_url)
+    settings = session_dns_server().settings(
+        Settings(
+            env=Environment.TEST, database_url=test_database.app_url, outbound_allow=LOOPBACK_IDPS
+        )
+    )
     return create_app(settings, database=shared_database)
 
 
@@ -557,6 +563,7 @@ READS = [
     Read("Workspace", "deletedJourneyMaps", "deletedJourneyMaps { edges { node { id } } }"),
     Read("Organization", "auditEvents", "auditEvents(first: 1) { totalCount }"),
     Read("Organization", "ssoConnections", "ssoConnections { id }"),
+    Read("Organization", "domains", "domains { id }"),
     Read("Workspace", "ingestionTokens", "ingestionTokens { id }"),
 ]
 # Not a restricted field: it answers a list, of the invitations the caller may manage
