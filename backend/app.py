@@ -28,6 +28,7 @@ from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
 from backend.feedback.http import ingestion_routes
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
+from backend.json_output import dumps
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
 from graphql_schema.map_read_cache import MapReadCache
@@ -61,7 +62,7 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        return dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """Parse a request body, refusing anything that is not GraphQL-over-HTTP shaped."""
@@ -86,7 +87,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             result = await self._execute(*args, **kwargs)
             if not result.errors and result.data is not None:
-                body = orjson.dumps(result.data)
+                body = dumps(result.data)
                 return ExecutionResult(data=orjson.Fragment(body), errors=None)  # type: ignore[arg-type]
             return result
         finally:

@@ -53,9 +53,9 @@ def client_secret(settings: Settings, connection: SsoConnection) -> str:
 
 
 def _issuer(value: str, settings: Settings) -> str:
-    cleaned = no_control_characters(value, field="issuer").strip().rstrip("/")
-    if len(cleaned) > 500:
+    if len(value) > 500:
         raise ValidationFailed("Must be at most 500 characters.", field="issuer")
+    cleaned = no_control_characters(value, field="issuer").strip().rstrip("/")
     # Plain HTTP only for a provider on this machine, and never in production.
     if not cleaned.startswith("https://") and (
         settings.is_production or not _LOOPBACK.match(cleaned)
@@ -65,22 +65,21 @@ def _issuer(value: str, settings: Settings) -> str:
 
 
 def _domains(values: Sequence[str]) -> list[str]:
-    cleaned: list[str] = []
+    if len(values) > MAX_DOMAINS:  # before reading them
+        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowedDomains")
+    cleaned: dict[str, None] = {}  # ordered, de-duplicated
     for index, value in enumerate(values):
-        domain = value.strip().lower().lstrip("@")
+        domain = value.strip().lower().lstrip("@") if len(value) <= 300 else ""
         if not _DOMAIN.match(domain):
             raise ValidationFailed(
                 "Not an email domain (like example.com).", field=f"allowedDomains[{index}]"
             )
-        if domain not in cleaned:
-            cleaned.append(domain)
+        cleaned[domain] = None
     if not cleaned:
         raise ValidationFailed(
             "Name at least one email domain whose people may sign in.", field="allowedDomains"
         )
-    if len(cleaned) > MAX_DOMAINS:
-        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowedDomains")
-    return cleaned
+    return list(cleaned)
 
 
 def _secret(value: str) -> str:

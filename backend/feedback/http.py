@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from backend.audit import recorder as audit
@@ -20,6 +19,7 @@ from backend.authz.access import ingestion_access
 from backend.db.engine import Database
 from backend.errors import DomainError
 from backend.feedback import ingestion, service
+from backend.json_output import JSONResponse
 from backend.models.audit import ActorType
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
