@@ -40,7 +40,7 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # What no string anywhere may hold: NUL (Postgres cannot store it) and lone surrogates
 # (halves of UTF-16 pairs that JSON's "\udfff" escape can produce: no UTF-8 encoder, so
 # no database driver and no JSON writer, takes them).
-_NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # And what no text field holds either: the other C0 controls (tab, line feed and carriage
 # return are text) and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -52,10 +52,12 @@ def string_problem(value: str, *, max_length: int = MAX_STRING) -> str | None:
     """Why no field could take ``value`` (too long, a NUL, a lone surrogate), else None."""
     if len(value) > max_length:
         return f"Must be at most {max_length} characters."
-    found = _NOT_TEXT.search(value)
-    if found is None:
-        return None
-    return _NO_CONTROL if found.group() == "\x00" else _NOT_UNICODE
+    if "\x00" in value:
+        return _NO_CONTROL
+    # isascii() is a flag Python keeps on the string: most values skip the scan.
+    if not value.isascii() and _SURROGATE.search(value):
+        return _NOT_UNICODE
+    return None
 
 
 def no_control_characters(value: str, *, field: str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 from graphql import (
     DocumentNode,
@@ -109,9 +110,49 @@ def _too_many(path: Path, node: Node | None = None) -> Finding:
     return Finding(path, f"At most {MAX_LIST} items in any list.", node)
 
 
-def string_problem(value: str, type_: GraphQLScalarType) -> str | None:
+# What a value of an input type is walked for: text (a string scalar, ids included), a
+# time (DateTime), a list, an input object; None for what holds no string (numbers,
+# booleans, enums: graphql-core checks those whole).
+_TEXT, _TIME, _LIST, _OBJECT = range(4)
+_NO_STRINGS = frozenset({"Int", "Float", "Boolean"})
+Plan = tuple[int, Any] | None
+
+
+def _plan(type_: Any) -> Plan:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        return (_LIST, type_.of_type)
+    if isinstance(type_, GraphQLInputObjectType):
+        return (_OBJECT, type_)
+    if isinstance(type_, GraphQLScalarType) and type_.name not in _NO_STRINGS:
+        return (_TIME, None) if type_.name == DATETIME else (_TEXT, None)
+    return None
+
+
+_FIELDS: WeakKeyDictionary[GraphQLInputObjectType, tuple[tuple[str, int, Any], ...]] = (
+    WeakKeyDictionary()
+)
+
+
+def _fields_of(type_: GraphQLInputObjectType) -> tuple[tuple[str, int, Any], ...]:
+    """The fields of an input type that can hold a string, with their plans; kept per type
+    (a batch of 1,000 items asks 1,000 times)."""
+    found = _FIELDS.get(type_)
+    if found is None:
+        found = tuple(
+            (name, *plan) for name, field in type_.fields.items() if (plan := _plan(field.type))
+        )
+        _FIELDS[type_] = found
+    return found
+
+
+def leaf_problem(value: str, kind: int) -> str | None:
+    """What is wrong with a string (``_TEXT``) or a time (``_TIME``) anywhere in an input."""
+    if kind == _TEXT and len(value) <= MAX_STRING and value.isascii() and "\x00" not in value:
+        return None  # most strings: three cheap tests, no call
     problem = validation.string_problem(value, max_length=MAX_STRING)
-    if problem is None and type_.name == DATETIME:
+    if problem is None and kind == _TIME:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
@@ -121,76 +162,91 @@ def string_problem(value: str, type_: GraphQLScalarType) -> str | None:
     return problem
 
 
-def _unwrap(type_: Any) -> Any:
-    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-
-
 def check_value(value: Any, type_: GraphQLInputType) -> Found:
     """What is wrong with a variable's JSON value, along its declared type; paths are
     relative to the variable. Unknown fields and wrong shapes are left to graphql-core,
-    which refuses them without walking them."""
+    which refuses them without walking them. Strings are checked where they are found;
+    only containers go on the stack."""
     problem: Finding | None = None
-    stack: list[tuple[Any, Any, Path]] = [(value, type_, ())]
+    stack: list[tuple[Any, Plan, Path]] = [(value, _plan(type_), ())]
     while stack:
-        value, type_, path = stack.pop()
-        type_ = _unwrap(type_)
-        if value is None:
+        value, plan, path = stack.pop()
+        if value is None or plan is None:
             continue
-        if isinstance(type_, GraphQLList):
-            if not isinstance(value, list):
-                stack.append((value, type_.of_type, path))  # one value is a list of one
+        kind, inner = plan
+        if kind == _LIST:
+            item = _plan(inner)
+            if type(value) is not list:
+                stack.append((value, item, path))  # one value stands for a list of one
             elif len(value) > MAX_LIST:
                 return Found(_too_many(path), problem)
+            elif item is None:
+                pass
+            elif item[0] in (_TEXT, _TIME):
+                if problem is None:
+                    for index, entry in enumerate(value):
+                        message = leaf_problem(entry, item[0]) if type(entry) is str else None
+                        if message is not None:
+                            problem = Finding((*path, index), message)
+                            break
             else:
-                item = type_.of_type
                 stack.extend((value[i], item, (*path, i)) for i in reversed(range(len(value))))
-        elif isinstance(type_, GraphQLInputObjectType):
-            if isinstance(value, dict):
-                for name, field in reversed(type_.fields.items()):
-                    if name in value:
-                        stack.append((value[name], field.type, (*path, name)))
-        elif problem is None and isinstance(value, str) and isinstance(type_, GraphQLScalarType):
-            message = string_problem(value, type_)
+        elif kind == _OBJECT:
+            if type(value) is not dict:
+                continue
+            for name, field_kind, field_inner in reversed(_fields_of(inner)):
+                entry = value.get(name)
+                if entry is None:
+                    continue
+                if field_kind in (_TEXT, _TIME):
+                    if problem is None and type(entry) is str:
+                        message = leaf_problem(entry, field_kind)
+                        if message is not None:
+                            problem = Finding((*path, name), message)
+                else:
+                    stack.append((entry, (field_kind, field_inner), (*path, name)))
+        elif problem is None and type(value) is str:
+            message = leaf_problem(value, kind)
             if message is not None:
                 problem = Finding(path, message)
     return Found(None, problem)
 
 
 def check_literal(node: ValueNode, type_: GraphQLInputType, variables: dict[str, Found]) -> Found:
-    """The same for an argument written in the document; a variable in it brings what
-    ``check_value`` found in its value, under the path where it is used."""
+    """The same for an argument written in the document (bounded by the token limit); a
+    variable in it brings what ``check_value`` found in its value, under the path where
+    it is used."""
     problem: Finding | None = None
-    stack: list[tuple[ValueNode, Any, Path]] = [(node, type_, ())]
+    stack: list[tuple[ValueNode, Plan, Path]] = [(node, _plan(type_), ())]
     while stack:
-        node, type_, path = stack.pop()
-        type_ = _unwrap(type_)
+        node, plan, path = stack.pop()
         if isinstance(node, VariableNode):
             found = variables.get(node.name.value, Found()).under(path, node)
             if found.oversized is not None:
                 return Found(found.oversized, problem)
             problem = problem or found.problem
-        elif isinstance(type_, GraphQLList):
+            continue
+        if plan is None:
+            continue
+        kind, inner = plan
+        if kind == _LIST:
+            item = _plan(inner)
             if not isinstance(node, ListValueNode):
-                stack.append((node, type_.of_type, path))
+                stack.append((node, item, path))
             elif len(node.values) > MAX_LIST:
                 return Found(_too_many(path, node), problem)
             else:
-                item = type_.of_type
-                stack.extend(
-                    (node.values[i], item, (*path, i)) for i in reversed(range(len(node.values)))
-                )
-        elif isinstance(type_, GraphQLInputObjectType):
+                values = node.values
+                stack.extend((values[i], item, (*path, i)) for i in reversed(range(len(values))))
+        elif kind == _OBJECT:
             if isinstance(node, ObjectValueNode):
+                fields = inner.fields
                 for field_node in reversed(node.fields):
-                    field = type_.fields.get(field_node.name.value)
-                    if field is not None:
-                        stack.append((field_node.value, field.type, (*path, field_node.name.value)))
-        elif (
-            problem is None
-            and isinstance(node, StringValueNode)
-            and isinstance(type_, GraphQLScalarType)
-        ):
-            message = string_problem(node.value, type_)
+                    name = field_node.name.value
+                    if name in fields:
+                        stack.append((field_node.value, _plan(fields[name].type), (*path, name)))
+        elif problem is None and isinstance(node, StringValueNode):
+            message = leaf_problem(node.value, kind)
             if message is not None:
                 problem = Finding(path, message, node)
     return Found(None, problem)
