@@ -437,6 +437,7 @@ def import_feedback(
         typer.echo("interrupted: run the same command again to resume", err=True)
         raise typer.Exit(code=130) from None
     except Exception as error:
+        # Anything else stops the import: said in one line, and told from rejected rows.
         what = next(iter(str(error).splitlines()), "")  # SQLAlchemy's go on with the SQL
         typer.secho(
             f"error: the import stopped: {type(error).__name__}: {what}. What was committed "

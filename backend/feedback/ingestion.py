@@ -144,7 +144,9 @@ def read_body(
     except UnicodeDecodeError:
         raise ValidationFailed("The body is not UTF-8.", field="body") from None
     if "ndjson" in content_type or "jsonlines" in content_type:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        # Split on line feeds only: splitlines() would also split inside a JSON string
+        # holding U+2028 or another Unicode line break, which JSON allows unescaped.
+        lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
         _at_most(lines, max_items)
         rows: list[Any] = []
         for number, line in lines:

@@ -140,3 +140,18 @@ async def test_a_batch_at_the_cap_is_still_taken(
     answer = await _post(client, token, body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == service.MAX_BATCH
+
+
+async def test_ndjson_lines_are_split_on_line_feeds_only(
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+) -> None:
+    # JSON allows U+2028 and U+0085 unescaped inside a string: they end no NDJSON line.
+    token = await _token(gql, tenant_a)
+    lines = [
+        json.dumps({**_item("a"), "text": "one\u2028two\x85three"}, ensure_ascii=False),
+        json.dumps(_item("b")),
+    ]
+    answer = await _post(client, token, "\r\n".join(lines), "application/x-ndjson")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 2
+    assert await _external_ids(owner_engine) == ["a", "b"]
