@@ -34,6 +34,7 @@ from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.feedback.http import ingestion_routes
 from backend.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
+from backend.json_output import dumps
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
 from graphql_schema.context import Context
@@ -84,7 +85,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return HTMLResponse(self.graphql_ide_html, headers={CSP: self._ide_policy})
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        return dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """Parse a request body, refusing anything that is not GraphQL-over-HTTP shaped."""
@@ -109,7 +110,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             result = await self._execute(*args, **kwargs)
             if not result.errors and result.data is not None:
-                body = orjson.dumps(result.data)
+                body = dumps(result.data)
                 return ExecutionResult(data=orjson.Fragment(body), errors=None)  # type: ignore[arg-type]
             return result
         finally:

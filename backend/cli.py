@@ -377,6 +377,11 @@ async def _replay(settings: Settings, workspace_id: UUID | None, letter_id: UUID
         await db.dispose()
 
 
+# import-feedback's exit code when it stops on an unexpected error (a database gone, a
+# bug): unlike 1, rows rejected, it says the file was not gone through.
+IMPORT_STOPPED = 3
+
+
 @app.command("import-feedback")
 def import_feedback(
     file: Annotated[Path, typer.Argument(help="A .csv, .ndjson or .jsonl file of feedback items.")],
@@ -393,7 +398,8 @@ def import_feedback(
 ) -> None:
     """Import feedback from a CSV or NDJSON file, 2,500 rows a transaction, resumably.
 
-    Exit 0: every row is in; 1: some rows rejected (listed); 2: bad usage.
+    Exit 0: every row is in; 1: some rows rejected (listed); 2: bad usage; 3: the import
+    stopped on an unexpected error (rerun to resume).
     See docs/import-feedback.md.
     """
     from rich.console import Console
@@ -435,6 +441,16 @@ def import_feedback(
     except KeyboardInterrupt:
         typer.echo("interrupted: run the same command again to resume", err=True)
         raise typer.Exit(code=130) from None
+    except Exception as error:
+        # Anything else stops the import: said in one line, and told from rejected rows.
+        what = next(iter(str(error).splitlines()), "")  # SQLAlchemy's go on with the SQL
+        typer.secho(
+            f"error: the import stopped: {type(error).__name__}: {what}. What was committed "
+            "stays; run the same command again to resume once this is fixed.",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=IMPORT_STOPPED) from None
     for problem in report.errors:
         typer.echo(str(problem), err=True)
     where = " (the rejected lines are listed on stderr)" if report.errors else ""

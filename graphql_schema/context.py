@@ -28,6 +28,7 @@ from graphql_schema.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from graphql_schema.dataloaders import Loaders
+    from graphql_schema.input_guard import Finding
 
 
 @dataclass
@@ -43,6 +44,9 @@ class Context:
     # Set by the authentication extension once the document passed the limits.
     _access: Access | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
+    # Set by the input guard: what each mutation (by its field node) answers instead of
+    # running, its arguments being bad.
+    input_problems: dict[int, Finding] = field(default_factory=dict, repr=False)
 
     @property
     def is_socket(self) -> bool:

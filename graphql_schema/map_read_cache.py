@@ -254,7 +254,11 @@ class MapReadCache:
             self._workspaces.clear()
         self._workspaces[map_id] = found.workspace_id
         stamp = (map_id, found.version, found.health_generation)
-        key = (query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
+        try:
+            encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # a lone surrogate: the ordinary way refuses it
+            return None
+        key = (query, operation_name, encoded)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == stamp:
             self._entries.move_to_end(key)

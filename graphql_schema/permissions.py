@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 
 from backend.authz.roles import OrgRole, WorkspaceRole
+from graphql_schema.input_guard import InputProblems
 
 METADATA_KEY = "waypost.requires"
 
@@ -53,8 +54,13 @@ GUEST_INVITER = Requires(
 
 
 def mutation(rule: Requires, description: str) -> Any:
-    """``strawberry.mutation`` with its permission declared (and documented)."""
-    return strawberry.mutation(description=f"{description} {rule}", metadata={METADATA_KEY: rule})
+    """``strawberry.mutation`` with its permission declared (and documented), and bad
+    input found before it runs answered in its payload."""
+    return strawberry.mutation(
+        description=f"{description} {rule}",
+        metadata={METADATA_KEY: rule},
+        extensions=[InputProblems()],
+    )
 
 
 def restricted_field(rule: Requires, description: str) -> Any:

@@ -18,6 +18,7 @@ from graphql_schema.health.mutations import HealthMutations
 from graphql_schema.identity.mutations import IdentityMutations
 from graphql_schema.initiatives.mutations import InitiativeMutations
 from graphql_schema.initiatives.types import InitiativeType
+from graphql_schema.input_guard import InputGuard
 from graphql_schema.journeys.mutations import JourneyMutations
 from graphql_schema.journeys.structure_mutations import StructureMutations
 from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType, TouchpointType
@@ -97,6 +98,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         # Order matters: refuse costly documents before anything else runs.
         lambda: QueryLimitsExtension(limits),
         Authenticate,
+        InputGuard,  # once the caller is known, before graphql-core reads the variables
         lambda: MaskUnexpectedErrors(hide_suggestions=settings.is_production),
     ]
     if not settings.introspection_enabled:

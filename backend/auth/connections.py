@@ -52,9 +52,9 @@ def client_secret(settings: Settings, connection: SsoConnection) -> str:
 
 
 def _issuer(value: str, settings: Settings) -> str:
-    cleaned = no_control_characters(value, field="issuer").strip().rstrip("/")
-    if len(cleaned) > 500:
+    if len(value) > 500:
         raise ValidationFailed("Must be at most 500 characters.", field="issuer")
+    cleaned = no_control_characters(value, field="issuer").strip().rstrip("/")
     # https, a public address (or an allowed one; only those over plain http, and never in
     # production): the outbound rules, as far as they can be told before discovery.
     refusal = url_refusal(settings, cleaned)

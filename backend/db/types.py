@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum
+from sqlalchemy import JSON, ColumnElement, DateTime, Enum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # JSON documents: JSONB on Postgres (indexable, compact), JSON text on SQLite.
@@ -52,3 +55,43 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _WithinPythonRange(FunctionElement[datetime]):
+    """A time column read as itself, except (on Postgres) a time before year 1 or after
+    9999 reads as -infinity or infinity, which asyncpg reads as the earliest or latest
+    datetime. Compared with text literals: asyncpg sends ``datetime.min`` as -infinity."""
+
+    name = "within_python_range"
+    inherit_cache = True
+    type = UTCDateTime()
+
+
+@compiles(_WithinPythonRange)
+def _as_itself(element: _WithinPythonRange, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_WithinPythonRange, "postgresql")
+def _clamped(element: _WithinPythonRange, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return (
+        f"CASE WHEN {column} < TIMESTAMPTZ '0001-01-01 00:00:00+00' THEN TIMESTAMPTZ '-infinity'"
+        f" WHEN {column} >= TIMESTAMPTZ '10000-01-01 00:00:00+00' THEN TIMESTAMPTZ 'infinity'"
+        f" ELSE {column} END"
+    )
+
+
+class ReportedDateTime(UTCDateTime):
+    """A time a client reported (when feedback happened), read back within what a Python
+    datetime holds (years 1 to 9999).
+
+    Input is checked to a far narrower range (``backend.validation``), but Postgres
+    keeps 4713 BC to 294276 AD, and a row written before that check, or by hand, must
+    not make every later read of its table fail: it reads as the nearest end instead.
+    """
+
+    cache_ok = True
+
+    def column_expression(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return _WithinPythonRange(column)

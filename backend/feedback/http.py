@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.audit import recorder as audit
@@ -21,6 +21,7 @@ from backend.db.engine import Database
 from backend.edge.body_limit import INGEST_MAX_BYTES, BodyTooLarge, read_body, too_large
 from backend.errors import DomainError
 from backend.feedback import ingestion, service
+from backend.json_output import JSONResponse
 from backend.models.audit import ActorType
 
 PATH = "/ingest/v1/feedback"
@@ -42,7 +43,7 @@ def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
 
 
 def ingestion_routes(db: Database) -> list[Route]:
-    async def ingest(request: Request) -> JSONResponse:
+    async def ingest(request: Request) -> Response:
         secret = bearer_token(request.headers.get("authorization"))
         token = await ingestion.authenticate(db, secret) if secret else None
         if token is None:

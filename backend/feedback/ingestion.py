@@ -28,9 +28,9 @@ from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
-from backend.feedback.service import Unreadable
+from backend.feedback.service import MAX_BATCH, MAX_TAGS, Unreadable
 from backend.models import IngestionToken
-from backend.validation import required_text
+from backend.validation import list_length, required_text
 
 TOKEN_PREFIX = "wpin_"  # noqa: S105 - a public marker, not a secret
 # camelCase on the wire, as in GraphQL; each with the JSON type it must have.
@@ -134,20 +134,25 @@ async def authenticate(db: Database, secret: str) -> IngestionToken | None:
     return token
 
 
-def read_body(body: bytes, content_type: str) -> list[Mapping[str, Any] | Unreadable]:
-    """A JSON array, or NDJSON (one object a line), into items; the body as a whole must parse."""
+def read_body(
+    body: bytes, content_type: str, *, max_items: int = MAX_BATCH
+) -> list[Mapping[str, Any] | Unreadable]:
+    """A JSON array, or NDJSON (one object a line), into items; the body as a whole must
+    parse. More than ``max_items`` items are refused before any is read."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationFailed("The body is not UTF-8.", field="body") from None
     if "ndjson" in content_type or "jsonlines" in content_type:
+        # Split on line feeds only: splitlines() would also split inside a JSON string
+        # holding U+2028 or another Unicode line break, which JSON allows unescaped.
+        lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+        _at_most(lines, max_items)
         rows: list[Any] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, line in lines:
             try:
                 rows.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ValidationFailed(f"Line {number} is not JSON.", field="body") from None
     else:
         try:
@@ -156,7 +161,14 @@ def read_body(body: bytes, content_type: str) -> list[Mapping[str, Any] | Unread
             raise ValidationFailed("The body is not JSON.", field="body") from None
         if not isinstance(rows, list):
             raise ValidationFailed("Send a JSON array of items (or NDJSON).", field="body")
+        _at_most(rows, max_items)
     return [read_item(row) for row in rows]
+
+
+def _at_most(rows: list[Any], max_items: int) -> None:
+    # The same answer service.submit gives, before any item is read.
+    if len(rows) > max_items:
+        raise ValidationFailed(f"At most {max_items} items at once.", field="items")
 
 
 _NAMES = frozenset(FIELDS)
@@ -233,6 +245,10 @@ def read_typed(values: dict[str, Any]) -> Mapping[str, Any] | Unreadable:
 
 
 def _finish(values: dict[str, Any]) -> Mapping[str, Any] | Unreadable:
+    try:
+        list_length(values["tags"], field="tags", max_items=MAX_TAGS)  # before reading them
+    except ValidationFailed as error:
+        return Unreadable(error)
     if values["occurred_at"] is not None:
         try:
             moment = datetime.fromisoformat(values["occurred_at"])

@@ -47,9 +47,17 @@ from backend.feedback.vocabulary import MEASURE_RANGES, FeedbackSource, MeasureK
 from backend.journeys.vocabulary import Channel
 from backend.models import Feedback
 from backend.outbox import emit as outbox
-from backend.validation import bounded_int, optional_text, required_text, text_list
+from backend.validation import (
+    MAX_LIST_ITEMS,
+    bounded_int,
+    instant,
+    optional_text,
+    required_text,
+    text_list,
+)
 
 MAX_BATCH = 1000
+MAX_TAGS = MAX_LIST_ITEMS
 E = TypeVar("E", bound=StrEnum)
 MAX_TEXT = 20_000
 
@@ -173,9 +181,14 @@ def _clean(item: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     text_ = _optional(item.get("text"), "text", MAX_TEXT)
     if measure is None and not text_:
         raise ValidationFailed("Feedback needs a measure, a text, or both.", field="text")
-    occurred = item.get("occurred_at") or now
-    if isinstance(occurred, datetime) and occurred > now:
-        raise ValidationFailed("Feedback cannot come from the future.", field="occurredAt")
+    occurred = item.get("occurred_at")
+    if occurred is None:
+        occurred = now
+    else:
+        # In UTC: Postgres is sent the time as text, which must be one it can hold.
+        occurred = instant(occurred, field="occurredAt")
+        if occurred > now:
+            raise ValidationFailed("Feedback cannot come from the future.", field="occurredAt")
     source = _member(_SOURCES, item["source"], "source")
     external_id = required_text(item["external_id"], field="externalId", max_length=200)
     channel = item.get("channel")
@@ -187,7 +200,7 @@ def _clean(item: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "measure": measure,
         "measure_value": value,
         "text": text_,
-        "tags": text_list(tags, field="tags", max_length=100) if tags else [],
+        "tags": text_list(tags, field="tags", max_items=MAX_TAGS, max_length=100) if tags else [],
         "customer_ref": _optional(item.get("customer_ref"), "customerRef", 200) or None,
         "event_name": _optional(item.get("event_name"), "eventName", 500) or None,
         "url": _optional(item.get("url"), "url", 2000) or None,

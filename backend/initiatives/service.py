@@ -28,7 +28,13 @@ from backend.models import (
     Workspace,
     WorkspaceMembership,
 )
-from backend.validation import bounded_float, bounded_int, optional_text, required_text
+from backend.validation import (
+    bounded_float,
+    bounded_int,
+    instant,
+    optional_text,
+    required_text,
+)
 
 FIELDS = (
     "title",
@@ -95,8 +101,10 @@ def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
             cleaned[name] = bounded_float(value, field=field, low=-1e15, high=1e15)
         elif name == "status":
             cleaned[name] = InitiativeStatus(_required(value, field))
+        elif name == "shipped_at":
+            cleaned[name] = instant(value, field=field) if value is not None else None
         else:
-            cleaned[name] = value  # ids and times: checked against the workspace below
+            cleaned[name] = value  # ids: checked against the workspace below
     return cleaned
 
 

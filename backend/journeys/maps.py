@@ -39,7 +39,7 @@ from backend.models import (
     TouchpointEmotion,
 )
 from backend.outbox import emit as outbox
-from backend.validation import optional_text, required_text, text_list
+from backend.validation import optional_text, required_text, search_text, text_list
 
 MAP_FIELDS = ("title", "description", "objectives", "status", "scenario", "departments")
 
@@ -155,8 +155,9 @@ class MapRepository:
                     )
                 )
             )
-        if search and search.strip():
-            statement = statement.where(JourneyMap.title.icontains(search.strip(), autoescape=True))
+        pattern = search_text(search)
+        if pattern is not None:
+            statement = statement.where(JourneyMap.title.icontains(pattern, autoescape=True))
         keys = [JourneyMap.title, JourneyMap.id]
         if order is MapOrder.UPDATED_AT:
             keys = [JourneyMap.updated_at, JourneyMap.id]  # most recently changed first

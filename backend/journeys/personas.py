@@ -18,11 +18,14 @@ from backend.errors import NotFound, ValidationFailed
 from backend.journeys.vocabulary import Channel
 from backend.models import Persona
 from backend.validation import (
+    MAX_LIST_ITEMS,
     bounded_float,
     bounded_int,
     http_url,
+    list_length,
     optional_text,
     required_text,
+    search_text,
     text_list,
 )
 
@@ -70,6 +73,7 @@ def clean(values: Mapping[str, Any], *, current: Persona | None = None) -> dict[
 
 
 def _channels(values: list[str] | None, *, field: str) -> list[str]:
+    list_length(values, field=field, max_items=MAX_LIST_ITEMS)
     try:
         return list(dict.fromkeys(Channel(value).value for value in values or []))
     except ValueError:
@@ -109,8 +113,9 @@ class PersonaRepository:
         self, workspace_id: UUID, search: str | None, first: int | None, after: str | None
     ) -> Page[Persona]:
         statement = select(Persona).where(Persona.workspace_id == workspace_id)
-        if search and search.strip():
-            statement = statement.where(Persona.name.icontains(search.strip(), autoescape=True))
+        pattern = search_text(search)
+        if pattern is not None:
+            statement = statement.where(Persona.name.icontains(pattern, autoescape=True))
         return await paginate(
             self.session, statement, keys=[Persona.name, Persona.id], first=first, after=after
         )

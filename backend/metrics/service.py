@@ -20,7 +20,7 @@ from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.metrics.vocabulary import MetricDirection, MetricSource
 from backend.models import Initiative, JourneyMap, Metric, MetricValue, Stage, Touchpoint
-from backend.validation import optional_text, required_text
+from backend.validation import instant, optional_text, required_text
 
 FIELDS = ("name", "unit", "direction", "target", "journey_map_id", "stage_id", "touchpoint_id")
 LINKS = ("journey_map_id", "stage_id", "touchpoint_id")
@@ -175,7 +175,8 @@ async def record_values(
     latest: dict[datetime, float] = {}
     for index, (value, observed_at) in enumerate(observations):
         _finite(value, f"values[{index}].value")
-        latest[observed_at] = value  # the last one sent for a moment wins
+        moment = instant(observed_at, field=f"values[{index}].observedAt")
+        latest[moment] = value  # the last one sent for a moment wins
     existing = {
         row.observed_at: row
         for row in (

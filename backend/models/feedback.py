@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
-from backend.db.types import JSONDocument, enum_column, utcnow
+from backend.db.types import JSONDocument, ReportedDateTime, enum_column, utcnow
 from backend.feedback.vocabulary import FeedbackSource, MeasureKind
 from backend.journeys.vocabulary import Channel
 
@@ -49,5 +49,5 @@ class Feedback(WorkspaceScoped, Base):
     event_name: Mapped[str | None] = mapped_column(String(500))
     url: Mapped[str | None] = mapped_column(String(2000))
     survey_id: Mapped[str | None] = mapped_column(String(500))
-    occurred_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(ReportedDateTime())
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from backend import models
 from backend.audit.repository import AuditFilter
 from backend.models.audit import ActorType as ActorTypeEnum
+from backend.validation import search_text
 from graphql_schema.context import Info
 from graphql_schema.relay import decode_global_id
 
@@ -107,7 +108,7 @@ class AuditEventFilter:
             return None
         return AuditFilter(
             actor_user_id=actor[1] if actor else None,
-            action=self.action,
+            action=search_text(self.action, field="filter.action"),
             subject_id=str(subject[1]) if subject else None,
             occurred_after=self.occurred_after,
             occurred_before=self.occurred_before,
