@@ -307,3 +307,45 @@ async def test_an_address_squatted_by_another_organization_can_still_join_by_inv
     async with browser_for(settings, database) as ceo:
         answer = await _redeem(ceo, invited["acceptUrl"])
         assert answer.status_code == 303, answer.text
+
+
+# -- attacks that held ----------------------------------------------------------------------
+
+
+async def test_the_linking_post_needs_our_origin_and_email_spellings_do_not_reach_the_owner(
+    client: httpx.AsyncClient, database: Database, attacker: Browser, tenant_a: Tenant,
+    tenant_b: Tenant, rogue_idp: RogueIdP,
+) -> None:  # fmt: skip
+    """Bravo verified bravo.example and runs its own provider. Its admin tries spellings of
+    its owner's and alpha's owner's addresses, and a linking POST from other sites."""
+    made = await create_connection(
+        client, tenant_b, issuer=rogue_idp.issuer, client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET, allowed_domains=["bravo.example"],
+    )  # fmt: skip
+    assert made["errors"] == [], made
+    for index, email in enumerate(
+        [
+            "OWNER@BRAVO.EXAMPLE",
+            " owner@bravo.example ",
+            "owner@bravo.example.",
+            "Owner@Alpha.example",
+            "owner@alpha.example.",
+            "owner@alpha.example@bravo.example.",
+        ]
+    ):
+        rogue_idp.behaviour.email, rogue_idp.behaviour.sub = email, f"spelling-{index}"
+        landed = await attacker.sign_in_through_rogue(tenant_b.slug)
+        assert landed.status_code == 403, email
+        assert attacker.cookie(SESSION_COOKIE) is None
+    # A signed-in person's browser, made to post the linking form by another site.
+    rogue_idp.behaviour.email, rogue_idp.behaviour.sub = "pat@bravo.example", "pat"
+    assert (await attacker.sign_in_through_rogue(tenant_b.slug)).status_code == 303
+    link = f"/auth/sso/{tenant_b.slug}/login"
+    for headers in (
+        {"origin": "null"},
+        {"origin": "https://testserver.evil.example"},
+        {"origin": "https://evil.example", "referer": "https://testserver/"},
+        {"origin": "", "referer": "https://evil.example/https://testserver/"},
+        {"origin": ""},
+    ):
+        assert (await attacker.http.post(link, headers=headers)).status_code == 403, headers
