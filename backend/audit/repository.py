@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,10 +67,15 @@ class AuditRepository:
         f: AuditFilter,
         first: int | None,
         after: str | None,
+        *,
+        subjects: Collection[str] | None = None,
     ) -> Page[AccountAuditEvent]:
+        """``subjects``: only the events about these subjects (None: all of them)."""
         statement = select(AccountAuditEvent).where(
             AccountAuditEvent.scope == scope, AccountAuditEvent.scope_id == scope_id
         )
+        if subjects is not None:
+            statement = statement.where(AccountAuditEvent.subject_id.in_(list(subjects)))
         return await paginate(
             self.session,
             _filtered(statement, AccountAuditEvent, f),

@@ -35,16 +35,26 @@ class ControlNotShown(Exception):
 
 
 async def existing_account(
-    session: AsyncSession, *, email: str, organization_id: UUID, signed_in_as: UUID | None
+    session: AsyncSession,
+    *,
+    email: str,
+    organization_id: UUID,
+    signed_in_as: UUID | None,
+    domain_counts: bool = True,
 ) -> User | None:
     """The account with ``email`` this person may act as; None if there is none.
 
+    ``domain_counts``: whether the organization's verified domain may vouch here; only
+    when the organization itself speaks (its SSO, an invitation from one of its admins),
+    never for a link a workspace admin holds.
     Raises ``ControlNotShown`` when the account exists but may not be attached.
     """
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         return None
-    if signed_in_as == user.id or await organization_manages(session, organization_id, user):
+    if signed_in_as == user.id or (
+        domain_counts and await organization_manages(session, organization_id, user)
+    ):
         return user
     raise ControlNotShown(email)
 

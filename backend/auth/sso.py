@@ -412,13 +412,22 @@ def _actor(user_id: UUID, client: Client) -> Actor:
 async def sign_out_everywhere(
     session: AsyncSession, access: Access, *, keep_this_session: bool
 ) -> int:
-    """End every browser session of the caller (but the asking one, if so wished)."""
+    """End every browser session of the caller (but the asking one, if so wished).
+
+    A caller acting in one organization ends only the sessions opened through it: a
+    session an organization opened (its SSO for a domain it manages, say) must not sign
+    the person out of the others.
+    """
     access.require_writable()
     principal = access.principal
     keep = principal.session_id if keep_this_session else None
     statement = update(UserSession).where(
         UserSession.user_id == principal.user_id, UserSession.revoked_at.is_(None)
     )
+    if principal.restricted_organization_id is not None:
+        statement = statement.where(
+            UserSession.organization_id == principal.restricted_organization_id
+        )
     if keep is not None:
         statement = statement.where(UserSession.id != keep)
     result = await session.execute(statement.values(revoked_at=utcnow()))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -22,6 +22,7 @@ from backend.audit.chain import changes_of
 from backend.auth import linking
 from backend.authz.access import Access
 from backend.authz.roles import OrgRole, WorkspaceRole, strongest
+from backend.db.scoping import UNSCOPED_OPTION, seeing_own_rows_of
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import (
@@ -92,15 +93,18 @@ async def create_invitation(
     elif not access.sees_organization(organization_id):
         raise NotFound("Organization", field="organizationId")
     email = email_address(email)
-    if not _is_org_admin(access, organization_id) and await _is_member(
-        session, organization_id, email
-    ):
-        # Only the organization's admins decide what its members hold: a client guest
-        # who administers one workspace must not reach a member's account this way.
-        raise ValidationFailed(
-            "This person is a member of the organization: ask an organization admin.",
-            field="email",
-        )
+    if not _is_org_admin(access, organization_id):
+        # Only the organization's admins decide what its people hold: a client guest
+        # who administers one workspace must not reach a member's or another
+        # workspace's guest's account this way.
+        invited = await session.scalar(select(User.id).where(User.email == email))
+        if invited is not None and await _elsewhere_in_organization(
+            session, organization_id, invited, besides=workspace_id
+        ):
+            raise ValidationFailed(
+                "This person already belongs to the organization: ask an organization admin.",
+                field="email",
+            )
     days = bounded_int(expires_in_days, field="expiresInDays", low=1, high=MAX_LIFETIME_DAYS)
     secret = INVITATION_PREFIX + secrets.token_urlsafe(32)
     invitation = Invitation(
@@ -131,13 +135,36 @@ def _is_org_admin(access: Access, organization_id: UUID) -> bool:
     return role is not None and role.at_least(OrgRole.ADMIN)
 
 
-async def _is_member(session: AsyncSession, organization_id: UUID, email: str) -> bool:
-    member = await session.scalar(
-        select(OrganizationMembership.user_id)
-        .join(User, User.id == OrganizationMembership.user_id)
-        .where(OrganizationMembership.organization_id == organization_id, User.email == email)
+async def _elsewhere_in_organization(
+    session: AsyncSession, organization_id: UUID, user_id: UUID, *, besides: UUID | None
+) -> bool:
+    """Whether the person is a member of the organization or has a role in one of its
+    workspaces other than ``besides``."""
+    if await session.get(OrganizationMembership, (organization_id, user_id)) is not None:
+        return True
+    # Their workspaces may be beyond the caller's (or the invitation's) binding: count
+    # them all, a number and no rows.
+    statement = (
+        select(func.count())
+        .select_from(WorkspaceMembership)
+        .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
+        .where(Workspace.organization_id == organization_id, WorkspaceMembership.user_id == user_id)
+        .execution_options(**{UNSCOPED_OPTION: True})
     )
-    return member is not None
+    if besides is not None:
+        statement = statement.where(WorkspaceMembership.workspace_id != besides)
+    async with seeing_own_rows_of(session, user_id):
+        return bool(await session.scalar(statement))
+
+
+async def _sent_by_an_admin(session: AsyncSession, invitation: Invitation) -> bool:
+    """Whether whoever sent the invitation is (still) an admin of its organization."""
+    if invitation.invited_by is None:
+        return False
+    sender = await session.get(
+        OrganizationMembership, (invitation.organization_id, invitation.invited_by)
+    )
+    return sender is not None and sender.role.at_least(OrgRole.ADMIN)
 
 
 def _described(invitation: Invitation) -> dict[str, object]:
@@ -243,12 +270,28 @@ async def accept(
     ``ControlNotShown`` and the invitation stays unspent. Roles only grow: accepting
     never lowers a role the person already holds.
     """
+    by_admin = await _sent_by_an_admin(session, invitation)
     user = await linking.existing_account(
         session,
         email=invitation.email,
         organization_id=invitation.organization_id,
         signed_in_as=signed_in_as,
+        # The organization's domain vouches only when the organization invites; a link
+        # held by a workspace admin opens no existing account by the address alone.
+        domain_counts=by_admin,
     )
+    if (
+        user is not None
+        and not by_admin
+        and await _elsewhere_in_organization(
+            session, invitation.organization_id, user.id, besides=invitation.target_workspace_id
+        )
+    ):
+        # Checked again here: the person may have joined since the link was sent, and
+        # the session this opens would act with everything they hold here.
+        raise InvitationUnusable(
+            "You already belong to this organization: ask one of its admins to invite you."
+        )
     created = user is None
     if user is None:
         user = User(email=invitation.email, name="")

@@ -161,6 +161,11 @@ class TenancyRepository:
             statement = statement.where(ApiToken.restricted_organization_id == organization)
         return statement
 
+    async def visible_token_ids(self, access: Access) -> Sequence[UUID]:
+        return (
+            await self.session.scalars(self._tokens(access).with_only_columns(ApiToken.id))
+        ).all()
+
     async def token_of_user(self, access: Access, token_id: UUID) -> ApiToken | None:
         return await self.session.scalar(self._tokens(access).where(ApiToken.id == token_id))
 

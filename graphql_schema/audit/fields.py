@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.audit.repository import AuditFilter, AuditRepository
+from backend.authz.access import Access
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.pagination import Page
+from backend.models import UserSession
 from backend.models.audit import AuditScope
+from backend.tenancy.repository import TenancyRepository
 from graphql_schema.audit.types import (
     AuditChainCheckType,
     AuditEventFilter,
@@ -64,10 +70,33 @@ async def account_audit_events(
     if criteria is None:
         return _empty()
     async with info.context.read() as session:
+        subjects = None
+        if scope is AuditScope.USER:
+            subjects = await visible_account_subjects(session, access)
         page = await AuditRepository(session).account_events(
-            scope, scope_id, criteria, first, after
+            scope, scope_id, criteria, first, after, subjects=subjects
         )
     return Connection.from_page(page, AuditEventType.from_model)
+
+
+async def visible_account_subjects(session: AsyncSession, access: Access) -> list[str] | None:
+    """What of the caller's own trail a limited credential may read: the events about the
+    tokens it sees and the sessions opened where it acts; None (all) for a full one.
+
+    A session one organization opened must not read what the account did in another
+    (the names, workspaces and organizations of the tokens minted there).
+    """
+    principal = access.principal
+    organization = principal.restricted_organization_id
+    if organization is None and principal.restricted_workspace_id is None:
+        return None
+    subjects = [str(i) for i in await TenancyRepository(session).visible_token_ids(access)]
+    if organization is not None and principal.restricted_workspace_id is None:
+        sessions = select(UserSession.id).where(
+            UserSession.user_id == principal.user_id, UserSession.organization_id == organization
+        )
+        subjects += [str(i) for i in (await session.scalars(sessions)).all()]
+    return subjects
 
 
 async def workspace_dead_letters(
