@@ -8,19 +8,35 @@ shown they already control it:
 - the organization has verified the email's domain by DNS, and so manages the accounts
   at that domain; even then never the account of that organization's owner, whom an
   admin must not be able to become.
+An account that is *dormant* (nobody ever signed in to it or held a credential of it:
+made when an admin added an address) is as good as none, so a squatter cannot lock a
+person out of their own address.
 Anything else is refused, and nothing is written.
+
+The first time the organization owning the address's domain vouches for the account
+(its SSO signs the person in), credentials issued before that proof end
+(``end_unproven_credentials``): whoever redeemed a link for a future colleague keeps
+nothing of theirs.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth import domains
 from backend.authz.roles import OrgRole
-from backend.models import OrganizationMembership, User
+from backend.db.scoping import seeing_own_rows_of
+from backend.db.types import utcnow
+from backend.models import (
+    ApiToken,
+    OrganizationMembership,
+    User,
+    UserIdentity,
+    UserSession,
+)
 
 
 class ControlNotShown(Exception):
@@ -52,11 +68,57 @@ async def existing_account(
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         return None
-    if signed_in_as == user.id or (
-        domain_counts and await organization_manages(session, organization_id, user)
+    if (
+        signed_in_as == user.id
+        or (domain_counts and await organization_manages(session, organization_id, user))
+        or await is_dormant(session, user)
     ):
         return user
     raise ControlNotShown(email)
+
+
+async def is_dormant(session: AsyncSession, user: User) -> bool:
+    """Nobody has ever shown control of the account, signed in to it or held a credential
+    of it: it is only an address someone was added under."""
+    if user.email_verified_at is not None:
+        return False
+    async with seeing_own_rows_of(session, user.id):
+        for table, column in (
+            (UserSession, UserSession.user_id),
+            (ApiToken, ApiToken.user_id),
+            (UserIdentity, UserIdentity.user_id),
+        ):
+            found = await session.scalar(
+                select(func.count()).select_from(table).where(column == user.id)
+            )
+            if found:
+                return False
+    return True
+
+
+async def end_unproven_credentials(session: AsyncSession, user: User) -> int:
+    """The address's owner vouches for the account for the first time: end what was
+    issued before (sessions, tokens, linked identities), all made by link holders.
+
+    Returns how many credentials ended; marks the address proven.
+    """
+    ended = 0
+    if user.email_verified_at is None:
+        now = utcnow()
+        async with seeing_own_rows_of(session, user.id):
+            for model in (UserSession, ApiToken):
+                result = await session.execute(
+                    update(model)
+                    .where(model.user_id == user.id, model.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                )
+                ended += int(getattr(result, "rowcount", 0) or 0)
+            result = await session.execute(
+                delete(UserIdentity).where(UserIdentity.user_id == user.id)
+            )
+            ended += int(getattr(result, "rowcount", 0) or 0)
+        user.email_verified_at = now
+    return ended
 
 
 async def organization_manages(session: AsyncSession, organization_id: UUID, user: User) -> bool:

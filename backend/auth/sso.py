@@ -259,7 +259,8 @@ async def _sign_in(
     workspace_ids = frozenset(UUID(i) for i in connection.default_workspace_ids)
     binding = TenantBinding(workspace_ids)
     async with db.transaction(binding, write=True) as session:
-        await _require_verified_domain(session, settings, connection, email)
+        # The organization owns the address's domain: its provider vouches for the mailbox.
+        vouched = await _domain_is_verified(session, settings, connection, email)
         identity = await session.get(UserIdentity, (connection.issuer, str(claims["sub"])))
         user = await session.get(User, identity.user_id) if identity else None
         if user is None and attempt.linking_user_id is not None:
@@ -292,6 +293,11 @@ async def _sign_in(
             await session.flush()
         if not user.is_active:
             raise SignInRefused("This account is deactivated.")
+        ended = 0
+        if vouched and identity is None and not provisioned:
+            ended = await linking.end_unproven_credentials(session, user)
+        elif vouched and user.email_verified_at is None:
+            user.email_verified_at = utcnow()
         if identity is None:
             session.add(
                 UserIdentity(issuer=connection.issuer, subject=str(claims["sub"]), user_id=user.id)
@@ -320,6 +326,7 @@ async def _sign_in(
                     "sso_connection_id": str(connection.id),
                     "provisioned": provisioned,
                     "linked": identity is None,
+                    "earlier_credentials_ended": ended,
                     "granted": granted,
                 },
             ),
@@ -327,20 +334,21 @@ async def _sign_in(
     return SignedIn(user.id, opened, attempt.return_to, provisioned)
 
 
-async def _require_verified_domain(
+async def _domain_is_verified(
     session: AsyncSession, settings: Settings, connection: SsoConnection, email: str
-) -> None:
-    """Checked at every sign-in too: a domain whose claim was removed (or a connection
-    saved before verification was required) admits no one."""
-    if settings.sso_allow_unverified_domains:
-        return
-    if domains.domain_of(email) not in await domains.verified_domains(
+) -> bool:
+    """Whether the organization verified the address's domain; if not, the sign-in is
+    refused (unless development allows unverified domains). Checked at every sign-in: a
+    domain whose claim was removed admits no one."""
+    if domains.domain_of(email) in await domains.verified_domains(
         session, connection.organization_id
     ):
-        raise SignInRefused(
-            f"This organization has not verified the domain of {email}, so its sign-in "
-            "cannot admit it."
-        )
+        return True
+    if settings.sso_allow_unverified_domains:
+        return False
+    raise SignInRefused(
+        f"This organization has not verified the domain of {email}, so its sign-in cannot admit it."
+    )
 
 
 async def _first_login_roles(

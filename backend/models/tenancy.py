@@ -34,6 +34,10 @@ class User(Timestamped, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # When someone first showed they control the address: an operator created the account,
+    # or a provider of the organization that verified its domain signed them in. Until
+    # then the account is only what invitation links made of it (backend/auth/linking.py).
+    email_verified_at: Mapped[datetime | None]
 
     workspace_memberships: Mapped[list[WorkspaceMembership]] = relationship(
         back_populates="user", viewonly=True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -22,7 +22,6 @@ from backend.audit.chain import changes_of
 from backend.auth import linking
 from backend.authz.access import Access
 from backend.authz.roles import OrgRole, WorkspaceRole, strongest
-from backend.db.scoping import UNSCOPED_OPTION, seeing_own_rows_of
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import (
@@ -33,6 +32,7 @@ from backend.models import (
     Workspace,
     WorkspaceMembership,
 )
+from backend.tenancy.repository import TenancyRepository
 from backend.validation import bounded_int, email_address
 
 INVITATION_PREFIX = "wpi_"
@@ -98,8 +98,8 @@ async def create_invitation(
         # who administers one workspace must not reach a member's or another
         # workspace's guest's account this way.
         invited = await session.scalar(select(User.id).where(User.email == email))
-        if invited is not None and await _elsewhere_in_organization(
-            session, organization_id, invited, besides=workspace_id
+        if invited is not None and await TenancyRepository(session).belongs_to_organization(
+            organization_id, invited, besides=workspace_id
         ):
             raise ValidationFailed(
                 "This person already belongs to the organization: ask an organization admin.",
@@ -133,28 +133,6 @@ async def create_invitation(
 def _is_org_admin(access: Access, organization_id: UUID) -> bool:
     role = access.org_role(organization_id)
     return role is not None and role.at_least(OrgRole.ADMIN)
-
-
-async def _elsewhere_in_organization(
-    session: AsyncSession, organization_id: UUID, user_id: UUID, *, besides: UUID | None
-) -> bool:
-    """Whether the person is a member of the organization or has a role in one of its
-    workspaces other than ``besides``."""
-    if await session.get(OrganizationMembership, (organization_id, user_id)) is not None:
-        return True
-    # Their workspaces may be beyond the caller's (or the invitation's) binding: count
-    # them all, a number and no rows.
-    statement = (
-        select(func.count())
-        .select_from(WorkspaceMembership)
-        .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
-        .where(Workspace.organization_id == organization_id, WorkspaceMembership.user_id == user_id)
-        .execution_options(**{UNSCOPED_OPTION: True})
-    )
-    if besides is not None:
-        statement = statement.where(WorkspaceMembership.workspace_id != besides)
-    async with seeing_own_rows_of(session, user_id):
-        return bool(await session.scalar(statement))
 
 
 async def _sent_by_an_admin(session: AsyncSession, invitation: Invitation) -> bool:
@@ -283,8 +261,8 @@ async def accept(
     if (
         user is not None
         and not by_admin
-        and await _elsewhere_in_organization(
-            session, invitation.organization_id, user.id, besides=invitation.target_workspace_id
+        and await TenancyRepository(session).belongs_to_organization(
+            invitation.organization_id, user.id, besides=invitation.target_workspace_id
         )
     ):
         # Checked again here: the person may have joined since the link was sent, and

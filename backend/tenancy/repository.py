@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
 from backend.db.pagination import Page, paginate, paginate_many
+from backend.db.scoping import UNSCOPED_OPTION, seeing_own_rows_of
 from backend.models import (
     ApiToken,
     Organization,
+    OrganizationMembership,
     User,
     Workspace,
     WorkspaceMembership,
@@ -147,6 +149,30 @@ class TenancyRepository:
 
     async def user_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
+
+    async def belongs_to_organization(
+        self, organization_id: UUID, user_id: UUID, *, besides: UUID | None = None
+    ) -> bool:
+        """Whether the person is a member of the organization or has a role in one of its
+        workspaces other than ``besides``."""
+        if await self.session.get(OrganizationMembership, (organization_id, user_id)):
+            return True
+        # Their workspaces may be beyond the caller's binding: count them all, a number
+        # and no rows.
+        statement = (
+            select(func.count())
+            .select_from(WorkspaceMembership)
+            .join(Workspace, Workspace.id == WorkspaceMembership.workspace_id)
+            .where(
+                Workspace.organization_id == organization_id,
+                WorkspaceMembership.user_id == user_id,
+            )
+            .execution_options(**{UNSCOPED_OPTION: True})
+        )
+        if besides is not None:
+            statement = statement.where(WorkspaceMembership.workspace_id != besides)
+        async with seeing_own_rows_of(self.session, user_id):
+            return bool(await self.session.scalar(statement))
 
     # Tokens ---------------------------------------------------------------
     def _tokens(self, access: Access) -> Select[ApiToken]:

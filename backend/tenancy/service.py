@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
+from backend.auth import linking
 from backend.auth.tokens import new_secret
 from backend.authz.access import Access
 from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
@@ -83,6 +84,7 @@ async def bootstrap_organization(
     session.add(organization)
     await session.flush()
     admin = await _user_for_email(session, admin_email)
+    admin.email_verified_at = admin.email_verified_at or utcnow()  # an operator said so
     session.add(
         OrganizationMembership(
             organization_id=organization.id, user_id=admin.id, role=OrgRole.OWNER
@@ -143,7 +145,8 @@ async def add_workspace_member(
     email: str,
     role: WorkspaceRole,
 ) -> WorkspaceMembership:
-    """Give someone a role in a workspace, inviting them by email if they are new.
+    """Give someone a role in a workspace: a person of the organization, or an address no
+    one has signed in with yet (an account they can enter through an invitation).
 
     Adding an existing member again sets their role: the call is idempotent.
     """
@@ -151,6 +154,17 @@ async def add_workspace_member(
     email = email_address(email)
     user = await _user_for_email(session, email)
     repo = TenancyRepository(session)
+    organization_id = access.workspace_orgs[workspace_id]
+    if not await repo.belongs_to_organization(organization_id, user.id) and not (
+        await linking.is_dormant(session, user)
+    ):
+        # Someone else's account is not attached by its address alone: they accept an
+        # invitation, signed in, or decline it.
+        raise ValidationFailed(
+            f"{email} has an account outside this organization: invite them instead "
+            "(createInvitation).",
+            field="email",
+        )
     membership = await repo.membership(workspace_id, user.id)
     before: dict[str, object] = {}
     if membership is None:
@@ -256,7 +270,11 @@ async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: U
 
 
 async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> IssuedToken:
-    """A full-power token for a user, issued by the system (the CLI), not by a caller."""
+    """A full-power token for a user, issued by the system (the CLI), not by a caller: the
+    operator vouches for the account."""
+    user = await session.get(User, user_id)
+    if user is not None and user.email_verified_at is None:
+        user.email_verified_at = utcnow()
     issued = _issue_token(session, user_id, name=name, workspace_id=None, read_only=False)
     await session.flush()
     await audit.record(

@@ -3,7 +3,9 @@
 ``organization_domains`` holds each claimed email domain with the random value its DNS
 TXT record must carry; a domain is verified by at most one organization (a partial
 unique index). ``api_tokens.restricted_organization_id`` keeps a token minted through
-an organization's session inside that organization.
+an organization's session inside that organization. ``users.email_verified_at`` says when
+someone first showed they control the account's address; ``sso_login_attempts.linking_user_id``
+marks a sign-in a signed-in person started to link their account.
 
 Revision ID: 0015
 Revises: 0014
@@ -80,11 +82,15 @@ def upgrade() -> None:
             ["id"],
             ondelete="CASCADE",
         )
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("email_verified_at", UTCDateTime(timezone=True), nullable=True))
     if rls.is_postgres():
         rls.grant_to_app("organization_domains")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("email_verified_at")
     with op.batch_alter_table("sso_login_attempts") as batch:
         batch.drop_constraint(
             op.f("fk_sso_login_attempts_linking_user_id_users"), type_="foreignkey"

@@ -11,10 +11,13 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import select
 
 from backend.auth.sessions import SESSION_COOKIE
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT, TenantBinding
+from backend.models import User, WorkspaceMembership
 from backend.settings import Settings
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueIdP
 from tests.fixtures.sso import Browser, browser_for, create_connection, verify_domain
@@ -164,11 +167,17 @@ async def test_a_guest_invitation_sent_before_the_person_joined_does_not_open_th
         email="vic@bravo.example", workspaceId=tenant_a.ws_gid(0), workspaceRole="VIEWER",
     )  # fmt: skip
     assert invited["errors"] == []
-    # Later, alpha's owner gives vic a place in the second workspace.
-    added = await attacker.with_token(
-        tenant_a.token, ADD_MEMBER, {"ws": tenant_a.ws_gid(1), "email": "vic@bravo.example"}
-    )
-    assert added["data"]["addWorkspaceMember"]["errors"] == []
+    # Later, alpha gives vic a place in the second workspace (an invitation vic accepted).
+    async with database.transaction(NO_TENANT) as session:
+        vic = await session.scalar(select(User.id).where(User.email == "vic@bravo.example"))
+    async with database.transaction(
+        TenantBinding(frozenset({tenant_a.workspace_ids[1]})), write=True
+    ) as session:
+        session.add(
+            WorkspaceMembership(
+                workspace_id=tenant_a.workspace_ids[1], user_id=vic, role=WorkspaceRole.VIEWER
+            )
+        )
     await _redeem(attacker, invited["acceptUrl"])
     assert not await _reaches(attacker, tenant_a.ws_gid(1))
 
@@ -210,16 +219,20 @@ async def test_a_guest_who_redeemed_an_invitation_for_a_future_colleague_does_no
 
 
 async def _consultant_in_bravo(
-    settings: Settings, database: Database, attacker: Browser, tenant_b: Tenant
-) -> tuple[Browser, Any]:
-    """cons@alpha.example joins bravo by invitation (a new account), in their own browser,
-    and mints a token there."""
+    client: httpx.AsyncClient, settings: Settings, database: Database, attacker: Browser,
+    tenant_a: Tenant, tenant_b: Tenant, rogue_idp: RogueIdP,
+) -> tuple[Browser, Any]:  # fmt: skip
+    """cons@alpha.example signs in through alpha's SSO (alpha verified alpha.example), then,
+    signed in, joins bravo by invitation in their own browser and mints a token there."""
+    await _alpha_sso(client, tenant_a, rogue_idp)
     invited = await _invite(
         attacker, tenant_b.token, organizationId=tenant_b.org_gid, email="cons@alpha.example",
         orgRole="MEMBER",
     )  # fmt: skip
     opened = browser_for(settings, database)
     consultant = await opened.__aenter__()
+    rogue_idp.behaviour.email, rogue_idp.behaviour.sub = "cons@alpha.example", "cons"
+    assert (await consultant.sign_in_through_rogue(tenant_a.slug)).status_code == 303
     assert (await _redeem(consultant, invited["acceptUrl"])).status_code == 303
     minted = await consultant.graphql(MINT, {"name": "bravo-acquisition-roadmap"})
     assert minted["data"]["createApiToken"]["errors"] == []
@@ -233,9 +246,10 @@ async def test_a_domain_managed_session_cannot_sign_the_person_out_of_other_orga
     """Alpha's admin signs in as cons@alpha.example through alpha's SSO (alpha manages its
     domain: by design, a session acting in alpha only) and calls signOutEverywhere: the
     consultant's session in bravo ended too."""
-    consultant, opened = await _consultant_in_bravo(settings, database, attacker, tenant_b)
+    consultant, opened = await _consultant_in_bravo(
+        client, settings, database, attacker, tenant_a, tenant_b, rogue_idp
+    )
     try:
-        await _alpha_sso(client, tenant_a, rogue_idp)
         rogue_idp.behaviour.email, rogue_idp.behaviour.sub = "cons@alpha.example", "alpha-made"
         assert (await attacker.sign_in_through_rogue(tenant_a.slug)).status_code == 303
         answer = await attacker.graphql(SIGN_OUT_EVERYWHERE)
@@ -253,9 +267,10 @@ async def test_a_domain_managed_session_does_not_read_the_accounts_trail_in_othe
 ) -> None:  # fmt: skip
     """The same session reads viewer.auditEvents: the account's trail named the token
     minted in bravo, its workspace and its organization."""
-    consultant, opened = await _consultant_in_bravo(settings, database, attacker, tenant_b)
+    consultant, opened = await _consultant_in_bravo(
+        client, settings, database, attacker, tenant_a, tenant_b, rogue_idp
+    )
     try:
-        await _alpha_sso(client, tenant_a, rogue_idp)
         rogue_idp.behaviour.email, rogue_idp.behaviour.sub = "cons@alpha.example", "alpha-made"
         assert (await attacker.sign_in_through_rogue(tenant_a.slug)).status_code == 303
         seen = await attacker.graphql(ACCOUNT_TRAIL)
