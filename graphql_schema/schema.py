@@ -24,6 +24,7 @@ from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.metrics.mutations import MetricMutations
 from graphql_schema.metrics.types import MetricType
+from graphql_schema.private_schema import HideSchemaFromAnonymous
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.scalars import SCALARS
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
@@ -100,6 +101,8 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         lambda: MaskUnexpectedErrors(hide_suggestions=settings.is_production),
     ]
     if not settings.introspection_enabled:
+        # The schema is private: no answer may tell an anonymous caller about it.
+        extensions.insert(1, HideSchemaFromAnonymous)
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
