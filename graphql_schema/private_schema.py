@@ -20,9 +20,15 @@ from collections.abc import AsyncIterator
 
 from strawberry.extensions import SchemaExtension
 
+from backend.settings import Settings
 from graphql_schema.authentication import principal_of
 from graphql_schema.context import Context
 from graphql_schema.errors import Unauthenticated
+
+
+def schema_is_private(settings: Settings) -> bool:
+    """Private exactly when introspection is off (production's default)."""
+    return not settings.introspection_enabled
 
 
 async def hidden_from(context: Context) -> bool:

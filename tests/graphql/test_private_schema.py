@@ -120,3 +120,16 @@ async def test_a_signed_in_caller_still_gets_validation_and_limits(
     assert "Cannot query field 'nosuchfield'" in unknown.text
     costly = await production.post("/graphql", json={"query": PROBES[6]}, headers=headers)
     assert costly.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_an_anonymous_batch_over_the_limits_is_refused_alike(
+    production: httpx.AsyncClient, sql_statements: list[str]
+) -> None:
+    """The batch's total cost would tell list fields apart too."""
+    costly = {"query": PROBES[6]}
+    response = await production.post("/graphql", json=[costly, {"query": PROBES[1]}])
+    assert response.json() == [REFUSED[1]] * 2
+    batch = [{"query": "{ nosuchfield }"}, {"query": "{ viewer { user { email } } }"}]
+    response = await production.post("/graphql", json=batch)
+    assert response.json() == [REFUSED[1]] * 2
+    assert sql_statements == []
