@@ -25,10 +25,11 @@ from backend.auth.connections import client_secret
 from backend.auth.oidc import OidcClient, OidcError
 from backend.auth.principal import Principal
 from backend.auth.sessions import NewSession, end_sessions, open_session
+from backend.auth.tokens import identity_hash, presenting
 from backend.authz.access import Access
 from backend.authz.roles import OrgRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT, TenantBinding
+from backend.db.scoping import NO_TENANT, TenantBinding, widen_to_organization
 from backend.db.types import utcnow
 from backend.models import (
     Organization,
@@ -104,6 +105,11 @@ async def start(
     db: Database, settings: Settings, oidc: OidcClient, org_slug: str, return_to: str | None
 ) -> Started:
     async with db.transaction(NO_TENANT) as session:
+        organization_id = await session.scalar(
+            select(Organization.id).where(Organization.slug == org_slug.lower())
+        )
+        if organization_id is not None:  # signing in to an organization is public
+            await widen_to_organization(session, organization_id)
         connection = await session.scalar(
             select(SsoConnection)
             .join(Organization, Organization.id == SsoConnection.organization_id)
@@ -124,7 +130,7 @@ async def start(
         connection_id=connection.id,
         return_to=safe_return_path(return_to),
     )
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(presenting(attempt.state), write=True) as session:
         session.add(attempt)
     url = oidc.authorization_url(
         metadata,
@@ -144,7 +150,7 @@ async def _spend_attempt(db: Database, state: str, browser_attempt: str | None) 
     code, same nonce) is refused even if the first one failed later on. It must also
     be this browser's attempt: another person's answer pasted in (login CSRF) fails.
     """
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(presenting(state), write=True) as session:
         attempt = await session.scalar(
             select(SsoLoginAttempt).where(SsoLoginAttempt.state == state).with_for_update()
         )
@@ -177,7 +183,7 @@ async def finish(
         raise SignInRefused(f"The identity provider did not sign you in ({error[:100]}).")
     if not code:
         raise SignInRefused("The identity provider's answer has no code.", status=400)
-    async with db.transaction(NO_TENANT) as session:
+    async with db.transaction(presenting(state)) as session:
         connection = await session.get(SsoConnection, attempt.connection_id)
     if connection is None or not connection.enabled:
         raise SignInRefused("This organization's single sign-on is switched off.")
@@ -234,7 +240,11 @@ async def _sign_in(
 ) -> SignedIn:
     # The default workspaces are bound so row-level security lets their memberships in.
     workspace_ids = frozenset(UUID(i) for i in connection.default_workspace_ids)
-    binding = TenantBinding(workspace_ids)
+    binding = TenantBinding(
+        workspace_ids,
+        organization_ids=frozenset({connection.organization_id}),
+        secret_hash=identity_hash(connection.issuer, str(claims["sub"])),
+    )
     async with db.transaction(binding, write=True) as session:
         identity = await session.get(UserIdentity, (connection.issuer, str(claims["sub"])))
         user = await session.get(User, identity.user_id) if identity else None
@@ -324,7 +334,7 @@ async def sign_out(db: Database, principal: Principal, client: Client) -> None:
     """End the caller's session (this browser only)."""
     if principal.session_id is None:
         return
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(TenantBinding(account_id=principal.user_id), write=True) as session:
         audit.bind_actor(session, _actor(principal.user_id, client))
         if await end_sessions(session, user_id=principal.user_id, session_id=principal.session_id):
             await audit.record(
@@ -376,11 +386,15 @@ async def sign_in_by_invitation(
     db: Database, settings: Settings, secret: str, client: Client
 ) -> SignedIn:
     """Spend an invitation link: the person's account and roles, and a session."""
-    async with db.transaction(NO_TENANT) as session:
+    async with db.transaction(presenting(secret)) as session:
         invitation, _organization = await invitations.usable_invitation(session, secret)
         workspace_id = invitation.target_workspace_id
     # Bound to the invited workspace, so row-level security lets its membership in.
-    binding = TenantBinding(frozenset({workspace_id}) if workspace_id else frozenset())
+    binding = TenantBinding(
+        frozenset({workspace_id}) if workspace_id else frozenset(),
+        organization_ids=frozenset({invitation.organization_id}),
+        secret_hash=presenting(secret).secret_hash,
+    )
     async with db.transaction(binding, write=True) as session:
         invitation, _organization = await invitations.usable_invitation(session, secret)
         existing = await session.scalar(select(User.id).where(User.email == invitation.email))

@@ -17,7 +17,7 @@ from backend.audit.chain import changes_of
 from backend.auth.tokens import new_secret
 from backend.authz.access import Access
 from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
-from backend.db.scoping import widen
+from backend.db.scoping import widen, widen_to_account, widen_to_organization
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import (
@@ -82,7 +82,9 @@ async def bootstrap_organization(
     organization = Organization(slug=org_slug, name=name, kind=kind)
     session.add(organization)
     await session.flush()
+    await widen_to_organization(session, organization.id)
     admin = await _user_for_email(session, admin_email)
+    await widen_to_account(session, admin.id)
     session.add(
         OrganizationMembership(
             organization_id=organization.id, user_id=admin.id, role=OrgRole.OWNER
@@ -254,6 +256,7 @@ async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: U
 
 async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> IssuedToken:
     """A full-power token for a user, issued by the system (the CLI), not by a caller."""
+    await widen_to_account(session, user_id)
     issued = _issue_token(session, user_id, name=name, workspace_id=None, read_only=False)
     await session.flush()
     await audit.record(
