@@ -37,10 +37,13 @@ from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz
 from backend.json_output import dumps
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
+from graphql_schema.batches import BatchItem, check_batch
 from graphql_schema.context import Context
 from graphql_schema.credentials import own_origin
+from graphql_schema.errors import Unauthenticated
 from graphql_schema.map_read_cache import MapReadCache
-from graphql_schema.schema import build_schema
+from graphql_schema.private_schema import hidden_from, schema_is_private
+from graphql_schema.schema import API_LIMITS, build_schema
 from workers.background import Background
 from workers.broker import is_in_process
 
@@ -53,8 +56,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
         origin = own_origin(settings.base_url)
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.introspection_enabled else None,
             allow_queries_via_get=True,
             subscription_protocols=PROTOCOLS,
@@ -64,6 +68,7 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=(origin,) if origin else (),
         )
         self.settings = settings
+        self.graphql_schema = schema._schema  # what the batch's limits are measured on
         self.database = database
         self.oidc = oidc
         self.map_reads = MapReadCache(settings.map_read_cache_mb * 1024 * 1024)
@@ -96,6 +101,18 @@ class GraphQLApp(GraphQL[Context, None]):
         for item in value if isinstance(value, list) else [value]:
             _check_request_shape(item)
         return value
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """A batch is first measured as a whole (``graphql_schema.batches``)."""
+        batch = kwargs["request_data"]
+        if isinstance(batch, list):
+            items = [BatchItem(d.query, d.operation_name, d.variables) for d in batch]
+            errors = check_batch(self.graphql_schema, items, API_LIMITS)
+            if errors:
+                if schema_is_private(self.settings) and await hidden_from(kwargs["context"]):
+                    errors = [Unauthenticated()]
+                return [ExecutionResult(data=None, errors=errors) for _ in batch]
+        return await super().execute_operation(*args, **kwargs)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         data: GraphQLRequestData = kwargs["request_data"]

@@ -21,7 +21,7 @@ from backend.audit.recorder import bind_actor
 from backend.audit.reports import all_chains, export_chain, verify_chains
 from backend.authz.roles import OrganizationKind
 from backend.db.engine import database_from_settings
-from backend.db.scoping import NO_TENANT
+from backend.db.scoping import NO_TENANT, widen_to_organization
 from backend.errors import DomainError
 from backend.feedback import importer
 from backend.models import Organization, OrganizationMembership, User
@@ -206,6 +206,11 @@ async def _demo_token(settings: Settings) -> str:
             )
         async with db.transaction(NO_TENANT, write=True) as session:
             bind_actor(session, Actor.system())
+            first = await session.scalar(
+                select(Organization.id).order_by(Organization.created_at).limit(1)
+            )
+            assert first is not None
+            await widen_to_organization(session, first)  # its members are its rows
             owner = await session.scalar(
                 select(User)
                 .join(OrganizationMembership, OrganizationMembership.user_id == User.id)

@@ -30,6 +30,8 @@ from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
 
 async def principal_of(context: Context) -> Principal | None:
     """A bearer token if one is sent (even a bad one: no falling back), else the cookie."""
+    if context._principal is not None:  # already checked for this HTTP request
+        return context._principal
     sent = context.presented()
     if sent.authorization is not None:
         token = bearer_token(sent.authorization)

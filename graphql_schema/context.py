@@ -19,6 +19,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from backend.audit.actor import Actor
 from backend.auth.oidc import OidcClient
+from backend.auth.principal import Principal
 from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.models.audit import ActorType
@@ -43,6 +44,9 @@ class Context:
     connection_params: dict[str, object] | None = field(default=None, repr=False)
     # Set by the authentication extension once the document passed the limits.
     _access: Access | None = None
+    # Who an HTTP request's credential names, when found before validation
+    # (``graphql_schema.private_schema``): ``Authenticate`` takes it from here.
+    _principal: Principal | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
     # Set by the input guard: what each mutation (by its field node) answers instead of
     # running, its arguments being bad.

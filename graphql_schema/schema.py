@@ -25,6 +25,8 @@ from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.metrics.mutations import MetricMutations
 from graphql_schema.metrics.types import MetricType
+from graphql_schema.operation_name import RequireOperationName
+from graphql_schema.private_schema import HideSchemaFromAnonymous, schema_is_private
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.scalars import SCALARS
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
@@ -95,13 +97,16 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
     # Factories, not instances: each operation gets fresh extension objects, so
     # concurrent requests never share an execution context.
     extensions: list[Callable[[], SchemaExtension]] = [
-        # Order matters: refuse costly documents before anything else runs.
+        # Order matters: refuse ambiguous and costly documents before anything else runs.
+        RequireOperationName,
         lambda: QueryLimitsExtension(limits),
         Authenticate,
         InputGuard,  # once the caller is known, before graphql-core reads the variables
         lambda: MaskUnexpectedErrors(hide_suggestions=settings.is_production),
     ]
-    if not settings.introspection_enabled:
+    if schema_is_private(settings):
+        # No answer may tell an anonymous caller about the schema.
+        extensions.insert(2, HideSchemaFromAnonymous)
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,

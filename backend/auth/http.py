@@ -21,8 +21,8 @@ from backend.auth.sessions import (
     authenticate_session,
     csrf_matches,
 )
+from backend.auth.tokens import presenting
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.settings import Settings
 from backend.tenancy import invitations
@@ -185,7 +185,7 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
         if request.method == "GET":
             # Link scanners open links: only the confirming POST spends the invitation.
             try:
-                async with db.transaction(NO_TENANT) as session:
+                async with db.transaction(presenting(secret)) as session:
                     found, organization = await invitations.usable_invitation(session, secret)
             except invitations.InvitationUnusable as unusable:
                 return _refusal(unusable.reason, 410, title="Invitation")

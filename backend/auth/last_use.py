@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import or_, update
 
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
+from backend.db.scoping import TenantBinding
 
 RESOLUTION = timedelta(minutes=1)
 
@@ -24,10 +24,15 @@ def is_due(last: datetime | None, now: datetime) -> bool:
     return last is None or now - last >= RESOLUTION
 
 
-async def stamp(db: Database, model: Any, row_id: UUID, column: str, now: datetime) -> None:
-    """Set ``model.column`` to ``now`` on row ``row_id``, unless stamped under a minute ago."""
+async def stamp(
+    db: Database, model: Any, row_id: UUID, column: str, now: datetime, binding: TenantBinding
+) -> None:
+    """Set ``model.column`` to ``now`` on row ``row_id``, unless stamped under a minute ago.
+
+    ``binding`` reaches the row (row-level security): its owner or its secret's hash.
+    """
     stamped = getattr(model, column)
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(binding, write=True) as session:
         await session.execute(
             update(model)
             .where(model.id == row_id, or_(stamped.is_(None), stamped <= now - RESOLUTION))

@@ -12,7 +12,7 @@ from backend.auth import last_use
 from backend.auth.principal import Principal
 from backend.auth.tokens import hash_secret, looks_like_token
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
+from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from backend.models import ApiToken, User
 
@@ -29,7 +29,7 @@ async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
     if not looks_like_token(plaintext):
         return None
     now = utcnow()
-    async with db.connection(NO_TENANT) as connection:
+    async with db.connection(TenantBinding(secret_hash=hash_secret(plaintext))) as connection:
         found = await find_live_token(connection, plaintext, now)
     if found is None:
         return None
@@ -91,4 +91,5 @@ async def note_use(db: Database, token: LiveToken, now: datetime) -> None:
     """Stamp the token's last use, at most once a minute (its own short write)."""
     if last_use.is_due(token.last_used_at, now):
         assert token.principal.token_id is not None
-        await last_use.stamp(db, ApiToken, token.principal.token_id, "last_used_at", now)
+        owner = TenantBinding(account_id=token.principal.user_id)
+        await last_use.stamp(db, ApiToken, token.principal.token_id, "last_used_at", now, owner)

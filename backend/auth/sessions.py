@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth import last_use
 from backend.auth.principal import Principal
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
+from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from backend.models import User, UserSession
 from backend.settings import Settings
@@ -75,7 +75,8 @@ async def authenticate_session(db: Database, settings: Settings, secret: str) ->
         return None
     now = utcnow()
     idle = timedelta(seconds=settings.session_idle_timeout_seconds)
-    async with db.transaction(NO_TENANT) as session:
+    presented = TenantBinding(secret_hash=_hash(secret))
+    async with db.transaction(presented) as session:
         row = (
             await session.execute(
                 select(UserSession, User)
@@ -94,7 +95,7 @@ async def authenticate_session(db: Database, settings: Settings, secret: str) ->
     ):
         return None
     if last_use.is_due(found.last_seen_at, now):
-        await last_use.stamp(db, UserSession, found.id, "last_seen_at", now)
+        await last_use.stamp(db, UserSession, found.id, "last_seen_at", now, presented)
     return Principal(
         user_id=user.id,
         email=user.email,

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from authlib.common.security import generate_token
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -26,10 +26,11 @@ from backend.auth.connections import client_secret
 from backend.auth.oidc import OidcClient, OidcError
 from backend.auth.principal import Principal
 from backend.auth.sessions import NewSession, end_sessions, open_session
+from backend.auth.tokens import identity_hash, presenting
 from backend.authz.access import Access
 from backend.authz.roles import OrgRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT, TenantBinding
+from backend.db.scoping import NO_TENANT, TenantBinding, widen_to_organization
 from backend.db.types import utcnow
 from backend.models import (
     Organization,
@@ -117,6 +118,11 @@ async def start(
     site can make a browser open).
     """
     async with db.transaction(NO_TENANT) as session:
+        organization_id = await session.scalar(
+            select(Organization.id).where(Organization.slug == org_slug.lower())
+        )
+        if organization_id is not None:  # signing in to an organization is public
+            await widen_to_organization(session, organization_id)
         connection = await session.scalar(
             select(SsoConnection)
             .join(Organization, Organization.id == SsoConnection.organization_id)
@@ -138,7 +144,7 @@ async def start(
         return_to=safe_return_path(return_to),
         linking_user_id=linking_user_id,
     )
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(presenting(attempt.state), write=True) as session:
         session.add(attempt)
     url = oidc.authorization_url(
         metadata,
@@ -153,9 +159,17 @@ async def start(
 
 async def prune_expired_attempts(db: Database) -> int:
     """Delete attempts past their lifetime: spent or not, they can no longer sign anyone in."""
+    before = utcnow() - ATTEMPT_TTL
     async with db.transaction(NO_TENANT, write=True) as session:
+        if db.dialect == "postgresql":
+            # Row-level security shows an attempt only to whoever presents its state, or
+            # to this transaction the ones expired before this moment.
+            await session.execute(
+                text("SELECT set_config('waypost.prune_before', :before, true)"),
+                {"before": before.isoformat()},
+            )
         result = await session.execute(
-            delete(SsoLoginAttempt).where(SsoLoginAttempt.created_at < utcnow() - ATTEMPT_TTL)
+            delete(SsoLoginAttempt).where(SsoLoginAttempt.created_at < before)
         )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -167,7 +181,7 @@ async def _spend_attempt(db: Database, state: str, browser_attempt: str | None) 
     code, same nonce) is refused even if the first one failed later on. It must also
     be this browser's attempt: another person's answer pasted in (login CSRF) fails.
     """
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(presenting(state), write=True) as session:
         attempt = await session.scalar(
             select(SsoLoginAttempt).where(SsoLoginAttempt.state == state).with_for_update()
         )
@@ -200,7 +214,7 @@ async def finish(
         raise SignInRefused(f"The identity provider did not sign you in ({error[:100]}).")
     if not code:
         raise SignInRefused("The identity provider's answer has no code.", status=400)
-    async with db.transaction(NO_TENANT) as session:
+    async with db.transaction(presenting(state)) as session:
         connection = await session.get(SsoConnection, attempt.connection_id)
     if connection is None or not connection.enabled:
         raise SignInRefused("This organization's single sign-on is switched off.")
@@ -257,7 +271,11 @@ async def _sign_in(
 ) -> SignedIn:
     # The default workspaces are bound so row-level security lets their memberships in.
     workspace_ids = frozenset(UUID(i) for i in connection.default_workspace_ids)
-    binding = TenantBinding(workspace_ids)
+    binding = TenantBinding(
+        workspace_ids,
+        organization_ids=frozenset({connection.organization_id}),
+        secret_hash=identity_hash(connection.issuer, str(claims["sub"])),
+    )
     async with db.transaction(binding, write=True) as session:
         # The organization owns the address's domain: its provider vouches for the mailbox.
         vouched = await _domain_is_verified(session, settings, connection, email)
@@ -394,7 +412,7 @@ async def sign_out(db: Database, principal: Principal, client: Client) -> None:
     """End the caller's session (this browser only)."""
     if principal.session_id is None:
         return
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(TenantBinding(account_id=principal.user_id), write=True) as session:
         audit.bind_actor(session, _actor(principal.user_id, client))
         if await end_sessions(session, user_id=principal.user_id, session_id=principal.session_id):
             await audit.record(
@@ -460,11 +478,15 @@ async def sign_in_by_invitation(
     ``signed_in_as`` is the account this browser is signed in as, if any: the only way
     an invitation reaches an existing account its organization does not manage.
     """
-    async with db.transaction(NO_TENANT) as session:
+    async with db.transaction(presenting(secret)) as session:
         invitation, _organization = await invitations.usable_invitation(session, secret)
         workspace_id = invitation.target_workspace_id
     # Bound to the invited workspace, so row-level security lets its membership in.
-    binding = TenantBinding(frozenset({workspace_id}) if workspace_id else frozenset())
+    binding = TenantBinding(
+        frozenset({workspace_id}) if workspace_id else frozenset(),
+        organization_ids=frozenset({invitation.organization_id}),
+        secret_hash=presenting(secret).secret_hash,
+    )
     async with db.transaction(binding, write=True) as session:
         invitation, _organization = await invitations.usable_invitation(session, secret)
         audit.bind_actor(session, _actor(signed_in_as, client) if signed_in_as else Actor.system())

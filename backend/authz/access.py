@@ -53,9 +53,18 @@ class Access:
         return self.principal.read_only
 
     def binding(self) -> TenantBinding:
-        # Workspaces only: the user id is bound solely while computing access
-        # (load_access), so the own-rows RLS policy cannot widen a narrowed caller.
-        return TenantBinding(frozenset(self.workspace_roles))
+        """The caller's workspaces, the organizations they see (as a member, or as a
+        guest through a workspace: roles decide what they may do there) and their own
+        credentials.
+
+        Not ``user_id``: it is bound solely while computing access (load_access), so
+        the memberships' own-rows policy cannot widen a narrowed caller.
+        """
+        return TenantBinding(
+            frozenset(self.workspace_roles),
+            organization_ids=self.visible_organization_ids(),
+            account_id=self.user_id,
+        )
 
     def workspace_role(self, workspace_id: UUID) -> WorkspaceRole | None:
         return self.workspace_roles.get(workspace_id)

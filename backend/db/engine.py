@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class Database:
         return self.engine.dialect.name
 
     def session(self, binding: TenantBinding, *, write: bool = False) -> AsyncSession:
-        binding = TenantBinding(binding.workspace_ids, binding.user_id, self.app_scoping)
+        binding = replace(binding, app_scoping=self.app_scoping)
         bind = self._write_engine if write else self.engine
         return self._sessions(bind=bind, info={INFO_KEY: binding, AUDIT_KEYS: self.audit_keys})
 

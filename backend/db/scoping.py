@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +34,9 @@ UNSCOPED_OPTION = "waypost_unscoped"
 
 WORKSPACE_IDS_SETTING = "waypost.workspace_ids"
 USER_ID_SETTING = "waypost.user_id"
+ORGANIZATION_IDS_SETTING = "waypost.organization_ids"
+ACCOUNT_ID_SETTING = "waypost.account_id"
+SECRET_HASH_SETTING = "waypost.secret_hash"  # noqa: S105 - a setting name, not a secret
 
 
 class TenantViolationError(RuntimeError):
@@ -42,14 +45,34 @@ class TenantViolationError(RuntimeError):
 
 @dataclass(frozen=True)
 class TenantBinding:
-    """Which workspaces (and which user's own rows) a session may touch."""
+    """What a session may touch: workspaces, and on Postgres the organization-level rows.
+
+    - ``workspace_ids``: workspace rows (and tokens, invitations into those workspaces);
+    - ``user_id``: that user's memberships too, while their access is computed;
+    - ``organization_ids``: organization-level rows (members, SSO connections,
+      invitations, sessions) of organizations the caller sees;
+    - ``account_id``: the signed-in user's own credentials (API tokens, sessions,
+      identities);
+    - ``secret_hash``: the one credential row (token, session, invitation, SSO
+      login attempt or identity) named by the secret the caller presents, found
+      before the tenant is known.
+
+    The ORM filter (``app_scoping``) uses ``workspace_ids`` alone; the others are
+    enforced by row-level security only.
+    """
 
     workspace_ids: frozenset[UUID] = field(default_factory=frozenset)
     user_id: UUID | None = None
     app_scoping: bool = True
+    organization_ids: frozenset[UUID] = field(default_factory=frozenset)
+    account_id: UUID | None = None
+    secret_hash: str | None = None
 
     def widened(self, workspace_id: UUID) -> TenantBinding:
-        return TenantBinding(self.workspace_ids | {workspace_id}, self.user_id, self.app_scoping)
+        return replace(self, workspace_ids=self.workspace_ids | {workspace_id})
+
+    def with_organization(self, organization_id: UUID) -> TenantBinding:
+        return replace(self, organization_ids=self.organization_ids | {organization_id})
 
 
 NO_TENANT = TenantBinding()
@@ -70,7 +93,7 @@ async def seeing_own_rows_of(session: AsyncSession, user_id: UUID) -> AsyncItera
     caller does not see). Statements inside must filter by that user themselves.
     """
     before = binding_of(session.sync_session)
-    await _rebind(session, TenantBinding(before.workspace_ids, user_id, before.app_scoping))
+    await _rebind(session, replace(before, user_id=user_id))
     try:
         yield
     finally:
@@ -87,6 +110,17 @@ async def _rebind(session: AsyncSession, binding: TenantBinding) -> None:
 async def widen(session: AsyncSession, workspace_id: UUID) -> None:
     """Let this session, and its open transaction, reach a workspace it just created."""
     await _rebind(session, binding_of(session.sync_session).widened(workspace_id))
+
+
+async def widen_to_organization(session: AsyncSession, organization_id: UUID) -> None:
+    """Let this session, and its open transaction, reach an organization's own rows:
+    one it just created, or the one a sign-in (SSO, invitation) is for."""
+    await _rebind(session, binding_of(session.sync_session).with_organization(organization_id))
+
+
+async def widen_to_account(session: AsyncSession, user_id: UUID) -> None:
+    """Let this session reach a user's own credentials: the system issuing one for them."""
+    await _rebind(session, replace(binding_of(session.sync_session), account_id=user_id))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -133,7 +167,11 @@ def _bind_transaction(
     _bind_postgres_settings(connection, binding_of(session))
 
 
-_BIND = text("select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true)")
+_BIND = text(
+    "select set_config(:ws_key, :ws, true), set_config(:user_key, :user, true),"
+    " set_config(:org_key, :orgs, true), set_config(:account_key, :account, true),"
+    " set_config(:secret_key, :secret, true)"
+)
 
 
 def _bind_parameters(binding: TenantBinding) -> dict[str, str]:
@@ -142,6 +180,12 @@ def _bind_parameters(binding: TenantBinding) -> dict[str, str]:
         "ws": ",".join(sorted(str(i) for i in binding.workspace_ids)),
         "user_key": USER_ID_SETTING,
         "user": str(binding.user_id) if binding.user_id else "",
+        "org_key": ORGANIZATION_IDS_SETTING,
+        "orgs": ",".join(sorted(str(i) for i in binding.organization_ids)),
+        "account_key": ACCOUNT_ID_SETTING,
+        "account": str(binding.account_id) if binding.account_id else "",
+        "secret_key": SECRET_HASH_SETTING,
+        "secret": binding.secret_hash or "",
     }
 
 

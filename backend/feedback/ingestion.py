@@ -25,7 +25,7 @@ from backend.auth import last_use
 from backend.authz.access import Access
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
+from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.feedback.service import MAX_BATCH, MAX_TAGS, Unreadable
@@ -122,7 +122,8 @@ async def authenticate(db: Database, secret: str) -> IngestionToken | None:
     """The live token behind a secret; its last use is noted (at most once a minute)."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    async with db.transaction(NO_TENANT) as session:
+    presented = TenantBinding(secret_hash=_hash(secret))
+    async with db.transaction(presented) as session:
         token = await session.scalar(
             select(IngestionToken).where(IngestionToken.secret_hash == _hash(secret))
         )
@@ -130,7 +131,7 @@ async def authenticate(db: Database, secret: str) -> IngestionToken | None:
         return None
     now = utcnow()
     if last_use.is_due(token.last_used_at, now):
-        await last_use.stamp(db, IngestionToken, token.id, "last_used_at", now)
+        await last_use.stamp(db, IngestionToken, token.id, "last_used_at", now, presented)
     return token
 
 

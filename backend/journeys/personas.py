@@ -121,11 +121,16 @@ class PersonaRepository:
         )
 
 
-async def _editable(session: AsyncSession, access: Access, persona_id: UUID) -> Persona:
+async def _editable(
+    session: AsyncSession,
+    access: Access,
+    persona_id: UUID,
+    role: WorkspaceRole = WorkspaceRole.EDITOR,
+) -> Persona:
     persona = await PersonaRepository(session).get(persona_id)
     if persona is None:
         raise NotFound("Persona", field="id")
-    access.require_workspace(persona.workspace_id, WorkspaceRole.EDITOR, field="id")
+    access.require_workspace(persona.workspace_id, role, field="id")
     return persona
 
 
@@ -175,8 +180,12 @@ async def update_persona(
 
 
 async def delete_persona(session: AsyncSession, access: Access, persona_id: UUID) -> UUID:
-    """Delete a persona; maps that featured it lose it (and record a new version)."""
-    persona = await _editable(session, access, persona_id)
+    """Delete a persona; maps that featured it lose it (and record a new version).
+
+    Workspace ADMIN only: unlike a stage or a touchpoint, a deleted persona cannot be
+    restored (the maps' revisions keep its links, not the persona).
+    """
+    persona = await _editable(session, access, persona_id, WorkspaceRole.ADMIN)
     from backend.journeys.maps import drop_persona_from_maps
 
     await drop_persona_from_maps(session, persona)

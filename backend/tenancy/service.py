@@ -18,7 +18,7 @@ from backend.auth import linking
 from backend.auth.tokens import new_secret
 from backend.authz.access import Access
 from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
-from backend.db.scoping import widen
+from backend.db.scoping import widen, widen_to_account, widen_to_organization
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import (
@@ -83,7 +83,9 @@ async def bootstrap_organization(
     organization = Organization(slug=org_slug, name=name, kind=kind)
     session.add(organization)
     await session.flush()
+    await widen_to_organization(session, organization.id)
     admin = await _user_for_email(session, admin_email)
+    await widen_to_account(session, admin.id)
     admin.email_verified_at = admin.email_verified_at or utcnow()  # an operator said so
     session.add(
         OrganizationMembership(
@@ -270,6 +272,8 @@ async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: U
 
 
 async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> IssuedToken:
+    """A full-power token for a user, issued by the system (the CLI), not by a caller."""
+    await widen_to_account(session, user_id)
     """A full-power token for a user, issued by the system (the CLI), not by a caller: the
     operator vouches for the account."""
     user = await session.get(User, user_id)

@@ -115,8 +115,8 @@ class JourneyMutations:
         return await run_mutation(info, PersonaPayload, action)
 
     @mutation(
-        EDITOR,
-        "Delete a persona; maps featuring it drop it (EDITOR).",
+        WORKSPACE_ADMIN,
+        "Delete a persona for good (it cannot be restored); maps featuring it drop it.",
     )
     async def delete_persona(self, info: Info, input: DeletePersonaInput) -> DeletePersonaPayload:
         async def action(session: AsyncSession) -> DeletePersonaPayload:

@@ -181,7 +181,7 @@ class StructureMutations:
 
     @mutation(
         EDITOR,
-        "Remove a stage and everything on it.",
+        "Remove a stage and everything on it; a new version (restorable from the revisions).",
     )
     async def remove_stage(self, info: Info, input: RemoveInput) -> RemovePayload:
         async def action(session: AsyncSession) -> RemovePayload:
@@ -270,7 +270,8 @@ class StructureMutations:
 
     @mutation(
         EDITOR,
-        "Remove a touchpoint with its pain points and opportunities.",
+        "Remove a touchpoint with its pain points and opportunities; a new version"
+        " (restorable from the revisions).",
     )
     async def remove_touchpoint(self, info: Info, input: RemoveInput) -> RemovePayload:
         async def action(session: AsyncSession) -> RemovePayload:

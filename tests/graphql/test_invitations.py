@@ -292,7 +292,7 @@ async def test_the_last_owner_stays_and_only_owners_remove_owners(
     admin_id, admin_token = await add_guest(
         database, tenant_a.workspace_ids[0], "admin@alpha.example", WorkspaceRole.VIEWER
     )
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant_a.binding(), write=True) as session:
         session.add(
             OrganizationMembership(
                 organization_id=tenant_a.organization_id, user_id=admin_id, role=OrgRole.ADMIN

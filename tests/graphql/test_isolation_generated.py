@@ -88,7 +88,7 @@ from backend.app import create_app
 from backend.auth.domains import record_name, record_value
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT, TenantBinding
+from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from backend.feedback.vocabulary import FeedbackSource
 from backend.health import recalculate
@@ -517,7 +517,7 @@ async def _seed_side(
     holding a role in workspace 2; and a dead letter."""
     world = await _seed(database, tenant)
     ws1, ws2 = tenant.workspace_ids
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant.binding(), write=True) as session:
         connection = SsoConnection(
             organization_id=tenant.organization_id,
             issuer=f"https://idp.{tenant.slug}.example",
@@ -564,7 +564,7 @@ async def _seed_side(
     member, _ = await add_guest(
         database, ws2, f"member@{tenant.slug}.example", WorkspaceRole.VIEWER
     )
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant.binding(), write=True) as session:
         session.add(
             OrganizationMembership(
                 organization_id=tenant.organization_id, user_id=member, role=OrgRole.MEMBER

@@ -665,6 +665,7 @@ ROWS = [
         expect=_delete_persona,
         invalid=lambda w: {"id": "not-a-persona-id"},
         invalid_field="input.id",
+        role=WorkspaceRole.ADMIN,  # a deletion that cannot be undone
     ),
     Row(
         mutation="createJourneyMap",
@@ -1164,3 +1165,23 @@ async def test_a_deleted_maps_stages_and_touchpoints_go_with_it(
         token=tenant_a.token,
     )
     assert body["data"] == {"journeyMap": None, "map": None, "stage": None, "touchpoint": None}
+
+
+async def test_only_a_workspace_admin_deletes_a_persona(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, world: World
+) -> None:
+    """A deleted persona cannot be restored: an EDITOR may change it, not delete it."""
+    ws = tenant_a.workspace_ids[0]
+    _, editor = await add_guest(database, ws, "editor@client.example", WorkspaceRole.EDITOR)
+    _, admin = await add_guest(database, ws, "admin@client.example", WorkspaceRole.ADMIN)
+    row = ROW["deletePersona"]
+    read = "query($id: ID!) { node(id: $id) { id } }"
+
+    refused = await _call(gql, row, {"id": world.persona}, editor)
+    assert _refused(refused) == [("FORBIDDEN", "input.id")], refused
+    persona = await gql(read, {"id": world.persona}, token=editor)
+    assert persona["data"]["node"] == {"id": world.persona}
+
+    deleted = await _call(gql, row, {"id": world.persona}, admin)
+    assert deleted == {"deletedPersonaId": world.persona, "errors": []}
+    assert (await gql(read, {"id": world.persona}, token=admin))["data"]["node"] is None

@@ -43,7 +43,7 @@ async def join_organization(
     db: Database, tenant: Tenant, email: str, role: OrgRole
 ) -> tuple[UUID, str]:
     """A person with an organization role and no workspace role (yet); their token."""
-    async with db.transaction(NO_TENANT, write=True) as session:
+    async with db.transaction(tenant.binding(), write=True) as session:
         bind_actor(session, Actor.system())
         user = await service._user_for_email(session, email)
         session.add(

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.auth.domains import record_name, record_value
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.models import (
     IngestionToken,
@@ -283,7 +282,7 @@ async def setting(
     world = await _seed(database, tenant_a)
     tokens = await gql("{ viewer { apiTokens { edges { node { id } } } } }", token=tenant_a.token)
     [owner_token] = tokens["data"]["viewer"]["apiTokens"]["edges"]
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant_a.binding(), write=True) as session:
         connection = SsoConnection(
             organization_id=tenant_a.organization_id,
             issuer="https://idp.alpha.example",
@@ -327,7 +326,7 @@ async def setting(
     session_dns_server().set_txt(record_name(domain.domain), record_value(domain))
     guest, _ = await add_guest(database, tenant_a.workspace_ids[0], "g@x.io", WorkspaceRole.VIEWER)
     member, _ = await add_guest(database, tenant_a.workspace_ids[1], "m@x.io", WorkspaceRole.VIEWER)
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant_a.binding(), write=True) as session:
         session.add(
             OrganizationMembership(
                 organization_id=tenant_a.organization_id, user_id=member, role=OrgRole.MEMBER

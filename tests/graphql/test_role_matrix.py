@@ -256,7 +256,7 @@ async def fresh_ground(
     """A new world (on emptied tables): ``setting``, a guest invitation, a chain check."""
     tenant = setting.tenant
     ws = tenant.workspace_ids[0]
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant.binding(), write=True) as session:
         invitation = Invitation(
             organization_id=tenant.organization_id,
             email="pending-guest@client.example",

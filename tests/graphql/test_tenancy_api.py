@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
+from backend.db.scoping import TenantBinding
 from backend.models import ApiToken
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
@@ -256,7 +256,7 @@ async def test_token_records_its_last_use(
     created = await gql(CREATE_TOKEN, {"input": {"name": "t"}}, token=tenant_a.token)
     assert created["data"]["createApiToken"]["apiToken"]["lastUsedAt"] is None
     await gql("{ viewer { user { email } } }", token=created["data"]["createApiToken"]["token"])
-    async with database.transaction(NO_TENANT) as session:
+    async with database.transaction(TenantBinding(account_id=tenant_a.owner_id)) as session:
         token = await session.scalar(select(ApiToken).where(ApiToken.name == "t"))
     assert token is not None
     assert token.last_used_at is not None

@@ -1,0 +1,63 @@
+"""Keep the schema private from callers who do not authenticate, when introspection is off.
+
+With introspection off the schema is meant to be private, yet the answer to a
+document told an unknown field ("Cannot query field") from a known one
+(UNAUTHENTICATED), and a document's estimated cost tells list fields from unknown
+ones. So over HTTP the caller is authenticated before their document is validated:
+one who sends no credential, or one that does not authenticate (unknown, revoked,
+expired), gets UNAUTHENTICATED whatever the document, after parsing alone.
+
+The limits still run first and cost no SQL; a document over a limit is then answered
+QUERY_TOO_COMPLEX only to a caller who authenticates, which costs the credential's
+lookup (none without a credential). The principal found is kept on the request's
+context, where ``Authenticate`` finds it: one lookup per request, as before.
+WebSocket operations are left to ``Authenticate``, which checks each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from strawberry.extensions import SchemaExtension
+
+from backend.settings import Settings
+from graphql_schema.authentication import principal_of
+from graphql_schema.context import Context
+from graphql_schema.errors import Unauthenticated
+
+
+def schema_is_private(settings: Settings) -> bool:
+    """Private exactly when introspection is off (production's default)."""
+    return not settings.introspection_enabled
+
+
+async def hidden_from(context: Context) -> bool:
+    """Whether this HTTP request's caller does not authenticate (and may not see the schema).
+
+    A principal found is kept for the rest of the request.
+    """
+    if context.request.scope["type"] != "http":
+        return False
+    if context._access is not None or context._principal is not None:
+        return False
+    principal = await principal_of(context)  # no SQL without a credential
+    if principal is None:
+        return True
+    context._principal = principal
+    return False
+
+
+class HideSchemaFromAnonymous(SchemaExtension):
+    """Answer UNAUTHENTICATED before validation (and instead of a limit) to anonymous callers.
+
+    List it after ``QueryLimitsExtension`` and before ``Authenticate``.
+    """
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        assert isinstance(context, Context)
+        if await hidden_from(context):
+            # Strawberry then skips validation and execution, and answers this alone.
+            execution.pre_execution_errors = [Unauthenticated()]
+        yield
