@@ -37,11 +37,12 @@ async def _revoke_tokens(
     reach: ColumnElement[bool] = ApiToken.restricted_workspace_id.in_(workspace_ids)
     if organization_id is not None:
         reach = or_(reach, ApiToken.restricted_organization_id == organization_id)
-    result = await session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, reach, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    async with seeing_own_rows_of(session, user_id):  # their tokens beyond the caller's
+        result = await session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, reach, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
     return int(getattr(result, "rowcount", 0) or 0)
 
 

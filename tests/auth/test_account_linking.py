@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, open_session
 from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
 from backend.models import (
     ApiToken,
     Invitation,
@@ -418,7 +417,7 @@ async def _signed_in_through(
 ) -> None:
     """The browser holds a session of the account opened through ``tenant`` (as its SSO
     would open one)."""
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant.binding(), write=True) as session:
         opened = await open_session(
             session, settings, user_id=user_id, organization_id=tenant.organization_id,
             ip=None, user_agent=None,
@@ -450,7 +449,7 @@ async def _caller(database: Database, tenant: Tenant, name: str) -> str:
         workspace_role or WorkspaceRole.VIEWER,
     )  # fmt: skip
     if org_role is not None:
-        async with database.transaction(NO_TENANT, write=True) as session:
+        async with database.transaction(tenant.binding(), write=True) as session:
             session.add(
                 OrganizationMembership(
                     organization_id=tenant.organization_id, user_id=user_id, role=org_role
@@ -469,7 +468,7 @@ async def test_no_role_in_one_organization_gets_a_session_as_another_organizatio
     member, _ = await add_guest(
         database, tenant_a.workspace_ids[1], "member@alpha.example", WorkspaceRole.EDITOR
     )
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant_a.binding(), write=True) as session:
         session.add(
             OrganizationMembership(
                 organization_id=tenant_a.organization_id, user_id=member, role=OrgRole.MEMBER
@@ -522,7 +521,7 @@ async def test_tokens_minted_through_an_invitation_session_act_in_its_organizati
     every role bravo can give: the session and what it mints never reach alpha."""
     both = "both@two.example"
     user_id, _ = await add_guest(database, tenant_a.workspace_ids[0], both, WorkspaceRole.VIEWER)
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant_a.binding(), write=True) as session:
         session.add(
             OrganizationMembership(
                 organization_id=tenant_a.organization_id, user_id=user_id, role=OrgRole.OWNER

@@ -178,6 +178,17 @@ async def _plant(owner: AsyncEngine, tenant: Tenant, database: Database) -> Plan
                 )
             )
         await conn.execute(
+            insert(_table("organization_domains")).values(
+                id=uuid4(),
+                organization_id=tenant.organization_id,
+                domain=f"{tag}.example",
+                verification_token=f"token-{tag}",
+                verified_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await conn.execute(
             insert(_table("ingestion_tokens")).values(
                 id=uuid4(),
                 ingest_workspace_id=ws,
@@ -223,6 +234,7 @@ KEYS = {
     "ingestion_tokens": ("ingest_workspace_id", "null", "null", "null"),
     "user_identities": ("null", "null", "user_id", "null"),
     "sso_login_attempts": ("null", "null", "null", "connection_id"),
+    "organization_domains": ("null", "organization_id", "null", "null"),
 }
 
 
