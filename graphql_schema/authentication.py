@@ -149,7 +149,13 @@ class Authenticate(SchemaExtension):
         # Over HTTP a cached map read may already have signed the caller in for this
         # request. A socket's operations are checked one by one, never carried over.
         known = context._access is not None and not context.is_socket
-        if not known and not self._introspection_only():
+        if known and self._is_mutation():
+            # Whoever signed the caller in earlier in this request, a mutation proves the
+            # session's CSRF token itself.
+            assert context._access is not None
+            if not csrf_matches(context._access.principal, context.presented().csrf_token):
+                self._refuse(CsrfTokenMissing())
+        elif not known and not self._introspection_only():
             principal = await principal_of(context)
             if principal is None:
                 self._refuse(Unauthenticated())
