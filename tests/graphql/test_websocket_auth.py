@@ -27,7 +27,6 @@ from backend.audit.recorder import bind_actor
 from backend.auth.sessions import CSRF_HEADER, NewSession
 from backend.authz.roles import OrgRole
 from backend.db.engine import Database
-from backend.db.scoping import NO_TENANT
 from backend.models import OrganizationMembership
 from backend.settings import Settings
 from backend.tenancy import service
@@ -92,7 +91,7 @@ def email_of(result: dict[str, Any]) -> str:
 
 async def second_token(database: Database, tenant: Tenant, name: str = "socket") -> tuple[str, str]:
     """Another full token of the tenant's owner: (plaintext, global id)."""
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant.binding(), write=True) as session:
         bind_actor(session, Actor.system())
         issued = await service.issue_token(session, tenant.owner_id, name=name)
     return issued.plaintext, global_id("ApiToken", issued.token.id)
@@ -289,7 +288,7 @@ async def test_removal_from_the_organization_ends_an_open_cookie_socket(
 
 
 async def _org_member(database: Database, tenant: Tenant, email: str) -> UUID:
-    async with database.transaction(NO_TENANT, write=True) as session:
+    async with database.transaction(tenant.binding(), write=True) as session:
         bind_actor(session, Actor.system())
         user = await service._user_for_email(session, email)
         session.add(
