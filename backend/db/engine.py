@@ -38,6 +38,7 @@ class Database:
         *,
         app_role: str | None = None,
         pool_size: int = 10,
+        max_overflow: int | None = None,
         app_scoping: bool = True,
         echo: bool = False,
         audit_keys: AuditKeyring | None = None,
@@ -46,7 +47,8 @@ class Database:
         self.app_scoping = app_scoping
         # What this process signs and verifies audit chains with; never stored.
         self.audit_keys = audit_keys or AuditKeyring.from_settings(get_settings())
-        self.engine: AsyncEngine = _create_engine(self.url, app_role, pool_size, echo)
+        overflow = pool_size if max_overflow is None else max_overflow
+        self.engine: AsyncEngine = _create_engine(self.url, app_role, pool_size, overflow, echo)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite takes its write lock lazily; a writer that first reads and then
         # writes can deadlock with another. Writers ask for the lock up front.
@@ -88,10 +90,12 @@ class Database:
         await self.engine.dispose()
 
 
-def _create_engine(url: URL, app_role: str | None, pool_size: int, echo: bool) -> AsyncEngine:
+def _create_engine(
+    url: URL, app_role: str | None, pool_size: int, max_overflow: int, echo: bool
+) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(url, echo)
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, echo=echo)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
     _ping_after_idle(engine)
     if app_role:
         _switch_role_on_connect(engine, app_role)
@@ -158,13 +162,23 @@ def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
 def _switch_role_on_connect(engine: AsyncEngine, role: str) -> None:
     # Every connection drops to the application role, which neither owns the
     # tables nor bypasses row-level security, whatever role it logged in as.
+    # The switch runs outside any transaction: inside the driver's implicit one it
+    # would be undone by that transaction's rollback (a failed probe, a mutation
+    # answering a user error), and the connection would quietly go back to the
+    # login role for the rest of its life. Once per connection, not per
+    # transaction: a `SET LOCAL ROLE` in each would cost a round trip each.
     quoted = engine.dialect.identifier_preparer.quote(role)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _set_role(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET ROLE {quoted}")
-        cursor.close()
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET ROLE {quoted}")
+            cursor.close()
+        finally:
+            dbapi_connection.autocommit = autocommit
 
 
 def database_from_settings(settings: Any, **overrides: Any) -> Database:
