@@ -12,10 +12,11 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -33,14 +34,22 @@ from backend.edge.body_limit import BodyLimitMiddleware
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.feedback.http import ingestion_routes
 from backend.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
-from backend.http import REQUEST_ID_HEADER, RequestIdMiddleware, healthz, readyz_endpoint
+from backend.http import (
+    REQUEST_ID_HEADER,
+    RequestIdMiddleware,
+    UnexpectedErrorMiddleware,
+    healthz,
+    readyz_endpoint,
+    request_id_of,
+    unexpected_error_response,
+)
 from backend.json_output import dumps
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
 from graphql_schema.batches import BatchItem, check_batch
 from graphql_schema.context import Context
 from graphql_schema.credentials import own_origin
-from graphql_schema.errors import Unauthenticated
+from graphql_schema.errors import Unauthenticated, mask_escaped, masked_exception
 from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.private_schema import hidden_from, schema_is_private
 from graphql_schema.schema import API_LIMITS, build_schema
@@ -106,15 +115,39 @@ class GraphQLApp(GraphQL[Context, None]):
         """A batch is first measured as a whole (``graphql_schema.batches``)."""
         batch = kwargs["request_data"]
         if isinstance(batch, list):
-            items = [BatchItem(d.query, d.operation_name, d.variables) for d in batch]
-            errors = check_batch(self.graphql_schema, items, API_LIMITS)
-            if errors:
-                if schema_is_private(self.settings) and await hidden_from(kwargs["context"]):
-                    errors = [Unauthenticated()]
-                return [ExecutionResult(data=None, errors=errors) for _ in batch]
+            context: Context = kwargs["context"]
+            try:
+                refused = await self._refused_batch(batch, context)
+            except Exception as error:
+                refused = [masked_exception(error, context.request_id)]
+            if refused:
+                return [ExecutionResult(data=None, errors=refused) for _ in batch]
         return await super().execute_operation(*args, **kwargs)
 
+    async def _refused_batch(
+        self, batch: list[GraphQLRequestData], context: Context
+    ) -> list[GraphQLError]:
+        items = [BatchItem(d.query, d.operation_name, d.variables) for d in batch]
+        errors = check_batch(self.graphql_schema, items, API_LIMITS)
+        if errors and schema_is_private(self.settings) and await hidden_from(context):
+            return [Unauthenticated()]
+        return errors
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        """One operation; an unexpected error is answered masked, whatever phase raised it
+        (signing in for a cached map read, an extension, execution)."""
+        context: Context = kwargs["context"]
+        try:
+            result = await self._execute_single(*args, **kwargs)
+        except HTTPException:
+            raise
+        except Exception as error:
+            return ExecutionResult(data=None, errors=[masked_exception(error, context.request_id)])
+        if result.errors:
+            result.errors = mask_escaped(result.errors, context.request_id)
+        return result
+
+    async def _execute_single(self, *args: Any, **kwargs: Any) -> Any:
         data: GraphQLRequestData = kwargs["request_data"]
         lookup = await self.map_reads.look_up(
             kwargs["context"], data.query, data.operation_name, data.variables
@@ -173,20 +206,11 @@ def _check_request_shape(item: object) -> None:
 
 
 async def _unexpected_error(request: Request, _error: Exception) -> Response:
-    """A crash outside GraphQL: the same masked shape, with the id to quote."""
-    request_id = request.scope.get("state", {}).get("request_id", "-")
-    return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": "Unexpected error.",
-                    "extensions": {"code": "INTERNAL", "requestId": request_id},
-                }
-            ]
-        },
-        status_code=500,
-        headers={REQUEST_ID_HEADER: request_id},
-    )
+    """A crash in the outermost layers, which ``UnexpectedErrorMiddleware`` does not wrap."""
+    request_id = request_id_of(request.scope)
+    response = unexpected_error_response(request_id)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 def create_app(
@@ -235,11 +259,13 @@ def create_app(
             *ingestion_routes(db),
         ],
         middleware=[
-            # Outermost first: the client's real address, an id, hardened answers (429
-            # and 413 included), the body's size, then what this client may still ask.
+            # Outermost first: the client's real address, an id, hardened answers (429,
+            # 413 and a crash's 500 included), the body's size, then what this client
+            # may still ask.
             Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeadersMiddleware),
+            Middleware(UnexpectedErrorMiddleware),  # a crash: masked 500, connection kept
             Middleware(BodyLimitMiddleware),  # before any route reads or parses a body
             Middleware(RateLimitMiddleware, limits=rate_limits),
         ],

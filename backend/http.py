@@ -1,7 +1,8 @@
-"""Plain HTTP pieces: request ids and the health endpoints."""
+"""Plain HTTP pieces: request ids, masked unexpected errors and the health endpoints."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -10,6 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.db.engine import Database
+
+log = logging.getLogger("waypost.http")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -46,6 +49,61 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def request_id_of(scope: Scope) -> str:
+    request_id: str = scope.get("state", {}).get("request_id", "-")
+    return request_id
+
+
+def unexpected_error_response(request_id: str) -> JSONResponse:
+    """What a client sees of any crash: GraphQL's masked shape, with the id to quote."""
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "Unexpected error.",
+                    "extensions": {"code": "INTERNAL", "requestId": request_id},
+                }
+            ]
+        },
+        status_code=500,
+    )
+
+
+class UnexpectedErrorMiddleware:
+    """Answer a crash with a masked 500, log it once, and keep the connection open.
+
+    Starlette's own last-resort handler answers and then re-raises, for the server
+    to log; uvicorn then logs the traceback a second time and closes the keep-alive
+    connection, so the client's next request on it fails. Here the crash is
+    answered and logged, and goes no further. A crash after the answer started can
+    only be told by closing the connection: that one is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            request_id = request_id_of(scope)
+            log.exception("unexpected error (request %s)", request_id)
+            await unexpected_error_response(request_id)(scope, receive, send)
 
 
 async def healthz(_request: Request) -> JSONResponse:

@@ -8,6 +8,7 @@ import re
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 from backend.errors import DomainError, ErrorCode
 
@@ -55,6 +56,17 @@ class CsrfTokenMissing(Unauthenticated):
             "Signed in by cookie: mutations need the X-Waypost-CSRF header, with the value "
             "of the waypost_csrf cookie."
         )
+
+
+class QuietSchema(strawberry.Schema):
+    """strawberry's schema without its own error log, which would log every error a
+    second time and without the request id: an unexpected error is logged once, where
+    it is masked (``masked``); the expected ones are answers, not faults."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
 
 
 def _is_expected(error: GraphQLError) -> bool:
@@ -107,16 +119,32 @@ class MaskUnexpectedErrors(MaskErrors):
         return [_without_suggestion(e) for e in processed] if self.hide_suggestions else processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", None)
-        log.error(
-            "unexpected error in %s (request %s)",
-            ".".join(map(str, error.path or [])) or "operation",
-            request_id,
-            exc_info=error.original_error,
-        )
-        return GraphQLError(
-            UNEXPECTED_MESSAGE,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": INTERNAL, "requestId": request_id},
-        )
+        return masked(error, getattr(self.execution_context.context, "request_id", None))
+
+
+def masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    """An unexpected error as the client sees it; the real one goes to the log, once."""
+    log.error(
+        "unexpected error in %s (request %s)",
+        ".".join(map(str, error.path or [])) or "operation",
+        request_id,
+        exc_info=error.original_error or error,
+    )
+    return GraphQLError(
+        UNEXPECTED_MESSAGE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": INTERNAL, "requestId": request_id},
+    )
+
+
+def masked_exception(error: Exception, request_id: str | None) -> GraphQLError:
+    """An exception raised outside execution (signing in before it, say), masked."""
+    return masked(GraphQLError(str(error), original_error=error), request_id)
+
+
+def mask_escaped(errors: list[GraphQLError], request_id: str | None) -> list[GraphQLError]:
+    """Mask what escaped the masking extension: an exception raised by an extension
+    itself (authentication meeting a database failure) ends the operation before the
+    extension sees the result, and strawberry then reports it as it is."""
+    return [e if _is_expected(e) else masked(e, request_id) for e in errors]

@@ -12,7 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from backend.settings import Settings
 from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
-from graphql_schema.errors import MaskUnexpectedErrors
+from graphql_schema.errors import MaskUnexpectedErrors, QuietSchema
 from graphql_schema.feedback.mutations import FeedbackMutations
 from graphql_schema.health.mutations import HealthMutations
 from graphql_schema.identity.mutations import IdentityMutations
@@ -108,7 +108,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         # No answer may tell an anonymous caller about the schema.
         extensions.insert(2, HideSchemaFromAnonymous)
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return QuietSchema(
         query=Query,
         mutation=Mutation,
         types=NODE_TYPES,
