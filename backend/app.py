@@ -254,7 +254,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
-            Route("/readyz", readyz_endpoint(db)),
+            Route("/readyz", readyz_endpoint(db, settings.broker_url)),
             *auth_routes(settings, db, oidc),
             *ingestion_routes(db),
         ],

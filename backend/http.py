@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.db.engine import Database
+from backend.readiness import ReadinessProbe
 
 log = logging.getLogger("waypost.http")
 
@@ -111,15 +112,17 @@ async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def readyz_endpoint(database: Database):  # type: ignore[no-untyped-def]
+def readyz_endpoint(database: Database, broker_url: str):  # type: ignore[no-untyped-def]
+    probe = ReadinessProbe(database, broker_url)
+
     async def readyz(_request: Request) -> JSONResponse:
-        """Ready to serve: the database answers."""
-        try:
-            await database.ping()
-        except Exception as error:
-            return JSONResponse(
-                {"status": "unavailable", "database": type(error).__name__}, status_code=503
-            )
-        return JSONResponse({"status": "ok", "database": "ok"})
+        """Ready to serve: a read as requests make it works, and the broker answers."""
+        readiness = await probe.check()
+        body = {
+            "status": "ok" if readiness.ready else "unavailable",
+            "database": readiness.database,
+            "broker": readiness.broker,
+        }
+        return JSONResponse(body, status_code=200 if readiness.ready else 503)
 
     return readyz

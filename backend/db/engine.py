@@ -23,10 +23,17 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.audit.keys import INFO_KEY as AUDIT_KEYS
 from backend.audit.keys import AuditKeyring
-from backend.db.scoping import INFO_KEY, TenantBinding, bind_connection
+from backend.db.scoping import INFO_KEY, NO_TENANT, TenantBinding, bind_connection
 from backend.settings import get_settings
 
 _SQLITE_BEGIN_OPTION = "waypost_sqlite_begin"
+# One row per workspace at most, and under row-level security on Postgres: with no
+# workspace bound it reads nothing, yet needs the grants and the policy's functions.
+_READINESS_READ = text("select 1 from health_generations limit 1")
+
+
+class NotReadyError(RuntimeError):
+    """The database answers, but not as the application needs; the message is safe to show."""
 
 
 class Database:
@@ -44,6 +51,7 @@ class Database:
         audit_keys: AuditKeyring | None = None,
     ) -> None:
         self.url: URL = make_url(url)
+        self.app_role = app_role if self.url.get_backend_name() != "sqlite" else None
         self.app_scoping = app_scoping
         # What this process signs and verifies audit chains with; never stored.
         self.audit_keys = audit_keys or AuditKeyring.from_settings(get_settings())
@@ -85,6 +93,20 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("select 1"))
+
+    async def prove_ready(self) -> None:
+        """Serve one read the way requests do, or raise ``NotReadyError`` saying why.
+
+        Through the pool, in a bound transaction, as the application role (a
+        connection that fell back to the login role would answer "permission
+        denied" to every request), reading a small table under row-level security.
+        """
+        async with self.connection(NO_TENANT) as connection:
+            if self.app_role:
+                user = (await connection.execute(text("select current_user"))).scalar_one()
+                if user != self.app_role:
+                    raise NotReadyError("not the application role")
+            await connection.execute(_READINESS_READ)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
