@@ -65,10 +65,11 @@ async def recalculate_all_health(workspace_id: str) -> None:
 
 
 async def verify_audit_chain(workspace_id: str) -> None:
-    """Check the links a workspace's audit chain gained since the last check."""
+    """Check the links a workspace's audit chain gained since the last check; a chain
+    found broken before is verified in full again (its alarm clears if it passes)."""
     workspace = UUID(workspace_id)
     async with workspace_transaction(workspace) as session:
-        report = await verify_workspace_increment(session, workspace)
+        report = await verify_workspace_increment(session, workspace, reexamine_broken=True)
     if not report.ok:
         log.error("audit chain of workspace %s is broken: %s", workspace, report.problem)
 

@@ -24,10 +24,11 @@ from backend.db.scoping import NO_TENANT
 from backend.models import Workspace
 from backend.models.outbox import OutboxEvent
 from backend.outbox.emit import after_commit_hooks
+from backend.outbox.outage import OutageLog
 from backend.outbox.relay import OutboxRelay
 from backend.settings import Settings
 from workers.actors import Actors, declare_actors
-from workers.broker import build_broker
+from workers.broker import build_broker, epoch_of
 from workers.dead_letters import DeadLetters
 from workers.runtime import WorkerRuntime
 
@@ -52,10 +53,14 @@ class Background:
         self.db = db
         self.run_workers = run_workers
         self.broker, self.actors = create_broker(settings)
+        # The relay and the schedule send through the same broker: one outage, one line.
+        self.outage = OutageLog(log)
         self.relay = OutboxRelay(
             db,
             self._send,
             redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
+            epoch=epoch_of(self.broker),
+            outage=self.outage,
         )
         self.worker: dramatiq.Worker | None = None
         self._stop = asyncio.Event()
@@ -89,8 +94,11 @@ class Background:
         while not self._stop.is_set():
             try:
                 await job()
-            except Exception:
-                log.warning("scheduling %s failed; will retry", name, exc_info=True)
+            except Exception as error:
+                log.info("scheduling %s failed; retried in %.0f s", name, seconds)
+                self.outage.failed(error)
+            else:
+                self.outage.succeeded()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from uuid import UUID
@@ -22,14 +23,22 @@ from backend.models.audit import (
 
 BATCH = 1000
 
+log = logging.getLogger("waypost.audit")
+
 
 async def head_of(
-    session: AsyncSession, scope: AuditScope, scope_id: UUID
+    session: AsyncSession, scope: AuditScope, scope_id: UUID, *, hold: bool = False
 ) -> tuple[int, str | None]:
-    head = await session.scalar(
-        select(ChainHead).where(ChainHead.scope == scope, ChainHead.scope_id == scope_id)
+    """The chain's head. ``hold``: on Postgres, also keep writers of the chain waiting
+    until this transaction ends (a shared lock on the row each writer locks to append),
+    so what is read of the chain afterwards is the state this head describes."""
+    statement = select(ChainHead.audit_sequence, ChainHead.audit_hash).where(
+        ChainHead.scope == scope, ChainHead.scope_id == scope_id
     )
-    return (head.audit_sequence, head.audit_hash) if head else (0, None)
+    if hold and session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(read=True)
+    head = (await session.execute(statement)).one_or_none()
+    return (head[0], head[1]) if head else (0, None)
 
 
 async def chain_ids(session: AsyncSession, scope: AuditScope) -> Sequence[UUID]:
@@ -88,10 +97,17 @@ async def verify_scope(
     scope_id: UUID,
     *,
     start: tuple[int, str] = (0, GENESIS),
+    hold_head: bool = False,
 ) -> ChainReport:
-    """Verify one chain from ``start`` to its head, reading it in batches."""
+    """Verify one chain from ``start`` to its head, reading it in batches.
+
+    Read committed, each statement sees the commits made since the one before: the
+    caller gives one snapshot (a repeatable-read transaction) or ``hold_head``
+    (writers wait), or a writer committing between the head and the events makes a
+    sound chain look "added past its head".
+    """
     keys = keyring_of(session.sync_session)
-    head = await head_of(session, scope, scope_id)
+    head = await head_of(session, scope, scope_id, hold=hold_head)
     position = Position(*start)
     if position.sequence and (
         await _key_id_at(session, scope, scope_id, position.sequence) == LEGACY_KEY_ID
@@ -116,11 +132,16 @@ async def verify_scope(
     return replace(final, checked=checked)
 
 
-async def verify_workspace_increment(session: AsyncSession, workspace_id: UUID) -> ChainReport:
+async def verify_workspace_increment(
+    session: AsyncSession, workspace_id: UUID, *, reexamine_broken: bool = False
+) -> ChainReport:
     """Verify what a workspace's chain gained since the last checkpoint, and move it.
 
-    Idempotent: run twice on the same chain, it ends at the same checkpoint. A
-    broken chain stays recorded as broken (with the problem) until an operator acts.
+    Idempotent: run twice on the same chain, it ends at the same checkpoint. The chain
+    is read as one state (writers of the workspace wait meanwhile), and a break found
+    in the increment is confirmed by verifying the whole chain before it is stored. A
+    stored break is returned as is, unless ``reexamine_broken`` (the scheduled check):
+    then the whole chain is verified again, and the alarm clears if it passes.
     """
     if session.get_bind().dialect.name == "postgresql":
         # The scheduled check and an event's handler may verify the same chain at once:
@@ -134,17 +155,33 @@ async def verify_workspace_increment(session: AsyncSession, workspace_id: UUID) 
     if checkpoint is None:
         checkpoint = AuditVerification(workspace_id=workspace_id, id=workspace_id)
         session.add(checkpoint)
-    if not checkpoint.ok and checkpoint.problem:
+    alarm = checkpoint.problem if not checkpoint.ok else None
+    if alarm and not reexamine_broken:
         return ChainReport(
             AuditScope.WORKSPACE,
             workspace_id,
             0,
             checkpoint.verified_sequence,
             checkpoint.verified_hash or GENESIS,
-            checkpoint.problem,
+            alarm,
         )
     start = (checkpoint.verified_sequence or 0, checkpoint.verified_hash or GENESIS)
-    report = await verify_scope(session, AuditScope.WORKSPACE, workspace_id, start=start)
+    if alarm:
+        start = (0, GENESIS)
+    report = await verify_scope(
+        session, AuditScope.WORKSPACE, workspace_id, start=start, hold_head=True
+    )
+    if not report.ok and start[0]:
+        # Never alarm on an increment alone: the whole chain, from its first event.
+        report = await verify_scope(session, AuditScope.WORKSPACE, workspace_id, hold_head=True)
+    if alarm and report.ok:
+        log.warning(
+            "audit chain of workspace %s verifies in full again (%d events); the alarm "
+            "stored earlier is cleared: %s",
+            workspace_id,
+            report.checked,
+            alarm,
+        )
     checkpoint.verified_at = utcnow()
     checkpoint.ok = report.ok
     checkpoint.problem = report.problem

@@ -4,8 +4,10 @@ Safe with several relays running: on Postgres each workspace's batch is taken
 under a transaction-level advisory lock that other relays skip; on SQLite the
 write lock serializes them. An event is due when it was never dispatched, or
 was dispatched long enough ago without being processed (its message was lost
-with an in-process broker, or its worker died): delivery is at least once. An
-event whose retries ran out is not due: its dead letter waits for a replay.
+with an in-process broker, or its worker died), or was dispatched before the
+broker's current epoch began (the broker lost everything it held: see
+``workers.broker.epoch_of``): delivery is at least once. An event whose retries ran
+out is not due: its dead letter waits for a replay.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, or_, select, text
@@ -22,10 +24,13 @@ from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, UNSCOPED_OPTION, TenantBinding
 from backend.db.types import utcnow
 from backend.models.outbox import OutboxEvent
+from backend.outbox.outage import OutageLog
 
 log = logging.getLogger("waypost.outbox")
 
 Send = Callable[[OutboxEvent], None]
+# When the broker's current contents began (None: unknown); blocking, run in a thread.
+Epoch = Callable[[], datetime | None]
 DEFAULT_REDELIVER_AFTER = timedelta(minutes=15)  # see Settings.outbox_redeliver_after_seconds
 
 
@@ -37,11 +42,16 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         redeliver_after: timedelta = DEFAULT_REDELIVER_AFTER,
+        epoch: Epoch | None = None,
+        outage: OutageLog | None = None,
     ) -> None:
         self.db = db
         self.send = send
         self.batch_size = batch_size
         self.redeliver_after = redeliver_after
+        self.epoch = epoch
+        self.outage = outage or OutageLog(log)
+        self._epoch_seen: datetime | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -50,30 +60,49 @@ class OutboxRelay:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _due(self) -> ColumnElement[bool]:
+    async def resend_before(self) -> datetime:
+        """Unprocessed events dispatched before this are sent again: after the redelivery
+        window, or at once when the broker's epoch began later (it lost them)."""
         before = utcnow() - self.redeliver_after
+        epoch = await asyncio.to_thread(self.epoch) if self.epoch else None
+        if epoch is None:
+            return before
+        if self._epoch_seen is not None and epoch != self._epoch_seen:
+            log.warning(
+                "the broker lost what it held (a new epoch began at %s): unprocessed events "
+                "dispatched before then are sent again",
+                epoch.isoformat(),
+            )
+        self._epoch_seen = epoch
+        return max(before, epoch)
+
+    def _due(self, before: datetime | None = None) -> ColumnElement[bool]:
+        if before is None:
+            before = utcnow() - self.redeliver_after
         return (
             OutboxEvent.processed_at.is_(None)
             & OutboxEvent.dead_lettered_at.is_(None)
             & or_(OutboxEvent.dispatched_at.is_(None), OutboxEvent.dispatched_at < before)
         )
 
-    async def due_workspaces(self) -> list[UUID]:
+    async def due_workspaces(self, before: datetime | None = None) -> list[UUID]:
         """Workspaces with due events, found without reading any event's content."""
+        if before is None:
+            before = utcnow() - self.redeliver_after
         async with self.db.transaction(NO_TENANT) as session:
             if self.db.dialect == "postgresql":
                 # Row-level security hides every workspace from an unbound session; a
                 # SECURITY DEFINER function answers with workspace ids and nothing else.
                 rows = await session.execute(
                     text("select waypost_outbox_due_workspaces(:before)"),
-                    {"before": utcnow() - self.redeliver_after},
+                    {"before": before},
                 )
                 return [row[0] for row in rows]
-            statement = select(OutboxEvent.workspace_id).where(self._due()).distinct()
+            statement = select(OutboxEvent.workspace_id).where(self._due(before)).distinct()
             statement = statement.execution_options(**{UNSCOPED_OPTION: True})
             return list((await session.scalars(statement)).all())
 
-    async def relay_workspace(self, workspace_id: UUID) -> int:
+    async def relay_workspace(self, workspace_id: UUID, before: datetime | None = None) -> int:
         binding = TenantBinding(frozenset({workspace_id}))
         async with self.db.transaction(binding, write=True) as session:
             if self.db.dialect == "postgresql":
@@ -86,7 +115,7 @@ class OutboxRelay:
             events = (
                 await session.scalars(
                     select(OutboxEvent)
-                    .where(OutboxEvent.workspace_id == workspace_id, self._due())
+                    .where(OutboxEvent.workspace_id == workspace_id, self._due(before))
                     .order_by(OutboxEvent.sequence)
                     .limit(self.batch_size)
                 )
@@ -102,8 +131,9 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         sent = 0
-        for workspace_id in await self.due_workspaces():
-            sent += await self.relay_workspace(workspace_id)
+        before = await self.resend_before()
+        for workspace_id in await self.due_workspaces(before):
+            sent += await self.relay_workspace(workspace_id, before)
         return sent
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
@@ -112,9 +142,11 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 await self.relay_once()
-            except Exception:
+            except Exception as error:
                 # The broker or database is away: events wait in the outbox.
-                log.warning("outbox relay pass failed; will retry", exc_info=True)
+                self.outage.failed(error)
+            else:
+                self.outage.succeeded()
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             _, pending = await asyncio.wait(
