@@ -165,6 +165,10 @@ def _switch_role_on_connect(engine: AsyncEngine, role: str) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET ROLE {quoted}")
         cursor.close()
+        # The driver ran it in an implicit transaction: committed now, or the first
+        # rollback on this connection would undo it (and a NOINHERIT login role can
+        # then do nothing at all).
+        dbapi_connection.commit()
 
 
 def database_from_settings(settings: Any, **overrides: Any) -> Database:
