@@ -20,11 +20,10 @@ from backend.db.engine import Database
 from backend.db.migrate import upgrade
 from backend.settings import DEFAULT_RATE_LIMITS, Environment, Settings
 from tests.fixtures.databases import (
+    APP_ROLE,
     TestDatabase,
     configured_url,
     create_postgres_database,
-    ensure_app_login_role,
-    postgres_app_url,
     sqlite_database,
     truncate_all,
     unreachable,
@@ -56,30 +55,27 @@ async def test_database() -> TestDatabase:
         db = sqlite_database()
         await asyncio.to_thread(upgrade, db.owner_url)
         return db
-    owner_url = make_url(url)
+    superuser_url = make_url(url)
     try:
-        await create_postgres_database(owner_url, owner_url.database or "waypost_test")
+        db = await create_postgres_database(superuser_url, superuser_url.database or "waypost_test")
     except OSError as error:
         unreachable("PostgreSQL", error)
-    await asyncio.to_thread(upgrade, url)
-    owner = create_async_engine(owner_url)
-    try:
-        await ensure_app_login_role(owner)
-    finally:
-        await owner.dispose()
-    return TestDatabase(owner_url=url, app_url=postgres_app_url(owner_url))
+    # As production does: the tables' owner migrates, not the superuser.
+    await asyncio.to_thread(upgrade, db.owner_url)
+    return db
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def owner_engine(test_database: TestDatabase) -> AsyncIterator[AsyncEngine]:
-    """Connects as the tables' owner: for cleaning up and for inspecting behind the app."""
-    engine = create_async_engine(test_database.owner_url)
+async def inspector_engine(test_database: TestDatabase) -> AsyncIterator[AsyncEngine]:
+    """A superuser, for the test side only: looking behind the application (row-level
+    security hides rows from everyone else, the tables' owner included) and cleaning up."""
+    engine = create_async_engine(test_database.inspector_url)
     yield engine
     await engine.dispose()
 
 
 def make_database(test_database: TestDatabase, **options: Any) -> Database:
-    app_role = "waypost_app" if test_database.is_postgres else None
+    app_role = APP_ROLE if test_database.is_postgres else None
     return Database(test_database.app_url, app_role=app_role, **options)
 
 
@@ -91,10 +87,12 @@ async def shared_database(test_database: TestDatabase) -> AsyncIterator[Database
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def database(shared_database: Database, owner_engine: AsyncEngine) -> AsyncIterator[Database]:
+async def database(
+    shared_database: Database, inspector_engine: AsyncEngine
+) -> AsyncIterator[Database]:
     """The application's database; every table is emptied after the test."""
     yield shared_database
-    await truncate_all(owner_engine)
+    await truncate_all(inspector_engine)
 
 
 @pytest.fixture

@@ -147,7 +147,7 @@ async def test_a_flood_of_anonymous_logins_is_refused_before_it_writes_rows(
     client: httpx.AsyncClient,
     tenant_a: Tenant,
     rogue_idp: RogueIdP,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     fresh_counters: None,
 ) -> None:
     made = await create_connection(
@@ -165,10 +165,10 @@ async def test_a_flood_of_anonymous_logins_is_refused_before_it_writes_rows(
         assert [a.status_code for a in answers[:5]] == [302] * 5
         for refused in answers[5:]:
             assert_rate_limited(refused)
-        assert await _attempts(owner_engine) == 5
+        assert await _attempts(inspector_engine) == 5
         # Someone else, elsewhere, still signs in.
         assert (await connect("198.51.100.20").get(f"/auth/sso/{tenant_a.slug}/login")).is_redirect
-    assert await _attempts(owner_engine) == 6
+    assert await _attempts(inspector_engine) == 6
 
 
 @pytest.mark.parametrize(

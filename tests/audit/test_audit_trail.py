@@ -1,7 +1,7 @@
 """The audit trail end to end: what every mutation records, and that tampering is caught.
 
 Mutations go through the ASGI app over HTTP (so the response's headers can be
-read). Rows are read, and tampered with, as the tables' owner, behind the
+read). Rows are read, and tampered with, as a superuser, behind the
 application's back; chains are checked by ``verify_scope`` and by the real
 ``waypost audit`` command run as a process.
 """
@@ -106,7 +106,7 @@ def uuid_of(value: str, type_name: str) -> UUID:
     return decoded[1]
 
 
-# -- reading the trail as the owner -------------------------------------------------------
+# -- reading the trail behind the app ----------------------------------------------------
 
 
 def _events_of(scope: AuditScope, scope_id: UUID) -> Any:
@@ -217,43 +217,43 @@ def waypost(test_database: TestDatabase, database: Database) -> Waypost:
 
 
 async def test_create_workspace_records_one_organization_event_with_actor_request_and_changes(
-    client: httpx.AsyncClient, owner_engine: AsyncEngine, tenant_a: Tenant
+    client: httpx.AsyncClient, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     org = tenant_a.organization_id
-    token_id = await token_id_of(owner_engine, tenant_a.token)
+    token_id = await token_id_of(inspector_engine, tenant_a.token)
     for sequence, name in [(2, "Launch"), (3, "Café ☕ 東京")]:  # 1 is organization.create
-        before = await event_keys(owner_engine)
+        before = await event_keys(inspector_engine)
         called = await mutate(
             client, CREATE_WORKSPACE, {"org": tenant_a.org_gid, "name": name}, token=tenant_a.token
         )
         assert called.payload["errors"] == []
         created = uuid_of(called.payload["workspace"]["id"], "Workspace")
 
-        assert await event_keys(owner_engine) == before | {(ORGANIZATION, org, sequence)}
-        event = (await chain(owner_engine, ORGANIZATION, org))[-1]
+        assert await event_keys(inspector_engine) == before | {(ORGANIZATION, org, sequence)}
+        event = (await chain(inspector_engine, ORGANIZATION, org))[-1]
         assert event["sequence"] == sequence
         assert event["action"] == "workspace.create"
         assert (event["subject_type"], event["subject_id"]) == ("Workspace", str(created))
         assert event["changes"] == {"name": {"before": None, "after": name}}
         assert_made_by(event, tenant_a.owner_id, token_id, called)
-        assert await chain(owner_engine, WORKSPACE, created) == []  # not the new one's chain
+        assert await chain(inspector_engine, WORKSPACE, created) == []  # not the new one's chain
 
-    events = await chain(owner_engine, ORGANIZATION, org)
+    events = await chain(inspector_engine, ORGANIZATION, org)
     assert [e["action"] for e in events] == ["organization.create", *["workspace.create"] * 2]
     assert_unbroken(ORGANIZATION, org, events)
-    assert await head(owner_engine, ORGANIZATION, org) == (3, events[-1]["hash"])
+    assert await head(inspector_engine, ORGANIZATION, org) == (3, events[-1]["hash"])
 
 
 async def test_adding_and_updating_members_records_workspace_events_in_contiguous_sequence(
-    client: httpx.AsyncClient, owner_engine: AsyncEngine, tenant_a: Tenant
+    client: httpx.AsyncClient, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     ws = tenant_a.workspace_ids[0]
-    token_id = await token_id_of(owner_engine, tenant_a.token)
+    token_id = await token_id_of(inspector_engine, tenant_a.token)
 
     async def member(
         email: str, role: str, sequence: int, **options: Any
     ) -> tuple[Called, RowMapping]:
-        before = await event_keys(owner_engine)
+        before = await event_keys(inspector_engine)
         called = await mutate(
             client,
             ADD_MEMBER,
@@ -262,8 +262,8 @@ async def test_adding_and_updating_members_records_workspace_events_in_contiguou
             **options,
         )
         assert called.payload["errors"] == []
-        assert await event_keys(owner_engine) == before | {(WORKSPACE, ws, sequence)}
-        return called, (await chain(owner_engine, WORKSPACE, ws))[-1]
+        assert await event_keys(inspector_engine) == before | {(WORKSPACE, ws, sequence)}
+        return called, (await chain(inspector_engine, WORKSPACE, ws))[-1]
 
     added, first = await member("ann@example.com", "VIEWER", 1)
     ann = uuid_of(added.payload["member"]["id"], "WorkspaceMember")
@@ -296,16 +296,16 @@ async def test_adding_and_updating_members_records_workspace_events_in_contiguou
     assert third["request_id"] == updated.request_id
     assert third["user_agent"] == "SecondClient/9"
 
-    assert_unbroken(WORKSPACE, ws, await chain(owner_engine, WORKSPACE, ws))
-    assert await chain(owner_engine, WORKSPACE, tenant_a.workspace_ids[1]) == []
+    assert_unbroken(WORKSPACE, ws, await chain(inspector_engine, WORKSPACE, ws))
+    assert await chain(inspector_engine, WORKSPACE, tenant_a.workspace_ids[1]) == []
 
 
 async def test_creating_and_revoking_tokens_records_user_events_and_never_the_secret(
-    client: httpx.AsyncClient, owner_engine: AsyncEngine, tenant_a: Tenant
+    client: httpx.AsyncClient, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     me = tenant_a.owner_id
-    bootstrap_token = await token_id_of(owner_engine, tenant_a.token)
-    before = await event_keys(owner_engine)
+    bootstrap_token = await token_id_of(inspector_engine, tenant_a.token)
+    before = await event_keys(inspector_engine)
     created = await mutate(
         client,
         CREATE_TOKEN,
@@ -315,9 +315,9 @@ async def test_creating_and_revoking_tokens_records_user_events_and_never_the_se
     assert created.payload["errors"] == []
     secret = created.payload["token"]
     new_token = uuid_of(created.payload["apiToken"]["id"], "ApiToken")
-    assert await event_keys(owner_engine) == before | {(USER, me, 1)}
+    assert await event_keys(inspector_engine) == before | {(USER, me, 1)}
 
-    [event] = await chain(owner_engine, USER, me)
+    [event] = await chain(inspector_engine, USER, me)
     assert event["action"] == "api_token.create"
     assert (event["subject_type"], event["subject_id"]) == ("ApiToken", str(new_token))
     changes = event["changes"]
@@ -331,13 +331,13 @@ async def test_creating_and_revoking_tokens_records_user_events_and_never_the_se
     assert_made_by(event, me, bootstrap_token, created)
 
     # The new token revokes itself: the actor is that token, not the user's first one.
-    before = await event_keys(owner_engine)
+    before = await event_keys(inspector_engine)
     revoked = await mutate(
         client, REVOKE_TOKEN, {"id": global_id("ApiToken", new_token)}, token=secret
     )
     assert revoked.payload["errors"] == []
-    assert await event_keys(owner_engine) == before | {(USER, me, 2)}
-    events = await chain(owner_engine, USER, me)
+    assert await event_keys(inspector_engine) == before | {(USER, me, 2)}
+    events = await chain(inspector_engine, USER, me)
     event = events[-1]
     assert event["action"] == "api_token.revoke"
     assert event["subject_id"] == str(new_token)
@@ -350,7 +350,7 @@ async def test_creating_and_revoking_tokens_records_user_events_and_never_the_se
     assert_unbroken(USER, me, events)
 
     # Neither secret, nor what follows its public prefix, is anywhere in the trail.
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         rows = [
             *(await conn.execute(select(EVENTS))).mappings(),
             *(await conn.execute(select(ACCOUNT_EVENTS))).mappings(),
@@ -377,7 +377,7 @@ class Callers:
 async def callers(
     client: httpx.AsyncClient,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     tenant_b: Tenant,
 ) -> Callers:
@@ -387,7 +387,7 @@ async def callers(
     read_only = await mutate(
         client, CREATE_TOKEN, {"input": {"name": "ro", "readOnly": True}}, token=tenant_a.token
     )
-    others = await token_id_of(owner_engine, tenant_b.token)
+    others = await token_id_of(inspector_engine, tenant_b.token)
     return Callers(
         tenant_a.token, editor, read_only.payload["token"], global_id("ApiToken", others)
     )
@@ -455,7 +455,7 @@ FAILURES: dict[str, tuple[str, str, Callable[[Tenant, Tenant, Callers], dict[str
 @pytest.mark.parametrize("case", list(FAILURES))
 async def test_failed_mutation_records_no_event_and_changes_nothing(
     client: httpx.AsyncClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     tenant_b: Tenant,
     callers: Callers,
@@ -463,10 +463,10 @@ async def test_failed_mutation_records_no_event_and_changes_nothing(
 ) -> None:
     document, caller, variables, code = FAILURES[case]
     token = getattr(callers, caller)
-    before = await everything(owner_engine)
+    before = await everything(inspector_engine)
     called = await mutate(client, document, variables(tenant_a, tenant_b, callers), token=token)
     assert [e["code"] for e in called.payload["errors"]] == [code]
-    assert await everything(owner_engine) == before
+    assert await everything(inspector_engine) == before
 
 
 # == 3. concurrent writers share one unbroken chain ============================================
@@ -475,7 +475,7 @@ async def test_failed_mutation_records_no_event_and_changes_nothing(
 async def test_fifty_concurrent_member_additions_form_one_unbroken_chain(
     client: httpx.AsyncClient,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     waypost: Waypost,
 ) -> None:
@@ -493,14 +493,14 @@ async def test_fifty_concurrent_member_additions_form_one_unbroken_chain(
     )
     assert [c.payload["errors"] for c in calls] == [[]] * 50
 
-    events = await chain(owner_engine, WORKSPACE, ws)
+    events = await chain(inspector_engine, WORKSPACE, ws)
     assert [e["sequence"] for e in events] == list(range(1, 51))
     assert_unbroken(WORKSPACE, ws, events)
     assert {e["subject_id"] for e in events} == {
         str(uuid_of(c.payload["member"]["id"], "WorkspaceMember")) for c in calls
     }
     assert {e["request_id"] for e in events} == {c.request_id for c in calls}
-    assert await head(owner_engine, WORKSPACE, ws) == (50, events[-1]["hash"])
+    assert await head(inspector_engine, WORKSPACE, ws) == (50, events[-1]["hash"])
 
     async with database.transaction(TenantBinding(frozenset({ws}))) as session:
         report = await verify_scope(session, WORKSPACE, ws)
@@ -654,7 +654,7 @@ TAMPERING = [
 async def test_tampering_with_a_workspace_chain_is_reported_at_the_first_broken_event(
     member_chain: UUID,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     waypost: Waypost,
     tamper: Tamper,
     broken_at: int,
@@ -664,7 +664,7 @@ async def test_tampering_with_a_workspace_chain_is_reported_at_the_first_broken_
     binding = TenantBinding(frozenset({ws}))
     async with database.transaction(binding) as session:
         assert (await verify_scope(session, WORKSPACE, ws)).ok  # sound before
-    await tamper(owner_engine, ws)
+    await tamper(inspector_engine, ws)
 
     async with database.transaction(binding) as session:
         report = await verify_scope(session, WORKSPACE, ws)
@@ -681,13 +681,13 @@ async def test_tampering_with_a_workspace_chain_is_reported_at_the_first_broken_
 
 
 async def test_rewriting_history_and_rehashing_every_later_event_is_still_detected(
-    member_chain: UUID, database: Database, owner_engine: AsyncEngine
+    member_chain: UUID, database: Database, inspector_engine: AsyncEngine
 ) -> None:
     """A forger holding the key re-signs the tail; only the chain's head gives it away."""
     ws = member_chain
-    events = await chain(owner_engine, WORKSPACE, ws)
+    events = await chain(inspector_engine, WORKSPACE, ws)
     previous = events[1]["hash"]
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         for event in events[2:]:
             forged = dict(event, prev_hash=previous)
             if event["sequence"] == 3:
@@ -700,7 +700,7 @@ async def test_rewriting_history_and_rehashing_every_later_event_is_still_detect
             )
             previous = forged["hash"]
 
-    assert_unbroken(WORKSPACE, ws, await chain(owner_engine, WORKSPACE, ws))  # links all hold
+    assert_unbroken(WORKSPACE, ws, await chain(inspector_engine, WORKSPACE, ws))  # links all hold
 
     async with database.transaction(TenantBinding(frozenset({ws}))) as session:
         report = await verify_scope(session, WORKSPACE, ws)
@@ -709,7 +709,7 @@ async def test_rewriting_history_and_rehashing_every_later_event_is_still_detect
 
 
 async def test_organization_chain_is_verified_and_tampering_with_it_is_detected(
-    client: httpx.AsyncClient, owner_engine: AsyncEngine, tenant_a: Tenant, waypost: Waypost
+    client: httpx.AsyncClient, inspector_engine: AsyncEngine, tenant_a: Tenant, waypost: Waypost
 ) -> None:
     org = tenant_a.organization_id
     for name in ("Second", "Third"):
@@ -722,7 +722,7 @@ async def test_organization_chain_is_verified_and_tampering_with_it_is_detected(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"ok      organization {org}: 3 events" in done.stdout
 
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(
             update(ACCOUNT_EVENTS)
             .where(
@@ -741,7 +741,7 @@ async def test_organization_chain_is_verified_and_tampering_with_it_is_detected(
 
 async def test_verify_without_flags_checks_every_chain_and_exits_1_if_any_is_broken(
     client: httpx.AsyncClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     tenant_b: Tenant,
     waypost: Waypost,
@@ -766,7 +766,7 @@ async def test_verify_without_flags_checks_every_chain_and_exits_1_if_any_is_bro
         assert f"ok      {name}: " in done.stdout
     assert f"{len(chains)} chains checked, 0 broken" in done.stdout
 
-    async with owner_engine.begin() as conn:  # the only event of B's owner's own chain
+    async with inspector_engine.begin() as conn:  # the only event of B's owner's own chain
         await conn.execute(
             update(ACCOUNT_EVENTS)
             .where(ACCOUNT_EVENTS.c.scope == USER, ACCOUNT_EVENTS.c.scope_id == tenant_b.owner_id)
@@ -797,27 +797,27 @@ postgres_only = pytest.mark.skipif(
     ],
 )
 async def test_application_role_is_refused_update_and_delete_on_audit_events(
-    member_chain: UUID, database: Database, owner_engine: AsyncEngine, statement: str
+    member_chain: UUID, database: Database, inspector_engine: AsyncEngine, statement: str
 ) -> None:
-    before = await everything(owner_engine)
+    before = await everything(inspector_engine)
     with pytest.raises(DBAPIError, match="permission denied"):
         async with database.transaction(
             TenantBinding(frozenset({member_chain})), write=True
         ) as session:
             await session.execute(text(statement))
-    assert await everything(owner_engine) == before
+    assert await everything(inspector_engine) == before
 
 
 @postgres_only
 async def test_application_role_inserts_and_reads_audit_events_through_the_normal_path(
-    member_chain: UUID, database: Database, owner_engine: AsyncEngine, tenant_a: Tenant
+    member_chain: UUID, database: Database, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     # member_chain's events were inserted by the application, as waypost_app.
     async with database.transaction(TenantBinding(frozenset({member_chain}))) as session:
         assert await session.scalar(text("select current_user")) == "waypost_app"
         mine = (await session.scalars(select(AuditEvent).order_by(AuditEvent.sequence))).all()
     assert [e.hash for e in mine] == [
-        e["hash"] for e in await chain(owner_engine, WORKSPACE, member_chain)
+        e["hash"] for e in await chain(inspector_engine, WORKSPACE, member_chain)
     ]
     assert len(mine) == CHAIN_LENGTH
     async with database.transaction(NO_TENANT) as session:
@@ -833,7 +833,7 @@ async def test_application_role_inserts_and_reads_audit_events_through_the_norma
 async def test_export_writes_the_chain_as_ndjson_in_sequence_order_matching_the_rows(
     client: httpx.AsyncClient,
     member_chain: UUID,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     waypost: Waypost,
 ) -> None:
@@ -846,7 +846,7 @@ async def test_export_writes_the_chain_as_ndjson_in_sequence_order_matching_the_
         {"ws": tenant_a.ws_gid(1), "email": "elsewhere@example.com", "role": "VIEWER"},
         token=tenant_a.token,
     )
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(update(EVENTS).where(_where(ws, 1)).values(action=EVENTS.c.action))
 
     done = waypost("audit", "export", "--workspace", str(ws))
@@ -854,7 +854,7 @@ async def test_export_writes_the_chain_as_ndjson_in_sequence_order_matching_the_
     lines = done.stdout.splitlines()
     assert len(lines) == CHAIN_LENGTH
     documents = [json.loads(line) for line in lines]
-    rows = await chain(owner_engine, WORKSPACE, ws)
+    rows = await chain(inspector_engine, WORKSPACE, ws)
     assert [d["sequence"] for d in documents] == list(range(1, CHAIN_LENGTH + 1))
     previous = GENESIS
     for document, row in zip(documents, rows, strict=True):

@@ -26,7 +26,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from sqlalchemy import RowMapping, Table, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.app import create_app
@@ -39,8 +38,8 @@ from backend.models import AccountAuditEvent, AuditEvent, AuditVerification, Cha
 from backend.models.audit import AuditScope
 from backend.settings import Environment, Settings, get_settings
 from tests.conftest import make_database
-from tests.db.test_migrations import scratch_url  # noqa: F401 - fixture
-from tests.fixtures.databases import TestDatabase, postgres_app_url
+from tests.db.test_migrations import scratch_database  # noqa: F401 - fixture
+from tests.fixtures.databases import TestDatabase
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant
 
@@ -137,7 +136,7 @@ def assert_broken(done: subprocess.CompletedProcess[str], name: str, at: int, pr
     assert problem in line, line
 
 
-# -- reading and rewriting as the owner -------------------------------------------------------
+# -- reading and rewriting behind the app ----------------------------------------------------
 
 
 async def workspace_chain(owner: AsyncEngine, ws: UUID) -> list[RowMapping]:
@@ -231,7 +230,7 @@ REWRITES = [
 @pytest.mark.parametrize(("sign", "key_id", "first", "broken_at", "problem"), REWRITES)
 async def test_an_owner_who_edits_an_event_and_recomputes_the_chain_is_caught(
     gql: GraphQLClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     waypost: Waypost,
     sign: Callable[[str, UUID, dict[str, Any]], str],
@@ -243,13 +242,13 @@ async def test_an_owner_who_edits_an_event_and_recomputes_the_chain_is_caught(
     ws = tenant_a.workspace_ids[0]
     await add_members(gql, tenant_a, [f"m{n}@example.com" for n in range(1, CHAIN_LENGTH + 1)])
 
-    await rewrite_from(owner_engine, ws, first, sign, key_id)
+    await rewrite_from(inspector_engine, ws, first, sign, key_id)
 
     # The forgery is internally whole: every link holds and the head names the last event.
-    events = await workspace_chain(owner_engine, ws)
+    events = await workspace_chain(inspector_engine, ws)
     assert [e["prev_hash"] for e in events] == [GENESIS, *(e["hash"] for e in events[:-1])]
     assert events[2]["changes"]["role"]["after"] == "ADMIN"
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         head = (
             await conn.execute(
                 select(HEADS.c.audit_sequence, HEADS.c.audit_hash).where(HEADS.c.scope_id == ws)
@@ -285,13 +284,13 @@ async def add_members_signed_with(
 
 
 async def test_events_signed_before_a_rotation_verify_only_while_the_old_key_is_retired(
-    test_database: TestDatabase, owner_engine: AsyncEngine, tenant_a: Tenant, waypost: Waypost
+    test_database: TestDatabase, inspector_engine: AsyncEngine, tenant_a: Tenant, waypost: Waypost
 ) -> None:
     ws = tenant_a.workspace_ids[0]
     old, new = (AuditKeyring.from_material(m).current for m in (OLD_KEY, NEW_KEY))
     await add_members_signed_with(test_database, OLD_KEY, tenant_a, ["a@example.com", "b@x.io"])
     await add_members_signed_with(test_database, NEW_KEY, tenant_a, ["c@example.com", "d@x.io"])
-    events = await workspace_chain(owner_engine, ws)
+    events = await workspace_chain(inspector_engine, ws)
     assert [e["key_id"] for e in events] == [old.id, old.id, new.id, new.id]
 
     rotated = waypost(
@@ -369,12 +368,12 @@ async def write_unkeyed_chain(
 
 
 async def test_chains_from_before_keys_verify_after_the_upgrade_and_unkeyed_forgeries_do_not(
-    scratch_url: str,  # noqa: F811 - the fixture imported above
-    test_database: TestDatabase,
+    scratch_database: TestDatabase,  # noqa: F811 - the fixture imported above
 ) -> None:
-    await asyncio.to_thread(upgrade, scratch_url, "0014")
+    await asyncio.to_thread(upgrade, scratch_database.owner_url, "0014")
     org, ws = uuid4(), uuid4()
-    owner = create_async_engine(scratch_url)
+    # The rows an older release wrote, planted behind the application's back.
+    owner = create_async_engine(scratch_database.inspector_url)
     try:
         async with owner.begin() as conn:
             now = datetime.now(UTC)
@@ -405,18 +404,16 @@ async def test_chains_from_before_keys_verify_after_the_upgrade_and_unkeyed_forg
                 )
             )
 
-        await asyncio.to_thread(upgrade, scratch_url)
+        await asyncio.to_thread(upgrade, scratch_database.owner_url)
 
-        app_url = (
-            postgres_app_url(make_url(scratch_url)) if test_database.is_postgres else scratch_url
-        )
+        app_url = scratch_database.app_url
         done = run_waypost(app_url, "audit", "verify")
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"ok      organization {org}: 4 events" in done.stdout
         assert f"ok      workspace {ws}: 3 events" in done.stdout
         assert "2 chains checked, 0 broken" in done.stdout
         # The background check goes on from its checkpoint among the unkeyed events.
-        app = make_database(TestDatabase(scratch_url, app_url))
+        app = make_database(scratch_database)
         try:
             async with app.transaction(TenantBinding(frozenset({ws})), write=True) as session:
                 report = await verify_workspace_increment(session, ws)

@@ -82,7 +82,7 @@ async def _identities(owner: AsyncEngine) -> int:
 
 
 async def test_an_admin_redeeming_their_own_invitation_to_another_orgs_owner_gets_no_session(
-    attacker: Browser, tenant_a: Tenant, tenant_b: Tenant, owner_engine: AsyncEngine
+    attacker: Browser, tenant_a: Tenant, tenant_b: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     """Bravo's admin invites alpha's owner into bravo and opens the link themselves: before,
     that signed them in *as alpha's owner* and a minted token reached alpha as OWNER."""
@@ -91,12 +91,12 @@ async def test_an_admin_redeeming_their_own_invitation_to_another_orgs_owner_get
         orgRole="ADMIN",
     )  # fmt: skip
     assert invited["errors"] == []
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     answer = await _redeem(attacker, invited["acceptUrl"])
     assert answer.status_code == 409
     assert "Sign in to it first" in answer.text
     assert attacker.cookie(SESSION_COOKIE) is None
-    assert await counts(owner_engine) == before  # no membership, no session
+    assert await counts(inspector_engine) == before  # no membership, no session
     assert _unauthenticated(await attacker.graphql(MINT))
     # The invitation waits for the person it names.
     pending = await attacker.with_token(tenant_b.token, PENDING, {"slug": tenant_b.slug})
@@ -107,7 +107,7 @@ async def test_an_admin_redeeming_their_own_invitation_to_another_orgs_owner_get
 
 async def test_the_invited_person_signed_in_as_their_account_accepts_into_the_new_org_only(
     settings: Settings, database: Database, attacker: Browser, tenant_a: Tenant, tenant_b: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     """One person in two organizations: each session and token acts in its own only."""
     first = await _invite(
@@ -140,7 +140,7 @@ async def test_the_invited_person_signed_in_as_their_account_accepts_into_the_ne
     assert _orgs(await attacker.with_token(again, VIEWER)) == [
         {"slug": "bravo", "viewerRole": "MEMBER"}
     ]
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         limits = (
             await conn.execute(select(ApiToken.restricted_organization_id).where(
                 ApiToken.name == "minted"
@@ -151,7 +151,7 @@ async def test_the_invited_person_signed_in_as_their_account_accepts_into_the_ne
 
 async def test_an_invitation_posted_from_another_site_is_refused_and_stays_unspent(
     settings: Settings, database: Database, attacker: Browser, tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     """Login CSRF: evil.example makes a visitor's browser post the attacker's link."""
     invited = await _invite(
@@ -159,12 +159,12 @@ async def test_an_invitation_posted_from_another_site_is_refused_and_stays_unspe
         orgRole="MEMBER",
     )  # fmt: skip
     async with browser_for(settings, database) as visitor:
-        before = await counts(owner_engine)
+        before = await counts(inspector_engine)
         for headers in ({"origin": "https://evil.example"}, {"origin": ""}):
             refused = await visitor.http.post(invited["acceptUrl"], headers=headers)
             assert refused.status_code == 403
             assert visitor.cookie(SESSION_COOKIE) is None
-        assert await counts(owner_engine) == before
+        assert await counts(inspector_engine) == before
         from_our_page = await visitor.http.post(
             invited["acceptUrl"], headers={"origin": "", "referer": f"{APP_ORIGIN}/auth/x"}
         )
@@ -173,7 +173,7 @@ async def test_an_invitation_posted_from_another_site_is_refused_and_stays_unspe
 
 async def test_a_client_guest_cannot_invite_the_agency_owner_or_redeem_for_an_account(
     database: Database, attacker: Browser, tenant_a: Tenant, tenant_b: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     """A client's staff member who administers one workspace of the agency."""
     _, guest = await add_guest(
@@ -195,9 +195,9 @@ async def test_a_client_guest_cannot_invite_the_agency_owner_or_redeem_for_an_ac
         attacker, guest, organizationId=tenant_a.org_gid, email=tenant_b.owner_email, **ws
     )
     assert other["errors"] == []
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     assert (await _redeem(attacker, other["acceptUrl"])).status_code == 409
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before
 
 
 # -- single sign-on -------------------------------------------------------------------------
@@ -272,7 +272,7 @@ async def loose_settings(settings: Settings) -> Settings:
 
 async def test_a_rogue_provider_for_an_unverified_domain_cannot_sign_in_as_an_existing_account(
     loose_settings: Settings, database: Database, tenant_a: Tenant, tenant_b: Tenant,
-    rogue_idp: RogueIdP, owner_engine: AsyncEngine,
+    rogue_idp: RogueIdP, inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     """Even where unverified domains are allowed: bravo's admin points a connection for
     alpha.example at their own provider, which says it is alpha's owner."""
@@ -285,13 +285,13 @@ async def test_a_rogue_provider_for_an_unverified_domain_cannot_sign_in_as_an_ex
         assert made["errors"] == []
         rogue_idp.behaviour.email = tenant_a.owner_email
         rogue_idp.behaviour.sub = "attacker-controlled"
-        before, identities = await counts(owner_engine), await _identities(owner_engine)
+        before, identities = await counts(inspector_engine), await _identities(inspector_engine)
         landed = await attacker.sign_in_through_rogue(tenant_b.slug)
         assert landed.status_code == 403
         assert "already exists and is not linked" in landed.text
         assert attacker.cookie(SESSION_COOKIE) is None
-        assert await counts(owner_engine) == before
-        assert await _identities(owner_engine) == identities
+        assert await counts(inspector_engine) == before
+        assert await _identities(inspector_engine) == identities
         # A new address is provisioned as before (just-in-time accounts still work).
         rogue_idp.behaviour.email, rogue_idp.behaviour.sub = "fresh@alpha.example", "fresh"
         assert (await attacker.sign_in_through_rogue(tenant_b.slug)).status_code == 303
@@ -299,7 +299,7 @@ async def test_a_rogue_provider_for_an_unverified_domain_cannot_sign_in_as_an_ex
 
 async def test_an_organization_signs_in_the_accounts_of_its_verified_domain_but_not_its_owner(
     settings: Settings, database: Database, tenant_a: Tenant, rogue_idp: RogueIdP,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     async with browser_for(settings, database) as admin:
         invited = await _invite(
@@ -320,15 +320,15 @@ async def test_an_organization_signs_in_the_accounts_of_its_verified_domain_but_
         }
     async with browser_for(settings, database) as admin:
         rogue_idp.behaviour.email, rogue_idp.behaviour.sub = tenant_a.owner_email, "owner?"
-        before = await counts(owner_engine)
+        before = await counts(inspector_engine)
         assert (await admin.sign_in_through_rogue(tenant_a.slug)).status_code == 403
         assert admin.cookie(SESSION_COOKIE) is None
-        assert await counts(owner_engine) == before
+        assert await counts(inspector_engine) == before
 
 
 async def test_a_signed_in_person_links_another_organizations_sign_in_from_our_page_only(
     loose_settings: Settings, database: Database, tenant_a: Tenant, tenant_b: Tenant,
-    rogue_idp: RogueIdP, owner_engine: AsyncEngine,
+    rogue_idp: RogueIdP, inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     """Someone invited while using one organization links a second organization's SSO."""
     async with browser_for(loose_settings, database) as erin:
@@ -348,11 +348,11 @@ async def test_a_signed_in_person_links_another_organizations_sign_in_from_our_p
         # A plain visit is a sign-in, not a link: the account exists, so it is refused.
         assert (await erin.sign_in_through_rogue(tenant_b.slug)).status_code == 403
         # Another site cannot make the browser ask for a link.
-        async with owner_engine.connect() as conn:
+        async with inspector_engine.connect() as conn:
             attempts = await conn.scalar(select(func.count()).select_from(SsoLoginAttempt))
         cross = await erin.http.post(link, headers={"origin": "https://evil.example"})
         assert cross.status_code == 403
-        async with owner_engine.connect() as conn:
+        async with inspector_engine.connect() as conn:
             assert await conn.scalar(select(func.count()).select_from(SsoLoginAttempt)) == attempts
         # Our page asks, with the session that proves the account: linked and signed in.
         started = await erin.http.post(link)
@@ -369,7 +369,7 @@ async def test_a_signed_in_person_links_another_organizations_sign_in_from_our_p
 
 async def test_linking_needs_the_provider_to_name_the_signed_in_account(
     loose_settings: Settings, database: Database, tenant_a: Tenant, tenant_b: Tenant,
-    rogue_idp: RogueIdP, owner_engine: AsyncEngine,
+    rogue_idp: RogueIdP, inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     async with browser_for(loose_settings, database) as frank:
         invited = await _invite(
@@ -384,12 +384,12 @@ async def test_linking_needs_the_provider_to_name_the_signed_in_account(
         )  # fmt: skip
         assert made["errors"] == []
         rogue_idp.behaviour.email = "someone-else@partner.example"
-        before = await _identities(owner_engine)
+        before = await _identities(inspector_engine)
         started = await frank.http.post(f"{APP_ORIGIN}/auth/sso/{tenant_b.slug}/login")
         landed = await frank.callback(await frank.follow_to_app(started))
         assert landed.status_code == 403
         assert "not as the account you asked to link" in landed.text
-        assert await _identities(owner_engine) == before
+        assert await _identities(inspector_engine) == before
 
 
 def test_production_refuses_sso_for_unverified_domains() -> None:
@@ -399,7 +399,7 @@ def test_production_refuses_sso_for_unverified_domains() -> None:
 
 
 async def test_invitations_left_pending_by_a_refusal_can_be_listed_and_revoked(
-    attacker: Browser, tenant_a: Tenant, tenant_b: Tenant, owner_engine: AsyncEngine
+    attacker: Browser, tenant_a: Tenant, tenant_b: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     """The refused redemption left the invitation exactly as it was."""
     invited = await _invite(
@@ -407,7 +407,7 @@ async def test_invitations_left_pending_by_a_refusal_can_be_listed_and_revoked(
         orgRole="MEMBER",
     )  # fmt: skip
     assert (await _redeem(attacker, invited["acceptUrl"])).status_code == 409
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         row = (await conn.execute(select(Invitation.accepted_at, Invitation.accepted_by))).one()
     assert tuple(row) == (None, None)
 
@@ -461,7 +461,7 @@ async def _caller(database: Database, tenant: Tenant, name: str) -> str:
 @pytest.mark.parametrize("role", list(ROLES))
 async def test_no_role_in_one_organization_gets_a_session_as_another_organizations_people(
     role: str, settings: Settings, database: Database, attacker: Browser, tenant_a: Tenant,
-    tenant_b: Tenant, owner_engine: AsyncEngine,
+    tenant_b: Tenant, inspector_engine: AsyncEngine,
 ) -> None:  # fmt: skip
     """Every role of bravo invites alpha's owner, an alpha member and an alpha guest, in
     every shape of invitation it may send, and redeems each link itself."""
@@ -482,7 +482,7 @@ async def test_no_role_in_one_organization_gets_a_session_as_another_organizatio
         {"workspaceId": tenant_b.ws_gid(0), "workspaceRole": "VIEWER"},
     ]
     sent = 0
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     for victim in (tenant_a.owner_email, "member@alpha.example", "guest@alpha.example"):
         for shape in shapes:
             invited = await _invite(
@@ -497,7 +497,7 @@ async def test_no_role_in_one_organization_gets_a_session_as_another_organizatio
                 assert answer.status_code == 409, (role, victim, shape)
                 assert holder.cookie(SESSION_COOKIE) is None
                 assert _unauthenticated(await holder.graphql(VIEWER))
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before
     # Admins may send every shape, workspace admins the guest one, the others none.
     assert sent == {"org-owner": 9, "org-admin": 9}.get(
         role, 3 if ROLES[role][1] is WorkspaceRole.ADMIN else 0

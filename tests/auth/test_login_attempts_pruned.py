@@ -31,7 +31,7 @@ async def test_the_schedule_deletes_expired_sign_in_attempts_and_keeps_live_ones
     client: httpx.AsyncClient,
     tenant_a: Tenant,
     rogue_idp: RogueIdP,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     made = await create_connection(
         client,
@@ -45,10 +45,10 @@ async def test_the_schedule_deletes_expired_sign_in_attempts_and_keeps_live_ones
     async with browser_for(settings, database) as browser:
         for _ in range(5):  # anonymous hits, never finished
             assert (await browser.start(tenant_a.slug)).status_code == 302
-    states = await _states(owner_engine)
+    states = await _states(inspector_engine)
     assert len(states) == 5
     old, live = sorted(states)[:3], sorted(states)[3:]
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(
             update(ATTEMPTS)
             .where(ATTEMPTS.c.state.in_(old))
@@ -59,9 +59,9 @@ async def test_the_schedule_deletes_expired_sign_in_attempts_and_keeps_live_ones
         update={"broker_url": "memory://", "audit_verify_interval_seconds": 0.2}
     )
     async with Background(schedule, database, run_workers=False):
-        await eventually(lambda: _only(owner_engine, set(live)))
+        await eventually(lambda: _only(inspector_engine, set(live)))
 
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(ATTEMPTS)) == 2
 
 

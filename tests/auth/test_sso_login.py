@@ -77,9 +77,9 @@ async def test_first_sign_in_provisions_the_user_with_the_default_role(
     connection: dict[str, Any],
     tenant_a: Tenant,
     rogue_idp: RogueIdP,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     start = await browser.start(tenant_a.slug, next_path="/maps/42")
     assert start.status_code == 302
     authorize = urlsplit(start.headers["location"])
@@ -112,13 +112,13 @@ async def test_first_sign_in_provisions_the_user_with_the_default_role(
     assert [e["node"] for e in body["data"]["viewer"]["workspaces"]["edges"]] == [
         {"id": tenant_a.ws_gid(0), "viewerRole": "EDITOR"}
     ]
-    after = await counts(owner_engine)
+    after = await counts(inspector_engine)
     assert (after.users, after.org_members, after.sessions) == (
         before.users + 1,
         before.org_members + 1,
         before.sessions + 1,
     )
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         event = (
             await conn.execute(
                 select(AccountAuditEvent).where(AccountAuditEvent.action == "session.sign_in")
@@ -133,16 +133,16 @@ async def test_a_second_sign_in_finds_the_same_user_and_grants_nothing_new(
     database: Database,
     connection: dict[str, Any],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     async with browser_for(settings, database) as first:
         assert (await first.sign_in_through_rogue(tenant_a.slug)).status_code == 303
-    between = await counts(owner_engine)
+    between = await counts(inspector_engine)
     async with browser_for(settings, database) as second:
         assert (await second.sign_in_through_rogue(tenant_a.slug)).status_code == 303
         body = await second.graphql(VIEWER)
         assert body["data"]["viewer"]["user"] == {"email": "alice@acme.example"}
-    after = await counts(owner_engine)
+    after = await counts(inspector_engine)
     assert (after.users, after.org_members, after.workspace_members) == (
         between.users,
         between.org_members,
@@ -155,16 +155,16 @@ async def test_a_second_sign_in_finds_the_same_user_and_grants_nothing_new(
 
 
 async def test_a_wrong_state_is_refused(
-    browser: Browser, connection: dict[str, Any], tenant_a: Tenant, owner_engine: AsyncEngine
+    browser: Browser, connection: dict[str, Any], tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     answer = await browser.follow_to_app(await browser.start(tenant_a.slug))
     location = answer.headers["location"]
     state = parse_qs(urlsplit(location).query)["state"][0]
     landed = await browser.http.get(location.replace(state, "forged" + state[6:]))
     assert landed.status_code == 403
     assert "not valid any more" in landed.text
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before
 
 
 async def test_a_replayed_answer_is_refused(
@@ -172,16 +172,16 @@ async def test_a_replayed_answer_is_refused(
     database: Database,
     connection: dict[str, Any],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     async with browser_for(settings, database) as browser:
         answer = await browser.follow_to_app(await browser.start(tenant_a.slug))
         assert (await browser.callback(answer)).status_code == 303
-        before = await counts(owner_engine)
+        before = await counts(inspector_engine)
         again = await browser.callback(answer)  # same code, state and nonce
     assert again.status_code == 403
     assert "not valid any more" in again.text
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before
 
 
 async def test_an_answer_carried_to_another_browser_is_refused(
@@ -189,18 +189,18 @@ async def test_an_answer_carried_to_another_browser_is_refused(
     database: Database,
     connection: dict[str, Any],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     """Login CSRF: an attacker's own sign-in link, opened in the victim's browser."""
     async with browser_for(settings, database) as attacker:
         answer = await attacker.follow_to_app(await attacker.start(tenant_a.slug))
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     async with browser_for(settings, database) as victim:
         landed = await victim.callback(answer)
         assert victim.cookie(SESSION_COOKIE) is None
     assert landed.status_code == 403
     assert "started in another browser" in landed.text
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before
 
 
 @pytest.mark.parametrize(
@@ -228,13 +228,13 @@ async def test_an_untrustworthy_id_token_is_refused_and_creates_nothing(
     connection: dict[str, Any],
     tenant_a: Tenant,
     rogue_idp: RogueIdP,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     for name, value in bend.items():
         setattr(rogue_idp.behaviour, name, value)
     if "email" in bend:
         rogue_idp.behaviour.sub = "mallory"  # someone who never signed in before
-    await _refused(browser, tenant_a, owner_engine, reason)
+    await _refused(browser, tenant_a, inspector_engine, reason)
 
 
 async def test_after_a_key_rotation_sign_in_works_with_one_key_set_refetch(
@@ -243,7 +243,7 @@ async def test_after_a_key_rotation_sign_in_works_with_one_key_set_refetch(
     connection: dict[str, Any],
     tenant_a: Tenant,
     rogue_idp: RogueIdP,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     oidc = OidcClient(settings, refetch_interval=3600)  # one process's key cache across sign-ins
     async with browser_for(settings, database, oidc) as browser:
@@ -257,7 +257,7 @@ async def test_after_a_key_rotation_sign_in_works_with_one_key_set_refetch(
     # refused without asking the provider again.
     rogue_idp.behaviour.sign_with_unpublished_key = True
     async with browser_for(settings, database, oidc) as browser:
-        await _refused(browser, tenant_a, owner_engine, "a key the provider does not publish")
+        await _refused(browser, tenant_a, inspector_engine, "a key the provider does not publish")
     assert rogue_idp.jwks_fetches == 2
 
 
@@ -286,11 +286,11 @@ async def test_a_disabled_connection_signs_no_one_in(
 
 
 async def test_cookie_mutations_need_the_csrf_header_and_bearer_calls_do_not(
-    browser: Browser, connection: dict[str, Any], tenant_a: Tenant, owner_engine: AsyncEngine
+    browser: Browser, connection: dict[str, Any], tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     assert (await browser.sign_in_through_rogue(tenant_a.slug)).status_code == 303
     # Make alice an org admin so the mutation itself would be allowed.
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         from backend.models import OrganizationMembership
 
         await conn.execute(
@@ -307,7 +307,7 @@ async def test_cookie_mutations_need_the_csrf_header_and_bearer_calls_do_not(
     assert refused["data"] is None
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "X-Waypost-CSRF" in refused["errors"][0]["message"]
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         names = (await conn.execute(select(AuditEvent.action))).scalars().all()
     assert "workspace.create" not in names
     # Reads need no CSRF token; the mutation with it goes through.
@@ -346,11 +346,11 @@ async def test_an_expired_session_is_unauthenticated(
     browser: Browser,
     connection: dict[str, Any],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     assert (await browser.sign_in_through_rogue(tenant_a.slug)).status_code == 303
     assert (await browser.graphql(VIEWER))["data"]["viewer"]["user"]
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(update(UserSession).values(**expire))
     body = await browser.graphql(VIEWER)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -376,13 +376,13 @@ async def test_sign_out_everywhere_ends_every_browser_session(
 async def test_the_client_secret_is_encrypted_at_rest_and_never_returned(
     connection: dict[str, Any],
     settings: Settings,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     client: httpx.AsyncClient,
     tenant_a: Tenant,
 ) -> None:
     assert connection["hasClientSecret"] is True
     assert CLIENT_SECRET not in str(connection)
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         stored = (await conn.execute(select(SsoConnection.client_secret_encrypted))).scalar_one()
         trail = (await conn.execute(select(AccountAuditEvent.changes))).scalars().all()
     assert CLIENT_SECRET not in stored

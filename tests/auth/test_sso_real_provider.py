@@ -56,12 +56,12 @@ async def test_sign_in_provisions_opens_a_session_and_logout_ends_it(
     connection: dict[str, Any],
     tenant_a: Tenant,
     oidc_provider: OidcProvider,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     # What the admin registers at the provider, from WAYPOST_BASE_URL.
     assert connection["redirectUri"] == f"{settings.base_url}/auth/sso/callback"
     assert connection["loginUrl"] == f"{settings.base_url}/auth/sso/alpha/login"
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     async with browser_for(settings, database) as browser:
         landed = await _through_the_provider(browser, tenant_a, "alice")
         assert landed.status_code == 303, landed.text
@@ -75,7 +75,7 @@ async def test_sign_in_provisions_opens_a_session_and_logout_ends_it(
         assert [e["node"] for e in viewer["workspaces"]["edges"]] == [
             {"id": tenant_a.ws_gid(0), "viewerRole": "VIEWER"}
         ]
-        after = await counts(owner_engine)
+        after = await counts(inspector_engine)
         assert (after.users, after.sessions) == (before.users + 1, before.sessions + 1)
 
         out = await browser.http.post(
@@ -89,7 +89,7 @@ async def test_sign_in_provisions_opens_a_session_and_logout_ends_it(
         # Signing in again (the provider remembers the browser) finds the same account.
         again = await _through_the_provider(browser, tenant_a, "alice")
         assert again.status_code == 303
-        assert (await counts(owner_engine)).users == after.users
+        assert (await counts(inspector_engine)).users == after.users
 
 
 async def test_the_provider_answer_names_its_issuer_and_the_code_is_pkce_bound(
@@ -115,9 +115,9 @@ async def test_the_real_provider_refuses_people_outside_the_rules(
     database: Database,
     connection: dict[str, Any],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     for login, reason in (
         ("unverified", "not verified your email"),
         ("mallory", "allows @acme.example"),
@@ -127,4 +127,4 @@ async def test_the_real_provider_refuses_people_outside_the_rules(
             assert landed.status_code == 403, landed.text
             assert reason in landed.text
             assert browser.cookie(SESSION_COOKIE) is None
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before

@@ -102,14 +102,14 @@ async def test_an_issuer_on_loopback_is_refused_and_never_fetched(
     tenant_a: Tenant,
     dns_server: LocalDnsServer,
     inner: RecordingServer,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     issuer: str,
 ) -> None:
     dns_server.set_a("inner.test", "127.0.0.1")
     payload = await _create(client, tenant_a, issuer.format(port=inner.port))
     _refused_on_issuer(payload, "loopback address")
     assert inner.hits == []
-    assert await _connections(owner_engine) == 0
+    assert await _connections(inspector_engine) == 0
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ async def test_discovery_announcing_inner_endpoints_is_refused(
     tenant_a: Tenant,
     dns_server: LocalDnsServer,
     inner: RecordingServer,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     endpoint: str,
     target: str,
 ) -> None:
@@ -165,7 +165,7 @@ async def test_discovery_announcing_inner_endpoints_is_refused(
     _refused_on_issuer(payload, endpoint, "address")
     assert [hit.path for hit in provider.hits] == [DISCOVERY]
     assert inner.hits == []
-    assert await _connections(owner_engine) == 0
+    assert await _connections(inspector_engine) == 0
 
 
 async def test_a_public_provider_is_accepted(

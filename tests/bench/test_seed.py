@@ -20,7 +20,7 @@ from bench.seed import Size, World, build
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 
 pytestmark = pytest.mark.skipif(
-    not is_postgres_run(), reason="the bench seeder loads Postgres as its owner"
+    not is_postgres_run(), reason="the bench seeder loads Postgres as a superuser"
 )
 
 TINY = Size(
@@ -39,16 +39,16 @@ WHERE indrelid = 'feedback'::regclass ORDER BY 1
 
 
 async def test_tiny_world(
-    test_database: TestDatabase, database: Database, owner_engine: AsyncEngine
+    test_database: TestDatabase, database: Database, inspector_engine: AsyncEngine
 ) -> None:
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         keys_before = (await conn.scalars(text(FEEDBACK_KEYS))).all()
 
-    world = await build(test_database.owner_url, TINY, label="tiny")
+    world = await build(test_database.inspector_url, TINY, label="tiny")
 
     assert World.from_json(world.to_json()) == world
     assert [len(w.map_ids) for w in world.workspaces] == [2, 2]
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         counts = (
             await conn.execute(
                 text(
@@ -64,7 +64,7 @@ async def test_tiny_world(
     assert tuple(counts) == (24, 48, 1_000, 24, 4, 4)
     assert keys_after == keys_before  # rebuilt exactly as the migrations made them
 
-    owner = Database(test_database.owner_url, app_scoping=False)
+    owner = Database(test_database.inspector_url, app_scoping=False)
     try:
         async with owner.transaction(NO_TENANT) as session:
             for journey_map in (await session.scalars(select(JourneyMap))).all():

@@ -32,7 +32,7 @@ from tests.cli.test_cli import TOKEN, WAYPOST
 
 
 async def test_the_demo_seeds_a_living_agency(
-    database: Database, owner_engine: AsyncEngine
+    database: Database, inspector_engine: AsyncEngine
 ) -> None:
     assert not await demo.seeded(database)
     steps: list[str] = []
@@ -41,7 +41,7 @@ async def test_the_demo_seeds_a_living_agency(
     assert await demo.seeded(database)
     assert steps  # it says what it is doing
 
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
 
         async def count(model: type, *where: object) -> int:
             return int(await conn.scalar(select(func.count()).select_from(model).where(*where)))

@@ -107,7 +107,7 @@ async def _import_audit(owner: AsyncEngine) -> list[tuple[Any, ...]]:
 
 
 async def test_a_csv_keeps_the_good_rows_and_locates_each_bad_one_by_line(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     workspace = tenant_a.workspace_ids[0]
     file = _write(
@@ -138,14 +138,14 @@ async def test_a_csv_keeps_the_good_rows_and_locates_each_bad_one_by_line(
     assert len(problems) == 5
     assert "━" not in done.stderr  # stderr is not a terminal: no progress bar
 
-    kept = await _feedback(owner_engine)
+    kept = await _feedback(inspector_engine)
     assert set(kept) == {"ok-1", "ok-2", "ok-4"}
     assert {row["workspace_id"] for row in kept.values()} == {workspace}
     assert kept["ok-2"]["text"] == "Two lines\nof text"
     assert kept["ok-2"]["tags"] == ["checkout", "mobile"]
     assert kept["ok-1"]["measure_value"] == 9
     # One chunk, one transaction: one audit event, attributed to the import.
-    assert await _import_audit(owner_engine) == [
+    assert await _import_audit(inspector_engine) == [
         (
             workspace,
             ActorType.SYSTEM,
@@ -161,7 +161,7 @@ async def test_a_csv_keeps_the_good_rows_and_locates_each_bad_one_by_line(
 
 
 async def test_ndjson_is_imported_line_by_line(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     items: list[str] = [
         json.dumps({"source": "SURVEY", "externalId": "n1", "measure": "NPS", "measureValue": 3}),
@@ -181,15 +181,15 @@ async def test_ndjson_is_imported_line_by_line(
         "line 3: Not JSON (one object a line).",
         "line 4: colour: Unknown field.",
     ]
-    kept = await _feedback(owner_engine)
+    kept = await _feedback(inspector_engine)
     assert set(kept) == {"n1", "n3"}
     assert kept["n3"]["tags"] == ["a", "b"]
-    [(_, _, request_id, _)] = await _import_audit(owner_engine)
+    [(_, _, request_id, _)] = await _import_audit(inspector_engine)
     assert request_id.startswith("import-feedback:exported-from-the-survey-tool-")
 
 
 async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     rows = CHUNK + 200
     file = _write(tmp_path / "twice.csv", [HEADER, *_survey_rows(rows)])
@@ -197,19 +197,19 @@ async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
     first = run(*args, env=cli_env)
     assert first.returncode == 0, first.stderr
     assert f"accepted {rows}, duplicates 0, rejected 0" in first.stdout
-    kept = await _feedback(owner_engine)
-    outbox = await _count(owner_engine, OutboxEvent)
-    audit = await _import_audit(owner_engine)
+    kept = await _feedback(inspector_engine)
+    outbox = await _count(inspector_engine, OutboxEvent)
+    audit = await _import_audit(inspector_engine)
     assert len(kept) == rows
     assert len(audit) == 2  # two chunks
 
     again = run(*args, env=cli_env)
     assert again.returncode == 0, again.stderr
     assert f"accepted 0, duplicates {rows}, rejected 0" in again.stdout
-    assert await _feedback(owner_engine) == kept  # the same rows, ids and times
-    assert await _count(owner_engine, OutboxEvent) == outbox  # nothing new to process
+    assert await _feedback(inspector_engine) == kept  # the same rows, ids and times
+    assert await _count(inspector_engine, OutboxEvent) == outbox  # nothing new to process
     # Each chunk still records that it was sent, and that nothing came of it.
-    new_audit = (await _import_audit(owner_engine))[len(audit) :]
+    new_audit = (await _import_audit(inspector_engine))[len(audit) :]
     assert [changes["accepted"]["after"] for *_, changes in new_audit] == [0, 0]
     assert [changes["duplicates"]["after"] for *_, changes in new_audit] == [CHUNK, 200]
 
@@ -218,7 +218,7 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
     settings: Settings,
     database: Database,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -243,7 +243,7 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
     # Told from rejected rows (exit 1) by its code, in one line rather than a traceback.
     assert crashed.exit_code == cli.IMPORT_STOPPED
     assert "error: the import stopped: RuntimeError: power cut." in crashed.stderr
-    assert len(await _feedback(owner_engine)) == CHUNK  # the second chunk rolled back
+    assert len(await _feedback(inspector_engine)) == CHUNK  # the second chunk rolled back
     saved = json.loads(checkpoint.read_text())
     assert saved["line"] == CHUNK + 1  # the header, then the first chunk's rows
     assert saved["workspace_id"] == str(tenant_a.workspace_ids[0])
@@ -262,13 +262,13 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
     # Only the rows after the checkpoint were sent: nothing needed to be a duplicate.
     assert [len(b.items) for b in batches] == [CHUNK, 500]
     assert sum(b.count(service.Status.DUPLICATE) for b in batches) == 0
-    kept = await _feedback(owner_engine)
+    kept = await _feedback(inspector_engine)
     assert set(kept) == {f"r{n}" for n in range(rows)}
     assert not checkpoint.exists()
 
 
 async def test_restart_ignores_the_checkpoint(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     file = _write(tmp_path / "again.csv", [HEADER, *_survey_rows(5)])
     args = ["import-feedback", str(file), "--workspace", str(tenant_a.workspace_ids[0])]
@@ -300,13 +300,13 @@ async def test_restart_ignores_the_checkpoint(
 
 
 async def test_all_or_nothing_with_one_bad_row_writes_nothing(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     rows = _survey_rows(1500)
     rows[1298] = "SURVEY,bad,NPS,99,,"  # line 1300, in the second chunk
     file = _write(tmp_path / "strict.csv", [HEADER, *rows])
     args = ["import-feedback", str(file), "--workspace", str(tenant_a.workspace_ids[0])]
-    audit_before = await _import_audit(owner_engine)
+    audit_before = await _import_audit(inspector_engine)
 
     refused = run(*args, "--all-or-nothing", env=cli_env)
     assert refused.returncode == 1, refused.stderr
@@ -314,16 +314,16 @@ async def test_all_or_nothing_with_one_bad_row_writes_nothing(
         "line 1300: measureValue: Must be between 0 and 10."
     ]
     assert "all or nothing: rejected 1, nothing written" in refused.stdout
-    assert await _feedback(owner_engine) == {}  # not even the first, good chunk
-    assert await _import_audit(owner_engine) == audit_before
-    assert await _count(owner_engine, OutboxEvent) == 0
+    assert await _feedback(inspector_engine) == {}  # not even the first, good chunk
+    assert await _import_audit(inspector_engine) == audit_before
+    assert await _count(inspector_engine, OutboxEvent) == 0
 
     rows[1298] = "SURVEY,good,NPS,9,,"
     _write(file, [HEADER, *rows])
     taken = run(*args, "--all-or-nothing", env=cli_env)
     assert taken.returncode == 0, taken.stderr
     assert "accepted 1500, duplicates 0, rejected 0" in taken.stdout
-    assert len(await _feedback(owner_engine)) == 1500
+    assert len(await _feedback(inspector_engine)) == 1500
 
 
 @pytest.mark.parametrize(
@@ -342,7 +342,7 @@ async def test_all_or_nothing_with_one_bad_row_writes_nothing(
 async def test_a_bad_file_is_refused_with_a_located_error_before_anything_is_written(
     cli_env: dict[str, str],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tmp_path: Path,
     name: str,
     content: str,
@@ -356,8 +356,8 @@ async def test_a_bad_file_is_refused_with_a_located_error_before_anything_is_wri
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
-    assert await _feedback(owner_engine) == {}
-    assert await _import_audit(owner_engine) == []
+    assert await _feedback(inspector_engine) == {}
+    assert await _import_audit(inspector_engine) == []
 
 
 @pytest.mark.parametrize(
@@ -370,7 +370,7 @@ async def test_a_bad_file_is_refused_with_a_located_error_before_anything_is_wri
 async def test_an_unknown_workspace_is_refused_by_its_flag(
     cli_env: dict[str, str],
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tmp_path: Path,
     workspace: str,
     message: str,
@@ -379,8 +379,8 @@ async def test_an_unknown_workspace_is_refused_by_its_flag(
     done = run("import-feedback", str(file), "--workspace", workspace, env=cli_env)
     assert done.returncode == 2
     assert message in done.stderr
-    assert await _feedback(owner_engine) == {}
-    assert await _import_audit(owner_engine) == []
+    assert await _feedback(inspector_engine) == {}
+    assert await _import_audit(inspector_engine) == []
 
 
 TOUCHPOINT_MAP = """mutation($ws: ID!) {
@@ -395,7 +395,7 @@ async def test_match_keys_attach_imported_rows_to_their_touchpoint(
     cli_env: dict[str, str],
     gql: GraphQLClient,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tmp_path: Path,
 ) -> None:
     made = await gql(TOUCHPOINT_MAP, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token)
@@ -408,7 +408,7 @@ async def test_match_keys_attach_imported_rows_to_their_touchpoint(
     }
     added = await gql(ADD_TOUCHPOINT, {"stage": purchase, "keys": keys}, token=tenant_a.token)
     assert added["data"]["addTouchpoint"]["errors"] == []
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         pay = await conn.scalar(select(Touchpoint.id).where(Touchpoint.name == "Pay"))
 
     file = _write(
@@ -425,7 +425,7 @@ async def test_match_keys_attach_imported_rows_to_their_touchpoint(
         "import-feedback", str(file), "--workspace", str(tenant_a.workspace_ids[0]), env=cli_env
     )
     assert done.returncode == 0, done.stderr
-    kept = await _feedback(owner_engine)
+    kept = await _feedback(inspector_engine)
     assert {key: row["touchpoint_id"] for key, row in kept.items()} == {
         "e1": pay,
         "s1": pay,

@@ -31,7 +31,7 @@ def _row(external_id: str, **fields: object) -> str:
 
 
 async def test_poison_rows_are_rejected_by_line_and_the_good_ones_kept(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     file = _write(
         tmp_path / "poison.ndjson",
@@ -61,12 +61,12 @@ async def test_poison_rows_are_rejected_by_line_and_the_good_ones_kept(
         ["line 6", " tags"],
         ["line 7", " externalId"],
     ]
-    kept = await _feedback(owner_engine)
+    kept = await _feedback(inspector_engine)
     assert set(kept) == {"good-1", "good-2"}
 
 
 async def test_a_nul_in_a_csv_cell_is_a_rejected_row(
-    cli_env: dict[str, str], tenant_a: Tenant, owner_engine: AsyncEngine, tmp_path: Path
+    cli_env: dict[str, str], tenant_a: Tenant, inspector_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     file = _write(
         tmp_path / "nul.csv",
@@ -79,7 +79,7 @@ async def test_a_nul_in_a_csv_cell_is_a_rejected_row(
     assert done.stderr.strip().splitlines() == [
         "line 3: text: Must not contain control characters."
     ]
-    assert set(await _feedback(owner_engine)) == {"ok"}
+    assert set(await _feedback(inspector_engine)) == {"ok"}
 
 
 async def test_an_import_that_cannot_go_on_exits_3_without_a_traceback(

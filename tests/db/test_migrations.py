@@ -20,24 +20,29 @@ from backend.models import Base
 from tests.fixtures.databases import (
     TestDatabase,
     create_postgres_database,
+    drop_postgres_database,
     sqlite_database,
 )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def scratch_url(test_database: TestDatabase) -> AsyncIterator[str]:
-    """An empty database on the same backend as the suite."""
+async def scratch_database(test_database: TestDatabase) -> AsyncIterator[TestDatabase]:
+    """An empty database on the same backend as the suite, with the suite's roles."""
     if not test_database.is_postgres:
-        yield sqlite_database().owner_url
+        yield sqlite_database()
         return
-    url = make_url(test_database.owner_url)
-    name = f"{url.database}_scratch_{uuid.uuid4().hex[:8]}"
-    await create_postgres_database(url, name)
-    yield url.set(database=name).render_as_string(hide_password=False)
-    server = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with server.connect() as conn:
-        await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await server.dispose()
+    superuser_url = make_url(test_database.inspector_url)
+    name = f"{superuser_url.database}_scratch_{uuid.uuid4().hex[:8]}"
+    yield await create_postgres_database(
+        superuser_url, name, roles_of=superuser_url.database or None
+    )
+    await drop_postgres_database(superuser_url, name)
+
+
+@pytest.fixture
+def scratch_url(scratch_database: TestDatabase) -> str:
+    """The scratch database as its owner sees it: what `waypost migrate` connects as."""
+    return scratch_database.owner_url
 
 
 def _tables(connection: Connection) -> set[str]:

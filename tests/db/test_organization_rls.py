@@ -78,7 +78,7 @@ ISSUER = "https://idp.example"
 
 
 async def _plant(owner: AsyncEngine, tenant: Tenant, database: Database) -> Planted:
-    """Rows of every organization-level table for ``tenant``, written as the tables' owner."""
+    """Rows of every organization-level table for ``tenant``, written as a superuser."""
     ws = tenant.workspace_ids[0]
     guest, _ = await add_guest(database, ws, f"guest@{tenant.slug}.example", WorkspaceRole.VIEWER)
     tag = tenant.slug
@@ -204,11 +204,11 @@ async def _plant(owner: AsyncEngine, tenant: Tenant, database: Database) -> Plan
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def planted(
-    owner_engine: AsyncEngine, database: Database, tenant_a: Tenant, tenant_b: Tenant
+    inspector_engine: AsyncEngine, database: Database, tenant_a: Tenant, tenant_b: Tenant
 ) -> dict[str, Planted]:
     return {
-        "a": await _plant(owner_engine, tenant_a, database),
-        "b": await _plant(owner_engine, tenant_b, database),
+        "a": await _plant(inspector_engine, tenant_a, database),
+        "b": await _plant(inspector_engine, tenant_b, database),
     }
 
 
@@ -261,9 +261,9 @@ def test_the_rules_cover_every_organization_level_table() -> None:
 
 
 async def test_every_table_but_the_global_ones_has_forced_rls_and_a_policy(
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         rows = (
             await conn.execute(
                 text(
@@ -287,20 +287,20 @@ async def test_every_table_but_the_global_ones_has_forced_rls_and_a_policy(
 
 
 async def test_every_organization_table_holds_rows_of_both_tenants(
-    owner_engine: AsyncEngine, planted: dict[str, Planted]
+    inspector_engine: AsyncEngine, planted: dict[str, Planted]
 ) -> None:
-    """The setting of the tests below: as the owner, each table shows both tenants."""
+    """The setting of the tests below: read by a superuser, each table shows both tenants."""
     expected = {planted["a"].organization_id, planted["b"].organization_id}
     for table in ORGANIZATION_RULES:
         ws, org, usr, conn = KEYS[table]
-        async with owner_engine.connect() as connection:
+        async with inspector_engine.connect() as connection:
             rows = [
                 tuple(r)
                 for r in await connection.execute(
                     text(f"select {ws}, {org}, {usr}, {conn} from {table}")
                 )
             ]
-        assert await _tenants_of(owner_engine, rows) == expected, table
+        assert await _tenants_of(inspector_engine, rows) == expected, table
 
 
 @pytest.mark.parametrize("table", sorted(ORGANIZATION_RULES))
@@ -313,7 +313,7 @@ async def test_nothing_bound_shows_no_row(
 @pytest.mark.parametrize("table", sorted(ORGANIZATION_RULES))
 async def test_organization_a_bound_shows_none_of_bs_rows(
     unscoped: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     planted: dict[str, Planted],
     tenant_a: Tenant,
     table: str,
@@ -325,7 +325,7 @@ async def test_organization_a_bound_shows_none_of_bs_rows(
         account_id=a.user_id,
     )
     rows = await _visible(unscoped, table, binding)
-    assert await _tenants_of(owner_engine, rows) <= {a.organization_id}, table
+    assert await _tenants_of(inspector_engine, rows) <= {a.organization_id}, table
     if table != "sso_login_attempts":  # only its state's holder ever reads an attempt
         assert rows, f"{table}: organization A sees none of its own rows"
 

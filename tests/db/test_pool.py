@@ -40,17 +40,17 @@ async def _backend_pids(db: Database) -> set[int]:
         }
 
 
-async def _terminate(owner_engine: AsyncEngine, pids: set[int]) -> None:
-    async with owner_engine.connect() as connection:
+async def _terminate(inspector_engine: AsyncEngine, pids: set[int]) -> None:
+    async with inspector_engine.connect() as connection:
         for pid in pids:
             await connection.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
 
 
 async def test_an_idle_connection_the_server_dropped_is_replaced(
-    pool_of_two: Database, owner_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    pool_of_two: Database, inspector_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dropped = await _backend_pids(pool_of_two)
-    await _terminate(owner_engine, dropped)
+    await _terminate(inspector_engine, dropped)
     monkeypatch.setattr(engine_module, "IDLE_BEFORE_PING", 0.0)
 
     async with pool_of_two.connection(NO_TENANT) as connection:
@@ -60,12 +60,12 @@ async def test_an_idle_connection_the_server_dropped_is_replaced(
 
 
 async def test_a_busy_connection_is_not_pinged(
-    pool_of_two: Database, owner_engine: AsyncEngine
+    pool_of_two: Database, inspector_engine: AsyncEngine
 ) -> None:
     """Within the idle window there is no ping, so a dropped connection surfaces once;
     this is the trade the pool makes for skipping a round trip per request."""
     dropped = await _backend_pids(pool_of_two)
-    await _terminate(owner_engine, dropped)
+    await _terminate(inspector_engine, dropped)
 
     with pytest.raises(DBAPIError):
         async with pool_of_two.connection(NO_TENANT) as connection:

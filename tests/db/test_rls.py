@@ -8,13 +8,15 @@ from dataclasses import replace
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from backend.authz.roles import WorkspaceRole
-from backend.db.engine import Database
+from backend.db.engine import Database, database_from_settings
 from backend.db.engine import _switch_role_on_connect as switch_role_on_connect
-from backend.db.scoping import INFO_KEY, WORKSPACE_IDS_SETTING, TenantBinding
+from backend.db.scoping import INFO_KEY, NO_TENANT, WORKSPACE_IDS_SETTING, TenantBinding
 from backend.models import WorkspaceMembership
+from backend.settings import Settings
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.tenants import Tenant, add_guest
@@ -54,30 +56,83 @@ async def _visible_workspaces(db: Database, binding: TenantBinding) -> set[objec
         return set((await session.scalars(select(WorkspaceMembership.workspace_id))).all())
 
 
-async def test_application_role_is_neither_owner_nor_privileged(
-    unscoped: Database, owner_engine: AsyncEngine
+ROLE_FACTS = text(
+    """
+    select r.rolname, r.rolsuper, r.rolbypassrls, r.rolinherit,
+           (select count(*) from pg_class c
+             join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'
+             where c.relowner = r.oid) as owned
+    from pg_roles r where r.rolname = :name
+    """
+)
+
+
+async def _facts(conn: AsyncConnection, name: str) -> tuple[str, bool, bool, bool, int]:
+    row = (await conn.execute(ROLE_FACTS, {"name": name})).one()
+    return (row.rolname, row.rolsuper, row.rolbypassrls, row.rolinherit, row.owned)
+
+
+async def _who(db: Database) -> tuple[str, str]:
+    """(login role, current role) of a connection from the application's own pool."""
+    async with db.transaction(NO_TENANT) as session:
+        row = (await session.execute(text("select session_user, current_user"))).one()
+    return row[0], row[1]
+
+
+async def test_application_connections_are_neither_superuser_nor_owner_nor_bypassrls(
+    database: Database, settings: Settings, unscoped: Database, inspector_engine: AsyncEngine
 ) -> None:
-    async with unscoped.engine.connect() as conn:
-        role = (
-            await conn.execute(
-                text(
-                    "select current_user, r.rolsuper, r.rolbypassrls from pg_roles r "
-                    "where r.rolname = current_user"
-                )
-            )
-        ).one()
-        owned = await conn.scalar(
+    from_settings = database_from_settings(settings)  # what `waypost serve` and workers open
+    try:
+        seen = {await _who(db) for db in (database, unscoped, from_settings)}
+    finally:
+        await from_settings.dispose()
+    [(login, current)] = seen
+    async with inspector_engine.connect() as conn:
+        login_facts = await _facts(conn, login)
+        current_facts = await _facts(conn, current)
+        owners = set((await conn.scalars(TABLE_OWNERS)).all())
+    # The login role: no superuser, no BYPASSRLS, NOINHERIT (nothing without SET ROLE),
+    # owns nothing; after SET ROLE the queries run as waypost_app, likewise powerless.
+    assert login_facts == (login, False, False, False, 0)
+    assert current_facts == ("waypost_app", False, False, True, 0)
+    assert login not in owners
+    assert current not in owners
+
+
+TABLE_OWNERS = text(
+    """
+    select distinct pg_get_userbyid(c.relowner) from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'
+    where c.relkind in ('r', 'S', 'v')
+    union
+    select distinct pg_get_userbyid(p.proowner) from pg_proc p
+    join pg_namespace n on n.oid = p.pronamespace and n.nspname = 'public'
+    """
+)
+
+
+async def test_migrations_ran_as_an_owner_that_row_level_security_binds(
+    test_database: TestDatabase, inspector_engine: AsyncEngine
+) -> None:
+    async with inspector_engine.connect() as conn:
+        owners = set((await conn.scalars(TABLE_OWNERS)).all())
+        [owner] = owners  # every table, sequence and function: one owner, who migrated
+        facts = await _facts(conn, owner)
+        database_owner = await conn.scalar(
             text(
-                "select count(*) from pg_tables"
-                " where schemaname = 'public' and tableowner = current_user"
+                "select pg_get_userbyid(datdba) from pg_database where datname = current_database()"
             )
         )
-    assert role == ("waypost_app", False, False)
-    assert owned == 0
+    assert owner == test_database.owner_role == database_owner
+    assert facts[1:3] == (False, False)  # no superuser, no BYPASSRLS
+    assert owner != make_url(test_database.app_url).username
 
 
-async def test_every_workspace_table_has_forced_rls_and_a_policy(owner_engine: AsyncEngine) -> None:
-    async with owner_engine.connect() as conn:
+async def test_every_workspace_table_has_forced_rls_and_a_policy(
+    inspector_engine: AsyncEngine,
+) -> None:
+    async with inspector_engine.connect() as conn:
         rows = (
             await conn.execute(
                 text(

@@ -61,7 +61,7 @@ async def last_event(owner: AsyncEngine, tenant: Tenant) -> Any:
 
 
 async def test_the_audit_trail_never_takes_the_callers_request_id(
-    settings: Settings, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    settings: Settings, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     forged = "an-id-another-request-already-used"
     response = await add_member(
@@ -69,7 +69,7 @@ async def test_the_audit_trail_never_takes_the_callers_request_id(
     )
     request_id = response.headers["x-request-id"]
     assert GENERATED_ID.match(request_id)
-    event = await last_event(owner_engine, tenant_a)
+    event = await last_event(inspector_engine, tenant_a)
     assert event.request_id == request_id
     assert event.request_id != forged
 
@@ -102,18 +102,18 @@ async def test_forwarded_for_is_ignored_when_no_proxy_is_trusted(
     settings: Settings,
     database: Database,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     forwarded: str,
 ) -> None:
     assert settings.trusted_proxies == ()
     await add_member(
         settings, database, tenant_a, "ann@example.com", headers={"X-Forwarded-For": forwarded}
     )
-    assert (await last_event(owner_engine, tenant_a)).ip == "127.0.0.1"
+    assert (await last_event(inspector_engine, tenant_a)).ip == "127.0.0.1"
 
 
 async def test_forwarded_for_is_believed_from_a_configured_proxy_only(
-    settings: Settings, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    settings: Settings, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     behind = settings.model_copy(update={"trusted_proxies": ("10.0.0.0/24",)})
     # The proxy appends the address it saw; what the caller wrote before it is theirs.
@@ -121,9 +121,9 @@ async def test_forwarded_for_is_believed_from_a_configured_proxy_only(
     await add_member(
         behind, database, tenant_a, "a@example.com", headers=spoofed, peer=("10.0.0.5", 1)
     )
-    assert (await last_event(owner_engine, tenant_a)).ip == "203.0.113.7"
+    assert (await last_event(inspector_engine, tenant_a)).ip == "203.0.113.7"
     # The same header from outside the proxies' network is the caller's own claim.
     await add_member(
         behind, database, tenant_a, "b@example.com", headers=spoofed, peer=("10.0.1.5", 1)
     )
-    assert (await last_event(owner_engine, tenant_a)).ip == "10.0.1.5"
+    assert (await last_event(inspector_engine, tenant_a)).ip == "10.0.1.5"

@@ -92,7 +92,7 @@ def test_invitation_secrets_and_sso_codes_never_reach_the_access_log(served: Ser
 
 
 async def test_a_forwarded_for_header_from_a_local_peer_is_not_believed(
-    served: Served, database: object, tenant_a: Tenant, owner_engine: AsyncEngine
+    served: Served, database: object, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     async with httpx.AsyncClient(base_url=served.base, timeout=10) as http:
         response = await http.post(
@@ -105,7 +105,7 @@ async def test_a_forwarded_for_header_from_a_local_peer_is_not_believed(
             },
         )
     assert response.json() == {"data": {"addWorkspaceMember": {"errors": []}}}
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         event = (
             await conn.execute(
                 sql_select(AuditEvent.ip, AuditEvent.request_id).where(

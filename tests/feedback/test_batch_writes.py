@@ -48,7 +48,7 @@ async def _stored(owner: AsyncEngine) -> dict[str, Any]:
 
 
 async def test_values_come_back_exactly_as_sent(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     token = await _token(gql, tenant_a)
     at = datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
@@ -78,7 +78,7 @@ async def test_values_come_back_exactly_as_sent(
         {"source": "SURVEY", "externalId": "measure-only", "measure": "NPS", "measureValue": 0}
     )
     assert (await _post(client, token, items))["accepted"] == len(items)
-    stored = await _stored(owner_engine)
+    stored = await _stored(inspector_engine)
     for name, value in texts.items():
         row = stored[f"t-{name}"]
         assert (row.text, row.tags, row.customer_ref) == (
@@ -100,11 +100,11 @@ async def test_values_come_back_exactly_as_sent(
     # A batch of one with an empty text: the one case a joined column splits into nothing.
     single = [{"source": "SURVEY", "externalId": "alone", "measure": "CSAT", "measureValue": 3}]
     assert (await _post(client, token, single))["accepted"] == 1
-    assert (await _stored(owner_engine))["alone"].text == ""
+    assert (await _stored(inspector_engine))["alone"].text == ""
 
 
 async def test_the_separator_is_refused_as_input(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     """The batch insert joins text columns with U+001F: no value may carry it."""
     token = await _token(gql, tenant_a)
@@ -123,7 +123,7 @@ async def test_the_separator_is_refused_as_input(
         (3, "tags[0]"),
         (4, "customerRef"),
     ]
-    assert set(await _stored(owner_engine)) == {"ok"}
+    assert set(await _stored(inspector_engine)) == {"ok"}
 
 
 async def test_each_row_gets_its_own_links_in_a_mixed_batch(
@@ -131,7 +131,7 @@ async def test_each_row_gets_its_own_links_in_a_mixed_batch(
     gql: GraphQLClient,
     database: Database,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     world = await build_world(
         database, tenant_a.workspace_ids[0], stages=2, touchpoints_per_stage=2
@@ -154,7 +154,7 @@ async def test_each_row_gets_its_own_links_in_a_mixed_batch(
             item["eventName"] = names[n % len(names)]
         items.append(item)
     assert (await _post(client, token, items))["accepted"] == 60
-    stored = await _stored(owner_engine)
+    stored = await _stored(inspector_engine)
     stages = {t: world.stage_ids[i // 2] for i, t in enumerate(world.touchpoint_ids)}
     for n, item in enumerate(items):
         row = stored[f"m{n}"]
@@ -166,7 +166,7 @@ async def test_each_row_gets_its_own_links_in_a_mixed_batch(
 
 
 async def test_concurrent_senders_of_the_same_items_store_each_once(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     token = await _token(gql, tenant_a)
     items = [
@@ -177,11 +177,11 @@ async def test_concurrent_senders_of_the_same_items_store_each_once(
     assert sum(a["accepted"] for a in answers) == 200
     assert sum(a["duplicates"] for a in answers) == 600
     assert all(a["rejected"] == 0 for a in answers)
-    assert set(await _stored(owner_engine)) == {f"c{n}" for n in range(200)}
+    assert set(await _stored(inspector_engine)) == {f"c{n}" for n in range(200)}
 
 
 async def test_a_duplicate_is_what_was_kept_the_first_time(
-    database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     """The service answers a duplicate with the stored row, ids and times included."""
     from backend.audit.actor import Actor
@@ -221,7 +221,7 @@ async def test_a_duplicate_is_what_was_kept_the_first_time(
         kept.received_at,
     )
     assert again.items[2].feedback is again.items[0].feedback  # the first in the batch wins
-    stored = await _stored(owner_engine)
+    stored = await _stored(inspector_engine)
     assert {k: (r.id, r.measure_value) for k, r in stored.items()} == {
         "d1": (kept.id, 9),
         "d2": (first.items[1].feedback_id, 8),

@@ -64,7 +64,7 @@ async def _rows(owner: AsyncEngine) -> list[tuple[Any, ...]]:
 
 
 async def test_a_json_array_is_taken_in_with_counts_and_located_errors(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     issued = await _token(gql, tenant_a)
     assert issued["token"].startswith("wpin_")
@@ -110,15 +110,15 @@ async def test_a_json_array_is_taken_in_with_counts_and_located_errors(
             {"index": 6, "field": "colour", "code": "VALIDATION", "message": "Unknown field."},
         ],
     }
-    assert await _rows(owner_engine) == [(tenant_a.workspace_ids[0], "r1", 9)]
+    assert await _rows(inspector_engine) == [(tenant_a.workspace_ids[0], "r1", 9)]
     # The same payload again changes nothing.
     again = await _post(client, issued["token"], items)
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
-    assert await _rows(owner_engine) == [(tenant_a.workspace_ids[0], "r1", 9)]
+    assert await _rows(inspector_engine) == [(tenant_a.workspace_ids[0], "r1", 9)]
 
 
 async def test_ndjson_is_read_line_by_line(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     issued = await _token(gql, tenant_a)
     lines = "\n".join(json.dumps(_item(f"n{n}", text="fine")) for n in range(3)) + "\n\n"
@@ -134,14 +134,14 @@ async def test_ndjson_is_read_line_by_line(
     )
     assert broken.status_code == 400
     assert broken.json()["errors"][0]["message"] == "Line 2 is not JSON."
-    assert len(await _rows(owner_engine)) == 3
+    assert len(await _rows(inspector_engine)) == 3
 
 
 async def test_all_or_nothing_keeps_nothing_and_lists_every_bad_item(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     issued = await _token(gql, tenant_a)
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         trail = await conn.scalar(select(func.count()).select_from(AuditEvent))
     answer = await _post(
         client,
@@ -155,17 +155,17 @@ async def test_all_or_nothing_keeps_nothing_and_lists_every_bad_item(
         (1, "measureValue"),
         (2, "measure"),
     ]
-    assert await _rows(owner_engine) == []
-    async with owner_engine.connect() as conn:
+    assert await _rows(inspector_engine) == []
+    async with inspector_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(AuditEvent)) == trail
 
 
 async def test_the_token_reaches_its_workspace_only_and_dies_when_revoked(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     issued = await _token(gql, tenant_a, index=1)
     assert (await _post(client, issued["token"], [_item("w1")])).status_code == 200
-    assert await _rows(owner_engine) == [(tenant_a.workspace_ids[1], "w1", 9)]
+    assert await _rows(inspector_engine) == [(tenant_a.workspace_ids[1], "w1", 9)]
     # It is no API token: GraphQL does not know it.
     body = await gql("{ viewer { user { id } } }", token=issued["token"], expect_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -173,7 +173,7 @@ async def test_the_token_reaches_its_workspace_only_and_dies_when_revoked(
     assert revoked["data"]["revokeIngestionToken"]["errors"] == []
     refused = await _post(client, issued["token"], [_item("w2")])
     assert refused.status_code == 401
-    assert len(await _rows(owner_engine)) == 1
+    assert len(await _rows(inspector_engine)) == 1
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ async def test_a_hundred_thousand_tags_are_a_located_item_error(
     client: httpx.AsyncClient,
     gql: GraphQLClient,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     normalised: Calls,
 ) -> None:
     token = await _token(gql, tenant_a)
@@ -96,11 +96,11 @@ async def test_a_hundred_thousand_tags_are_a_located_item_error(
         (1, "tags", "VALIDATION")
     ]
     assert normalised.count == 0
-    assert await _external_ids(owner_engine) == ["good"]
+    assert await _external_ids(inspector_engine) == ["good"]
 
 
 async def test_poison_strings_and_times_are_per_item_errors(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     token = await _token(gql, tenant_a)
     items = [
@@ -129,7 +129,7 @@ async def test_poison_strings_and_times_are_per_item_errors(
         (7, "\ufffdcolour", "VALIDATION"),  # named as sent, as far as JSON can carry it
         (8, "eventName", "VALIDATION"),
     ]
-    assert await _external_ids(owner_engine) == ["good"]
+    assert await _external_ids(inspector_engine) == ["good"]
 
 
 async def test_a_batch_at_the_cap_is_still_taken(
@@ -143,7 +143,7 @@ async def test_a_batch_at_the_cap_is_still_taken(
 
 
 async def test_ndjson_lines_are_split_on_line_feeds_only(
-    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     # JSON allows U+2028 and U+0085 unescaped inside a string: they end no NDJSON line.
     token = await _token(gql, tenant_a)
@@ -154,4 +154,4 @@ async def test_ndjson_lines_are_split_on_line_feeds_only(
     answer = await _post(client, token, "\r\n".join(lines), "application/x-ndjson")
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 2
-    assert await _external_ids(owner_engine) == ["a", "b"]
+    assert await _external_ids(inspector_engine) == ["a", "b"]

@@ -86,7 +86,7 @@ async def _count(owner: AsyncEngine, model: Any) -> int:
 
 
 async def test_feedback_with_an_event_name_attaches_to_its_touchpoint(
-    gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     place = await _touchpoint(gql, tenant_a, {"eventNames": ["checkout_paid"]})
     payload = await _submit(
@@ -113,7 +113,7 @@ async def test_feedback_with_an_event_name_attaches_to_its_touchpoint(
         ["mobile"],
         4,
     )
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         events = (await conn.execute(select(OutboxEvent.event_type, OutboxEvent.payload))).all()
     received = [p for t, p in events if t == "feedback.received"]
     assert received
@@ -121,15 +121,15 @@ async def test_feedback_with_an_event_name_attaches_to_its_touchpoint(
 
 
 async def test_sending_the_same_feedback_again_changes_nothing(
-    gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     first = await _submit(gql, tenant_a, _item(text="ok"))
-    rows = await _count(owner_engine, Feedback)
+    rows = await _count(inspector_engine, Feedback)
     again = await _submit(gql, tenant_a, _item(text="changed my mind", measureValue=1))
     assert again["errors"] == []
     assert again["duplicate"] is True
     assert again["feedback"] == first["feedback"]  # what was kept the first time
-    assert await _count(owner_engine, Feedback) == rows
+    assert await _count(inspector_engine, Feedback) == rows
     # Another source may use the same id.
     other = await _submit(gql, tenant_a, _item(text="ok", source="REVIEW"))
     assert other["duplicate"] is False
@@ -153,16 +153,16 @@ async def test_bad_feedback_is_refused_with_a_located_error(
     field: str,
     gql: GraphQLClient,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     payload = await _submit(gql, tenant_a, _item(**changes))
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", field)]
     assert payload["feedback"] is None
-    assert await _count(owner_engine, Feedback) == 0
+    assert await _count(inspector_engine, Feedback) == 0
 
 
 async def test_a_batch_keeps_the_good_items_and_reports_each_bad_one(
-    gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     await _submit(gql, tenant_a, _item("old"))
     items = [
@@ -190,11 +190,11 @@ async def test_a_batch_keeps_the_good_items_and_reports_each_bad_one(
         (4, "REJECTED", [("NOT_FOUND", "input.items[4].touchpointId")]),
     ]
     assert payload["results"][2]["feedback"]["id"] == payload["results"][0]["feedback"]["id"]
-    assert await _count(owner_engine, Feedback) == 2
+    assert await _count(inspector_engine, Feedback) == 2
 
 
 async def test_all_or_nothing_keeps_nothing_when_one_item_is_bad(
-    gql: GraphQLClient, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     items = [_item("a"), _item("b", measure="RATING", measureValue=6)]
     body = await gql(
@@ -207,7 +207,7 @@ async def test_all_or_nothing_keeps_nothing_when_one_item_is_bad(
         ("VALIDATION", "input.items[1].measureValue")
     ]
     assert payload["accepted"] is None
-    assert await _count(owner_engine, Feedback) == 0
+    assert await _count(inspector_engine, Feedback) == 0
 
 
 async def test_a_batch_is_capped_at_a_thousand(gql: GraphQLClient, tenant_a: Tenant) -> None:

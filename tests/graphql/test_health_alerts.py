@@ -41,7 +41,7 @@ async def _rate_all(database: Database, world: World, value: int, days_ago: floa
 
 
 async def test_crossing_the_threshold_records_an_alert_and_an_event(
-    gql: GraphQLClient, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     world = await build_world(database, tenant_a.workspace_ids[0])
     ws = tenant_a.ws_gid(0)
@@ -72,7 +72,7 @@ async def test_crossing_the_threshold_records_an_alert_and_an_event(
     )
     assert map_alert["subjectId"] == global_id("JourneyMap", world.map_id)
     assert map_alert["scoreBefore"] >= 50 > map_alert["scoreAfter"]
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         events = (
             await conn.execute(
                 select(OutboxEvent.event_type).where(OutboxEvent.event_type == "health.alert")

@@ -65,7 +65,7 @@ async def test_an_invited_member_accepts_once_and_is_signed_in(
     database: Database,
     browser: Browser,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     invited = await _invite(
         browser,
@@ -87,15 +87,15 @@ async def test_an_invited_member_accepts_once_and_is_signed_in(
         assert body["data"]["viewer"]["user"] == {"email": "new@client.example"}
         assert _edges(body, "organizations") == [{"slug": "alpha", "viewerRole": "MEMBER"}]
         assert _edges(body, "workspaces") == [{"id": tenant_a.ws_gid(1), "viewerRole": "EDITOR"}]
-        before = await counts(owner_engine)
+        before = await counts(inspector_engine)
         again = await newcomer.http.post(url)
         assert again.status_code == 410
         assert "already used" in again.text
-        assert await counts(owner_engine) == before
-    async with owner_engine.connect() as conn:
+        assert await counts(inspector_engine) == before
+    async with inspector_engine.connect() as conn:
         actions = (await conn.execute(select(AccountAuditEvent.action))).scalars().all()
     assert {"invitation.create", "invitation.accept"} <= set(actions)
-    async with owner_engine.connect() as conn:  # nothing of the link is kept in clear
+    async with inspector_engine.connect() as conn:  # nothing of the link is kept in clear
         stored = (await conn.execute(select(Invitation.secret_hash))).scalars().all()
     assert url.rsplit("/", 1)[1] not in stored
 
@@ -153,7 +153,7 @@ async def test_an_expired_or_revoked_invitation_lets_no_one_in(
     database: Database,
     browser: Browser,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     invited = await _invite(
         browser,
@@ -162,15 +162,15 @@ async def test_an_expired_or_revoked_invitation_lets_no_one_in(
         email="late@client.example",
         orgRole="MEMBER",
     )
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(update(Invitation).values(**spoil))
-    before = await counts(owner_engine)
+    before = await counts(inspector_engine)
     async with browser_for(settings, database) as late:
         for method in (late.http.get, late.http.post):
             answer = await method(invited["acceptUrl"])
             assert answer.status_code == 410
             assert reason in answer.text
-    assert await counts(owner_engine) == before
+    assert await counts(inspector_engine) == before
 
 
 async def test_revoking_through_the_api_withdraws_the_link(
@@ -251,7 +251,7 @@ async def test_removing_an_org_member_ends_their_sessions_and_tokens_there(
     database: Database,
     browser: Browser,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
 ) -> None:
     async with _member_with_session_and_token(
         settings, database, browser, tenant_a, "leaver@alpha.example"
@@ -264,7 +264,7 @@ async def test_removing_an_org_member_ends_their_sessions_and_tokens_there(
         assert removed["data"]["removeOrganizationMember"] == {"removedUserId": user, "errors": []}
         assert _unauthenticated(await member.graphql(VIEWER))
         assert _unauthenticated(await member.with_token(token, VIEWER))
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         memberships = (
             await conn.execute(
                 select(OrganizationMembership).where(

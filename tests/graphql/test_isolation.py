@@ -9,7 +9,8 @@ Conventions checked here: a query answers ``null`` for an object the caller cann
 see, exactly as for an id that does not exist; a mutation answers a payload with one
 ``{code: NOT_FOUND, field: "input.<field>"}`` error and a null object; never a
 top-level error (``GraphQLClient`` fails on those). "Changes nothing" is checked on
-every row of every table, read as the tables' owner before and after each attempt.
+every row of every table, read as a superuser (behind scoping and RLS) before and
+after each attempt.
 
 Every test runs twice on Postgres: against the normal app, and against an app whose
 Database has application scoping switched off, so that row-level security stands
@@ -212,20 +213,20 @@ class World:
         return {v for k, v in self.targets.items() if k.startswith(prefix)}
 
 
-async def _one(owner_engine: AsyncEngine, statement: Any) -> UUID:
-    async with owner_engine.connect() as conn:
+async def _one(inspector_engine: AsyncEngine, statement: Any) -> UUID:
+    async with inspector_engine.connect() as conn:
         value = (await conn.execute(statement)).scalar_one()
     assert isinstance(value, UUID)
     return value
 
 
-async def _token_id(owner_engine: AsyncEngine, user_id: UUID) -> UUID:
-    return await _one(owner_engine, select(ApiToken.id).where(ApiToken.user_id == user_id))
+async def _token_id(inspector_engine: AsyncEngine, user_id: UUID) -> UUID:
+    return await _one(inspector_engine, select(ApiToken.id).where(ApiToken.user_id == user_id))
 
 
-async def _membership_id(owner_engine: AsyncEngine, user_id: UUID) -> UUID:
+async def _membership_id(inspector_engine: AsyncEngine, user_id: UUID) -> UUID:
     return await _one(
-        owner_engine,
+        inspector_engine,
         select(WorkspaceMembership.id).where(WorkspaceMembership.user_id == user_id),
     )
 
@@ -234,7 +235,7 @@ async def _membership_id(owner_engine: AsyncEngine, user_id: UUID) -> UUID:
 async def world(
     api: GraphQLClient,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     tenant_a: Tenant,
     tenant_b: Tenant,
 ) -> World:
@@ -271,18 +272,20 @@ async def world(
         "bravo.ws1": b.ws_gid(0),
         "bravo.ws2": b.ws_gid(1),
         "bravo.member": global_id(
-            "WorkspaceMember", await _membership_id(owner_engine, b_member_id)
+            "WorkspaceMember", await _membership_id(inspector_engine, b_member_id)
         ),
         "bravo.owner-user": global_id("User", b.owner_id),
         "bravo.member-user": global_id("User", b_member_id),
-        "bravo.owner-token": global_id("ApiToken", await _token_id(owner_engine, b.owner_id)),
-        "bravo.member-token": global_id("ApiToken", await _token_id(owner_engine, b_member_id)),
+        "bravo.owner-token": global_id("ApiToken", await _token_id(inspector_engine, b.owner_id)),
+        "bravo.member-token": global_id("ApiToken", await _token_id(inspector_engine, b_member_id)),
         "alpha.ws2": a.ws_gid(1),
         "alpha.ws2-member": global_id(
-            "WorkspaceMember", await _membership_id(owner_engine, a_member_id)
+            "WorkspaceMember", await _membership_id(inspector_engine, a_member_id)
         ),
         "alpha.ws2-member-user": global_id("User", a_member_id),
-        "alpha.ws2-member-token": global_id("ApiToken", await _token_id(owner_engine, a_member_id)),
+        "alpha.ws2-member-token": global_id(
+            "ApiToken", await _token_id(inspector_engine, a_member_id)
+        ),
     }
     # Authenticating stamps api_tokens.last_used_at (at most once a minute): use every
     # token once now, so that the snapshots taken later see no write but the attack's.
@@ -294,9 +297,9 @@ async def world(
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
-async def snapshot(owner_engine: AsyncEngine) -> Snapshot:
-    """Every row of every table, read as the owner (behind scoping and RLS)."""
-    async with owner_engine.connect() as conn:
+async def snapshot(inspector_engine: AsyncEngine) -> Snapshot:
+    """Every row of every table, read as a superuser (behind scoping and RLS)."""
+    async with inspector_engine.connect() as conn:
         return {
             table.name: [
                 tuple(row)
@@ -330,7 +333,7 @@ def assert_granted(op: Operation, answer: dict[str, Any]) -> None:
 
 async def attempt(
     api: GraphQLClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     world: World,
     *,
     attacker: str,
@@ -341,15 +344,15 @@ async def attempt(
     """The whole check for one attack; see the module docstring."""
     token, victim = world.tokens[attacker], world.targets[target]
     owners_view = await view_of(api, world.tokens[owner])
-    before = await snapshot(owner_engine)
+    before = await snapshot(inspector_engine)
 
     answer = await call(api, op, victim, token)
-    assert await snapshot(owner_engine) == before, f"{op}({target}) by {attacker} wrote rows"
+    assert await snapshot(inspector_engine) == before, f"{op}({target}) by {attacker} wrote rows"
 
     decoy = await call(api, op, lookalike(victim), token)
     assert answer == decoy, "the answer tells a hidden object from a nonexistent one"
     assert_refused(op, answer)
-    assert await snapshot(owner_engine) == before
+    assert await snapshot(inspector_engine) == before
     # The victim's owner still gets in and sees exactly what they saw before.
     assert await view_of(api, world.tokens[owner]) == owners_view
 
@@ -403,28 +406,32 @@ def _table(rows: list[tuple[Operation, str, str]]) -> list[Any]:
 @pytest.mark.parametrize(("op", "target", "owner"), _table(BRAVO_TARGETS))
 async def test_other_tenants_object_answers_like_a_nonexistent_one_and_nothing_changes(
     api: GraphQLClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     world: World,
     attacker: str,
     op: Operation,
     target: str,
     owner: str,
 ) -> None:
-    await attempt(api, owner_engine, world, attacker=attacker, op=op, target=target, owner=owner)
+    await attempt(
+        api, inspector_engine, world, attacker=attacker, op=op, target=target, owner=owner
+    )
 
 
 @pytest.mark.parametrize("attacker", ALPHA_WS1_ONLY)
 @pytest.mark.parametrize(("op", "target", "owner"), _table(ALPHA_WS2_TARGETS))
 async def test_guest_and_limited_token_cannot_reach_the_organizations_other_workspace(
     api: GraphQLClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     world: World,
     attacker: str,
     op: Operation,
     target: str,
     owner: str,
 ) -> None:
-    await attempt(api, owner_engine, world, attacker=attacker, op=op, target=target, owner=owner)
+    await attempt(
+        api, inspector_engine, world, attacker=attacker, op=op, target=target, owner=owner
+    )
 
 
 @pytest.mark.parametrize(
@@ -544,7 +551,7 @@ async def test_a_limited_token_cannot_reach_its_own_users_membership_in_another_
     mode: str,
     api: GraphQLClient,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     world: World,
     elsewhere: str,
 ) -> None:
@@ -561,7 +568,7 @@ async def test_a_limited_token_cannot_reach_its_own_users_membership_in_another_
     limited = created["data"]["createApiToken"]["token"]
     await api("{ viewer { user { id } } }", token=limited)  # stamps last_used_at now
     membership = await _one(
-        owner_engine,
+        inspector_engine,
         select(WorkspaceMembership.id).where(
             WorkspaceMembership.user_id == user_id,
             WorkspaceMembership.workspace_id == other_ws[1],
@@ -577,7 +584,7 @@ async def test_a_limited_token_cannot_reach_its_own_users_membership_in_another_
 
     await attempt(
         api,
-        owner_engine,
+        inspector_engine,
         world,
         attacker="both.ws1-only",
         op=NODE,

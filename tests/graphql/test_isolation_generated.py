@@ -36,7 +36,7 @@ own cases); a mutation without an input builder fails
 ``test_every_mutation_has_an_input_builder`` (and its cases).
 
 "No row changed" is ``test_isolation.snapshot`` (every row of every table, read as
-the tables' owner) without the last-used stamp that authenticating writes on API
+a superuser) without the last-used stamp that authenticating writes on API
 tokens. The world is seeded once and put back from that snapshot after a test that
 changed it (the guards do), which keeps the several hundred cases fast.
 
@@ -510,7 +510,7 @@ def decoy(kind: str) -> str:
 
 
 async def _seed_side(
-    database: Database, owner_engine: AsyncEngine, tenant: Tenant, issuer: str
+    database: Database, inspector_engine: AsyncEngine, tenant: Tenant, issuer: str
 ) -> Side:
     """The journey matrix's world plus what ``test_read_only_tokens``'s setting adds:
     an SSO connection, a pending invitation, a guest of workspace 1, an org MEMBER
@@ -592,15 +592,15 @@ async def _seed_side(
         session.add_all([letter, feedback])
         # Scores, history and evidence rows of its own, for attacks to leave alone.
         await recalculate.recalculate(session, ws1, full=True)
-    owner_token = global_id("ApiToken", await _token_id(owner_engine, tenant.owner_id))
+    owner_token = global_id("ApiToken", await _token_id(inspector_engine, tenant.owner_id))
     users = [global_id("User", user) for user in (tenant.owner_id, guest, member)]
     ids = {
         "Organization": [tenant.org_gid],
         "Workspace": [tenant.ws_gid(0), tenant.ws_gid(1)],
         "User": users,
-        "ApiToken": [owner_token, global_id("ApiToken", await _token_id(owner_engine, guest))],
+        "ApiToken": [owner_token, global_id("ApiToken", await _token_id(inspector_engine, guest))],
         "WorkspaceMember": [
-            global_id("WorkspaceMember", await _membership_id(owner_engine, guest))
+            global_id("WorkspaceMember", await _membership_id(inspector_engine, guest))
         ],
         "Invitation": [global_id("Invitation", invitation.id)],
         "Persona": [world.persona],
@@ -648,15 +648,15 @@ class Cache:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def cache(owner_engine: AsyncEngine) -> AsyncIterator[Cache]:
-    await truncate_all(owner_engine)
+async def cache(inspector_engine: AsyncEngine) -> AsyncIterator[Cache]:
+    await truncate_all(inspector_engine)
     yield Cache()
-    await truncate_all(owner_engine)  # as the per-test ``database`` fixture leaves it
+    await truncate_all(inspector_engine)  # as the per-test ``database`` fixture leaves it
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def sides(
-    cache: Cache, shared_database: Database, owner_engine: AsyncEngine, rogue_idp: RogueIdP
+    cache: Cache, shared_database: Database, inspector_engine: AsyncEngine, rogue_idp: RogueIdP
 ) -> Sides:
     """Both tenants' world: seeded once, put back row by row after a test changed it.
 
@@ -664,27 +664,27 @@ async def sides(
     changes nothing leaves the world as it was for the next one.
     """
     if cache.sides is not None and cache.seeded is not None:
-        if masked(await snapshot(owner_engine)) == masked(cache.seeded):
+        if masked(await snapshot(inspector_engine)) == masked(cache.seeded):
             return cache.sides
-        await restore(owner_engine, cache.seeded)
-        if masked(await snapshot(owner_engine)) == masked(cache.seeded):
+        await restore(inspector_engine, cache.seeded)
+        if masked(await snapshot(inspector_engine)) == masked(cache.seeded):
             return cache.sides
-    await truncate_all(owner_engine)
+    await truncate_all(inspector_engine)
     database = shared_database
     a = await _seed_side(
-        database, owner_engine, await seed_tenant(database, "alpha"), rogue_idp.issuer
+        database, inspector_engine, await seed_tenant(database, "alpha"), rogue_idp.issuer
     )
     b = await _seed_side(
-        database, owner_engine, await seed_tenant(database, "bravo"), rogue_idp.issuer
+        database, inspector_engine, await seed_tenant(database, "bravo"), rogue_idp.issuer
     )
-    cache.sides, cache.seeded = Sides(a=a, b=b), await snapshot(owner_engine)
+    cache.sides, cache.seeded = Sides(a=a, b=b), await snapshot(inspector_engine)
     return cache.sides
 
 
-async def restore(owner_engine: AsyncEngine, saved: Snapshot) -> None:
-    """Every table emptied and filled again with the saved rows, as the owner."""
-    await truncate_all(owner_engine)
-    async with owner_engine.begin() as conn:
+async def restore(inspector_engine: AsyncEngine, saved: Snapshot) -> None:
+    """Every table emptied and filled again with the saved rows, as a superuser."""
+    await truncate_all(inspector_engine)
+    async with inspector_engine.begin() as conn:
         for table in Base.metadata.sorted_tables:
             if saved[table.name]:
                 keys = table.columns.keys()
@@ -710,9 +710,9 @@ def masked(found: Snapshot) -> Snapshot:
     }
 
 
-async def rows(owner_engine: AsyncEngine) -> Snapshot:
-    """``snapshot``: every row of every table, read as the owner; ``masked``."""
-    return masked(await snapshot(owner_engine))
+async def rows(inspector_engine: AsyncEngine) -> Snapshot:
+    """``snapshot``: every row of every table, read as a superuser; ``masked``."""
+    return masked(await snapshot(inspector_engine))
 
 
 def assert_no_trace(answer: Json, side: Side, what: str) -> None:
@@ -1028,17 +1028,17 @@ async def mutate(api: GraphQLClient, name: str, input_: Json, token: str) -> Jso
 
 @pytest.mark.parametrize("site", _mutation_cases())
 async def test_mutation_with_the_other_tenants_id_is_not_found_and_changes_nothing(
-    api: GraphQLClient, owner_engine: AsyncEngine, sides: Sides, site: MutationSite
+    api: GraphQLClient, inspector_engine: AsyncEngine, sides: Sides, site: MutationSite
 ) -> None:
     a, b = sides.a, sides.b
     plan = attack(site, a)
-    before = await rows(owner_engine)
+    before = await rows(inspector_engine)
     for kind in plan.kinds:
         nothing = await mutate(api, site.mutation, plan.input(decoy(kind)), a.token)
-        assert await rows(owner_engine) == before, f"{site} with a random id wrote rows"
+        assert await rows(inspector_engine) == before, f"{site} with a random id wrote rows"
         for target in b.targets(kind):
             answer = await mutate(api, site.mutation, plan.input(target), a.token)
-            assert await rows(owner_engine) == before, f"{site} given {target} wrote rows"
+            assert await rows(inspector_engine) == before, f"{site} given {target} wrote rows"
             assert_no_trace(answer, b, f"{site} given {target}")
             assert answer == nothing, f"{site} tells {b.slug}'s {kind} from a random one"
         refusal = _refusal(dict(nothing))

@@ -332,7 +332,7 @@ async def test_journey_maps_filter_by_status_persona_and_title(
 
 
 async def test_deleted_map_is_restorable_for_thirty_days_then_purged(
-    gql: GraphQLClient, database: Database, owner_engine: AsyncEngine, tenant_a: Tenant
+    gql: GraphQLClient, database: Database, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     kept = await _map(gql, tenant_a, title="Kept")
     old = await _map(gql, tenant_a, title="Old")
@@ -349,7 +349,7 @@ async def test_deleted_map_is_restorable_for_thirty_days_then_purged(
     # "Old" was deleted 31 days ago.
     old_id = decode_global_id(old["id"])
     assert old_id is not None
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(
             update(JourneyMap)
             .where(JourneyMap.id == old_id[1])
@@ -365,7 +365,7 @@ async def test_deleted_map_is_restorable_for_thirty_days_then_purged(
     async with database.transaction(TenantBinding(frozenset({workspace})), write=True) as s:
         bind_actor(s, Actor.system())
         assert await purge_deleted_maps(s, workspace) == 1
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         titles = (await conn.execute(select(JourneyMap.title))).scalars().all()
     assert titles == ["Kept"]
     body = await gql(listing, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token)

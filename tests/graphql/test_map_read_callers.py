@@ -84,33 +84,33 @@ async def _read_after(
     gql: GraphQLClient,
     database: Database,
     tenant: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     change: str,
 ) -> dict[str, Any]:
     """Read a map twice (the token becomes known), run ``change`` behind the app, read again."""
     variables = await _map(database, tenant)
     for _ in range(2):
         await gql(MAP, variables, token=tenant.token)
-    async with owner_engine.begin() as connection:
+    async with inspector_engine.begin() as connection:
         await connection.execute(text(change))
     return await gql(MAP, variables, token=tenant.token, expect_errors=True)
 
 
 async def test_a_revoked_token_is_refused_at_its_next_read(
-    gql: GraphQLClient, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     revoke = "update api_tokens set revoked_at = current_timestamp"
-    refused = await _read_after(gql, database, tenant_a, owner_engine, revoke)
+    refused = await _read_after(gql, database, tenant_a, inspector_engine, revoke)
 
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert refused["data"] is None
 
 
 async def test_a_deactivated_user_is_refused_at_the_next_read(
-    gql: GraphQLClient, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     refused = await _read_after(
-        gql, database, tenant_a, owner_engine, "update users set is_active = false"
+        gql, database, tenant_a, inspector_engine, "update users set is_active = false"
     )
 
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -168,13 +168,13 @@ async def test_concurrent_misses_read_the_map_once(
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool_of_two(
-    test_database: TestDatabase, owner_engine: AsyncEngine
+    test_database: TestDatabase, inspector_engine: AsyncEngine
 ) -> AsyncIterator[tuple[Database, Settings]]:
     db = make_database(test_database, pool_size=2)
     settings = Settings(database_url=test_database.app_url, database_pool_size=2)
     yield db, settings
     await db.dispose()
-    await truncate_all(owner_engine)
+    await truncate_all(inspector_engine)
 
 
 async def test_no_more_reads_are_in_flight_than_the_pool_keeps_connections(

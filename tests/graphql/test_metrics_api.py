@@ -63,7 +63,7 @@ async def test_a_metric_measures_exactly_one_thing(
 
 
 async def test_values_over_time_latest_and_target(
-    gql: GraphQLClient, database: Database, tenant_a: Tenant, owner_engine: AsyncEngine
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     world = await build_world(database, tenant_a.workspace_ids[0])
     made = await _create(
@@ -118,6 +118,6 @@ async def test_values_over_time_latest_and_target(
 
     deleted = await gql(DELETE, {"id": metric}, token=tenant_a.token)
     assert deleted["data"]["deleteMetric"]["errors"] == []
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         left = await conn.scalar(select(func.count()).select_from(MetricValue))
     assert left == 0

@@ -27,7 +27,7 @@ async def test_a_mutation_with_other_than_one_audit_event_is_rolled_back_and_mas
     events: int,
     gql: GraphQLClient,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     record = recorder.record
@@ -40,8 +40,8 @@ async def test_a_mutation_with_other_than_one_audit_event_is_rolled_back_and_mas
 
     monkeypatch.setattr(recorder, "record", record_wrongly)
     workspaces, trail = (
-        await _count(owner_engine, Workspace),
-        await _count(owner_engine, AccountAuditEvent),
+        await _count(inspector_engine, Workspace),
+        await _count(inspector_engine, AccountAuditEvent),
     )
     body = await gql(
         CREATE_WORKSPACE, {"org": tenant_a.org_gid}, token=tenant_a.token, expect_errors=True
@@ -50,5 +50,5 @@ async def test_a_mutation_with_other_than_one_audit_event_is_rolled_back_and_mas
     assert error["message"] == "Unexpected error."
     assert error["extensions"]["code"] == "INTERNAL"
     assert "audit" not in str(body)  # the reason stays in the server's log
-    assert await _count(owner_engine, Workspace) == workspaces
-    assert await _count(owner_engine, AccountAuditEvent) == trail
+    assert await _count(inspector_engine, Workspace) == workspaces
+    assert await _count(inspector_engine, AccountAuditEvent) == trail

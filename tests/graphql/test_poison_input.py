@@ -83,14 +83,14 @@ async def _viewer(database: Database, tenant: Tenant) -> str:
 
 
 async def test_a_lone_surrogate_tag_is_refused_and_the_listing_keeps_working(
-    client: httpx.AsyncClient, tenant_a: Tenant, database: Database, owner_engine: AsyncEngine
+    client: httpx.AsyncClient, tenant_a: Tenant, database: Database, inspector_engine: AsyncEngine
 ) -> None:
     payload = await _submit(client, tenant_a, {**_item(), "tags": ["\udfff"]})
     assert payload["feedback"] is None
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [
         ("VALIDATION", "input.item.tags[0]")
     ]
-    assert await _stored(owner_engine) == 0
+    assert await _stored(inspector_engine) == 0
     await _submit(client, tenant_a, _item("fine"))
     listed = await post(client, LIST, {"ws": tenant_a.ws_gid(0)}, await _viewer(database, tenant_a))
     assert "errors" not in listed, listed
@@ -110,13 +110,13 @@ async def test_a_lone_surrogate_tag_is_refused_and_the_listing_keeps_working(
 async def test_nul_and_lone_surrogates_are_refused_in_any_feedback_string(
     client: httpx.AsyncClient,
     tenant_a: Tenant,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     changes: dict[str, Any],
     field: str,
 ) -> None:
     payload = await _submit(client, tenant_a, {**_item(), **changes})
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", field)]
-    assert await _stored(owner_engine) == 0
+    assert await _stored(inspector_engine) == 0
 
 
 @pytest.mark.parametrize("moment", YEAR_EDGES)
@@ -124,14 +124,14 @@ async def test_times_outside_the_sane_range_are_refused(
     client: httpx.AsyncClient,
     tenant_a: Tenant,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     moment: str,
 ) -> None:
     payload = await _submit(client, tenant_a, {**_item(), "occurredAt": moment})
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [
         ("VALIDATION", "input.item.occurredAt")
     ]
-    assert await _stored(owner_engine) == 0
+    assert await _stored(inspector_engine) == 0
     listed = await post(client, LIST, {"ws": tenant_a.ws_gid(0)}, await _viewer(database, tenant_a))
     assert "errors" not in listed, listed
 
@@ -242,7 +242,7 @@ async def test_a_row_stored_before_the_checks_still_lists(
     client: httpx.AsyncClient,
     tenant_a: Tenant,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     test_database: TestDatabase,
 ) -> None:
     """What each database let through before: SQLite kept a lone surrogate in a JSON tag
@@ -261,7 +261,7 @@ async def test_a_row_stored_before_the_checks_still_lists(
         "occurred_at": now,
         "received_at": now,
     }
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         if test_database.is_postgres:
             row["tags"] = ["ok"]  # jsonb refuses a lone surrogate outright
             await conn.execute(insert(Feedback.__table__), [row])

@@ -7,7 +7,7 @@ that names the token needs a valid input: the journey mutations take theirs from
 the journey matrix's rows and its seeded world, the tenancy ones from ``CALLS``
 below, and a test fails when a mutation has neither. Minimal inputs built from
 the schema alone cover a new mutation before it has a row: refused, nothing written.
-"Nothing changed" is every row of every table, read as the tables' owner.
+"Nothing changed" is every row of every table, read as a superuser.
 """
 
 from __future__ import annotations
@@ -377,15 +377,15 @@ def test_every_mutation_has_a_call() -> None:
 async def test_read_only_token_is_refused_and_changes_nothing(
     call: Call,
     gql: GraphQLClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     setting: Setting,
     read_only: str,
 ) -> None:
     input_ = call.input(setting)
-    before = await snapshot(owner_engine)
+    before = await snapshot(inspector_engine)
     payload = await mutate(gql, call, input_, read_only)
     assert refusal(payload) == [READ_ONLY]
-    assert await snapshot(owner_engine) == before
+    assert await snapshot(inspector_engine) == before
     # The same input from the owner's full token goes through: only the token said no.
     allowed = await mutate(gql, call, input_, setting.tenant.token)
     assert allowed["errors"] == [], allowed
@@ -415,7 +415,7 @@ def minimal(type_: GraphQLInputType) -> Any:
 async def test_read_only_token_with_a_minimal_input_writes_nothing(
     name: str,
     gql: GraphQLClient,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     setting: Setting,
     read_only: str,
 ) -> None:
@@ -426,12 +426,12 @@ async def test_read_only_token_with_a_minimal_input_writes_nothing(
         "{ errors { code message field } } }"
     )
     call = Call(name, document, lambda _: minimal(arg.type))
-    before = await snapshot(owner_engine)
+    before = await snapshot(inspector_engine)
     payload = await mutate(gql, call, call.input(setting), read_only)
     codes = {code for code, _, _ in refusal(payload)}
     assert codes, payload
     assert codes <= {"FORBIDDEN", "VALIDATION", "NOT_FOUND"}, payload
-    assert await snapshot(owner_engine) == before
+    assert await snapshot(inspector_engine) == before
 
 
 async def test_read_only_token_still_reads(

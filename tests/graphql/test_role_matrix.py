@@ -134,16 +134,16 @@ async def client(matrix_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def database(shared_database: Database, owner_engine: AsyncEngine) -> Database:
+async def database(shared_database: Database, inspector_engine: AsyncEngine) -> Database:
     """Overrides conftest's: requested only to build a world, on emptied tables."""
-    await truncate_all(owner_engine)
+    await truncate_all(inspector_engine)
     return shared_database
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
-async def _empty_afterwards(owner_engine: AsyncEngine) -> AsyncIterator[None]:
+async def _empty_afterwards(inspector_engine: AsyncEngine) -> AsyncIterator[None]:
     yield
-    await truncate_all(owner_engine)
+    await truncate_all(inspector_engine)
 
 
 # -- Callers ---------------------------------------------------------------------------------
@@ -498,16 +498,16 @@ async def test_allowed(
     answer: Answer,
     gql: GraphQLClient,
     shared_database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     worlds: Worlds,
     fresh_ground: Ground,
 ) -> None:
     """On a fresh world: errors ``[]``, and one audit event (it happened)."""
     token = await token_of(caller, shared_database, gql, worlds)
-    before = await snapshot(owner_engine)
+    before = await snapshot(inspector_engine)
     payload = await _attempt(op, fresh_ground, gql, token)
     assert payload["errors"] == [], payload
-    assert _audit_count(await snapshot(owner_engine)) == _audit_count(before) + 1
+    assert _audit_count(await snapshot(inspector_engine)) == _audit_count(before) + 1
 
 
 @pytest.mark.parametrize(("op", "caller", "answer"), _cases(allowed=False))
@@ -517,20 +517,20 @@ async def test_refused(
     answer: Answer,
     gql: GraphQLClient,
     shared_database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     worlds: Worlds,
     shared_ground: Ground,
 ) -> None:
     """One error with the expected code, and nothing changed."""
     token = await token_of(caller, shared_database, gql, worlds)
-    before = await snapshot(owner_engine)
+    before = await snapshot(inspector_engine)
     errors = refusal(await _attempt(op, shared_ground, gql, token))
     if answer is Answer.READ_ONLY:
         assert errors == [READ_ONLY]
     else:
         assert [code for code, _, _ in errors] == [answer.value], errors
         assert errors[0][:2] != READ_ONLY[:2], errors
-    assert await snapshot(owner_engine) == before
+    assert await snapshot(inspector_engine) == before
     worlds.keep()
 
 

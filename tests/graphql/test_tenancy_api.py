@@ -229,7 +229,7 @@ async def test_add_member_rejects_a_bad_email_with_its_field(
 
 
 async def test_api_token_is_shown_once_stored_hashed_and_works(
-    gql: GraphQLClient, owner_engine: AsyncEngine, tenant_a: Tenant
+    gql: GraphQLClient, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     body = await gql(CREATE_TOKEN, {"input": {"name": "ci"}}, token=tenant_a.token)
     payload = body["data"]["createApiToken"]
@@ -244,7 +244,7 @@ async def test_api_token_is_shown_once_stored_hashed_and_works(
     assert listed["data"]["viewer"]["apiTokens"]["totalCount"] == 2
     assert secret not in str(listed)
 
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         dump = str((await conn.execute(text("select * from api_tokens"))).all())
     assert secret not in dump
     assert secret[len("wp_") :] not in dump

@@ -376,33 +376,48 @@ def test_docker_compose_accepts_the_file() -> None:
 
 
 def _statements() -> list[str]:
+    """init.sql's SQL statements, one string each: psql meta-commands dropped, and
+    ``\\gexec`` (run the statements a query produces) ending a statement like ``;``."""
     lines = []
     for line in INIT_SQL.read_text().splitlines():
         line = line.split("--", 1)[0].strip()
         if line and not line.startswith("\\"):  # psql meta-commands
-            lines.append(line)
+            lines.append(line.replace("\\gexec", ";"))
     return [" ".join(s.split()) for s in " ".join(lines).split(";") if s.strip()]
 
 
-def _create_role(name: str) -> str:
-    found = [s for s in _statements() if re.match(rf"CREATE ROLE {name}\b", s, re.IGNORECASE)]
-    assert len(found) == 1, f"CREATE ROLE {name}: {found}"
+def _default(variable: str) -> str:
+    """The value init.sql gives a psql variable the caller did not set."""
+    [value] = re.findall(rf"^\s*\\set {variable} (\w+)$", INIT_SQL.read_text(), re.MULTILINE)
+    return value
+
+
+def _role(variable: str | None, name: str) -> str:
+    """The attributes init.sql gives a role, created when missing and altered each run."""
+    ref = f':"{variable}"' if variable else name
+    literal = f":'{variable}'" if variable else f"'{name}'"
+    created = [s for s in _statements() if s.startswith("SELECT format('CREATE ROLE %I'")]
+    assert any(s.endswith(f"WHERE rolname = {literal})") for s in created), f"create {name}"
+    found = [s for s in _statements() if s.startswith(f"ALTER ROLE {ref} ")]
+    assert len(found) == 1, f"ALTER ROLE {ref}: {found}"
     return found[0].upper()
 
 
 def test_api_role_can_log_in_but_cannot_bypass_rls() -> None:
-    role = _create_role("waypost_api")
+    assert _default("api_role") == "waypost_api"
+    role = _role("api_role", "waypost_api")
     assert re.search(r"\bLOGIN\b", role)
+    assert "NOINHERIT" in role  # nothing at all without SET ROLE waypost_app
     for attribute in ("SUPERUSER", "BYPASSRLS", "CREATEDB", "CREATEROLE"):
         assert not re.search(rf"\b{attribute}\b", role), attribute
         assert f"NO{attribute}" in role, f"say NO{attribute} explicitly"
     grants = [s.upper() for s in _statements() if s.upper().startswith("GRANT ")]
-    assert "GRANT WAYPOST_APP TO WAYPOST_API" in grants
+    assert 'GRANT WAYPOST_APP TO :"API_ROLE"' in grants
 
 
 def test_app_role_matches_settings_and_cannot_log_in_or_bypass_rls() -> None:
     assert Settings.model_fields["database_app_role"].default == "waypost_app"
-    role = _create_role("waypost_app")
+    role = _role(None, "waypost_app")
     assert "NOLOGIN" in role
     assert not re.search(r"\bLOGIN\b", role)
     for attribute in ("SUPERUSER", "BYPASSRLS"):
@@ -410,11 +425,16 @@ def test_app_role_matches_settings_and_cannot_log_in_or_bypass_rls() -> None:
 
 
 def test_owner_role_owns_the_database_without_superuser() -> None:
-    role = _create_role("waypost_owner")
+    assert _default("owner_role") == "waypost_owner"
+    assert _default("database") == "waypost"
+    role = _role("owner_role", "waypost_owner")
     assert re.search(r"\bLOGIN\b", role)
     assert not re.search(r"\b(SUPERUSER|BYPASSRLS)\b", role)
-    databases = [s.upper() for s in _statements() if s.upper().startswith("CREATE DATABASE")]
-    assert databases == ["CREATE DATABASE WAYPOST OWNER WAYPOST_OWNER"]
+    databases = [s for s in _statements() if "CREATE DATABASE" in s]
+    assert databases == [
+        "SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'owner_role') "
+        "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database')"
+    ]
 
 
 def test_init_passwords_come_from_the_environment_only() -> None:

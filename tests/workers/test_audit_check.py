@@ -76,14 +76,14 @@ async def test_the_check_never_reports_broken_while_writers_append(
 
 
 async def test_a_tampered_chain_is_reported_and_stays_reported_while_tampered(
-    database: Database, owner_engine: AsyncEngine, tenant_a: Tenant
+    database: Database, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     ws = tenant_a.workspace_ids[0]
     await _append(database, ws, 3)
     assert (await _check(database, ws)).ok
     await _append(database, ws, 2)
     where = (EVENTS.c.workspace_id == ws) & (EVENTS.c.sequence == 4)
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         original = (await conn.execute(EVENTS.select().where(where))).one()._mapping["action"]
         await conn.execute(update(EVENTS).where(where).values(action="note.delete"))
 
@@ -99,7 +99,7 @@ async def test_a_tampered_chain_is_reported_and_stays_reported_while_tampered(
 
     # Repaired (restored from a backup, say): the next scheduled run clears the alarm
     # after verifying the whole chain; an event's handler alone does not.
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(update(EVENTS).where(where).values(action=original))
     assert not (await _check(database, ws, scheduled=False)).ok
     report = await _check(database, ws)
@@ -109,13 +109,13 @@ async def test_a_tampered_chain_is_reported_and_stays_reported_while_tampered(
 
 
 async def test_a_stored_alarm_the_chain_does_not_bear_out_is_cleared(
-    database: Database, owner_engine: AsyncEngine, tenant_a: Tenant
+    database: Database, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     ws = tenant_a.workspace_ids[0]
     await _append(database, ws, 3)
     assert (await _check(database, ws)).ok
     # What the earlier check stored under concurrent writes: a false alarm.
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(
             update(AuditVerification.__table__)
             .where(AuditVerification.__table__.c.workspace_id == ws)

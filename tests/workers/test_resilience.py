@@ -52,7 +52,6 @@ from backend.outbox.relay import DEFAULT_REDELIVER_AFTER, OutboxRelay
 from backend.settings import Settings
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import (
-    APP_LOGIN_ROLE,
     TestDatabase,
     configured_broker_url,
     is_postgres_run,
@@ -738,33 +737,33 @@ async def test_several_relays_at_once_dispatch_every_event_in_order_per_workspac
 # -- workers give back what they hold -------------------------------------------------------
 
 
-async def _app_backends(owner_engine: AsyncEngine) -> set[int]:
+async def _app_backends(inspector_engine: AsyncEngine, login_role: str | None) -> set[int]:
     """Server processes of the application's login role on this database."""
-    async with owner_engine.connect() as conn:
+    async with inspector_engine.connect() as conn:
         rows = await conn.execute(
             text(
                 "select pid from pg_stat_activity "
                 "where usename = :role and datname = current_database()"
             ),
-            {"role": APP_LOGIN_ROLE},
+            {"role": login_role},
         )
         return {row[0] for row in rows}
 
 
 @pytest.mark.skipif(not is_postgres_run(), reason="counts server connections on Postgres")
 async def test_stopping_the_workers_closes_their_database_connections(
-    settings: Settings, test_database: TestDatabase, owner_engine: AsyncEngine, tenant_a: Tenant
+    settings: Settings, test_database: TestDatabase, inspector_engine: AsyncEngine, tenant_a: Tenant
 ) -> None:
     workspace = tenant_a.workspace_ids[0]
     own = Database(test_database.app_url, app_role=APP_ROLE)  # disposed of below
-    before = await _app_backends(owner_engine)
+    before = await _app_backends(inspector_engine, test_database.app_login_role)
     try:
         worker_settings = settings.model_copy(update={"broker_url": "memory://"})
         async with Background(worker_settings, own, run_workers=True) as background:
             background.actors.verify_audit_chain.send(str(workspace))
 
             async def verified() -> int:
-                async with owner_engine.connect() as conn:
+                async with inspector_engine.connect() as conn:
                     count = await conn.scalar(
                         text("select count(*) from audit_verifications where workspace_id = :ws"),
                         {"ws": workspace},
@@ -781,10 +780,10 @@ async def test_stopping_the_workers_closes_their_database_connections(
     gc.disable()
     try:
         deadline = time.monotonic() + 5
-        leftover = await _app_backends(owner_engine) - before
+        leftover = await _app_backends(inspector_engine, test_database.app_login_role) - before
         while leftover and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-            leftover = await _app_backends(owner_engine) - before
+            leftover = await _app_backends(inspector_engine, test_database.app_login_role) - before
     finally:
         if gc_was_enabled:
             gc.enable()

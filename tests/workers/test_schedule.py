@@ -62,7 +62,7 @@ async def _check(gql: GraphQLClient, tenant: Tenant, index: int) -> dict[str, An
 async def test_the_schedule_verifies_every_workspace_and_flags_a_tampered_chain(
     settings: Settings,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     gql: GraphQLClient,
     tenant_a: Tenant,
     tenant_b: Tenant,
@@ -76,7 +76,7 @@ async def test_the_schedule_verifies_every_workspace_and_flags_a_tampered_chain(
     )
     async with Background(worker_settings, database, run_workers=True):
         for tenant, index in workspaces:
-            last = await _last_sequence(owner_engine, tenant.workspace_ids[index])
+            last = await _last_sequence(inspector_engine, tenant.workspace_ids[index])
 
             async def verified(
                 tenant: Tenant = tenant, index: int = index, last: int = last
@@ -89,9 +89,9 @@ async def test_the_schedule_verifies_every_workspace_and_flags_a_tampered_chain(
 
         # Two more events, the first edited behind the application's back.
         ws = tenant_a.workspace_ids[0]
-        verified_up_to = await _last_sequence(owner_engine, ws)
+        verified_up_to = await _last_sequence(inspector_engine, ws)
         await _append_events(database, ws, 2)
-        async with owner_engine.begin() as conn:
+        async with inspector_engine.begin() as conn:
             await conn.execute(
                 update(EVENTS)
                 .where((EVENTS.c.workspace_id == ws) & (EVENTS.c.sequence == verified_up_to + 1))
@@ -132,7 +132,7 @@ async def test_only_workspace_admins_see_the_chain_check(
 async def test_the_schedule_purges_maps_deleted_over_thirty_days_ago(
     settings: Settings,
     database: Database,
-    owner_engine: AsyncEngine,
+    inspector_engine: AsyncEngine,
     gql: GraphQLClient,
     tenant_a: Tenant,
 ) -> None:
@@ -144,7 +144,7 @@ async def test_the_schedule_purges_maps_deleted_over_thirty_days_ago(
         body = await gql(create, {"ws": tenant_a.ws_gid(0), "title": title}, token=tenant_a.token)
         ids[title] = body["data"]["createJourneyMap"]["journeyMap"]["id"]
         await gql(delete, {"id": ids[title]}, token=tenant_a.token)
-    async with owner_engine.begin() as conn:
+    async with inspector_engine.begin() as conn:
         await conn.execute(
             update(JourneyMap)
             .where(JourneyMap.title == "Expired")
@@ -152,7 +152,7 @@ async def test_the_schedule_purges_maps_deleted_over_thirty_days_ago(
         )
 
     async def left() -> dict[str, int]:
-        async with owner_engine.connect() as conn:
+        async with inspector_engine.connect() as conn:
             rows = await conn.execute(
                 select(JourneyMap.title, func.count(Stage.id))
                 .join(Stage, Stage.journey_map_id == JourneyMap.id, isouter=True)
