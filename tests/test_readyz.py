@@ -11,6 +11,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -89,7 +90,7 @@ async def test_readyz_is_red_while_the_database_is_cut_and_green_after(
     url = make_url(test_database.app_url)
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-        db = make_database(TestDatabase(test_database.owner_url, through))
+        db = make_database(replace(test_database, app_url=through))
         try:
             async with client_for(settings, db) as http:
                 green = await http.get("/readyz")

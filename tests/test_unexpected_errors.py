@@ -13,6 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,7 @@ async def failing_database(
         url = make_url(test_database.app_url)
         with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
             through = url.set(host="127.0.0.1", port=proxy.port)
-            db = make_database(
-                TestDatabase(test_database.owner_url, through.render_as_string(False))
-            )
+            db = make_database(replace(test_database, app_url=through.render_as_string(False)))
             try:
                 await db.ping()  # the pool holds a connection the cut will break
                 yield db, proxy.down
