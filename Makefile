@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck fmt schema bench clean
+.PHONY: run test lint typecheck fmt schema bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## Inject faults into a production deployment on loopback (Postgres and Redis on 127.0.0.1)
+## and print the table of docs/reliability.md (about 3 minutes; FAULTS_ARGS=--help).
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults $(FAULTS_ARGS)
 
 ## Rewrite graphql_schema/schema.graphql from the code.
 schema: $(STAMP)
