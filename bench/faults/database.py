@@ -1,10 +1,10 @@
 """The scratch Postgres database of a fault run, made the way production makes it.
 
-``infra/postgres/init.sql`` creates the roles and the database; ``waypost migrate`` runs
-as the owner it creates; the API and workers log in as ``waypost_api``. Roles are
-cluster-wide, so they are created only when missing. The suite reads its figures as
-``waypost_api`` too (switched to ``waypost_app``, bound to one workspace): row-level
-security applies to every number it reports.
+``infra/postgres/init.sql`` creates the database and its roles (named after the database:
+roles are cluster-wide); ``waypost migrate`` runs as the owner it creates; the API and
+workers log in as its NOINHERIT login role. The suite reads its figures as that role too
+(switched to ``waypost_app``, bound to one workspace): row-level security applies to every
+number it reports.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ SERVER = "127.0.0.1"
 PORT = 5432
 PSQL = shutil.which("psql") or "/usr/bin/psql"
 ADMIN = "postgres"  # runs init.sql only, as an operator would; never the application
-OWNER, APP, LOGIN = "waypost_owner", "waypost_app", "waypost_api"
-_CREATE_ROLE = re.compile(r"^CREATE ROLE (\w+)\b[^;]*;", re.MULTILINE)
-_DATABASE = re.compile(r"\bDATABASE waypost\b")
+OWNER, APP, LOGIN = "waypost_owner", "waypost_app", "waypost_api"  # init.sql's defaults
 
 
 @dataclass(frozen=True)
@@ -42,40 +40,30 @@ class ProductionDatabase:
 
 
 def production_database(name: str) -> ProductionDatabase:
-    """Create database ``name`` and the roles with ``infra/postgres/init.sql``.
-
-    init.sql names its database ``waypost`` and creates its roles unconditionally;
-    here the database takes ``name`` and each CREATE ROLE runs only if that role is
-    missing (another database of the cluster may have created it). Nothing else of
-    the file changes.
-    """
+    """Create database ``name`` and its roles with ``infra/postgres/init.sql``, run as an
+    operator runs it: its variables name the database and, since roles are shared by the
+    cluster, this database's own owner and login roles."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise ValueError(f"database name {name!r}: lower-case letters, digits, underscores")
-    script = _CREATE_ROLE.sub(_if_missing, INIT_SQL.read_text())
-    script = _DATABASE.sub(f"DATABASE {name}", script)
+    db = ProductionDatabase(name, owner=f"{name}_owner", login=f"{name}_api")
     _psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     subprocess.run(  # noqa: S603 - psql with our own script
         [
             PSQL,
-            *("-h", SERVER, "-p", str(PORT), "-U", ADMIN, "-d", "postgres", "-q"),
+            *("-h", SERVER, "-p", str(PORT), "-U", ADMIN, "-d", "postgres", "-q", "-X"),
             *("-v", "ON_ERROR_STOP=1"),
+            *("-v", f"database={name}"),
+            *("-v", f"owner_role={db.owner}"),
+            *("-v", f"api_role={db.login}"),
             *("-v", f"owner_password={secrets.token_hex(16)}"),
             *("-v", f"api_password={secrets.token_hex(16)}"),
+            *("-f", str(INIT_SQL)),
         ],
-        input=script,
         text=True,
         check=True,
         capture_output=True,
     )
-    return ProductionDatabase(name)
-
-
-def _if_missing(statement: re.Match[str]) -> str:
-    role = statement.group(1)  # \w+ (the pattern): nothing to quote
-    return (
-        f"SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') AS missing \\gset\n"  # noqa: S608
-        f"\\if :missing\n{statement.group(0)}\n\\endif"
-    )
+    return db
 
 
 def drop_database(name: str) -> None:
