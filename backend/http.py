@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.db.engine import Database
+from backend.db.outage import report_if_unreachable
 from backend.readiness import ReadinessProbe
 
 log = logging.getLogger("waypost.http")
@@ -99,11 +100,12 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as error:
             if started:
                 raise
             request_id = request_id_of(scope)
-            log.exception("unexpected error (request %s)", request_id)
+            if not report_if_unreachable(error):  # an outage is one line, not one per request
+                log.exception("unexpected error (request %s)", request_id)
             await unexpected_error_response(request_id)(scope, receive, send)
 
 

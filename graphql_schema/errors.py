@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
+from backend.db.outage import report_if_unreachable
 from backend.errors import DomainError, ErrorCode
 
 log = logging.getLogger("waypost.graphql")
@@ -123,13 +124,15 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 def masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
-    """An unexpected error as the client sees it; the real one goes to the log, once."""
-    log.error(
-        "unexpected error in %s (request %s)",
-        ".".join(map(str, error.path or [])) or "operation",
-        request_id,
-        exc_info=error.original_error or error,
-    )
+    """An unexpected error as the client sees it; the real one goes to the log, once
+    (a lost database connection counts towards the outage's one line instead)."""
+    if not report_if_unreachable(error.original_error or error):
+        log.error(
+            "unexpected error in %s (request %s)",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            exc_info=error.original_error or error,
+        )
     return GraphQLError(
         UNEXPECTED_MESSAGE,
         nodes=error.nodes,

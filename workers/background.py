@@ -30,6 +30,7 @@ from backend.settings import Settings
 from workers.actors import Actors, declare_actors
 from workers.broker import build_broker, epoch_of
 from workers.dead_letters import DeadLetters
+from workers.outages import QuietOutages
 from workers.runtime import WorkerRuntime
 
 log = logging.getLogger("waypost.workers")
@@ -43,6 +44,7 @@ def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
     # - dead letters precede Retries, so they see the message Retries just failed.
     broker.add_middleware(AsyncIO())
     broker.add_middleware(WorkerRuntime(settings))
+    broker.add_middleware(QuietOutages())
     broker.add_middleware(DeadLetters(), before=Retries)
     return broker, declare_actors(broker, health_coalesce_ms=settings.health_coalesce_ms)
 

@@ -23,6 +23,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.audit.keys import INFO_KEY as AUDIT_KEYS
 from backend.audit.keys import AuditKeyring
+from backend.db.outage import watch as watch_for_outages
 from backend.db.scoping import INFO_KEY, NO_TENANT, TenantBinding, bind_connection
 from backend.settings import get_settings
 
@@ -57,6 +58,7 @@ class Database:
         self.audit_keys = audit_keys or AuditKeyring.from_settings(get_settings())
         overflow = pool_size if max_overflow is None else max_overflow
         self.engine: AsyncEngine = _create_engine(self.url, app_role, pool_size, overflow, echo)
+        watch_for_outages(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite takes its write lock lazily; a writer that first reads and then
         # writes can deadlock with another. Writers ask for the lock up front.
