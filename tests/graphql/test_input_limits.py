@@ -7,7 +7,6 @@ service normalises through ``backend.validation.optional_text``."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ from graphql import GraphQLString
 from backend import validation
 from graphql_schema import input_guard
 from tests.fixtures.counting import Calls, count_calls
+from tests.fixtures.graphql import post_raw as post
 from tests.fixtures.tenants import Tenant
 
 HUGE = 100_000
@@ -44,19 +44,6 @@ def coerced(monkeypatch: pytest.MonkeyPatch) -> Calls:
 def normalised(monkeypatch: pytest.MonkeyPatch) -> Calls:
     """Counts the list items services normalise (``text_list`` calls ``optional_text``)."""
     return count_calls(monkeypatch, validation, "optional_text")
-
-
-async def post(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str
-) -> dict[str, Any]:
-    response = await client.post(
-        "/graphql",
-        content=json.dumps({"query": query, "variables": variables}),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def refusal(body: dict[str, Any]) -> tuple[str, str]:

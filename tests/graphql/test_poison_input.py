@@ -5,7 +5,6 @@ checks existed (written here through the owner's connection) still lists for eve
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -19,6 +18,7 @@ from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.models import Feedback
 from tests.fixtures.databases import TestDatabase
+from tests.fixtures.graphql import post_raw as post
 from tests.fixtures.tenants import Tenant, add_guest
 
 SUBMIT = """mutation($input: SubmitFeedbackInput!) { submitFeedback(input: $input) {
@@ -40,20 +40,6 @@ YEAR_EDGES = [
     "2200-12-31T23:30:00-01:00",  # 2201 in UTC
     "2020-01-01T00:00:00+15:00",  # no place is 15 hours ahead
 ]
-
-
-async def post(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str
-) -> dict[str, Any]:
-    # json.dumps writes a lone surrogate as the escape "\udfff", as the attacker did.
-    response = await client.post(
-        "/graphql",
-        content=json.dumps({"query": query, "variables": variables}),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _item(external_id: str = "poison") -> dict[str, Any]:
