@@ -1,4 +1,4 @@
-"""How long a health pass takes on Postgres with many feedback rows (SPEC §5, issue 6/7).
+"""How long a health pass takes on Postgres with many feedback rows.
 
     .venv/bin/python bench/health_recalc.py --rows 1000000
 

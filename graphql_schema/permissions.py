@@ -1,4 +1,4 @@
-"""Who may call each operation (SPEC §3), declared on the operation itself.
+"""Who may call each operation, declared on the operation itself.
 
 The services enforce the rule, since only they know which workspace or organization
 an id belongs to (and answer NOT_FOUND where the caller reaches neither). The

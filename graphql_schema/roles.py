@@ -1,4 +1,4 @@
-"""The role and kind enums of SPEC §3, as GraphQL types (shared by every domain)."""
+"""The role and organization-kind enums, as GraphQL types (shared by every domain)."""
 
 from __future__ import annotations
 

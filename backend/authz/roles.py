@@ -1,4 +1,4 @@
-"""Roles of SPEC §3 and what each may do; pure data, no I/O."""
+"""Roles and what each may do (docs/architecture.md, Tenancy); pure data, no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The words of feedback (SPEC §4): where it came from, and how it was measured."""
+"""The words of feedback: where it came from, and how it was measured."""
 
 from __future__ import annotations
 

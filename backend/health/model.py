@@ -1,11 +1,11 @@
-"""The health model (SPEC §5) as pure functions: evidence and structure in, scores out.
+"""The health model (docs/health-score.md) as pure functions: evidence and structure in, scores out.
 
 No I/O here. ``backend.health.evidence`` sums a touchpoint's feedback into
 ``Evidence`` in SQL; ``backend.health.recalculate`` loads the structure and stores
 what ``compute`` returns. Keeping the arithmetic here makes the properties the
 tests hold (bounded, deterministic, monotone in ratings) checkable on their own.
 
-Two choices beyond the SPEC's wording, written up in docs/health-score.md:
+Two choices beyond the default model's wording, written up in docs/health-score.md:
 - Shrinkage toward the workspace mean applies to the *evidence* components
   (satisfaction, sentiment), each by its own sample, not to the blended score:
   a critical pain point on a touchpoint nobody has rated yet still lowers it.

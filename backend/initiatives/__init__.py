@@ -1,1 +1,1 @@
-"""Initiatives (SPEC §4): improvement work, prioritised by RICE, measured by its outcome."""
+"""Initiatives: improvement work, prioritised by RICE, measured by its outcome."""

@@ -3,7 +3,7 @@
 Two equal windows around ``shipped_at`` (90 days each, or as long as it has been
 shipped), over the touchpoints it names and those of the pain points it names.
 Each feedback item counts as its own experience value, the evidence part of the
-health score (SPEC §5): the satisfaction and sentiment it carries, blended .5/.2,
+health score (docs/health-score.md): the satisfaction and sentiment it carries, blended .5/.2,
 on 0..100. Pain points and emotions keep no history, so they cannot be compared
 across time. The change is larger than noise when it exceeds 1.96 standard errors
 of the difference of two means (Welch), i.e. a two-sided 95 % test.

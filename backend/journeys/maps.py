@@ -1,4 +1,4 @@
-"""Journey maps: create, change and version them (SPEC §4, §11.5).
+"""Journey maps: create, change and version them, guarded by ``expectedVersion``.
 
 Every change to a map, or to anything inside it, goes through ``_change``: it
 locks the map row, refuses a stale ``expectedVersion`` with CONFLICT, and after

@@ -1,4 +1,4 @@
-"""Personas: who the journeys are for (SPEC §4). Service and queries."""
+"""Personas: who the journeys are for. Service and queries."""
 
 from __future__ import annotations
 

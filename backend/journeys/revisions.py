@@ -1,4 +1,4 @@
-"""Revisions of a map: compare two, restore one, or copy the map (SPEC §4).
+"""Revisions of a map: compare two, restore one, or copy the map.
 
 All three work from the snapshots ``maps.snapshot`` writes at every version, so
 what a revision shows is exactly what a restore brings back.

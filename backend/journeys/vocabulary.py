@@ -1,4 +1,4 @@
-"""The words of journey mapping (SPEC §1, §4): statuses, channels, screens, severities."""
+"""The words of journey mapping: statuses, channels, screens, severities."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Metrics (KPIs, SPEC §4): what a team measures on a touchpoint, stage or map, over time."""
+"""Metrics (KPIs): what a team measures on a touchpoint, stage or map, over time."""

@@ -45,7 +45,7 @@ class Feedback(WorkspaceScoped, Base):
     sentiment: Mapped[float | None]  # -1..+1, computed from the text in the background
     tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     customer_ref: Mapped[str | None] = mapped_column(String(200))
-    # What it carried to find its touchpoint by (SPEC §4 match keys), kept as given.
+    # What it carried to find its touchpoint by (its match keys), kept as given.
     event_name: Mapped[str | None] = mapped_column(String(500))
     url: Mapped[str | None] = mapped_column(String(2000))
     survey_id: Mapped[str | None] = mapped_column(String(500))

@@ -210,7 +210,7 @@ class TouchpointType(LoaderNode):
             for e in rows
         ]
 
-    @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
+    @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
 
@@ -243,7 +243,7 @@ class StageType(LoaderNode):
         rows = await info.context.loaders.touchpoints_by_map.load(self.journey_map_id)
         return [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == self.id]
 
-    @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
+    @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
 
@@ -320,7 +320,7 @@ class JourneyMapType(LoaderNode):
         rows = await info.context.loaders.stages_by_map.load(UUID(self.id))
         return [StageType.from_model(s) for s in rows]
 
-    @strawberry.field(description="Its health (SPEC §5); null until first calculated.")
+    @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
 

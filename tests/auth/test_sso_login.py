@@ -1,4 +1,4 @@
-"""Single sign-on against a provider we can bend: every refusal of SPEC §11.4, sessions,
+"""Single sign-on against a provider we can bend: every refusal a sign-in must make, sessions,
 CSRF, logout. (The same flow against a certified provider: test_sso_real_provider.py.)"""
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ async def test_a_second_sign_in_finds_the_same_user_and_grants_nothing_new(
     assert after.sessions == between.sessions + 1
 
 
-# -- refusals (SPEC §11.4) -------------------------------------------------------------------
+# -- refusals -----------------------------------------------------------------------------
 
 
 async def test_a_wrong_state_is_refused(

@@ -1,4 +1,4 @@
-"""Postgres row-level security: the second wall, tested on its own (SPEC §11.3)."""
+"""Postgres row-level security: the second wall, tested on its own."""
 
 from __future__ import annotations
 

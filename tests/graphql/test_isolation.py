@@ -1,9 +1,9 @@
 """Tenant isolation through the API, as an attacker would try it.
 
-SPEC: "Two seeded tenants: every query, mutation, node(id), nested field and filter
-made as one against the other's ids answers NOT_FOUND and changes nothing. On
-Postgres the same suite passes with application scoping switched off (RLS alone
-holds)."
+The promise: with two seeded tenants, every query, mutation, node(id), nested field
+and filter made as one against the other's ids answers NOT_FOUND and changes nothing;
+on Postgres the same suite passes with application scoping switched off (RLS alone
+holds).
 
 Conventions checked here: a query answers ``null`` for an object the caller cannot
 see, exactly as for an id that does not exist; a mutation answers a payload with one

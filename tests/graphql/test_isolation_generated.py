@@ -1,8 +1,8 @@
 """Tenant isolation, generated from the schema: every id-taking operation, attacked.
 
-SPEC §11.3: "every query, mutation, node(id), nested field, filter ... made as one
-[tenant] against the other's ids answers NOT_FOUND and changes nothing. On Postgres
-the same suite passes with application scoping switched off (RLS alone holds)."
+The promise: every query, mutation, node(id), nested field and filter made as one
+tenant against the other's ids answers NOT_FOUND and changes nothing; on Postgres the
+same suite passes with application scoping switched off (RLS alone holds).
 ``test_isolation.py`` checks that by hand for the tenancy operations; this module
 derives the attacks from the schema, so that a new query field, filter argument or
 mutation is attacked the day it appears, without anyone remembering to add a test.

@@ -1,4 +1,4 @@
-"""The limits of SPEC §11.1 on the real schema and app: refused before any SQL runs.
+"""The query limits on the real schema and app: refused before any SQL runs.
 
 Each request carries a valid token, so a refusal with zero SQL statements shows
 the document was refused before authentication, resolvers or loaders ran.

@@ -1,4 +1,4 @@
-"""Organization roles (SPEC §3) with real OrganizationMembership rows.
+"""Organization roles with real OrganizationMembership rows.
 
 Org OWNER and ADMIN are ADMIN in every workspace of their organization without a
 workspace membership; an org MEMBER reaches only the workspaces where they hold a

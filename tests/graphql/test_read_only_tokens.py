@@ -1,4 +1,4 @@
-"""A read-only API token (SPEC §8) reads everything its user may, and changes nothing.
+"""A read-only API token reads everything its user may, and changes nothing.
 
 Every mutation of the schema is tried with a read-only token of tenant A's owner,
 who could otherwise do all of them. The read-only check sits in ``Access`` and

@@ -1,4 +1,4 @@
-"""The permission matrix of SPEC §3: every role over every operation, from its declaration.
+"""The permission matrix: every role over every operation, from its declaration.
 
 Each mutation declares who may call it (``@mutation(RULE, …)``) and each admin-only
 field who may read it (``@restricted_field(RULE, …)``); see
@@ -151,7 +151,7 @@ async def _empty_afterwards(inspector_engine: AsyncEngine) -> AsyncIterator[None
 
 @dataclass(frozen=True)
 class Caller:
-    """A bearer token in tenant A, described by what SPEC §3 makes of it.
+    """A bearer token in tenant A, described by what its roles make of it.
 
     ``org_role`` is the user's membership of tenant A's organization,
     ``workspace_role`` their own role in the target workspace (workspace 0).
@@ -369,7 +369,7 @@ class Own(Enum):
 
 
 def expected(rule: Requires, caller: Caller, own: Own = Own.ACCOUNT) -> Answer:
-    """The answer of SPEC §3 for ``caller`` under ``rule``, on tenant A's workspace 0 / org."""
+    """The answer the roles give ``caller`` under ``rule``, on tenant A's workspace 0 / org."""
     if rule.workspace is not None:
         have = caller.role_in_target
         if have is None:
@@ -387,7 +387,7 @@ def expected(rule: Requires, caller: Caller, own: Own = Own.ACCOUNT) -> Answer:
         # workspace's tokens.
         return Answer.NOT_FOUND
     elif own is Own.NEW_UNLIMITED_TOKEN and caller.limited_to is not None:
-        # SPEC §8: a limited token acts in its workspace only; it may not mint one wider.
+        # A limited token acts in its workspace only; it may not mint one wider.
         return Answer.FORBIDDEN
     if rule.writes and caller.read_only:
         return Answer.READ_ONLY

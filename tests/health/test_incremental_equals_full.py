@@ -1,4 +1,4 @@
-"""Incremental recalculation equals a full one (SPEC §5), on the real database.
+"""Incremental recalculation equals a full one, on the real database.
 
 Random sequences of changes to a fresh workspace: feedback on random touchpoints (any
 measure or none, any value, ages on and off the windows' edges, maybe a sentiment), a
@@ -222,7 +222,7 @@ def close(a: Any, b: Any, tolerance: float) -> bool:
 
 
 def reference_evidence(feedback: list[list[Any]], touchpoint: UUID) -> tuple[Any, Any]:
-    """(current, previous) evidence of one touchpoint, summed in Python as SPEC §5 says."""
+    """(current, previous) evidence of one touchpoint, summed in Python as the model says."""
     windows: list[list[tuple[float, float | None, float | None]]] = [[], []]
     for found, kind, value, sentiment, occurred_at, _ in feedback:
         age = NOW - occurred_at

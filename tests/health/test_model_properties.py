@@ -1,4 +1,4 @@
-"""The SPEC §5 properties of the pure health model, over random workspaces (hypothesis).
+"""The promised properties of the pure health model, over random workspaces (hypothesis).
 
 A world is 1-3 journey maps (each counted for the workspace or not), 1-4 stages per
 map, 0-5 touchpoints per stage, each with an emotion (None or -2..2), a moment-of-truth
@@ -28,7 +28,7 @@ from backend.health import model
 from backend.journeys.vocabulary import Severity
 
 SLACK = 1e-9
-K = 10  # SPEC §5: own evidence weighs n / (n + 10) against the workspace mean
+K = 10  # own evidence weighs n / (n + 10) against the workspace mean
 WINDOW_DAYS = 90
 KINDS = list(MeasureKind)
 SEVERITIES = list(Severity)

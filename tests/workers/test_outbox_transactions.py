@@ -1,4 +1,4 @@
-"""The outbox shares the fate of its transaction (SPEC §6): rolled back, nothing is left."""
+"""The outbox shares the fate of its transaction: rolled back, nothing is left."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Background work survives failures (SPEC §11.7).
+"""Background work survives failures.
 
 * A broker outage: writes still succeed, their events wait in the outbox, and are
   processed once the broker is back (Redis and RabbitMQ, always, behind a TCP proxy
