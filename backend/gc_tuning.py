@@ -6,7 +6,7 @@ default thresholds the collector runs every 700 allocations, and each older-gene
 pass walks the objects the program loaded first (SQLAlchemy, the models, the schema):
 a quarter of an import's time, as much of a health pass's Python. Long-running
 processes move what start-up built out of the collector's sight once (``gc.freeze()``
-in ``backend/app.py`` and ``waypost worker``); a burst then collects its youngest
+in ``backend/entrypoints/app.py`` and ``waypost worker``); a burst then collects its youngest
 generation every 50,000 allocations instead of 700.
 """
 

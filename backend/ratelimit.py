@@ -36,8 +36,8 @@ from redis.asyncio import ConnectionPool
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.auth.http import ATTEMPT_COOKIE
 from backend.auth.sessions import SESSION_COOKIE
+from backend.auth.sso import ATTEMPT_COOKIE
 from backend.settings import RATE_LIMIT_OFF, Settings
 
 log = logging.getLogger("waypost.ratelimit")
@@ -120,7 +120,7 @@ class RateLimits:
             if rate.strip().lower() != RATE_LIMIT_OFF
         }
         # Credentials are counted under a keyed hash: Redis holds no token or session, nor
-        # anything the database's token hashes match. (HKDF as backend/auth/encryption.py.)
+        # anything the database's token hashes match. (HKDF as backend/crypto/encryption.py.)
         self._key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"waypost:rate-limit-keys"
         ).derive(settings.secret_key.encode())

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # security applies even when the login role happens to own the tables.
     database_app_role: str = "waypost_app"
     # Connections kept per process (as many again may open briefly), and the most
-    # GraphQL requests a process works on at once: the rest queue (backend/app.py).
+    # GraphQL requests a process works on at once: the rest queue (backend/entrypoints/app.py).
     database_pool_size: int = 10
     # Application-level tenant scoping (session criteria). Only tests turn it off,
     # to show that Postgres row-level security holds on its own.
@@ -183,7 +183,7 @@ class Settings(BaseSettings):
     def _check_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(allowlist_entry(entry) for entry in value)
 
-    # The audit chain's HMAC key (backend/audit/keys.py): derived from this value if set,
+    # The audit chain's HMAC key (backend/crypto/audit_keys.py): derived from this value if set,
     # else from secret_key. Former values stay listed as retired (a JSON list) so that
     # events signed under them still verify after a rotation.
     audit_key: SecretStr | None = None

@@ -25,14 +25,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.authz.roles import OrganizationKind
 from backend.db.engine import Database
-from backend.db.migrate import upgrade
 from backend.db.scoping import NO_TENANT, TenantBinding
+from backend.entrypoints.migrate import upgrade
 from backend.health import recalculate
-from backend.journeys.vocabulary import MapStatus
 from backend.models import JourneyMap, Stage, Touchpoint
 from backend.tenancy import service
+from backend.vocabulary.journeys import MapStatus
+from backend.vocabulary.roles import OrganizationKind
 
 SEED = """
 INSERT INTO feedback (workspace_id, id, source, external_id, touchpoint_id, measure,

@@ -42,7 +42,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-WAYPOST = [sys.executable, "-m", "backend"]
+WAYPOST = [sys.executable, "-m", "backend.entrypoints"]
 INGEST_PATH = "/ingest/v1/feedback"
 _SUMMARY = re.compile(r"accepted (\d+), duplicates (\d+), rejected (\d+)")
 
@@ -324,15 +324,15 @@ async def prepare_workspace(
     from backend.audit.recorder import bind_actor
     from backend.auth.principal import Principal
     from backend.authz.access import load_access
-    from backend.authz.roles import OrganizationKind
     from backend.db.engine import Database
     from backend.db.scoping import NO_TENANT
     from backend.feedback import ingestion
     from backend.journeys import maps, structure
-    from backend.journeys.vocabulary import MapTemplate
     from backend.models import Stage
     from backend.models.audit import ActorType
     from backend.tenancy import service
+    from backend.vocabulary.journeys import MapTemplate
+    from backend.vocabulary.roles import OrganizationKind
 
     db = Database(database_url)
     try:

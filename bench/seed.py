@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.seed --size medium [--reseed]
 
 ``seed(size)`` creates the database ``waypost_bench_<size>``, migrates it with the
-project's own entry point (``backend.db.migrate.upgrade``), and fills it:
+project's own entry point (``backend.entrypoints.migrate.upgrade``), and fills it:
 
 - through the real services, on the application role under row-level security: the
   organization (kind AGENCY, the multi-workspace kind) with its owner (the one admin
@@ -79,15 +79,15 @@ from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.auth.principal import Principal
 from backend.authz.access import load_access
-from backend.authz.roles import OrganizationKind
 from backend.db.engine import Database
-from backend.db.migrate import alembic_config, upgrade
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
+from backend.entrypoints.migrate import alembic_config, upgrade
 from backend.feedback import ingestion
 from backend.health import recalculate
 from backend.models import Workspace
 from backend.tenancy import service as tenancy
+from backend.vocabulary.roles import OrganizationKind
 
 log = logging.getLogger("bench.seed")
 

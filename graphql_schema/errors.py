@@ -15,7 +15,8 @@ from backend.errors import DomainError, ErrorCode
 
 log = logging.getLogger("waypost.graphql")
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+UserErrorCode = ErrorCode
+strawberry.enum(UserErrorCode, name="UserErrorCode")
 
 # Top-level error codes a client may see; anything else is masked as INTERNAL.
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -28,7 +29,7 @@ UNEXPECTED_MESSAGE = "Unexpected error."
 
 @strawberry.type(description="A problem with a mutation's input or its target.")
 class UserError:
-    code: UserErrorCode  # type: ignore[valid-type]
+    code: UserErrorCode
     message: str
     field: str | None = strawberry.field(
         description="The input field at fault, as a path like `input.name`, when one is."
@@ -36,8 +37,20 @@ class UserError:
 
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
-        path = f"input.{error.field}" if error.field else None
+        path = f"input.{camel_path(error.field)}" if error.field else None
         return cls(code=error.code, message=error.message, field=path)
+
+
+def camel_path(path: str) -> str:
+    """A domain error's path (``stages.0.match_keys``) in the API's names
+    (``stages.0.matchKeys``): the domain speaks snake_case, the wire camelCase, and this
+    is the one place that translates. Segments already in camelCase are kept."""
+    return ".".join(_camel(segment) for segment in path.split("."))
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 class Unauthenticated(GraphQLError):
@@ -82,7 +95,7 @@ def _from_domain(error: GraphQLError, domain: DomainError) -> GraphQLError:
     # carry a UserError, so they come back as located top-level errors.
     extensions: dict[str, object] = {"code": str(domain.code)}
     if domain.field:
-        extensions["field"] = domain.field
+        extensions["field"] = camel_path(domain.field)
     return GraphQLError(domain.message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import strawberry
 
-from backend.authz.roles import OrgRole, WorkspaceRole
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.input_guard import InputProblems
 
 METADATA_KEY = "waypost.requires"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from backend.authz import roles
+from backend.vocabulary import roles
 
-OrganizationKind = strawberry.enum(roles.OrganizationKind, name="OrganizationKind")
-OrgRole = strawberry.enum(roles.OrgRole, name="OrgRole")
-WorkspaceRole = strawberry.enum(roles.WorkspaceRole, name="WorkspaceRole")
+OrganizationKind = roles.OrganizationKind
+strawberry.enum(OrganizationKind, name="OrganizationKind")
+OrgRole = roles.OrgRole
+strawberry.enum(OrgRole, name="OrgRole")
+WorkspaceRole = roles.WorkspaceRole
+strawberry.enum(WorkspaceRole, name="WorkspaceRole")

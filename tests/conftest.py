@@ -15,9 +15,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backend.app import create_app
 from backend.db.engine import Database
-from backend.db.migrate import upgrade
+from backend.entrypoints.app import create_app
+from backend.entrypoints.migrate import upgrade
 from backend.settings import DEFAULT_RATE_LIMITS, Environment, Settings
 from tests.fixtures.databases import (
     APP_ROLE,

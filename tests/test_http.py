@@ -15,9 +15,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-import backend.app
-from backend.app import create_app
+import backend.entrypoints.app
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.settings import Environment, Settings
 from graphql_schema.schema import MAX_BATCH_OPERATIONS
 from tests.fixtures.databases import TestDatabase
@@ -188,7 +188,7 @@ async def test_a_crashing_endpoint_still_carries_a_request_id(
     async def crash(_request: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(backend.app, "healthz", crash)
+    monkeypatch.setattr(backend.entrypoints.app, "healthz", crash)
     async with http_client(settings, database, raise_app_exceptions=False) as http:
         response = await http.get("/healthz", headers={"x-request-id": "crash-1"})
     assert response.status_code == 500
@@ -205,7 +205,7 @@ async def test_a_crashing_endpoint_shows_no_stack_trace(
     async def crash(_request: object) -> None:
         raise RuntimeError("SELECT secret FROM leaked")
 
-    monkeypatch.setattr(backend.app, "healthz", crash)
+    monkeypatch.setattr(backend.entrypoints.app, "healthz", crash)
     async with http_client(settings, database, raise_app_exceptions=False) as http:
         response = await http.get("/healthz")
     assert response.status_code == 500

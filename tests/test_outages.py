@@ -20,8 +20,8 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import make_url
 
-from backend.app import create_app
 from backend.db.outage import DATABASE_OUTAGE
+from backend.entrypoints.app import create_app
 from backend.settings import Settings
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from websockets.typing import Subprotocol
 
-from backend.app import create_app
 from backend.auth.tokens import hash_secret
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.models import SsoLoginAttempt
 from backend.ratelimit import KEY_PREFIX
 from backend.settings import DEFAULT_RATE_LIMITS, Settings

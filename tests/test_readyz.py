@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from backend.app import create_app
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.settings import Settings
 from tests.conftest import make_database
 from tests.fixtures.databases import (

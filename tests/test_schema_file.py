@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.cli import SCHEMA_FILE
+from backend.entrypoints.cli import SCHEMA_FILE
 from graphql_schema.schema import schema_sdl
 
 

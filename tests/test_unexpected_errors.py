@@ -23,10 +23,10 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 from strawberry import relay
 
-import backend.app
-from backend.app import create_app
+import backend.entrypoints.app
 from backend.auth.tokens import hash_secret
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.settings import Environment, Settings
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase
@@ -171,7 +171,7 @@ async def test_a_500_keeps_the_connection_usable(
         # The client's side of the socket each answer came on, read while it is open.
         ports.add(response.extensions["network_stream"].get_extra_info("client_addr")[1])
 
-    monkeypatch.setattr(backend.app, "healthz", crash)
+    monkeypatch.setattr(backend.entrypoints.app, "healthz", crash)
     app = create_app(settings, database=database)
     with caplog.at_level(logging.ERROR):
         async with (

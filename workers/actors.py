@@ -14,7 +14,7 @@ from backend.audit.verify import verify_workspace_increment
 from backend.health import recalculate
 from backend.journeys import maps
 from backend.outbox.dispatch import handle_event
-from backend.outbox.handlers import HEALTH_EVENTS, register_all
+from workers.handlers import HEALTH_EVENTS, register_all
 from workers.runtime import workspace_transaction
 
 log = logging.getLogger("waypost.workers")

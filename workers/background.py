@@ -23,8 +23,8 @@ from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.models import Workspace
 from backend.models.outbox import OutboxEvent
+from backend.outage import OutageLog
 from backend.outbox.emit import after_commit_hooks
-from backend.outbox.outage import OutageLog
 from backend.outbox.relay import OutboxRelay
 from backend.settings import Settings
 from workers.actors import Actors, declare_actors

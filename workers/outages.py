@@ -18,7 +18,7 @@ from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
 from backend.db.outage import DATABASE_OUTAGE
-from backend.outbox.outage import OutageLog, is_unreachable
+from backend.outage import OutageLog, is_unreachable
 
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
     BrokerConnectionError,

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
 
-from backend.audit.keys import LEGACY_KEY_ID, AuditKey, AuditKeyring
+from backend.crypto.audit_keys import LEGACY_KEY_ID, AuditKey, AuditKeyring
 
 GENESIS = "0" * 64
 # The event that vouches for a chain's unkeyed (legacy) events: only the upgrade that

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit.actor import Actor
 from backend.audit.chain import GENESIS, SEAL_ACTION, event_hash, to_json_value
 from backend.audit.heads import locked_head
-from backend.audit.keys import keyring_of
+from backend.crypto.audit_keys import keyring_of
 from backend.db.types import utcnow
 from backend.models.audit import AccountAuditEvent, AuditEvent, AuditScope
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.chain import GENESIS, ChainReport, Position, verify_chain
-from backend.audit.keys import LEGACY_KEY_ID, keyring_of
+from backend.crypto.audit_keys import LEGACY_KEY_ID, keyring_of
 from backend.db.types import utcnow
 from backend.models.audit import (
     AccountAuditEvent,

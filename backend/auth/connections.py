@@ -18,15 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.auth import domains
-from backend.auth.encryption import decrypt, encrypt
 from backend.auth.oidc import OidcClient, OidcError
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole, WorkspaceRole
+from backend.crypto.encryption import decrypt, encrypt
 from backend.errors import NotFound, ValidationFailed
 from backend.models import SsoConnection, Workspace
 from backend.net.outbound import url_refusal
 from backend.settings import Settings
 from backend.validation import no_control_characters, required_text
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 SECRET_PURPOSE = "sso client secret"  # noqa: S105 - a key-derivation label
 MIN_SECRET_LENGTH = 8

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.models import OrganizationDomain
 from backend.net.dns import DnsLookupFailed, txt_records
 from backend.settings import Settings
+from backend.vocabulary.roles import OrgRole
 
 RECORD_PREFIX = "_waypost-verification"
 VALUE_PREFIX = "waypost-verification="

@@ -27,7 +27,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth import domains
-from backend.authz.roles import OrgRole
 from backend.db.scoping import seeing_own_rows_of
 from backend.db.types import utcnow
 from backend.models import (
@@ -37,6 +36,7 @@ from backend.models import (
     UserIdentity,
     UserSession,
 )
+from backend.vocabulary.roles import OrgRole
 
 
 class ControlNotShown(Exception):

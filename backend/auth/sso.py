@@ -28,7 +28,6 @@ from backend.auth.principal import Principal
 from backend.auth.sessions import NewSession, end_sessions, open_session
 from backend.auth.tokens import identity_hash, presenting
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding, widen_to_organization
 from backend.db.types import utcnow
@@ -46,8 +45,13 @@ from backend.models import (
 from backend.models.audit import ActorType
 from backend.settings import Settings
 from backend.tenancy import invitations
+from backend.vocabulary.roles import OrgRole
 
 CALLBACK_PATH = "/auth/sso/callback"
+# Binds a login attempt to the browser that started it; distinct from the provider's
+# cookies, which share the host in development.
+ATTEMPT_COOKIE = "waypost_sso_attempt"
+ATTEMPT_PATH = "/auth/sso"
 ATTEMPT_TTL = timedelta(minutes=10)
 
 

@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from backend.auth.principal import Principal
-from backend.authz.roles import OrgRole, WorkspaceRole, strongest, workspace_role_from_org_role
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.errors import Forbidden, NotFound
 from backend.models import OrganizationMembership, Workspace, WorkspaceMembership
+from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest, workspace_role_from_org_role
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from backend.audit.keys import INFO_KEY as AUDIT_KEYS
-from backend.audit.keys import AuditKeyring
+from backend.crypto.audit_keys import INFO_KEY as AUDIT_KEYS
+from backend.crypto.audit_keys import AuditKeyring
 from backend.db.outage import watch as watch_for_outages
 from backend.db.scoping import INFO_KEY, NO_TENANT, TenantBinding, bind_connection
 from backend.settings import get_settings

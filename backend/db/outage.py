@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.outbox.outage import OutageLog, is_unreachable
+from backend.outage import OutageLog, is_unreachable
 
 DATABASE_OUTAGE = OutageLog(
     logging.getLogger("waypost.db"),

@@ -23,7 +23,6 @@ from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.auth import last_use
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
@@ -31,6 +30,7 @@ from backend.errors import NotFound, ValidationFailed
 from backend.feedback.service import MAX_BATCH, MAX_TAGS, Unreadable
 from backend.models import IngestionToken
 from backend.validation import list_length, required_text
+from backend.vocabulary.roles import WorkspaceRole
 
 TOKEN_PREFIX = "wpin_"  # noqa: S105 - a public marker, not a secret
 # camelCase on the wire, as in GraphQL; each with the JSON type it must have.

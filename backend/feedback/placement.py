@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import NotFound, ValidationFailed
-from backend.journeys.vocabulary import Scenario
 from backend.models import JourneyMap, Persona, Stage, Touchpoint
+from backend.vocabulary.journeys import Scenario
 
 # Workspaces whose structure one process keeps (the least recently used goes first).
 CACHED_WORKSPACES = 128

@@ -37,14 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.errors import DomainError, ValidationFailed
 from backend.feedback import placement
-from backend.feedback.vocabulary import MEASURE_RANGES, FeedbackSource, MeasureKind
-from backend.journeys.vocabulary import Channel
 from backend.models import Feedback
 from backend.outbox import emit as outbox
 from backend.validation import (
@@ -55,6 +52,9 @@ from backend.validation import (
     required_text,
     text_list,
 )
+from backend.vocabulary.feedback import MEASURE_RANGES, FeedbackSource, MeasureKind
+from backend.vocabulary.journeys import Channel
+from backend.vocabulary.roles import WorkspaceRole
 
 MAX_BATCH = 1000
 MAX_TAGS = MAX_LIST_ITEMS

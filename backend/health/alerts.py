@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.health import model
@@ -37,6 +36,7 @@ from backend.models import (
     MapReview,
 )
 from backend.outbox import emit as outbox
+from backend.vocabulary.roles import WorkspaceRole
 
 DEFAULT_ALERT_BELOW = 50.0
 DEFAULT_STALE_AFTER_DAYS = 90

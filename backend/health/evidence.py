@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.types import UTCDateTime
-from backend.feedback.vocabulary import MeasureKind
 from backend.health.model import HALF_LIFE, WINDOW
 from backend.models import Feedback, HealthEvidence
+from backend.vocabulary.feedback import MeasureKind
 
 _HALF_LIFE_DAYS = HALF_LIFE.total_seconds() / 86400
 _WINDOW_DAYS = WINDOW.total_seconds() / 86400

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from backend.feedback.vocabulary import MeasureKind
-from backend.journeys.vocabulary import Severity
+from backend.vocabulary.feedback import MeasureKind
+from backend.vocabulary.journeys import Severity
 
 WINDOW = timedelta(days=90)
 HALF_LIFE = timedelta(days=30)

@@ -23,7 +23,6 @@ from backend import gc_tuning
 from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.health import alerts, evidence, model
-from backend.journeys.vocabulary import MapStatus, PainPointStatus, Scenario, Severity
 from backend.models import (
     HealthEvidence,
     HealthGeneration,
@@ -36,6 +35,7 @@ from backend.models import (
     Stage,
     Touchpoint,
 )
+from backend.vocabulary.journeys import MapStatus, PainPointStatus, Scenario, Severity
 
 STRUCTURE_CHANGED = "structure"
 FEEDBACK_RECEIVED = "feedback"

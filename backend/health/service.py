@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.health import recalculate
+from backend.vocabulary.roles import WorkspaceRole
 
 
 async def recalculate_now(

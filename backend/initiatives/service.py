@@ -13,11 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
-from backend.initiatives.vocabulary import TRANSITIONS, InitiativeOrder, InitiativeStatus
 from backend.models import (
     Initiative,
     JourneyMap,
@@ -35,6 +33,8 @@ from backend.validation import (
     optional_text,
     required_text,
 )
+from backend.vocabulary.initiatives import TRANSITIONS, InitiativeOrder, InitiativeStatus
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 FIELDS = (
     "title",

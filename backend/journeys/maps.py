@@ -21,11 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of, to_json_value
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.db.types import utcnow
 from backend.errors import Conflict, NotFound
-from backend.journeys.vocabulary import FIVE_STAGES, MapOrder, MapStatus, MapTemplate, Scenario
 from backend.models import (
     HealthGeneration,
     JourneyMap,
@@ -40,6 +38,8 @@ from backend.models import (
 )
 from backend.outbox import emit as outbox
 from backend.validation import optional_text, required_text, search_text, text_list
+from backend.vocabulary.journeys import FIVE_STAGES, MapOrder, MapStatus, MapTemplate, Scenario
+from backend.vocabulary.roles import WorkspaceRole
 
 MAP_FIELDS = ("title", "description", "objectives", "status", "scenario", "departments")
 

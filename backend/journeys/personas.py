@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.errors import NotFound, ValidationFailed
-from backend.journeys.vocabulary import Channel
 from backend.models import Persona
 from backend.validation import (
     MAX_LIST_ITEMS,
@@ -28,6 +26,8 @@ from backend.validation import (
     search_text,
     text_list,
 )
+from backend.vocabulary.journeys import Channel
+from backend.vocabulary.roles import WorkspaceRole
 
 # What a persona is made of, and how each field is cleaned.
 _TEXT = {"summary": 4000, "quote": 1000, "occupation": 200, "location": 200}

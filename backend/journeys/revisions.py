@@ -25,15 +25,6 @@ from backend.journeys.maps import (
     lock_for_change,
     snapshot,
 )
-from backend.journeys.vocabulary import (
-    Channel,
-    Device,
-    MapStatus,
-    OpportunityStatus,
-    PainPointStatus,
-    Scenario,
-    Severity,
-)
 from backend.models import (
     JourneyMap,
     JourneyMapPersona,
@@ -46,6 +37,15 @@ from backend.models import (
     TouchpointEmotion,
 )
 from backend.validation import required_text
+from backend.vocabulary.journeys import (
+    Channel,
+    Device,
+    MapStatus,
+    OpportunityStatus,
+    PainPointStatus,
+    Scenario,
+    Severity,
+)
 
 
 @dataclass(frozen=True)

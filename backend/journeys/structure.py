@@ -19,13 +19,6 @@ from backend.audit.chain import changes_of
 from backend.authz.access import Access
 from backend.errors import NotFound, ValidationFailed
 from backend.journeys.maps import _new_version, lock_for_change
-from backend.journeys.vocabulary import (
-    Channel,
-    Device,
-    OpportunityStatus,
-    PainPointStatus,
-    Severity,
-)
 from backend.models import (
     JourneyMap,
     JourneyMapPersona,
@@ -37,6 +30,13 @@ from backend.models import (
     TouchpointEmotion,
 )
 from backend.validation import bounded_int, optional_text, required_text, text_list
+from backend.vocabulary.journeys import (
+    Channel,
+    Device,
+    OpportunityStatus,
+    PainPointStatus,
+    Severity,
+)
 
 STAGE_FIELDS = ("name", "description", "customer_goals", "questions")
 TOUCHPOINT_FIELDS = (

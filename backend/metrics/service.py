@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.authz.roles import WorkspaceRole
 from backend.db.pagination import Page, paginate
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
-from backend.metrics.vocabulary import MetricDirection, MetricSource
 from backend.models import Initiative, JourneyMap, Metric, MetricValue, Stage, Touchpoint
 from backend.validation import instant, optional_text, required_text
+from backend.vocabulary.metrics import MetricDirection, MetricSource
+from backend.vocabulary.roles import WorkspaceRole
 
 FIELDS = ("name", "unit", "direction", "target", "journey_map_id", "stage_id", "touchpoint_id")
 LINKS = ("journey_map_id", "stage_id", "touchpoint_id")

@@ -44,7 +44,7 @@ class _AuditColumns:
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    # HMAC-SHA256 under the key ``key_id`` names (backend/audit/keys.py); "sha256" for
+    # HMAC-SHA256 under the key ``key_id`` names (backend/crypto/audit_keys.py); "sha256" for
     # events written before chains were keyed.
     hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(40))

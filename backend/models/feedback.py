@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
 from backend.db.types import JSONDocument, ReportedDateTime, enum_column, utcnow
-from backend.feedback.vocabulary import FeedbackSource, MeasureKind
-from backend.journeys.vocabulary import Channel
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.journeys import Channel
 
 
 class Feedback(WorkspaceScoped, Base):

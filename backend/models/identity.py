@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.base import Base, Timestamped
 from backend.db.types import JSONDocument, enum_column, utcnow
+from backend.vocabulary.roles import WorkspaceRole
 
 
 class SsoConnection(Timestamped, Base):

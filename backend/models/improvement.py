@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, Timestamped, WorkspaceScoped
 from backend.db.types import JSONDocument, enum_column
-from backend.initiatives.vocabulary import InitiativeStatus
-from backend.metrics.vocabulary import MetricDirection, MetricSource
+from backend.vocabulary.initiatives import InitiativeStatus
+from backend.vocabulary.metrics import MetricDirection, MetricSource
 
 
 class Initiative(WorkspaceScoped, Timestamped, Base):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, Timestamped, WorkspaceScoped
 from backend.db.types import JSONDocument, enum_column
-from backend.journeys.vocabulary import (
+from backend.vocabulary.journeys import (
     Channel,
     Device,
     MapStatus,

@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
 from backend.db.base import Base, Timestamped, WorkspaceScoped
 from backend.db.types import enum_column
+from backend.vocabulary.roles import OrganizationKind, OrgRole, WorkspaceRole
 
 
 class Organization(Timestamped, Base):

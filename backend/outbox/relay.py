@@ -24,7 +24,7 @@ from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, UNSCOPED_OPTION, TenantBinding
 from backend.db.types import utcnow
 from backend.models.outbox import OutboxEvent
-from backend.outbox.outage import OutageLog
+from backend.outage import OutageLog
 
 log = logging.getLogger("waypost.outbox")
 

@@ -21,7 +21,6 @@ from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.auth import linking
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole, WorkspaceRole, strongest
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import (
@@ -34,6 +33,7 @@ from backend.models import (
 )
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import bounded_int, email_address
+from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
 
 INVITATION_PREFIX = "wpi_"
 DEFAULT_LIFETIME_DAYS = 7

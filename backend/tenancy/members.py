@@ -18,12 +18,12 @@ from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.auth.sessions import end_sessions
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.scoping import UNSCOPED_OPTION, seeing_own_rows_of
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import ApiToken, OrganizationMembership, User, Workspace, WorkspaceMembership
 from backend.outbox import emit as outbox
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 
 async def _revoke_tokens(

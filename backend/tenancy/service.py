@@ -17,7 +17,6 @@ from backend.audit.chain import changes_of
 from backend.auth import linking
 from backend.auth.tokens import new_secret
 from backend.authz.access import Access
-from backend.authz.roles import OrganizationKind, OrgRole, WorkspaceRole
 from backend.db.scoping import widen, widen_to_account, widen_to_organization
 from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
@@ -32,6 +31,7 @@ from backend.models import (
 from backend.outbox import emit as outbox
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import email_address, required_text, slug
+from backend.vocabulary.roles import OrganizationKind, OrgRole, WorkspaceRole
 
 MAX_TOKEN_LIFETIME_DAYS = 3650
 

@@ -28,7 +28,7 @@ import redis
 from bench.faults.database import ROOT, ProductionDatabase
 from tests.fixtures.proxy import TcpProxy
 
-WAYPOST = [sys.executable, "-m", "backend"]
+WAYPOST = [sys.executable, "-m", "backend.entrypoints"]
 REDIS_PORT = 6379
 STARTUP_SECONDS = 60.0
 BASE_URL = "https://waypost.faults.example"

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.repository import AuditFilter, AuditRepository
 from backend.authz.access import Access
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.pagination import Page
 from backend.models import UserSession
 from backend.models.audit import AuditScope
 from backend.tenancy.repository import TenancyRepository
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.audit.types import (
     AuditChainCheckType,
     AuditEventFilter,

@@ -20,12 +20,13 @@ from graphql_schema.relay import decode_global_id
 if TYPE_CHECKING:
     from graphql_schema.tenancy.types import UserType
 
-ActorType = strawberry.enum(ActorTypeEnum, name="ActorType")
+ActorType = ActorTypeEnum
+strawberry.enum(ActorType, name="ActorType")
 
 
 @strawberry.type(description="Who made a change.")
 class AuditActor:
-    type: ActorType  # type: ignore[valid-type]
+    type: ActorType
     user_id: strawberry.Private[UUID | None]
     token_id_: strawberry.Private[UUID | None]
 

@@ -13,12 +13,12 @@ from graphql_schema.journeys.types import Channel
 
 @strawberry.input(description="One thing a customer said. Send a measure, a text, or both.")
 class FeedbackItemInput:
-    source: FeedbackSource  # type: ignore[valid-type]
+    source: FeedbackSource
     external_id: str = strawberry.field(
         description="Your id for it: sending the same source and id again changes nothing."
     )
-    channel: Channel | None = None  # type: ignore[valid-type]
-    measure: MeasureKind | None = None  # type: ignore[valid-type]
+    channel: Channel | None = None
+    measure: MeasureKind | None = None
     measure_value: int | None = strawberry.field(
         default=None, description="CSAT 1-5, NPS 0-10, CES 1-7 (lower is better), RATING 1-5."
     )

@@ -10,8 +10,8 @@ import strawberry
 from strawberry import relay
 
 from backend import models
-from backend.feedback import vocabulary
 from backend.feedback.service import Status
+from backend.vocabulary import feedback as vocabulary
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.journeys.types import (
@@ -22,18 +22,21 @@ from graphql_schema.journeys.types import (
     TouchpointType,
 )
 
-FeedbackSource = strawberry.enum(vocabulary.FeedbackSource, name="FeedbackSource")
-MeasureKind = strawberry.enum(vocabulary.MeasureKind, name="MeasureKind")
-FeedbackItemStatus = strawberry.enum(Status, name="FeedbackItemStatus")
+FeedbackSource = vocabulary.FeedbackSource
+strawberry.enum(FeedbackSource, name="FeedbackSource")
+MeasureKind = vocabulary.MeasureKind
+strawberry.enum(MeasureKind, name="MeasureKind")
+FeedbackItemStatus = Status
+strawberry.enum(FeedbackItemStatus, name="FeedbackItemStatus")
 
 
 @strawberry.type(name="Feedback", description="One thing a customer said, from any door.")
 class FeedbackType:
     id: strawberry.ID
-    source: FeedbackSource  # type: ignore[valid-type]
+    source: FeedbackSource
     external_id: str
-    channel: Channel | None  # type: ignore[valid-type]
-    measure: MeasureKind | None  # type: ignore[valid-type]
+    channel: Channel | None
+    measure: MeasureKind | None
     measure_value: int | None
     text: str
     sentiment: float | None = strawberry.field(
@@ -107,7 +110,7 @@ class FeedbackType:
 @strawberry.type(name="FeedbackItemResult", description="What became of one item of a batch.")
 class FeedbackItemResultType:
     index: int
-    status: FeedbackItemStatus  # type: ignore[valid-type]
+    status: FeedbackItemStatus
     feedback: FeedbackType | None = strawberry.field(
         description="The stored feedback: the new one, or for a duplicate the one kept first."
     )

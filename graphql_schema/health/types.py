@@ -19,8 +19,10 @@ from graphql_schema.context import Info
 if TYPE_CHECKING:
     from graphql_schema.feedback.types import FeedbackType
 
-HealthBucket = strawberry.enum(history.Bucket, name="HealthBucket")
-HealthSubjectKind = strawberry.enum(HealthSubject, name="HealthSubjectKind")
+HealthBucket = history.Bucket
+strawberry.enum(HealthBucket, name="HealthBucket")
+HealthSubjectKind = HealthSubject
+strawberry.enum(HealthSubjectKind, name="HealthSubjectKind")
 
 _TYPE_NAMES = {
     HealthSubject.TOUCHPOINT: "Touchpoint",
@@ -53,7 +55,7 @@ class HealthComponentType:
 
 @strawberry.type(name="HealthDriver", description="A part of the subject and how it pulls.")
 class HealthDriverType:
-    kind: HealthSubjectKind  # type: ignore[valid-type]
+    kind: HealthSubjectKind
     subject_id: strawberry.ID
     score: float
     share: float = strawberry.field(description="Its weight in the subject's score (0 to 1).")
@@ -186,8 +188,10 @@ async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:
     return HealthScoreType.from_model(row) if row else None
 
 
-HealthAlertKind = strawberry.enum(AlertKind, name="HealthAlertKind")
-StaleReason = strawberry.enum(alerts.StaleReason, name="StaleReason")
+HealthAlertKind = AlertKind
+strawberry.enum(HealthAlertKind, name="HealthAlertKind")
+StaleReason = alerts.StaleReason
+strawberry.enum(StaleReason, name="StaleReason")
 
 
 @strawberry.type(name="HealthSettings", description="A workspace's health thresholds.")
@@ -211,8 +215,8 @@ class HealthSettingsType:
 
 @strawberry.type(name="HealthAlert", description="A score crossed the workspace's threshold.")
 class HealthAlertType:
-    kind: HealthAlertKind  # type: ignore[valid-type]
-    subject_kind: HealthSubjectKind  # type: ignore[valid-type]
+    kind: HealthAlertKind
+    subject_kind: HealthSubjectKind
     subject_id: strawberry.ID
     threshold: float
     score_before: float | None
@@ -237,7 +241,7 @@ class HealthAlertType:
 @strawberry.type(name="Staleness")
 class StalenessType:
     stale: bool
-    reasons: list[StaleReason]  # type: ignore[valid-type]
+    reasons: list[StaleReason]
     last_reviewed_at: datetime | None
     review_due_at: datetime
 

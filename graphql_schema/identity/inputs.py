@@ -16,7 +16,7 @@ class CreateSsoConnectionInput:
     allowed_domains: list[str] = strawberry.field(
         description="Email domains whose people may sign in, like example.com."
     )
-    default_role: WorkspaceRole = WorkspaceRole.VIEWER  # type: ignore[valid-type]
+    default_role: WorkspaceRole = WorkspaceRole.VIEWER
     default_workspace_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Workspaces a first sign-in joins, with defaultRole."
     )
@@ -28,7 +28,7 @@ class UpdateSsoConnectionInput:
     client_id: str | None = None
     client_secret: str | None = None
     allowed_domains: list[str] | None = None
-    default_role: WorkspaceRole | None = None  # type: ignore[valid-type]
+    default_role: WorkspaceRole | None = None
     default_workspace_ids: list[strawberry.ID] | None = None
     enabled: bool | None = None
 

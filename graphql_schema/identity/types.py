@@ -29,7 +29,7 @@ class SsoConnectionType:
         description="Always true: the secret is stored encrypted and never shown again."
     )
     allowed_domains: list[str]
-    default_role: WorkspaceRole  # type: ignore[valid-type]
+    default_role: WorkspaceRole
     default_workspace_ids: list[strawberry.ID] = strawberry.field(
         description="Workspaces a first sign-in joins, with defaultRole."
     )

@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.initiatives import service
-from backend.initiatives.vocabulary import InitiativeStatus as Status
+from backend.vocabulary.initiatives import InitiativeStatus as Status
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.initiatives.types import InitiativeStatus, InitiativeType
@@ -39,7 +39,7 @@ class CreateInitiativeInput:
     workspace_id: strawberry.ID
     title: str
     description: str | None = None
-    status: InitiativeStatus = Status.IDEA  # type: ignore[valid-type]
+    status: InitiativeStatus = Status.IDEA
     owner_id: strawberry.ID | None = None
     department: str | None = None
     impact: int = 3
@@ -61,7 +61,7 @@ class UpdateInitiativeInput:
     id: strawberry.ID
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    status: InitiativeStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+    status: InitiativeStatus | None = strawberry.UNSET
     owner_id: strawberry.ID | None = strawberry.UNSET
     department: str | None = strawberry.UNSET
     impact: int | None = strawberry.UNSET

@@ -9,7 +9,8 @@ from uuid import UUID
 import strawberry
 
 from backend import models
-from backend.initiatives import outcome, vocabulary
+from backend.initiatives import outcome
+from backend.vocabulary import initiatives as vocabulary
 from graphql_schema.context import Info
 from graphql_schema.journeys.types import PainPointType, TouchpointType
 from graphql_schema.metrics.types import MetricType
@@ -18,8 +19,10 @@ from graphql_schema.relay import LoaderNode
 if TYPE_CHECKING:
     from graphql_schema.tenancy.types import UserType
 
-InitiativeStatus = strawberry.enum(vocabulary.InitiativeStatus, name="InitiativeStatus")
-InitiativeOrder = strawberry.enum(vocabulary.InitiativeOrder, name="InitiativeOrder")
+InitiativeStatus = vocabulary.InitiativeStatus
+strawberry.enum(InitiativeStatus, name="InitiativeStatus")
+InitiativeOrder = vocabulary.InitiativeOrder
+strawberry.enum(InitiativeOrder, name="InitiativeOrder")
 
 
 @strawberry.type(name="OutcomeWindow")
@@ -67,7 +70,7 @@ class InitiativeType(LoaderNode):
     id: strawberry.relay.NodeID[str]
     title: str
     description: str
-    status: InitiativeStatus  # type: ignore[valid-type]
+    status: InitiativeStatus
     department: str
     impact: int = strawberry.field(description="1 to 5.")
     effort: int = strawberry.field(description="1 to 5.")
@@ -111,7 +114,7 @@ class InitiativeType(LoaderNode):
         )
 
     @strawberry.field(description="The statuses it may move to next.")
-    def allowed_transitions(self) -> list[InitiativeStatus]:  # type: ignore[valid-type]
+    def allowed_transitions(self) -> list[InitiativeStatus]:
         return sorted(vocabulary.TRANSITIONS[self.status])
 
     @strawberry.field

@@ -29,7 +29,7 @@ class CreatePersonaInput:
     goals: list[str] | None = None
     frustrations: list[str] | None = None
     behaviors: list[str] | None = None
-    preferred_channels: list[Channel] | None = None  # type: ignore[valid-type]
+    preferred_channels: list[Channel] | None = None
     segment_share: float | None = None
     avatar_url: str | None = None
 
@@ -47,7 +47,7 @@ class UpdatePersonaInput:
     goals: list[str] | None = strawberry.UNSET
     frustrations: list[str] | None = strawberry.UNSET
     behaviors: list[str] | None = strawberry.UNSET
-    preferred_channels: list[Channel] | None = strawberry.UNSET  # type: ignore[valid-type]
+    preferred_channels: list[Channel] | None = strawberry.UNSET
     segment_share: float | None = strawberry.UNSET
     avatar_url: str | None = strawberry.UNSET
 
@@ -61,12 +61,12 @@ class DeletePersonaInput:
 class CreateJourneyMapInput:
     workspace_id: strawberry.ID
     title: str
-    template: MapTemplate = MapTemplate.BLANK  # type: ignore[valid-type]
+    template: MapTemplate = MapTemplate.BLANK
     persona_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     description: str | None = None
     objectives: list[str] | None = None
-    status: MapStatus = MapStatus.DRAFT  # type: ignore[valid-type]
-    scenario: Scenario = Scenario.CURRENT_STATE  # type: ignore[valid-type]
+    status: MapStatus = MapStatus.DRAFT
+    scenario: Scenario = Scenario.CURRENT_STATE
     departments: list[str] | None = None
 
 
@@ -79,8 +79,8 @@ class UpdateJourneyMapInput:
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     objectives: list[str] | None = strawberry.UNSET
-    status: MapStatus | None = strawberry.UNSET  # type: ignore[valid-type]
-    scenario: Scenario | None = strawberry.UNSET  # type: ignore[valid-type]
+    status: MapStatus | None = strawberry.UNSET
+    scenario: Scenario | None = strawberry.UNSET
     departments: list[str] | None = strawberry.UNSET
     persona_ids: list[strawberry.ID] | None = strawberry.UNSET
 
@@ -144,8 +144,8 @@ class AddTouchpointInput:
     stage_id: strawberry.ID
     name: str
     description: str | None = None
-    channel: Channel | None = None  # type: ignore[valid-type]
-    device: Device | None = None  # type: ignore[valid-type]
+    channel: Channel | None = None
+    device: Device | None = None
     customer_actions: list[str] | None = None
     customer_goals: list[str] | None = None
     questions: list[str] | None = None
@@ -164,8 +164,8 @@ class UpdateTouchpointInput:
     expected_version: int | None = None
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    channel: Channel | None = strawberry.UNSET  # type: ignore[valid-type]
-    device: Device | None = strawberry.UNSET  # type: ignore[valid-type]
+    channel: Channel | None = strawberry.UNSET
+    device: Device | None = strawberry.UNSET
     customer_actions: list[str] | None = strawberry.UNSET
     customer_goals: list[str] | None = strawberry.UNSET
     questions: list[str] | None = strawberry.UNSET
@@ -190,9 +190,9 @@ class MoveTouchpointInput:
 class AddPainPointInput:
     touchpoint_id: strawberry.ID
     title: str
-    severity: Severity  # type: ignore[valid-type]
+    severity: Severity
     description: str | None = None
-    status: PainPointStatus | None = None  # type: ignore[valid-type]
+    status: PainPointStatus | None = None
     expected_version: int | None = None
 
 
@@ -202,8 +202,8 @@ class UpdatePainPointInput:
     expected_version: int | None = None
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    severity: Severity | None = strawberry.UNSET  # type: ignore[valid-type]
-    status: PainPointStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+    severity: Severity | None = strawberry.UNSET
+    status: PainPointStatus | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -212,7 +212,7 @@ class AddOpportunityInput:
     title: str
     description: str | None = None
     pain_point_id: strawberry.ID | None = None
-    status: OpportunityStatus | None = None  # type: ignore[valid-type]
+    status: OpportunityStatus | None = None
     expected_version: int | None = None
 
 
@@ -227,7 +227,7 @@ class RestoreJourneyMapRevisionInput:
 class DuplicateJourneyMapInput:
     id: strawberry.ID
     title: str | None = None
-    scenario: Scenario | None = None  # type: ignore[valid-type]
+    scenario: Scenario | None = None
 
 
 @strawberry.input
@@ -236,4 +236,4 @@ class UpdateOpportunityInput:
     expected_version: int | None = None
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    status: OpportunityStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+    status: OpportunityStatus | None = strawberry.UNSET

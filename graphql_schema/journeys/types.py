@@ -12,8 +12,9 @@ from strawberry.scalars import JSON
 
 from backend import models
 from backend.health import history
-from backend.journeys import revisions, vocabulary
+from backend.journeys import revisions
 from backend.journeys.maps import MapRepository
+from backend.vocabulary import journeys as vocabulary
 from graphql_schema.context import Info
 from graphql_schema.health.types import (
     HealthBucket,
@@ -28,12 +29,18 @@ from graphql_schema.relay import Connection, LoaderNode
 if TYPE_CHECKING:
     from graphql_schema.tenancy.types import UserType
 
-MapStatus = strawberry.enum(vocabulary.MapStatus, name="JourneyMapStatus")
-Scenario = strawberry.enum(vocabulary.Scenario, name="JourneyScenario")
-MapTemplate = strawberry.enum(vocabulary.MapTemplate, name="JourneyMapTemplate")
-MapOrder = strawberry.enum(vocabulary.MapOrder, name="JourneyMapOrder")
-Channel = strawberry.enum(vocabulary.Channel, name="Channel")
-Device = strawberry.enum(vocabulary.Device, name="Device")
+MapStatus = vocabulary.MapStatus
+strawberry.enum(MapStatus, name="JourneyMapStatus")
+Scenario = vocabulary.Scenario
+strawberry.enum(Scenario, name="JourneyScenario")
+MapTemplate = vocabulary.MapTemplate
+strawberry.enum(MapTemplate, name="JourneyMapTemplate")
+MapOrder = vocabulary.MapOrder
+strawberry.enum(MapOrder, name="JourneyMapOrder")
+Channel = vocabulary.Channel
+strawberry.enum(Channel, name="Channel")
+Device = vocabulary.Device
+strawberry.enum(Device, name="Device")
 
 
 @strawberry.type(name="Persona")
@@ -50,7 +57,7 @@ class PersonaType(LoaderNode):
     goals: list[str]
     frustrations: list[str]
     behaviors: list[str]
-    preferred_channels: list[Channel]  # type: ignore[valid-type]
+    preferred_channels: list[Channel]
     segment_share: float | None = strawberry.field(description="Share of customers, 0 to 1.")
     avatar_url: str | None
     created_at: datetime
@@ -78,9 +85,12 @@ class PersonaType(LoaderNode):
         )
 
 
-Severity = strawberry.enum(vocabulary.Severity, name="Severity")
-PainPointStatus = strawberry.enum(vocabulary.PainPointStatus, name="PainPointStatus")
-OpportunityStatus = strawberry.enum(vocabulary.OpportunityStatus, name="OpportunityStatus")
+Severity = vocabulary.Severity
+strawberry.enum(Severity, name="Severity")
+PainPointStatus = vocabulary.PainPointStatus
+strawberry.enum(PainPointStatus, name="PainPointStatus")
+OpportunityStatus = vocabulary.OpportunityStatus
+strawberry.enum(OpportunityStatus, name="OpportunityStatus")
 
 
 def _gid(type_name: str, uuid: UUID) -> strawberry.ID:
@@ -92,8 +102,8 @@ class PainPointType:
     id: strawberry.ID
     title: str
     description: str
-    severity: Severity  # type: ignore[valid-type]
-    status: PainPointStatus  # type: ignore[valid-type]
+    severity: Severity
+    status: PainPointStatus
     created_at: datetime
 
     @classmethod
@@ -113,7 +123,7 @@ class OpportunityType:
     id: strawberry.ID
     title: str
     description: str
-    status: OpportunityStatus  # type: ignore[valid-type]
+    status: OpportunityStatus
     pain_point_id: strawberry.ID | None = strawberry.field(description="The pain point it answers.")
     created_at: datetime
 
@@ -159,8 +169,8 @@ class TouchpointType(LoaderNode):
     name: str
     description: str
     position: int
-    channel: Channel | None  # type: ignore[valid-type]
-    device: Device | None  # type: ignore[valid-type]
+    channel: Channel | None
+    device: Device | None
     customer_actions: list[str]
     customer_goals: list[str]
     questions: list[str]
@@ -283,8 +293,8 @@ class JourneyMapType(LoaderNode):
     title: str
     description: str
     objectives: list[str]
-    status: MapStatus  # type: ignore[valid-type]
-    scenario: Scenario  # type: ignore[valid-type]
+    status: MapStatus
+    scenario: Scenario
     departments: list[str] = strawberry.field(description="Stakeholder departments.")
     version: int = strawberry.field(
         description="Increments on every change to the map or anything inside it."
@@ -337,7 +347,7 @@ class JourneyMapType(LoaderNode):
         info: Info,
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
-        bucket: HealthBucket = history.Bucket.DAY,  # type: ignore[valid-type]
+        bucket: HealthBucket = history.Bucket.DAY,
     ) -> list[HealthPointType]:
         async with info.context.read() as session:
             points = await history.history(session, UUID(self.id), from_, to, bucket)

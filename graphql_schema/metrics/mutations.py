@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.metrics import service
-from backend.metrics.vocabulary import MetricSource as Source
+from backend.vocabulary.metrics import MetricSource as Source
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.journeys.mutations import given
@@ -29,7 +29,7 @@ _LINKS = {
 class CreateMetricInput:
     workspace_id: strawberry.ID
     name: str
-    direction: MetricDirection  # type: ignore[valid-type]
+    direction: MetricDirection
     unit: str | None = None
     target: float | None = None
     journey_map_id: strawberry.ID | None = None
@@ -41,7 +41,7 @@ class CreateMetricInput:
 class UpdateMetricInput:
     id: strawberry.ID
     name: str | None = strawberry.UNSET
-    direction: MetricDirection | None = strawberry.UNSET  # type: ignore[valid-type]
+    direction: MetricDirection | None = strawberry.UNSET
     unit: str | None = strawberry.UNSET
     target: float | None = strawberry.UNSET
     journey_map_id: strawberry.ID | None = strawberry.UNSET
@@ -64,7 +64,7 @@ class MetricObservationInput:
 class RecordMetricValuesInput:
     metric_id: strawberry.ID
     values: list[MetricObservationInput]
-    source: MetricSource = Source.MANUAL  # type: ignore[valid-type]
+    source: MetricSource = Source.MANUAL
 
 
 @strawberry.type

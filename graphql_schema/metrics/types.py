@@ -9,21 +9,24 @@ from uuid import UUID
 import strawberry
 
 from backend import models
-from backend.metrics import service, vocabulary
-from backend.metrics.vocabulary import MetricDirection as Direction
+from backend.metrics import service
+from backend.vocabulary import metrics as vocabulary
+from backend.vocabulary.metrics import MetricDirection as Direction
 from graphql_schema.context import Info
 from graphql_schema.journeys.types import JourneyMapType, StageType, TouchpointType
 from graphql_schema.relay import Connection, LoaderNode
 
-MetricDirection = strawberry.enum(vocabulary.MetricDirection, name="MetricDirection")
-MetricSource = strawberry.enum(vocabulary.MetricSource, name="MetricSource")
+MetricDirection = vocabulary.MetricDirection
+strawberry.enum(MetricDirection, name="MetricDirection")
+MetricSource = vocabulary.MetricSource
+strawberry.enum(MetricSource, name="MetricSource")
 
 
 @strawberry.type(name="MetricValue")
 class MetricValueType:
     value: float
     observed_at: datetime
-    source: MetricSource  # type: ignore[valid-type]
+    source: MetricSource
 
     @classmethod
     def from_model(cls, v: models.MetricValue) -> Self:
@@ -36,7 +39,7 @@ class MetricType(LoaderNode):
     id: strawberry.relay.NodeID[str]
     name: str
     unit: str
-    direction: MetricDirection  # type: ignore[valid-type]
+    direction: MetricDirection
     target: float | None
     created_at: datetime
     updated_at: datetime

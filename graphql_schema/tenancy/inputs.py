@@ -17,7 +17,7 @@ class CreateWorkspaceInput:
 class AddWorkspaceMemberInput:
     workspace_id: strawberry.ID
     email: str = strawberry.field(description="Invites the person if they have no account yet.")
-    role: WorkspaceRole  # type: ignore[valid-type]
+    role: WorkspaceRole
 
 
 @strawberry.input
@@ -39,13 +39,13 @@ class RevokeApiTokenInput:
 class CreateInvitationInput:
     organization_id: strawberry.ID
     email: str
-    org_role: OrgRole | None = strawberry.field(  # type: ignore[valid-type]
+    org_role: OrgRole | None = strawberry.field(
         default=None, description="MEMBER or ADMIN of the organization (org ADMIN invites)."
     )
     workspace_id: strawberry.ID | None = strawberry.field(
         default=None, description="A workspace to join; alone, the person is a guest there."
     )
-    workspace_role: WorkspaceRole | None = None  # type: ignore[valid-type]
+    workspace_role: WorkspaceRole | None = None
     expires_in_days: int | None = strawberry.field(default=None, description="1 to 30; 7 if unset.")
 
 

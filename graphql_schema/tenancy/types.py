@@ -12,20 +12,20 @@ from strawberry import relay
 from backend import models
 from backend.auth.connections import connections_of
 from backend.auth.domains import claims_of
-from backend.authz.roles import OrgRole as OrgRoleEnum
-from backend.authz.roles import WorkspaceRole as WorkspaceRoleEnum
 from backend.db.pagination import Page
 from backend.feedback.ingestion import tokens_of
 from backend.feedback.service import feedback_page
 from backend.health.reads import alerts_page, portfolio_of
 from backend.initiatives.service import initiatives_page
-from backend.initiatives.vocabulary import InitiativeOrder as InitiativeOrderEnum
 from backend.journeys.maps import MapRepository, deleted_maps_page
 from backend.journeys.personas import PersonaRepository
 from backend.metrics.service import metrics_page
 from backend.models.audit import AuditScope
 from backend.tenancy import invitations
 from backend.tenancy.repository import TenancyRepository
+from backend.vocabulary.initiatives import InitiativeOrder as InitiativeOrderEnum
+from backend.vocabulary.roles import OrgRole as OrgRoleEnum
+from backend.vocabulary.roles import WorkspaceRole as WorkspaceRoleEnum
 from graphql_schema.audit.fields import (
     account_audit_events,
     workspace_audit_chain_check,
@@ -80,7 +80,7 @@ class OrganizationType(LoaderNode):
     id: relay.NodeID[str]
     slug: str
     name: str
-    kind: OrganizationKind  # type: ignore[valid-type]
+    kind: OrganizationKind
     created_at: datetime
 
     @classmethod
@@ -90,7 +90,7 @@ class OrganizationType(LoaderNode):
         )
 
     @strawberry.field(description="Your role in this organization; null for workspace guests.")
-    def viewer_role(self, info: Info) -> OrgRole | None:  # type: ignore[valid-type]
+    def viewer_role(self, info: Info) -> OrgRole | None:
         return info.context.access.org_role(UUID(self.id))
 
     @strawberry.field(
@@ -179,7 +179,7 @@ class WorkspaceType(LoaderNode):
         return OrganizationType.from_model(org)
 
     @strawberry.field(description="Your effective role here (org admins are ADMIN everywhere).")
-    def viewer_role(self, info: Info) -> WorkspaceRole:  # type: ignore[valid-type]
+    def viewer_role(self, info: Info) -> WorkspaceRole:
         role = info.context.access.workspace_role(UUID(self.id))
         assert role is not None
         return role
@@ -225,8 +225,8 @@ class WorkspaceType(LoaderNode):
     async def initiatives(
         self,
         info: Info,
-        status: InitiativeStatus | None = None,  # type: ignore[valid-type]
-        order_by: InitiativeOrder = InitiativeOrderEnum.PRIORITY,  # type: ignore[valid-type]
+        status: InitiativeStatus | None = None,
+        order_by: InitiativeOrder = InitiativeOrderEnum.PRIORITY,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[InitiativeType]:
@@ -261,7 +261,7 @@ class WorkspaceType(LoaderNode):
         self,
         info: Info,
         touchpoint_id: strawberry.ID | None = None,
-        source: FeedbackSource | None = None,  # type: ignore[valid-type]
+        source: FeedbackSource | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[FeedbackType]:
@@ -295,11 +295,11 @@ class WorkspaceType(LoaderNode):
     async def journey_maps(
         self,
         info: Info,
-        status: MapStatus | None = None,  # type: ignore[valid-type]
-        scenario: Scenario | None = None,  # type: ignore[valid-type]
+        status: MapStatus | None = None,
+        scenario: Scenario | None = None,
         persona_id: strawberry.ID | None = None,
         search: str | None = None,
-        order_by: MapOrder = MapOrder.TITLE,  # type: ignore[valid-type]
+        order_by: MapOrder = MapOrder.TITLE,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[JourneyMapType]:
@@ -341,7 +341,7 @@ class WorkspaceType(LoaderNode):
 class WorkspaceMemberType(LoaderNode):
     loader: ClassVar[str] = "membership_by_id"
     id: relay.NodeID[str]
-    role: WorkspaceRole  # type: ignore[valid-type]
+    role: WorkspaceRole
     created_at: datetime
     user_id: strawberry.Private[UUID]
     workspace_id: strawberry.Private[UUID]
@@ -461,9 +461,9 @@ class Viewer:
 class InvitationType:
     id: strawberry.ID
     email: str
-    org_role: OrgRole | None  # type: ignore[valid-type]
+    org_role: OrgRole | None
     workspace_id: strawberry.ID | None
-    workspace_role: WorkspaceRole | None  # type: ignore[valid-type]
+    workspace_role: WorkspaceRole | None
     expires_at: datetime
     created_at: datetime
     accepted_at: datetime | None

@@ -1,7 +1,7 @@
 """Keyed audit chains, and ingestion tokens as audit actors.
 
 Every audit event gains ``key_id``: the key its HMAC-SHA256 was computed with
-(backend/audit/keys.py). Events already written carry plain SHA-256 hashes, which
+(backend/crypto/audit_keys.py). Events already written carry plain SHA-256 hashes, which
 anyone with the database could recompute: they get the key id "sha256", and each
 chain that has any is sealed here by one keyed ``audit_chain.seal`` event linked to
 its last one. The verifier accepts unkeyed events only as the start of a chain that
@@ -84,7 +84,7 @@ def upgrade() -> None:
 def _seal_unkeyed_chains() -> None:
     # Imported here: the hashing and the key derivation are the application's own.
     from backend.audit.chain import SEAL_ACTION, event_hash
-    from backend.audit.keys import AuditKeyring
+    from backend.crypto.audit_keys import AuditKeyring
     from backend.settings import get_settings
 
     key = AuditKeyring.from_settings(get_settings()).current

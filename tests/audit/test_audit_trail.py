@@ -28,16 +28,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.audit.chain import GENESIS, event_hash
-from backend.audit.keys import AuditKeyring
 from backend.audit.verify import verify_scope
 from backend.auth.tokens import hash_secret
-from backend.authz.roles import WorkspaceRole
+from backend.crypto.audit_keys import AuditKeyring
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
 from backend.models import AccountAuditEvent, ApiToken, AuditEvent, Base, ChainHead
 from backend.models.audit import ActorType, AuditScope
 from backend.settings import get_settings
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.graphql import global_id
@@ -202,7 +202,7 @@ def waypost(test_database: TestDatabase, database: Database) -> Waypost:
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "backend", *args],
+            [sys.executable, "-m", "backend.entrypoints", *args],
             capture_output=True,
             text=True,
             env=env,

@@ -28,12 +28,12 @@ import pytest
 from sqlalchemy import RowMapping, Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backend.app import create_app
-from backend.audit.keys import AuditKeyring
 from backend.audit.verify import verify_workspace_increment
+from backend.crypto.audit_keys import AuditKeyring
 from backend.db.engine import Database
-from backend.db.migrate import upgrade
 from backend.db.scoping import TenantBinding
+from backend.entrypoints.app import create_app
+from backend.entrypoints.migrate import upgrade
 from backend.models import AccountAuditEvent, AuditEvent, AuditVerification, ChainHead
 from backend.models.audit import AuditScope
 from backend.settings import Environment, Settings, get_settings
@@ -112,7 +112,7 @@ def run_waypost(database_url: str, *args: str, **env: str) -> subprocess.Complet
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "backend", *args],
+        [sys.executable, "-m", "backend.entrypoints", *args],
         capture_output=True,
         text=True,
         env=environment,

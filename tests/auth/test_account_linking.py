@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, open_session
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.models import (
     ApiToken,
@@ -26,6 +25,7 @@ from backend.models import (
     UserIdentity,
 )
 from backend.settings import Settings
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from tests.fixtures.dns_server import LocalDnsServer
 from tests.fixtures.graphql import global_id
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueIdP

@@ -14,11 +14,11 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from backend.auth.sessions import SESSION_COOKIE
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.models import User, WorkspaceMembership
 from backend.settings import Settings
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueIdP
 from tests.fixtures.sso import Browser, browser_for, create_connection, verify_domain
 from tests.fixtures.tenants import Tenant, add_guest

@@ -14,15 +14,15 @@ import pytest_asyncio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.auth.encryption import UndecryptableSecretError, decrypt
 from backend.auth.oidc import OidcClient
 from backend.auth.sessions import SESSION_COOKIE
-from backend.authz.roles import WorkspaceRole
+from backend.crypto.encryption import UndecryptableSecretError, decrypt
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.models import AuditEvent, SsoConnection, User, UserSession
 from backend.models.audit import AccountAuditEvent
 from backend.settings import Settings
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, OMIT, RogueIdP
 from tests.fixtures.sso import Browser, browser_for, counts, create_connection
 from tests.fixtures.tenants import Tenant, add_guest

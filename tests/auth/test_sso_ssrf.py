@@ -221,7 +221,7 @@ async def test_sign_in_refuses_a_provider_that_turned_to_inner_endpoints(
 async def test_production_refuses_a_plain_http_issuer_even_when_allowed(
     settings: Settings, database: Database, tenant_a: Tenant
 ) -> None:
-    from backend.app import create_app
+    from backend.entrypoints.app import create_app
 
     production = settings.model_copy(update={"env": Environment.PRODUCTION})
     transport = httpx.ASGITransport(app=create_app(production, database=database))

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.cli import SCHEMA_FILE
 from backend.db.engine import Database
+from backend.entrypoints.cli import SCHEMA_FILE
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.graphql import GraphQLClient
 
-WAYPOST = [sys.executable, "-m", "backend"]
+WAYPOST = [sys.executable, "-m", "backend.entrypoints"]
 TOKEN = re.compile(r"\bwp_[A-Za-z0-9_-]{20,}")
 
 

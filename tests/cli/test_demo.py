@@ -10,11 +10,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend import demo
 from backend.audit.reports import all_chains, verify_chains
-from backend.authz.roles import OrganizationKind
 from backend.db.engine import Database
-from backend.initiatives.vocabulary import InitiativeStatus
+from backend.entrypoints import demo
 from backend.models import (
     Feedback,
     HealthScore,
@@ -28,6 +26,8 @@ from backend.models import (
     Stage,
     Workspace,
 )
+from backend.vocabulary.initiatives import InitiativeStatus
+from backend.vocabulary.roles import OrganizationKind
 from tests.cli.test_cli import TOKEN, WAYPOST
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from backend import cli
 from backend.db.engine import Database
+from backend.entrypoints import cli
 from backend.feedback import service
 from backend.feedback.importer import CHUNK_ROWS as CHUNK
 from backend.feedback.importer import InputFile
@@ -33,7 +33,7 @@ from tests.fixtures.databases import TestDatabase
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant
 
-WAYPOST = [sys.executable, "-m", "backend"]
+WAYPOST = [sys.executable, "-m", "backend.entrypoints"]
 HEADER = "source,externalId,measure,measureValue,text,tags"
 
 

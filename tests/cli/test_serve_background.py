@@ -14,8 +14,8 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from backend.db.engine import Database
-from backend.db.migrate import upgrade
 from backend.db.scoping import TenantBinding
+from backend.entrypoints.migrate import upgrade
 from backend.models import AuditVerification, OutboxEvent
 from tests.cli.test_cli import WAYPOST, _free_port
 from tests.fixtures.background import eventually

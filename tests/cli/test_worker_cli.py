@@ -27,7 +27,7 @@ from tests.fixtures.databases import (
 from tests.fixtures.tenants import Tenant
 from workers.broker import build_broker, is_in_process
 
-WAYPOST = [sys.executable, "-m", "backend"]
+WAYPOST = [sys.executable, "-m", "backend.entrypoints"]
 
 
 def test_migrate_builds_an_empty_embedded_database(tmp_path: Path) -> None:

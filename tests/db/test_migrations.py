@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from backend.db.migrate import alembic_config, downgrade, upgrade
+from backend.entrypoints.migrate import alembic_config, downgrade, upgrade
 from backend.models import Base
 from tests.fixtures.databases import (
     TestDatabase,

@@ -21,11 +21,11 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.tokens import hash_secret, identity_hash
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.base import Base
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from migrations.rls import ORGANIZATION_RULES
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run

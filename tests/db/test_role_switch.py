@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-from backend.app import create_app
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
+from backend.entrypoints.app import create_app
 from backend.settings import Settings
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import UNSCOPED_OPTION, TenantBinding, TenantViolationError
 from backend.models import User, WorkspaceMembership
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.tenants import Tenant, add_guest
 
 

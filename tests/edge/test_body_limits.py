@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from backend.app import create_app
 from backend.db.engine import Database
-from backend.feedback.http import ingestion_routes
+from backend.entrypoints.app import create_app
+from backend.entrypoints.http.ingestion import ingestion_routes
 from backend.settings import Settings
 from tests.edge.asgi import CHUNK, Answer, call, chunks_of
 from tests.fixtures.graphql import GraphQLClient

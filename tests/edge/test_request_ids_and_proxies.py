@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from backend.app import create_app
 from backend.db.engine import Database
-from backend.http import RequestIdMiddleware
+from backend.entrypoints.app import create_app
+from backend.entrypoints.http.plain import RequestIdMiddleware
 from backend.models import AuditEvent
 from backend.settings import Settings
 from tests.fixtures.tenants import Tenant

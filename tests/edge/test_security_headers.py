@@ -140,7 +140,7 @@ async def test_every_answer_is_hardened(client: httpx.AsyncClient, method: str, 
 
 
 async def test_a_refused_body_is_hardened_too(settings: Settings, database: Database) -> None:
-    from backend.app import create_app
+    from backend.entrypoints.app import create_app
 
     app = create_app(settings, database=database)
     transport = httpx.ASGITransport(app=app)

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.models import AuditEvent, Feedback
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant, add_guest
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest

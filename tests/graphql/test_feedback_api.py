@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import GlobalID
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.models import Feedback, OutboxEvent
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
 

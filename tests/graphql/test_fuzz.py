@@ -49,8 +49,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from strawberry import relay
 
-from backend.app import create_app
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.settings import Environment, Settings
 from graphql_schema.schema import MAX_BATCH_OPERATIONS, build_schema
 from tests.fixtures.databases import is_postgres_run

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.types import utcnow
-from backend.feedback.vocabulary import MeasureKind
-from backend.journeys.vocabulary import Severity
+from backend.vocabulary.feedback import MeasureKind
+from backend.vocabulary.journeys import Severity
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import add_feedback, add_pain, build_world

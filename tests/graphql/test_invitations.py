@@ -13,12 +13,12 @@ import pytest_asyncio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.models import AccountAuditEvent, ApiToken, Invitation, OrganizationMembership, User
 from backend.settings import Settings
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from tests.fixtures.graphql import global_id
 from tests.fixtures.sso import Browser, browser_for, counts
 from tests.fixtures.tenants import Tenant, add_guest

@@ -31,11 +31,11 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.app import create_app
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.models import ApiToken, Base, WorkspaceMembership
 from backend.settings import Settings
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run

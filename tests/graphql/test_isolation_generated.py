@@ -84,13 +84,11 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import GlobalID
 
-from backend.app import create_app
 from backend.auth.domains import record_name, record_value
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.feedback.vocabulary import FeedbackSource
+from backend.entrypoints.app import create_app
 from backend.health import recalculate
 from backend.models import (
     Base,
@@ -103,6 +101,8 @@ from backend.models import (
     SsoConnection,
 )
 from backend.settings import Environment, Settings
+from backend.vocabulary.feedback import FeedbackSource
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.limits import check_limits
 from graphql_schema.schema import API_LIMITS, schema_sdl
 from tests.conftest import make_database

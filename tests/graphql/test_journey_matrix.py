@@ -26,14 +26,10 @@ from graphql import build_schema
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import GlobalID
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.initiatives.vocabulary import InitiativeStatus
 from backend.journeys import maps
-from backend.journeys.vocabulary import FIVE_STAGES, Channel, Device, Severity
-from backend.metrics.vocabulary import MetricDirection
 from backend.models import (
     Initiative,
     JourneyMap,
@@ -47,6 +43,10 @@ from backend.models import (
     Touchpoint,
     TouchpointEmotion,
 )
+from backend.vocabulary.initiatives import InitiativeStatus
+from backend.vocabulary.journeys import FIVE_STAGES, Channel, Device, Severity
+from backend.vocabulary.metrics import MetricDirection
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.schema import schema_sdl
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from backend.journeys.maps import purge_deleted_maps
 from backend.models import JourneyMap
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant, add_guest

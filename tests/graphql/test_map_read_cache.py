@@ -117,7 +117,7 @@ async def test_with_the_cache_off_reads_are_the_same(
 ) -> None:
     import httpx
 
-    from backend.app import create_app
+    from backend.entrypoints.app import create_app
 
     world = await build_world(database, tenant_a.workspace_ids[0])
     variables = {"id": global_id("JourneyMap", world.map_id)}

@@ -18,10 +18,10 @@ import pytest_asyncio
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.app import create_app
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.settings import Settings
+from backend.vocabulary.roles import WorkspaceRole
 from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, truncate_all
 from tests.fixtures.graphql import GraphQLClient, global_id

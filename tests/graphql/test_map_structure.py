@@ -6,11 +6,9 @@ import asyncio
 from typing import Any
 from uuid import UUID, uuid4
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.health import recalculate
-from backend.journeys.vocabulary import Severity
 from backend.models import (
     JourneyMap,
     JourneyMapPersona,
@@ -20,6 +18,8 @@ from backend.models import (
     Touchpoint,
     TouchpointEmotion,
 )
+from backend.vocabulary.journeys import Severity
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest

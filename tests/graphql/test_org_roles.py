@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.models import OrganizationMembership, Workspace
 from backend.tenancy import service
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.graphql.test_tenancy_api import (

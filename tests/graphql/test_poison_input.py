@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.models import Feedback
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.graphql import post_raw as post
 from tests.fixtures.tenants import Tenant, add_guest

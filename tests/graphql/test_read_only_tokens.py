@@ -33,7 +33,6 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.domains import record_name, record_value
-from backend.authz.roles import OrgRole, WorkspaceRole
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.models import (
@@ -43,6 +42,7 @@ from backend.models import (
     OrganizationMembership,
     SsoConnection,
 )
+from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.schema import schema_sdl
 from tests.fixtures.dns_server import session_dns_server
 from tests.fixtures.graphql import GraphQLClient, global_id

@@ -37,17 +37,17 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from backend.app import create_app
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.auth.last_use import RESOLUTION as LAST_USED_RESOLUTION
-from backend.authz.roles import OrgRole, WorkspaceRole, strongest
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
+from backend.entrypoints.app import create_app
 from backend.models import AuditVerification, Invitation
 from backend.settings import Environment, Settings
 from backend.tenancy import service
+from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
 from graphql_schema.permissions import (
     GUEST_INVITER,
     ORG_ADMIN,

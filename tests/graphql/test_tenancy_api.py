@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.models import ApiToken
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
 

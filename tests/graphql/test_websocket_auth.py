@@ -21,15 +21,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from backend.app import create_app
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.auth.sessions import CSRF_HEADER, NewSession
-from backend.authz.roles import OrgRole
 from backend.db.engine import Database
+from backend.entrypoints.app import create_app
 from backend.models import OrganizationMembership
 from backend.settings import Settings
 from backend.tenancy import service
+from backend.vocabulary.roles import OrgRole
 from tests.fixtures.graphql import global_id
 from tests.fixtures.node_clients import run_graphql_ws
 from tests.fixtures.sockets import (

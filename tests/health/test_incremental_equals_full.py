@@ -23,10 +23,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from backend.db.engine import Database
-from backend.feedback.vocabulary import MEASURE_RANGES, MeasureKind
 from backend.health import model, recalculate
 from backend.health.evidence import COLUMNS
-from backend.journeys.vocabulary import PainPointStatus, Severity
 from backend.models import (
     Feedback,
     HealthEvidence,
@@ -35,6 +33,8 @@ from backend.models import (
     PainPoint,
     Touchpoint,
 )
+from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind
+from backend.vocabulary.journeys import PainPointStatus, Severity
 from tests.fixtures.tenants import seed_tenant
 from tests.health.worlds import World, add_feedback, build_world
 

@@ -23,9 +23,9 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.feedback.vocabulary import MEASURE_RANGES, MeasureKind
 from backend.health import model
-from backend.journeys.vocabulary import Severity
+from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind
+from backend.vocabulary.journeys import Severity
 
 SLACK = 1e-9
 K = 10  # own evidence weighs n / (n + 10) against the workspace mean

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from backend.db.engine import Database
-from backend.feedback.vocabulary import MeasureKind
 from backend.health import model, recalculate
-from backend.journeys.vocabulary import Severity
 from backend.models import Feedback, HealthEvidence, HealthScore, HealthSubject, Touchpoint
+from backend.vocabulary.feedback import MeasureKind
+from backend.vocabulary.journeys import Severity
 from tests.fixtures.tenants import Tenant
 from tests.health.worlds import add_feedback, add_pain, build_world, days_ago
 

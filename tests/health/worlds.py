@@ -11,9 +11,9 @@ from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
-from backend.feedback.vocabulary import FeedbackSource, MeasureKind
-from backend.journeys.vocabulary import MapStatus, PainPointStatus, Severity
 from backend.models import Feedback, JourneyMap, PainPoint, Stage, Touchpoint
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.journeys import MapStatus, PainPointStatus, Severity
 
 _serial = count()
 

@@ -179,7 +179,7 @@ def _command_env(test_database: TestDatabase, broker_url: str) -> dict[str, str]
 
 
 async def _waypost(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from backend.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from backend.entrypoints.cli import main; main()", *args]
     return await asyncio.to_thread(
         subprocess.run,
         command,

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.audit import recorder as audit
 from backend.audit.actor import Actor
 from backend.audit.verify import verify_workspace_increment
-from backend.authz.roles import WorkspaceRole
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from backend.models import AuditEvent, JourneyMap, Stage
 from backend.settings import Settings
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import configured_broker_url
 from tests.fixtures.graphql import GraphQLClient

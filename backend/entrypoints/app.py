@@ -26,15 +26,14 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from backend.auth.http import auth_routes
 from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
 from backend.edge.access_log import redact_access_log
 from backend.edge.body_limit import BodyLimitMiddleware
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
-from backend.feedback.http import ingestion_routes
-from backend.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
-from backend.http import (
+from backend.entrypoints.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
+from backend.entrypoints.http.ingestion import ingestion_routes
+from backend.entrypoints.http.plain import (
     REQUEST_ID_HEADER,
     RequestIdMiddleware,
     UnexpectedErrorMiddleware,
@@ -43,6 +42,7 @@ from backend.http import (
     request_id_of,
     unexpected_error_response,
 )
+from backend.entrypoints.http.sso import auth_routes
 from backend.json_output import dumps
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings

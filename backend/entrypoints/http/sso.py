@@ -21,16 +21,12 @@ from backend.auth.sessions import (
     authenticate_session,
     csrf_matches,
 )
+from backend.auth.sso import ATTEMPT_COOKIE, ATTEMPT_PATH
 from backend.auth.tokens import presenting
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.settings import Settings
 from backend.tenancy import invitations
-
-# Binds a login attempt to the browser that started it; distinct from the provider's
-# cookies, which share the host in development.
-ATTEMPT_COOKIE = "waypost_sso_attempt"
-ATTEMPT_PATH = "/auth/sso"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

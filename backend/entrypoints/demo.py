@@ -25,7 +25,6 @@ from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.auth.principal import Principal
 from backend.authz.access import Access, load_access
-from backend.authz.roles import OrganizationKind
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
@@ -34,11 +33,12 @@ from backend.feedback import service as feedback
 from backend.health import recalculate
 from backend.initiatives import service as initiatives
 from backend.journeys import maps, personas, structure
-from backend.journeys.vocabulary import MapStatus, MapTemplate, Severity
 from backend.metrics import service as metrics
-from backend.metrics.vocabulary import MetricSource
 from backend.models import Organization, Stage
 from backend.tenancy import service as tenancy
+from backend.vocabulary.journeys import MapStatus, MapTemplate, Severity
+from backend.vocabulary.metrics import MetricSource
+from backend.vocabulary.roles import OrganizationKind
 
 ORG_SLUG = "demo"
 ADMIN_EMAIL = "admin@demo.example"

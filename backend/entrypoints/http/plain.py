@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.db.engine import Database
 from backend.db.outage import report_if_unreachable
-from backend.readiness import ReadinessProbe
+from backend.entrypoints.readiness import ReadinessProbe
 
 log = logging.getLogger("waypost.http")
 

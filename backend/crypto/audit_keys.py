@@ -1,6 +1,6 @@
 """The keys audit chains are signed with: the current one, and retired ones by id.
 
-A key is derived (HKDF, as backend/auth/encryption.py derives its key) from
+A key is derived (HKDF, as backend/crypto/encryption.py derives its key) from
 WAYPOST_AUDIT_KEY, or from WAYPOST_SECRET_KEY when that is unset: the database
 never holds it, so whoever has only the database cannot sign an event. Each event
 stores the id of the key that signed it; the id is a fingerprint of the key, so a
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from backend.auth.encryption import derive_key
+from backend.crypto.encryption import derive_key
 from backend.settings import Settings
 
 # Events written before chains were keyed: plain SHA-256, accepted only as the

@@ -23,6 +23,7 @@ from backend.errors import DomainError
 from backend.feedback import ingestion, service
 from backend.json_output import JSONResponse
 from backend.models.audit import ActorType
+from graphql_schema.errors import camel_path
 
 PATH = "/ingest/v1/feedback"
 
@@ -69,7 +70,7 @@ def ingestion_routes(db: Database) -> list[Route]:
         try:
             items = ingestion.read_body(body, request.headers.get("content-type", ""))
         except DomainError as error:
-            return _error(400, error.message, error.field)
+            return _error(400, error.message, _wire(error.field))
         keep_all_or_none = mode == "all-or-nothing"
         access = ingestion_access(token.id, token.ingest_workspace_id)
         client = request.client
@@ -95,7 +96,7 @@ def ingestion_routes(db: Database) -> list[Route]:
         except _KeptNothing as refused:
             return _answer(refused.batch, kept=False)
         except DomainError as error:
-            return _error(400, error.message, error.field)
+            return _error(400, error.message, _wire(error.field))
         return _answer(batch, kept=True)
 
     return [Route(PATH, ingest, methods=["POST"])]
@@ -125,10 +126,14 @@ def _answer(batch: service.BatchResult, *, kept: bool) -> JSONResponse:
 
 
 def _item_error(error: DomainError) -> dict[str, Any]:
-    """``[3].measureValue`` → index 3, field measureValue."""
+    """``[3].measure_value`` → index 3, field measureValue."""
     field = error.field or ""
     index: int | None = None
     if field.startswith("["):
         head, _, rest = field[1:].partition("]")
         index, field = int(head), rest.lstrip(".")
-    return {"index": index, "field": field or None, "code": error.code, "message": error.message}
+    return {"index": index, "field": _wire(field), "code": error.code, "message": error.message}
+
+
+def _wire(field: str | None) -> str | None:
+    return camel_path(field) if field else None

@@ -16,10 +16,10 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+import graphql_schema
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.audit.reports import all_chains, export_chain, verify_chains
-from backend.authz.roles import OrganizationKind
 from backend.db.engine import database_from_settings
 from backend.db.scoping import NO_TENANT, widen_to_organization
 from backend.errors import DomainError
@@ -28,23 +28,23 @@ from backend.models import Organization, OrganizationMembership, User
 from backend.models.audit import AuditScope
 from backend.settings import Settings, get_settings
 from backend.tenancy import service
+from backend.vocabulary.roles import OrganizationKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql_schema" / "schema.graphql"
+SCHEMA_FILE = Path(graphql_schema.__file__).resolve().parent / "schema.graphql"
 DEMO_ORG = "demo"
 DEMO_ADMIN = "admin@demo.example"
 
 # Service field names -> the flags a person typed, for located errors.
 _FLAGS = {"org": "--org", "name": "--name", "adminEmail": "--admin-email"}
-# Composition root, like backend/app.py: the only backend module that reaches
-# into workers/ and graphql_schema/, and only inside the commands that need them.
-# alembic and uvicorn are imported there too: a quarter of the start-up of a command
-# that needs neither (import-feedback, audit), most of it alembic's templating.
+# workers/, graphql_schema/, alembic and uvicorn are imported inside the commands that
+# need them: they are a quarter of the start-up of a command that needs none of them
+# (import-feedback, audit), most of it alembic's templating.
 
 
 def upgrade(url: str) -> None:
-    from backend.db import migrate
+    from backend.entrypoints import migrate
 
     migrate.upgrade(url)
 
@@ -79,7 +79,7 @@ def serve(
 
     get_settings()  # refuse unsafe production settings before binding a port
     uvicorn.run(
-        "backend.app:create_app",
+        "backend.entrypoints.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -157,7 +157,7 @@ def demo() -> None:
 
 
 async def _demo(settings: Settings) -> str | None:
-    from backend import demo as seeder
+    from backend.entrypoints import demo as seeder
 
     db = database_from_settings(settings)
     try:
@@ -198,7 +198,7 @@ async def _demo_token(settings: Settings) -> str:
         async with db.transaction(NO_TENANT) as session:
             empty = not await session.scalar(select(func.count()).select_from(Organization))
         if empty:
-            from backend import demo as seeder
+            from backend.entrypoints import demo as seeder
 
             typer.echo("seeding the demo agency (about half a minute, once)", err=True)
             return await seeder.seed_demo(
@@ -342,7 +342,7 @@ async def _work(settings: Settings) -> None:
     db = database_from_settings(settings)
     try:
         async with Background(settings, db, run_workers=True):
-            # As the API does after start-up (backend/app.py): what is loaded by now
+            # As the API does after start-up (backend/entrypoints/app.py): what is loaded by now
             # lives as long as the process, and full collections need not scan it.
             gc.freeze()
             typer.echo(f"worker running on {settings.broker_url.split('@')[-1]}; Ctrl-C stops")

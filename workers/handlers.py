@@ -1,4 +1,5 @@
-"""Who reacts to which domain event: the one place subscriptions are listed."""
+"""Who reacts to which domain event: the one place subscriptions are listed. It lives with
+the workers because it names every domain; the outbox itself knows none of them."""
 
 from __future__ import annotations
 
