@@ -25,11 +25,11 @@ from backend.db.engine import Database
 from backend.models.audit import ActorType
 from backend.settings import Settings
 from graphql_schema.credentials import Presented, presented
+from graphql_schema.dataloaders import Loaders
 from graphql_schema.errors import Unauthenticated
 
 if TYPE_CHECKING:
-    from graphql_schema.dataloaders import Loaders
-    from graphql_schema.input_guard import Finding
+    from graphql_schema.input_findings import Finding
 
 
 @dataclass
@@ -92,8 +92,6 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from graphql_schema.dataloaders import Loaders
-
             self._loaders = Loaders(self.db, self.access)
         return self._loaders
 

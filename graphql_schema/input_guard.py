@@ -66,31 +66,13 @@ from backend import validation
 from backend.errors import ErrorCode
 from graphql_schema.context import Context
 from graphql_schema.errors import UserError
+from graphql_schema.input_findings import Finding, Path
 
 # Twice the longest list any field takes: a list just over its own field's cap is told
 # so by that field's service, in the payload; one far over it is never coerced.
 MAX_LIST = 2 * validation.MAX_LIST
 MAX_STRING = validation.MAX_STRING
 DATETIME = "DateTime"  # graphql_schema/scalars.py
-
-Path = tuple[str | int, ...]
-
-
-class Finding(NamedTuple):
-    path: Path
-    message: str
-    node: Node | None = None
-
-    def under(self, prefix: Path, node: Node) -> Finding:
-        return Finding((*prefix, *self.path), self.message, self.node or node)
-
-    @property
-    def field(self) -> str:
-        """``("input", "items", 2, "tags")`` → ``input.items[2].tags``."""
-        text = ""
-        for step in self.path:
-            text += f"[{step}]" if isinstance(step, int) else f".{step}" if text else step
-        return text
 
 
 class Found(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -14,6 +14,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from backend.db.pagination import Page
 from backend.errors import NotFound, ValidationFailed
 from graphql_schema.context import Info
+from graphql_schema.loaded import Loaded
 
 NodeT = TypeVar("NodeT")
 M = TypeVar("M")
@@ -99,29 +100,18 @@ async def resolve_node(info: Info, id: str) -> relay.Node | None:
     return found[0] if found else None
 
 
-class LoaderNode(relay.Node):
-    """A Node fetched by id through one of the request's DataLoaders (named by ``loader``)."""
-
-    loader: ClassVar[str]
-
-    @classmethod
-    def from_model(cls, row: Any) -> Self:
-        raise NotImplementedError
+class LoaderNode(Loaded, relay.Node):
+    """A Node fetched by id through its type's DataLoader."""
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]  # async-only, simpler than the base
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        loader = getattr(info.context.loaders, cls.loader)
-        return await _load_nodes(loader, node_ids, _converted(cls.from_model))
-
-
-async def _load_nodes(loader: Any, node_ids: Iterable[str], convert: Any) -> list[Any]:
-    ids = parse_uuids(node_ids)
-    rows = await loader.load_many([i for i in ids if i is not None])
-    found = iter(rows)
-    return [convert(next(found)) if i is not None else None for i in ids]
-
-
-def _converted(convert: Any) -> Any:
-    return lambda row: convert(row) if row is not None else None
+        ids = parse_uuids(node_ids)
+        loader = cls.loader(info.context.loaders)
+        found = iter(await loader.load_many([i for i in ids if i is not None]))
+        nodes: list[Self | None] = []
+        for node_id in ids:
+            row = next(found) if node_id is not None else None
+            nodes.append(None if row is None else cls.from_model(row))
+        return nodes

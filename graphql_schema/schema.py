@@ -16,6 +16,7 @@ from graphql_schema.errors import MaskUnexpectedErrors, QuietSchema
 from graphql_schema.feedback.mutations import FeedbackMutations
 from graphql_schema.health.mutations import HealthMutations
 from graphql_schema.identity.mutations import IdentityMutations
+from graphql_schema.identity.types import UserType
 from graphql_schema.initiatives.mutations import InitiativeMutations
 from graphql_schema.initiatives.types import InitiativeType
 from graphql_schema.input_guard import InputGuard
@@ -32,13 +33,8 @@ from graphql_schema.scalars import SCALARS
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
 from graphql_schema.tenancy.mutations import TenancyMutations
 from graphql_schema.tenancy.queries import TenancyQueries
-from graphql_schema.tenancy.types import (
-    ApiTokenType,
-    OrganizationType,
-    UserType,
-    WorkspaceMemberType,
-    WorkspaceType,
-)
+from graphql_schema.tenancy.types import OrganizationType, WorkspaceMemberType, WorkspaceType
+from graphql_schema.tenancy.viewer import ApiTokenType
 
 MAX_BATCH_OPERATIONS = 10
 # A whole map read (stages x touchpoints x pain points and opportunities, each a
@@ -58,8 +54,7 @@ class Query(TenancyQueries):
         decoded = decode_global_id(id)
         if decoded is None or decoded[0] != "JourneyMap":
             return None
-        found = await info.context.loaders.journey_map_by_id.load(decoded[1])
-        return JourneyMapType.from_model(found) if found else None
+        return await JourneyMapType.linked(info, decoded[1])
 
 
 @strawberry.type

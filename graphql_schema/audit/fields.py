@@ -1,4 +1,4 @@
-"""Resolvers for the audit and dead-letter connections on Workspace, Organization, Viewer.
+"""Audit's fields on Workspace, Organization and Viewer: trails and dead letters.
 
 Each answers null when the caller's role is too weak: workspace ADMIN for a
 workspace's trail and dead letters, organization ADMIN for an organization's.
@@ -6,8 +6,10 @@ workspace's trail and dead letters, organization ADMIN for an organization's.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +27,12 @@ from graphql_schema.audit.types import (
     DeadLetterType,
 )
 from graphql_schema.context import Info
+from graphql_schema.permissions import ORG_ADMIN_READ, WORKSPACE_ADMIN_READ, restricted_field
 from graphql_schema.relay import Connection
+
+if TYPE_CHECKING:
+    from graphql_schema.tenancy.types import OrganizationType, WorkspaceType
+    from graphql_schema.tenancy.viewer import Viewer
 
 AuditConnection = Connection[AuditEventType]
 
@@ -34,13 +41,15 @@ def _empty() -> AuditConnection:
     return Connection.from_page(Page([], [], False, 0), AuditEventType.from_model)
 
 
+@restricted_field(WORKSPACE_ADMIN_READ, "This workspace's audit trail, newest first.")
 async def workspace_audit_events(
+    root: WorkspaceType,
     info: Info,
-    workspace_id: UUID,
-    filter: AuditEventFilter | None,
-    first: int | None,
-    after: str | None,
+    filter: AuditEventFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
 ) -> AuditConnection | None:
+    workspace_id = UUID(root.id)
     if not _is_workspace_admin(info, workspace_id):
         return None
     criteria = filter.to_domain() if filter else AuditFilter()
@@ -51,7 +60,29 @@ async def workspace_audit_events(
     return Connection.from_page(page, AuditEventType.from_model)
 
 
-async def account_audit_events(
+@restricted_field(ORG_ADMIN_READ, "This organization's audit trail, newest first.")
+async def organization_audit_events(
+    root: OrganizationType,
+    info: Info,
+    filter: AuditEventFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> AuditConnection | None:
+    return await _account_events(info, AuditScope.ORGANIZATION, UUID(root.id), filter, first, after)
+
+
+@strawberry.field(description="Changes to your own account (API tokens), newest first.")
+async def viewer_audit_events(
+    root: Viewer,
+    info: Info,
+    filter: AuditEventFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> AuditConnection | None:
+    return await _account_events(info, AuditScope.USER, root.user_id, filter, first, after)
+
+
+async def _account_events(
     info: Info,
     scope: AuditScope,
     scope_id: UUID,
@@ -99,9 +130,11 @@ async def visible_account_subjects(session: AsyncSession, access: Access) -> lis
     return subjects
 
 
+@restricted_field(WORKSPACE_ADMIN_READ, "Background messages that failed for good.")
 async def workspace_dead_letters(
-    info: Info, workspace_id: UUID, first: int | None, after: str | None
+    root: WorkspaceType, info: Info, first: int | None = None, after: str | None = None
 ) -> Connection[DeadLetterType] | None:
+    workspace_id = UUID(root.id)
     if not _is_workspace_admin(info, workspace_id):
         return None
     async with info.context.read() as session:
@@ -109,7 +142,14 @@ async def workspace_dead_letters(
     return Connection.from_page(page, DeadLetterType.from_model)
 
 
-async def workspace_audit_chain_check(info: Info, workspace_id: UUID) -> AuditChainCheckType | None:
+@restricted_field(
+    WORKSPACE_ADMIN_READ,
+    "The background verifier's last check of the audit trail (null before the first).",
+)
+async def workspace_audit_chain_check(
+    root: WorkspaceType, info: Info
+) -> AuditChainCheckType | None:
+    workspace_id = UUID(root.id)
     if not _is_workspace_admin(info, workspace_id):
         return None
     async with info.context.read() as session:

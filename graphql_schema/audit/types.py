@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
@@ -15,10 +15,8 @@ from backend.audit.repository import AuditFilter
 from backend.models.audit import ActorType as ActorTypeEnum
 from backend.validation import search_text
 from graphql_schema.context import Info
+from graphql_schema.identity.types import UserType
 from graphql_schema.relay import decode_global_id
-
-if TYPE_CHECKING:
-    from graphql_schema.tenancy.types import UserType
 
 ActorType = ActorTypeEnum
 strawberry.enum(ActorType, name="ActorType")
@@ -31,15 +29,8 @@ class AuditActor:
     token_id_: strawberry.Private[UUID | None]
 
     @strawberry.field(description="The person, when you can see them.")
-    async def user(
-        self, info: Info
-    ) -> Annotated[UserType, strawberry.lazy("graphql_schema.tenancy.types")] | None:
-        from graphql_schema.tenancy.types import UserType
-
-        if self.user_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.user_id)
-        return UserType.from_model(user) if user else None
+    async def user(self, info: Info) -> UserType | None:
+        return await UserType.linked(info, self.user_id)
 
     @strawberry.field(
         description="The token used, if one was: a global ApiToken id, or for "

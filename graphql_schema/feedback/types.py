@@ -8,11 +8,13 @@ from uuid import UUID
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.feedback.service import Status
 from backend.vocabulary import feedback as vocabulary
 from graphql_schema.context import Info
+from graphql_schema.dataloaders import Loaders
 from graphql_schema.errors import UserError
 from graphql_schema.journeys.types import (
     Channel,
@@ -21,6 +23,7 @@ from graphql_schema.journeys.types import (
     StageType,
     TouchpointType,
 )
+from graphql_schema.loaded import Loaded
 
 FeedbackSource = vocabulary.FeedbackSource
 strawberry.enum(FeedbackSource, name="FeedbackSource")
@@ -31,7 +34,7 @@ strawberry.enum(FeedbackItemStatus, name="FeedbackItemStatus")
 
 
 @strawberry.type(name="Feedback", description="One thing a customer said, from any door.")
-class FeedbackType:
+class FeedbackType(Loaded):
     id: strawberry.ID
     source: FeedbackSource
     external_id: str
@@ -53,6 +56,10 @@ class FeedbackType:
     stage_id: strawberry.Private[UUID | None]
     journey_map_id: strawberry.Private[UUID | None]
     persona_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Feedback | None]:
+        return loaders.feedback.feedback_by_id
 
     @classmethod
     def from_model(cls, f: models.Feedback) -> Self:
@@ -80,31 +87,19 @@ class FeedbackType:
 
     @strawberry.field(description="Where it is attached; null when unattached or since removed.")
     async def touchpoint(self, info: Info) -> TouchpointType | None:
-        if self.touchpoint_id is None:
-            return None
-        found = await info.context.loaders.touchpoint_by_id.load(self.touchpoint_id)
-        return TouchpointType.from_model(found) if found else None
+        return await TouchpointType.linked(info, self.touchpoint_id)
 
     @strawberry.field
     async def stage(self, info: Info) -> StageType | None:
-        if self.stage_id is None:
-            return None
-        found = await info.context.loaders.stage_by_id.load(self.stage_id)
-        return StageType.from_model(found) if found else None
+        return await StageType.linked(info, self.stage_id)
 
     @strawberry.field
     async def journey_map(self, info: Info) -> JourneyMapType | None:
-        if self.journey_map_id is None:
-            return None
-        found = await info.context.loaders.journey_map_by_id.load(self.journey_map_id)
-        return JourneyMapType.from_model(found) if found else None
+        return await JourneyMapType.linked(info, self.journey_map_id)
 
     @strawberry.field
     async def persona(self, info: Info) -> PersonaType | None:
-        if self.persona_id is None:
-            return None
-        found = await info.context.loaders.persona_by_id.load(self.persona_id)
-        return PersonaType.from_model(found) if found else None
+        return await PersonaType.linked(info, self.persona_id)
 
 
 @strawberry.type(name="FeedbackItemResult", description="What became of one item of a batch.")

@@ -11,7 +11,7 @@ from backend.models import HealthSubject
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.health.types import HealthScoreType, HealthSettingsType, StalenessType
-from graphql_schema.journeys.mutations import given
+from graphql_schema.input_fields import given
 from graphql_schema.mutations import run_mutation
 from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id

@@ -15,9 +15,13 @@ from backend.health import alerts, explain, history, model
 from backend.health.recalculate import score_of
 from backend.models import AlertKind, HealthSubject
 from graphql_schema.context import Info
+from graphql_schema.loaded import lazy_type
 
 if TYPE_CHECKING:
     from graphql_schema.feedback.types import FeedbackType
+
+# Lazy: feedback's types import journeys', which import these (a touchpoint shows its health).
+Feedback = Annotated["FeedbackType", strawberry.lazy("graphql_schema.feedback.types")]
 
 HealthBucket = history.Bucket
 strawberry.enum(HealthBucket, name="HealthBucket")
@@ -72,13 +76,9 @@ class FeedbackInfluenceType:
     feedback_id: strawberry.Private[UUID]
 
     @strawberry.field
-    async def feedback(
-        self, info: Info
-    ) -> Annotated[FeedbackType, strawberry.lazy("graphql_schema.feedback.types")] | None:
-        from graphql_schema.feedback.types import FeedbackType
-
-        found = await info.context.loaders.feedback_by_id.load(self.feedback_id)
-        return FeedbackType.from_model(found) if found else None
+    async def feedback(self, info: Info) -> Feedback | None:
+        feedback_type: type[FeedbackType] = lazy_type(Feedback)
+        return await feedback_type.linked(info, self.feedback_id)
 
 
 @strawberry.type(name="HealthExplanation")
@@ -184,7 +184,7 @@ class HealthPointType:
 
 async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:
     """The stored score of a subject, batched with every other asked for in the request."""
-    row = await info.context.loaders.health_by_subject.load(UUID(subject_id))
+    row = await info.context.loaders.health.score_by_subject.load(UUID(subject_id))
     return HealthScoreType.from_model(row) if row else None
 
 
@@ -256,7 +256,7 @@ class StalenessType:
 
 
 async def thresholds_for(info: Info, workspace_id: UUID) -> alerts.Thresholds:
-    row = await info.context.loaders.health_settings_by_workspace.load(workspace_id)
+    row = await info.context.loaders.health.settings_by_workspace.load(workspace_id)
     if row is None:
         return alerts.Thresholds()
     return alerts.Thresholds(row.alert_below, row.stale_after_days, row.sharp_drop_points)
@@ -265,8 +265,8 @@ async def thresholds_for(info: Info, workspace_id: UUID) -> alerts.Thresholds:
 async def staleness_of(
     info: Info, map_id: UUID, workspace_id: UUID, created_at: datetime
 ) -> StalenessType:
-    review = await info.context.loaders.review_by_map.load(map_id)
-    score = await info.context.loaders.health_by_subject.load(map_id)
+    review = await info.context.loaders.health.review_by_map.load(map_id)
+    score = await info.context.loaders.health.score_by_subject.load(map_id)
     found = alerts.staleness(
         created_at,
         review,

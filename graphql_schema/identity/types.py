@@ -1,23 +1,42 @@
-"""SsoConnection and OrganizationDomain: what an organization's ADMINs see of how its
-people sign in (never a client secret)."""
+"""User, and what an organization's ADMINs see of how its people sign in (SsoConnection,
+OrganizationDomain; never a client secret)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Self
+from uuid import UUID
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.auth.domains import record_name, record_value
 from backend.auth.sso import redirect_uri
 from graphql_schema.context import Info
+from graphql_schema.dataloaders import Loaders
+from graphql_schema.relay import LoaderNode
 from graphql_schema.roles import WorkspaceRole
 
 
 def _global_id(type_name: str, value: object) -> strawberry.ID:
     return strawberry.ID(str(relay.GlobalID(type_name=type_name, node_id=str(value))))
+
+
+@strawberry.type(name="User")
+class UserType(LoaderNode):
+    id: relay.NodeID[str]
+    email: str
+    name: str
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.User | None]:
+        return loaders.tenancy.user_by_id
+
+    @classmethod
+    def from_model(cls, user: models.User) -> Self:
+        return cls(id=str(user.id), email=user.email, name=user.name)
 
 
 @strawberry.type(name="SsoConnection", description="An organization's OpenID provider.")

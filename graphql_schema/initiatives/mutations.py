@@ -13,7 +13,7 @@ from backend.vocabulary.initiatives import InitiativeStatus as Status
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.initiatives.types import InitiativeStatus, InitiativeType
-from graphql_schema.journeys.mutations import given
+from graphql_schema.input_fields import given
 from graphql_schema.mutations import run_mutation
 from graphql_schema.permissions import EDITOR, mutation
 from graphql_schema.relay import parse_id

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, ClassVar, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.initiatives import outcome
 from backend.vocabulary import initiatives as vocabulary
 from graphql_schema.context import Info
+from graphql_schema.dataloaders import Loaders
+from graphql_schema.identity.types import UserType
 from graphql_schema.journeys.types import PainPointType, TouchpointType
 from graphql_schema.metrics.types import MetricType
 from graphql_schema.relay import LoaderNode
-
-if TYPE_CHECKING:
-    from graphql_schema.tenancy.types import UserType
 
 InitiativeStatus = vocabulary.InitiativeStatus
 strawberry.enum(InitiativeStatus, name="InitiativeStatus")
@@ -66,7 +66,6 @@ class InitiativeOutcomeType:
 
 @strawberry.type(name="Initiative")
 class InitiativeType(LoaderNode):
-    loader: ClassVar[str] = "initiative_by_id"
     id: strawberry.relay.NodeID[str]
     title: str
     description: str
@@ -87,6 +86,10 @@ class InitiativeType(LoaderNode):
     touchpoint_ids: strawberry.Private[list[UUID]]
     pain_point_ids: strawberry.Private[list[UUID]]
     row: strawberry.Private[models.Initiative]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Initiative | None]:
+        return loaders.initiatives.initiative_by_id
 
     @classmethod
     def from_model(cls, i: models.Initiative) -> Self:
@@ -118,32 +121,20 @@ class InitiativeType(LoaderNode):
         return sorted(vocabulary.TRANSITIONS[self.status])
 
     @strawberry.field
-    async def owner(
-        self, info: Info
-    ) -> Annotated[UserType, strawberry.lazy("graphql_schema.tenancy.types")] | None:
-        from graphql_schema.tenancy.types import UserType
-
-        if self.owner_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.owner_id)
-        return UserType.from_model(user) if user else None
+    async def owner(self, info: Info) -> UserType | None:
+        return await UserType.linked(info, self.owner_id)
 
     @strawberry.field(description="The linked touchpoints that still exist.")
     async def touchpoints(self, info: Info) -> list[TouchpointType]:
-        rows = await info.context.loaders.touchpoint_by_id.load_many(self.touchpoint_ids)
-        return [TouchpointType.from_model(t) for t in rows if t is not None]
+        return await TouchpointType.linked_many(info, self.touchpoint_ids)
 
     @strawberry.field(description="The linked pain points that still exist.")
     async def pain_points(self, info: Info) -> list[PainPointType]:
-        rows = await info.context.loaders.pain_point_by_id.load_many(self.pain_point_ids)
-        return [PainPointType.from_model(p) for p in rows if p is not None]
+        return await PainPointType.linked_many(info, self.pain_point_ids)
 
     @strawberry.field
     async def target_metric(self, info: Info) -> MetricType | None:
-        if self.target_metric_id is None:
-            return None
-        found = await info.context.loaders.metric_by_id.load(self.target_metric_id)
-        return MetricType.from_model(found) if found else None
+        return await MetricType.linked(info, self.target_metric_id)
 
     @strawberry.field(description="Null until shipped.")
     async def outcome(self, info: Info) -> InitiativeOutcomeType | None:

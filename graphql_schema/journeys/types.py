@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, ClassVar, Self
+from typing import Annotated, Self
 from uuid import UUID
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
@@ -16,6 +17,7 @@ from backend.journeys import revisions
 from backend.journeys.maps import MapRepository
 from backend.vocabulary import journeys as vocabulary
 from graphql_schema.context import Info
+from graphql_schema.dataloaders import Loaders
 from graphql_schema.health.types import (
     HealthBucket,
     HealthPointType,
@@ -24,10 +26,9 @@ from graphql_schema.health.types import (
     health_of,
     staleness_of,
 )
+from graphql_schema.identity.types import UserType
+from graphql_schema.loaded import Loaded
 from graphql_schema.relay import Connection, LoaderNode
-
-if TYPE_CHECKING:
-    from graphql_schema.tenancy.types import UserType
 
 MapStatus = vocabulary.MapStatus
 strawberry.enum(MapStatus, name="JourneyMapStatus")
@@ -45,7 +46,6 @@ strawberry.enum(Device, name="Device")
 
 @strawberry.type(name="Persona")
 class PersonaType(LoaderNode):
-    loader: ClassVar[str] = "persona_by_id"
     id: strawberry.relay.NodeID[str]
     name: str
     summary: str
@@ -62,6 +62,10 @@ class PersonaType(LoaderNode):
     avatar_url: str | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Persona | None]:
+        return loaders.journeys.persona_by_id
 
     @classmethod
     def from_model(cls, p: models.Persona) -> Self:
@@ -98,13 +102,17 @@ def _gid(type_name: str, uuid: UUID) -> strawberry.ID:
 
 
 @strawberry.type(name="PainPoint")
-class PainPointType:
+class PainPointType(Loaded):
     id: strawberry.ID
     title: str
     description: str
     severity: Severity
     status: PainPointStatus
     created_at: datetime
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.PainPoint | None]:
+        return loaders.journeys.pain_point_by_id
 
     @classmethod
     def from_model(cls, p: models.PainPoint) -> Self:
@@ -149,8 +157,7 @@ class PersonaEmotionType:
 
     @strawberry.field
     async def persona(self, info: Info) -> PersonaType | None:
-        persona = await info.context.loaders.persona_by_id.load(self.persona_id)
-        return PersonaType.from_model(persona) if persona else None
+        return await PersonaType.linked(info, self.persona_id)
 
 
 @strawberry.type(
@@ -164,7 +171,6 @@ class MatchKeysType:
 
 @strawberry.type(name="Touchpoint")
 class TouchpointType(LoaderNode):
-    loader: ClassVar[str] = "touchpoint_by_id"
     id: strawberry.relay.NodeID[str]
     name: str
     description: str
@@ -178,6 +184,10 @@ class TouchpointType(LoaderNode):
     moment_of_truth: bool
     owning_department: str
     match_keys: MatchKeysType
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Touchpoint | None]:
+        return loaders.journeys.touchpoint_by_id
 
     @classmethod
     def from_model(cls, t: models.Touchpoint) -> Self:
@@ -204,17 +214,17 @@ class TouchpointType(LoaderNode):
 
     @strawberry.field
     async def pain_points(self, info: Info) -> list[PainPointType]:
-        rows = await info.context.loaders.pain_points_by_touchpoint.load(UUID(self.id))
+        rows = await info.context.loaders.journeys.pain_points_by_touchpoint.load(UUID(self.id))
         return [PainPointType.from_model(p) for p in rows]
 
     @strawberry.field
     async def opportunities(self, info: Info) -> list[OpportunityType]:
-        rows = await info.context.loaders.opportunities_by_touchpoint.load(UUID(self.id))
+        rows = await info.context.loaders.journeys.opportunities_by_touchpoint.load(UUID(self.id))
         return [OpportunityType.from_model(o) for o in rows]
 
     @strawberry.field(description="Per persona on the map: current and target emotion.")
     async def persona_emotions(self, info: Info) -> list[PersonaEmotionType]:
-        rows = await info.context.loaders.emotions_by_touchpoint.load(UUID(self.id))
+        rows = await info.context.loaders.journeys.emotions_by_touchpoint.load(UUID(self.id))
         return [
             PersonaEmotionType(current=e.current, target=e.target, persona_id=e.persona_id)
             for e in rows
@@ -227,7 +237,6 @@ class TouchpointType(LoaderNode):
 
 @strawberry.type(name="Stage")
 class StageType(LoaderNode):
-    loader: ClassVar[str] = "stage_by_id"
     id: strawberry.relay.NodeID[str]
     name: str
     description: str
@@ -235,6 +244,10 @@ class StageType(LoaderNode):
     customer_goals: list[str]
     questions: list[str]
     journey_map_id: strawberry.Private[UUID]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Stage | None]:
+        return loaders.journeys.stage_by_id
 
     @classmethod
     def from_model(cls, s: models.Stage) -> Self:
@@ -250,7 +263,7 @@ class StageType(LoaderNode):
 
     @strawberry.field(description="In order.")
     async def touchpoints(self, info: Info) -> list[TouchpointType]:
-        rows = await info.context.loaders.touchpoints_by_map.load(self.journey_map_id)
+        rows = await info.context.loaders.journeys.touchpoints_by_map.load(self.journey_map_id)
         return [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == self.id]
 
     @strawberry.field(description="Its health score; null until first calculated.")
@@ -267,15 +280,8 @@ class RevisionType:
     created_by_id: strawberry.Private[UUID | None]
 
     @strawberry.field
-    async def created_by(
-        self, info: Info
-    ) -> Annotated[UserType, strawberry.lazy("graphql_schema.tenancy.types")] | None:
-        from graphql_schema.tenancy.types import UserType
-
-        if self.created_by_id is None:
-            return None
-        user = await info.context.loaders.user_by_id.load(self.created_by_id)
-        return UserType.from_model(user) if user else None
+    async def created_by(self, info: Info) -> UserType | None:
+        return await UserType.linked(info, self.created_by_id)
 
 
 @strawberry.type(name="RevisionChange", description="One difference between two versions.")
@@ -288,7 +294,6 @@ class RevisionChangeType:
 
 @strawberry.type(name="JourneyMap")
 class JourneyMapType(LoaderNode):
-    loader: ClassVar[str] = "journey_map_by_id"
     id: strawberry.relay.NodeID[str]
     title: str
     description: str
@@ -302,6 +307,10 @@ class JourneyMapType(LoaderNode):
     created_at: datetime
     updated_at: datetime
     workspace_id: strawberry.Private[UUID]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.JourneyMap | None]:
+        return loaders.journeys.journey_map_by_id
 
     @classmethod
     def from_model(cls, m: models.JourneyMap) -> Self:
@@ -321,13 +330,12 @@ class JourneyMapType(LoaderNode):
 
     @strawberry.field(description="In the order given.")
     async def personas(self, info: Info) -> list[PersonaType]:
-        ids = await info.context.loaders.persona_ids_by_map.load(UUID(self.id))
-        rows = await info.context.loaders.persona_by_id.load_many(ids)
-        return [PersonaType.from_model(p) for p in rows if p is not None]
+        ids = await info.context.loaders.journeys.persona_ids_by_map.load(UUID(self.id))
+        return await PersonaType.linked_many(info, ids)
 
     @strawberry.field(description="In order.")
     async def stages(self, info: Info) -> list[StageType]:
-        rows = await info.context.loaders.stages_by_map.load(UUID(self.id))
+        rows = await info.context.loaders.journeys.stages_by_map.load(UUID(self.id))
         return [StageType.from_model(s) for s in rows]
 
     @strawberry.field(description="Its health score; null until first calculated.")

@@ -12,7 +12,7 @@ from backend.metrics import service
 from backend.vocabulary.metrics import MetricSource as Source
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
-from graphql_schema.journeys.mutations import given
+from graphql_schema.input_fields import given
 from graphql_schema.metrics.types import MetricDirection, MetricSource, MetricType
 from graphql_schema.mutations import run_mutation
 from graphql_schema.permissions import EDITOR, mutation

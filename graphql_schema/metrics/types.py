@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, Self
 from uuid import UUID
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.metrics import service
 from backend.vocabulary import metrics as vocabulary
 from backend.vocabulary.metrics import MetricDirection as Direction
 from graphql_schema.context import Info
+from graphql_schema.dataloaders import Loaders
 from graphql_schema.journeys.types import JourneyMapType, StageType, TouchpointType
 from graphql_schema.relay import Connection, LoaderNode
 
@@ -35,7 +37,6 @@ class MetricValueType:
 
 @strawberry.type(name="Metric", description="A KPI on a touchpoint, stage or map.")
 class MetricType(LoaderNode):
-    loader: ClassVar[str] = "metric_by_id"
     id: strawberry.relay.NodeID[str]
     name: str
     unit: str
@@ -46,6 +47,10 @@ class MetricType(LoaderNode):
     journey_map_id: strawberry.Private[UUID | None]
     stage_id: strawberry.Private[UUID | None]
     touchpoint_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Metric | None]:
+        return loaders.metrics.metric_by_id
 
     @classmethod
     def from_model(cls, m: models.Metric) -> Self:
@@ -64,33 +69,24 @@ class MetricType(LoaderNode):
 
     @strawberry.field(description="What it measures, when that is a map (and it still exists).")
     async def journey_map(self, info: Info) -> JourneyMapType | None:
-        if self.journey_map_id is None:
-            return None
-        found = await info.context.loaders.journey_map_by_id.load(self.journey_map_id)
-        return JourneyMapType.from_model(found) if found else None
+        return await JourneyMapType.linked(info, self.journey_map_id)
 
     @strawberry.field
     async def stage(self, info: Info) -> StageType | None:
-        if self.stage_id is None:
-            return None
-        found = await info.context.loaders.stage_by_id.load(self.stage_id)
-        return StageType.from_model(found) if found else None
+        return await StageType.linked(info, self.stage_id)
 
     @strawberry.field
     async def touchpoint(self, info: Info) -> TouchpointType | None:
-        if self.touchpoint_id is None:
-            return None
-        found = await info.context.loaders.touchpoint_by_id.load(self.touchpoint_id)
-        return TouchpointType.from_model(found) if found else None
+        return await TouchpointType.linked(info, self.touchpoint_id)
 
     @strawberry.field(description="The most recent value.")
     async def latest(self, info: Info) -> MetricValueType | None:
-        found = await info.context.loaders.latest_value_by_metric.load(UUID(self.id))
+        found = await info.context.loaders.metrics.latest_value_by_metric.load(UUID(self.id))
         return MetricValueType.from_model(found) if found else None
 
     @strawberry.field(description="Whether the latest value meets the target; null without both.")
     async def on_target(self, info: Info) -> bool | None:
-        found = await info.context.loaders.latest_value_by_metric.load(UUID(self.id))
+        found = await info.context.loaders.metrics.latest_value_by_metric.load(UUID(self.id))
         if found is None or self.target is None:
             return None
         if self.direction == Direction.HIGHER_IS_BETTER:

@@ -17,7 +17,8 @@ from graphql_schema.tenancy.inputs import (
     CreateWorkspaceInput,
     RevokeApiTokenInput,
 )
-from graphql_schema.tenancy.types import ApiTokenType, WorkspaceMemberType, WorkspaceType
+from graphql_schema.tenancy.types import WorkspaceMemberType, WorkspaceType
+from graphql_schema.tenancy.viewer import ApiTokenType
 
 
 @strawberry.type

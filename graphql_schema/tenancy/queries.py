@@ -7,7 +7,8 @@ import strawberry
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.context import Info
 from graphql_schema.relay import decode_global_id
-from graphql_schema.tenancy.types import OrganizationType, Viewer, WorkspaceType
+from graphql_schema.tenancy.types import OrganizationType, WorkspaceType
+from graphql_schema.tenancy.viewer import Viewer
 
 
 @strawberry.type
@@ -27,5 +28,5 @@ class TenancyQueries:
         decoded = decode_global_id(id)
         if decoded is None or decoded[0] != "Workspace":
             return None
-        workspace = await info.context.loaders.workspace_by_id.load(decoded[1])
+        workspace = await info.context.loaders.tenancy.workspace_by_id.load(decoded[1])
         return WorkspaceType.from_model(workspace) if workspace else None

@@ -1,0 +1,125 @@
+"""The three shapes of a request's DataLoaders: one row per key, children per parent,
+a page per parent. Each batch is one short read transaction under the caller's binding.
+
+A loader whose rows can fill another's cache overrides ``prime_related`` (one load of a map's
+touchpoints, say, then answers every load of those touchpoints by id)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from backend.authz.access import Access
+from backend.db.engine import Database
+from backend.db.pagination import Page
+from backend.errors import DomainError
+
+M = TypeVar("M")
+
+
+class Row(Protocol):
+    @property
+    def id(self) -> UUID: ...
+
+
+R = TypeVar("R", bound=Row)
+
+
+def by_id(rows: Iterable[R]) -> dict[UUID, R]:
+    return {row.id: row for row in rows}
+
+
+async def rows_by_id(session: AsyncSession, model: type[R], ids: Iterable[UUID]) -> Sequence[R]:
+    """The rows of ``model`` with these ids that the session's binding lets it see."""
+    column = inspect(model).columns["id"]
+    return (await session.scalars(select(model).where(column.in_(list(ids))))).all()
+
+
+def by_parent(rows: Iterable[M], parent: Callable[[M], UUID]) -> dict[UUID, list[M]]:
+    grouped: dict[UUID, list[M]] = defaultdict(list)
+    for row in rows:
+        grouped[parent(row)].append(row)
+    return grouped
+
+
+class RowByKeyLoader(DataLoader[UUID, M | None]):
+    """One row per key, or None when there is none the caller may see."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        super().__init__(load_fn=self._load)
+        self._db = db
+        self._access = access
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, M]:
+        raise NotImplementedError
+
+    async def _load(self, keys: list[UUID]) -> list[M | None]:
+        async with self._db.transaction(self._access.binding()) as session:
+            found = await self.fetch(session, keys)
+        return [found.get(key) for key in keys]
+
+
+class ChildrenLoader(DataLoader[UUID, list[M]]):
+    """The children of many parents in one query; a parent without children gets []."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        super().__init__(load_fn=self._load)
+        self._db = db
+        self._access = access
+
+    async def fetch(self, session: AsyncSession, parents: list[UUID]) -> Mapping[UUID, list[M]]:
+        raise NotImplementedError
+
+    def prime_related(self, parent: UUID, children: list[M]) -> None:
+        """Fill other loaders with what this one found (nothing, unless overridden)."""
+
+    async def _load(self, parents: list[UUID]) -> list[list[M]]:
+        async with self._db.transaction(self._access.binding()) as session:
+            found = await self.fetch(session, parents)
+        for parent, children in found.items():
+            self.prime_related(parent, children)
+        return [found.get(parent, []) for parent in parents]
+
+
+PageKey = tuple[UUID, int | None, str | None]  # (parent id, first, after)
+
+
+class PagesLoader(DataLoader[PageKey, Page[M]]):
+    """Nested connections of many parents, one batched fetch per (first, after)."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        super().__init__(load_fn=self._load)
+        self._db = db
+        self._access = access
+
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+    ) -> Mapping[UUID, Page[M]]:
+        raise NotImplementedError
+
+    def prime_related(self, page: Page[M]) -> None:
+        """Fill other loaders with what this one found (nothing, unless overridden)."""
+
+    async def _load(self, keys: list[PageKey]) -> Sequence[Page[M] | BaseException]:
+        groups: dict[tuple[int | None, str | None], list[UUID]] = defaultdict(list)
+        for parent, first, after in keys:
+            groups[first, after].append(parent)
+        found: dict[PageKey, Page[M] | BaseException] = {}
+        async with self._db.transaction(self._access.binding()) as session:
+            for (first, after), parents in groups.items():
+                try:
+                    pages = await self.fetch(session, parents, first, after)
+                except DomainError as error:  # e.g. a bad cursor: fails only these keys
+                    found.update({(p, first, after): error for p in parents})
+                else:
+                    found.update({(p, first, after): pages[p] for p in parents})
+        for page in found.values():
+            if isinstance(page, Page):
+                self.prime_related(page)
+        return [found[key] for key in keys]

@@ -1,0 +1,23 @@
+"""Feedback's loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.authz.access import Access
+from backend.db.engine import Database
+from backend.models import Feedback
+from graphql_schema.dataloaders.base import RowByKeyLoader, by_id, rows_by_id
+
+
+class FeedbackByIdLoader(RowByKeyLoader[Feedback]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Feedback]:
+        return by_id(await rows_by_id(session, Feedback, keys))
+
+
+class FeedbackLoaders:
+    def __init__(self, db: Database, access: Access) -> None:
+        self.feedback_by_id = FeedbackByIdLoader(db, access)

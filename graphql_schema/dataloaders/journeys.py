@@ -1,0 +1,176 @@
+"""Journeys' loaders: personas, maps and what a map holds.
+
+A map's stages and touchpoints prime stage-by-id and touchpoint-by-id only once the map
+is known live: by id, a stage or touchpoint of a deleted map is not found, while a
+deleted map (an admin's restorable one) still lists its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.authz.access import Access
+from backend.db.engine import Database
+from backend.journeys.maps import MapRepository
+from backend.journeys.personas import PersonaRepository
+from backend.models import (
+    JourneyMap,
+    Opportunity,
+    PainPoint,
+    Persona,
+    Stage,
+    Touchpoint,
+    TouchpointEmotion,
+)
+from graphql_schema.dataloaders.base import (
+    ChildrenLoader,
+    RowByKeyLoader,
+    by_id,
+    by_parent,
+    rows_by_id,
+)
+
+
+class PersonaByIdLoader(RowByKeyLoader[Persona]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Persona]:
+        return by_id(await PersonaRepository(session).by_ids(keys))
+
+
+class JourneyMapByIdLoader(RowByKeyLoader[JourneyMap]):
+    """Live (not deleted) maps; ``live`` holds the ids of those this request found."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        super().__init__(db, access)
+        self.live: set[UUID] = set()
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, JourneyMap]:
+        found = by_id(await MapRepository(session).by_ids(keys))
+        self.live.update(found)
+        return found
+
+
+class StageByIdLoader(RowByKeyLoader[Stage]):
+    """Stages of live maps."""
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Stage]:
+        return by_id(await MapRepository(session).stages_by_ids(keys))
+
+
+class TouchpointByIdLoader(RowByKeyLoader[Touchpoint]):
+    """Touchpoints of live maps."""
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Touchpoint]:
+        return by_id(await MapRepository(session).touchpoints_by_ids(keys))
+
+
+class PainPointByIdLoader(RowByKeyLoader[PainPoint]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, PainPoint]:
+        return by_id(await rows_by_id(session, PainPoint, keys))
+
+
+class PersonaIdsByMapLoader(ChildrenLoader[UUID]):
+    """A map's personas' ids, in the map's order."""
+
+    async def fetch(self, session: AsyncSession, parents: list[UUID]) -> Mapping[UUID, list[UUID]]:
+        return await MapRepository(session).persona_ids(parents)
+
+
+class StagesByMapLoader(ChildrenLoader[Stage]):
+    """A map's stages in order; those of a live map prime stage-by-id."""
+
+    def __init__(
+        self, db: Database, access: Access, maps: JourneyMapByIdLoader, stages: StageByIdLoader
+    ) -> None:
+        super().__init__(db, access)
+        self._maps = maps
+        self._stages = stages
+
+    async def fetch(self, session: AsyncSession, parents: list[UUID]) -> Mapping[UUID, list[Stage]]:
+        return by_parent(
+            await MapRepository(session).stages_of(parents), lambda s: s.journey_map_id
+        )
+
+    def prime_related(self, parent: UUID, children: list[Stage]) -> None:
+        if parent in self._maps.live:
+            self._stages.prime_many(by_id(children))
+
+
+class TouchpointsByMapLoader(ChildrenLoader[Touchpoint]):
+    """A map's touchpoints by stage and position; those of a live map prime
+    touchpoint-by-id."""
+
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        maps: JourneyMapByIdLoader,
+        touchpoints: TouchpointByIdLoader,
+    ) -> None:
+        super().__init__(db, access)
+        self._maps = maps
+        self._touchpoints = touchpoints
+
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID]
+    ) -> Mapping[UUID, list[Touchpoint]]:
+        found = await MapRepository(session).touchpoints_of_maps(parents)
+        return by_parent(found, lambda t: t.journey_map_id)
+
+    def prime_related(self, parent: UUID, children: list[Touchpoint]) -> None:
+        if parent in self._maps.live:
+            self._touchpoints.prime_many(by_id(children))
+
+
+class PainPointsByTouchpointLoader(ChildrenLoader[PainPoint]):
+    """A touchpoint's pain points, oldest first; each primes pain-point-by-id."""
+
+    def __init__(self, db: Database, access: Access, pain_points: PainPointByIdLoader) -> None:
+        super().__init__(db, access)
+        self._pain_points = pain_points
+
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID]
+    ) -> Mapping[UUID, list[PainPoint]]:
+        found = await MapRepository(session).pain_points_of(parents)
+        return by_parent(found, lambda p: p.touchpoint_id)
+
+    def prime_related(self, parent: UUID, children: list[PainPoint]) -> None:
+        self._pain_points.prime_many(by_id(children))
+
+
+class OpportunitiesByTouchpointLoader(ChildrenLoader[Opportunity]):
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID]
+    ) -> Mapping[UUID, list[Opportunity]]:
+        found = await MapRepository(session).opportunities_of(parents)
+        return by_parent(found, lambda o: o.touchpoint_id)
+
+
+class EmotionsByTouchpointLoader(ChildrenLoader[TouchpointEmotion]):
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID]
+    ) -> Mapping[UUID, list[TouchpointEmotion]]:
+        found = await MapRepository(session).emotions_of(parents)
+        return by_parent(found, lambda e: e.touchpoint_id)
+
+
+class JourneyLoaders:
+    def __init__(self, db: Database, access: Access) -> None:
+        self.persona_by_id = PersonaByIdLoader(db, access)
+        self.journey_map_by_id = JourneyMapByIdLoader(db, access)
+        self.stage_by_id = StageByIdLoader(db, access)
+        self.touchpoint_by_id = TouchpointByIdLoader(db, access)
+        self.pain_point_by_id = PainPointByIdLoader(db, access)
+        self.persona_ids_by_map = PersonaIdsByMapLoader(db, access)
+        self.stages_by_map = StagesByMapLoader(db, access, self.journey_map_by_id, self.stage_by_id)
+        self.touchpoints_by_map = TouchpointsByMapLoader(
+            db, access, self.journey_map_by_id, self.touchpoint_by_id
+        )
+        self.pain_points_by_touchpoint = PainPointsByTouchpointLoader(
+            db, access, self.pain_point_by_id
+        )
+        self.opportunities_by_touchpoint = OpportunitiesByTouchpointLoader(db, access)
+        self.emotions_by_touchpoint = EmotionsByTouchpointLoader(db, access)

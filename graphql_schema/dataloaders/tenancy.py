@@ -1,0 +1,94 @@
+"""Tenancy's loaders: organizations, workspaces, users, memberships and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.authz.access import Access
+from backend.db.engine import Database
+from backend.db.pagination import Page
+from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
+from backend.tenancy.repository import TenancyRepository
+from graphql_schema.dataloaders.base import PagesLoader, RowByKeyLoader, by_id
+
+
+class OrganizationByIdLoader(RowByKeyLoader[Organization]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Organization]:
+        return by_id(await TenancyRepository(session).organizations_by_ids(self._access, keys))
+
+
+class WorkspaceByIdLoader(RowByKeyLoader[Workspace]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Workspace]:
+        return by_id(await TenancyRepository(session).workspaces_by_ids(self._access, keys))
+
+
+class UserByIdLoader(RowByKeyLoader[User]):
+    """The caller and the members of the workspaces they reach; None for anyone else."""
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, User]:
+        return by_id(await TenancyRepository(session).visible_users_by_ids(self._access, keys))
+
+
+class WorkspaceMembershipByIdLoader(RowByKeyLoader[WorkspaceMembership]):
+    async def fetch(
+        self, session: AsyncSession, keys: list[UUID]
+    ) -> Mapping[UUID, WorkspaceMembership]:
+        return by_id(await TenancyRepository(session).memberships_by_ids(keys))
+
+
+class ApiTokenByIdLoader(RowByKeyLoader[ApiToken]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, ApiToken]:
+        return by_id(await TenancyRepository(session).tokens_by_ids(self._access, keys))
+
+
+class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
+    """An organization's workspaces the caller reaches; each found primes workspace-by-id
+    (both read the same reachable workspaces)."""
+
+    def __init__(self, db: Database, access: Access, workspaces: WorkspaceByIdLoader) -> None:
+        super().__init__(db, access)
+        self._workspaces = workspaces
+
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+    ) -> Mapping[UUID, Page[Workspace]]:
+        return await TenancyRepository(session).workspaces_pages(
+            self._access, parents, first, after
+        )
+
+    def prime_related(self, page: Page[Workspace]) -> None:
+        self._workspaces.prime_many(by_id(page.items))
+
+
+class MembersByWorkspaceLoader(PagesLoader[WorkspaceMembership]):
+    """A workspace's memberships; each found primes membership-by-id."""
+
+    def __init__(
+        self, db: Database, access: Access, memberships: WorkspaceMembershipByIdLoader
+    ) -> None:
+        super().__init__(db, access)
+        self._memberships = memberships
+
+    async def fetch(
+        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+    ) -> Mapping[UUID, Page[WorkspaceMembership]]:
+        return await TenancyRepository(session).members_pages(parents, first, after)
+
+    def prime_related(self, page: Page[WorkspaceMembership]) -> None:
+        self._memberships.prime_many(by_id(page.items))
+
+
+class TenancyLoaders:
+    def __init__(self, db: Database, access: Access) -> None:
+        self.organization_by_id = OrganizationByIdLoader(db, access)
+        self.workspace_by_id = WorkspaceByIdLoader(db, access)
+        self.user_by_id = UserByIdLoader(db, access)
+        self.membership_by_id = WorkspaceMembershipByIdLoader(db, access)
+        self.api_token_by_id = ApiTokenByIdLoader(db, access)
+        self.workspaces_by_organization = WorkspacesByOrganizationLoader(
+            db, access, self.workspace_by_id
+        )
+        self.members_by_workspace = MembersByWorkspaceLoader(db, access, self.membership_by_id)

@@ -1,0 +1,54 @@
+"""Feedback's fields on Workspace: its feedback, and its keys for sending it over HTTP."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import strawberry
+
+from backend.db.pagination import Page
+from backend.feedback.ingestion import tokens_of
+from backend.feedback.service import feedback_page
+from backend.vocabulary.roles import WorkspaceRole
+from graphql_schema.context import Info
+from graphql_schema.feedback.types import FeedbackSource, FeedbackType, IngestionTokenType
+from graphql_schema.permissions import WORKSPACE_ADMIN_READ, restricted_field
+from graphql_schema.relay import Connection, decode_global_id
+
+if TYPE_CHECKING:
+    from graphql_schema.tenancy.types import WorkspaceType
+
+
+@restricted_field(WORKSPACE_ADMIN_READ, "Keys for sending feedback over HTTP.")
+async def ingestion_tokens(root: WorkspaceType, info: Info) -> list[IngestionTokenType] | None:
+    role = info.context.access.workspace_role(UUID(root.id))
+    if role is None or not role.at_least(WorkspaceRole.ADMIN):
+        return None
+    async with info.context.read() as session:
+        found = await tokens_of(session, UUID(root.id))
+    return [IngestionTokenType.from_model(t) for t in found]
+
+
+@strawberry.field(description="Feedback, newest first; filter by touchpoint or source.")
+async def feedback(
+    root: WorkspaceType,
+    info: Info,
+    touchpoint_id: strawberry.ID | None = None,
+    source: FeedbackSource | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[FeedbackType]:
+    touchpoint = decode_global_id(touchpoint_id) if touchpoint_id else None
+    if touchpoint_id and (touchpoint is None or touchpoint[0] != "Touchpoint"):
+        return Connection.from_page(Page([], [], False, 0), FeedbackType.from_model)
+    async with info.context.read() as session:
+        page = await feedback_page(
+            session,
+            UUID(root.id),
+            touchpoint_id=touchpoint[1] if touchpoint else None,
+            source=source,
+            first=first,
+            after=after,
+        )
+    return Connection.from_page(page, FeedbackType.from_model)
