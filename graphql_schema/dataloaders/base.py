@@ -53,14 +53,14 @@ class RowByKeyLoader(DataLoader[UUID, M | None]):
 
     def __init__(self, db: Database, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self._db = db
-        self._access = access
+        self.db = db
+        self.access = access
 
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, M]:
         raise NotImplementedError
 
     async def _load(self, keys: list[UUID]) -> list[M | None]:
-        async with self._db.transaction(self._access.binding()) as session:
+        async with self.db.transaction(self.access.binding()) as session:
             found = await self.fetch(session, keys)
         return [found.get(key) for key in keys]
 
@@ -70,8 +70,8 @@ class ChildrenLoader(DataLoader[UUID, list[M]]):
 
     def __init__(self, db: Database, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self._db = db
-        self._access = access
+        self.db = db
+        self.access = access
 
     async def fetch(self, session: AsyncSession, parents: list[UUID]) -> Mapping[UUID, list[M]]:
         raise NotImplementedError
@@ -80,7 +80,7 @@ class ChildrenLoader(DataLoader[UUID, list[M]]):
         """Fill other loaders with what this one found (nothing, unless overridden)."""
 
     async def _load(self, parents: list[UUID]) -> list[list[M]]:
-        async with self._db.transaction(self._access.binding()) as session:
+        async with self.db.transaction(self.access.binding()) as session:
             found = await self.fetch(session, parents)
         for parent, children in found.items():
             self.prime_related(parent, children)
@@ -95,8 +95,8 @@ class PagesLoader(DataLoader[PageKey, Page[M]]):
 
     def __init__(self, db: Database, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self._db = db
-        self._access = access
+        self.db = db
+        self.access = access
 
     async def fetch(
         self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
@@ -111,7 +111,7 @@ class PagesLoader(DataLoader[PageKey, Page[M]]):
         for parent, first, after in keys:
             groups[first, after].append(parent)
         found: dict[PageKey, Page[M] | BaseException] = {}
-        async with self._db.transaction(self._access.binding()) as session:
+        async with self.db.transaction(self.access.binding()) as session:
             for (first, after), parents in groups.items():
                 try:
                     pages = await self.fetch(session, parents, first, after)

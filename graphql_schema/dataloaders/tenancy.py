@@ -17,19 +17,19 @@ from graphql_schema.dataloaders.base import PagesLoader, RowByKeyLoader, by_id
 
 class OrganizationByIdLoader(RowByKeyLoader[Organization]):
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Organization]:
-        return by_id(await TenancyRepository(session).organizations_by_ids(self._access, keys))
+        return by_id(await TenancyRepository(session).organizations_by_ids(self.access, keys))
 
 
 class WorkspaceByIdLoader(RowByKeyLoader[Workspace]):
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Workspace]:
-        return by_id(await TenancyRepository(session).workspaces_by_ids(self._access, keys))
+        return by_id(await TenancyRepository(session).workspaces_by_ids(self.access, keys))
 
 
 class UserByIdLoader(RowByKeyLoader[User]):
     """The caller and the members of the workspaces they reach; None for anyone else."""
 
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, User]:
-        return by_id(await TenancyRepository(session).visible_users_by_ids(self._access, keys))
+        return by_id(await TenancyRepository(session).visible_users_by_ids(self.access, keys))
 
 
 class WorkspaceMembershipByIdLoader(RowByKeyLoader[WorkspaceMembership]):
@@ -41,7 +41,7 @@ class WorkspaceMembershipByIdLoader(RowByKeyLoader[WorkspaceMembership]):
 
 class ApiTokenByIdLoader(RowByKeyLoader[ApiToken]):
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, ApiToken]:
-        return by_id(await TenancyRepository(session).tokens_by_ids(self._access, keys))
+        return by_id(await TenancyRepository(session).tokens_by_ids(self.access, keys))
 
 
 class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
@@ -55,9 +55,7 @@ class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
     async def fetch(
         self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
     ) -> Mapping[UUID, Page[Workspace]]:
-        return await TenancyRepository(session).workspaces_pages(
-            self._access, parents, first, after
-        )
+        return await TenancyRepository(session).workspaces_pages(self.access, parents, first, after)
 
     def prime_related(self, page: Page[Workspace]) -> None:
         self._workspaces.prime_many(by_id(page.items))
