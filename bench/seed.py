@@ -77,7 +77,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.auth.principal import Principal
+from backend.auth.subject import Operator
 from backend.authz.access import load_access
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
@@ -281,8 +281,8 @@ async def _tenancy(db: Database, workspaces: int) -> _Tenancy:
             admin_email=ADMIN_EMAIL,
             workspace_name=_workspace_name(0),
         )
-    principal = Principal(user_id=made.admin.id, email=made.admin.email)
-    access = await load_access(db, principal)
+    operator = Operator(user_id=made.admin.id, email=made.admin.email)
+    access = await load_access(db, operator)
     ids = [made.workspace.id]
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)
@@ -291,7 +291,7 @@ async def _tenancy(db: Database, workspaces: int) -> _Tenancy:
                 session, access, organization_id=made.organization.id, name=_workspace_name(n)
             )
             ids.append(workspace.id)
-    access = await load_access(db, principal)
+    access = await load_access(db, operator)
     assert set(access.workspace_roles) == set(ids)
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.auth.principal import Principal
+from backend.auth.subject import Operator
 from backend.authz.access import Access, load_access
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
@@ -141,14 +141,14 @@ async def seed_demo(
             workspace_name=CLIENTS[0].name,
         )
     token = made.token.plaintext
-    principal = Principal(user_id=made.admin.id, email=made.admin.email)
-    access = await load_access(db, principal)
+    operator = Operator(user_id=made.admin.id, email=made.admin.email)
+    access = await load_access(db, operator)
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system(request_id="waypost demo"))
         second = await tenancy.create_workspace(
             session, access, organization_id=made.organization.id, name=CLIENTS[1].name
         )
-    access = await load_access(db, principal)
+    access = await load_access(db, operator)
     CLIENTS[0].workspace_id, CLIENTS[1].workspace_id = made.workspace.id, second.id
 
     for client in CLIENTS:

@@ -208,7 +208,7 @@ async def create_api_token(
     name = required_text(name, field="name")
     if workspace_id is not None and access.workspace_role(workspace_id) is None:
         raise NotFound("Workspace", field="workspaceId")
-    limit = access.principal.restricted_workspace_id
+    limit = access.workspace_limit
     if limit is not None and workspace_id != limit:
         # A limited token must not mint a token that reaches further than itself.
         raise Forbidden(
@@ -223,7 +223,7 @@ async def create_api_token(
         session, access.user_id, name=name, workspace_id=workspace_id, read_only=read_only
     )
     # A session or token that acts in one organization mints tokens that do too.
-    issued.token.restricted_organization_id = access.principal.restricted_organization_id
+    issued.token.restricted_organization_id = access.organization_limit
     if expires_in_days is not None:
         issued.token.expires_at = utcnow() + timedelta(days=expires_in_days)
     await session.flush()

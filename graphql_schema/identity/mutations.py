@@ -8,8 +8,8 @@ from uuid import UUID
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import connections, domains, sso
 from backend.models import Organization, SsoConnection
+from backend.tenancy import domain_claims, sign_out, sso_connections
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.identity.inputs import (
@@ -66,7 +66,7 @@ class IdentityMutations:
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
             context = info.context
-            connection = await connections.create_connection(
+            connection = await sso_connections.create_connection(
                 session,
                 context.access,
                 context.settings,
@@ -95,7 +95,7 @@ class IdentityMutations:
         self, info: Info, input: UpdateSsoConnectionInput
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
-            changes = connections.ConnectionChanges(
+            changes = sso_connections.ConnectionChanges(
                 client_id=input.client_id,
                 client_secret=input.client_secret,
                 allowed_domains=input.allowed_domains,
@@ -119,7 +119,7 @@ class IdentityMutations:
         self, info: Info, input: DisableSsoConnectionInput
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
-            changes = connections.ConnectionChanges(enabled=False)
+            changes = sso_connections.ConnectionChanges(enabled=False)
             return await _update(info, session, input.id, changes)
 
         return await run_mutation(info, SsoConnectionPayload, action)
@@ -131,7 +131,7 @@ class IdentityMutations:
     )
     async def claim_domain(self, info: Info, input: ClaimDomainInput) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domains.claim_domain(
+            claim = await domain_claims.claim_domain(
                 session,
                 info.context.access,
                 organization_id=parse_id(
@@ -152,7 +152,7 @@ class IdentityMutations:
         self, info: Info, input: VerifyDomainInput
     ) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domains.verify_domain(
+            claim = await domain_claims.verify_domain(
                 session,
                 info.context.access,
                 info.context.settings,
@@ -170,7 +170,7 @@ class IdentityMutations:
         self, info: Info, input: RemoveDomainInput
     ) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domains.remove_domain(
+            claim = await domain_claims.remove_domain(
                 session, info.context.access, parse_id(input.id, "OrganizationDomain", field="id")
             )
             return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
@@ -185,7 +185,7 @@ class IdentityMutations:
         self, info: Info, input: SignOutEverywhereInput
     ) -> SignOutEverywherePayload:
         async def action(session: AsyncSession) -> SignOutEverywherePayload:
-            ended = await sso.sign_out_everywhere(
+            ended = await sign_out.sign_out_everywhere(
                 session, info.context.access, keep_this_session=input.keep_this_session
             )
             return SignOutEverywherePayload(sessions_ended=ended)
@@ -194,10 +194,10 @@ class IdentityMutations:
 
 
 async def _update(
-    info: Info, session: AsyncSession, id_: str, changes: connections.ConnectionChanges
+    info: Info, session: AsyncSession, id_: str, changes: sso_connections.ConnectionChanges
 ) -> SsoConnectionPayload:
     connection_id = parse_id(id_, "SsoConnection", field="id")
-    connection = await connections.update_connection(
+    connection = await sso_connections.update_connection(
         session, info.context.access, info.context.settings, connection_id, changes
     )
     return await _payload(session, connection)
