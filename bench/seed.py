@@ -87,6 +87,7 @@ from backend.feedback import ingestion
 from backend.health import recalculate
 from backend.models import Workspace
 from backend.tenancy import service as tenancy
+from backend.tenancy.commands import CreateApiToken, CreateWorkspace
 from backend.vocabulary.roles import OrganizationKind
 
 log = logging.getLogger("bench.seed")
@@ -288,16 +289,14 @@ async def _tenancy(db: Database, workspaces: int) -> _Tenancy:
         bind_actor(session, actor)
         for n in range(1, workspaces):
             workspace = await tenancy.create_workspace(
-                session, access, organization_id=made.organization.id, name=_workspace_name(n)
+                session, access, CreateWorkspace(made.organization.id, _workspace_name(n))
             )
             ids.append(workspace.id)
     access = await load_access(db, operator)
     assert set(access.workspace_roles) == set(ids)
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)
-        issued = await tenancy.create_api_token(
-            session, access, name="bench", workspace_id=None, read_only=False, expires_in_days=None
-        )
+        issued = await tenancy.create_api_token(session, access, CreateApiToken(name="bench"))
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)
         feed = await ingestion.create_token(session, access, ids[0], "bench feed")

@@ -36,6 +36,7 @@ from backend.journeys import maps, personas, structure
 from backend.metrics import service as metrics
 from backend.models import Organization, Stage
 from backend.tenancy import service as tenancy
+from backend.tenancy.commands import CreateWorkspace
 from backend.vocabulary.journeys import MapStatus, MapTemplate, Severity
 from backend.vocabulary.metrics import MetricSource
 from backend.vocabulary.roles import OrganizationKind
@@ -146,7 +147,7 @@ async def seed_demo(
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system(request_id="waypost demo"))
         second = await tenancy.create_workspace(
-            session, access, organization_id=made.organization.id, name=CLIENTS[1].name
+            session, access, CreateWorkspace(made.organization.id, CLIENTS[1].name)
         )
     access = await load_access(db, operator)
     CLIENTS[0].workspace_id, CLIENTS[1].workspace_id = made.workspace.id, second.id

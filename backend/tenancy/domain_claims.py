@@ -20,15 +20,17 @@ from backend.errors import NotFound, ValidationFailed
 from backend.models import OrganizationDomain
 from backend.net.dns import DnsLookupFailed, txt_records
 from backend.settings import Settings
+from backend.tenancy.commands import ClaimDomain
 from backend.vocabulary.roles import OrgRole
 
 
 async def claim_domain(
-    session: AsyncSession, access: Access, *, organization_id: UUID, domain: str
+    session: AsyncSession, access: Access, command: ClaimDomain
 ) -> OrganizationDomain:
     """Record the organization's claim; it proves it later with ``verify_domain``."""
-    access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
-    domain = domains.email_domain(domain, field="domain")
+    organization_id = command.organization_id
+    access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
+    domain = domains.email_domain(command.domain, field="domain")
     claims = await domains.claims_of(session, organization_id)
     if any(claim.domain == domain for claim in claims):
         raise ValidationFailed("This organization has already claimed this domain.", field="domain")

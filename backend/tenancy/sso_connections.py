@@ -7,7 +7,6 @@ changed, not what it is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -25,25 +24,14 @@ from backend.errors import NotFound, ValidationFailed
 from backend.models import SsoConnection, Workspace
 from backend.net.outbound import url_refusal
 from backend.settings import Settings
+from backend.tenancy.commands import ChangeSsoConnection, CreateSsoConnection
 from backend.validation import no_control_characters, required_text
-from backend.vocabulary.roles import OrgRole, WorkspaceRole
+from backend.vocabulary.roles import OrgRole
 
 MIN_SECRET_LENGTH = 8
 MAX_DOMAINS = 50
 # What an audit event shows of a secret.
 _HIDDEN = "(hidden)"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionChanges:
-    """What an update sets; None leaves a field as it is."""
-
-    client_id: str | None = None
-    client_secret: str | None = None
-    allowed_domains: Sequence[str] | None = None
-    default_role: WorkspaceRole | None = None
-    default_workspace_ids: Sequence[UUID] | None = None
-    enabled: bool | None = None
 
 
 def _issuer(value: str, settings: Settings) -> str:
@@ -60,16 +48,16 @@ def _issuer(value: str, settings: Settings) -> str:
 
 def _domains(values: Sequence[str]) -> list[str]:
     if len(values) > MAX_DOMAINS:  # before any work on them
-        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowedDomains")
+        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowed_domains")
     cleaned = list(
         dict.fromkeys(
-            domains.email_domain(value, field=f"allowedDomains[{index}]")
+            domains.email_domain(value, field=f"allowed_domains[{index}]")
             for index, value in enumerate(values)
         )
     )
     if not cleaned:
         raise ValidationFailed(
-            "Name at least one email domain whose people may sign in.", field="allowedDomains"
+            "Name at least one email domain whose people may sign in.", field="allowed_domains"
         )
     return cleaned
 
@@ -87,7 +75,7 @@ async def _require_verified(
         raise ValidationFailed(
             f"Verify {connection.allowed_domains[index]} for this organization first "
             "(claimDomain, then a DNS TXT record and verifyDomain).",
-            field=f"allowedDomains[{index}]",
+            field=f"allowed_domains[{index}]",
         )
 
 
@@ -96,7 +84,7 @@ def _secret(value: str) -> str:
         raise ValidationFailed(
             f"The client secret must be {MIN_SECRET_LENGTH} to 2000 characters, without "
             "surrounding spaces.",
-            field="clientSecret",
+            field="client_secret",
         )
     return value
 
@@ -115,7 +103,7 @@ async def _workspaces(
     )
     for index, workspace_id in enumerate(ids):
         if workspace_id not in found:
-            raise NotFound("Workspace", field=f"defaultWorkspaceIds[{index}]")
+            raise NotFound("Workspace", field=f"default_workspace_ids[{index}]")
     return list(dict.fromkeys(str(i) for i in ids))
 
 
@@ -143,27 +131,23 @@ async def create_connection(
     access: Access,
     settings: Settings,
     oidc: OidcClient,
-    *,
-    organization_id: UUID,
-    issuer: str,
-    client_id: str,
-    client_secret: str,
-    allowed_domains: Sequence[str],
-    default_role: WorkspaceRole,
-    default_workspace_ids: Sequence[UUID],
+    command: CreateSsoConnection,
 ) -> SsoConnection:
-    access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
-    issuer = _issuer(issuer, settings)
+    organization_id = command.organization_id
+    access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
+    issuer = _issuer(command.issuer, settings)
     connection = SsoConnection(
         organization_id=organization_id,
         issuer=issuer,
-        client_id=required_text(client_id, field="clientId", max_length=255),
+        client_id=required_text(command.client_id, field="client_id", max_length=255),
         client_secret_encrypted=encrypt(
-            settings.secret_key, SECRET_PURPOSE, _secret(client_secret)
+            settings.secret_key, SECRET_PURPOSE, _secret(command.client_secret)
         ),
-        allowed_domains=_domains(allowed_domains),
-        default_role=default_role,
-        default_workspace_ids=await _workspaces(session, organization_id, default_workspace_ids),
+        allowed_domains=_domains(command.allowed_domains),
+        default_role=command.default_role,
+        default_workspace_ids=await _workspaces(
+            session, organization_id, command.default_workspace_ids
+        ),
         enabled=True,
     )
     taken = await session.scalar(
@@ -206,12 +190,12 @@ async def update_connection(
     access: Access,
     settings: Settings,
     connection_id: UUID,
-    changes: ConnectionChanges,
+    changes: ChangeSsoConnection,
 ) -> SsoConnection:
     connection = await _administered(session, access, connection_id)
     before = _audited(connection)
     if changes.client_id is not None:
-        connection.client_id = required_text(changes.client_id, field="clientId", max_length=255)
+        connection.client_id = required_text(changes.client_id, field="client_id", max_length=255)
     if changes.client_secret is not None:
         connection.client_secret_encrypted = encrypt(
             settings.secret_key, SECRET_PURPOSE, _secret(changes.client_secret)

@@ -3,13 +3,12 @@ claimDomain, verifyDomain, removeDomain, signOutEverywhere."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Organization, SsoConnection
 from backend.tenancy import domain_claims, sign_out, sso_connections
+from backend.tenancy.commands import ChangeSsoConnection
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.identity.inputs import (
@@ -45,10 +44,6 @@ class SignOutEverywherePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _workspace_ids(ids: list[strawberry.ID], field: str) -> list[UUID]:
-    return [parse_id(i, "Workspace", field=f"{field}[{n}]") for n, i in enumerate(ids)]
-
-
 async def _payload(session: AsyncSession, connection: SsoConnection) -> SsoConnectionPayload:
     org = await session.get(Organization, connection.organization_id)
     assert org is not None
@@ -66,22 +61,9 @@ class IdentityMutations:
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
             context = info.context
+            command = input.to_command()
             connection = await sso_connections.create_connection(
-                session,
-                context.access,
-                context.settings,
-                context.oidc,
-                organization_id=parse_id(
-                    input.organization_id, "Organization", field="organizationId"
-                ),
-                issuer=input.issuer,
-                client_id=input.client_id,
-                client_secret=input.client_secret,
-                allowed_domains=input.allowed_domains,
-                default_role=input.default_role,
-                default_workspace_ids=_workspace_ids(
-                    input.default_workspace_ids, "defaultWorkspaceIds"
-                ),
+                session, context.access, context.settings, context.oidc, command
             )
             return await _payload(session, connection)
 
@@ -95,18 +77,7 @@ class IdentityMutations:
         self, info: Info, input: UpdateSsoConnectionInput
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
-            changes = sso_connections.ConnectionChanges(
-                client_id=input.client_id,
-                client_secret=input.client_secret,
-                allowed_domains=input.allowed_domains,
-                default_role=input.default_role,
-                default_workspace_ids=_workspace_ids(
-                    input.default_workspace_ids, "defaultWorkspaceIds"
-                )
-                if input.default_workspace_ids is not None
-                else None,
-                enabled=input.enabled,
-            )
+            changes = input.to_command()
             return await _update(info, session, input.id, changes)
 
         return await run_mutation(info, SsoConnectionPayload, action)
@@ -119,7 +90,7 @@ class IdentityMutations:
         self, info: Info, input: DisableSsoConnectionInput
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
-            changes = sso_connections.ConnectionChanges(enabled=False)
+            changes = ChangeSsoConnection(enabled=False)
             return await _update(info, session, input.id, changes)
 
         return await run_mutation(info, SsoConnectionPayload, action)
@@ -131,14 +102,8 @@ class IdentityMutations:
     )
     async def claim_domain(self, info: Info, input: ClaimDomainInput) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domain_claims.claim_domain(
-                session,
-                info.context.access,
-                organization_id=parse_id(
-                    input.organization_id, "Organization", field="organizationId"
-                ),
-                domain=input.domain,
-            )
+            command = input.to_command()
+            claim = await domain_claims.claim_domain(session, info.context.access, command)
             return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
 
         return await run_mutation(info, OrganizationDomainPayload, action)
@@ -194,7 +159,7 @@ class IdentityMutations:
 
 
 async def _update(
-    info: Info, session: AsyncSession, id_: str, changes: sso_connections.ConnectionChanges
+    info: Info, session: AsyncSession, id_: str, changes: ChangeSsoConnection
 ) -> SsoConnectionPayload:
     connection_id = parse_id(id_, "SsoConnection", field="id")
     connection = await sso_connections.update_connection(
