@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
-from backend.auth import domains, linking
+from backend.auth import domains, linking, repository
 from backend.auth.sessions import open_session
 from backend.auth.sign_in import Client, SignedIn, SignInRefused, client_actor
 from backend.auth.tokens import identity_hash
@@ -29,7 +28,6 @@ from backend.models import (
     SsoLoginAttempt,
     User,
     UserIdentity,
-    Workspace,
     WorkspaceMembership,
 )
 from backend.settings import Settings
@@ -158,21 +156,11 @@ async def _first_login_roles(
         )
     )
     granted = {"organization": OrgRole.MEMBER.value}
-    workspaces = (
-        await session.scalars(
-            select(Workspace.id).where(
-                Workspace.organization_id == connection.organization_id,
-                Workspace.id.in_([UUID(i) for i in connection.default_workspace_ids]),
-            )
-        )
-    ).all()
+    workspaces = await repository.workspaces_of_organization(
+        session, connection.organization_id, [UUID(i) for i in connection.default_workspace_ids]
+    )
     for workspace_id in workspaces:
-        existing = await session.scalar(
-            select(WorkspaceMembership).where(
-                WorkspaceMembership.workspace_id == workspace_id,
-                WorkspaceMembership.user_id == user_id,
-            )
-        )
+        existing = await repository.workspace_membership(session, workspace_id, user_id)
         if existing is None:
             session.add(
                 WorkspaceMembership(

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backend.auth import last_use
+from backend.auth import last_use, repository
 from backend.auth.subject import PersonalToken
 from backend.auth.tokens import hash_secret, looks_like_token
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.models import ApiToken, User
+from backend.models import ApiToken
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -54,11 +53,7 @@ async def find_live_token(
     """A live token and its user, in one statement on any connection (tokens and users
     are not workspace rows); None for an unknown, revoked or expired token or an
     inactive user."""
-    row = (
-        await connection.execute(
-            _TOKEN_AND_USER.where(ApiToken.secret_hash == hash_secret(plaintext))
-        )
-    ).one_or_none()
+    row = await repository.token_and_user(connection, hash_secret(plaintext))
     if row is None:
         return None
     if (
@@ -76,20 +71,6 @@ async def find_live_token(
         read_only=row.read_only,
     )
     return LiveToken(subject, row.last_used_at)
-
-
-_TOKEN_AND_USER = select(
-    ApiToken.id,
-    ApiToken.user_id,
-    ApiToken.restricted_workspace_id,
-    ApiToken.restricted_organization_id,
-    ApiToken.read_only,
-    ApiToken.last_used_at,
-    ApiToken.revoked_at,
-    ApiToken.expires_at,
-    User.email,
-    User.is_active,
-).join(User, User.id == ApiToken.user_id)
 
 
 async def note_use(db: Database, token: LiveToken, now: datetime) -> None:

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import last_use
+from backend.auth import last_use, repository
 from backend.auth.subject import BrowserSession, Subject
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.models import User, UserSession
+from backend.models import UserSession
 from backend.settings import Settings
 
 SESSION_COOKIE = "waypost_session"
@@ -84,13 +83,7 @@ async def authenticate_session(
     idle = timedelta(seconds=settings.session_idle_timeout_seconds)
     presented = TenantBinding(secret_hash=_hash(secret))
     async with db.transaction(presented) as session:
-        row = (
-            await session.execute(
-                select(UserSession, User)
-                .join(User, User.id == UserSession.user_id)
-                .where(UserSession.secret_hash == _hash(secret))
-            )
-        ).one_or_none()
+        row = await repository.session_and_user(session, _hash(secret))
     if row is None:
         return None
     found, user = row
@@ -120,15 +113,9 @@ async def end_sessions(
     organization_id: UUID | None = None,
 ) -> int:
     """End one session of a user, those opened through one organization, or all of them."""
-    statement = update(UserSession).where(
-        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    return await repository.revoke_sessions(
+        session, utcnow(), user_id=user_id, session_id=session_id, organization_id=organization_id
     )
-    if session_id is not None:
-        statement = statement.where(UserSession.id == session_id)
-    if organization_id is not None:
-        statement = statement.where(UserSession.organization_id == organization_id)
-    result = await session.execute(statement.values(revoked_at=utcnow()))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def csrf_matches(subject: Subject, presented: str | None) -> bool:

@@ -16,9 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from authlib.common.security import generate_token
-from sqlalchemy import delete, select, text
 
-from backend.auth import provisioning
+from backend.auth import provisioning, repository
 from backend.auth.connections import client_secret
 from backend.auth.oidc import OidcClient, OidcError
 from backend.auth.sign_in import Client, SignedIn, SignInRefused
@@ -26,7 +25,7 @@ from backend.auth.tokens import presenting
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, widen_to_organization
 from backend.db.types import utcnow
-from backend.models import Organization, SsoConnection, SsoLoginAttempt
+from backend.models import SsoConnection, SsoLoginAttempt
 from backend.settings import Settings
 
 CALLBACK_PATH = "/auth/sso/callback"
@@ -80,18 +79,10 @@ async def start(
     site can make a browser open).
     """
     async with db.transaction(NO_TENANT) as session:
-        organization_id = await session.scalar(
-            select(Organization.id).where(Organization.slug == org_slug.lower())
-        )
+        organization_id = await repository.organization_id_by_slug(session, org_slug.lower())
         if organization_id is not None:  # signing in to an organization is public
             await widen_to_organization(session, organization_id)
-        connection = await session.scalar(
-            select(SsoConnection)
-            .join(Organization, Organization.id == SsoConnection.organization_id)
-            .where(Organization.slug == org_slug.lower(), SsoConnection.enabled.is_(True))
-            .order_by(SsoConnection.created_at.desc())
-            .limit(1)
-        )
+        connection = await repository.enabled_connection_by_slug(session, org_slug.lower())
     if connection is None:
         raise SignInRefused("This organization has no single sign-on set up.", status=404)
     try:
@@ -122,18 +113,9 @@ async def start(
 async def prune_expired_attempts(db: Database) -> int:
     """Delete attempts past their lifetime: spent or not, they can no longer sign anyone in."""
     before = utcnow() - ATTEMPT_TTL
+    # The background job's entry point: one short transaction of its own.
     async with db.transaction(NO_TENANT, write=True) as session:
-        if db.dialect == "postgresql":
-            # Row-level security shows an attempt only to whoever presents its state, or
-            # to this transaction the ones expired before this moment.
-            await session.execute(
-                text("SELECT set_config('waypost.prune_before', :before, true)"),
-                {"before": before.isoformat()},
-            )
-        result = await session.execute(
-            delete(SsoLoginAttempt).where(SsoLoginAttempt.created_at < before)
-        )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await repository.delete_attempts_before(session, before, db.dialect)
 
 
 async def _spend_attempt(db: Database, state: str, browser_attempt: str | None) -> SsoLoginAttempt:
@@ -144,9 +126,7 @@ async def _spend_attempt(db: Database, state: str, browser_attempt: str | None) 
     be this browser's attempt: another person's answer pasted in (login CSRF) fails.
     """
     async with db.transaction(presenting(state), write=True) as session:
-        attempt = await session.scalar(
-            select(SsoLoginAttempt).where(SsoLoginAttempt.state == state).with_for_update()
-        )
+        attempt = await repository.attempt_for_update(session, state)
         if attempt is None or attempt.used_at is not None:
             raise SignInRefused("This sign-in link is not valid any more. Please start again.")
         attempt.used_at = utcnow()
