@@ -30,6 +30,7 @@ from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.feedback import sentiment
 from backend.feedback import service as feedback
+from backend.feedback.commands import FeedbackItem, SubmitFeedback
 from backend.health import recalculate
 from backend.initiatives import service as initiatives
 from backend.journeys import maps, personas, structure
@@ -261,7 +262,7 @@ def _rating(rng: random.Random, mean: float) -> int:
 
 def _item(
     rng: random.Random, client: Client, n: int, name: str, mean: float, at: datetime
-) -> dict[str, Any]:
+) -> FeedbackItem:
     rating = _rating(rng, mean)
     kind = rng.choices(["CSAT", "NPS", "CES", None], weights=[50, 25, 15, 10])[0]
     value = {
@@ -274,24 +275,24 @@ def _item(
     if kind is None or rng.random() < 0.4:
         words = POSITIVE if rating >= 4 else NEGATIVE if rating <= 2 else NEUTRAL
         text = rng.choice(words)
-    return {
-        "source": rng.choice(["SURVEY", "SURVEY", "REVIEW", "SUPPORT_TICKET", "SOCIAL"]),
-        "external_id": f"{client.prefix}-{n:06d}",
-        "channel": None,
-        "journey_map_id": None,
-        "stage_id": None,
-        "touchpoint_id": None,
-        "persona_id": None,
-        "measure": kind,
-        "measure_value": value,
-        "text": text,
-        "tags": [],
-        "customer_ref": f"cust-{rng.randrange(1, 4000):05d}",
-        "event_name": f"{client.prefix}.{name.lower().replace(' ', '_')}",
-        "url": None,
-        "survey_id": None,
-        "occurred_at": at,
-    }
+    return FeedbackItem(
+        source=rng.choice(["SURVEY", "SURVEY", "REVIEW", "SUPPORT_TICKET", "SOCIAL"]),
+        external_id=f"{client.prefix}-{n:06d}",
+        channel=None,
+        journey_map_id=None,
+        stage_id=None,
+        touchpoint_id=None,
+        persona_id=None,
+        measure=kind,
+        measure_value=value,
+        text=text,
+        tags=[],
+        customer_ref=f"cust-{rng.randrange(1, 4000):05d}",
+        event_name=f"{client.prefix}.{name.lower().replace(' ', '_')}",
+        url=None,
+        survey_id=None,
+        occurred_at=at,
+    )
 
 
 async def _feedback(
@@ -318,7 +319,9 @@ async def _feedback(
         async with _writer(db, access) as session:
             bind_actor(session, Actor.system(request_id="waypost demo"))
             batch = await feedback.submit(
-                session, access, client.workspace_id, items[start : start + feedback.MAX_BATCH]
+                session,
+                access,
+                SubmitFeedback(client.workspace_id, items[start : start + feedback.MAX_BATCH]),
             )
             await sentiment.score_feedback(
                 session, client.workspace_id, [r.feedback.id for r in batch.items if r.feedback]
