@@ -5,30 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page
 from backend.health import model
-from backend.health.recalculate import score_of
-from backend.models import HealthAlert, HealthScore, HealthSubject, Workspace
+from backend.health.repository import alerts, scores
+from backend.models import HealthAlert
 
 
 async def portfolio_of(
     session: AsyncSession, organization_id: UUID
 ) -> tuple[model.Score, datetime] | None:
     """The mean of the workspace scores the session can see (its tenant scope decides)."""
-    rows = (
-        await session.scalars(
-            select(HealthScore)
-            .join(Workspace, Workspace.id == HealthScore.workspace_id)
-            .where(
-                Workspace.organization_id == organization_id,
-                HealthScore.subject_type == HealthSubject.WORKSPACE,
-            )
-        )
-    ).all()
-    score = model.portfolio(score_of(row) for row in rows)
+    rows = await scores.workspace_scores_of_organization(session, organization_id)
+    score = model.portfolio(scores.score_of(row) for row in rows)
     if score is None:
         return None
     return score, max(row.computed_at for row in rows)
@@ -37,11 +27,4 @@ async def portfolio_of(
 async def alerts_page(
     session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
 ) -> Page[HealthAlert]:
-    return await paginate(
-        session,
-        select(HealthAlert).where(HealthAlert.workspace_id == workspace_id),
-        keys=[HealthAlert.created_at, HealthAlert.id],
-        first=first,
-        after=after,
-        descending=True,
-    )
+    return await alerts.alerts_page(session, workspace_id, first, after)

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.types import utcnow
-from backend.health.evidence import measure_value
 from backend.health.model import COMPONENT_WEIGHTS, WINDOW
+from backend.health.repository.evidence import measure_value
 from backend.models import Feedback, Initiative, PainPoint
 
 Z_95 = 1.96
