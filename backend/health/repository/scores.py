@@ -46,9 +46,7 @@ async def scores_of_kinds(
                     HealthScore.subject_type.in_(kinds),
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
 
 
