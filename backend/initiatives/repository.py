@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -162,7 +163,9 @@ async def experience_stats(
     return _stats(row[0], row[1], row[2]), _stats(row[3], row[4], row[5])
 
 
-def _stats(count: int | None, mean: Any, mean_square: Any) -> WindowStats:
+def _stats(
+    count: int | None, mean: float | Decimal | None, mean_square: float | Decimal | None
+) -> WindowStats:
     # Postgres averages come back as Decimal, SQLite's as float.
     return (
         int(count or 0),

@@ -49,7 +49,7 @@ def age_in_days(dialect: str, as_of: datetime) -> ColumnElement[Any]:
     return func.julianday(moment) - func.julianday(Feedback.occurred_at)
 
 
-def recency_weight(age_in_days: ColumnElement[Any]) -> ColumnElement[Any]:
+def recency_weight(age_in_days: ColumnElement[float]) -> ColumnElement[float]:
     return func.power(0.5, age_in_days / _HALF_LIFE_DAYS)
 
 
