@@ -25,6 +25,7 @@ from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.health import model
 from backend.health.commands import MarkReviewed, UpdateThresholds
+from backend.health.reads import score_of
 from backend.health.repository import alerts as repository
 from backend.health.repository import scores
 from backend.models import AlertKind, HealthAlert, HealthSubject, MapReview
@@ -197,7 +198,7 @@ async def map_staleness(session: AsyncSession, workspace_id: UUID, map_id: UUID)
     return staleness(
         journey_map.created_at,
         await repository.review(session, workspace_id, map_id),
-        scores.score_of(score) if score else None,
+        score_of(score) if score else None,
         await thresholds_of(session, workspace_id),
         utcnow(),
     )

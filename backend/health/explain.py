@@ -17,6 +17,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.health import model
+from backend.health.reads import score_of
 from backend.health.repository import evidence, scores
 from backend.health.repository.facts import load_facts
 from backend.models import HealthSubject
@@ -77,7 +78,7 @@ async def explain(
     health = model.compute(touchpoints, stages, maps)
     shares, drivers = _shares(health, touchpoints, maps, subject_type, subject_id)
     return Explanation(
-        summary=summarize(scores.score_of(stored)),
+        summary=summarize(score_of(stored)),
         drivers=sorted(drivers, key=lambda d: d.pull)[:limit],
         feedback=await _influences(session, workspace_id, health, shares, as_of, limit),
     )

@@ -1,4 +1,4 @@
-"""Reading stored health beyond one subject: an organization's portfolio, alerts."""
+"""Reading stored health: a score in the model's terms, an organization's portfolio, alerts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.db.pagination import Page
 from backend.health import model
 from backend.health.repository import alerts, scores
-from backend.models import HealthAlert
+from backend.models import HealthAlert, HealthScore
+
+
+def score_of(row: HealthScore) -> model.Score:
+    """A stored score back into the model's terms, for reads and explanations."""
+    return model.Score(
+        score=row.score,
+        components=tuple(model.Component(**c) for c in row.components),
+        sample_size=row.sample_size,
+        confidence=row.confidence,
+        previous=row.previous_score,
+        previous_sample_size=row.previous_sample_size,
+    )
 
 
 async def portfolio_of(
@@ -18,7 +30,7 @@ async def portfolio_of(
 ) -> tuple[model.Score, datetime] | None:
     """The mean of the workspace scores the session can see (its tenant scope decides)."""
     rows = await scores.workspace_scores_of_organization(session, organization_id)
-    score = model.portfolio(scores.score_of(row) for row in rows)
+    score = model.portfolio(score_of(row) for row in rows)
     if score is None:
         return None
     return score, max(row.computed_at for row in rows)

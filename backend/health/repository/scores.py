@@ -18,18 +18,6 @@ from backend.models import HealthGeneration, HealthScore, HealthSnapshot, Health
 Scored = tuple[HealthSubject, UUID, model.Score]
 
 
-def score_of(row: HealthScore) -> model.Score:
-    """A stored score back into the model's terms, for reads and explanations."""
-    return model.Score(
-        score=row.score,
-        components=tuple(model.Component(**c) for c in row.components),
-        sample_size=row.sample_size,
-        confidence=row.confidence,
-        previous=row.previous_score,
-        previous_sample_size=row.previous_sample_size,
-    )
-
-
 async def stored(session: AsyncSession, workspace_id: UUID, subject_id: UUID) -> HealthScore | None:
     return await session.get(HealthScore, (workspace_id, subject_id))
 
