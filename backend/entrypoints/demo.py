@@ -33,13 +33,16 @@ from backend.feedback import service as feedback
 from backend.feedback.commands import FeedbackItem, SubmitFeedback
 from backend.health import recalculate
 from backend.initiatives import service as initiatives
+from backend.initiatives.commands import CreateInitiative
 from backend.journeys import maps, personas, structure
 from backend.metrics import service as metrics
+from backend.metrics.commands import CreateMetric, Observation, RecordValues
 from backend.models import Organization, Stage
 from backend.tenancy import service as tenancy
 from backend.tenancy.commands import CreateWorkspace
+from backend.vocabulary.initiatives import InitiativeStatus
 from backend.vocabulary.journeys import MapStatus, MapTemplate, Severity
-from backend.vocabulary.metrics import MetricSource
+from backend.vocabulary.metrics import MetricDirection, MetricSource
 from backend.vocabulary.roles import OrganizationKind
 
 ORG_SLUG = "demo"
@@ -345,27 +348,29 @@ async def _improvement(
         conversion = await metrics.create_metric(
             session,
             access,
-            client.workspace_id,
-            {
-                "name": "Journey completion",
-                "unit": "%",
-                "direction": "HIGHER_IS_BETTER",
-                "target": 45.0,
-                "journey_map_id": client.map_id,
-            },
+            CreateMetric(
+                workspace_id=client.workspace_id,
+                name="Journey completion",
+                unit="%",
+                direction=MetricDirection.HIGHER_IS_BETTER,
+                target=45.0,
+                journey_map_id=client.map_id,
+            ),
         )
         await metrics.record_values(
             session,
             access,
-            conversion.id,
-            [
-                (
-                    round(31 + month * 2.2 + rng.uniform(-1, 1), 1),
-                    now - timedelta(days=30 * (6 - month)),
-                )
-                for month in range(6)
-            ],
-            MetricSource.IMPORT,
+            RecordValues(
+                conversion.id,
+                tuple(
+                    Observation(
+                        round(31 + month * 2.2 + rng.uniform(-1, 1), 1),
+                        now - timedelta(days=30 * (6 - month)),
+                    )
+                    for month in range(6)
+                ),
+                MetricSource.IMPORT,
+            ),
         )
         plans = [
             (f"Fix {ordered[0][0].lower()}", ordered[0][0], "SHIPPED", 4, 2, 0.8, 2500),
@@ -376,22 +381,22 @@ async def _improvement(
             await initiatives.create_initiative(
                 session,
                 access,
-                client.workspace_id,
-                {
-                    "title": title,
-                    "status": status,
-                    "owner_id": access.user_id,
-                    "department": "Digital",
-                    "impact": impact,
-                    "effort": effort,
-                    "confidence": confidence,
-                    "reach": reach,
-                    "touchpoint_ids": [client.touchpoints[touchpoint]],
-                    "target_metric_id": conversion.id,
-                    "baseline": 31.0,
-                    "target": 45.0,
-                    "shipped_at": shipped_at if status == "SHIPPED" else None,
-                },
+                CreateInitiative(
+                    workspace_id=client.workspace_id,
+                    title=title,
+                    status=InitiativeStatus(status),
+                    owner_id=access.user_id,
+                    department="Digital",
+                    impact=impact,
+                    effort=effort,
+                    confidence=confidence,
+                    reach=reach,
+                    touchpoint_ids=(client.touchpoints[touchpoint],),
+                    target_metric_id=conversion.id,
+                    baseline=31.0,
+                    target=45.0,
+                    shipped_at=shipped_at if status == "SHIPPED" else None,
+                ),
             )
 
 
