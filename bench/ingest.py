@@ -322,7 +322,7 @@ async def prepare_workspace(
     ingestion token; built through the services, as the API would."""
     from backend.audit.actor import Actor
     from backend.audit.recorder import bind_actor
-    from backend.auth.principal import Principal
+    from backend.auth.subject import Operator
     from backend.authz.access import load_access
     from backend.db.engine import Database
     from backend.db.scoping import NO_TENANT
@@ -346,7 +346,7 @@ async def prepare_workspace(
                 admin_email=f"bench-{uuid4().hex[:8]}@bench.example",
             )
         ws = made.workspace.id
-        access = await load_access(db, Principal(user_id=made.admin.id, email=made.admin.email))
+        access = await load_access(db, Operator(user_id=made.admin.id, email=made.admin.email))
         actor = Actor(ActorType.USER, user_id=made.admin.id, request_id="bench.ingest")
         async with db.transaction(access.binding(), write=True) as session:
             bind_actor(session, actor)

@@ -77,7 +77,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.auth.principal import Principal
+from backend.auth.subject import Operator
 from backend.authz.access import load_access
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
@@ -87,6 +87,7 @@ from backend.feedback import ingestion
 from backend.health import recalculate
 from backend.models import Workspace
 from backend.tenancy import service as tenancy
+from backend.tenancy.commands import CreateApiToken, CreateWorkspace
 from backend.vocabulary.roles import OrganizationKind
 
 log = logging.getLogger("bench.seed")
@@ -281,23 +282,21 @@ async def _tenancy(db: Database, workspaces: int) -> _Tenancy:
             admin_email=ADMIN_EMAIL,
             workspace_name=_workspace_name(0),
         )
-    principal = Principal(user_id=made.admin.id, email=made.admin.email)
-    access = await load_access(db, principal)
+    operator = Operator(user_id=made.admin.id, email=made.admin.email)
+    access = await load_access(db, operator)
     ids = [made.workspace.id]
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)
         for n in range(1, workspaces):
             workspace = await tenancy.create_workspace(
-                session, access, organization_id=made.organization.id, name=_workspace_name(n)
+                session, access, CreateWorkspace(made.organization.id, _workspace_name(n))
             )
             ids.append(workspace.id)
-    access = await load_access(db, principal)
+    access = await load_access(db, operator)
     assert set(access.workspace_roles) == set(ids)
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)
-        issued = await tenancy.create_api_token(
-            session, access, name="bench", workspace_id=None, read_only=False, expires_in_days=None
-        )
+        issued = await tenancy.create_api_token(session, access, CreateApiToken(name="bench"))
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, actor)
         feed = await ingestion.create_token(session, access, ids[0], "bench feed")

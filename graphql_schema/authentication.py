@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from backend.auth.principal import Principal
 from backend.auth.service import authenticate_token, bearer_token, find_live_token, note_use
 from backend.auth.sessions import authenticate_session, csrf_matches
+from backend.auth.subject import Subject
 from backend.auth.tokens import hash_secret
 from backend.authz.access import Access, access_from_rows, access_rows, load_access
 from backend.db.scoping import TenantBinding
@@ -28,10 +28,10 @@ from graphql_schema.context import Context
 from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
 
 
-async def principal_of(context: Context) -> Principal | None:
+async def subject_of(context: Context) -> Subject | None:
     """A bearer token if one is sent (even a bad one: no falling back), else the cookie."""
-    if context._principal is not None:  # already checked for this HTTP request
-        return context._principal
+    if context.identified is not None:  # already checked for this HTTP request
+        return context.identified
     sent = context.presented()
     if sent.authorization is not None:
         token = bearer_token(sent.authorization)
@@ -46,12 +46,12 @@ async def access_for(context: Context) -> Access | None:
     For callers that must know who is asking before the operation runs (a cached
     map read); the extension below then finds the access already there.
     """
-    if context._access is None:
-        principal = await principal_of(context)
-        if principal is None:
+    if context.signed_in is None:
+        subject = await subject_of(context)
+        if subject is None:
             return None
-        context._access = await load_access(context.db, principal)
-    return context._access
+        context.sign_in(await load_access(context.db, subject))
+    return context.signed_in
 
 
 T = TypeVar("T")
@@ -111,14 +111,14 @@ async def read_as_caller(
     """
     authorization = context.request.headers.get("authorization")
     token = bearer_token(authorization) if authorization else None
-    seen = known.get(token) if token is not None and context._access is None else None
+    seen = known.get(token) if token is not None and context.signed_in is None else None
     if token is None or seen is None:
         access = await access_for(context)
         if access is None:
             return None
         async with context.db.connection(access.binding()) as connection:
             result = await read(connection, access)
-        if token is not None and access.principal.token_id is not None:
+        if token is not None and access.token_id is not None:
             known.remember(token, access, None)
         return result
 
@@ -127,17 +127,17 @@ async def read_as_caller(
     workspaces = frozenset({within}) if within else frozenset(seen.access.workspace_roles)
     async with context.db.connection(TenantBinding(workspaces, user_id)) as connection:
         live = await find_live_token(connection, token, now)
-        if live is None or live.principal.user_id != user_id:
+        if live is None or live.subject.user_id != user_id:
             known.forget(token)
             return None
         grants = await access_rows(connection, user_id)
-        if grants == seen.grants and live.principal == seen.access.principal:
+        if grants == seen.grants and live.subject == seen.access.subject:
             access = seen.access
         else:
-            access = access_from_rows(live.principal, grants)
+            access = access_from_rows(live.subject, grants)
         result = await read(connection, access)
     await note_use(context.db, live, now)
-    context._access = access
+    context.sign_in(access)
     known.remember(token, access, grants)
     return result
 
@@ -148,23 +148,20 @@ class Authenticate(SchemaExtension):
         assert isinstance(context, Context)
         # Over HTTP a cached map read may already have signed the caller in for this
         # request. A socket's operations are checked one by one, never carried over.
-        known = context._access is not None and not context.is_socket
-        if known and self._is_mutation():
+        earlier = None if context.is_socket else context.signed_in
+        if earlier is not None and self._is_mutation():
             # Whoever signed the caller in earlier in this request, a mutation proves the
             # session's CSRF token itself.
-            assert context._access is not None
-            if not csrf_matches(context._access.principal, context.presented().csrf_token):
+            if not csrf_matches(earlier.subject, context.presented().csrf_token):
                 self._refuse(CsrfTokenMissing())
-        elif not known and not self._introspection_only():
-            principal = await principal_of(context)
-            if principal is None:
+        elif earlier is None and not self._introspection_only():
+            subject = await subject_of(context)
+            if subject is None:
                 self._refuse(Unauthenticated())
-            elif self._is_mutation() and not csrf_matches(
-                principal, context.presented().csrf_token
-            ):
+            elif self._is_mutation() and not csrf_matches(subject, context.presented().csrf_token):
                 self._refuse(CsrfTokenMissing())
             else:
-                context._access = await load_access(context.db, principal)
+                context.sign_in(await load_access(context.db, subject))
         yield
 
     def _refuse(self, error: Unauthenticated) -> None:

@@ -19,7 +19,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from backend.audit.actor import Actor
 from backend.auth.oidc import OidcClient
-from backend.auth.principal import Principal
+from backend.auth.subject import Subject
 from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.models.audit import ActorType
@@ -42,11 +42,12 @@ class Context:
     request_id: str
     # A WebSocket's connection_init payload (set by strawberry); None over HTTP.
     connection_params: dict[str, object] | None = field(default=None, repr=False)
-    # Set by the authentication extension once the document passed the limits.
+    # Set through ``sign_in`` by the authentication extension once the document passed
+    # the limits.
     _access: Access | None = None
     # Who an HTTP request's credential names, when found before validation
     # (``graphql_schema.private_schema``): ``Authenticate`` takes it from here.
-    _principal: Principal | None = None
+    _subject: Subject | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
     # Set by the input guard: what each mutation (by its field node) answers instead of
     # running, its arguments being bad.
@@ -71,14 +72,32 @@ class Context:
         return self._access
 
     @property
+    def signed_in(self) -> Access | None:
+        """The caller's access if they were signed in for this operation; else None."""
+        return self._access
+
+    def sign_in(self, access: Access) -> None:
+        """Record the caller's access, once their credential and CSRF token checked out."""
+        self._access = access
+
+    @property
+    def identified(self) -> Subject | None:
+        """Who this HTTP request's credential names, if found before validation."""
+        return self._subject
+
+    def identify(self, subject: Subject) -> None:
+        """Keep who the credential names, so the request looks it up only once."""
+        self._subject = subject
+
+    @property
     def actor(self) -> Actor:
         """Who the audit trail will name for this request's changes."""
-        principal = self.access.principal
+        access = self.access
         client = self.request.client
         return Actor(
-            type=ActorType.API_TOKEN if principal.token_id else ActorType.USER,
-            user_id=principal.user_id,
-            token_id=principal.token_id,
+            type=ActorType.API_TOKEN if access.token_id else ActorType.USER,
+            user_id=access.user_id,
+            token_id=access.token_id,
             request_id=self.request_id,
             ip=client.host if client else None,
             user_agent=self.request.headers.get("user-agent"),

@@ -9,7 +9,7 @@ expired), gets UNAUTHENTICATED whatever the document, after parsing alone.
 
 The limits still run first and cost no SQL; a document over a limit is then answered
 QUERY_TOO_COMPLEX only to a caller who authenticates, which costs the credential's
-lookup (none without a credential). The principal found is kept on the request's
+lookup (none without a credential). The subject found is kept on the request's
 context, where ``Authenticate`` finds it: one lookup per request, as before.
 WebSocket operations are left to ``Authenticate``, which checks each of them.
 """
@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from strawberry.extensions import SchemaExtension
 
 from backend.settings import Settings
-from graphql_schema.authentication import principal_of
+from graphql_schema.authentication import subject_of
 from graphql_schema.context import Context
 from graphql_schema.errors import Unauthenticated
 
@@ -34,16 +34,16 @@ def schema_is_private(settings: Settings) -> bool:
 async def hidden_from(context: Context) -> bool:
     """Whether this HTTP request's caller does not authenticate (and may not see the schema).
 
-    A principal found is kept for the rest of the request.
+    A subject found is kept for the rest of the request.
     """
     if context.request.scope["type"] != "http":
         return False
-    if context._access is not None or context._principal is not None:
+    if context.signed_in is not None or context.identified is not None:
         return False
-    principal = await principal_of(context)  # no SQL without a credential
-    if principal is None:
+    subject = await subject_of(context)  # no SQL without a credential
+    if subject is None:
         return True
-    context._principal = principal
+    context.identify(subject)
     return False
 
 

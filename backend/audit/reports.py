@@ -1,4 +1,8 @@
-"""Reading chains for operators: verify every chain, export one as NDJSON."""
+"""Reading chains for operators: verify every chain, export one as NDJSON.
+
+These are the CLI's whole work and open their own read transactions: each chain is
+read under its own binding (its workspace), so one transaction cannot serve them all.
+"""
 
 from __future__ import annotations
 

@@ -1,250 +1,26 @@
-"""An organization's SSO connections: created, changed and disabled by its ADMINs.
+"""An organization's SSO connections as sign-in reads them: listed, and their secret.
 
-The client secret is encrypted before it is stored and never leaves this module in
-clear except to the token request; audit events record that it changed, not what
-it is.
+The client secret is stored encrypted (``backend/tenancy/sso_connections.py`` writes
+it) and never leaves this module in clear except to the token request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.audit import recorder as audit
-from backend.audit.chain import changes_of
-from backend.auth import domains
-from backend.auth.oidc import OidcClient, OidcError
-from backend.authz.access import Access
-from backend.crypto.encryption import decrypt, encrypt
-from backend.errors import NotFound, ValidationFailed
-from backend.models import SsoConnection, Workspace
-from backend.net.outbound import url_refusal
+from backend.crypto.encryption import decrypt
+from backend.models import SsoConnection
 from backend.settings import Settings
-from backend.validation import no_control_characters, required_text
-from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 SECRET_PURPOSE = "sso client secret"  # noqa: S105 - a key-derivation label
-MIN_SECRET_LENGTH = 8
-MAX_DOMAINS = 50
-# What an audit event shows of a secret.
-_HIDDEN = "(hidden)"
-
-
-@dataclass(frozen=True)
-class ConnectionChanges:
-    """What an update sets; None leaves a field as it is."""
-
-    client_id: str | None = None
-    client_secret: str | None = None
-    allowed_domains: Sequence[str] | None = None
-    default_role: WorkspaceRole | None = None
-    default_workspace_ids: Sequence[UUID] | None = None
-    enabled: bool | None = None
 
 
 def client_secret(settings: Settings, connection: SsoConnection) -> str:
     return decrypt(settings.secret_key, SECRET_PURPOSE, connection.client_secret_encrypted)
-
-
-def _issuer(value: str, settings: Settings) -> str:
-    if len(value) > 500:
-        raise ValidationFailed("Must be at most 500 characters.", field="issuer")
-    cleaned = no_control_characters(value, field="issuer").strip().rstrip("/")
-    # https, a public address (or an allowed one; only those over plain http, and never in
-    # production): the outbound rules, as far as they can be told before discovery.
-    refusal = url_refusal(settings, cleaned)
-    if refusal is not None:
-        raise ValidationFailed(f"The issuer {refusal}.", field="issuer")
-    return cleaned
-
-
-def _domains(values: Sequence[str]) -> list[str]:
-    if len(values) > MAX_DOMAINS:  # before any work on them
-        raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowedDomains")
-    cleaned = list(
-        dict.fromkeys(
-            domains.email_domain(value, field=f"allowedDomains[{index}]")
-            for index, value in enumerate(values)
-        )
-    )
-    if not cleaned:
-        raise ValidationFailed(
-            "Name at least one email domain whose people may sign in.", field="allowedDomains"
-        )
-    return cleaned
-
-
-async def _require_verified(
-    session: AsyncSession, settings: Settings, connection: SsoConnection
-) -> None:
-    """An enabled connection may only let in people of domains the organization proved
-    it owns; otherwise any admin could claim another company's domain for their provider.
-    """
-    if not connection.enabled or settings.sso_allow_unverified_domains:
-        return
-    verified = await domains.verified_domains(session, connection.organization_id)
-    for index in domains.unverified(connection.allowed_domains, verified):
-        raise ValidationFailed(
-            f"Verify {connection.allowed_domains[index]} for this organization first "
-            "(claimDomain, then a DNS TXT record and verifyDomain).",
-            field=f"allowedDomains[{index}]",
-        )
-
-
-def _secret(value: str) -> str:
-    if len(value) < MIN_SECRET_LENGTH or len(value) > 2000 or value != value.strip():
-        raise ValidationFailed(
-            f"The client secret must be {MIN_SECRET_LENGTH} to 2000 characters, without "
-            "surrounding spaces.",
-            field="clientSecret",
-        )
-    return value
-
-
-async def _workspaces(
-    session: AsyncSession, organization_id: UUID, ids: Sequence[UUID]
-) -> list[str]:
-    found = set(
-        (
-            await session.scalars(
-                select(Workspace.id).where(
-                    Workspace.organization_id == organization_id, Workspace.id.in_(ids)
-                )
-            )
-        ).all()
-    )
-    for index, workspace_id in enumerate(ids):
-        if workspace_id not in found:
-            raise NotFound("Workspace", field=f"defaultWorkspaceIds[{index}]")
-    return list(dict.fromkeys(str(i) for i in ids))
-
-
-async def _check_discovery(oidc: OidcClient, issuer: str) -> None:
-    try:
-        await oidc.metadata(issuer)
-    except OidcError as error:
-        raise ValidationFailed(f"OpenID discovery failed: {error.reason}", field="issuer") from None
-
-
-def _audited(connection: SsoConnection) -> dict[str, Any]:
-    return {
-        "issuer": connection.issuer,
-        "client_id": connection.client_id,
-        "client_secret": _HIDDEN,
-        "allowed_domains": list(connection.allowed_domains),
-        "default_role": connection.default_role,
-        "default_workspace_ids": list(connection.default_workspace_ids),
-        "enabled": connection.enabled,
-    }
-
-
-async def create_connection(
-    session: AsyncSession,
-    access: Access,
-    settings: Settings,
-    oidc: OidcClient,
-    *,
-    organization_id: UUID,
-    issuer: str,
-    client_id: str,
-    client_secret: str,
-    allowed_domains: Sequence[str],
-    default_role: WorkspaceRole,
-    default_workspace_ids: Sequence[UUID],
-) -> SsoConnection:
-    access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
-    issuer = _issuer(issuer, settings)
-    connection = SsoConnection(
-        organization_id=organization_id,
-        issuer=issuer,
-        client_id=required_text(client_id, field="clientId", max_length=255),
-        client_secret_encrypted=encrypt(
-            settings.secret_key, SECRET_PURPOSE, _secret(client_secret)
-        ),
-        allowed_domains=_domains(allowed_domains),
-        default_role=default_role,
-        default_workspace_ids=await _workspaces(session, organization_id, default_workspace_ids),
-        enabled=True,
-    )
-    taken = await session.scalar(
-        select(SsoConnection.id).where(
-            SsoConnection.organization_id == organization_id, SsoConnection.issuer == issuer
-        )
-    )
-    if taken is not None:
-        raise ValidationFailed(
-            "This organization already has a connection to this issuer.", field="issuer"
-        )
-    await _require_verified(session, settings, connection)
-    await _check_discovery(oidc, issuer)
-    session.add(connection)
-    await session.flush()
-    await audit.record(
-        session,
-        organization_id=organization_id,
-        action="sso_connection.create",
-        subject_type="SsoConnection",
-        subject_id=connection.id,
-        changes=changes_of({}, _audited(connection)),
-    )
-    return connection
-
-
-async def _administered(
-    session: AsyncSession, access: Access, connection_id: UUID
-) -> SsoConnection:
-    connection = await session.get(SsoConnection, connection_id)
-    # Another organization's connection is indistinguishable from none.
-    if connection is None or not access.sees_organization(connection.organization_id):
-        raise NotFound("SSO connection", field="id")
-    access.require_organization(connection.organization_id, OrgRole.ADMIN, field="id")
-    return connection
-
-
-async def update_connection(
-    session: AsyncSession,
-    access: Access,
-    settings: Settings,
-    connection_id: UUID,
-    changes: ConnectionChanges,
-) -> SsoConnection:
-    connection = await _administered(session, access, connection_id)
-    before = _audited(connection)
-    if changes.client_id is not None:
-        connection.client_id = required_text(changes.client_id, field="clientId", max_length=255)
-    if changes.client_secret is not None:
-        connection.client_secret_encrypted = encrypt(
-            settings.secret_key, SECRET_PURPOSE, _secret(changes.client_secret)
-        )
-    if changes.allowed_domains is not None:
-        connection.allowed_domains = _domains(changes.allowed_domains)
-    if changes.default_role is not None:
-        connection.default_role = changes.default_role
-    if changes.default_workspace_ids is not None:
-        connection.default_workspace_ids = await _workspaces(
-            session, connection.organization_id, changes.default_workspace_ids
-        )
-    if changes.enabled is not None:
-        connection.enabled = changes.enabled
-    await _require_verified(session, settings, connection)
-    after = _audited(connection)
-    if changes.client_secret is not None:
-        before["client_secret"], after["client_secret"] = _HIDDEN, "(replaced)"
-    await session.flush()
-    await audit.record(
-        session,
-        organization_id=connection.organization_id,
-        action="sso_connection.update",
-        subject_type="SsoConnection",
-        subject_id=connection.id,
-        changes=changes_of(before, after),
-    )
-    return connection
 
 
 async def connections_of(session: AsyncSession, organization_id: UUID) -> Sequence[SsoConnection]:

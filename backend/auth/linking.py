@@ -23,20 +23,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import domains
-from backend.db.scoping import seeing_own_rows_of
+from backend.auth import domains, repository
 from backend.db.types import utcnow
 from backend.models import (
-    ApiToken,
-    OrganizationMembership,
     User,
-    UserIdentity,
-    UserSession,
 )
-from backend.vocabulary.roles import OrgRole
 
 
 class ControlNotShown(Exception):
@@ -65,7 +58,7 @@ async def existing_account(
     never for a link a workspace admin holds.
     Raises ``ControlNotShown`` when the account exists but may not be attached.
     """
-    user = await session.scalar(select(User).where(User.email == email))
+    user = await repository.user_by_email(session, email)
     if user is None:
         return None
     if (
@@ -82,18 +75,7 @@ async def is_dormant(session: AsyncSession, user: User) -> bool:
     of it: it is only an address someone was added under."""
     if user.email_verified_at is not None:
         return False
-    async with seeing_own_rows_of(session, user.id):
-        for table, column in (
-            (UserSession, UserSession.user_id),
-            (ApiToken, ApiToken.user_id),
-            (UserIdentity, UserIdentity.user_id),
-        ):
-            found = await session.scalar(
-                select(func.count()).select_from(table).where(column == user.id)
-            )
-            if found:
-                return False
-    return True
+    return not await repository.holds_any_credential(session, user.id)
 
 
 async def end_unproven_credentials(session: AsyncSession, user: User) -> int:
@@ -105,18 +87,7 @@ async def end_unproven_credentials(session: AsyncSession, user: User) -> int:
     ended = 0
     if user.email_verified_at is None:
         now = utcnow()
-        async with seeing_own_rows_of(session, user.id):
-            for model in (UserSession, ApiToken):
-                result = await session.execute(
-                    update(model)
-                    .where(model.user_id == user.id, model.revoked_at.is_(None))
-                    .values(revoked_at=now)
-                )
-                ended += int(getattr(result, "rowcount", 0) or 0)
-            result = await session.execute(
-                delete(UserIdentity).where(UserIdentity.user_id == user.id)
-            )
-            ended += int(getattr(result, "rowcount", 0) or 0)
+        ended = await repository.end_all_credentials(session, user.id, now)
         user.email_verified_at = now
     return ended
 
@@ -126,11 +97,4 @@ async def organization_manages(session: AsyncSession, organization_id: UUID, use
     owner."""
     if await domains.verified_owner(session, domains.domain_of(user.email)) != organization_id:
         return False
-    owner = await session.scalar(
-        select(OrganizationMembership.user_id).where(
-            OrganizationMembership.organization_id == organization_id,
-            OrganizationMembership.user_id == user.id,
-            OrganizationMembership.role == OrgRole.OWNER,
-        )
-    )
-    return owner is None
+    return not await repository.owns_organization(session, organization_id, user.id)

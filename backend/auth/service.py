@@ -1,20 +1,19 @@
-"""Authenticating a bearer API token into a Principal."""
+"""Authenticating a bearer API token into the subject it stands for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backend.auth import last_use
-from backend.auth.principal import Principal
+from backend.auth import last_use, repository
+from backend.auth.subject import PersonalToken
 from backend.auth.tokens import hash_secret, looks_like_token
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.models import ApiToken, User
+from backend.models import ApiToken
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -24,8 +23,13 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
-    """The principal a live token stands for, or None for a bad, revoked or expired one."""
+async def authenticate_token(db: Database, plaintext: str) -> PersonalToken | None:
+    """The subject a live token stands for, or None for a bad, revoked or expired one.
+
+    It opens its own transactions, as the entry point of a request: the token is looked
+    up before any tenant is known (bound by its hash alone), and its last use is stamped
+    in a short write of its own so a read request never holds a write lock.
+    """
     if not looks_like_token(plaintext):
         return None
     now = utcnow()
@@ -34,12 +38,12 @@ async def authenticate_token(db: Database, plaintext: str) -> Principal | None:
     if found is None:
         return None
     await note_use(db, found, now)
-    return found.principal
+    return found.subject
 
 
 @dataclass(frozen=True)
 class LiveToken:
-    principal: Principal
+    subject: PersonalToken
     last_used_at: datetime | None
 
 
@@ -49,11 +53,7 @@ async def find_live_token(
     """A live token and its user, in one statement on any connection (tokens and users
     are not workspace rows); None for an unknown, revoked or expired token or an
     inactive user."""
-    row = (
-        await connection.execute(
-            _TOKEN_AND_USER.where(ApiToken.secret_hash == hash_secret(plaintext))
-        )
-    ).one_or_none()
+    row = await repository.token_and_user(connection, hash_secret(plaintext))
     if row is None:
         return None
     if (
@@ -62,34 +62,19 @@ async def find_live_token(
         or not row.is_active
     ):
         return None
-    principal = Principal(
+    subject = PersonalToken(
         user_id=row.user_id,
         email=row.email,
         token_id=row.id,
-        restricted_workspace_id=row.restricted_workspace_id,
+        workspace_id=row.restricted_workspace_id,
+        organization_id=row.restricted_organization_id,
         read_only=row.read_only,
-        restricted_organization_id=row.restricted_organization_id,
     )
-    return LiveToken(principal, row.last_used_at)
-
-
-_TOKEN_AND_USER = select(
-    ApiToken.id,
-    ApiToken.user_id,
-    ApiToken.restricted_workspace_id,
-    ApiToken.restricted_organization_id,
-    ApiToken.read_only,
-    ApiToken.last_used_at,
-    ApiToken.revoked_at,
-    ApiToken.expires_at,
-    User.email,
-    User.is_active,
-).join(User, User.id == ApiToken.user_id)
+    return LiveToken(subject, row.last_used_at)
 
 
 async def note_use(db: Database, token: LiveToken, now: datetime) -> None:
     """Stamp the token's last use, at most once a minute (its own short write)."""
     if last_use.is_due(token.last_used_at, now):
-        assert token.principal.token_id is not None
-        owner = TenantBinding(account_id=token.principal.user_id)
-        await last_use.stamp(db, ApiToken, token.principal.token_id, "last_used_at", now, owner)
+        owner = TenantBinding(account_id=token.subject.user_id)
+        await last_use.stamp(db, ApiToken, token.subject.token_id, "last_used_at", now, owner)

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import last_use
-from backend.auth.principal import Principal
+from backend.auth import last_use, repository
+from backend.auth.subject import BrowserSession, Subject
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.models import User, UserSession
+from backend.models import UserSession
 from backend.settings import Settings
 
 SESSION_COOKIE = "waypost_session"
@@ -69,21 +68,22 @@ async def open_session(
     return NewSession(row.id, secret, row.csrf_token, row.expires_at)
 
 
-async def authenticate_session(db: Database, settings: Settings, secret: str) -> Principal | None:
-    """The principal of a live session, or None for an unknown, ended or expired one."""
+async def authenticate_session(
+    db: Database, settings: Settings, secret: str
+) -> BrowserSession | None:
+    """The subject of a live session, or None for an unknown, ended or expired one.
+
+    Like ``authenticate_token`` it is an entry point's first step and owns its
+    transactions: the lookup is bound by the cookie's hash alone (no tenant is known
+    yet), and the last-seen stamp is its own short write (see ``last_use``).
+    """
     if not secret.startswith(SESSION_PREFIX) or not 20 < len(secret) < 200:
         return None
     now = utcnow()
     idle = timedelta(seconds=settings.session_idle_timeout_seconds)
     presented = TenantBinding(secret_hash=_hash(secret))
     async with db.transaction(presented) as session:
-        row = (
-            await session.execute(
-                select(UserSession, User)
-                .join(User, User.id == UserSession.user_id)
-                .where(UserSession.secret_hash == _hash(secret))
-            )
-        ).one_or_none()
+        row = await repository.session_and_user(session, _hash(secret))
     if row is None:
         return None
     found, user = row
@@ -96,12 +96,12 @@ async def authenticate_session(db: Database, settings: Settings, secret: str) ->
         return None
     if last_use.is_due(found.last_seen_at, now):
         await last_use.stamp(db, UserSession, found.id, "last_seen_at", now, presented)
-    return Principal(
+    return BrowserSession(
         user_id=user.id,
         email=user.email,
         session_id=found.id,
         csrf_token=found.csrf_token,
-        restricted_organization_id=found.organization_id,
+        organization_id=found.organization_id,
     )
 
 
@@ -113,23 +113,17 @@ async def end_sessions(
     organization_id: UUID | None = None,
 ) -> int:
     """End one session of a user, those opened through one organization, or all of them."""
-    statement = update(UserSession).where(
-        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    return await repository.revoke_sessions(
+        session, utcnow(), user_id=user_id, session_id=session_id, organization_id=organization_id
     )
-    if session_id is not None:
-        statement = statement.where(UserSession.id == session_id)
-    if organization_id is not None:
-        statement = statement.where(UserSession.organization_id == organization_id)
-    result = await session.execute(statement.values(revoked_at=utcnow()))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
-def csrf_matches(principal: Principal, presented: str | None) -> bool:
+def csrf_matches(subject: Subject, presented: str | None) -> bool:
     """A cookie-borne session proves the request came from our page; others need not."""
-    if principal.session_id is None:
+    if not isinstance(subject, BrowserSession):
         return True
     return bool(
         presented
-        and principal.csrf_token
-        and secrets.compare_digest(presented.encode(), principal.csrf_token.encode())
+        and subject.csrf_token
+        and secrets.compare_digest(presented.encode(), subject.csrf_token.encode())
     )

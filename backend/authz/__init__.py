@@ -1,1 +1,1 @@
-"""Authorization: what a principal may see and touch."""
+"""Authorization: what a subject (the caller) may see and touch."""

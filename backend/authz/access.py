@@ -1,7 +1,9 @@
-"""What a principal may reach: its roles per organization and per workspace.
+"""What a subject may reach: its roles per organization and per workspace.
 
 ``Access`` is the only source of tenant bindings for request sessions, so a
-caller can never be handed a session that reaches beyond its workspaces.
+caller can never be handed a session that reaches beyond its workspaces. It is also
+the only reader of a subject's restrictions (a token's workspace, a session's
+organization, read-only): services ask the access, never the subject.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from backend.auth.principal import Principal
+from backend.auth.subject import (
+    BrowserSession,
+    IngestionKey,
+    Operator,
+    PersonalToken,
+    Subject,
+    UserSubject,
+)
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.errors import Forbidden, NotFound
@@ -36,7 +45,7 @@ from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest, workspac
 
 @dataclass(frozen=True)
 class Access:
-    principal: Principal
+    subject: Subject
     org_roles: Mapping[UUID, OrgRole] = field(default_factory=lambda: MappingProxyType({}))
     workspace_roles: Mapping[UUID, WorkspaceRole] = field(
         default_factory=lambda: MappingProxyType({})
@@ -46,11 +55,53 @@ class Access:
 
     @property
     def user_id(self) -> UUID:
-        return self.principal.user_id
+        """The person the caller acts for; an ingestion token acts for no one."""
+        match self.subject:
+            case BrowserSession() | PersonalToken() | Operator():
+                return self.subject.user_id
+            case IngestionKey():
+                raise Forbidden("An ingestion token acts on no one's behalf.")
+
+    @property
+    def account_id(self) -> UUID | None:
+        """Whose own credentials (tokens, sessions) the caller may see: the person's."""
+        match self.subject:
+            case BrowserSession() | PersonalToken() | Operator():
+                return self.subject.user_id
+            case IngestionKey():
+                return None
+
+    @property
+    def token_id(self) -> UUID | None:
+        """The API token the caller presents, if they present one (not a session)."""
+        return self.subject.token_id if isinstance(self.subject, PersonalToken) else None
+
+    @property
+    def session_id(self) -> UUID | None:
+        """The browser session the caller signed in with, if any."""
+        return self.subject.session_id if isinstance(self.subject, BrowserSession) else None
 
     @property
     def read_only(self) -> bool:
-        return self.principal.read_only
+        return isinstance(self.subject, PersonalToken) and self.subject.read_only
+
+    @property
+    def workspace_limit(self) -> UUID | None:
+        """The one workspace the caller's credential is limited to, if it is."""
+        match self.subject:
+            case PersonalToken() | IngestionKey():
+                return self.subject.workspace_id
+            case BrowserSession() | Operator():
+                return None
+
+    @property
+    def organization_limit(self) -> UUID | None:
+        """The one organization the caller's credential acts in, if it is limited."""
+        match self.subject:
+            case BrowserSession() | PersonalToken():
+                return self.subject.organization_id
+            case IngestionKey() | Operator():
+                return None
 
     def binding(self) -> TenantBinding:
         """The caller's workspaces, the organizations they see (as a member, or as a
@@ -63,7 +114,7 @@ class Access:
         return TenantBinding(
             frozenset(self.workspace_roles),
             organization_ids=self.visible_organization_ids(),
-            account_id=self.user_id,
+            account_id=self.account_id,
         )
 
     def workspace_role(self, workspace_id: UUID) -> WorkspaceRole | None:
@@ -118,10 +169,13 @@ class Access:
             raise Forbidden("This API token is read-only.")
 
 
-async def load_access(db: Database, principal: Principal) -> Access:
-    """The principal's access, read in one statement."""
-    async with db.connection(TenantBinding(user_id=principal.user_id)) as connection:
-        return access_from_rows(principal, await access_rows(connection, principal.user_id))
+async def load_access(db: Database, subject: Subject) -> Access:
+    """The subject's access, read in one statement (none for an ingestion token, whose
+    reach comes from the token alone)."""
+    if isinstance(subject, IngestionKey):
+        return ingestion_access(subject.token_id, subject.workspace_id)
+    async with db.connection(TenantBinding(user_id=subject.user_id)) as connection:
+        return access_from_rows(subject, await access_rows(connection, subject.user_id))
 
 
 async def access_rows(connection: AsyncConnection, user_id: UUID) -> list[tuple[Any, ...]]:
@@ -165,8 +219,8 @@ _ADMIN_ORG_ROLES = [r.value for r in OrgRole if r.at_least(OrgRole.ADMIN)]
 _ACCESS_ROWS = _access_rows()
 
 
-def access_from_rows(principal: Principal, rows: Iterable[Sequence[Any]]) -> Access:
-    """What the principal reaches, from the grants ``_access_rows`` returns."""
+def access_from_rows(subject: UserSubject, rows: Iterable[Sequence[Any]]) -> Access:
+    """What the subject reaches, from the grants ``_access_rows`` returns."""
     org_roles: dict[UUID, OrgRole] = {}
     implied: list[tuple[UUID, UUID]] = []
     direct: list[tuple[UUID, WorkspaceRole, UUID]] = []
@@ -191,22 +245,23 @@ def access_from_rows(principal: Principal, rows: Iterable[Sequence[Any]]) -> Acc
         workspace_roles[workspace_id] = best
         workspace_orgs[workspace_id] = organization_id
 
-    if principal.restricted_organization_id is not None:
-        org = principal.restricted_organization_id
+    access = Access(subject)
+    if access.organization_limit is not None:
+        org = access.organization_limit
         org_roles = {k: v for k, v in org_roles.items() if k == org}
         workspace_roles = {k: v for k, v in workspace_roles.items() if workspace_orgs[k] == org}
         workspace_orgs = {k: v for k, v in workspace_orgs.items() if v == org}
 
-    if principal.restricted_workspace_id is not None:
+    if access.workspace_limit is not None:
         # A token limited to one workspace acts there and nowhere else, and
         # carries no organization-level powers.
-        only = principal.restricted_workspace_id
+        only = access.workspace_limit
         workspace_roles = {k: v for k, v in workspace_roles.items() if k == only}
         workspace_orgs = {k: v for k, v in workspace_orgs.items() if k == only}
         org_roles = {}
 
-    return Access(
-        principal=principal,
+    return replace(
+        access,
         org_roles=MappingProxyType(org_roles),
         workspace_roles=MappingProxyType(workspace_roles),
         workspace_orgs=MappingProxyType(workspace_orgs),
@@ -217,6 +272,6 @@ def ingestion_access(token_id: UUID, workspace_id: UUID) -> Access:
     """What an ingestion token may do: write feedback in its one workspace (an EDITOR's
     role there, no organization powers), whoever created it and whatever became of them."""
     return Access(
-        principal=Principal(user_id=token_id, email="", restricted_workspace_id=workspace_id),
+        IngestionKey(token_id=token_id, workspace_id=workspace_id),
         workspace_roles=MappingProxyType({workspace_id: WorkspaceRole.EDITOR}),
     )

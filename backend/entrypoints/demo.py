@@ -23,21 +23,26 @@ from sqlalchemy import select
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
-from backend.auth.principal import Principal
+from backend.auth.subject import Operator
 from backend.authz.access import Access, load_access
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
 from backend.feedback import sentiment
 from backend.feedback import service as feedback
+from backend.feedback.commands import FeedbackItem, SubmitFeedback
 from backend.health import recalculate
 from backend.initiatives import service as initiatives
+from backend.initiatives.commands import CreateInitiative
 from backend.journeys import maps, personas, structure
 from backend.metrics import service as metrics
+from backend.metrics.commands import CreateMetric, Observation, RecordValues
 from backend.models import Organization, Stage
 from backend.tenancy import service as tenancy
+from backend.tenancy.commands import CreateWorkspace
+from backend.vocabulary.initiatives import InitiativeStatus
 from backend.vocabulary.journeys import MapStatus, MapTemplate, Severity
-from backend.vocabulary.metrics import MetricSource
+from backend.vocabulary.metrics import MetricDirection, MetricSource
 from backend.vocabulary.roles import OrganizationKind
 
 ORG_SLUG = "demo"
@@ -141,14 +146,14 @@ async def seed_demo(
             workspace_name=CLIENTS[0].name,
         )
     token = made.token.plaintext
-    principal = Principal(user_id=made.admin.id, email=made.admin.email)
-    access = await load_access(db, principal)
+    operator = Operator(user_id=made.admin.id, email=made.admin.email)
+    access = await load_access(db, operator)
     async with db.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system(request_id="waypost demo"))
         second = await tenancy.create_workspace(
-            session, access, organization_id=made.organization.id, name=CLIENTS[1].name
+            session, access, CreateWorkspace(made.organization.id, CLIENTS[1].name)
         )
-    access = await load_access(db, principal)
+    access = await load_access(db, operator)
     CLIENTS[0].workspace_id, CLIENTS[1].workspace_id = made.workspace.id, second.id
 
     for client in CLIENTS:
@@ -260,7 +265,7 @@ def _rating(rng: random.Random, mean: float) -> int:
 
 def _item(
     rng: random.Random, client: Client, n: int, name: str, mean: float, at: datetime
-) -> dict[str, Any]:
+) -> FeedbackItem:
     rating = _rating(rng, mean)
     kind = rng.choices(["CSAT", "NPS", "CES", None], weights=[50, 25, 15, 10])[0]
     value = {
@@ -273,24 +278,24 @@ def _item(
     if kind is None or rng.random() < 0.4:
         words = POSITIVE if rating >= 4 else NEGATIVE if rating <= 2 else NEUTRAL
         text = rng.choice(words)
-    return {
-        "source": rng.choice(["SURVEY", "SURVEY", "REVIEW", "SUPPORT_TICKET", "SOCIAL"]),
-        "external_id": f"{client.prefix}-{n:06d}",
-        "channel": None,
-        "journey_map_id": None,
-        "stage_id": None,
-        "touchpoint_id": None,
-        "persona_id": None,
-        "measure": kind,
-        "measure_value": value,
-        "text": text,
-        "tags": [],
-        "customer_ref": f"cust-{rng.randrange(1, 4000):05d}",
-        "event_name": f"{client.prefix}.{name.lower().replace(' ', '_')}",
-        "url": None,
-        "survey_id": None,
-        "occurred_at": at,
-    }
+    return FeedbackItem(
+        source=rng.choice(["SURVEY", "SURVEY", "REVIEW", "SUPPORT_TICKET", "SOCIAL"]),
+        external_id=f"{client.prefix}-{n:06d}",
+        channel=None,
+        journey_map_id=None,
+        stage_id=None,
+        touchpoint_id=None,
+        persona_id=None,
+        measure=kind,
+        measure_value=value,
+        text=text,
+        tags=[],
+        customer_ref=f"cust-{rng.randrange(1, 4000):05d}",
+        event_name=f"{client.prefix}.{name.lower().replace(' ', '_')}",
+        url=None,
+        survey_id=None,
+        occurred_at=at,
+    )
 
 
 async def _feedback(
@@ -317,7 +322,9 @@ async def _feedback(
         async with _writer(db, access) as session:
             bind_actor(session, Actor.system(request_id="waypost demo"))
             batch = await feedback.submit(
-                session, access, client.workspace_id, items[start : start + feedback.MAX_BATCH]
+                session,
+                access,
+                SubmitFeedback(client.workspace_id, items[start : start + feedback.MAX_BATCH]),
             )
             await sentiment.score_feedback(
                 session, client.workspace_id, [r.feedback.id for r in batch.items if r.feedback]
@@ -341,27 +348,29 @@ async def _improvement(
         conversion = await metrics.create_metric(
             session,
             access,
-            client.workspace_id,
-            {
-                "name": "Journey completion",
-                "unit": "%",
-                "direction": "HIGHER_IS_BETTER",
-                "target": 45.0,
-                "journey_map_id": client.map_id,
-            },
+            CreateMetric(
+                workspace_id=client.workspace_id,
+                name="Journey completion",
+                unit="%",
+                direction=MetricDirection.HIGHER_IS_BETTER,
+                target=45.0,
+                journey_map_id=client.map_id,
+            ),
         )
         await metrics.record_values(
             session,
             access,
-            conversion.id,
-            [
-                (
-                    round(31 + month * 2.2 + rng.uniform(-1, 1), 1),
-                    now - timedelta(days=30 * (6 - month)),
-                )
-                for month in range(6)
-            ],
-            MetricSource.IMPORT,
+            RecordValues(
+                conversion.id,
+                tuple(
+                    Observation(
+                        round(31 + month * 2.2 + rng.uniform(-1, 1), 1),
+                        now - timedelta(days=30 * (6 - month)),
+                    )
+                    for month in range(6)
+                ),
+                MetricSource.IMPORT,
+            ),
         )
         plans = [
             (f"Fix {ordered[0][0].lower()}", ordered[0][0], "SHIPPED", 4, 2, 0.8, 2500),
@@ -372,22 +381,22 @@ async def _improvement(
             await initiatives.create_initiative(
                 session,
                 access,
-                client.workspace_id,
-                {
-                    "title": title,
-                    "status": status,
-                    "owner_id": access.user_id,
-                    "department": "Digital",
-                    "impact": impact,
-                    "effort": effort,
-                    "confidence": confidence,
-                    "reach": reach,
-                    "touchpoint_ids": [client.touchpoints[touchpoint]],
-                    "target_metric_id": conversion.id,
-                    "baseline": 31.0,
-                    "target": 45.0,
-                    "shipped_at": shipped_at if status == "SHIPPED" else None,
-                },
+                CreateInitiative(
+                    workspace_id=client.workspace_id,
+                    title=title,
+                    status=InitiativeStatus(status),
+                    owner_id=access.user_id,
+                    department="Digital",
+                    impact=impact,
+                    effort=effort,
+                    confidence=confidence,
+                    reach=reach,
+                    touchpoint_ids=(client.touchpoints[touchpoint],),
+                    target_metric_id=conversion.id,
+                    baseline=31.0,
+                    target=45.0,
+                    shipped_at=shipped_at if status == "SHIPPED" else None,
+                ),
             )
 
 

@@ -16,22 +16,18 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import NotFound, ValidationFailed
-from backend.models import JourneyMap, Persona, Stage, Touchpoint
+from backend.feedback.repository import FeedbackRepository, MatchKeys, Stamp, StructureRow
+from backend.feedback.results import FeedbackRow
 from backend.vocabulary.journeys import Scenario
 
 # Workspaces whose structure one process keeps (the least recently used goes first).
 CACHED_WORKSPACES = 128
-
-Stamp = frozenset[tuple[UUID, int, datetime]]
 
 
 class Structure:
@@ -42,7 +38,7 @@ class Structure:
         self,
         maps: Iterable[tuple[UUID, Scenario]],
         stages: Iterable[tuple[UUID, UUID]],
-        touchpoints: Iterable[tuple[UUID, UUID, UUID, Mapping[str, Any] | None]],
+        touchpoints: Iterable[tuple[UUID, UUID, UUID, MatchKeys | None]],
     ) -> None:
         scenarios = dict(maps)
         self.maps = set(scenarios)
@@ -51,7 +47,7 @@ class Structure:
         self.touchpoints: dict[UUID, tuple[UUID, UUID]] = {}
         self._by_event: dict[str, set[UUID]] = {}
         self._by_survey: dict[str, set[UUID]] = {}
-        self._url_patterns: list[tuple[Callable[[str], Any], UUID]] = []
+        self._url_patterns: list[tuple[Callable[[str], re.Match[str] | None], UUID]] = []
         for touchpoint_id, stage_id, map_id, keys in touchpoints:
             if map_id not in scenarios:
                 continue
@@ -68,15 +64,15 @@ class Structure:
                 matcher = re.compile(fnmatch.translate(pattern)).match
                 self._url_patterns.append((matcher, touchpoint_id))
 
-    def place(self, values: dict[str, Any]) -> None:
+    def place(self, values: FeedbackRow) -> None:
         """Check the links an item names and fill in the rest from the most specific one."""
         touchpoint_id, stage_id = values["touchpoint_id"], values["stage_id"]
         map_id = values["journey_map_id"]
         # Each id named must exist here before any is compared with another.
         if stage_id is not None and stage_id not in self.stages:
-            raise NotFound("Stage", field="stageId")
+            raise NotFound("Stage", field="stage_id")
         if map_id is not None and map_id not in self.maps:
-            raise NotFound("Journey map", field="journeyMapId")
+            raise NotFound("Journey map", field="journey_map_id")
         if touchpoint_id is None and stage_id is None and map_id is None:
             touchpoint_id = self._match(values)
             if touchpoint_id is None:
@@ -84,12 +80,14 @@ class Structure:
         if touchpoint_id is not None:
             found = self.touchpoints.get(touchpoint_id)
             if found is None:
-                raise NotFound("Touchpoint", field="touchpointId")
-            self._agrees(stage_id, found[0], "stageId")
-            self._agrees(map_id, found[1], "journeyMapId")
-            values.update(touchpoint_id=touchpoint_id, stage_id=found[0], journey_map_id=found[1])
+                raise NotFound("Touchpoint", field="touchpoint_id")
+            self._agrees(stage_id, found[0], "stage_id")
+            self._agrees(map_id, found[1], "journey_map_id")
+            values["touchpoint_id"] = touchpoint_id
+            values["stage_id"] = found[0]
+            values["journey_map_id"] = found[1]
         elif stage_id is not None:
-            self._agrees(map_id, self.stages[stage_id], "journeyMapId")
+            self._agrees(map_id, self.stages[stage_id], "journey_map_id")
             values["journey_map_id"] = self.stages[stage_id]
 
     @staticmethod
@@ -97,7 +95,7 @@ class Structure:
         if given is not None and given != actual:
             raise ValidationFailed("Does not contain the touchpoint or stage given.", field=name)
 
-    def _match(self, values: Mapping[str, Any]) -> UUID | None:
+    def _match(self, values: FeedbackRow) -> UUID | None:
         """The one current-state touchpoint listing one of the item's keys, if just one."""
         found: set[UUID] = set()
         if values["event_name"]:
@@ -118,9 +116,9 @@ class Placement:
         self._structure = structure
         self._personas = personas
 
-    def place(self, values: dict[str, Any]) -> None:
+    def place(self, values: FeedbackRow) -> None:
         if values["persona_id"] is not None and values["persona_id"] not in self._personas:
-            raise NotFound("Persona", field="personaId")
+            raise NotFound("Persona", field="persona_id")
         self._structure.place(values)
 
 
@@ -132,40 +130,20 @@ async def load(
     session: AsyncSession, workspace_id: UUID, personas: Iterable[UUID | None]
 ) -> Placement:
     """The placement for a batch in this workspace whose items name these personas."""
+    repository = FeedbackRepository(session)
     named = {p for p in personas if p is not None}
-    found: set[UUID] = set()
-    if named:
-        found = set(
-            (
-                await session.scalars(
-                    select(Persona.id).where(
-                        Persona.workspace_id == workspace_id, Persona.id.in_(named)
-                    )
-                )
-            ).all()
-        )
-    return Placement(await structure_of(session, workspace_id), found)
+    found = await repository.persona_ids(workspace_id, named) if named else set()
+    return Placement(await structure_of(repository, workspace_id), found)
 
 
-async def structure_of(session: AsyncSession, workspace_id: UUID) -> Structure:
+async def structure_of(repository: FeedbackRepository, workspace_id: UUID) -> Structure:
     """The workspace's structure as this transaction sees it: kept, if the maps' stamp
     is the one it was read under; read (and kept) otherwise."""
     held = _kept.get(workspace_id)
-    if held is not None:
-        stamp = frozenset(
-            tuple(row)
-            for row in (
-                await session.execute(
-                    select(JourneyMap.id, JourneyMap.version, JourneyMap.updated_at).where(
-                        JourneyMap.workspace_id == workspace_id, JourneyMap.deleted_at.is_(None)
-                    )
-                )
-            ).all()
-        )
-        if stamp == held[0]:
-            _kept.move_to_end(workspace_id)
-            return held[1]
-    stamp, structure = await _read(session, workspace_id)
+    if held is not None and await repository.map_stamp(workspace_id) == held[0]:
+        _kept.move_to_end(workspace_id)
+        return held[1]
+    stamp, structure = _index(await repository.structure_rows(workspace_id))
     _kept[workspace_id] = (stamp, structure)
     _kept.move_to_end(workspace_id)
     while len(_kept) > CACHED_WORKSPACES:
@@ -173,31 +151,15 @@ async def structure_of(session: AsyncSession, workspace_id: UUID) -> Structure:
     return structure
 
 
-async def _read(session: AsyncSession, workspace_id: UUID) -> tuple[Stamp, Structure]:
-    # One row per touchpoint, and one per stage or map without any; each row carries
-    # its map's stamp.
-    rows: Sequence[Any] = (
-        await session.execute(
-            select(
-                JourneyMap.id,
-                JourneyMap.version,
-                JourneyMap.updated_at,
-                JourneyMap.scenario,
-                Stage.id,
-                Touchpoint.id,
-                Touchpoint.journey_map_id,
-                Touchpoint.match_keys,
-            )
-            .select_from(JourneyMap)
-            .outerjoin(Stage, Stage.journey_map_id == JourneyMap.id)
-            .outerjoin(Touchpoint, Touchpoint.stage_id == Stage.id)
-            .where(JourneyMap.workspace_id == workspace_id, JourneyMap.deleted_at.is_(None))
-        )
-    ).all()
+def _index(rows: Sequence[StructureRow]) -> tuple[Stamp, Structure]:
     stamp = frozenset((m, version, changed) for m, version, changed, *_ in rows)
     structure = Structure(
         {(m, scenario) for m, _, _, scenario, *_ in rows},
         {(stage, m) for m, _, _, _, stage, *_ in rows if stage is not None},
-        [(t, stage, tm, keys) for *_, stage, t, tm, keys in rows if t is not None],
+        [
+            (t, stage, tm, keys)
+            for _, _, _, _, stage, t, tm, keys in rows
+            if t is not None and stage is not None and tm is not None
+        ],
     )
     return stamp, structure

@@ -12,10 +12,9 @@ from functools import cache, lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.models import Feedback
+from backend.feedback.repository import FeedbackRepository
 
 MAX_SCORED_CHARS = 5_000  # the opening of a long ticket carries its tone; the rest costs time
 
@@ -45,21 +44,13 @@ async def score_feedback(
 
     Already scored rows are left alone, so a redelivered event changes nothing.
     """
+    repository = FeedbackRepository(session)
     ids = list(feedback_ids)
     changed: set[UUID] = set()
     for start in range(0, len(ids), 1000):
-        rows = (
-            await session.scalars(
-                select(Feedback).where(
-                    Feedback.workspace_id == workspace_id,
-                    Feedback.id.in_(ids[start : start + 1000]),
-                    Feedback.sentiment.is_(None),
-                )
-            )
-        ).all()
-        for row in rows:
+        for row in await repository.unscored(workspace_id, ids[start : start + 1000]):
             row.sentiment = score_text(row.text)
             if row.sentiment is not None and row.touchpoint_id is not None:
                 changed.add(row.touchpoint_id)
-    await session.flush()
+    await repository.flush()
     return changed

@@ -10,14 +10,12 @@ nobody has reviewed it for ``stale_after_days``, or when its score fell by at le
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -26,16 +24,13 @@ from backend.authz.access import Access
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.health import model
-from backend.models import (
-    AlertKind,
-    HealthAlert,
-    HealthScore,
-    HealthSettings,
-    HealthSubject,
-    JourneyMap,
-    MapReview,
-)
+from backend.health.commands import MarkReviewed, UpdateThresholds
+from backend.health.reads import score_of
+from backend.health.repository import alerts as repository
+from backend.health.repository import scores
+from backend.models import AlertKind, HealthAlert, HealthSubject, MapReview
 from backend.outbox import emit as outbox
+from backend.patch import UNSET
 from backend.vocabulary.roles import WorkspaceRole
 
 DEFAULT_ALERT_BELOW = 50.0
@@ -52,56 +47,56 @@ class Thresholds:
 
 
 async def thresholds_of(session: AsyncSession, workspace_id: UUID) -> Thresholds:
-    row = await session.get(HealthSettings, (workspace_id, workspace_id))
+    row = await repository.settings(session, workspace_id)
     if row is None:
         return Thresholds()
     return Thresholds(row.alert_below, row.stale_after_days, row.sharp_drop_points)
 
 
-def _finite(value: float | None, field: str, low: float, high: float) -> float | None:
-    if value is None:
-        return None
+def _finite(value: float, field: str, low: float, high: float) -> float:
     if not math.isfinite(value) or not low <= value <= high:
         raise ValidationFailed(f"Must be between {low:g} and {high:g}.", field=field)
     return value
 
 
 async def update_thresholds(
-    session: AsyncSession, access: Access, workspace_id: UUID, values: Mapping[str, Any]
+    session: AsyncSession, access: Access, command: UpdateThresholds
 ) -> Thresholds:
     """Set any of alert_below (None: no alerts), stale_after_days, sharp_drop_points."""
-    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    workspace_id = command.workspace_id
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     current = await thresholds_of(session, workspace_id)
-    before: dict[str, Any] = asdict(current)
-    wanted = dict(before)
-    if "alert_below" in values:
-        wanted["alert_below"] = _finite(values["alert_below"], "alertBelow", 0, 100)
-    if values.get("stale_after_days") is not None:
-        days = values["stale_after_days"]
-        if not 1 <= days <= 3650:
-            raise ValidationFailed("Must be between 1 and 3650 days.", field="staleAfterDays")
-        wanted["stale_after_days"] = days
-    if values.get("sharp_drop_points") is not None:
-        wanted["sharp_drop_points"] = _finite(
-            values["sharp_drop_points"], "sharpDropPoints", 0.1, 100
+    wanted = current
+    if command.alert_below is not UNSET:
+        below = command.alert_below
+        wanted = replace(
+            wanted, alert_below=None if below is None else _finite(below, "alert_below", 0, 100)
         )
-    row = await session.get(HealthSettings, (workspace_id, workspace_id))
-    if row is None:
-        row = HealthSettings(workspace_id=workspace_id, id=workspace_id, **wanted)
-        session.add(row)
-    else:
-        for name, value in wanted.items():
-            setattr(row, name, value)
-    await session.flush()
+    if command.stale_after_days is not UNSET:
+        if not 1 <= command.stale_after_days <= 3650:
+            raise ValidationFailed("Must be between 1 and 3650 days.", field="stale_after_days")
+        wanted = replace(wanted, stale_after_days=command.stale_after_days)
+    if command.sharp_drop_points is not UNSET:
+        wanted = replace(
+            wanted,
+            sharp_drop_points=_finite(command.sharp_drop_points, "sharp_drop_points", 0.1, 100),
+        )
+    await repository.save_settings(
+        session,
+        workspace_id,
+        alert_below=wanted.alert_below,
+        stale_after_days=wanted.stale_after_days,
+        sharp_drop_points=wanted.sharp_drop_points,
+    )
     await audit.record(
         session,
         workspace_id=workspace_id,
         action="health_settings.update",
         subject_type="Workspace",
         subject_id=workspace_id,
-        changes=changes_of(before, wanted),
+        changes=changes_of(asdict(current), asdict(wanted)),
     )
-    return Thresholds(**wanted)
+    return wanted
 
 
 def crossing(before: float | None, after: float, threshold: float) -> AlertKind | None:
@@ -117,7 +112,7 @@ async def record_crossings(
     session: AsyncSession,
     workspace_id: UUID,
     before: Mapping[UUID, float],
-    after: list[tuple[HealthSubject, UUID, model.Score]],
+    after: Sequence[scores.Scored],
 ) -> list[HealthAlert]:
     """Called by a pass with the scores it replaced and the ones it wrote."""
     threshold = (await thresholds_of(session, workspace_id)).alert_below
@@ -139,8 +134,7 @@ async def record_crossings(
     ]
     if not alerts:
         return []
-    session.add_all(alerts)
-    await session.flush()
+    await repository.add_alerts(session, alerts)
     for alert in alerts:
         await outbox.emit(
             session,
@@ -197,41 +191,35 @@ def staleness(
 
 
 async def map_staleness(session: AsyncSession, workspace_id: UUID, map_id: UUID) -> Staleness:
-    from backend.health.recalculate import score_of  # recalculate imports this module
-
-    journey_map = await session.get(JourneyMap, (workspace_id, map_id))
+    journey_map = await repository.journey_map(session, workspace_id, map_id)
     if journey_map is None:
         raise NotFound("Journey map", field="id")
-    score = await session.get(HealthScore, (workspace_id, map_id))
+    score = await scores.stored(session, workspace_id, map_id)
     return staleness(
         journey_map.created_at,
-        await session.get(MapReview, (workspace_id, map_id)),
+        await repository.review(session, workspace_id, map_id),
         score_of(score) if score else None,
         await thresholds_of(session, workspace_id),
         utcnow(),
     )
 
 
-async def mark_reviewed(
-    session: AsyncSession, access: Access, map_id: UUID, note: str = ""
-) -> MapReview:
-    journey_map = await session.scalar(
-        select(JourneyMap).where(JourneyMap.id == map_id, JourneyMap.deleted_at.is_(None))
-    )
+async def mark_reviewed(session: AsyncSession, access: Access, command: MarkReviewed) -> MapReview:
+    map_id, note = command.map_id, command.note
+    journey_map = await repository.live_journey_map(session, map_id)
     if journey_map is None or access.workspace_role(journey_map.workspace_id) is None:
         raise NotFound("Journey map", field="id")
     access.require_workspace(journey_map.workspace_id, WorkspaceRole.EDITOR, field="id")
     if len(note) > 2000:
         raise ValidationFailed("At most 2000 characters.", field="note")
-    review = await session.get(MapReview, (journey_map.workspace_id, map_id))
+    review = await repository.review(session, journey_map.workspace_id, map_id)
     before = {"reviewed_at": review.reviewed_at if review else None}
     if review is None:
         review = MapReview(workspace_id=journey_map.workspace_id, id=map_id)
-        session.add(review)
     review.reviewed_at = utcnow()
     review.reviewed_by = access.user_id
     review.note = note
-    await session.flush()
+    await repository.save_review(session, review)
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,

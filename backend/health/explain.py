@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from backend.health import model
-from backend.health.evidence import age_in_days, measure_value, recency_weight
-from backend.health.recalculate import load_facts, score_of
-from backend.models import Feedback, HealthEvidence, HealthScore, HealthSubject
+from backend.health.reads import score_of
+from backend.health.repository import evidence, scores
+from backend.health.repository.facts import load_facts
+from backend.models import HealthSubject
 
 MAX_TOUCHPOINTS_SEARCHED = 300  # for a workspace: the touchpoints that weigh most in it
 
@@ -71,11 +70,7 @@ async def explain(
     *,
     limit: int = 5,
 ) -> Explanation | None:
-    stored = await session.scalar(
-        select(HealthScore).where(
-            HealthScore.workspace_id == workspace_id, HealthScore.id == subject_id
-        )
-    )
+    stored = await scores.stored(session, workspace_id, subject_id)
     if stored is None:
         return None
     as_of = stored.computed_at
@@ -163,27 +158,14 @@ async def _influences(
     as_of: datetime,
     limit: int,
 ) -> list[Influence]:
-    evidence = {
-        row.id: row
-        for row in (
-            await session.scalars(
-                select(HealthEvidence).where(
-                    HealthEvidence.workspace_id == workspace_id,
-                    HealthEvidence.id.in_(list(shares)),
-                )
-            )
-        ).all()
-    }
-    if not evidence:
+    found = await evidence.rows_of(session, workspace_id, shares)
+    if not found:
         return []
-    terms: list[ColumnElement[float]] = []
-    for name, value, present in (
-        ("satisfaction", measure_value(), Feedback.measure_value.is_not(None)),
-        ("sentiment", (Feedback.sentiment + 1.0) / 2.0, Feedback.sentiment.is_not(None)),
-    ):
+    pulls: dict[str, tuple[dict[UUID, float], dict[UUID, float]]] = {}
+    for name in ("satisfaction", "sentiment"):
         factor: dict[UUID, float] = {}
         mean: dict[UUID, float] = {}
-        for touchpoint_id, row in evidence.items():
+        for touchpoint_id, row in found.items():
             weight, total, count = (
                 getattr(row, f"{name}_weight"),
                 getattr(row, f"{name}_total"),
@@ -197,34 +179,13 @@ async def _influences(
             shrink = count / (count + model.SHRINK_K)
             factor[touchpoint_id] = shares[touchpoint_id] * component.weight * shrink * 100 / weight
             mean[touchpoint_id] = total / weight
-        if not factor:
-            continue
-        weight_now = recency_weight(age_in_days(session.get_bind().dialect.name, as_of))
-        terms.append(
-            case(
-                (
-                    present,
-                    cast(case(factor, value=Feedback.touchpoint_id, else_=0.0), Float)
-                    * weight_now
-                    * (value - cast(case(mean, value=Feedback.touchpoint_id, else_=0.0), Float)),
-                ),
-                else_=0.0,
-            )
-        )
-    if not terms:
+        if factor:
+            pulls[name] = (factor, mean)
+    if not pulls:
         return []
-    influence = sum(terms[1:], terms[0]).label("influence")
-    rows = (
-        await session.execute(
-            select(Feedback.id, Feedback.touchpoint_id, influence)
-            .where(
-                Feedback.workspace_id == workspace_id,
-                Feedback.touchpoint_id.in_(list(evidence)),
-                Feedback.occurred_at > as_of - model.WINDOW,
-                Feedback.occurred_at <= as_of,
-            )
-            .order_by(func.abs(influence).desc(), Feedback.id)
-            .limit(limit)
+    return [
+        Influence(feedback_id, touchpoint_id, points)
+        for feedback_id, touchpoint_id, points in await evidence.strongest_influences(
+            session, workspace_id, found, pulls, as_of, limit
         )
-    ).all()
-    return [Influence(r.id, r.touchpoint_id, float(r.influence)) for r in rows if r.influence]
+    ]

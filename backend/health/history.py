@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import ValidationFailed
+from backend.health.repository import scores
 from backend.models import HealthSnapshot
 
 MAX_DAYS = 3 * 366
@@ -52,17 +52,9 @@ async def history(
         raise ValidationFailed("Must be later than `from`.", field="to")
     if ends - starts > timedelta(days=MAX_DAYS):
         raise ValidationFailed(f"At most {MAX_DAYS} days at once.", field="to")
-    snapshots = (
-        await session.scalars(
-            select(HealthSnapshot)
-            .where(
-                HealthSnapshot.subject_id == subject_id,
-                HealthSnapshot.day >= starts.astimezone(UTC).date(),
-                HealthSnapshot.day <= ends.astimezone(UTC).date(),
-            )
-            .order_by(HealthSnapshot.day)
-        )
-    ).all()
+    snapshots = await scores.snapshots(
+        session, subject_id, starts.astimezone(UTC).date(), ends.astimezone(UTC).date()
+    )
     last: dict[date, HealthSnapshot] = {}
     for snapshot in snapshots:
         last[bucket_start(snapshot.day, bucket)] = snapshot  # ordered: the latest wins

@@ -1,6 +1,6 @@
 """The health model (docs/health-score.md) as pure functions: evidence and structure in, scores out.
 
-No I/O here. ``backend.health.evidence`` sums a touchpoint's feedback into
+No I/O here. ``backend.health.repository.evidence`` sums a touchpoint's feedback into
 ``Evidence`` in SQL; ``backend.health.recalculate`` loads the structure and stores
 what ``compute`` returns. Keeping the arithmetic here makes the properties the
 tests hold (bounded, deterministic, monotone in ratings) checkable on their own.

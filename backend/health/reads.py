@@ -1,33 +1,35 @@
-"""Reading stored health beyond one subject: an organization's portfolio, alerts."""
+"""Reading stored health: a score in the model's terms, an organization's portfolio, alerts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page
 from backend.health import model
-from backend.health.recalculate import score_of
-from backend.models import HealthAlert, HealthScore, HealthSubject, Workspace
+from backend.health.repository import alerts, scores
+from backend.models import HealthAlert, HealthScore
+
+
+def score_of(row: HealthScore) -> model.Score:
+    """A stored score back into the model's terms, for reads and explanations."""
+    return model.Score(
+        score=row.score,
+        components=tuple(model.Component(**c) for c in row.components),
+        sample_size=row.sample_size,
+        confidence=row.confidence,
+        previous=row.previous_score,
+        previous_sample_size=row.previous_sample_size,
+    )
 
 
 async def portfolio_of(
     session: AsyncSession, organization_id: UUID
 ) -> tuple[model.Score, datetime] | None:
     """The mean of the workspace scores the session can see (its tenant scope decides)."""
-    rows = (
-        await session.scalars(
-            select(HealthScore)
-            .join(Workspace, Workspace.id == HealthScore.workspace_id)
-            .where(
-                Workspace.organization_id == organization_id,
-                HealthScore.subject_type == HealthSubject.WORKSPACE,
-            )
-        )
-    ).all()
+    rows = await scores.workspace_scores_of_organization(session, organization_id)
     score = model.portfolio(score_of(row) for row in rows)
     if score is None:
         return None
@@ -37,11 +39,4 @@ async def portfolio_of(
 async def alerts_page(
     session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
 ) -> Page[HealthAlert]:
-    return await paginate(
-        session,
-        select(HealthAlert).where(HealthAlert.workspace_id == workspace_id),
-        keys=[HealthAlert.created_at, HealthAlert.id],
-        first=first,
-        after=after,
-        descending=True,
-    )
+    return await alerts.alerts_page(session, workspace_id, first, after)

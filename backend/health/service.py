@@ -17,7 +17,7 @@ async def recalculate_now(
     session: AsyncSession, access: Access, workspace_id: UUID
 ) -> recalculate.PassResult:
     """A full pass for a workspace admin, without waiting for the night."""
-    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     done = await recalculate.recalculate(session, workspace_id, full=True)
     assert done is not None  # a full pass always runs
     workspace = done.health.workspace

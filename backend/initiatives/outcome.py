@@ -14,17 +14,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.types import utcnow
-from backend.health.evidence import measure_value
-from backend.health.model import COMPONENT_WEIGHTS, WINDOW
-from backend.models import Feedback, Initiative, PainPoint
+from backend.health.model import WINDOW
+from backend.initiatives import repository
+from backend.models import Initiative
 
 Z_95 = 1.96
 
@@ -67,15 +64,8 @@ class Outcome:
 async def touchpoints_of(session: AsyncSession, initiative: Initiative) -> set[UUID]:
     named = {UUID(t) for t in initiative.touchpoint_ids}
     if initiative.pain_point_ids:
-        named |= set(
-            (
-                await session.scalars(
-                    select(PainPoint.touchpoint_id).where(
-                        PainPoint.workspace_id == initiative.workspace_id,
-                        PainPoint.id.in_([UUID(p) for p in initiative.pain_point_ids]),
-                    )
-                )
-            ).all()
+        named |= await repository.touchpoints_of_pain_points(
+            session, initiative.workspace_id, [UUID(p) for p in initiative.pain_point_ids]
         )
     return named
 
@@ -94,50 +84,21 @@ async def outcome_of(
     after = (shipped, shipped + length)
     if not touchpoints or length <= timedelta(0):
         return Outcome(_empty(*before), _empty(*after))
-
-    satisfaction = measure_value()
-    sentiment = (Feedback.sentiment + 1.0) / 2.0
-    w_sat, w_sent = COMPONENT_WEIGHTS["satisfaction"], COMPONENT_WEIGHTS["sentiment"]
-    measured, felt = Feedback.measure_value.is_not(None), Feedback.sentiment.is_not(None)
-    experience = 100.0 * case(
-        (and_(measured, felt), (w_sat * satisfaction + w_sent * sentiment) / (w_sat + w_sent)),
-        (measured, satisfaction),
-        else_=sentiment,
+    stats_before, stats_after = await repository.experience_stats(
+        session, initiative.workspace_id, touchpoints, before, after
     )
-    in_before = and_(Feedback.occurred_at > before[0], Feedback.occurred_at <= before[1])
-    in_after = and_(Feedback.occurred_at > after[0], Feedback.occurred_at <= after[1])
-
-    def stats(window: ColumnElement[bool]) -> list[ColumnElement[Any]]:
-        return [
-            func.count(case((window, 1))),
-            func.avg(case((window, experience))),
-            func.avg(case((window, experience * experience))),
-        ]
-
-    row = (
-        await session.execute(
-            select(*stats(in_before), *stats(in_after)).where(
-                Feedback.workspace_id == initiative.workspace_id,
-                Feedback.touchpoint_id.in_(list(touchpoints)),
-                measured | felt,
-                Feedback.occurred_at > before[0],
-                Feedback.occurred_at <= after[1],
-            )
-        )
-    ).one()
-    return Outcome(_window(*before, *row[0:3]), _window(*after, *row[3:6]))
+    return Outcome(_window(before, stats_before), _window(after, stats_after))
 
 
 def _empty(starts: datetime, ends: datetime) -> Window:
     return Window(starts, ends, None, 0, None)
 
 
-def _window(
-    starts: datetime, ends: datetime, n: int, mean: float | None, mean_square: float | None
-) -> Window:
+def _window(bounds: tuple[datetime, datetime], stats: repository.WindowStats) -> Window:
+    starts, ends = bounds
+    n, mean, mean_square = stats
     if not n or mean is None or mean_square is None:
         return _empty(starts, ends)
-    mean, mean_square = float(mean), float(mean_square)
     # The sample variance (n - 1), from the two sums the database returned.
     variance = max(0.0, (mean_square - mean * mean) * n / (n - 1)) if n > 1 else None
     return Window(starts, ends, mean, n, variance)

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
-from backend.models import (
-    Initiative,
-    JourneyMap,
-    Metric,
-    OrganizationMembership,
-    PainPoint,
-    Touchpoint,
-    Workspace,
-    WorkspaceMembership,
-)
+from backend.initiatives import repository
+from backend.initiatives.commands import CreateInitiative, UpdateInitiative
+from backend.models import Initiative
+from backend.patch import UNSET
 from backend.validation import (
     bounded_float,
     bounded_int,
@@ -53,18 +46,28 @@ FIELDS = (
     "target",
     "shipped_at",
 )
-DEFAULTS: dict[str, Any] = {
-    "description": "",
-    "department": "",
-    "impact": 3,
-    "effort": 3,
-    "confidence": 0.5,
-    "reach": 0,
-    "touchpoint_ids": [],
-    "pain_point_ids": [],
-}
 SHIPPED = frozenset({InitiativeStatus.SHIPPED, InitiativeStatus.DONE})
 MAX_LINKS = 200
+
+
+class Changes(TypedDict, total=False):
+    """An initiative's columns as a command sets them, checked."""
+
+    title: str
+    description: str
+    status: InitiativeStatus
+    owner_id: UUID | None
+    department: str
+    impact: int
+    effort: int
+    confidence: float
+    reach: int
+    touchpoint_ids: list[str]
+    pain_point_ids: list[str]
+    target_metric_id: UUID | None
+    baseline: float | None
+    target: float | None
+    shipped_at: datetime | None
 
 
 def rice(reach: int, impact: int, confidence: float, effort: int) -> float:
@@ -72,164 +75,141 @@ def rice(reach: int, impact: int, confidence: float, effort: int) -> float:
     return reach * impact * confidence / effort
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _snapshot(initiative: Initiative) -> dict[str, Any]:
+def _snapshot(initiative: Initiative) -> dict[str, object]:
     return {name: getattr(initiative, name) for name in (*FIELDS, "priority")}
 
 
-def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    for name, value in values.items():
-        field = _camel(name)
-        if name == "title":
-            cleaned[name] = required_text(value, field=field, max_length=200)
-        elif name == "description":
-            cleaned[name] = optional_text(value, field=field, max_length=10_000)
-        elif name == "department":
-            cleaned[name] = optional_text(value, field=field, max_length=120)
-        elif name in ("impact", "effort"):
-            cleaned[name] = bounded_int(_required(value, field), field=field, low=1, high=5)
-        elif name == "confidence":
-            cleaned[name] = bounded_float(_required(value, field), field=field, low=0, high=1)
-        elif name == "reach":
-            cleaned[name] = bounded_int(_required(value, field), field=field, low=0, high=10**9)
-        elif name in ("baseline", "target"):
-            cleaned[name] = bounded_float(value, field=field, low=-1e15, high=1e15)
-        elif name == "status":
-            cleaned[name] = InitiativeStatus(_required(value, field))
-        elif name == "shipped_at":
-            cleaned[name] = instant(value, field=field) if value is not None else None
-        else:
-            cleaned[name] = value  # ids: checked against the workspace below
-    return cleaned
+def _int(value: int, field: str, high: int, low: int = 1) -> int:
+    checked = bounded_int(value, field=field, low=low, high=high)
+    assert checked is not None  # not None in, not None out
+    return checked
 
 
-def _required(value: Any, field: str) -> Any:
-    if value is None:
-        raise ValidationFailed("Must not be null.", field=field)
-    return value
-
-
-async def _check_links(session: AsyncSession, workspace_id: UUID, cleaned: dict[str, Any]) -> None:
-    """Every id must name something live in this workspace; the error names which."""
-    if "touchpoint_ids" in cleaned:
-        cleaned["touchpoint_ids"] = await _live(
-            session,
-            workspace_id,
-            cleaned["touchpoint_ids"] or [],
-            select(Touchpoint.id)
-            .join(JourneyMap, JourneyMap.id == Touchpoint.journey_map_id)
-            .where(JourneyMap.deleted_at.is_(None)),
-            Touchpoint.id,
-            Touchpoint.workspace_id,
-            "touchpointIds",
+def _checked(command: CreateInitiative | UpdateInitiative) -> Changes:
+    """The plain fields the command sets, checked in the order the input lists them."""
+    c = command
+    changes = Changes()
+    if c.title is not UNSET:
+        changes["title"] = required_text(c.title, field="title", max_length=200)
+    if c.description is not UNSET:
+        changes["description"] = optional_text(
+            c.description, field="description", max_length=10_000
         )
-    if "pain_point_ids" in cleaned:
-        cleaned["pain_point_ids"] = await _live(
-            session,
-            workspace_id,
-            cleaned["pain_point_ids"] or [],
-            select(PainPoint.id),
-            PainPoint.id,
-            PainPoint.workspace_id,
-            "painPointIds",
+    if c.status is not UNSET:
+        changes["status"] = InitiativeStatus(c.status)
+    if c.department is not UNSET:
+        changes["department"] = optional_text(c.department, field="department", max_length=120)
+    if c.impact is not UNSET:
+        changes["impact"] = _int(c.impact, "impact", 5)
+    if c.effort is not UNSET:
+        changes["effort"] = _int(c.effort, "effort", 5)
+    if c.confidence is not UNSET:
+        confidence = bounded_float(c.confidence, field="confidence", low=0, high=1)
+        assert confidence is not None
+        changes["confidence"] = confidence
+    if c.reach is not UNSET:
+        changes["reach"] = _int(c.reach, "reach", 10**9, low=0)
+    if c.baseline is not UNSET:
+        changes["baseline"] = bounded_float(c.baseline, field="baseline", low=-1e15, high=1e15)
+    if c.target is not UNSET:
+        changes["target"] = bounded_float(c.target, field="target", low=-1e15, high=1e15)
+    if c.shipped_at is not UNSET:
+        shipped_at = c.shipped_at
+        changes["shipped_at"] = (
+            instant(shipped_at, field="shipped_at") if shipped_at is not None else None
         )
-    metric_id = cleaned.get("target_metric_id")
-    if metric_id is not None and not await session.scalar(
-        select(Metric.id).where(Metric.workspace_id == workspace_id, Metric.id == metric_id)
-    ):
-        raise NotFound("Metric", field="targetMetricId")
-    owner = cleaned.get("owner_id")
-    if owner is not None and not await _can_own(session, workspace_id, owner):
-        # Not a possible owner here: someone outside the workspace is not to be found.
-        raise NotFound("User", field="ownerId")
+    return changes
 
 
-async def _live(
+async def _check_links(
     session: AsyncSession,
     workspace_id: UUID,
-    ids: Sequence[UUID],
-    query: Any,
-    id_column: Any,
-    workspace_column: Any,
-    field: str,
-) -> list[str]:
+    command: CreateInitiative | UpdateInitiative,
+    changes: Changes,
+) -> None:
+    """Every id must name something live in this workspace; the error names which."""
+    if command.touchpoint_ids is not UNSET:
+        unique = _unique(command.touchpoint_ids, "touchpoint_ids")
+        found = await repository.live_touchpoints(session, workspace_id, unique)
+        changes["touchpoint_ids"] = _all_found(unique, found, "Touchpoint", "touchpoint_ids")
+    if command.pain_point_ids is not UNSET:
+        unique = _unique(command.pain_point_ids, "pain_point_ids")
+        found = await repository.pain_points(session, workspace_id, unique)
+        # "Painpoint": the message the API has always given.
+        changes["pain_point_ids"] = _all_found(unique, found, "Painpoint", "pain_point_ids")
+    if command.target_metric_id is not UNSET:
+        metric_id = command.target_metric_id
+        if metric_id is not None and not await repository.metric_exists(
+            session, workspace_id, metric_id
+        ):
+            raise NotFound("Metric", field="target_metric_id")
+        changes["target_metric_id"] = metric_id
+    if command.owner_id is not UNSET:
+        owner = command.owner_id
+        if owner is not None and not await _can_own(session, workspace_id, owner):
+            # Not a possible owner here: someone outside the workspace is not to be found.
+            raise NotFound("User", field="owner_id")
+        changes["owner_id"] = owner
+
+
+def _unique(ids: Sequence[UUID], field: str) -> list[UUID]:
     unique = list(dict.fromkeys(ids))
     if len(unique) > MAX_LINKS:
         raise ValidationFailed(f"At most {MAX_LINKS}.", field=field)
-    found = set(
-        (
-            await session.scalars(
-                query.where(workspace_column == workspace_id, id_column.in_(unique))
-            )
-        ).all()
-    )
+    return unique
+
+
+def _all_found(unique: list[UUID], found: set[UUID], what: str, field: str) -> list[str]:
     for index, wanted in enumerate(unique):
         if wanted not in found:
-            raise NotFound(field.removesuffix("Ids").title(), field=f"{field}[{index}]")
+            raise NotFound(what, field=f"{field}[{index}]")
     return [str(i) for i in unique]
 
 
 async def _can_own(session: AsyncSession, workspace_id: UUID, user_id: UUID) -> bool:
-    if await session.scalar(
-        select(WorkspaceMembership.id).where(
-            WorkspaceMembership.workspace_id == workspace_id,
-            WorkspaceMembership.user_id == user_id,
-        )
-    ):
+    """A member of the workspace, or an admin (or more) of its organization."""
+    if await repository.is_workspace_member(session, workspace_id, user_id):
         return True
-    role = await session.scalar(
-        select(OrganizationMembership.role)
-        .join(Workspace, Workspace.organization_id == OrganizationMembership.organization_id)
-        .where(Workspace.id == workspace_id, OrganizationMembership.user_id == user_id)
-    )
+    role = await repository.organization_role(session, workspace_id, user_id)
     return role is not None and OrgRole(role).at_least(OrgRole.ADMIN)
 
 
-def _move(initiative: Initiative | None, cleaned: dict[str, Any], now: datetime) -> None:
+def _move(initiative: Initiative | None, changes: Changes, now: datetime) -> None:
     """Apply the status workflow; SHIPPED stamps shipped_at unless one is given."""
     current = initiative.status if initiative else None
-    wanted = cleaned.get("status", current or InitiativeStatus.IDEA)
+    wanted = changes.get("status", current or InitiativeStatus.IDEA)
     if current is not None and wanted != current and wanted not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: it is final"
         raise ValidationFailed(
             f"Cannot go from {current} to {wanted}; from {current}: {allowed}.", field="status"
         )
-    shipped_at = cleaned.get("shipped_at", initiative.shipped_at if initiative else None)
+    shipped_at = changes.get("shipped_at", initiative.shipped_at if initiative else None)
     if wanted in SHIPPED:
         if shipped_at is None:
             shipped_at = now
         if shipped_at > now:
-            raise ValidationFailed("Must not be in the future.", field="shippedAt")
-    elif "shipped_at" in cleaned and cleaned["shipped_at"] is not None:
-        raise ValidationFailed("Only a SHIPPED or DONE initiative has one.", field="shippedAt")
+            raise ValidationFailed("Must not be in the future.", field="shipped_at")
+    elif changes.get("shipped_at") is not None:
+        raise ValidationFailed("Only a SHIPPED or DONE initiative has one.", field="shipped_at")
     else:
         shipped_at = None  # back in progress: it ships again later
-    cleaned["status"] = wanted
-    cleaned["shipped_at"] = shipped_at
+    changes["status"] = wanted
+    changes["shipped_at"] = shipped_at
 
 
 async def create_initiative(
-    session: AsyncSession, access: Access, workspace_id: UUID, values: Mapping[str, Any]
+    session: AsyncSession, access: Access, command: CreateInitiative
 ) -> Initiative:
-    access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspaceId")
-    cleaned = _plain(values)
-    await _check_links(session, workspace_id, cleaned)
-    _move(None, cleaned, utcnow())
-    if "title" not in cleaned:
-        raise ValidationFailed("Required.", field="title")
-    initiative = Initiative(
-        workspace_id=workspace_id, created_by=access.user_id, **{**DEFAULTS, **cleaned}
-    )
+    workspace_id = command.workspace_id
+    access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspace_id")
+    changes = _checked(command)
+    await _check_links(session, workspace_id, command, changes)
+    _move(None, changes, utcnow())
+    initiative = Initiative(workspace_id=workspace_id, created_by=access.user_id, **changes)
     initiative.priority = rice(
         initiative.reach, initiative.impact, initiative.confidence, initiative.effort
     )
-    session.add(initiative)
-    await session.flush()
+    await repository.save(session, initiative)
     await audit.record(
         session,
         workspace_id=workspace_id,
@@ -242,9 +222,7 @@ async def create_initiative(
 
 
 async def _editable(session: AsyncSession, access: Access, initiative_id: UUID) -> Initiative:
-    initiative = await session.scalar(
-        select(Initiative).where(Initiative.id == initiative_id).with_for_update()
-    )
+    initiative = await repository.for_update(session, initiative_id)
     if initiative is None or access.workspace_role(initiative.workspace_id) is None:
         raise NotFound("Initiative", field="id")
     access.require_workspace(initiative.workspace_id, WorkspaceRole.EDITOR, field="id")
@@ -252,19 +230,19 @@ async def _editable(session: AsyncSession, access: Access, initiative_id: UUID) 
 
 
 async def update_initiative(
-    session: AsyncSession, access: Access, initiative_id: UUID, values: Mapping[str, Any]
+    session: AsyncSession, access: Access, command: UpdateInitiative
 ) -> Initiative:
-    initiative = await _editable(session, access, initiative_id)
-    cleaned = _plain(values)
-    await _check_links(session, initiative.workspace_id, cleaned)
-    _move(initiative, cleaned, utcnow())
+    initiative = await _editable(session, access, command.initiative_id)
+    changes = _checked(command)
+    await _check_links(session, initiative.workspace_id, command, changes)
+    _move(initiative, changes, utcnow())
     before = _snapshot(initiative)
-    for name, value in cleaned.items():
+    for name, value in changes.items():
         setattr(initiative, name, value)
     initiative.priority = rice(
         initiative.reach, initiative.impact, initiative.confidence, initiative.effort
     )
-    await session.flush()
+    await repository.save(session, initiative)
     await audit.record(
         session,
         workspace_id=initiative.workspace_id,
@@ -279,8 +257,7 @@ async def update_initiative(
 async def delete_initiative(session: AsyncSession, access: Access, initiative_id: UUID) -> UUID:
     initiative = await _editable(session, access, initiative_id)
     before = _snapshot(initiative)
-    await session.delete(initiative)
-    await session.flush()
+    await repository.delete(session, initiative)
     await audit.record(
         session,
         workspace_id=initiative.workspace_id,
@@ -293,7 +270,7 @@ async def delete_initiative(session: AsyncSession, access: Access, initiative_id
 
 
 async def initiatives_by_ids(session: AsyncSession, ids: Iterable[UUID]) -> Sequence[Initiative]:
-    return (await session.scalars(select(Initiative).where(Initiative.id.in_(list(ids))))).all()
+    return await repository.initiatives_by_ids(session, ids)
 
 
 async def initiatives_page(
@@ -305,12 +282,6 @@ async def initiatives_page(
     first: int | None,
     after: str | None,
 ) -> Page[Initiative]:
-    statement = select(Initiative).where(Initiative.workspace_id == workspace_id)
-    if status is not None:
-        statement = statement.where(Initiative.status == status)
-    keys = (
-        [Initiative.priority, Initiative.id]
-        if order is InitiativeOrder.PRIORITY
-        else [Initiative.updated_at, Initiative.id]
+    return await repository.initiatives_page(
+        session, workspace_id, status=status, order=order, first=first, after=after
     )
-    return await paginate(session, statement, keys=keys, first=first, after=after, descending=True)

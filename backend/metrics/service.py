@@ -5,21 +5,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
-from backend.models import Initiative, JourneyMap, Metric, MetricValue, Stage, Touchpoint
+from backend.metrics import repository
+from backend.metrics.commands import CreateMetric, RecordValues, UpdateMetric
+from backend.models import Metric, MetricValue
+from backend.patch import UNSET
 from backend.validation import instant, optional_text, required_text
-from backend.vocabulary.metrics import MetricDirection, MetricSource
 from backend.vocabulary.roles import WorkspaceRole
 
 FIELDS = ("name", "unit", "direction", "target", "journey_map_id", "stage_id", "touchpoint_id")
@@ -27,7 +27,7 @@ LINKS = ("journey_map_id", "stage_id", "touchpoint_id")
 MAX_VALUES = 1000
 
 
-def _snapshot(metric: Metric) -> dict[str, Any]:
+def _snapshot(metric: Metric) -> dict[str, object]:
     return {name: getattr(metric, name) for name in FIELDS}
 
 
@@ -37,58 +37,69 @@ def _finite(value: float | None, field: str) -> float | None:
     return value
 
 
-async def _clean(
-    session: AsyncSession, workspace_id: UUID, values: Mapping[str, Any], *, creating: bool
-) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    if "name" in values:
-        cleaned["name"] = required_text(values["name"], field="name", max_length=200)
-    if "unit" in values:
-        cleaned["unit"] = optional_text(values["unit"], field="unit", max_length=40)
-    if "direction" in values:
-        if values["direction"] is None:
-            raise ValidationFailed("Must not be null.", field="direction")
-        cleaned["direction"] = MetricDirection(values["direction"])
-    if "target" in values:
-        cleaned["target"] = _finite(values["target"], "target")
-    given = {name: values[name] for name in LINKS if values.get(name) is not None}
+def _name(value: str) -> str:
+    return required_text(value, field="name", max_length=200)
+
+
+def _unit(value: str | None) -> str:
+    return optional_text(value, field="unit", max_length=40)
+
+
+async def _links(
+    session: AsyncSession,
+    workspace_id: UUID,
+    wanted: Mapping[str, UUID | None],
+    *,
+    creating: bool,
+) -> dict[str, UUID | None]:
+    """The link columns to write: none when an update names no link, else exactly one set."""
+    given = {name: target for name, target in wanted.items() if target is not None}
     for name, target in given.items():  # each must exist here, before the count matters
         await _check_link(session, workspace_id, name, target)
-    if creating or given:
-        if len(given) != 1:
-            raise ValidationFailed(
-                "Link it to exactly one of a touchpoint, a stage or a map.", field="touchpointId"
-            )
-        cleaned.update(dict.fromkeys(LINKS), **given)
-    return cleaned
+    if not (creating or given):
+        return {}
+    if len(given) != 1:
+        raise ValidationFailed(
+            "Link it to exactly one of a touchpoint, a stage or a map.", field="touchpoint_id"
+        )
+    return {**dict.fromkeys(LINKS), **given}
 
 
 async def _check_link(session: AsyncSession, workspace_id: UUID, name: str, target: UUID) -> None:
-    field = {"journey_map_id": "journeyMapId", "stage_id": "stageId"}.get(name, "touchpointId")
-    kind: Any = {"journey_map_id": JourneyMap, "stage_id": Stage}.get(name, Touchpoint)
-    statement = select(kind.id).where(kind.workspace_id == workspace_id, kind.id == target)
-    if kind is JourneyMap:
-        statement = statement.where(JourneyMap.deleted_at.is_(None))
-    else:  # a stage or touchpoint of a live map
-        statement = statement.join(JourneyMap, JourneyMap.id == kind.journey_map_id).where(
-            JourneyMap.deleted_at.is_(None)
-        )
-    found = await session.scalar(statement)
-    if found is None:
-        raise NotFound(
-            {"journeyMapId": "Journey map", "stageId": "Stage"}.get(field, "Touchpoint"),
-            field=field,
-        )
+    if name == "journey_map_id":
+        if not await repository.journey_map_is_live(session, workspace_id, target):
+            raise NotFound("Journey map", field=name)
+    elif name == "stage_id":
+        if not await repository.stage_is_live(session, workspace_id, target):
+            raise NotFound("Stage", field=name)
+    elif not await repository.touchpoint_is_live(session, workspace_id, target):
+        raise NotFound("Touchpoint", field="touchpoint_id")
 
 
-async def create_metric(
-    session: AsyncSession, access: Access, workspace_id: UUID, values: Mapping[str, Any]
-) -> Metric:
-    access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspaceId")
-    cleaned = await _clean(session, workspace_id, values, creating=True)
-    metric = Metric(workspace_id=workspace_id, **{"unit": "", **cleaned})
-    session.add(metric)
-    await session.flush()
+async def create_metric(session: AsyncSession, access: Access, command: CreateMetric) -> Metric:
+    workspace_id = command.workspace_id
+    access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspace_id")
+    name, unit = _name(command.name), _unit(command.unit)
+    target = _finite(command.target, "target")
+    links = await _links(
+        session,
+        workspace_id,
+        {
+            "journey_map_id": command.journey_map_id,
+            "stage_id": command.stage_id,
+            "touchpoint_id": command.touchpoint_id,
+        },
+        creating=True,
+    )
+    metric = Metric(
+        workspace_id=workspace_id,
+        name=name,
+        unit=unit,
+        direction=command.direction,
+        target=target,
+        **links,
+    )
+    await repository.save(session, metric)
     await audit.record(
         session,
         workspace_id=workspace_id,
@@ -101,22 +112,39 @@ async def create_metric(
 
 
 async def _editable(session: AsyncSession, access: Access, metric_id: UUID, field: str) -> Metric:
-    metric = await session.scalar(select(Metric).where(Metric.id == metric_id))
+    metric = await repository.metric(session, metric_id)
     if metric is None or access.workspace_role(metric.workspace_id) is None:
         raise NotFound("Metric", field=field)
     access.require_workspace(metric.workspace_id, WorkspaceRole.EDITOR, field=field)
     return metric
 
 
-async def update_metric(
-    session: AsyncSession, access: Access, metric_id: UUID, values: Mapping[str, Any]
-) -> Metric:
-    metric = await _editable(session, access, metric_id, "id")
-    cleaned = await _clean(session, metric.workspace_id, values, creating=False)
+async def update_metric(session: AsyncSession, access: Access, command: UpdateMetric) -> Metric:
+    metric = await _editable(session, access, command.metric_id, "id")
+    changes: dict[str, object] = {}
+    if command.name is not UNSET:
+        changes["name"] = _name(command.name)
+    if command.unit is not UNSET:
+        changes["unit"] = _unit(command.unit)
+    if command.direction is not UNSET:
+        changes["direction"] = command.direction
+    if command.target is not UNSET:
+        changes["target"] = _finite(command.target, "target")
+    wanted_links = {
+        "journey_map_id": command.journey_map_id,
+        "stage_id": command.stage_id,
+        "touchpoint_id": command.touchpoint_id,
+    }
+    changes |= await _links(
+        session,
+        metric.workspace_id,
+        {name: target for name, target in wanted_links.items() if target is not UNSET},
+        creating=False,
+    )
     before = _snapshot(metric)
-    for name, value in cleaned.items():
+    for name, value in changes.items():
         setattr(metric, name, value)
-    await session.flush()
+    await repository.save(session, metric)
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
@@ -132,22 +160,7 @@ async def delete_metric(session: AsyncSession, access: Access, metric_id: UUID) 
     """Delete a metric and its values; initiatives targeting it lose the target."""
     metric = await _editable(session, access, metric_id, "id")
     before = _snapshot(metric)
-    await session.execute(
-        delete(MetricValue).where(
-            MetricValue.workspace_id == metric.workspace_id, MetricValue.metric_id == metric_id
-        )
-    )
-    for initiative in (
-        await session.scalars(
-            select(Initiative).where(
-                Initiative.workspace_id == metric.workspace_id,
-                Initiative.target_metric_id == metric_id,
-            )
-        )
-    ).all():
-        initiative.target_metric_id = None
-    await session.delete(metric)
-    await session.flush()
+    await repository.delete_metric(session, metric)
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
@@ -160,44 +173,30 @@ async def delete_metric(session: AsyncSession, access: Access, metric_id: UUID) 
 
 
 async def record_values(
-    session: AsyncSession,
-    access: Access,
-    metric_id: UUID,
-    observations: Sequence[tuple[float, datetime]],
-    source: MetricSource,
+    session: AsyncSession, access: Access, command: RecordValues
 ) -> tuple[Metric, int]:
     """Record observations; one at a moment already recorded replaces it."""
-    metric = await _editable(session, access, metric_id, "metricId")
+    metric = await _editable(session, access, command.metric_id, "metric_id")
+    observations, source = command.observations, command.source
     if not observations:
         raise ValidationFailed("Send at least one value.", field="values")
     if len(observations) > MAX_VALUES:
         raise ValidationFailed(f"At most {MAX_VALUES} values at once.", field="values")
     latest: dict[datetime, float] = {}
-    for index, (value, observed_at) in enumerate(observations):
-        _finite(value, f"values[{index}].value")
-        moment = instant(observed_at, field=f"values[{index}].observedAt")
-        latest[moment] = value  # the last one sent for a moment wins
-    existing = {
-        row.observed_at: row
-        for row in (
-            await session.scalars(
-                select(MetricValue).where(
-                    MetricValue.workspace_id == metric.workspace_id,
-                    tuple_(MetricValue.metric_id, MetricValue.observed_at).in_(
-                        [(metric_id, at) for at in latest]
-                    ),
-                )
-            )
-        ).all()
-    }
+    for index, observation in enumerate(observations):
+        _finite(observation.value, f"values[{index}].value")
+        moment = instant(observation.observed_at, field=f"values[{index}].observed_at")
+        latest[moment] = observation.value  # the last one sent for a moment wins
+    existing = await repository.values_at(session, metric, latest)
     now = utcnow()
+    new: list[MetricValue] = []
     for observed_at, value in latest.items():
         row = existing.get(observed_at)
         if row is None:
-            session.add(
+            new.append(
                 MetricValue(
                     workspace_id=metric.workspace_id,
-                    metric_id=metric_id,
+                    metric_id=metric.id,
                     value=value,
                     observed_at=observed_at,
                     source=source,
@@ -206,13 +205,13 @@ async def record_values(
             )
         else:
             row.value, row.source, row.recorded_at = value, source, now
-    await session.flush()
+    await repository.save_values(session, new)
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
         action="metric.record",
         subject_type="Metric",
-        subject_id=metric_id,
+        subject_id=metric.id,
         changes=changes_of(
             {}, {"values": len(latest), "replaced": len(existing), "source": source}
         ),
@@ -221,44 +220,20 @@ async def record_values(
 
 
 async def metrics_by_ids(session: AsyncSession, ids: Iterable[UUID]) -> Sequence[Metric]:
-    return (await session.scalars(select(Metric).where(Metric.id.in_(list(ids))))).all()
+    return await repository.metrics_by_ids(session, ids)
 
 
 async def latest_values(
     session: AsyncSession, metric_ids: Iterable[UUID]
 ) -> dict[UUID, MetricValue]:
     """Each metric's most recent observation, for many metrics in one statement."""
-    ids = list(metric_ids)
-    newest = (
-        select(MetricValue.metric_id, func.max(MetricValue.observed_at).label("at"))
-        .where(MetricValue.metric_id.in_(ids))
-        .group_by(MetricValue.metric_id)
-        .subquery()
-    )
-    rows = (
-        await session.scalars(
-            select(MetricValue).join(
-                newest,
-                and_(
-                    MetricValue.metric_id == newest.c.metric_id,
-                    MetricValue.observed_at == newest.c.at,
-                ),
-            )
-        )
-    ).all()
-    return {row.metric_id: row for row in rows}
+    return await repository.latest_values(session, metric_ids)
 
 
 async def metrics_page(
     session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
 ) -> Page[Metric]:
-    return await paginate(
-        session,
-        select(Metric).where(Metric.workspace_id == workspace_id),
-        keys=[Metric.name, Metric.id],
-        first=first,
-        after=after,
-    )
+    return await repository.metrics_page(session, workspace_id, first, after)
 
 
 async def values_page(
@@ -270,15 +245,6 @@ async def values_page(
     first: int | None,
     after: str | None,
 ) -> Page[MetricValue]:
-    statement = select(MetricValue).where(MetricValue.metric_id == metric_id)
-    if starts is not None:
-        statement = statement.where(MetricValue.observed_at >= starts)
-    if ends is not None:
-        statement = statement.where(MetricValue.observed_at < ends)
-    return await paginate(
-        session,
-        statement,
-        keys=[MetricValue.observed_at, MetricValue.id],
-        first=first,
-        after=after,
+    return await repository.values_page(
+        session, metric_id, starts=starts, ends=ends, first=first, after=after
     )

@@ -31,6 +31,7 @@ from backend.models import (
     Workspace,
     WorkspaceMembership,
 )
+from backend.tenancy.commands import CreateInvitation
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import bounded_int, email_address
 from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
@@ -63,36 +64,30 @@ def accept_path(secret: str) -> str:
 
 
 async def create_invitation(
-    session: AsyncSession,
-    access: Access,
-    *,
-    organization_id: UUID,
-    email: str,
-    org_role: OrgRole | None,
-    workspace_id: UUID | None,
-    workspace_role: WorkspaceRole | None,
-    expires_in_days: int | None,
+    session: AsyncSession, access: Access, command: CreateInvitation
 ) -> IssuedInvitation:
+    organization_id, org_role = command.organization_id, command.org_role
+    workspace_id, workspace_role = command.workspace_id, command.workspace_role
     if org_role is None and workspace_id is None:
         raise ValidationFailed(
-            "Invite into the organization, a workspace, or both.", field="orgRole"
+            "Invite into the organization, a workspace, or both.", field="org_role"
         )
     if (workspace_id is None) != (workspace_role is None):
-        field = "workspaceRole" if workspace_role is None else "workspaceId"
+        field = "workspace_role" if workspace_role is None else "workspace_id"
         raise ValidationFailed("A workspace and its role go together.", field=field)
     if org_role is not None:
-        access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
+        access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
         if org_role is OrgRole.OWNER:
             raise ValidationFailed(
-                "Ownership is transferred, not given by invitation.", field="orgRole"
+                "Ownership is transferred, not given by invitation.", field="org_role"
             )
     if workspace_id is not None:
         if access.workspace_orgs.get(workspace_id) != organization_id:
-            raise NotFound("Workspace", field="workspaceId")
-        access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+            raise NotFound("Workspace", field="workspace_id")
+        access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     elif not access.sees_organization(organization_id):
-        raise NotFound("Organization", field="organizationId")
-    email = email_address(email)
+        raise NotFound("Organization", field="organization_id")
+    email = email_address(command.email)
     if not _is_org_admin(access, organization_id):
         # Only the organization's admins decide what its people hold: a client guest
         # who administers one workspace must not reach a member's or another
@@ -105,7 +100,9 @@ async def create_invitation(
                 "This person already belongs to the organization: ask an organization admin.",
                 field="email",
             )
-    days = bounded_int(expires_in_days, field="expiresInDays", low=1, high=MAX_LIFETIME_DAYS)
+    days = bounded_int(
+        command.expires_in_days, field="expires_in_days", low=1, high=MAX_LIFETIME_DAYS
+    )
     secret = INVITATION_PREFIX + secrets.token_urlsafe(32)
     invitation = Invitation(
         organization_id=organization_id,

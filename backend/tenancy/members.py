@@ -23,6 +23,7 @@ from backend.db.types import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import ApiToken, OrganizationMembership, User, Workspace, WorkspaceMembership
 from backend.outbox import emit as outbox
+from backend.tenancy.commands import RemoveOrganizationMember, RemoveWorkspaceMember
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 
@@ -68,16 +69,17 @@ async def _still_in_organization(
 
 
 async def remove_workspace_member(
-    session: AsyncSession, access: Access, *, workspace_id: UUID, user_id: UUID
+    session: AsyncSession, access: Access, command: RemoveWorkspaceMember
 ) -> WorkspaceMembership:
-    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
+    workspace_id, user_id = command.workspace_id, command.user_id
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     membership = await session.scalar(
         select(WorkspaceMembership).where(
             WorkspaceMembership.workspace_id == workspace_id, WorkspaceMembership.user_id == user_id
         )
     )
     if membership is None:
-        raise NotFound("Workspace member", field="userId")
+        raise NotFound("Workspace member", field="user_id")
     user = await session.get(User, user_id)
     assert user is not None
     await session.delete(membership)
@@ -109,16 +111,17 @@ async def remove_workspace_member(
 
 
 async def remove_organization_member(
-    session: AsyncSession, access: Access, *, organization_id: UUID, user_id: UUID
+    session: AsyncSession, access: Access, command: RemoveOrganizationMember
 ) -> OrganizationMembership:
-    access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
+    organization_id, user_id = command.organization_id, command.user_id
+    access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
     member = await session.get(OrganizationMembership, (organization_id, user_id))
     if member is None:
-        raise NotFound("Organization member", field="userId")
+        raise NotFound("Organization member", field="user_id")
     if member.role is OrgRole.OWNER:
         caller = access.org_role(organization_id)
         if caller is not OrgRole.OWNER:
-            raise Forbidden("Only an owner may remove an owner.", field="userId")
+            raise Forbidden("Only an owner may remove an owner.", field="user_id")
         owners = await session.scalar(
             select(func.count())
             .select_from(OrganizationMembership)
@@ -128,7 +131,7 @@ async def remove_organization_member(
             )
         )
         if (owners or 0) <= 1:
-            raise ValidationFailed("An organization keeps at least one owner.", field="userId")
+            raise ValidationFailed("An organization keeps at least one owner.", field="user_id")
     user = await session.get(User, user_id)
     assert user is not None
     # An org ADMIN reaches every workspace of the org: all memberships are in scope.

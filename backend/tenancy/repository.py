@@ -179,10 +179,10 @@ class TenancyRepository:
         """The caller's tokens: a workspace-limited token sees only its workspace's, a
         credential limited to one organization only those limited to it."""
         statement = select(ApiToken).where(ApiToken.user_id == access.user_id)
-        limit = access.principal.restricted_workspace_id
+        limit = access.workspace_limit
         if limit is not None:
             statement = statement.where(ApiToken.restricted_workspace_id == limit)
-        organization = access.principal.restricted_organization_id
+        organization = access.organization_limit
         if organization is not None:
             statement = statement.where(ApiToken.restricted_organization_id == organization)
         return statement

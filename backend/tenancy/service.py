@@ -29,6 +29,7 @@ from backend.models import (
     WorkspaceMembership,
 )
 from backend.outbox import emit as outbox
+from backend.tenancy.commands import AddWorkspaceMember, CreateApiToken, CreateWorkspace
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import email_address, required_text, slug
 from backend.vocabulary.roles import OrganizationKind, OrgRole, WorkspaceRole
@@ -118,10 +119,11 @@ async def bootstrap_organization(
 
 
 async def create_workspace(
-    session: AsyncSession, access: Access, *, organization_id: UUID, name: str
+    session: AsyncSession, access: Access, command: CreateWorkspace
 ) -> Workspace:
-    access.require_organization(organization_id, OrgRole.ADMIN, field="organizationId")
-    name = required_text(name, field="name")
+    organization_id = command.organization_id
+    access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
+    name = required_text(command.name, field="name")
     if await TenancyRepository(session).workspace_name_taken(organization_id, name):
         raise ValidationFailed("A workspace with this name already exists.", field="name")
     workspace = Workspace(organization_id=organization_id, name=name)
@@ -140,20 +142,16 @@ async def create_workspace(
 
 
 async def add_workspace_member(
-    session: AsyncSession,
-    access: Access,
-    *,
-    workspace_id: UUID,
-    email: str,
-    role: WorkspaceRole,
+    session: AsyncSession, access: Access, command: AddWorkspaceMember
 ) -> WorkspaceMembership:
     """Give someone a role in a workspace: a person of the organization, or an address no
     one has signed in with yet (an account they can enter through an invitation).
 
     Adding an existing member again sets their role: the call is idempotent.
     """
-    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspaceId")
-    email = email_address(email)
+    workspace_id, role = command.workspace_id, command.role
+    access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
+    email = email_address(command.email)
     user = await _user_for_email(session, email)
     repo = TenancyRepository(session)
     organization_id = access.workspace_orgs[workspace_id]
@@ -196,34 +194,30 @@ async def add_workspace_member(
 
 
 async def create_api_token(
-    session: AsyncSession,
-    access: Access,
-    *,
-    name: str,
-    workspace_id: UUID | None,
-    read_only: bool,
-    expires_in_days: int | None,
+    session: AsyncSession, access: Access, command: CreateApiToken
 ) -> IssuedToken:
+    workspace_id, read_only = command.workspace_id, command.read_only
+    expires_in_days = command.expires_in_days
     access.require_writable()
-    name = required_text(name, field="name")
+    name = required_text(command.name, field="name")
     if workspace_id is not None and access.workspace_role(workspace_id) is None:
-        raise NotFound("Workspace", field="workspaceId")
-    limit = access.principal.restricted_workspace_id
+        raise NotFound("Workspace", field="workspace_id")
+    limit = access.workspace_limit
     if limit is not None and workspace_id != limit:
         # A limited token must not mint a token that reaches further than itself.
         raise Forbidden(
             "A token limited to one workspace can only create tokens for that workspace.",
-            field="workspaceId",
+            field="workspace_id",
         )
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_LIFETIME_DAYS:
         raise ValidationFailed(
-            f"Must be between 1 and {MAX_TOKEN_LIFETIME_DAYS}.", field="expiresInDays"
+            f"Must be between 1 and {MAX_TOKEN_LIFETIME_DAYS}.", field="expires_in_days"
         )
     issued = _issue_token(
         session, access.user_id, name=name, workspace_id=workspace_id, read_only=read_only
     )
     # A session or token that acts in one organization mints tokens that do too.
-    issued.token.restricted_organization_id = access.principal.restricted_organization_id
+    issued.token.restricted_organization_id = access.organization_limit
     if expires_in_days is not None:
         issued.token.expires_at = utcnow() + timedelta(days=expires_in_days)
     await session.flush()

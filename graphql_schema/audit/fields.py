@@ -117,14 +117,13 @@ async def visible_account_subjects(session: AsyncSession, access: Access) -> lis
     A session one organization opened must not read what the account did in another
     (the names, workspaces and organizations of the tokens minted there).
     """
-    principal = access.principal
-    organization = principal.restricted_organization_id
-    if organization is None and principal.restricted_workspace_id is None:
+    organization = access.organization_limit
+    if organization is None and access.workspace_limit is None:
         return None
     subjects = [str(i) for i in await TenancyRepository(session).visible_token_ids(access)]
-    if organization is not None and principal.restricted_workspace_id is None:
+    if organization is not None and access.workspace_limit is None:
         sessions = select(UserSession.id).where(
-            UserSession.user_id == principal.user_id, UserSession.organization_id == organization
+            UserSession.user_id == access.user_id, UserSession.organization_id == organization
         )
         subjects += [str(i) for i in (await session.scalars(sessions)).all()]
     return subjects

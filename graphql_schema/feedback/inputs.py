@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from uuid import UUID
 
 import strawberry
 
-from graphql_schema.feedback.types import FeedbackSource, MeasureKind
-from graphql_schema.journeys.types import Channel
+from backend.feedback.commands import FeedbackItem
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.journeys import Channel
+from graphql_schema.relay import parse_id
+
+# The enums are registered with strawberry where their types live (feedback.types,
+# journeys.types); an input only names them, and so depends on no other API module.
 
 
 @strawberry.input(description="One thing a customer said. Send a measure, a text, or both.")
@@ -65,23 +70,32 @@ class RevokeIngestionTokenInput:
     id: strawberry.ID
 
 
-def item_values(item: FeedbackItemInput, parse: Any) -> dict[str, Any]:
-    """The service's view of an item; ``parse(value, type, field)`` reads global ids."""
-    return {
-        "source": item.source,
-        "external_id": item.external_id,
-        "channel": item.channel,
-        "measure": item.measure,
-        "measure_value": item.measure_value,
-        "text": item.text,
-        "tags": item.tags,
-        "customer_ref": item.customer_ref,
-        "occurred_at": item.occurred_at,
-        "journey_map_id": parse(item.journey_map_id, "JourneyMap", "journeyMapId"),
-        "stage_id": parse(item.stage_id, "Stage", "stageId"),
-        "touchpoint_id": parse(item.touchpoint_id, "Touchpoint", "touchpointId"),
-        "persona_id": parse(item.persona_id, "Persona", "personaId"),
-        "event_name": item.event_name,
-        "url": item.url,
-        "survey_id": item.survey_id,
-    }
+def _id(value: strawberry.ID | None, type_name: str, field: str) -> UUID | None:
+    return parse_id(value, type_name, field=field) if value else None
+
+
+def item_command(item: FeedbackItemInput) -> FeedbackItem:
+    """The service's view of an item; a malformed global id raises (in its field)."""
+    # The ids are read in this order, so the first malformed one is the one named.
+    journey_map_id = _id(item.journey_map_id, "JourneyMap", "journey_map_id")
+    stage_id = _id(item.stage_id, "Stage", "stage_id")
+    touchpoint_id = _id(item.touchpoint_id, "Touchpoint", "touchpoint_id")
+    persona_id = _id(item.persona_id, "Persona", "persona_id")
+    return FeedbackItem(
+        source=item.source,
+        external_id=item.external_id,
+        channel=item.channel,
+        measure=item.measure,
+        measure_value=item.measure_value,
+        text=item.text,
+        tags=item.tags,
+        customer_ref=item.customer_ref,
+        occurred_at=item.occurred_at,
+        journey_map_id=journey_map_id,
+        stage_id=stage_id,
+        touchpoint_id=touchpoint_id,
+        persona_id=persona_id,
+        event_name=item.event_name,
+        url=item.url,
+        survey_id=item.survey_id,
+    )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import DomainError
 from backend.feedback import ingestion, service
+from backend.feedback.commands import ItemInput, SubmitFeedback, Unreadable
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.inputs import (
@@ -18,7 +16,7 @@ from graphql_schema.feedback.inputs import (
     RevokeIngestionTokenInput,
     SubmitFeedbackBatchInput,
     SubmitFeedbackInput,
-    item_values,
+    item_command,
 )
 from graphql_schema.feedback.types import (
     FeedbackItemResultType,
@@ -48,14 +46,12 @@ class SubmitFeedbackBatchPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _read(item: FeedbackItemInput) -> dict[str, Any] | service.Unreadable:
-    def parse(value: str | None, type_name: str, field: str) -> UUID | None:
-        return parse_id(value, type_name, field=field) if value else None
-
+def _read(item: FeedbackItemInput) -> ItemInput:
+    """The item's command; one with a malformed id is rejected in its place."""
     try:
-        return item_values(item, parse)
+        return item_command(item)
     except DomainError as error:
-        return service.Unreadable(error)
+        return Unreadable(error)
 
 
 @strawberry.type
@@ -87,7 +83,7 @@ class FeedbackMutations:
             issued = await ingestion.create_token(
                 session,
                 info.context.access,
-                parse_id(input.workspace_id, "Workspace", field="workspaceId"),
+                parse_id(input.workspace_id, "Workspace", field="workspace_id"),
                 input.name,
             )
             return CreateIngestionTokenPayload(
@@ -113,13 +109,11 @@ class FeedbackMutations:
         self, info: Info, input: SubmitFeedbackInput
     ) -> SubmitFeedbackPayload:
         async def action(session: AsyncSession) -> SubmitFeedbackPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspace_id")
             batch = await service.submit(
                 session,
                 info.context.access,
-                workspace_id,
-                [_read(input.item)],
-                all_or_nothing=True,
+                SubmitFeedback(workspace_id, [_read(input.item)], all_or_nothing=True),
                 locate=lambda _index: "item",
             )
             [result] = batch.items
@@ -140,15 +134,13 @@ class FeedbackMutations:
         self, info: Info, input: SubmitFeedbackBatchInput
     ) -> SubmitFeedbackBatchPayload:
         async def action(session: AsyncSession) -> SubmitFeedbackBatchPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
-            items = [_read(item) for item in input.items]
-            batch = await service.submit(
-                session,
-                info.context.access,
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspace_id")
+            command = SubmitFeedback(
                 workspace_id,
-                items,
+                [_read(item) for item in input.items],
                 all_or_nothing=input.all_or_nothing,
             )
+            batch = await service.submit(session, info.context.access, command)
             return SubmitFeedbackBatchPayload(
                 accepted=batch.count(service.Status.ACCEPTED),
                 duplicates=batch.count(service.Status.DUPLICATE),

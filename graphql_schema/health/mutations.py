@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
 from backend.health import alerts, service
+from backend.health.commands import MarkReviewed, UpdateThresholds
 from backend.models import HealthSubject
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.health.types import HealthScoreType, HealthSettingsType, StalenessType
-from graphql_schema.input_fields import given
 from graphql_schema.mutations import run_mutation
+from graphql_schema.partial import sent, sent_or_null
 from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
 
@@ -38,6 +39,14 @@ class UpdateHealthSettingsInput:
     stale_after_days: int | None = strawberry.UNSET
     sharp_drop_points: float | None = strawberry.UNSET
 
+    def to_command(self) -> UpdateThresholds:
+        return UpdateThresholds(
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspace_id"),
+            alert_below=sent_or_null(self.alert_below),
+            stale_after_days=sent(self.stale_after_days, "stale_after_days"),
+            sharp_drop_points=sent(self.sharp_drop_points, "sharp_drop_points"),
+        )
+
 
 @strawberry.type
 class UpdateHealthSettingsPayload:
@@ -49,6 +58,9 @@ class UpdateHealthSettingsPayload:
 class MarkJourneyMapReviewedInput:
     id: strawberry.ID
     note: str = ""
+
+    def to_command(self) -> MarkReviewed:
+        return MarkReviewed(parse_id(self.id, "JourneyMap", field="id"), self.note)
 
 
 @strawberry.type
@@ -68,7 +80,7 @@ class HealthMutations:
         self, info: Info, input: RecalculateHealthInput
     ) -> RecalculateHealthPayload:
         async def action(session: AsyncSession) -> RecalculateHealthPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
+            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspace_id")
             done = await service.recalculate_now(session, info.context.access, workspace_id)
             workspace = done.health.workspace
             return RecalculateHealthPayload(
@@ -87,15 +99,7 @@ class HealthMutations:
         self, info: Info, input: UpdateHealthSettingsInput
     ) -> UpdateHealthSettingsPayload:
         async def action(session: AsyncSession) -> UpdateHealthSettingsPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
-            values = given(
-                input,
-                ("alert_below", "stale_after_days", "sharp_drop_points"),
-                required=("stale_after_days", "sharp_drop_points"),
-            )
-            found = await alerts.update_thresholds(
-                session, info.context.access, workspace_id, values
-            )
+            found = await alerts.update_thresholds(session, info.context.access, input.to_command())
             return UpdateHealthSettingsPayload(settings=HealthSettingsType.of(found))
 
         return await run_mutation(info, UpdateHealthSettingsPayload, action)
@@ -109,10 +113,10 @@ class HealthMutations:
         self, info: Info, input: MarkJourneyMapReviewedInput
     ) -> MarkJourneyMapReviewedPayload:
         async def action(session: AsyncSession) -> MarkJourneyMapReviewedPayload:
-            map_id = parse_id(input.id, "JourneyMap", field="id")
-            review = await alerts.mark_reviewed(session, info.context.access, map_id, input.note)
+            command = input.to_command()
+            review = await alerts.mark_reviewed(session, info.context.access, command)
             # Read in the mutation's own transaction: the loaders would not see the review.
-            found = await alerts.map_staleness(session, review.workspace_id, map_id)
+            found = await alerts.map_staleness(session, review.workspace_id, command.map_id)
             return MarkJourneyMapReviewedPayload(staleness=StalenessType.of(found))
 
         return await run_mutation(info, MarkJourneyMapReviewedPayload, action)

@@ -12,7 +12,7 @@ from strawberry import relay
 from backend import models
 from backend.db.types import utcnow
 from backend.health import alerts, explain, history, model
-from backend.health.recalculate import score_of
+from backend.health.reads import score_of
 from backend.models import AlertKind, HealthSubject
 from graphql_schema.context import Info
 from graphql_schema.loaded import lazy_type

@@ -3,13 +3,12 @@ claimDomain, verifyDomain, removeDomain, signOutEverywhere."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth import connections, domains, sso
 from backend.models import Organization, SsoConnection
+from backend.tenancy import domain_claims, sign_out, sso_connections
+from backend.tenancy.commands import ChangeSsoConnection
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.identity.inputs import (
@@ -45,10 +44,6 @@ class SignOutEverywherePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _workspace_ids(ids: list[strawberry.ID], field: str) -> list[UUID]:
-    return [parse_id(i, "Workspace", field=f"{field}[{n}]") for n, i in enumerate(ids)]
-
-
 async def _payload(session: AsyncSession, connection: SsoConnection) -> SsoConnectionPayload:
     org = await session.get(Organization, connection.organization_id)
     assert org is not None
@@ -66,22 +61,9 @@ class IdentityMutations:
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
             context = info.context
-            connection = await connections.create_connection(
-                session,
-                context.access,
-                context.settings,
-                context.oidc,
-                organization_id=parse_id(
-                    input.organization_id, "Organization", field="organizationId"
-                ),
-                issuer=input.issuer,
-                client_id=input.client_id,
-                client_secret=input.client_secret,
-                allowed_domains=input.allowed_domains,
-                default_role=input.default_role,
-                default_workspace_ids=_workspace_ids(
-                    input.default_workspace_ids, "defaultWorkspaceIds"
-                ),
+            command = input.to_command()
+            connection = await sso_connections.create_connection(
+                session, context.access, context.settings, context.oidc, command
             )
             return await _payload(session, connection)
 
@@ -95,18 +77,7 @@ class IdentityMutations:
         self, info: Info, input: UpdateSsoConnectionInput
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
-            changes = connections.ConnectionChanges(
-                client_id=input.client_id,
-                client_secret=input.client_secret,
-                allowed_domains=input.allowed_domains,
-                default_role=input.default_role,
-                default_workspace_ids=_workspace_ids(
-                    input.default_workspace_ids, "defaultWorkspaceIds"
-                )
-                if input.default_workspace_ids is not None
-                else None,
-                enabled=input.enabled,
-            )
+            changes = input.to_command()
             return await _update(info, session, input.id, changes)
 
         return await run_mutation(info, SsoConnectionPayload, action)
@@ -119,7 +90,7 @@ class IdentityMutations:
         self, info: Info, input: DisableSsoConnectionInput
     ) -> SsoConnectionPayload:
         async def action(session: AsyncSession) -> SsoConnectionPayload:
-            changes = connections.ConnectionChanges(enabled=False)
+            changes = ChangeSsoConnection(enabled=False)
             return await _update(info, session, input.id, changes)
 
         return await run_mutation(info, SsoConnectionPayload, action)
@@ -131,14 +102,8 @@ class IdentityMutations:
     )
     async def claim_domain(self, info: Info, input: ClaimDomainInput) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domains.claim_domain(
-                session,
-                info.context.access,
-                organization_id=parse_id(
-                    input.organization_id, "Organization", field="organizationId"
-                ),
-                domain=input.domain,
-            )
+            command = input.to_command()
+            claim = await domain_claims.claim_domain(session, info.context.access, command)
             return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
 
         return await run_mutation(info, OrganizationDomainPayload, action)
@@ -152,7 +117,7 @@ class IdentityMutations:
         self, info: Info, input: VerifyDomainInput
     ) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domains.verify_domain(
+            claim = await domain_claims.verify_domain(
                 session,
                 info.context.access,
                 info.context.settings,
@@ -170,7 +135,7 @@ class IdentityMutations:
         self, info: Info, input: RemoveDomainInput
     ) -> OrganizationDomainPayload:
         async def action(session: AsyncSession) -> OrganizationDomainPayload:
-            claim = await domains.remove_domain(
+            claim = await domain_claims.remove_domain(
                 session, info.context.access, parse_id(input.id, "OrganizationDomain", field="id")
             )
             return OrganizationDomainPayload(domain=OrganizationDomainType.from_model(claim))
@@ -185,7 +150,7 @@ class IdentityMutations:
         self, info: Info, input: SignOutEverywhereInput
     ) -> SignOutEverywherePayload:
         async def action(session: AsyncSession) -> SignOutEverywherePayload:
-            ended = await sso.sign_out_everywhere(
+            ended = await sign_out.sign_out_everywhere(
                 session, info.context.access, keep_this_session=input.keep_this_session
             )
             return SignOutEverywherePayload(sessions_ended=ended)
@@ -194,10 +159,10 @@ class IdentityMutations:
 
 
 async def _update(
-    info: Info, session: AsyncSession, id_: str, changes: connections.ConnectionChanges
+    info: Info, session: AsyncSession, id_: str, changes: ChangeSsoConnection
 ) -> SsoConnectionPayload:
     connection_id = parse_id(id_, "SsoConnection", field="id")
-    connection = await connections.update_connection(
+    connection = await sso_connections.update_connection(
         session, info.context.access, info.context.settings, connection_id, changes
     )
     return await _payload(session, connection)

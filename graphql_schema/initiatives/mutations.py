@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from uuid import UUID
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.initiatives import service
+from backend.initiatives.commands import CreateInitiative, UpdateInitiative
+from backend.patch import UNSET, Maybe
 from backend.vocabulary.initiatives import InitiativeStatus as Status
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.initiatives.types import InitiativeStatus, InitiativeType
-from graphql_schema.input_fields import given
 from graphql_schema.mutations import run_mutation
+from graphql_schema.partial import sent, sent_or_null
 from graphql_schema.permissions import EDITOR, mutation
 from graphql_schema.relay import parse_id
 
-_PLAIN = (
-    "title",
-    "description",
-    "status",
-    "department",
-    "impact",
-    "effort",
-    "confidence",
-    "reach",
-    "baseline",
-    "target",
-    "shipped_at",
-)
-_REQUIRED = ("title", "status", "impact", "effort", "confidence", "reach")
+
+def _id(value: strawberry.ID | None, kind: str, field: str) -> UUID | None:
+    return parse_id(value, kind, field=field) if value else None
+
+
+def _ids(values: list[strawberry.ID] | None, kind: str, field: str) -> tuple[UUID, ...]:
+    return tuple(parse_id(i, kind, field=f"{field}[{n}]") for n, i in enumerate(values or []))
+
+
+def _maybe_id(value: Maybe[strawberry.ID | None], kind: str, field: str) -> Maybe[UUID | None]:
+    return UNSET if value is UNSET else _id(value, kind, field)
+
+
+def _maybe_ids(
+    values: Maybe[list[strawberry.ID] | None], kind: str, field: str
+) -> Maybe[tuple[UUID, ...]]:
+    return UNSET if values is UNSET else _ids(values, kind, field)
 
 
 @strawberry.input
@@ -55,6 +60,26 @@ class CreateInitiativeInput:
         default=None, description="For a SHIPPED or DONE one; default: now."
     )
 
+    def to_command(self) -> CreateInitiative:
+        return CreateInitiative(
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspace_id"),
+            title=self.title,
+            description=self.description,
+            status=self.status,
+            department=self.department,
+            impact=self.impact,
+            effort=self.effort,
+            confidence=self.confidence,
+            reach=self.reach,
+            baseline=self.baseline,
+            target=self.target,
+            shipped_at=self.shipped_at,
+            owner_id=_id(self.owner_id, "User", "owner_id"),
+            target_metric_id=_id(self.target_metric_id, "Metric", "target_metric_id"),
+            touchpoint_ids=_ids(self.touchpoint_ids, "Touchpoint", "touchpoint_ids"),
+            pain_point_ids=_ids(self.pain_point_ids, "PainPoint", "pain_point_ids"),
+        )
+
 
 @strawberry.input(description="Send only what changes; status moves along allowed transitions.")
 class UpdateInitiativeInput:
@@ -75,6 +100,33 @@ class UpdateInitiativeInput:
     target: float | None = strawberry.UNSET
     shipped_at: datetime | None = strawberry.UNSET
 
+    def to_command(self) -> UpdateInitiative:
+        # Keyword order is check order: the fields first, then the ids, as before.
+        return UpdateInitiative(
+            initiative_id=parse_id(self.id, "Initiative", field="id"),
+            title=sent(self.title, "title"),
+            description=sent_or_null(self.description),
+            status=sent(self.status, "status"),
+            department=sent_or_null(self.department),
+            impact=sent(self.impact, "impact"),
+            effort=sent(self.effort, "effort"),
+            confidence=sent(self.confidence, "confidence"),
+            reach=sent(self.reach, "reach"),
+            baseline=sent_or_null(self.baseline),
+            target=sent_or_null(self.target),
+            shipped_at=sent_or_null(self.shipped_at),
+            owner_id=_maybe_id(sent_or_null(self.owner_id), "User", "owner_id"),
+            target_metric_id=_maybe_id(
+                sent_or_null(self.target_metric_id), "Metric", "target_metric_id"
+            ),
+            touchpoint_ids=_maybe_ids(
+                sent_or_null(self.touchpoint_ids), "Touchpoint", "touchpoint_ids"
+            ),
+            pain_point_ids=_maybe_ids(
+                sent_or_null(self.pain_point_ids), "PainPoint", "pain_point_ids"
+            ),
+        )
+
 
 @strawberry.input
 class DeleteInitiativeInput:
@@ -93,29 +145,6 @@ class DeleteInitiativePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _values(input: CreateInitiativeInput | UpdateInitiativeInput) -> dict[str, Any]:
-    values = given(input, _PLAIN, required=_REQUIRED)
-    ids: dict[str, tuple[str, str]] = {
-        "owner_id": ("User", "ownerId"),
-        "target_metric_id": ("Metric", "targetMetricId"),
-    }
-    for name, (kind, field) in ids.items():
-        value = getattr(input, name, strawberry.UNSET)
-        if value is not strawberry.UNSET:
-            values[name] = parse_id(value, kind, field=field) if value else None
-    lists = {
-        "touchpoint_ids": ("Touchpoint", "touchpointIds"),
-        "pain_point_ids": ("PainPoint", "painPointIds"),
-    }
-    for name, (kind, field) in lists.items():
-        value = getattr(input, name, strawberry.UNSET)
-        if value is not strawberry.UNSET:
-            values[name] = [
-                parse_id(i, kind, field=f"{field}[{n}]") for n, i in enumerate(value or [])
-            ]
-    return values
-
-
 @strawberry.type
 class InitiativeMutations:
     @mutation(EDITOR, "Start an initiative; its RICE priority is computed.")
@@ -123,9 +152,8 @@ class InitiativeMutations:
         self, info: Info, input: CreateInitiativeInput
     ) -> InitiativePayload:
         async def action(session: AsyncSession) -> InitiativePayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
             found = await service.create_initiative(
-                session, info.context.access, workspace_id, _values(input)
+                session, info.context.access, input.to_command()
             )
             return InitiativePayload(initiative=InitiativeType.from_model(found))
 
@@ -140,9 +168,8 @@ class InitiativeMutations:
         self, info: Info, input: UpdateInitiativeInput
     ) -> InitiativePayload:
         async def action(session: AsyncSession) -> InitiativePayload:
-            initiative_id = parse_id(input.id, "Initiative", field="id")
             found = await service.update_initiative(
-                session, info.context.access, initiative_id, _values(input)
+                session, info.context.access, input.to_command()
             )
             return InitiativePayload(initiative=InitiativeType.from_model(found))
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.errors import ValidationFailed
 from backend.journeys import maps, personas, revisions
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
-from graphql_schema.input_fields import given
 from graphql_schema.journeys.inputs import (
     CreateJourneyMapInput,
     CreatePersonaInput,
@@ -28,6 +29,29 @@ from graphql_schema.relay import parse_id
 
 _PERSONA_FIELDS = personas.FIELDS
 _MAP_FIELDS = maps.MAP_FIELDS
+
+
+def given(
+    input: object, names: tuple[str, ...], *, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The input's fields the caller actually sent (UNSET ones are left out).
+
+    An explicit null on a required field is a located validation error.
+    """
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(input, name, strawberry.UNSET)
+        if value is strawberry.UNSET:
+            continue
+        if value is None and name in required:
+            raise ValidationFailed("Must not be null.", field=_camel(name))
+        values[name] = value
+    return values
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _persona_ids(ids: list[strawberry.ID]) -> list[UUID]:

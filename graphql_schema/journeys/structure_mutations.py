@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.journeys import structure
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
-from graphql_schema.input_fields import given
 from graphql_schema.journeys.inputs import (
     AddOpportunityInput,
     AddPainPointInput,
@@ -30,6 +29,7 @@ from graphql_schema.journeys.inputs import (
     UpdateStageInput,
     UpdateTouchpointInput,
 )
+from graphql_schema.journeys.mutations import given
 from graphql_schema.journeys.types import (
     JourneyMapType,
     OpportunityType,

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from uuid import UUID
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.metrics import service
+from backend.metrics.commands import CreateMetric, Observation, RecordValues, UpdateMetric
+from backend.patch import UNSET, Maybe
 from backend.vocabulary.metrics import MetricSource as Source
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
-from graphql_schema.input_fields import given
 from graphql_schema.metrics.types import MetricDirection, MetricSource, MetricType
 from graphql_schema.mutations import run_mutation
+from graphql_schema.partial import sent, sent_or_null
 from graphql_schema.permissions import EDITOR, mutation
 from graphql_schema.relay import parse_id
 
-_LINKS = {
-    "journey_map_id": ("JourneyMap", "journeyMapId"),
-    "stage_id": ("Stage", "stageId"),
-    "touchpoint_id": ("Touchpoint", "touchpointId"),
-}
+
+def _link(value: strawberry.ID | None, kind: str, field: str) -> UUID | None:
+    return parse_id(value, kind, field=field) if value else None
+
+
+def _maybe_link(value: Maybe[strawberry.ID | None], kind: str, field: str) -> Maybe[UUID | None]:
+    return UNSET if value is UNSET else _link(value, kind, field)
 
 
 @strawberry.input(description="Link it to exactly one of a touchpoint, a stage or a map.")
@@ -36,6 +40,18 @@ class CreateMetricInput:
     stage_id: strawberry.ID | None = None
     touchpoint_id: strawberry.ID | None = None
 
+    def to_command(self) -> CreateMetric:
+        return CreateMetric(
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspace_id"),
+            name=self.name,
+            direction=self.direction,
+            unit=self.unit,
+            target=self.target,
+            journey_map_id=_link(self.journey_map_id, "JourneyMap", "journey_map_id"),
+            stage_id=_link(self.stage_id, "Stage", "stage_id"),
+            touchpoint_id=_link(self.touchpoint_id, "Touchpoint", "touchpoint_id"),
+        )
+
 
 @strawberry.input(description="Send only what changes; a new link replaces the old one.")
 class UpdateMetricInput:
@@ -47,6 +63,22 @@ class UpdateMetricInput:
     journey_map_id: strawberry.ID | None = strawberry.UNSET
     stage_id: strawberry.ID | None = strawberry.UNSET
     touchpoint_id: strawberry.ID | None = strawberry.UNSET
+
+    def to_command(self) -> UpdateMetric:
+        return UpdateMetric(
+            metric_id=parse_id(self.id, "Metric", field="id"),
+            name=sent(self.name, "name"),
+            direction=sent(self.direction, "direction"),
+            unit=sent_or_null(self.unit),
+            target=sent_or_null(self.target),
+            journey_map_id=_maybe_link(
+                sent_or_null(self.journey_map_id), "JourneyMap", "journey_map_id"
+            ),
+            stage_id=_maybe_link(sent_or_null(self.stage_id), "Stage", "stage_id"),
+            touchpoint_id=_maybe_link(
+                sent_or_null(self.touchpoint_id), "Touchpoint", "touchpoint_id"
+            ),
+        )
 
 
 @strawberry.input
@@ -65,6 +97,13 @@ class RecordMetricValuesInput:
     metric_id: strawberry.ID
     values: list[MetricObservationInput]
     source: MetricSource = Source.MANUAL
+
+    def to_command(self) -> RecordValues:
+        return RecordValues(
+            metric_id=parse_id(self.metric_id, "Metric", field="metric_id"),
+            observations=tuple(Observation(v.value, v.observed_at) for v in self.values),
+            source=self.source,
+        )
 
 
 @strawberry.type
@@ -86,24 +125,12 @@ class RecordMetricValuesPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _values(input: CreateMetricInput | UpdateMetricInput) -> dict[str, Any]:
-    values = given(input, ("name", "direction", "unit", "target"), required=("name", "direction"))
-    for name, (kind, field) in _LINKS.items():
-        value = getattr(input, name, strawberry.UNSET)
-        if value is not strawberry.UNSET:
-            values[name] = parse_id(value, kind, field=field) if value else None
-    return values
-
-
 @strawberry.type
 class MetricMutations:
     @mutation(EDITOR, "Define a metric (KPI) on a touchpoint, stage or map.")
     async def create_metric(self, info: Info, input: CreateMetricInput) -> MetricPayload:
         async def action(session: AsyncSession) -> MetricPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
-            found = await service.create_metric(
-                session, info.context.access, workspace_id, _values(input)
-            )
+            found = await service.create_metric(session, info.context.access, input.to_command())
             return MetricPayload(metric=MetricType.from_model(found))
 
         return await run_mutation(info, MetricPayload, action)
@@ -111,10 +138,7 @@ class MetricMutations:
     @mutation(EDITOR, "Change a metric's definition.")
     async def update_metric(self, info: Info, input: UpdateMetricInput) -> MetricPayload:
         async def action(session: AsyncSession) -> MetricPayload:
-            metric_id = parse_id(input.id, "Metric", field="id")
-            found = await service.update_metric(
-                session, info.context.access, metric_id, _values(input)
-            )
+            found = await service.update_metric(session, info.context.access, input.to_command())
             return MetricPayload(metric=MetricType.from_model(found))
 
         return await run_mutation(info, MetricPayload, action)
@@ -133,13 +157,8 @@ class MetricMutations:
         self, info: Info, input: RecordMetricValuesInput
     ) -> RecordMetricValuesPayload:
         async def action(session: AsyncSession) -> RecordMetricValuesPayload:
-            metric_id = parse_id(input.metric_id, "Metric", field="metricId")
             metric, recorded = await service.record_values(
-                session,
-                info.context.access,
-                metric_id,
-                [(v.value, v.observed_at) for v in input.values],
-                input.source,
+                session, info.context.access, input.to_command()
             )
             return RecordMetricValuesPayload(
                 metric=MetricType.from_model(metric), recorded=recorded

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
+from backend.tenancy.commands import (
+    AddWorkspaceMember,
+    CreateApiToken,
+    CreateInvitation,
+    CreateWorkspace,
+    RemoveOrganizationMember,
+    RemoveWorkspaceMember,
+)
+from graphql_schema.relay import parse_id
 from graphql_schema.roles import OrgRole, WorkspaceRole
 
 
@@ -12,12 +21,25 @@ class CreateWorkspaceInput:
     organization_id: strawberry.ID
     name: str
 
+    def to_command(self) -> CreateWorkspace:
+        return CreateWorkspace(
+            organization_id=parse_id(self.organization_id, "Organization", field="organizationId"),
+            name=self.name,
+        )
+
 
 @strawberry.input
 class AddWorkspaceMemberInput:
     workspace_id: strawberry.ID
     email: str = strawberry.field(description="Invites the person if they have no account yet.")
     role: WorkspaceRole
+
+    def to_command(self) -> AddWorkspaceMember:
+        return AddWorkspaceMember(
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspaceId"),
+            email=self.email,
+            role=self.role,
+        )
 
 
 @strawberry.input
@@ -28,6 +50,16 @@ class CreateApiTokenInput:
     )
     read_only: bool = False
     expires_in_days: int | None = None
+
+    def to_command(self) -> CreateApiToken:
+        return CreateApiToken(
+            name=self.name,
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspaceId")
+            if self.workspace_id is not None
+            else None,
+            read_only=self.read_only,
+            expires_in_days=self.expires_in_days,
+        )
 
 
 @strawberry.input
@@ -48,6 +80,18 @@ class CreateInvitationInput:
     workspace_role: WorkspaceRole | None = None
     expires_in_days: int | None = strawberry.field(default=None, description="1 to 30; 7 if unset.")
 
+    def to_command(self) -> CreateInvitation:
+        return CreateInvitation(
+            organization_id=parse_id(self.organization_id, "Organization", field="organizationId"),
+            email=self.email,
+            org_role=self.org_role,
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspaceId")
+            if self.workspace_id
+            else None,
+            workspace_role=self.workspace_role,
+            expires_in_days=self.expires_in_days,
+        )
+
 
 @strawberry.input
 class RevokeInvitationInput:
@@ -59,8 +103,20 @@ class RemoveWorkspaceMemberInput:
     workspace_id: strawberry.ID
     user_id: strawberry.ID
 
+    def to_command(self) -> RemoveWorkspaceMember:
+        return RemoveWorkspaceMember(
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspaceId"),
+            user_id=parse_id(self.user_id, "User", field="userId"),
+        )
+
 
 @strawberry.input
 class RemoveOrganizationMemberInput:
     organization_id: strawberry.ID
     user_id: strawberry.ID
+
+    def to_command(self) -> RemoveOrganizationMember:
+        return RemoveOrganizationMember(
+            organization_id=parse_id(self.organization_id, "Organization", field="organizationId"),
+            user_id=parse_id(self.user_id, "User", field="userId"),
+        )

@@ -52,20 +52,8 @@ class MembershipMutations:
         self, info: Info, input: CreateInvitationInput
     ) -> CreateInvitationPayload:
         async def action(session: AsyncSession) -> CreateInvitationPayload:
-            issued = await invitations.create_invitation(
-                session,
-                info.context.access,
-                organization_id=parse_id(
-                    input.organization_id, "Organization", field="organizationId"
-                ),
-                email=input.email,
-                org_role=input.org_role,
-                workspace_id=parse_id(input.workspace_id, "Workspace", field="workspaceId")
-                if input.workspace_id
-                else None,
-                workspace_role=input.workspace_role,
-                expires_in_days=input.expires_in_days,
-            )
+            command = input.to_command()
+            issued = await invitations.create_invitation(session, info.context.access, command)
             base = info.context.settings.base_url.rstrip("/")
             return CreateInvitationPayload(
                 invitation=InvitationType.from_model(issued.invitation),
@@ -98,12 +86,8 @@ class MembershipMutations:
         self, info: Info, input: RemoveWorkspaceMemberInput
     ) -> RemoveMemberPayload:
         async def action(session: AsyncSession) -> RemoveMemberPayload:
-            await members.remove_workspace_member(
-                session,
-                info.context.access,
-                workspace_id=parse_id(input.workspace_id, "Workspace", field="workspaceId"),
-                user_id=parse_id(input.user_id, "User", field="userId"),
-            )
+            command = input.to_command()
+            await members.remove_workspace_member(session, info.context.access, command)
             return RemoveMemberPayload(removed_user_id=input.user_id)
 
         return await run_mutation(info, RemoveMemberPayload, action)
@@ -117,14 +101,8 @@ class MembershipMutations:
         self, info: Info, input: RemoveOrganizationMemberInput
     ) -> RemoveMemberPayload:
         async def action(session: AsyncSession) -> RemoveMemberPayload:
-            await members.remove_organization_member(
-                session,
-                info.context.access,
-                organization_id=parse_id(
-                    input.organization_id, "Organization", field="organizationId"
-                ),
-                user_id=parse_id(input.user_id, "User", field="userId"),
-            )
+            command = input.to_command()
+            await members.remove_organization_member(session, info.context.access, command)
             return RemoveMemberPayload(removed_user_id=input.user_id)
 
         return await run_mutation(info, RemoveMemberPayload, action)

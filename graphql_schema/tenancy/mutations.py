@@ -58,15 +58,11 @@ class TenancyMutations:
         self, info: Info, input: CreateWorkspaceInput
     ) -> CreateWorkspacePayload:
         async def action(session: AsyncSession) -> CreateWorkspacePayload:
-            organization_id = parse_id(
-                input.organization_id, "Organization", field="organizationId"
-            )
+            command = input.to_command()
             access = info.context.access
-            workspace = await service.create_workspace(
-                session, access, organization_id=organization_id, name=input.name
-            )
+            workspace = await service.create_workspace(session, access, command)
             info.context.update_access(
-                access.including_new_workspace(workspace.id, organization_id)
+                access.including_new_workspace(workspace.id, command.organization_id)
             )
             return CreateWorkspacePayload(workspace=WorkspaceType.from_model(workspace))
 
@@ -80,13 +76,8 @@ class TenancyMutations:
         self, info: Info, input: AddWorkspaceMemberInput
     ) -> AddWorkspaceMemberPayload:
         async def action(session: AsyncSession) -> AddWorkspaceMemberPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
             membership = await service.add_workspace_member(
-                session,
-                info.context.access,
-                workspace_id=workspace_id,
-                email=input.email,
-                role=input.role,
+                session, info.context.access, input.to_command()
             )
             return AddWorkspaceMemberPayload(member=WorkspaceMemberType.from_model(membership))
 
@@ -100,19 +91,8 @@ class TenancyMutations:
         self, info: Info, input: CreateApiTokenInput
     ) -> CreateApiTokenPayload:
         async def action(session: AsyncSession) -> CreateApiTokenPayload:
-            workspace_id = (
-                parse_id(input.workspace_id, "Workspace", field="workspaceId")
-                if input.workspace_id is not None
-                else None
-            )
-            issued = await service.create_api_token(
-                session,
-                info.context.access,
-                name=input.name,
-                workspace_id=workspace_id,
-                read_only=input.read_only,
-                expires_in_days=input.expires_in_days,
-            )
+            command = input.to_command()
+            issued = await service.create_api_token(session, info.context.access, command)
             return CreateApiTokenPayload(
                 api_token=ApiTokenType.from_model(issued.token), token=issued.plaintext
             )

@@ -12,8 +12,9 @@ from backend.auth.service import authenticate_token
 from backend.authz.access import ingestion_access, load_access
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
-from backend.feedback import ingestion
+from backend.feedback import ingestion, wire
 from backend.feedback import service as feedback
+from backend.feedback.commands import SubmitFeedback
 from backend.journeys import maps, structure
 from backend.models import HealthScore, JourneyMap, JourneyMapRevision
 from bench.seed import Size, World, build
@@ -90,7 +91,10 @@ async def test_tiny_world(
     access = await load_access(database, principal)
     assert set(access.workspace_roles) == {w.id for w in world.workspaces}
 
-    token = await ingestion.authenticate(database, world.ingestion_token)
+    presented = ingestion.presenting(world.ingestion_token)
+    assert presented is not None
+    async with database.transaction(presented) as session:
+        token = await ingestion.authenticate(session, world.ingestion_token)
     assert token is not None
     first = world.workspaces[0].id
     assert token.ingest_workspace_id == first
@@ -98,8 +102,8 @@ async def test_tiny_world(
     async with database.transaction(feed.binding(), write=True) as session:
         bind_actor(session, Actor.system())
         sent = {"source": "SURVEY", "externalId": "x", "text": "Fine"}
-        item = ingestion.read_item({**sent, "eventName": world.hot_event_name})
-        batch = await feedback.submit(session, feed, first, [item])
+        item = wire.read_item({**sent, "eventName": world.hot_event_name})
+        batch = await feedback.submit(session, feed, SubmitFeedback(first, [item]))
     kept = batch.items[0].feedback
     assert kept is not None
     assert kept.touchpoint_id == world.hot_touchpoint_id

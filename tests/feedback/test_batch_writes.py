@@ -1,4 +1,4 @@
-"""How a batch is written (one statement a batch, see backend/feedback/service.py): what
+"""How a batch is written (one statement a batch, see backend/feedback/repository/batch.py): what
 goes in comes out unchanged, links land on the right rows, concurrent senders of the same
 items store each once, ids are time-ordered, and a CSV row reads as its JSON twin."""
 
@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.engine import Database
 from backend.errors import DomainError
-from backend.feedback import ingestion, service
+from backend.feedback import service, wire
+from backend.feedback.commands import FeedbackItem, SubmitFeedback, Unreadable
 from backend.feedback.importer import InputFile
-from backend.feedback.service import Unreadable
+from backend.feedback.repository import new_ids
 from backend.models import Feedback, Touchpoint
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.tenants import Tenant
@@ -191,18 +192,18 @@ async def test_a_duplicate_is_what_was_kept_the_first_time(
     workspace = tenant_a.workspace_ids[0]
     access = ingestion_access(uuid.uuid4(), workspace)
 
-    def item(external_id: str, value: int) -> dict[str, Any]:
-        return ingestion.blank_values() | {
-            "source": "SURVEY",
-            "external_id": external_id,
-            "measure": "NPS",
-            "measure_value": value,
-        }
+    def item(external_id: str, value: int) -> FeedbackItem:
+        return FeedbackItem(
+            source="SURVEY",
+            external_id=external_id,
+            measure="NPS",
+            measure_value=value,
+        )
 
-    async def submit(items: list[dict[str, Any]]) -> service.BatchResult:
+    async def submit(items: list[FeedbackItem]) -> service.BatchResult:
         async with database.transaction(access.binding(), write=True) as session:
             bind_actor(session, Actor.system())
-            return await service.submit(session, access, workspace, items)
+            return await service.submit(session, access, SubmitFeedback(workspace, items))
 
     first = await submit([item("d1", 9), item("d2", 8)])
     again = await submit([item("d3", 7), item("d1", 1), item("d3", 6)])
@@ -231,8 +232,8 @@ async def test_a_duplicate_is_what_was_kept_the_first_time(
 
 def test_new_ids_are_uuid7_and_sort_by_time() -> None:
     now = datetime.now(UTC)
-    earlier = [uuid.UUID(i) for i in service._new_ids(500, now)]
-    later = [uuid.UUID(i) for i in service._new_ids(500, now + timedelta(milliseconds=2))]
+    earlier = [uuid.UUID(i) for i in new_ids(500, now)]
+    later = [uuid.UUID(i) for i in new_ids(500, now + timedelta(milliseconds=2))]
     assert len(set(earlier + later)) == 1000
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in earlier + later)
     assert max(earlier) < min(later)
@@ -246,7 +247,7 @@ def _error(item: Any) -> tuple[str | None, str]:
 
 
 def test_a_csv_row_reads_as_its_json_twin(tmp_path: Path) -> None:
-    """The import reads CSV cells into items itself (``ingestion.read_typed``): each row
+    """The import reads CSV cells into items itself (``wire.read_typed``): each row
     must come out as ``read_item`` makes the same row sent as JSON."""
     header = ["source", "externalId", "measure", "measureValue", "text", "tags", "occurredAt"]
     rows: list[tuple[list[str], dict[str, Any]]] = [
@@ -288,7 +289,7 @@ def test_a_csv_row_reads_as_its_json_twin(tmp_path: Path) -> None:
     read = [row.item for row in InputFile.open(file).rows()]
     assert len(read) == len(rows)
     for got, (_, twin) in zip(read, rows, strict=True):
-        expected = ingestion.read_item(json.loads(json.dumps(twin)))
+        expected = wire.read_item(json.loads(json.dumps(twin)))
         if isinstance(expected, Unreadable):
             assert _error(got) == _error(expected)
         else:

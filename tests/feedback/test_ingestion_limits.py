@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend import validation
-from backend.feedback import ingestion, service
+from backend.feedback import service, wire
 from backend.models import Feedback
 from tests.fixtures.counting import Calls, count_calls
 from tests.fixtures.graphql import GraphQLClient
@@ -28,7 +28,7 @@ CREATE = """mutation($ws: ID!) {
 
 @pytest.fixture
 def items_read(monkeypatch: pytest.MonkeyPatch) -> Calls:
-    return count_calls(monkeypatch, ingestion, "read_item")
+    return count_calls(monkeypatch, wire, "read_item")
 
 
 @pytest.fixture

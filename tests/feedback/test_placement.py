@@ -16,6 +16,7 @@ from backend.auth.service import authenticate_token
 from backend.authz.access import Access, ingestion_access, load_access
 from backend.db.engine import Database
 from backend.feedback import service
+from backend.feedback.commands import FeedbackItem, SubmitFeedback
 from backend.journeys import structure
 from backend.models import Feedback
 from graphql_schema.relay import decode_global_id
@@ -44,10 +45,10 @@ class Sender:
     async def place(self, **fields: Any) -> str | None:
         self.sent += 1
         access = ingestion_access(NO_TOKEN, self.workspace_id)
-        item = {"source": "ANALYTICS", "external_id": f"e{self.sent}", "text": "Hi", **fields}
+        item = FeedbackItem(source="ANALYTICS", external_id=f"e{self.sent}", text="Hi", **fields)
         async with self.database.transaction(access.binding(), write=True) as session:
             bind_actor(session, Actor.system())
-            batch = await service.submit(session, access, self.workspace_id, [item])
+            batch = await service.submit(session, access, SubmitFeedback(self.workspace_id, [item]))
             assert batch.items[0].errors == [], batch.items[0].errors
             placed = batch.items[0].feedback_id
         async with self.database.transaction(access.binding()) as session:
@@ -154,7 +155,7 @@ async def _add_place_and_undo(
     database: Database, access: Access, stage_id: UUID, workspace_id: UUID
 ) -> None:
     feed = ingestion_access(NO_TOKEN, workspace_id)
-    item = {"source": "ANALYTICS", "external_id": "undone", "text": "Hi", "event_name": "paid"}
+    item = FeedbackItem(source="ANALYTICS", external_id="undone", text="Hi", event_name="paid")
     async with database.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system())
         added, _ = await structure.add_touchpoint(
@@ -166,7 +167,7 @@ async def _add_place_and_undo(
             persona_emotions=None,
             expected_version=None,
         )
-        batch = await service.submit(session, feed, workspace_id, [item])
+        batch = await service.submit(session, feed, SubmitFeedback(workspace_id, [item]))
         assert batch.items[0].feedback is not None
         assert batch.items[0].feedback.touchpoint_id == added.id
         raise Undo

@@ -24,7 +24,8 @@ from sqlalchemy import func, select, update
 
 from backend.db.engine import Database
 from backend.health import model, recalculate
-from backend.health.evidence import COLUMNS
+from backend.health.repository.evidence import COLUMNS
+from backend.health.repository.facts import load_facts
 from backend.models import (
     Feedback,
     HealthEvidence,
@@ -252,7 +253,7 @@ async def assert_scores_follow_the_reference(
 ) -> None:
     world = given.world
     async with database.transaction(world.binding()) as session:
-        touchpoints, stages, maps = await recalculate.load_facts(session, world.workspace_id, NOW)
+        touchpoints, stages, maps = await load_facts(session, world.workspace_id, NOW)
     facts = []
     for t in touchpoints:
         current, previous = reference_evidence(given.feedback, t.id)

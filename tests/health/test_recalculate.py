@@ -119,7 +119,7 @@ async def test_a_later_pass_rewrites_every_score_and_drops_those_of_subjects_gon
     database: Database, tenant_a: Tenant
 ) -> None:
     """On Postgres the scores are updated in place and the gone ones deleted in the same
-    statement (recalculate._PG_WRITE); the table must read as if it had been rewritten."""
+    statement (repository.scores.PG_WRITE); the table must read as if it had been rewritten."""
     world = await build_world(database, tenant_a.workspace_ids[0])
     first, second, third, _ = world.touchpoint_ids
     await add_feedback(database, world, first, value=5, occurred_at=days_ago(NOW, 1))

@@ -15,13 +15,17 @@ from starlette.routing import Route
 
 from backend.audit import recorder as audit
 from backend.audit.actor import Actor
+from backend.auth import last_use
 from backend.auth.service import bearer_token
 from backend.authz.access import ingestion_access
 from backend.db.engine import Database
+from backend.db.types import utcnow
 from backend.edge.body_limit import INGEST_MAX_BYTES, BodyTooLarge, read_body, too_large
 from backend.errors import DomainError
-from backend.feedback import ingestion, service
+from backend.feedback import ingestion, service, wire
+from backend.feedback.commands import SubmitFeedback
 from backend.json_output import JSONResponse
+from backend.models import IngestionToken
 from backend.models.audit import ActorType
 from graphql_schema.errors import camel_path
 
@@ -43,10 +47,25 @@ def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
     )
 
 
+async def _authenticate(db: Database, secret: str | None) -> IngestionToken | None:
+    """The live token behind the secret presented; its last use is noted (at most once a
+    minute, in a short write transaction of its own: see ``backend.auth.last_use``)."""
+    presented = ingestion.presenting(secret) if secret else None
+    if secret is None or presented is None:
+        return None
+    async with db.transaction(presented) as session:
+        token = await ingestion.authenticate(session, secret)
+    if token is None:
+        return None
+    now = utcnow()
+    if last_use.is_due(token.last_used_at, now):
+        await last_use.stamp(db, IngestionToken, token.id, "last_used_at", now, presented)
+    return token
+
+
 def ingestion_routes(db: Database) -> list[Route]:
     async def ingest(request: Request) -> Response:
-        secret = bearer_token(request.headers.get("authorization"))
-        token = await ingestion.authenticate(db, secret) if secret else None
+        token = await _authenticate(db, bearer_token(request.headers.get("authorization")))
         if token is None:
             return JSONResponse(
                 {
@@ -68,7 +87,7 @@ def ingestion_routes(db: Database) -> list[Route]:
         if mode not in ("keep-good", "all-or-nothing"):
             return _error(400, "mode is keep-good or all-or-nothing.", "mode")
         try:
-            items = ingestion.read_body(body, request.headers.get("content-type", ""))
+            items = wire.read_body(body, request.headers.get("content-type", ""))
         except DomainError as error:
             return _error(400, error.message, _wire(error.field))
         keep_all_or_none = mode == "all-or-nothing"
@@ -87,8 +106,7 @@ def ingestion_routes(db: Database) -> list[Route]:
                 batch = await service.submit(
                     session,
                     access,
-                    token.ingest_workspace_id,
-                    items,
+                    SubmitFeedback(token.ingest_workspace_id, items),
                     locate=lambda index: f"[{index}]",
                 )
                 if keep_all_or_none and batch.count(service.Status.REJECTED):

@@ -21,18 +21,20 @@ from backend.auth.sessions import (
     authenticate_session,
     csrf_matches,
 )
+from backend.auth.sign_in import Client, SignInRefused, sign_out
 from backend.auth.sso import ATTEMPT_COOKIE, ATTEMPT_PATH
 from backend.auth.tokens import presenting
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.settings import Settings
 from backend.tenancy import invitations
+from backend.tenancy.invitation_sign_in import sign_in_by_invitation
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _client(request: Request) -> sso.Client:
-    return sso.Client(
+def _client(request: Request) -> Client:
+    return Client(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         request_id=request.scope.get("state", {}).get("request_id"),
@@ -78,8 +80,8 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
 
     async def signed_in_user(request: Request) -> UUID | None:
         secret = request.cookies.get(SESSION_COOKIE)
-        principal = await authenticate_session(db, settings, secret) if secret else None
-        return principal.user_id if principal else None
+        subject = await authenticate_session(db, settings, secret) if secret else None
+        return subject.user_id if subject else None
 
     def cross_site() -> Response:
         return _refusal("This form was sent from another site.", 403)
@@ -101,7 +103,7 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
                 request.query_params.get("next"),
                 linking_user_id=linking_user_id,
             )
-        except sso.SignInRefused as refused:
+        except SignInRefused as refused:
             return _refusal(refused.reason, refused.status)
         response = RedirectResponse(
             started.authorization_url, status_code=302 if request.method == "GET" else 303
@@ -131,7 +133,7 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
                 client=_client(request),
                 issuer=query.get("iss"),
             )
-        except sso.SignInRefused as refused:
+        except SignInRefused as refused:
             response: Response = _refusal(refused.reason, refused.status)
         else:
             response = RedirectResponse(signed_in.return_to, status_code=303)
@@ -141,15 +143,15 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
 
     async def logout(request: Request) -> Response:
         secret = request.cookies.get(SESSION_COOKIE)
-        principal = await authenticate_session(db, settings, secret) if secret else None
-        if principal is not None:
-            if not csrf_matches(principal, request.headers.get(CSRF_HEADER)):
+        subject = await authenticate_session(db, settings, secret) if secret else None
+        if subject is not None:
+            if not csrf_matches(subject, request.headers.get(CSRF_HEADER)):
                 return Response(
                     "Signing out needs the X-Waypost-CSRF header.",
                     status_code=403,
                     media_type="text/plain",
                 )
-            await sso.sign_out(db, principal, _client(request))
+            await sign_out(db, subject, _client(request))
         response = Response(status_code=204)
         response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True)
         response.delete_cookie(CSRF_COOKIE, path="/", secure=secure)
@@ -189,7 +191,7 @@ def auth_routes(settings: Settings, db: Database, oidc: OidcClient) -> list[Rout
         if not same_origin(request, settings):
             return cross_site()
         try:
-            signed_in = await sso.sign_in_by_invitation(
+            signed_in = await sign_in_by_invitation(
                 db, settings, secret, _client(request), signed_in_as=await signed_in_user(request)
             )
         except invitations.InvitationUnusable as unusable:

@@ -8,7 +8,7 @@ expressions here mirror, and a test holds the two to each other.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -49,7 +49,7 @@ def age_in_days(dialect: str, as_of: datetime) -> ColumnElement[Any]:
     return func.julianday(moment) - func.julianday(Feedback.occurred_at)
 
 
-def recency_weight(age_in_days: ColumnElement[Any]) -> ColumnElement[Any]:
+def recency_weight(age_in_days: ColumnElement[float]) -> ColumnElement[float]:
     return func.power(0.5, age_in_days / _HALF_LIFE_DAYS)
 
 
@@ -177,3 +177,76 @@ async def refresh(
     await session.execute(delete(HealthEvidence).where(*scope))
     inserted = await session.execute(insert(HealthEvidence).from_select(names, rows))
     return int(inserted.rowcount)  # type: ignore[attr-defined]
+
+
+async def rows_of(
+    session: AsyncSession, workspace_id: UUID, touchpoints: Iterable[UUID]
+) -> dict[UUID, HealthEvidence]:
+    """The stored evidence of the touchpoints named that have any, by touchpoint."""
+    return {
+        row.id: row
+        for row in (
+            await session.scalars(
+                select(HealthEvidence).where(
+                    HealthEvidence.workspace_id == workspace_id,
+                    HealthEvidence.id.in_(list(touchpoints)),
+                )
+            )
+        ).all()
+    }
+
+
+# Per component (satisfaction, sentiment): each touchpoint's factor (points per unit of
+# weighted pull) and its recency-weighted mean. See ``backend.health.explain``.
+Pulls = Mapping[str, tuple[Mapping[UUID, float], Mapping[UUID, float]]]
+
+
+async def strongest_influences(
+    session: AsyncSession,
+    workspace_id: UUID,
+    touchpoints: Iterable[UUID],
+    pulls: Pulls,
+    as_of: datetime,
+    limit: int,
+) -> list[tuple[UUID, UUID, float]]:
+    """(feedback id, touchpoint id, points) of the current window's items that move the
+    score most, either way, ranked by the database."""
+    values = {
+        "satisfaction": (measure_value(), Feedback.measure_value.is_not(None)),
+        "sentiment": ((Feedback.sentiment + 1.0) / 2.0, Feedback.sentiment.is_not(None)),
+    }
+    weight_now = recency_weight(age_in_days(session.get_bind().dialect.name, as_of))
+    terms: list[ColumnElement[float]] = []
+    for name, (factor, mean) in pulls.items():
+        value, present = values[name]
+        terms.append(
+            case(
+                (
+                    present,
+                    cast(case(dict(factor), value=Feedback.touchpoint_id, else_=0.0), Float)
+                    * weight_now
+                    * (
+                        value
+                        - cast(case(dict(mean), value=Feedback.touchpoint_id, else_=0.0), Float)
+                    ),
+                ),
+                else_=0.0,
+            )
+        )
+    if not terms:
+        return []
+    influence = sum(terms[1:], terms[0]).label("influence")
+    rows = (
+        await session.execute(
+            select(Feedback.id, Feedback.touchpoint_id, influence)
+            .where(
+                Feedback.workspace_id == workspace_id,
+                Feedback.touchpoint_id.in_(list(touchpoints)),
+                Feedback.occurred_at > as_of - WINDOW,
+                Feedback.occurred_at <= as_of,
+            )
+            .order_by(func.abs(influence).desc(), Feedback.id)
+            .limit(limit)
+        )
+    ).all()
+    return [(r.id, r.touchpoint_id, float(r.influence)) for r in rows if r.influence]

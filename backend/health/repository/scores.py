@@ -1,0 +1,199 @@
+"""Stored scores and their daily snapshots: written by a pass, read back in the model's terms."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+import orjson
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.scoping import require_bound
+from backend.health import model
+from backend.models import HealthGeneration, HealthScore, HealthSnapshot, HealthSubject, Workspace
+
+# One scored subject of a pass: its kind, its id, its score.
+Scored = tuple[HealthSubject, UUID, model.Score]
+
+
+async def stored(session: AsyncSession, workspace_id: UUID, subject_id: UUID) -> HealthScore | None:
+    return await session.get(HealthScore, (workspace_id, subject_id))
+
+
+async def scores_of_kinds(
+    session: AsyncSession, workspace_id: UUID, kinds: Collection[HealthSubject]
+) -> dict[UUID, float]:
+    """The workspace's current scores of subjects of these kinds, by subject."""
+    return dict(
+        (
+            await session.execute(
+                select(HealthScore.id, HealthScore.score).where(
+                    HealthScore.workspace_id == workspace_id,
+                    HealthScore.subject_type.in_(kinds),
+                )
+            )
+        ).all()
+    )
+
+
+async def next_generation(session: AsyncSession, workspace_id: UUID) -> None:
+    """Count this pass: what was derived from the old scores is now out of date."""
+    counted = await session.execute(
+        update(HealthGeneration)
+        .where(HealthGeneration.workspace_id == workspace_id, HealthGeneration.id == workspace_id)
+        .values(generation=HealthGeneration.generation + 1)
+    )
+    if counted.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(HealthGeneration(workspace_id=workspace_id, id=workspace_id, generation=1))
+        await session.flush()
+
+
+async def replace(
+    session: AsyncSession, workspace_id: UUID, rows: Sequence[Scored], as_of: datetime
+) -> None:
+    """The workspace's scores become ``rows``; today's snapshot too (the day's last pass
+    replaces what an earlier one wrote)."""
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    if not (on_postgres and rows):
+        await session.execute(delete(HealthScore).where(HealthScore.workspace_id == workspace_id))
+    day = as_of.date()
+    await session.execute(
+        delete(HealthSnapshot).where(
+            HealthSnapshot.workspace_id == workspace_id, HealthSnapshot.day == day
+        )
+    )
+    if not rows:
+        return
+    if on_postgres:
+        await _write_on_postgres(session, workspace_id, rows, as_of)
+        return
+    await session.execute(
+        insert(HealthScore),
+        [
+            {
+                "workspace_id": workspace_id,
+                "id": subject_id,
+                "subject_type": kind,
+                "score": score.score,
+                "previous_score": score.previous,
+                "sample_size": score.sample_size,
+                "previous_sample_size": score.previous_sample_size,
+                "confidence": score.confidence,
+                "components": [dict(vars(c)) for c in score.components],
+                "computed_at": as_of,
+            }
+            for kind, subject_id, score in rows
+        ],
+    )
+    await session.execute(
+        insert(HealthSnapshot),
+        [
+            {
+                "workspace_id": workspace_id,
+                "subject_id": subject_id,
+                "subject_type": kind,
+                "day": day,
+                "score": score.score,
+                "sample_size": score.sample_size,
+                "confidence": score.confidence,
+                "taken_at": as_of,
+            }
+            for kind, subject_id, score in rows
+        ],
+    )
+
+
+# Postgres: a workspace's scores travel as one JSON document (orjson encodes the
+# dataclasses, components included, in C), unpacked once by jsonb_to_recordset for
+# both tables. Row by row through the driver, the two inserts were most of a full
+# pass: some 4,000 rows a workspace, each value encoded on its own.
+#
+# Scores are updated in place (the subjects rarely change between passes) and only the
+# subjects gone since are deleted: an update that changes no key column is not checked
+# against the workspace's foreign key again and, with room on its page, adds no index
+# entries; deleting and inserting every score did both, some 40 % of the statement.
+PG_WRITE = text(
+    """
+    WITH r AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+            id uuid, subject_type text, score float8, previous float8, sample_size int,
+            previous_sample_size int, confidence float8, components jsonb)
+    ), scores AS (
+        INSERT INTO health_scores (
+            workspace_id, id, subject_type, score, previous_score, sample_size,
+            previous_sample_size, confidence, components, computed_at)
+        SELECT CAST(:workspace_id AS uuid), r.id, r.subject_type, r.score, r.previous,
+               r.sample_size, r.previous_sample_size, r.confidence, r.components,
+               CAST(:as_of AS timestamptz)
+        FROM r
+        ON CONFLICT (workspace_id, id) DO UPDATE SET
+            subject_type = excluded.subject_type, score = excluded.score,
+            previous_score = excluded.previous_score, sample_size = excluded.sample_size,
+            previous_sample_size = excluded.previous_sample_size,
+            confidence = excluded.confidence, components = excluded.components,
+            computed_at = excluded.computed_at
+    ), gone AS (
+        DELETE FROM health_scores
+        WHERE workspace_id = CAST(:workspace_id AS uuid) AND id NOT IN (SELECT id FROM r)
+    )
+    INSERT INTO health_snapshots (
+        workspace_id, id, subject_id, subject_type, day, score, sample_size, confidence,
+        taken_at)
+    SELECT CAST(:workspace_id AS uuid), gen_random_uuid(), r.id, r.subject_type,
+           CAST(:day AS date), r.score, r.sample_size, r.confidence,
+           CAST(:as_of AS timestamptz)
+    FROM r
+    """
+)
+
+
+async def _write_on_postgres(
+    session: AsyncSession, workspace_id: UUID, rows: Sequence[Scored], as_of: datetime
+) -> None:
+    require_bound(session, workspace_id, "Health scores")
+    document = orjson.dumps(
+        [
+            {"id": str(subject_id), "subject_type": kind, **vars(score)}
+            for kind, subject_id, score in rows
+        ]
+    ).decode()
+    await session.execute(
+        PG_WRITE,
+        {"workspace_id": workspace_id, "rows": document, "as_of": as_of, "day": as_of.date()},
+    )
+
+
+async def workspace_scores_of_organization(
+    session: AsyncSession, organization_id: UUID
+) -> Sequence[HealthScore]:
+    """The workspace-level scores of an organization the session can see (its tenant
+    scope decides)."""
+    return (
+        await session.scalars(
+            select(HealthScore)
+            .join(Workspace, Workspace.id == HealthScore.workspace_id)
+            .where(
+                Workspace.organization_id == organization_id,
+                HealthScore.subject_type == HealthSubject.WORKSPACE,
+            )
+        )
+    ).all()
+
+
+async def snapshots(
+    session: AsyncSession, subject_id: UUID, first_day: date, last_day: date
+) -> Sequence[HealthSnapshot]:
+    """A subject's daily snapshots from the first day to the last (both kept), oldest first."""
+    return (
+        await session.scalars(
+            select(HealthSnapshot)
+            .where(
+                HealthSnapshot.subject_id == subject_id,
+                HealthSnapshot.day >= first_day,
+                HealthSnapshot.day <= last_day,
+            )
+            .order_by(HealthSnapshot.day)
+        )
+    ).all()
