@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import timedelta
 from types import TracebackType
 
@@ -59,14 +58,7 @@ def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
 
 
 class Background:
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        *,
-        run_workers: bool,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, settings: Settings, db: Database, *, run_workers: bool) -> None:
         self.settings = settings
         self.db = db
         self.run_workers = run_workers
@@ -83,7 +75,7 @@ class Background:
         self.worker: dramatiq.Worker | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.schedule = Schedule(self._stop, self.outage, clock=clock)
+        self.schedule = Schedule(self._stop, self.outage)
         self.jobs = (
             PeriodicJob(
                 "housekeeping",

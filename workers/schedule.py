@@ -1,11 +1,12 @@
-"""The schedule: periodic jobs (housekeeping, the nightly health pass), each run once a
-period per deployment, however many processes it has.
+"""The schedule: how the processes that run periodic jobs (housekeeping, the nightly
+health pass) run each once a period, however many of them there are.
 
 Which processes run it is decided in ``workers.background``; here is how they run it:
 
 - ``Schedule.every``: at start-up, then every interval. One process alone runs the
-  schedule this way: `waypost serve` on the embedded broker (memory://), and a worker
-  on a broker with no shared store to claim periods in (RabbitMQ).
+  schedule this way: `waypost serve` on the embedded broker (memory://). So does each
+  worker on RabbitMQ, which offers no store to claim periods in: there, several
+  `waypost worker` processes each run it.
 - ``Schedule.once_a_period``: time is cut into periods of the job's interval counted
   from the Unix epoch, so that every process agrees where a period starts (a daily job's
   period is the UTC day). Each process asks for the current period once, at start-up
@@ -22,6 +23,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -73,7 +75,7 @@ class Schedule:
         stop: asyncio.Event,
         outage: OutageLog,
         *,
-        clock: Callable[[], float],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._stop = stop
         self.outage = outage
