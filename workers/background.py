@@ -2,6 +2,12 @@
 
 `waypost serve` runs it with in-process workers on the embedded default broker
 (and without them on a real broker); `waypost worker` runs it with workers.
+
+The schedule (workers.schedule) runs where the queues are worked: in the one process
+of the embedded broker, and in `waypost worker` on a real one. API processes on a real
+broker never run it, so N of them do not make N nightly passes; with every worker
+down, nothing runs it (nothing would work what it sends either) until a worker starts
+and runs the current period's jobs. Several workers on Redis claim each period there.
 """
 
 from __future__ import annotations
@@ -9,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from datetime import timedelta
 from types import TracebackType
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 from dramatiq.middleware.asyncio import AsyncIO
 from sqlalchemy import select
@@ -28,10 +35,11 @@ from backend.outbox.emit import after_commit_hooks
 from backend.outbox.relay import OutboxRelay
 from backend.settings import Settings
 from workers.actors import Actors, declare_actors
-from workers.broker import build_broker, epoch_of
+from workers.broker import build_broker, epoch_of, is_in_process
 from workers.dead_letters import DeadLetters
 from workers.outages import QuietOutages
 from workers.runtime import WorkerRuntime
+from workers.schedule import PeriodicJob, RedisClaims, Schedule
 
 log = logging.getLogger("waypost.workers")
 
@@ -67,6 +75,21 @@ class Background:
         self.worker: dramatiq.Worker | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.schedule = Schedule(self._stop, self.outage)
+        self.jobs = (
+            PeriodicJob(
+                "housekeeping",
+                "housekeeping",
+                settings.audit_verify_interval_seconds,
+                self.housekeep,
+            ),
+            PeriodicJob(
+                "health-full",
+                "the full health pass",
+                settings.health_full_interval_seconds,
+                self.recalculate_all_health,
+            ),
+        )
 
     def _send(self, event: OutboxEvent) -> None:
         self.actors.dispatch_outbox_event.send(str(event.workspace_id), str(event.id))
@@ -92,17 +115,17 @@ class Background:
             await asyncio.to_thread(self.actors.recalculate_all_health.send, str(workspace_id))
         return len(ids)
 
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[int]], name: str) -> None:
-        while not self._stop.is_set():
-            try:
-                await job()
-            except Exception as error:
-                log.info("scheduling %s failed; retried in %.0f s", name, seconds)
-                self.outage.failed(error)
-            else:
-                self.outage.succeeded()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+    def _scheduled(self) -> list[Coroutine[None, None, None]]:
+        """The schedule's loops this process runs (see the module's docstring)."""
+        if is_in_process(self.settings.broker_url):
+            return [self.schedule.every(job) for job in self.jobs]
+        if not self.run_workers:
+            return []
+        if isinstance(self.broker, RedisBroker):
+            claims = RedisClaims(self.broker.client)
+            return [self.schedule.once_a_period(job, claims) for job in self.jobs]
+        # RabbitMQ: no store to claim periods in; each worker process runs the schedule.
+        return [self.schedule.every(job) for job in self.jobs]
 
     async def __aenter__(self) -> Background:
         if self.run_workers:
@@ -113,20 +136,7 @@ class Background:
         after_commit_hooks.append(self.relay.nudge)
         self._tasks = [
             asyncio.create_task(self.relay.run(self._stop)),
-            asyncio.create_task(
-                self._every(
-                    self.settings.audit_verify_interval_seconds,
-                    self.housekeep,
-                    "housekeeping",
-                )
-            ),
-            asyncio.create_task(
-                self._every(
-                    self.settings.health_full_interval_seconds,
-                    self.recalculate_all_health,
-                    "the full health pass",
-                )
-            ),
+            *(asyncio.create_task(loop) for loop in self._scheduled()),
         ]
         return self
 

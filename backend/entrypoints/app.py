@@ -235,7 +235,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        # The relay (and, on the embedded broker, the workers) live with the API.
+        # The relay (and, on the embedded broker, the workers and the schedule) live with
+        # the API; on a real broker `waypost worker` runs the schedule (workers/schedule.py).
         background = Background(settings, db, run_workers=is_in_process(settings.broker_url))
         try:
             async with background:

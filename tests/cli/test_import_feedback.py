@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from backend.db.engine import Database
 from backend.entrypoints import cli
+from backend.entrypoints.commands import import_feedback as import_command
 from backend.feedback import service
 from backend.feedback.importer import CHUNK_ROWS as CHUNK
 from backend.feedback.importer import InputFile
@@ -223,7 +224,7 @@ async def test_an_interrupted_import_resumes_after_its_last_committed_chunk(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In process, so that the second chunk can fail after its rows were flushed."""
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(import_command, "get_settings", lambda: settings)
     rows = 2 * CHUNK + 500
     file = _write(tmp_path / "big.csv", [HEADER, *_survey_rows(rows)])
     checkpoint = tmp_path / "big.csv.import-progress.json"
