@@ -15,8 +15,7 @@ from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.db.pagination import Page
 from backend.errors import DomainError
-from backend.journeys.maps import MapRepository
-from backend.journeys.personas import PersonaRepository
+from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.metrics.service import latest_values
 from backend.models import (
     ApiToken,

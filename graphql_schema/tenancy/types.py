@@ -17,8 +17,8 @@ from backend.feedback.ingestion import tokens_of
 from backend.feedback.service import feedback_page
 from backend.health.reads import alerts_page, portfolio_of
 from backend.initiatives.service import initiatives_page
-from backend.journeys.maps import MapRepository, deleted_maps_page
-from backend.journeys.personas import PersonaRepository
+from backend.journeys.maps import deleted_maps_page
+from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.metrics.service import metrics_page
 from backend.models.audit import AuditScope
 from backend.tenancy import invitations
