@@ -9,7 +9,6 @@ get one success and N-1 conflicts, never a lost update.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,7 +105,7 @@ async def audit_content_change(
     action: str,
     subject: Base,
     subject_id: UUID,
-    changes: dict[str, Any],
+    changes: dict[str, object],
 ) -> None:
     """The audit event of a change inside a map, naming the map and its new version."""
     await audit.record(
