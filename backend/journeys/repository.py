@@ -33,6 +33,8 @@ from backend.validation import search_text
 from backend.vocabulary.journeys import MapOrder, MapStatus, Scenario
 
 _Inside = TypeVar("_Inside", Stage, Touchpoint)
+# The rows inside a map (all of them go with its stages, or its persona links).
+_CONTENT = (JourneyMapPersona, Stage, Touchpoint, TouchpointEmotion, PainPoint, Opportunity)
 
 
 @dataclass(frozen=True)
@@ -329,11 +331,18 @@ class MapRepository:
         )
 
     async def clear_content(self, map_id: UUID) -> None:
-        """Delete the map's stages (the database cascades below them) and persona links."""
+        """Delete the map's stages (the database cascades below them) and persona links.
+
+        The cascade happens behind the session's back, so it also forgets every content
+        row it holds: a restore brings rows back under the same ids.
+        """
         await self.session.execute(delete(Stage).where(Stage.journey_map_id == map_id))
         await self.session.execute(
             delete(JourneyMapPersona).where(JourneyMapPersona.journey_map_id == map_id)
         )
+        for row in list(self.session.identity_map.values()):
+            if isinstance(row, _CONTENT):
+                self.session.expunge(row)
 
 
 class StructureRepository:

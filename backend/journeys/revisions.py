@@ -112,11 +112,6 @@ async def restore_revision(
     document = dict(old.snapshot)
     current = await snapshot(session, journey_map)
     await MapRepository(session).clear_content(map_id)
-    # The rows come back with the same ids: forget the deleted ones (cascades
-    # removed touchpoints the session never saw deleted), then reload the map.
-    session.expunge_all()
-    session.info.pop("locked_chain_heads", None)
-    journey_map = await lock_for_change(session, access, map_id, None, field="journey_map_id")
     for field in MAP_FIELDS:
         value: object = document.get(field)
         if field == "status":
