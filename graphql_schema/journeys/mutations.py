@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.errors import ValidationFailed
 from backend.journeys import maps, personas, revisions
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
@@ -25,25 +22,6 @@ from graphql_schema.journeys.types import JourneyMapType, PersonaType
 from graphql_schema.mutations import run_mutation
 from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
-
-
-def given(
-    input: object, names: tuple[str, ...], *, required: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The input's fields the caller actually sent (UNSET ones are left out).
-
-    An explicit null on a required field is a located validation error. (The journeys
-    inputs build typed commands instead; other domains' mutations still use this.)
-    """
-    values: dict[str, Any] = {}
-    for name in names:
-        value = getattr(input, name, strawberry.UNSET)
-        if value is strawberry.UNSET:
-            continue
-        if value is None and name in required:
-            raise ValidationFailed("Must not be null.", field=name)
-        values[name] = value
-    return values
 
 
 @strawberry.type
