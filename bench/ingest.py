@@ -327,11 +327,18 @@ async def prepare_workspace(
     from backend.db.engine import Database
     from backend.db.scoping import NO_TENANT
     from backend.feedback import ingestion
-    from backend.journeys import maps, structure
+    from backend.journeys import maps, touchpoints
+    from backend.journeys.commands import (
+        AddTouchpoint,
+        CreateJourneyMap,
+        MapFields,
+        MatchKeys,
+        TouchpointFields,
+    )
     from backend.models import Stage
     from backend.models.audit import ActorType
     from backend.tenancy import service
-    from backend.vocabulary.journeys import MapTemplate
+    from backend.vocabulary.journeys import MapStatus, MapTemplate
     from backend.vocabulary.roles import OrganizationKind
 
     db = Database(database_url)
@@ -353,10 +360,11 @@ async def prepare_workspace(
             journey = await maps.create_journey_map(
                 session,
                 access,
-                ws,
-                {"title": "Ingest bench", "status": "ACTIVE"},
-                template=MapTemplate.FIVE_STAGE,
-                persona_ids=[],
+                CreateJourneyMap(
+                    ws,
+                    MapFields(title="Ingest bench", status=MapStatus.ACTIVE),
+                    template=MapTemplate.FIVE_STAGE,
+                ),
             )
             map_id = journey.id
         async with db.transaction(access.binding()) as session:
@@ -376,18 +384,17 @@ async def prepare_workspace(
             mine = [e for n, e in enumerate(event_names) if n % len(slots) == index]
             async with db.transaction(access.binding(), write=True) as session:
                 bind_actor(session, actor)
-                await structure.add_touchpoint(
+                await touchpoints.add_touchpoint(
                     session,
                     access,
-                    stage_id,
-                    {
-                        "name": f"Touchpoint {index}",
-                        "match_keys": {"event_names": mine, "survey_ids": [], "url_patterns": []},
-                        "moment_of_truth": t == 0,
-                    },
-                    position=None,
-                    persona_emotions=None,
-                    expected_version=None,
+                    AddTouchpoint(
+                        stage_id,
+                        TouchpointFields(
+                            name=f"Touchpoint {index}",
+                            match_keys=MatchKeys(event_names=mine, survey_ids=[], url_patterns=[]),
+                            moment_of_truth=t == 0,
+                        ),
+                    ),
                 )
         async with db.transaction(access.binding(), write=True) as session:
             bind_actor(session, actor)

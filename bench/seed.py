@@ -14,9 +14,9 @@ project's own entry point (``backend.entrypoints.migrate.upgrade``), and fills i
   ACTIVE, CURRENT_STATE, version 1) with their stages, touchpoints (emotion -2..2 spread
   out, two moments of truth per stage, channels, devices, departments, and match keys
   ``{"event_names": ["bench.<ws>.<map>.<stage>.<tp>"], "url_patterns": [],
-  "survey_ids": []}``, the shape ``structure._clean`` stores and the ingestion matcher
+  "survey_ids": []}``, the shape journeys.touchpoints stores and the ingestion matcher
   reads), pain points (severities in turn, one in eight resolved), the version-1
-  revision of each map (the snapshot ``maps.snapshot`` would take, as
+  revision of each map (the snapshot ``snapshots.snapshot`` would take, as
   ``create_journey_map`` records one: edits work without it, since a new version only
   inserts its own revision, but history and diffs start there), and the feedback.
 
@@ -397,7 +397,7 @@ _STRUCTURE = [
 ]
 
 
-# The version-1 revision of every map: what maps.snapshot returns, built in SQL
+# The version-1 revision of every map: what snapshots.snapshot returns, built in SQL
 # (tests/bench/test_seed.py holds the two to each other).
 _REVISIONS = """
 WITH pains AS (

@@ -41,7 +41,7 @@ from graphql import (
     parse,
 )
 
-from backend.journeys.maps import read_stamp
+from backend.journeys.repository import read_stamp
 from graphql_schema.authentication import KnownTokens, read_as_caller
 from graphql_schema.context import Context
 from graphql_schema.relay import decode_global_id

@@ -34,14 +34,25 @@ from backend.feedback.commands import FeedbackItem, SubmitFeedback
 from backend.health import recalculate
 from backend.initiatives import service as initiatives
 from backend.initiatives.commands import CreateInitiative
-from backend.journeys import maps, personas, structure
+from backend.journeys import findings, maps, personas, touchpoints
+from backend.journeys.commands import (
+    AddPainPoint,
+    AddTouchpoint,
+    CreateJourneyMap,
+    CreatePersona,
+    MapFields,
+    MatchKeys,
+    PainPointFields,
+    PersonaFields,
+    TouchpointFields,
+)
 from backend.metrics import service as metrics
 from backend.metrics.commands import CreateMetric, Observation, RecordValues
 from backend.models import Organization, Stage
 from backend.tenancy import service as tenancy
 from backend.tenancy.commands import CreateWorkspace
 from backend.vocabulary.initiatives import InitiativeStatus
-from backend.vocabulary.journeys import MapStatus, MapTemplate, Severity
+from backend.vocabulary.journeys import Channel, MapStatus, MapTemplate, Severity
 from backend.vocabulary.metrics import MetricDirection, MetricSource
 from backend.vocabulary.roles import OrganizationKind
 
@@ -181,14 +192,16 @@ async def _journey(db: Database, access: Access, client: Client) -> None:
             await personas.create_persona(
                 session,
                 access,
-                client.workspace_id,
-                {
-                    "name": name,
-                    "summary": summary,
-                    "goals": goals,
-                    "frustrations": frustrations,
-                    "segment_share": share,
-                },
+                CreatePersona(
+                    client.workspace_id,
+                    PersonaFields(
+                        name=name,
+                        summary=summary,
+                        goals=goals,
+                        frustrations=frustrations,
+                        segment_share=share,
+                    ),
+                ),
             )
             for name, summary, goals, frustrations, share in (
                 (
@@ -210,15 +223,17 @@ async def _journey(db: Database, access: Access, client: Client) -> None:
         journey = await maps.create_journey_map(
             session,
             access,
-            client.workspace_id,
-            {
-                "title": client.map_title,
-                "description": f"How {client.name}'s customers go from first sight to fan.",
-                "status": MapStatus.ACTIVE,
-                "objectives": ["Fewer drop-offs", "Higher NPS"],
-            },
-            template=MapTemplate.FIVE_STAGE,
-            persona_ids=[p.id for p in people],
+            CreateJourneyMap(
+                client.workspace_id,
+                MapFields(
+                    title=client.map_title,
+                    description=f"How {client.name}'s customers go from first sight to fan.",
+                    status=MapStatus.ACTIVE,
+                    objectives=["Fewer drop-offs", "Higher NPS"],
+                ),
+                template=MapTemplate.FIVE_STAGE,
+                persona_ids=[p.id for p in people],
+            ),
         )
         client.map_id = journey.id
         stages = (
@@ -229,33 +244,34 @@ async def _journey(db: Database, access: Access, client: Client) -> None:
         for stage in stages:
             for position, (name, channel, mean, moment) in enumerate(client.stages[stage.name]):
                 event = f"{client.prefix}.{name.lower().replace(' ', '_')}"
-                touchpoint, _ = await structure.add_touchpoint(
+                touchpoint, _ = await touchpoints.add_touchpoint(
                     session,
                     access,
-                    stage.id,
-                    {
-                        "name": name,
-                        "channel": channel,
-                        "emotion": max(-2, min(2, round(mean - 3))),
-                        "moment_of_truth": moment,
-                        "match_keys": {"event_names": [event]},
-                    },
-                    position=position,
-                    persona_emotions=None,
-                    expected_version=None,
+                    AddTouchpoint(
+                        stage.id,
+                        TouchpointFields(
+                            name=name,
+                            channel=Channel(channel),
+                            emotion=max(-2, min(2, round(mean - 3))),
+                            moment_of_truth=moment,
+                            match_keys=MatchKeys(event_names=[event]),
+                        ),
+                        position=position,
+                    ),
                 )
                 client.touchpoints[name] = touchpoint.id
                 if mean < 3:
-                    await structure.add_pain_point(
+                    await findings.add_pain_point(
                         session,
                         access,
-                        touchpoint.id,
-                        {
-                            "title": f"{name} loses people",
-                            "description": "Drop-off and complaints well above the rest.",
-                            "severity": Severity.HIGH if mean < 2.6 else Severity.MEDIUM,
-                        },
-                        expected_version=None,
+                        AddPainPoint(
+                            touchpoint.id,
+                            PainPointFields(
+                                title=f"{name} loses people",
+                                description="Drop-off and complaints well above the rest.",
+                                severity=Severity.HIGH if mean < 2.6 else Severity.MEDIUM,
+                            ),
+                        ),
                     )
 
 

@@ -1,20 +1,21 @@
-"""Personas: who the journeys are for. Service and queries."""
+"""Personas: who the journeys are for. Create, change and delete them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page, paginate
 from backend.errors import NotFound, ValidationFailed
+from backend.journeys.commands import CreatePersona, PersonaFields, UpdatePersona
+from backend.journeys.repository import MapRepository, PersonaRepository
+from backend.journeys.versioning import new_version
 from backend.models import Persona
+from backend.patch import UNSET
 from backend.validation import (
     MAX_LIST_ITEMS,
     bounded_float,
@@ -23,56 +24,75 @@ from backend.validation import (
     list_length,
     optional_text,
     required_text,
-    search_text,
     text_list,
 )
 from backend.vocabulary.journeys import Channel
 from backend.vocabulary.roles import WorkspaceRole
 
-# What a persona is made of, and how each field is cleaned.
-_TEXT = {"summary": 4000, "quote": 1000, "occupation": 200, "location": 200}
-_LISTS = ("goals", "frustrations", "behaviors")
+# What a persona is made of, as its audit events show it.
 FIELDS = (
     "name",
-    *_TEXT,
+    "summary",
+    "quote",
+    "occupation",
+    "location",
     "age_min",
     "age_max",
-    *_LISTS,
+    "goals",
+    "frustrations",
+    "behaviors",
     "preferred_channels",
     "segment_share",
     "avatar_url",
 )
 
 
-def clean(values: Mapping[str, Any], *, current: Persona | None = None) -> dict[str, Any]:
-    """Validated values for the given fields; errors name the input field (camelCase)."""
-    cleaned: dict[str, Any] = {}
-    for name, value in values.items():
-        field = _camel(name)
-        if name == "name":
-            cleaned[name] = required_text(value, field=field, max_length=120)
-        elif name in _TEXT:
-            cleaned[name] = optional_text(value, field=field, max_length=_TEXT[name])
-        elif name in _LISTS:
-            cleaned[name] = text_list(value, field=field)
-        elif name == "preferred_channels":
-            cleaned[name] = _channels(value, field=field)
-        elif name in ("age_min", "age_max"):
-            cleaned[name] = bounded_int(value, field=field, low=0, high=120)
-        elif name == "segment_share":
-            cleaned[name] = bounded_float(value, field=field, low=0.0, high=1.0)
-        elif name == "avatar_url":
-            cleaned[name] = http_url(value, field=field)
-        else:
-            raise ValueError(f"not a persona field: {name}")
-    age_min = cleaned.get("age_min", current.age_min if current else None)
-    age_max = cleaned.get("age_max", current.age_max if current else None)
+def _cleaned(fields: PersonaFields, *, current: Persona | None = None) -> dict[str, object]:
+    """The fields given, checked, by name (in declared order)."""
+    cleaned: dict[str, object] = {}
+    if fields.name is not UNSET:
+        cleaned["name"] = required_text(fields.name, field="name", max_length=120)
+    if fields.summary is not UNSET:
+        cleaned["summary"] = optional_text(fields.summary, field="summary", max_length=4000)
+    if fields.quote is not UNSET:
+        cleaned["quote"] = optional_text(fields.quote, field="quote", max_length=1000)
+    if fields.occupation is not UNSET:
+        cleaned["occupation"] = optional_text(fields.occupation, field="occupation", max_length=200)
+    if fields.location is not UNSET:
+        cleaned["location"] = optional_text(fields.location, field="location", max_length=200)
+    if fields.age_min is not UNSET:
+        cleaned["age_min"] = bounded_int(fields.age_min, field="age_min", low=0, high=120)
+    if fields.age_max is not UNSET:
+        cleaned["age_max"] = bounded_int(fields.age_max, field="age_max", low=0, high=120)
+    for name, values in (
+        ("goals", fields.goals),
+        ("frustrations", fields.frustrations),
+        ("behaviors", fields.behaviors),
+    ):
+        if values is not UNSET:
+            cleaned[name] = text_list(values, field=name)
+    if fields.preferred_channels is not UNSET:
+        cleaned["preferred_channels"] = _channels(
+            fields.preferred_channels, field="preferred_channels"
+        )
+    if fields.segment_share is not UNSET:
+        cleaned["segment_share"] = bounded_float(
+            fields.segment_share, field="segment_share", low=0.0, high=1.0
+        )
+    if fields.avatar_url is not UNSET:
+        cleaned["avatar_url"] = http_url(fields.avatar_url, field="avatar_url")
+    age_min = current.age_min if current else None
+    age_max = current.age_max if current else None
+    if fields.age_min is not UNSET:
+        age_min = fields.age_min
+    if fields.age_max is not UNSET:
+        age_max = fields.age_max
     if age_min is not None and age_max is not None and age_min > age_max:
-        raise ValidationFailed("Must not be above ageMax.", field="ageMin")
+        raise ValidationFailed("Must not be above ageMax.", field="age_min")
     return cleaned
 
 
-def _channels(values: list[str] | None, *, field: str) -> list[str]:
+def _channels(values: Sequence[Channel] | None, *, field: str) -> list[str]:
     list_length(values, field=field, max_items=MAX_LIST_ITEMS)
     try:
         return list(dict.fromkeys(Channel(value).value for value in values or []))
@@ -82,43 +102,8 @@ def _channels(values: list[str] | None, *, field: str) -> list[str]:
         ) from None
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _snapshot(persona: Persona) -> dict[str, Any]:
+def _snapshot(persona: Persona) -> dict[str, object]:
     return {name: getattr(persona, name) for name in FIELDS}
-
-
-class PersonaRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def by_ids(self, ids: Iterable[UUID]) -> Sequence[Persona]:
-        return (await self.session.scalars(select(Persona).where(Persona.id.in_(ids)))).all()
-
-    async def get(self, persona_id: UUID) -> Persona | None:
-        return await self.session.scalar(select(Persona).where(Persona.id == persona_id))
-
-    async def name_taken(self, workspace_id: UUID, name: str, *, other_than: UUID | None) -> bool:
-        statement = select(Persona.id).where(
-            Persona.workspace_id == workspace_id, Persona.name == name
-        )
-        if other_than is not None:
-            statement = statement.where(Persona.id != other_than)
-        return await self.session.scalar(statement) is not None
-
-    async def page(
-        self, workspace_id: UUID, search: str | None, first: int | None, after: str | None
-    ) -> Page[Persona]:
-        statement = select(Persona).where(Persona.workspace_id == workspace_id)
-        pattern = search_text(search)
-        if pattern is not None:
-            statement = statement.where(Persona.name.icontains(pattern, autoescape=True))
-        return await paginate(
-            self.session, statement, keys=[Persona.name, Persona.id], first=first, after=after
-        )
 
 
 async def _editable(
@@ -134,16 +119,17 @@ async def _editable(
     return persona
 
 
-async def create_persona(
-    session: AsyncSession, access: Access, workspace_id: UUID, values: Mapping[str, Any]
-) -> Persona:
-    access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspaceId")
-    cleaned = clean(values)
-    if await PersonaRepository(session).name_taken(workspace_id, cleaned["name"], other_than=None):
+async def create_persona(session: AsyncSession, access: Access, command: CreatePersona) -> Persona:
+    workspace_id = command.workspace_id
+    access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspace_id")
+    if command.fields.name is UNSET:
+        raise ValidationFailed("Must not be null.", field="name")
+    cleaned = _cleaned(command.fields)
+    repo = PersonaRepository(session)
+    if await repo.name_taken(workspace_id, str(cleaned["name"]), other_than=None):
         raise ValidationFailed("A persona with this name already exists.", field="name")
     persona = Persona(workspace_id=workspace_id, **cleaned)
-    session.add(persona)
-    await session.flush()
+    await repo.add(persona)
     await audit.record(
         session,
         workspace_id=workspace_id,
@@ -155,18 +141,17 @@ async def create_persona(
     return persona
 
 
-async def update_persona(
-    session: AsyncSession, access: Access, persona_id: UUID, values: Mapping[str, Any]
-) -> Persona:
-    persona = await _editable(session, access, persona_id)
-    cleaned = clean(values, current=persona)
-    if "name" in cleaned and await PersonaRepository(session).name_taken(
-        persona.workspace_id, cleaned["name"], other_than=persona.id
+async def update_persona(session: AsyncSession, access: Access, command: UpdatePersona) -> Persona:
+    persona = await _editable(session, access, command.persona_id)
+    cleaned = _cleaned(command.fields, current=persona)
+    name = cleaned.get("name")
+    if isinstance(name, str) and await PersonaRepository(session).name_taken(
+        persona.workspace_id, name, other_than=persona.id
     ):
         raise ValidationFailed("A persona with this name already exists.", field="name")
     before = _snapshot(persona)
-    for name, value in cleaned.items():
-        setattr(persona, name, value)
+    for field, value in cleaned.items():
+        setattr(persona, field, value)
     await session.flush()
     await audit.record(
         session,
@@ -186,12 +171,9 @@ async def delete_persona(session: AsyncSession, access: Access, persona_id: UUID
     restored (the maps' revisions keep its links, not the persona).
     """
     persona = await _editable(session, access, persona_id, WorkspaceRole.ADMIN)
-    from backend.journeys.maps import drop_persona_from_maps
-
-    await drop_persona_from_maps(session, persona)
+    await _drop_from_maps(session, persona)
     before = _snapshot(persona)
-    await session.delete(persona)
-    await session.flush()
+    await PersonaRepository(session).remove(persona)
     await audit.record(
         session,
         workspace_id=persona.workspace_id,
@@ -201,3 +183,14 @@ async def delete_persona(session: AsyncSession, access: Access, persona_id: UUID
         changes=changes_of(before, dict.fromkeys(before)),
     )
     return persona_id
+
+
+async def _drop_from_maps(session: AsyncSession, persona: Persona) -> None:
+    """A deleted persona leaves every map it was on; each such map gets a new version,
+    made by the system (the revision names no user)."""
+    repo = MapRepository(session)
+    map_ids = await repo.unlink_persona_everywhere(persona.id)
+    for map_id in sorted(map_ids):
+        journey_map = await repo.locked(map_id)
+        if journey_map is not None:
+            await new_version(session, None, journey_map, "persona.delete")

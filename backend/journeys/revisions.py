@@ -1,51 +1,27 @@
 """Revisions of a map: compare two, restore one, or copy the map.
 
-All three work from the snapshots ``maps.snapshot`` writes at every version, so
-what a revision shows is exactly what a restore brings back.
+All three work from the snapshots (backend/journeys/snapshots.py) written at every
+version, so what a revision shows is exactly what a restore brings back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
 from backend.authz.access import Access
 from backend.errors import NotFound
-from backend.journeys.maps import (
-    MAP_FIELDS,
-    _new_version,
-    _record_revision,
-    lock_for_change,
-    snapshot,
-)
-from backend.models import (
-    JourneyMap,
-    JourneyMapPersona,
-    JourneyMapRevision,
-    Opportunity,
-    PainPoint,
-    Persona,
-    Stage,
-    Touchpoint,
-    TouchpointEmotion,
-)
+from backend.journeys.repository import MapRepository
+from backend.journeys.snapshots import MAP_FIELDS, materialize, snapshot
+from backend.journeys.versioning import first_version, lock_for_change, new_version
+from backend.models import JourneyMap, JourneyMapRevision
 from backend.validation import required_text
-from backend.vocabulary.journeys import (
-    Channel,
-    Device,
-    MapStatus,
-    OpportunityStatus,
-    PainPointStatus,
-    Scenario,
-    Severity,
-)
+from backend.vocabulary.journeys import MapStatus, Scenario
 
 
 @dataclass(frozen=True)
@@ -114,130 +90,10 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
 async def revision(
     session: AsyncSession, map_id: UUID, version: int, *, field: str
 ) -> JourneyMapRevision:
-    found = await session.scalar(
-        select(JourneyMapRevision).where(
-            JourneyMapRevision.journey_map_id == map_id, JourneyMapRevision.version == version
-        )
-    )
+    found = await MapRepository(session).revision(map_id, version)
     if found is None:
         raise NotFound(f"Version {version}", field=field)
     return found
-
-
-async def _materialize(
-    session: AsyncSession, journey_map: JourneyMap, document: Mapping[str, Any], *, fresh_ids: bool
-) -> None:
-    """Build the map's inside from a snapshot (same ids for a restore, new ones for a copy)."""
-    ws = journey_map.workspace_id
-    ids: dict[str, UUID] = {}
-
-    def new_id(old: Any) -> UUID:
-        key = str(old)
-        if key not in ids:
-            ids[key] = uuid4() if fresh_ids else UUID(key)
-        return ids[key]
-
-    def born(entry: Mapping[str, Any]) -> dict[str, Any]:
-        """A restored row keeps when it was first made; a copy is made now."""
-        if fresh_ids or not entry.get("created_at"):
-            return {}
-        return {"created_at": datetime.fromisoformat(entry["created_at"])}
-
-    existing = set(
-        (await session.scalars(select(Persona.id).where(Persona.workspace_id == ws))).all()
-    )
-    personas = [UUID(str(p)) for p in document.get("personas", []) if UUID(str(p)) in existing]
-    for position, persona_id in enumerate(personas):
-        session.add(
-            JourneyMapPersona(
-                workspace_id=ws,
-                journey_map_id=journey_map.id,
-                persona_id=persona_id,
-                position=position,
-            )
-        )
-    # No ORM relationships tie these tables: insert level by level, parents first.
-    stages: list[Stage] = []
-    touchpoints: list[Touchpoint] = []
-    leaves: list[Any] = []
-    ideas: list[tuple[UUID, dict[str, Any]]] = []
-    for stage_position, stage in enumerate(document.get("stages", [])):
-        stage_row = Stage(
-            workspace_id=ws,
-            id=new_id(stage["id"]),
-            journey_map_id=journey_map.id,
-            position=stage_position,
-            name=stage["name"],
-            description=stage.get("description", ""),
-            customer_goals=list(stage.get("customer_goals", [])),
-            questions=list(stage.get("questions", [])),
-        )
-        stages.append(stage_row)
-        for position, t in enumerate(stage.get("touchpoints", [])):
-            touchpoint_id = new_id(t["id"])
-            touchpoints.append(
-                Touchpoint(
-                    workspace_id=ws,
-                    id=touchpoint_id,
-                    journey_map_id=journey_map.id,
-                    stage_id=stage_row.id,
-                    position=position,
-                    name=t["name"],
-                    description=t.get("description", ""),
-                    channel=Channel(t["channel"]) if t.get("channel") else None,
-                    device=Device(t["device"]) if t.get("device") else None,
-                    customer_actions=list(t.get("customer_actions", [])),
-                    customer_goals=list(t.get("customer_goals", [])),
-                    questions=list(t.get("questions", [])),
-                    emotion=t.get("emotion"),
-                    moment_of_truth=bool(t.get("moment_of_truth")),
-                    owning_department=t.get("owning_department", ""),
-                    match_keys=dict(t.get("match_keys") or {}),
-                )
-            )
-            leaves += [
-                TouchpointEmotion(
-                    workspace_id=ws,
-                    touchpoint_id=touchpoint_id,
-                    persona_id=UUID(str(e["persona_id"])),
-                    current=e.get("current"),
-                    target=e.get("target"),
-                )
-                for e in t.get("emotions", [])
-                if UUID(str(e["persona_id"])) in personas
-            ]
-            leaves += [
-                PainPoint(
-                    workspace_id=ws,
-                    id=new_id(pain["id"]),
-                    touchpoint_id=touchpoint_id,
-                    title=pain["title"],
-                    description=pain.get("description", ""),
-                    severity=Severity(pain["severity"]),
-                    status=PainPointStatus(pain["status"]),
-                    **born(pain),
-                )
-                for pain in t.get("pain_points", [])
-            ]
-            ideas += [(touchpoint_id, o) for o in t.get("opportunities", [])]
-    opportunities = [
-        Opportunity(
-            workspace_id=ws,
-            id=new_id(idea["id"]),
-            touchpoint_id=touchpoint_id,
-            title=idea["title"],
-            description=idea.get("description", ""),
-            status=OpportunityStatus(idea["status"]),
-            pain_point_id=ids.get(str(idea["pain_point_id"]))
-            if idea.get("pain_point_id")
-            else None,
-            **born(idea),
-        )
-        for touchpoint_id, idea in ideas
-    ]
-    for level in (stages, touchpoints, leaves, opportunities):
-        session.add_all(level)
-        await session.flush()
 
 
 async def restore_revision(
@@ -250,29 +106,21 @@ async def restore_revision(
 ) -> JourneyMap:
     """Bring a map back to an earlier version; the restore is itself a new version."""
     journey_map = await lock_for_change(
-        session, access, map_id, expected_version, field="journeyMapId"
+        session, access, map_id, expected_version, field="journey_map_id"
     )
     old = await revision(session, map_id, version, field="version")
     document = dict(old.snapshot)
     current = await snapshot(session, journey_map)
-    await session.execute(delete(Stage).where(Stage.journey_map_id == map_id))
-    await session.execute(
-        delete(JourneyMapPersona).where(JourneyMapPersona.journey_map_id == map_id)
-    )
-    # The rows come back with the same ids: forget the deleted ones (cascades
-    # removed touchpoints the session never saw deleted), then reload the map.
-    session.expunge_all()
-    session.info.pop("locked_chain_heads", None)
-    journey_map = await lock_for_change(session, access, map_id, None, field="journeyMapId")
+    await MapRepository(session).clear_content(map_id)
     for field in MAP_FIELDS:
-        value: Any = document.get(field)
+        value: object = document.get(field)
         if field == "status":
             value = MapStatus(str(value))
         elif field == "scenario":
             value = Scenario(str(value))
         setattr(journey_map, field, value)
-    await _materialize(session, journey_map, document, fresh_ids=False)
-    await _new_version(session, access, journey_map, f"journey_map.restore:{version}")
+    await materialize(session, journey_map, document, fresh_ids=False)
+    await new_version(session, access, journey_map, f"journey_map.restore:{version}")
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
@@ -313,10 +161,10 @@ async def duplicate_journey_map(
         created_by=access.user_id,
         updated_by=access.user_id,
     )
-    session.add(copy)
+    MapRepository(session).add(copy)
     await session.flush()
-    await _materialize(session, copy, document, fresh_ids=True)
-    await _record_revision(session, access, copy, f"journey_map.duplicate:{map_id}")
+    await materialize(session, copy, document, fresh_ids=True)
+    await first_version(session, access, copy, f"journey_map.duplicate:{map_id}")
     await audit.record(
         session,
         workspace_id=copy.workspace_id,

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
 from backend.db.engine import Database
-from backend.journeys.maps import MapRepository
-from backend.journeys.personas import PersonaRepository
+from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.models import (
     JourneyMap,
     Opportunity,

@@ -8,8 +8,8 @@ from uuid import UUID
 import strawberry
 
 from backend.db.pagination import Page
-from backend.journeys.maps import MapRepository, deleted_maps_page
-from backend.journeys.personas import PersonaRepository
+from backend.journeys.maps import deleted_maps_page
+from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.context import Info
 from graphql_schema.journeys.types import JourneyMapType, MapOrder, MapStatus, PersonaType, Scenario

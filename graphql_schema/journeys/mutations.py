@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.errors import ValidationFailed
 from backend.journeys import maps, personas, revisions
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
@@ -26,36 +22,6 @@ from graphql_schema.journeys.types import JourneyMapType, PersonaType
 from graphql_schema.mutations import run_mutation
 from graphql_schema.permissions import EDITOR, WORKSPACE_ADMIN, mutation
 from graphql_schema.relay import parse_id
-
-_PERSONA_FIELDS = personas.FIELDS
-_MAP_FIELDS = maps.MAP_FIELDS
-
-
-def given(
-    input: object, names: tuple[str, ...], *, required: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The input's fields the caller actually sent (UNSET ones are left out).
-
-    An explicit null on a required field is a located validation error.
-    """
-    values: dict[str, Any] = {}
-    for name in names:
-        value = getattr(input, name, strawberry.UNSET)
-        if value is strawberry.UNSET:
-            continue
-        if value is None and name in required:
-            raise ValidationFailed("Must not be null.", field=_camel(name))
-        values[name] = value
-    return values
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _persona_ids(ids: list[strawberry.ID]) -> list[UUID]:
-    return [parse_id(i, "Persona", field=f"personaIds[{n}]") for n, i in enumerate(ids)]
 
 
 @strawberry.type
@@ -90,10 +56,8 @@ class JourneyMutations:
     )
     async def create_persona(self, info: Info, input: CreatePersonaInput) -> PersonaPayload:
         async def action(session: AsyncSession) -> PersonaPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
-            values = {k: v for k, v in given(input, _PERSONA_FIELDS).items() if v is not None}
             persona = await personas.create_persona(
-                session, info.context.access, workspace_id, values
+                session, info.context.access, input.to_command()
             )
             return PersonaPayload(persona=PersonaType.from_model(persona))
 
@@ -105,10 +69,8 @@ class JourneyMutations:
     )
     async def update_persona(self, info: Info, input: UpdatePersonaInput) -> PersonaPayload:
         async def action(session: AsyncSession) -> PersonaPayload:
-            persona_id = parse_id(input.id, "Persona", field="id")
-            values = given(input, _PERSONA_FIELDS, required=("name",))
             persona = await personas.update_persona(
-                session, info.context.access, persona_id, values
+                session, info.context.access, input.to_command()
             )
             return PersonaPayload(persona=PersonaType.from_model(persona))
 
@@ -134,15 +96,8 @@ class JourneyMutations:
         self, info: Info, input: CreateJourneyMapInput
     ) -> JourneyMapPayload:
         async def action(session: AsyncSession) -> JourneyMapPayload:
-            workspace_id = parse_id(input.workspace_id, "Workspace", field="workspaceId")
-            values = {k: v for k, v in given(input, _MAP_FIELDS).items() if v is not None}
             journey_map = await maps.create_journey_map(
-                session,
-                info.context.access,
-                workspace_id,
-                values,
-                template=input.template,
-                persona_ids=_persona_ids(input.persona_ids),
+                session, info.context.access, input.to_command()
             )
             return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
 
@@ -156,20 +111,8 @@ class JourneyMutations:
         self, info: Info, input: UpdateJourneyMapInput
     ) -> JourneyMapPayload:
         async def action(session: AsyncSession) -> JourneyMapPayload:
-            map_id = parse_id(input.id, "JourneyMap", field="id")
-            values = given(input, _MAP_FIELDS, required=("title", "status", "scenario"))
-            persona_ids = (
-                None
-                if input.persona_ids is strawberry.UNSET or input.persona_ids is None
-                else _persona_ids(input.persona_ids)
-            )
             journey_map = await maps.update_journey_map(
-                session,
-                info.context.access,
-                map_id,
-                values,
-                persona_ids=persona_ids,
-                expected_version=input.expected_version,
+                session, info.context.access, input.to_command()
             )
             return JourneyMapPayload(journey_map=JourneyMapType.from_model(journey_map))
 
@@ -183,7 +126,7 @@ class JourneyMutations:
         self, info: Info, input: RestoreJourneyMapRevisionInput
     ) -> JourneyMapPayload:
         async def action(session: AsyncSession) -> JourneyMapPayload:
-            map_id = parse_id(input.journey_map_id, "JourneyMap", field="journeyMapId")
+            map_id = parse_id(input.journey_map_id, "JourneyMap", field="journey_map_id")
             journey_map = await revisions.restore_revision(
                 session,
                 info.context.access,

@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from backend import models
 from backend.health import history
 from backend.journeys import revisions
-from backend.journeys.maps import MapRepository
+from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders

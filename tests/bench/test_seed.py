@@ -15,7 +15,8 @@ from backend.db.scoping import NO_TENANT
 from backend.feedback import ingestion, wire
 from backend.feedback import service as feedback
 from backend.feedback.commands import SubmitFeedback
-from backend.journeys import maps, structure
+from backend.journeys import snapshots, touchpoints
+from backend.journeys.commands import TouchpointFields, UpdateTouchpoint
 from backend.models import HealthScore, JourneyMap, JourneyMapRevision
 from bench.seed import Size, World, build
 from tests.fixtures.databases import TestDatabase, is_postgres_run
@@ -76,7 +77,7 @@ async def test_tiny_world(
                 )
                 assert revision is not None
                 assert revision.version == journey_map.version == 1
-                assert revision.snapshot == await maps.snapshot(session, journey_map)
+                assert revision.snapshot == await snapshots.snapshot(session, journey_map)
             scored = (
                 await session.scalars(
                     select(HealthScore.id).where(HealthScore.subject_type == "TOUCHPOINT")
@@ -110,12 +111,13 @@ async def test_tiny_world(
 
     async with database.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system())
-        _, journey_map = await structure.update_touchpoint(
+        _, journey_map = await touchpoints.update_touchpoint(
             session,
             access,
-            world.hot_touchpoint_id,
-            {"name": "Renamed", "moment_of_truth": True},
-            persona_emotions=None,
-            expected_version=1,
+            UpdateTouchpoint(
+                world.hot_touchpoint_id,
+                TouchpointFields(name="Renamed", moment_of_truth=True),
+                expected_version=1,
+            ),
         )
     assert journey_map.version == 2

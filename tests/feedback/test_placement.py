@@ -17,7 +17,8 @@ from backend.authz.access import Access, ingestion_access, load_access
 from backend.db.engine import Database
 from backend.feedback import service
 from backend.feedback.commands import FeedbackItem, SubmitFeedback
-from backend.journeys import structure
+from backend.journeys import touchpoints
+from backend.journeys.commands import AddTouchpoint, MatchKeys, TouchpointFields
 from backend.models import Feedback
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.graphql import GraphQLClient, global_id
@@ -129,14 +130,13 @@ async def test_a_rolled_back_change_is_not_kept(
     # number the undone one had: the next batch is placed against the committed map.
     async with database.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system())
-        kept, _ = await structure.add_touchpoint(
+        kept, _ = await touchpoints.add_touchpoint(
             session,
             access,
-            world.stage_ids[0],
-            {"name": "Kept", "match_keys": {"event_names": ["paid"]}},
-            position=None,
-            persona_emotions=None,
-            expected_version=None,
+            AddTouchpoint(
+                world.stage_ids[0],
+                TouchpointFields(name="Kept", match_keys=MatchKeys(event_names=["paid"])),
+            ),
         )
     assert await sender.place(event_name="paid") == global_id("Touchpoint", kept.id)
 
@@ -158,14 +158,13 @@ async def _add_place_and_undo(
     item = FeedbackItem(source="ANALYTICS", external_id="undone", text="Hi", event_name="paid")
     async with database.transaction(access.binding(), write=True) as session:
         bind_actor(session, Actor.system())
-        added, _ = await structure.add_touchpoint(
+        added, _ = await touchpoints.add_touchpoint(
             session,
             access,
-            stage_id,
-            {"name": "Gone", "match_keys": {"event_names": ["paid"]}},
-            position=None,
-            persona_emotions=None,
-            expected_version=None,
+            AddTouchpoint(
+                stage_id,
+                TouchpointFields(name="Gone", match_keys=MatchKeys(event_names=["paid"])),
+            ),
         )
         batch = await service.submit(session, feed, SubmitFeedback(workspace_id, [item]))
         assert batch.items[0].feedback is not None

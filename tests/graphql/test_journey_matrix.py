@@ -29,7 +29,7 @@ from strawberry.relay import GlobalID
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.journeys import maps
+from backend.journeys import snapshots
 from backend.models import (
     Initiative,
     JourneyMap,
@@ -250,7 +250,7 @@ async def _record_revision(s: AsyncSession, journey: JourneyMap, owner: UUID) ->
             journey_map_id=journey.id,
             version=journey.version,
             action="seed",
-            snapshot=await maps.snapshot(s, journey),
+            snapshot=await snapshots.snapshot(s, journey),
             created_at=utcnow(),
             created_by=owner,
         )

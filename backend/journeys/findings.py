@@ -1,0 +1,169 @@
+"""What a touchpoint is found to need: its pain points and the opportunities they open.
+
+Each change is a new version of the touchpoint's map (versioning.py).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.audit.chain import changes_of
+from backend.authz.access import Access
+from backend.errors import NotFound, ValidationFailed
+from backend.journeys.commands import (
+    AddOpportunity,
+    AddPainPoint,
+    OpportunityFields,
+    PainPointFields,
+    UpdateOpportunity,
+    UpdatePainPoint,
+)
+from backend.journeys.repository import StructureRepository
+from backend.journeys.versioning import audit_content_change, lock_for_change, new_version
+from backend.models import JourneyMap, Opportunity, PainPoint, Touchpoint
+from backend.patch import UNSET, Maybe
+from backend.validation import optional_text, required_text
+from backend.vocabulary.journeys import OpportunityStatus, PainPointStatus, Severity
+
+
+def _text(title: Maybe[str], description: Maybe[str | None]) -> dict[str, object]:
+    """Title and description, as far as given, checked."""
+    cleaned: dict[str, object] = {}
+    if title is not UNSET:
+        cleaned["title"] = required_text(title, field="title", max_length=200)
+    if description is not UNSET:
+        cleaned["description"] = optional_text(description, field="description")
+    return cleaned
+
+
+def _pain_point_fields(fields: PainPointFields) -> dict[str, object]:
+    cleaned = _text(fields.title, fields.description)
+    if fields.severity is not UNSET:
+        cleaned["severity"] = Severity(fields.severity)
+    if fields.status is not UNSET:
+        cleaned["status"] = PainPointStatus(fields.status)
+    return cleaned
+
+
+def _opportunity_fields(fields: OpportunityFields) -> dict[str, object]:
+    cleaned = _text(fields.title, fields.description)
+    if fields.status is not UNSET:
+        cleaned["status"] = OpportunityStatus(fields.status)
+    return cleaned
+
+
+async def _touchpoint(repo: StructureRepository, touchpoint_id: UUID, *, field: str) -> Touchpoint:
+    touchpoint = await repo.touchpoint(touchpoint_id)
+    if touchpoint is None:
+        raise NotFound("Touchpoint", field=field)
+    return touchpoint
+
+
+async def _locked_map_of(
+    session: AsyncSession,
+    access: Access,
+    touchpoint: Touchpoint,
+    expected_version: int | None,
+    *,
+    field: str,
+) -> JourneyMap:
+    return await lock_for_change(
+        session, access, touchpoint.journey_map_id, expected_version, field=field
+    )
+
+
+async def add_pain_point(
+    session: AsyncSession, access: Access, command: AddPainPoint
+) -> tuple[PainPoint, JourneyMap]:
+    repo = StructureRepository(session)
+    touchpoint = await _touchpoint(repo, command.touchpoint_id, field="touchpoint_id")
+    journey_map = await _locked_map_of(
+        session, access, touchpoint, command.expected_version, field="touchpoint_id"
+    )
+    for name in ("title", "severity"):
+        if getattr(command.fields, name) is UNSET:
+            raise ValidationFailed("Must not be null.", field=name)
+    cleaned = _pain_point_fields(command.fields)
+    cleaned["status"] = cleaned.get("status") or PainPointStatus.OPEN
+    pain = PainPoint(workspace_id=touchpoint.workspace_id, touchpoint_id=touchpoint.id, **cleaned)
+    await repo.insert(pain)
+    await new_version(session, access, journey_map, "pain_point.add")
+    await audit_content_change(
+        session, journey_map, "pain_point.add", pain, pain.id, changes_of({}, cleaned)
+    )
+    return pain, journey_map
+
+
+async def update_pain_point(
+    session: AsyncSession, access: Access, command: UpdatePainPoint
+) -> tuple[PainPoint, JourneyMap]:
+    """Change a pain point (resolve it, say): a new version of its map."""
+    repo = StructureRepository(session)
+    pain = await repo.pain_point(command.pain_point_id)
+    if pain is None:
+        raise NotFound("Pain point", field="id")
+    touchpoint = await _touchpoint(repo, pain.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(
+        session, access, touchpoint, command.expected_version, field="id"
+    )
+    cleaned = _pain_point_fields(command.fields)
+    before = {name: getattr(pain, name) for name in cleaned}
+    for name, value in cleaned.items():
+        setattr(pain, name, value)
+    await new_version(session, access, journey_map, "pain_point.update")
+    await audit_content_change(
+        session, journey_map, "pain_point.update", pain, pain.id, changes_of(before, cleaned)
+    )
+    return pain, journey_map
+
+
+async def add_opportunity(
+    session: AsyncSession, access: Access, command: AddOpportunity
+) -> tuple[Opportunity, JourneyMap]:
+    repo = StructureRepository(session)
+    touchpoint = await _touchpoint(repo, command.touchpoint_id, field="touchpoint_id")
+    journey_map = await _locked_map_of(
+        session, access, touchpoint, command.expected_version, field="touchpoint_id"
+    )
+    if command.fields.title is UNSET:
+        raise ValidationFailed("Must not be null.", field="title")
+    cleaned = _opportunity_fields(command.fields)
+    if command.pain_point_id is not None:
+        cleaned["pain_point_id"] = command.pain_point_id
+    cleaned["status"] = cleaned.get("status") or OpportunityStatus.OPEN
+    if command.pain_point_id is not None:
+        pain = await repo.pain_point(command.pain_point_id)
+        if pain is None or pain.touchpoint_id != touchpoint.id:
+            raise NotFound("Pain point", field="pain_point_id")
+    idea = Opportunity(workspace_id=touchpoint.workspace_id, touchpoint_id=touchpoint.id, **cleaned)
+    await repo.insert(idea)
+    await new_version(session, access, journey_map, "opportunity.add")
+    await audit_content_change(
+        session, journey_map, "opportunity.add", idea, idea.id, changes_of({}, cleaned)
+    )
+    return idea, journey_map
+
+
+async def update_opportunity(
+    session: AsyncSession, access: Access, command: UpdateOpportunity
+) -> tuple[Opportunity, JourneyMap]:
+    """Change an opportunity (plan it, say): a new version of its map."""
+    repo = StructureRepository(session)
+    idea = await repo.opportunity(command.opportunity_id)
+    if idea is None:
+        raise NotFound("Opportunity", field="id")
+    touchpoint = await _touchpoint(repo, idea.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(
+        session, access, touchpoint, command.expected_version, field="id"
+    )
+    cleaned = _opportunity_fields(command.fields)
+    before = {name: getattr(idea, name) for name in cleaned}
+    for name, value in cleaned.items():
+        setattr(idea, name, value)
+    await new_version(session, access, journey_map, "opportunity.update")
+    await audit_content_change(
+        session, journey_map, "opportunity.update", idea, idea.id, changes_of(before, cleaned)
+    )
+    return idea, journey_map
