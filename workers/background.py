@@ -7,7 +7,8 @@ The schedule (workers.schedule) runs where the queues are worked: in the one pro
 of the embedded broker, and in `waypost worker` on a real one. API processes on a real
 broker never run it, so N of them do not make N nightly passes; with every worker
 down, nothing runs it (nothing would work what it sends either) until a worker starts
-and runs the current period's jobs. Several workers on Redis claim each period there.
+and runs the current period's jobs. Workers claim each period in the database
+(``schedule_claims``), on Redis and RabbitMQ alike: one runs it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datetime import timedelta
 from types import TracebackType
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 from dramatiq.middleware.asyncio import AsyncIO
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from backend.auth.sso import prune_expired_attempts
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
+from backend.db.types import utcnow
 from backend.models import Workspace
 from backend.models.outbox import OutboxEvent
 from backend.outage import OutageLog
@@ -39,9 +40,13 @@ from workers.broker import build_broker, epoch_of, is_in_process
 from workers.dead_letters import DeadLetters
 from workers.outages import QuietOutages
 from workers.runtime import WorkerRuntime
-from workers.schedule import PeriodicJob, RedisClaims, Schedule
+from workers.schedule import DatabaseClaims, PeriodicJob, Schedule
 
 log = logging.getLogger("waypost.workers")
+
+# How long housekeeping keeps a period's claim: long past the period, long enough to
+# read which process ran the recent ones.
+CLAIMS_KEPT = timedelta(days=7)
 
 
 def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
@@ -76,6 +81,7 @@ class Background:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.schedule = Schedule(self._stop, self.outage)
+        self.claims = DatabaseClaims(db)
         self.jobs = (
             PeriodicJob(
                 "housekeeping",
@@ -95,11 +101,17 @@ class Background:
         self.actors.dispatch_outbox_event.send(str(event.workspace_id), str(event.id))
 
     async def housekeep(self) -> int:
-        """Delete expired sign-in attempts; enqueue audit verification and purging of
-        expired deletes for every workspace (their number is returned)."""
+        """Delete expired sign-in attempts and old schedule claims; enqueue audit
+        verification and purging of expired deletes for every workspace (their number is
+        returned)."""
         pruned = await prune_expired_attempts(self.db)
         if pruned:
             log.info("deleted %d expired sign-in attempts", pruned)
+        # Kept while their period may still be current: a longer interval keeps them longer.
+        keep = max(CLAIMS_KEPT, *(timedelta(seconds=2 * job.seconds) for job in self.jobs))
+        pruned = await self.claims.prune(utcnow() - keep)
+        if pruned:
+            log.info("deleted %d old schedule claims", pruned)
         async with self.db.transaction(NO_TENANT) as session:
             ids = (await session.scalars(select(Workspace.id))).all()
         for workspace_id in ids:
@@ -121,11 +133,7 @@ class Background:
             return [self.schedule.every(job) for job in self.jobs]
         if not self.run_workers:
             return []
-        if isinstance(self.broker, RedisBroker):
-            claims = RedisClaims(self.broker.client)
-            return [self.schedule.once_a_period(job, claims) for job in self.jobs]
-        # RabbitMQ: no store to claim periods in; each worker process runs the schedule.
-        return [self.schedule.every(job) for job in self.jobs]
+        return [self.schedule.once_a_period(job, self.claims) for job in self.jobs]
 
     async def __aenter__(self) -> Background:
         if self.run_workers:

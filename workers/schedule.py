@@ -4,16 +4,18 @@ health pass) run each once a period, however many of them there are.
 Which processes run it is decided in ``workers.background``; here is how they run it:
 
 - ``Schedule.every``: at start-up, then every interval. One process alone runs the
-  schedule this way: `waypost serve` on the embedded broker (memory://). So does each
-  worker on RabbitMQ, which offers no store to claim periods in: there, several
-  `waypost worker` processes each run it.
-- ``Schedule.once_a_period``: time is cut into periods of the job's interval counted
-  from the Unix epoch, so that every process agrees where a period starts (a daily job's
+  schedule this way: `waypost serve` on the embedded broker (memory://), with nobody
+  to agree with.
+- ``Schedule.once_a_period``: every `waypost worker` on a real broker (Redis or
+  RabbitMQ alike). Time is cut into periods of the job's interval counted from the
+  Unix epoch, so that every process agrees where a period starts (a daily job's
   period is the UTC day). Each process asks for the current period once, at start-up
-  and then at each period's start; the first to claim it in the broker's Redis runs the
-  job, the others find it taken. Any number of `waypost worker` processes run each job
-  once a period, a restart does not run it again within the period, and a worker coming
-  back after the period began still runs it if nobody did.
+  and then at each period's start, by inserting its row in ``schedule_claims``
+  (``DatabaseClaims``): the one whose insert goes in runs the job, the others find the
+  row there. Any number of workers run each job once a period, a restart does not run
+  it again within the period, and a worker coming back after the period began still
+  runs it if nobody did. A run that fails gives its claim back, to be tried again.
+  Housekeeping prunes claims long past (``DatabaseClaims.prune``).
 """
 
 from __future__ import annotations
@@ -26,18 +28,20 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-import redis
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 
+from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.db.types import utcnow
+from backend.models.schedule import ScheduleClaim
 from backend.outage import OutageLog
 
 log = logging.getLogger("waypost.workers")
 
-CLAIM_PREFIX = "waypost:schedule"
-# A claim outlives its period by this much: a process whose clock lags another's by less
-# still finds the period taken (and a test can count the claims made).
-CLAIM_GRACE_SECONDS = 60.0
-# A job that failed (or could not be claimed: the broker was away) is tried again this
+# A job that failed (or could not be claimed: the database was away) is tried again this
 # soon within its period, and its claim is given back so that any process may.
 RETRY_SECONDS = 60.0
 
@@ -50,23 +54,50 @@ class PeriodicJob:
     run: Callable[[], Awaitable[int]]
 
 
-class RedisClaims:
-    """Periods claimed with SET NX in the broker's Redis: the first to ask wins."""
+class DatabaseClaims:
+    """Periods claimed by inserting ``(job, period)`` in ``schedule_claims``: the first
+    insert wins, the others do nothing. Each call is a short transaction of its own."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
-    def claim(self, key: str, ttl_seconds: float) -> bool:
-        return bool(self.client.set(key, self.owner, nx=True, px=int(ttl_seconds * 1000)))
+    async def claim(self, job: str, period: int) -> bool:
+        """Whether this process got ``job``'s ``period`` (nobody had claimed it)."""
+        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(ScheduleClaim)
+            .values(job=job, period=period, claimed_by=self.owner, claimed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["job", "period"])
+        )
+        async with self.db.transaction(NO_TENANT, write=True) as session:
+            result = await session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def release(self, key: str) -> None:
-        self.client.delete(key)
+    async def release(self, job: str, period: int) -> None:
+        """Give back a period this process claimed, for any process to claim again."""
+        async with self.db.transaction(NO_TENANT, write=True) as session:
+            await session.execute(
+                delete(ScheduleClaim).where(
+                    ScheduleClaim.job == job,
+                    ScheduleClaim.period == period,
+                    ScheduleClaim.claimed_by == self.owner,
+                )
+            )
+
+    async def prune(self, before: datetime) -> int:
+        """Delete claims made before ``before``; how many there were."""
+        async with self.db.transaction(NO_TENANT, write=True) as session:
+            result = await session.execute(
+                delete(ScheduleClaim).where(ScheduleClaim.claimed_at < before)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def claim_key(job: PeriodicJob, period: int) -> str:
-    # The interval is in the key: processes configured differently do not share periods.
-    return f"{CLAIM_PREFIX}:{job.key}:{job.seconds:g}:{period}"
+def claimed_job(job: PeriodicJob) -> str:
+    """``job``'s name in its claims; the interval is in it, so that processes configured
+    with different intervals do not share periods."""
+    return f"{job.key}:{job.seconds:g}"
 
 
 class Schedule:
@@ -100,21 +131,20 @@ class Schedule:
                 self.outage.succeeded()
             await self._sleep(job.seconds)
 
-    async def once_a_period(self, job: PeriodicJob, claims: RedisClaims) -> None:
+    async def once_a_period(self, job: PeriodicJob, claims: DatabaseClaims) -> None:
         """Run ``job`` in each period this process is the first to claim."""
-        ttl = job.seconds + CLAIM_GRACE_SECONDS
+        name = claimed_job(job)
         while not self._stop.is_set():
             now = self.clock()
             period = int(now // job.seconds)
             wait = (period + 1) * job.seconds - now
-            key = claim_key(job, period)
             try:
-                if await asyncio.to_thread(claims.claim, key, ttl):
+                if await claims.claim(name, period):
                     try:
                         done = await job.run()
                     except Exception:
-                        with contextlib.suppress(Exception):  # unclaimed when it expires
-                            await asyncio.to_thread(claims.release, key)
+                        with contextlib.suppress(Exception):  # else it stays claimed, unrun
+                            await claims.release(name, period)
                         raise
                     log.info("ran %s for period %d: %d workspaces", job.name, period, done)
             except Exception as error:

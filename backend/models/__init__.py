@@ -42,6 +42,7 @@ from backend.models.journeys import (
     TouchpointEmotion,
 )
 from backend.models.outbox import DeadLetter, OutboxEvent
+from backend.models.schedule import ScheduleClaim
 from backend.models.tenancy import (
     Invitation,
     Organization,
@@ -88,6 +89,7 @@ __all__ = [
     "OutboxEvent",
     "PainPoint",
     "Persona",
+    "ScheduleClaim",
     "SsoConnection",
     "SsoLoginAttempt",
     "Stage",

@@ -44,6 +44,7 @@ GLOBAL_TABLES = {
     "users": "the people, shared by organizations; a reference table (Citus)",
     "account_audit_events": "organization and user audit chains: SELECT/INSERT only",
     "chain_heads": "each chain's head (sequence and hash), locked by every writer",
+    "schedule_claims": "periods of periodic jobs and the process that ran each; no tenant's",
 }
 
 

@@ -1,7 +1,7 @@
-"""One schedule per deployment: two API processes and two workers on Redis, real processes,
-run the full health pass once a period (a pass per claimed period, a period claimed
-once); with the workers down nobody runs it, and a worker coming back runs the current
-period's at once."""
+"""One schedule per deployment: two API processes and two workers, real processes on Redis
+and on RabbitMQ alike, run the full health pass once a period (a pass per period claimed
+in the database, a period claimed once); with the workers down nobody runs it, and a
+worker coming back runs the current period's at once."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from pathlib import Path
 from uuid import UUID
 
 import httpx
+import pika
+import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.engine import Database
-from backend.models import HealthGeneration
+from backend.models import HealthGeneration, ScheduleClaim
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import (
     TestDatabase,
@@ -31,8 +33,7 @@ from tests.fixtures.databases import (
     unreachable,
 )
 from tests.fixtures.tenants import Tenant
-from workers.broker import is_in_process
-from workers.schedule import CLAIM_PREFIX
+from workers.broker import scheme_of
 
 WAYPOST = [sys.executable, "-m", "backend.entrypoints"]
 PERIOD = 2.0  # the full health pass's, in this test: a night is two seconds
@@ -40,16 +41,19 @@ HOUR = 3600.0  # housekeeping's, as configured by default
 STARTUP_SECONDS = 60.0
 
 
-def _redis_url() -> str:
+def _broker_url(kind: str) -> str:
+    """The run's broker when it is of this kind (several processes need a real one), else
+    the local default one; reachable, or the test is skipped (failed under CI)."""
     url = configured_broker_url()
-    if is_in_process(url):
-        url = real_broker_url("redis")  # several processes need a real broker
-    if not url.startswith("redis"):
-        url = real_broker_url("redis")  # periods are claimed in Redis
+    if not scheme_of(url).startswith(kind):
+        url = real_broker_url(kind)
     try:
-        redis.Redis.from_url(url).ping()
+        if kind == "redis":
+            redis.Redis.from_url(url).ping()
+        else:
+            pika.BlockingConnection(pika.URLParameters(url)).close()
     except Exception as error:
-        unreachable("Redis", error)
+        unreachable("Redis" if kind == "redis" else "RabbitMQ", error)
     return url
 
 
@@ -132,21 +136,27 @@ async def _passes(owner: AsyncEngine, workspaces: list[UUID]) -> list[int]:
     return [int(rows.get(ws, 0)) for ws in workspaces]
 
 
-def _claims(client: redis.Redis, job: str) -> int:
-    return len(list(client.scan_iter(f"{CLAIM_PREFIX}:{job}:*")))
+async def _claims(owner: AsyncEngine, job: str) -> int:
+    """How many periods of ``job`` were claimed (its claims name it and its interval)."""
+    async with owner.connect() as conn:
+        claimed = await conn.scalar(
+            select(func.count()).where(ScheduleClaim.job.startswith(f"{job}:"))
+        )
+    return int(claimed or 0)
 
 
+@pytest.mark.parametrize("kind", ["redis", "amqp"])
 async def test_two_apis_and_two_workers_run_the_nightly_pass_once_a_period(
+    kind: str,
     tmp_path: Path,
     test_database: TestDatabase,
     database: Database,
     inspector_engine: AsyncEngine,
     tenant_a: Tenant,
 ) -> None:
-    broker_url = _redis_url()
-    client = redis.Redis.from_url(broker_url)
-    for key in client.scan_iter(f"{CLAIM_PREFIX}:*"):  # earlier tests' periods
-        client.delete(key)
+    broker_url = _broker_url(kind)
+    async with inspector_engine.begin() as conn:  # earlier tests' periods
+        await conn.execute(delete(ScheduleClaim))
     workspaces = list(tenant_a.workspace_ids)
     env = {
         **os.environ,
@@ -171,7 +181,7 @@ async def test_two_apis_and_two_workers_run_the_nightly_pass_once_a_period(
         # unclaimed (as an API would, or a second worker) passes never exceed claims.
         async def caught_up(more_than: int) -> int | None:
             passes = await _passes(inspector_engine, workspaces)
-            claims = _claims(client, "health-full")
+            claims = await _claims(inspector_engine, "health-full")
             assert max(passes) <= claims, (passes, claims)
             return claims if passes == [claims] * len(passes) and claims > more_than else None
 
@@ -179,16 +189,16 @@ async def test_two_apis_and_two_workers_run_the_nightly_pass_once_a_period(
         for name in ("worker-1", "worker-2"):
             assert await running.stop(name) == 0, running.log(name)
         passes = await _passes(inspector_engine, workspaces)
-        periods = _claims(client, "health-full")
+        periods = await _claims(inspector_engine, "health-full")
         assert max(passes) <= periods
         # Housekeeping (an hour's period) ran once an hour, though four processes started.
         hours = int(time.time() // HOUR) - int(first_start // HOUR) + 1
-        assert _claims(client, "housekeeping") == hours
+        assert await _claims(inspector_engine, "housekeeping") == hours
 
         # The workers down, the APIs do not take over: two periods go by unclaimed, unrun.
         await asyncio.sleep(2 * PERIOD)
         assert await _passes(inspector_engine, workspaces) == passes
-        assert _claims(client, "health-full") == periods
+        assert await _claims(inspector_engine, "health-full") == periods
 
         # A worker coming back runs the current period's pass at once.
         await running.start("worker-3", "worker")
@@ -196,7 +206,7 @@ async def test_two_apis_and_two_workers_run_the_nightly_pass_once_a_period(
         assert await running.stop("worker-3") == 0, running.log("worker-3")
         # Nor did it run housekeeping again within the hour the others ran it in.
         hours = int(time.time() // HOUR) - int(first_start // HOUR) + 1
-        assert _claims(client, "housekeeping") == hours
+        assert await _claims(inspector_engine, "housekeeping") == hours
         for name in ports:
             assert await running.stop(name) in (0, -signal.SIGTERM), running.log(name)
             assert "Traceback" not in running.log(name)
