@@ -6,6 +6,7 @@ Functions take the session or connection of the caller's transaction; the caller
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -197,3 +198,16 @@ async def delete_attempts_before(session: AsyncSession, before: datetime, dialec
         delete(SsoLoginAttempt).where(SsoLoginAttempt.created_at < before)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def session_ids_opened_in(
+    session: AsyncSession, user_id: UUID, organization_id: UUID
+) -> Sequence[UUID]:
+    """The account's sign-in sessions opened through one organization."""
+    return (
+        await session.scalars(
+            select(UserSession.id).where(
+                UserSession.user_id == user_id, UserSession.organization_id == organization_id
+            )
+        )
+    ).all()

@@ -10,15 +10,11 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.repository import AuditFilter, AuditRepository
-from backend.authz.access import Access
 from backend.db.pagination import Page
-from backend.models import UserSession
 from backend.models.audit import AuditScope
-from backend.tenancy.repository import TenancyRepository
+from backend.tenancy.own_trail import visible_account_subjects
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.audit.types import (
     AuditChainCheckType,
@@ -108,25 +104,6 @@ async def _account_events(
             scope, scope_id, criteria, first, after, subjects=subjects
         )
     return Connection.from_page(page, AuditEventType.from_model)
-
-
-async def visible_account_subjects(session: AsyncSession, access: Access) -> list[str] | None:
-    """What of the caller's own trail a limited credential may read: the events about the
-    tokens it sees and the sessions opened where it acts; None (all) for a full one.
-
-    A session one organization opened must not read what the account did in another
-    (the names, workspaces and organizations of the tokens minted there).
-    """
-    organization = access.organization_limit
-    if organization is None and access.workspace_limit is None:
-        return None
-    subjects = [str(i) for i in await TenancyRepository(session).visible_token_ids(access)]
-    if organization is not None and access.workspace_limit is None:
-        sessions = select(UserSession.id).where(
-            UserSession.user_id == access.user_id, UserSession.organization_id == organization
-        )
-        subjects += [str(i) for i in (await session.scalars(sessions)).all()]
-    return subjects
 
 
 @restricted_field(WORKSPACE_ADMIN_READ, "Background messages that failed for good.")

@@ -8,24 +8,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from backend.authz.access import Access
 from backend.db.engine import Database
+from backend.db.lookup import Row
 from backend.db.pagination import Page
 from backend.errors import DomainError
 
 M = TypeVar("M")
-
-
-class Row(Protocol):
-    @property
-    def id(self) -> UUID: ...
 
 
 R = TypeVar("R", bound=Row)
@@ -33,12 +28,6 @@ R = TypeVar("R", bound=Row)
 
 def by_id(rows: Iterable[R]) -> dict[UUID, R]:
     return {row.id: row for row in rows}
-
-
-async def rows_by_id(session: AsyncSession, model: type[R], ids: Iterable[UUID]) -> Sequence[R]:
-    """The rows of ``model`` with these ids that the session's binding lets it see."""
-    column = inspect(model).columns["id"]
-    return (await session.scalars(select(model).where(column.in_(list(ids))))).all()
 
 
 def by_parent(rows: Iterable[M], parent: Callable[[M], UUID]) -> dict[UUID, list[M]]:

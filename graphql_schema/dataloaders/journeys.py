@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
 from backend.db.engine import Database
+from backend.db.lookup import rows_by_id
 from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.models import (
     JourneyMap,
@@ -24,13 +25,7 @@ from backend.models import (
     Touchpoint,
     TouchpointEmotion,
 )
-from graphql_schema.dataloaders.base import (
-    ChildrenLoader,
-    RowByKeyLoader,
-    by_id,
-    by_parent,
-    rows_by_id,
-)
+from graphql_schema.dataloaders.base import ChildrenLoader, RowByKeyLoader, by_id, by_parent
 
 
 class PersonaByIdLoader(RowByKeyLoader[Persona]):

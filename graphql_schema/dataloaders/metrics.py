@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
 from backend.db.engine import Database
+from backend.db.lookup import rows_by_id
 from backend.metrics.service import latest_values
 from backend.models import Metric, MetricValue
-from graphql_schema.dataloaders.base import RowByKeyLoader, by_id, rows_by_id
+from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
 
 
 class MetricByIdLoader(RowByKeyLoader[Metric]):
