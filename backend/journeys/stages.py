@@ -26,7 +26,7 @@ def _cleaned(fields: StageFields) -> dict[str, object]:
     """The fields given, checked, by name (in declared order)."""
     cleaned: dict[str, object] = {}
     if fields.name is not UNSET:
-        cleaned["name"] = required_text(fields.name, field="name", max_length=200)
+        cleaned["name"] = required_text(fields.name, field="name", max_length=120)
     if fields.description is not UNSET:
         cleaned["description"] = optional_text(fields.description, field="description")
     if fields.customer_goals is not UNSET:
