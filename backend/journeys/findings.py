@@ -108,6 +108,9 @@ async def update_pain_point(
     journey_map = await _locked_map_of(
         session, access, touchpoint, command.expected_version, field="id"
     )
+    pain = await repo.again(pain)
+    if pain is None:  # removed by the writer before us
+        raise NotFound("Pain point", field="id")
     cleaned = _pain_point_fields(command.fields)
     before = {name: getattr(pain, name) for name in cleaned}
     for name, value in cleaned.items():
@@ -158,6 +161,9 @@ async def update_opportunity(
     journey_map = await _locked_map_of(
         session, access, touchpoint, command.expected_version, field="id"
     )
+    idea = await repo.again(idea)
+    if idea is None:  # removed by the writer before us
+        raise NotFound("Opportunity", field="id")
     cleaned = _opportunity_fields(command.fields)
     before = {name: getattr(idea, name) for name in cleaned}
     for name, value in cleaned.items():

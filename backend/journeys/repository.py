@@ -35,6 +35,7 @@ from backend.vocabulary.journeys import MapOrder, MapStatus, Scenario
 _Inside = TypeVar("_Inside", Stage, Touchpoint)
 # The rows inside a map (all of them go with its stages, or its persona links).
 _CONTENT = (JourneyMapPersona, Stage, Touchpoint, TouchpointEmotion, PainPoint, Opportunity)
+_Content = TypeVar("_Content", Stage, Touchpoint, PainPoint, Opportunity)
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,14 @@ class StructureRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def again(self, row: _Content) -> _Content | None:
+        """``row`` as it is now, None if it is gone: read once more after the map is locked,
+        since a writer the lock queued behind may have moved, changed or removed it."""
+        model = type(row)
+        return await self.session.scalar(
+            select(model).where(model.id == row.id).execution_options(populate_existing=True)
+        )
 
     async def stage(self, stage_id: UUID) -> Stage | None:
         return await self.session.scalar(select(Stage).where(Stage.id == stage_id))

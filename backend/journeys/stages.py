@@ -52,6 +52,14 @@ async def _stage(repo: StructureRepository, stage_id: UUID, *, field: str) -> St
     return stage
 
 
+async def _held(repo: StructureRepository, stage: Stage) -> Stage:
+    """The stage as the writer before us left it (its map is locked now)."""
+    current = await repo.again(stage)
+    if current is None:
+        raise NotFound("Stage", field="id")
+    return current
+
+
 async def add_stage(
     session: AsyncSession, access: Access, command: AddStage
 ) -> tuple[Stage, JourneyMap]:
@@ -81,10 +89,12 @@ async def add_stage(
 async def update_stage(
     session: AsyncSession, access: Access, command: UpdateStage
 ) -> tuple[Stage, JourneyMap]:
-    stage = await _stage(StructureRepository(session), command.stage_id, field="id")
+    repo = StructureRepository(session)
+    stage = await _stage(repo, command.stage_id, field="id")
     journey_map = await lock_for_change(
         session, access, stage.journey_map_id, command.expected_version
     )
+    stage = await _held(repo, stage)
     cleaned = _cleaned(command.fields)
     before = {name: getattr(stage, name) for name in cleaned}
     for name, value in cleaned.items():
@@ -107,6 +117,7 @@ async def move_stage(
     repo = StructureRepository(session)
     stage = await _stage(repo, stage_id, field="id")
     journey_map = await lock_for_change(session, access, stage.journey_map_id, expected_version)
+    stage = await _held(repo, stage)
     siblings = [s for s in await repo.stages_in_order(journey_map.id) if s.id != stage.id]
     before = stage.position
     await repo.renumber(insert_at(siblings, stage, position, field="position"))
@@ -129,6 +140,7 @@ async def remove_stage(
     repo = StructureRepository(session)
     stage = await _stage(repo, stage_id, field="id")
     journey_map = await lock_for_change(session, access, stage.journey_map_id, expected_version)
+    stage = await _held(repo, stage)
     before = _audited(stage)
     await repo.remove(stage)
     await repo.renumber(await repo.stages_in_order(journey_map.id))

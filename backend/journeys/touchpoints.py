@@ -126,6 +126,14 @@ async def _touchpoint(repo: StructureRepository, touchpoint_id: UUID) -> Touchpo
     return touchpoint
 
 
+async def _held(repo: StructureRepository, touchpoint: Touchpoint) -> Touchpoint:
+    """The touchpoint as the writer before us left it (its map is locked now)."""
+    current = await repo.again(touchpoint)
+    if current is None:
+        raise NotFound("Touchpoint", field="id")
+    return current
+
+
 async def add_touchpoint(
     session: AsyncSession, access: Access, command: AddTouchpoint
 ) -> tuple[Touchpoint, JourneyMap]:
@@ -166,10 +174,12 @@ async def add_touchpoint(
 async def update_touchpoint(
     session: AsyncSession, access: Access, command: UpdateTouchpoint
 ) -> tuple[Touchpoint, JourneyMap]:
-    touchpoint = await _touchpoint(StructureRepository(session), command.touchpoint_id)
+    repo = StructureRepository(session)
+    touchpoint = await _touchpoint(repo, command.touchpoint_id)
     journey_map = await lock_for_change(
         session, access, touchpoint.journey_map_id, command.expected_version
     )
+    touchpoint = await _held(repo, touchpoint)
     cleaned = _cleaned(command.fields)
     before = {name: getattr(touchpoint, name) for name in cleaned}
     for name, value in cleaned.items():
@@ -206,6 +216,7 @@ async def move_touchpoint(
     journey_map = await lock_for_change(
         session, access, touchpoint.journey_map_id, expected_version
     )
+    touchpoint = await _held(repo, touchpoint)
     source = touchpoint.stage_id
     target = stage_id or source
     if target != source:
@@ -246,6 +257,7 @@ async def remove_touchpoint(
     journey_map = await lock_for_change(
         session, access, touchpoint.journey_map_id, expected_version
     )
+    touchpoint = await _held(repo, touchpoint)
     before = {name: getattr(touchpoint, name) for name in AUDITED}
     stage_id = touchpoint.stage_id
     await repo.remove(touchpoint)

@@ -418,3 +418,39 @@ async def test_opportunity_status_moves_and_the_map_versions(
         {"id": idea["opportunity"]["id"], "title": " "},
     )
     assert blank["errors"] == [{"code": "VALIDATION", "field": "input.title"}]
+
+
+async def test_concurrent_moves_of_one_touchpoint_between_stages_apply_in_turn(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    """Editors who send no expectedVersion get last-writer-wins, never a lost move or a
+    500: each move reads the touchpoint after it holds the map, so a move queued behind
+    another starts from where that one left it."""
+    map_id = await _new_map(gql, tenant_a)
+    stages = [await _stage(gql, tenant_a, map_id, name) for name in ("A", "B")]
+    for stage in stages:
+        for n in range(3):
+            await _touchpoint(gql, tenant_a, stage, f"{stage[-4:]}-{n}")
+    moving = await _touchpoint(gql, tenant_a, stages[0], "moving")
+    move = """mutation($input: MoveTouchpointInput!) { moveTouchpoint(input: $input) {
+      touchpoint { id } journeyMap { version } errors { code } } }"""
+    targets = [(stages[n % 2 - 1], n % 3) for n in range(10)]  # B, A, B, A, ...
+    results = await asyncio.gather(
+        *(
+            gql(move, {"input": {"id": moving, "stageId": s, "position": p}}, token=tenant_a.token)
+            for s, p in targets
+        )
+    )
+    assert all("errors" not in body for body in results), results
+    payloads = [body["data"]["moveTouchpoint"] for body in results]
+    assert all(p["errors"] == [] for p in payloads), payloads
+    last = max(range(len(targets)), key=lambda n: payloads[n]["journeyMap"]["version"])
+    final_stage, final_position = targets[last]
+
+    read = await _read(gql, tenant_a, map_id)
+    by_stage = {s["name"]: s["touchpoints"] for s in read["stages"]}
+    for touchpoints in by_stage.values():
+        assert [t["position"] for t in touchpoints] == list(range(len(touchpoints)))
+    named = "A" if final_stage == stages[0] else "B"
+    assert [t["name"] for t in by_stage[named]].index("moving") == final_position
+    assert sum(len(t) for t in by_stage.values()) == 7
