@@ -122,7 +122,7 @@ def _create_engine(
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
     _ping_after_idle(engine)
     if app_role:
-        _switch_role_on_connect(engine, app_role)
+        switch_role_on_connect(engine, app_role)
     return engine
 
 
@@ -183,7 +183,7 @@ def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
     return engine
 
 
-def _switch_role_on_connect(engine: AsyncEngine, role: str) -> None:
+def switch_role_on_connect(engine: AsyncEngine, role: str) -> None:
     # Every connection drops to the application role, which neither owns the
     # tables nor bypasses row-level security, whatever role it logged in as.
     # The switch runs outside any transaction: inside the driver's implicit one it

@@ -53,7 +53,8 @@ class Bootstrapped:
     token: IssuedToken
 
 
-async def _user_for_email(session: AsyncSession, email: str) -> User:
+async def user_for_email(session: AsyncSession, email: str) -> User:
+    """The account of this address; a new one, never signed in, if there is none."""
     user = await TenancyRepository(session).user_by_email(email)
     if user is None:
         user = User(email=email, name="")
@@ -85,7 +86,7 @@ async def bootstrap_organization(
     session.add(organization)
     await session.flush()
     await widen_to_organization(session, organization.id)
-    admin = await _user_for_email(session, admin_email)
+    admin = await user_for_email(session, admin_email)
     await widen_to_account(session, admin.id)
     admin.email_verified_at = admin.email_verified_at or utcnow()  # an operator said so
     session.add(
@@ -152,7 +153,7 @@ async def add_workspace_member(
     workspace_id, role = command.workspace_id, command.role
     access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     email = email_address(command.email)
-    user = await _user_for_email(session, email)
+    user = await user_for_email(session, email)
     repo = TenancyRepository(session)
     organization_id = access.workspace_orgs[workspace_id]
     if not await repo.belongs_to_organization(organization_id, user.id) and not (

@@ -45,7 +45,7 @@ async def join_organization(
     """A person with an organization role and no workspace role (yet); their token."""
     async with db.transaction(tenant.binding(), write=True) as session:
         bind_actor(session, Actor.system())
-        user = await service._user_for_email(session, email)
+        user = await service.user_for_email(session, email)
         session.add(
             OrganizationMembership(
                 organization_id=tenant.organization_id, user_id=user.id, role=role

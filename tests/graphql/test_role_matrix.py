@@ -327,7 +327,7 @@ async def _outsider(database: Database, email: str) -> str:
     """A signed-in user with no membership anywhere; their token."""
     async with database.transaction(NO_TENANT, write=True) as session:
         bind_actor(session, Actor.system())
-        user = await service._user_for_email(session, email)
+        user = await service.user_for_email(session, email)
         issued = await service.issue_token(session, user.id, name="outsider")
     return issued.plaintext
 

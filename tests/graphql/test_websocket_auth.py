@@ -290,7 +290,7 @@ async def test_removal_from_the_organization_ends_an_open_cookie_socket(
 async def _org_member(database: Database, tenant: Tenant, email: str) -> UUID:
     async with database.transaction(tenant.binding(), write=True) as session:
         bind_actor(session, Actor.system())
-        user = await service._user_for_email(session, email)
+        user = await service.user_for_email(session, email)
         session.add(
             OrganizationMembership(
                 organization_id=tenant.organization_id, user_id=user.id, role=OrgRole.MEMBER
