@@ -51,6 +51,8 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "WAYPOST_ENV": "production",
         "WAYPOST_SECRET_KEY": secrets.token_urlsafe(48),
+        # Production refuses a base URL that is not https (session cookies are Secure).
+        "WAYPOST_BASE_URL": "https://waypost.bench.example",
         "WAYPOST_DATABASE_URL": database_url,
         "WAYPOST_BROKER_URL": BENCH_REDIS,
         "WAYPOST_RATE_LIMITS_ENABLED": "false",
