@@ -11,8 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
-from backend.db.engine import Database, database_from_settings
-from backend.db.engine import _switch_role_on_connect as switch_role_on_connect
+from backend.db.engine import Database, database_from_settings, switch_role_on_connect
 from backend.db.scoping import INFO_KEY, NO_TENANT, WORKSPACE_IDS_SETTING, TenantBinding
 from backend.models import WorkspaceMembership
 from backend.settings import Settings
