@@ -30,6 +30,11 @@ def _bound(ws: UUID) -> TenantBinding:
 async def _append(database: Database, ws: UUID, count: int = 1) -> None:
     """Ordinary audited changes, each committed on its own as a mutation would."""
     for n in range(count):
+        if n:
+            # A moment between one caller's changes, as between requests: on SQLite,
+            # writers that commit back to back in one process can hold the write lock
+            # until they are done, and the check would then never run alongside them.
+            await asyncio.sleep(0.002)
         async with database.transaction(_bound(ws), write=True) as session:
             audit.bind_actor(session, Actor.system())
             await audit.record(
