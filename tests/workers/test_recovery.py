@@ -120,6 +120,8 @@ async def test_a_killed_workers_message_is_taken_over_by_another_worker(
     workspace = tenant_a.workspace_ids[0]
     event_type = _unique("test.taken_over")
     marker, log = tmp_path / "started.json", tmp_path / "worker.log"
+    # Made before the slow worker starts: on SQLite its long message holds the write lock.
+    second = await _worker_without_schedule(redis_settings, database)
 
     with _slow_worker(test_database, redis_settings.broker_url, event_type, marker, log) as process:
         event_id = await _emit(database, workspace, event_type, {"work": "long"})
@@ -132,7 +134,7 @@ async def test_a_killed_workers_message_is_taken_over_by_another_worker(
         assert (await eventually(started, within=30))["pid"] == process.pid
         in_flight = await _event(database, workspace, event_id)
         # Another worker, up before the slow one dies (as in a deployment with two).
-        async with await _worker_without_schedule(redis_settings, database):
+        async with second:
             handled = _recorder(event_type)
             process.kill()  # SIGKILL: no cleanup, no ack
             assert await asyncio.to_thread(process.wait, 10) == -signal.SIGKILL
