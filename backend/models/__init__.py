@@ -43,6 +43,7 @@ from backend.models.journeys import (
 )
 from backend.models.outbox import DeadLetter, OutboxEvent
 from backend.models.schedule import ScheduleClaim
+from backend.models.surveys import SurveyDefinition
 from backend.models.tenancy import (
     Invitation,
     Organization,
@@ -93,6 +94,7 @@ __all__ = [
     "SsoConnection",
     "SsoLoginAttempt",
     "Stage",
+    "SurveyDefinition",
     "Touchpoint",
     "TouchpointEmotion",
     "User",

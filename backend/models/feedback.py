@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
 from backend.db.types import JSONDocument, ReportedDateTime, enum_column, utcnow
-from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, Placement, SentimentStatus
 from backend.vocabulary.journeys import Channel
 
 
@@ -27,6 +27,8 @@ class Feedback(WorkspaceScoped, Base):
         UniqueConstraint("workspace_id", "source", "external_id"),
         Index("ix_feedback_workspace_id_touchpoint_id", "workspace_id", "touchpoint_id"),
         Index("ix_feedback_workspace_id_received_at", "workspace_id", "received_at"),
+        # The queue of feedback waiting for an editor to place it.
+        Index("ix_feedback_workspace_id_placement", "workspace_id", "placement"),
         CheckConstraint("sentiment BETWEEN -1 AND 1", name="feedback_sentiment_range"),
     )
 
@@ -43,6 +45,13 @@ class Feedback(WorkspaceScoped, Base):
     measure_value: Mapped[int | None] = mapped_column(SmallInteger)
     text: Mapped[str] = mapped_column(Text, default="")
     sentiment: Mapped[float | None]  # -1..+1, computed from the text in the background
+    sentiment_status: Mapped[SentimentStatus] = mapped_column(
+        enum_column(SentimentStatus, "feedback_sentiment_status"), default=SentimentStatus.PENDING
+    )
+    language: Mapped[str | None] = mapped_column(String(16))  # detected, ISO 639-1
+    # The survey (kind, scale, direction, question) the measure answered; None: the
+    # kind's default scale (docs/health-score.md).
+    survey_definition_id: Mapped[UUID | None]
     tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     customer_ref: Mapped[str | None] = mapped_column(String(200))
     # What it carried to find its touchpoint by (its match keys), kept as given.
@@ -50,4 +59,9 @@ class Feedback(WorkspaceScoped, Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     survey_id: Mapped[str | None] = mapped_column(String(500))
     occurred_at: Mapped[datetime] = mapped_column(ReportedDateTime())
+    placement: Mapped[Placement] = mapped_column(
+        enum_column(Placement, "feedback_placement"), default=Placement.NONE
+    )
+    # The touchpoints an AMBIGUOUS item's keys fit (ids as strings), for the editor.
+    placement_candidates: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -98,6 +98,9 @@ class HealthRequest(WorkspaceScoped, Base):
 
     touchpoint_id: Mapped[UUID | None]
     reason: Mapped[str] = mapped_column(String(80))
+    # Feedback that happened before today arrived (an import of the past): the history
+    # from this day on is recomputed.
+    backfill_from: Mapped[date | None] = mapped_column(Date)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -126,6 +129,7 @@ class HealthSettings(WorkspaceScoped, Base):
     alert_below: Mapped[float | None] = mapped_column(Float)
     stale_after_days: Mapped[int] = mapped_column(Integer)
     sharp_drop_points: Mapped[float] = mapped_column(Float)
+    target_score: Mapped[float | None] = mapped_column(Float)  # what "good" is here
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -149,6 +149,9 @@ class Touchpoint(WorkspaceScoped, Base):
     questions: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     emotion: Mapped[int | None] = mapped_column(SmallInteger)
     moment_of_truth: Mapped[bool] = mapped_column(default=False)
+    # Customers passing through in a typical month, as the team declares it: how much
+    # the touchpoint weighs in its stage (docs/health-score.md). None: not declared.
+    traffic: Mapped[int | None] = mapped_column(Integer)
     owning_department: Mapped[str] = mapped_column(String(120), default="")
     # {"event_names": [...], "url_patterns": [...], "survey_ids": [...]}
     match_keys: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
