@@ -419,7 +419,8 @@ WITH pains AS (
                'channel', t.channel, 'device', t.device,
                'customer_actions', t.customer_actions, 'customer_goals', t.customer_goals,
                'questions', t.questions, 'emotion', t.emotion,
-               'moment_of_truth', t.moment_of_truth, 'owning_department', t.owning_department,
+               'moment_of_truth', t.moment_of_truth, 'traffic', t.traffic,
+               'owning_department', t.owning_department,
                'match_keys', t.match_keys, 'pain_points', coalesce(p.doc, '[]'::jsonb),
                'opportunities', '[]'::jsonb, 'emotions', '[]'::jsonb) ORDER BY t.position) AS doc
     FROM touchpoints AS t
@@ -453,15 +454,15 @@ LEFT JOIN steps AS s ON s.workspace_id = m.workspace_id AND s.journey_map_id = m
 _FEEDBACK = """
 INSERT INTO feedback (workspace_id, id, source, external_id, channel, journey_map_id,
                       stage_id, touchpoint_id, persona_id, measure, measure_value, text,
-                      sentiment, tags, customer_ref, event_name, url, survey_id,
-                      occurred_at, received_at)
+                      sentiment, sentiment_status, tags, customer_ref, event_name, url,
+                      survey_id, occurred_at, received_at)
 SELECT tp.ws, gen_random_uuid(),
        (ARRAY['SURVEY', 'SURVEY', 'SURVEY', 'REVIEW', 'SUPPORT_TICKET', 'SOCIAL',
               'ANALYTICS'])[1 + (f.h / 7) % 7],
        'bench-' || f.n, NULL, tp.map, tp.stage, tp.id, NULL,
        (ARRAY['CSAT', 'NPS', 'CES', 'RATING'])[1 + v.kind],
        CASE v.kind WHEN 0 THEN 1 + (v.q + 1) / 2 WHEN 1 THEN (v.q * 10 + 4) / 8
-                   WHEN 2 THEN 7 - (v.q * 6 + 4) / 8 WHEN 3 THEN 1 + (v.q + 1) / 2 END,
+                   WHEN 2 THEN 1 + (v.q * 6 + 4) / 8 WHEN 3 THEN 1 + (v.q + 1) / 2 END,
        CASE WHEN v.felt THEN (ARRAY['Awful, I gave up', 'Really frustrating',
                                     'Slow and confusing', 'Not great', 'It was fine',
                                     'Did what I needed', 'Quick and easy',
@@ -469,6 +470,7 @@ SELECT tp.ws, gen_random_uuid(),
             ELSE '' END,
        CASE WHEN v.felt THEN greatest(-1.0, least(1.0,
                 round((v.q - 4) / 4.0 + ((f.h / 5) % 21 - 10) / 100.0, 2))) END,
+       CASE WHEN v.felt THEN 'SCORED' ELSE 'UNSCORED' END,
        '[]', 'cust-' || (f.h % 50000), tp.event, NULL, NULL,
        v.occurred, least(v.occurred + (f.h % 300) * interval '1 second', CAST(:now AS timestamptz))
 FROM (

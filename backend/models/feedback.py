@@ -46,7 +46,9 @@ class Feedback(WorkspaceScoped, Base):
     text: Mapped[str] = mapped_column(Text, default="")
     sentiment: Mapped[float | None]  # -1..+1, computed from the text in the background
     sentiment_status: Mapped[SentimentStatus] = mapped_column(
-        enum_column(SentimentStatus, "feedback_sentiment_status"), default=SentimentStatus.PENDING
+        enum_column(SentimentStatus, "feedback_sentiment_status"),
+        default=SentimentStatus.PENDING,
+        server_default=SentimentStatus.PENDING.value,  # bulk inserts in SQL rely on it
     )
     language: Mapped[str | None] = mapped_column(String(16))  # detected, ISO 639-1
     # The survey (kind, scale, direction, question) the measure answered; None: the
@@ -60,8 +62,12 @@ class Feedback(WorkspaceScoped, Base):
     survey_id: Mapped[str | None] = mapped_column(String(500))
     occurred_at: Mapped[datetime] = mapped_column(ReportedDateTime())
     placement: Mapped[Placement] = mapped_column(
-        enum_column(Placement, "feedback_placement"), default=Placement.NONE
+        enum_column(Placement, "feedback_placement"),
+        default=Placement.NONE,
+        server_default=Placement.NONE.value,
     )
     # The touchpoints an AMBIGUOUS item's keys fit (ids as strings), for the editor.
-    placement_candidates: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    placement_candidates: Mapped[list[str]] = mapped_column(
+        JSONDocument, default=list, server_default="[]"
+    )
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

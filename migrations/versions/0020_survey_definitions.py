@@ -105,10 +105,6 @@ def upgrade() -> None:
         " placement = CASE WHEN touchpoint_id IS NOT NULL OR stage_id IS NOT NULL"
         " OR journey_map_id IS NOT NULL THEN 'LINKED' ELSE 'NONE' END"
     )
-    with op.batch_alter_table("feedback") as batch:
-        batch.alter_column("sentiment_status", server_default=None)
-        batch.alter_column("placement", server_default=None)
-        batch.alter_column("placement_candidates", server_default=None)
     with op.batch_alter_table("touchpoints") as batch:
         batch.add_column(sa.Column("traffic", sa.Integer(), nullable=True))
     with op.batch_alter_table("health_settings") as batch:
