@@ -2,10 +2,12 @@
 
 Everything goes through the same services the API uses (so the audit trail,
 revisions and outbox are real): personas, maps from the five-stage template,
-touchpoints with match keys, pain points, twelve thousand feedback items sent
-in batches the way an ingestion feed would send them, sentiment, metrics,
-initiatives (one shipped, whose touchpoint got better afterwards), and weekly
-health passes over the last quarter so the charts have a history.
+touchpoints with match keys, pain points, twelve thousand feedback items over eleven
+months sent in batches the way an ingestion feed would send them, sentiment, metrics,
+initiatives, and weekly health passes over the last quarter so the charts have a
+history. The feedback tells a story (``STORY``): a holiday season lifts every
+touchpoint for the last two months, and of three shipped initiatives one worked, one
+did not, and one only looks as if it did, because it shipped as the season began.
 
 The random generator is seeded: every run builds the same world.
 """
@@ -60,6 +62,9 @@ ORG_SLUG = "demo"
 ADMIN_EMAIL = "admin@demo.example"
 FEEDBACK_PER_WORKSPACE = 6_000
 HISTORY_WEEKS = 12
+SPAN_DAYS = 330  # feedback from the last eleven months
+SEASON_DAYS = 60  # the holiday season began this many days ago ...
+SEASONAL_LIFT = 0.9  # ... and lifted every touchpoint by this much (rating points)
 
 POSITIVE = [
     "Quick and easy, loved it",
@@ -76,6 +81,38 @@ NEGATIVE = [
     "The payment failed twice, very frustrating",
     "Bad experience, hidden fees at the end",
 ]
+# What customers say at particular touchpoints, so themes have something to find.
+SAID: dict[str, dict[str, list[str]]] = {
+    "Checkout": {
+        "bad": [
+            "Checkout kept asking for my address again",
+            "The checkout page froze when I entered the discount code",
+            "Checkout failed twice and I had to start over",
+        ],
+        "good": ["Checkout was quick, saved address worked"],
+    },
+    "Payment": {
+        "bad": ["Card payment declined for no reason", "Payment page timed out"],
+    },
+    "Number porting": {
+        "bad": [
+            "Number porting took five days, no phone all week",
+            "Waited 40 minutes on hold about my number transfer",
+            "On hold again, the porting is still not done",
+        ],
+    },
+    "Support line": {
+        "bad": ["Another hour on hold", "On hold for ages and then cut off"],
+        "good": ["The agent on the support line solved it in minutes"],
+    },
+    "First bill": {
+        "bad": ["First bill was higher than the plan price", "Hidden fees on the first bill"],
+    },
+    "Delivery": {
+        "bad": ["Delivery was two days late", "The courier left the parcel in the rain"],
+        "good": ["Delivery came a day early"],
+    },
+}
 
 
 @dataclass
@@ -171,10 +208,9 @@ async def seed_demo(
         progress(f"{client.name}: personas, map, touchpoints")
         await _journey(db, access, client)
         progress(f"{client.name}: {FEEDBACK_PER_WORKSPACE} feedback items")
-        shipped_at = now - timedelta(days=45)
-        await _feedback(db, access, client, rng, now, improved_after=shipped_at)
+        await _feedback(db, access, client, rng, now)
         progress(f"{client.name}: metrics and initiatives")
-        await _improvement(db, access, client, rng, now, shipped_at)
+        await _improvement(db, access, client, rng, now)
         progress(f"{client.name}: health, {HISTORY_WEEKS} weeks of history")
         await _history(db, access, client, now)
     return token
@@ -279,6 +315,43 @@ def _rating(rng: random.Random, mean: float) -> int:
     return max(1, min(5, round(rng.gauss(mean, 0.9))))
 
 
+@dataclass(frozen=True)
+class Plan:
+    """An initiative of the demo and what it really did to its touchpoint."""
+
+    title: str
+    rank: int  # its touchpoint, by mean rating: 0 the worst, -1 the best
+    status: InitiativeStatus
+    shipped_days_ago: int | None = None
+    effect: float = 0.0  # rating points its touchpoint gains once shipped
+    impact: int = 3
+    effort: int = 3
+    confidence: float = 0.5
+    reach: int = 1000
+
+
+# Three shipped initiatives tell the story the health pages should tell: one worked, one
+# did not, and one looked as if it worked because the season lifted every touchpoint.
+STORY = (
+    Plan("Fix {name}", 0, InitiativeStatus.SHIPPED, 150, 0.9, 4, 2, 0.8, 2500),
+    Plan("Redesign {name}", 1, InitiativeStatus.SHIPPED, 200, 0.0, 3, 3, 0.6, 1800),
+    Plan("Refresh {name}", 2, InitiativeStatus.SHIPPED, SEASON_DAYS, 0.0, 2, 2, 0.5, 900),
+    Plan("Simplify {name}", 3, InitiativeStatus.IN_PROGRESS, impact=3, effort=2, reach=1200),
+    Plan("Personalise {name}", -1, InitiativeStatus.IDEA, impact=2, effort=1, reach=900),
+)
+
+
+def _ranked(client: Client) -> list[str]:
+    """The client's touchpoints from the worst mean rating to the best."""
+    found = [(name, mean) for stage in client.stages.values() for name, _, mean, _ in stage]
+    return [name for name, _ in sorted(found, key=lambda t: t[1])]
+
+
+def _season(days_ago: float) -> float:
+    """The holiday season: every touchpoint feels better for the last SEASON_DAYS days."""
+    return SEASONAL_LIFT if days_ago < SEASON_DAYS else 0.0
+
+
 def _item(
     rng: random.Random, client: Client, n: int, name: str, mean: float, at: datetime
 ) -> FeedbackItem:
@@ -287,13 +360,19 @@ def _item(
     value = {
         "CSAT": rating,
         "NPS": min(10, max(0, round((rating - 1) * 2.5 + rng.uniform(-1, 1)))),
-        "CES": 8 - min(7, max(1, round(rating * 1.4))),
+        # CES 2.0: "it was easy to ..." from 1 (strongly disagree) to 7 (strongly agree).
+        "CES": min(7, max(1, round(rating * 1.4))),
         None: None,
     }[kind]
     text = ""
     if kind is None or rng.random() < 0.4:
-        words = POSITIVE if rating >= 4 else NEGATIVE if rating <= 2 else NEUTRAL
-        text = rng.choice(words)
+        said = SAID.get(name, {})
+        if rating >= 4:
+            text = rng.choice(said.get("good", POSITIVE) + POSITIVE)
+        elif rating <= 2:
+            text = rng.choice(said.get("bad", NEGATIVE) + NEGATIVE)
+        else:
+            text = rng.choice(NEUTRAL)
     return FeedbackItem(
         source=rng.choice(["SURVEY", "SURVEY", "REVIEW", "SUPPORT_TICKET", "SOCIAL"]),
         external_id=f"{client.prefix}-{n:06d}",
@@ -315,24 +394,26 @@ def _item(
 
 
 async def _feedback(
-    db: Database,
-    access: Access,
-    client: Client,
-    rng: random.Random,
-    now: datetime,
-    *,
-    improved_after: datetime,
+    db: Database, access: Access, client: Client, rng: random.Random, now: datetime
 ) -> None:
     assert client.workspace_id is not None
     touchpoints = [(name, mean) for stage in client.stages.values() for name, _, mean, _ in stage]
-    worst = min(touchpoints, key=lambda t: t[1])[0]
+    ranked = _ranked(client)
+    effects = {
+        ranked[plan.rank]: (now - timedelta(days=plan.shipped_days_ago), plan.effect)
+        for plan in STORY
+        if plan.shipped_days_ago is not None and plan.effect
+    }
     items = []
     for n in range(FEEDBACK_PER_WORKSPACE):
-        # Busier touchpoints early in the journey, more feedback in recent weeks.
-        name, mean = rng.choices(touchpoints, weights=[3, 3, 2, 2, 3, 2, 2, 2, 1])[0]
-        at = now - timedelta(days=min(rng.expovariate(1 / 60), 179), hours=rng.uniform(0, 24))
-        if name == worst and at > improved_after:
-            mean += 1.6  # the shipped initiative worked
+        # Busier touchpoints early in the journey; feedback all year round.
+        name, mean = rng.choices(touchpoints, weights=[3, 3, 2, 2, 3, 2, 2, 2, 2])[0]
+        days_ago = rng.uniform(0, SPAN_DAYS)
+        at = now - timedelta(days=days_ago)
+        mean += _season(days_ago)
+        shipped = effects.get(name)
+        if shipped is not None and at > shipped[0]:
+            mean += shipped[1]
         items.append(_item(rng, client, n, name, mean, at))
     for start in range(0, len(items), feedback.MAX_BATCH):
         async with _writer(db, access) as session:
@@ -348,17 +429,11 @@ async def _feedback(
 
 
 async def _improvement(
-    db: Database,
-    access: Access,
-    client: Client,
-    rng: random.Random,
-    now: datetime,
-    shipped_at: datetime,
+    db: Database, access: Access, client: Client, rng: random.Random, now: datetime
 ) -> None:
     assert client.workspace_id is not None
     assert client.map_id is not None
-    touchpoints = [(name, mean) for stage in client.stages.values() for name, _, mean, _ in stage]
-    ordered = sorted(touchpoints, key=lambda t: t[1])
+    ranked = _ranked(client)
     async with _writer(db, access) as session:
         bind_actor(session, Actor.system(request_id="waypost demo"))
         conversion = await metrics.create_metric(
@@ -381,37 +456,34 @@ async def _improvement(
                 tuple(
                     Observation(
                         round(31 + month * 2.2 + rng.uniform(-1, 1), 1),
-                        now - timedelta(days=30 * (6 - month)),
+                        now - timedelta(days=30 * (10 - month)),
                     )
-                    for month in range(6)
+                    for month in range(11)
                 ),
                 MetricSource.IMPORT,
             ),
         )
-        plans = [
-            (f"Fix {ordered[0][0].lower()}", ordered[0][0], "SHIPPED", 4, 2, 0.8, 2500),
-            (f"Redesign {ordered[1][0].lower()}", ordered[1][0], "IN_PROGRESS", 3, 3, 0.6, 1800),
-            (f"Personalise {ordered[-1][0].lower()}", ordered[-1][0], "IDEA", 2, 1, 0.5, 900),
-        ]
-        for title, touchpoint, status, impact, effort, confidence, reach in plans:
+        for plan in STORY:
+            name = ranked[plan.rank]
+            shipped = plan.shipped_days_ago
             await initiatives.create_initiative(
                 session,
                 access,
                 CreateInitiative(
                     workspace_id=client.workspace_id,
-                    title=title,
-                    status=InitiativeStatus(status),
+                    title=plan.title.format(name=name.lower()),
+                    status=plan.status,
                     owner_id=access.user_id,
                     department="Digital",
-                    impact=impact,
-                    effort=effort,
-                    confidence=confidence,
-                    reach=reach,
-                    touchpoint_ids=(client.touchpoints[touchpoint],),
+                    impact=plan.impact,
+                    effort=plan.effort,
+                    confidence=plan.confidence,
+                    reach=plan.reach,
+                    touchpoint_ids=(client.touchpoints[name],),
                     target_metric_id=conversion.id,
                     baseline=31.0,
                     target=45.0,
-                    shipped_at=shipped_at if status == "SHIPPED" else None,
+                    shipped_at=None if shipped is None else now - timedelta(days=shipped),
                 ),
             )
 
