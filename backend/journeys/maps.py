@@ -22,6 +22,7 @@ from backend.journeys.commands import CreateJourneyMap, MapFields, UpdateJourney
 from backend.journeys.repository import MapRepository, PersonaRepository, StructureRepository
 from backend.journeys.versioning import check_version, first_version, lock_for_change, new_version
 from backend.models import JourneyMap, Stage
+from backend.outbox import emit as outbox
 from backend.patch import UNSET
 from backend.validation import optional_text, required_text, text_list
 from backend.vocabulary.journeys import FIVE_STAGES, MapStatus, MapTemplate, Scenario
@@ -149,6 +150,7 @@ async def delete_journey_map(
         subject_id=map_id,
         changes=changes_of({"deleted_at": None}, {"deleted_at": journey_map.deleted_at}),
     )
+    await _announce(session, journey_map, "journey_map.delete")
     return journey_map
 
 
@@ -175,7 +177,19 @@ async def restore_deleted_journey_map(
         subject_id=map_id,
         changes=changes_of({"deleted_at": deleted_at}, {"deleted_at": None}),
     )
+    await _announce(session, journey_map, "journey_map.undelete")
     return journey_map
+
+
+async def _announce(session: AsyncSession, journey_map: JourneyMap, action: str) -> None:
+    """A map leaving or coming back changes what its workspace's health is made of:
+    the same event as a change inside it (the version stays; no revision is made)."""
+    await outbox.emit(
+        session,
+        journey_map.workspace_id,
+        "journey_map.changed",
+        {"journey_map_id": journey_map.id, "version": journey_map.version, "action": action},
+    )
 
 
 async def deleted_maps_page(

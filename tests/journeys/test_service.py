@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
@@ -46,6 +46,7 @@ from backend.models import AuditEvent, JourneyMap, JourneyMapRevision, OutboxEve
 from backend.vocabulary.journeys import MapTemplate, Severity
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.errors import camel_path
+from tests.fixtures.service_calls import outbox_events
 from tests.fixtures.tenants import Tenant, add_guest
 
 
@@ -374,7 +375,7 @@ async def test_a_viewer_cannot_change_a_map(
 
 
 async def test_deleting_a_map_takes_its_content_along(
-    database: Database, owner: Access, workspace: UUID
+    database: Database, owner: Access, workspace: UUID, inspector_engine: AsyncEngine
 ) -> None:
     journey_map = await _new_map(database, owner, workspace, template=MapTemplate.FIVE_STAGE)
     async with database.transaction(owner.binding()) as session:
@@ -397,6 +398,13 @@ async def test_deleting_a_map_takes_its_content_along(
         repo = MapRepository(session)
         assert len(await repo.stages_by_ids(stage_ids)) == len(stage_ids)
         assert [t.id for t in await repo.touchpoints_by_ids([touchpoint_id])] == [touchpoint_id]
+    # Leaving and coming back change what the workspace's health is made of: both are
+    # announced like any change to the map, so health recalculates.
+    changed = await outbox_events(inspector_engine, workspace, "journey_map.changed")
+    assert [e["action"] for e in changed if e["journey_map_id"] == str(journey_map.id)][-2:] == [
+        "journey_map.delete",
+        "journey_map.undelete",
+    ]
 
 
 async def _persona(database: Database, access: Access, workspace: UUID, name: str) -> UUID:
