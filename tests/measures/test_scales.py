@@ -46,7 +46,8 @@ def test_ces_is_the_mean_answer_on_its_own_scale_and_direction() -> None:
     # CES 2.0 (1-7, 7 = it was easy): mean 6, index (6 - 1) / 6.
     ces = DEFAULT_SCALES[MeasureKind.CES]
     assert headline(ces, _mean_index(ces, [7, 6, 5])) == pytest.approx(6.0)
-    assert item_index(ces, 7) == 100.0 and item_index(ces, 1) == 0.0
+    assert item_index(ces, 7) == 100.0
+    assert item_index(ces, 1) == 0.0
     # An old lower-is-better effort scale: 1 = no effort at all is the best answer.
     assert item_index(CES_LOWER_IS_BETTER, 1) == 100.0
     assert headline(
