@@ -46,6 +46,10 @@ __all__ = [
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366  # one statement reads the whole range; days are what it groups by
+# Reported numbers are rounded here: the way back from the item index to an answer's
+# scale leaves float noise (2.9999999999999996 for a mean of 3), and no survey tool
+# shows more than a few decimals.
+DECIMALS = 9
 
 _KIND_ORDER = {kind: n for n, kind in enumerate(MeasureKind)}
 
@@ -125,12 +129,13 @@ def _added(a: Sums, b: Sums) -> Sums:
 def _result(sums: Sums) -> SurveyResult:
     scale, n = sums.scale, sums.index.n
     mean = sums.index.mean or 0.0
-    base = SurveyResult(sums.group, scale, sums.definition, n, headline(scale, mean), None)
+    value = round(headline(scale, mean), DECIMALS)
+    base = SurveyResult(sums.group, scale, sums.definition, n, value, None)
     if scale.kind is MeasureKind.CSAT:
         proportion = wilson(sums.top, n)
-        interval = (100.0 * proportion[0], 100.0 * proportion[1]) if proportion else None
+        interval = _rounded((100.0 * proportion[0], 100.0 * proportion[1]) if proportion else None)
         return replace(base, interval=interval, satisfied=sums.top)
-    interval = _on_scale(scale, t_interval(sums.index))
+    interval = _rounded(_on_scale(scale, t_interval(sums.index)))
     if scale.kind is MeasureKind.NPS:
         return replace(
             base,
@@ -140,6 +145,10 @@ def _result(sums: Sums) -> SurveyResult:
             detractors=sums.bottom,
         )
     return replace(base, interval=interval)
+
+
+def _rounded(interval: tuple[float, float] | None) -> tuple[float, float] | None:
+    return (round(interval[0], DECIMALS), round(interval[1], DECIMALS)) if interval else None
 
 
 def _on_scale(scale: Scale, index: tuple[float, float] | None) -> tuple[float, float] | None:
