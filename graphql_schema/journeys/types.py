@@ -16,9 +16,9 @@ from backend.health import history
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
+from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
-from graphql_schema.feedback import survey_results as survey_results_fields
 from graphql_schema.health.types import (
     HealthBucket,
     HealthPointType,

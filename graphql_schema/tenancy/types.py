@@ -17,11 +17,11 @@ from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.tenancy import invitations
+from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.audit import fields as audit_fields
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.feedback import fields as feedback_fields
-from graphql_schema.feedback import survey_results as survey_results_fields
 from graphql_schema.health import fields as health_fields
 from graphql_schema.identity import fields as identity_fields
 from graphql_schema.identity.types import UserType

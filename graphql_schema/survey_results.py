@@ -1,6 +1,9 @@
 """Survey results over GraphQL: NPS, CSAT, CES and RATING as survey tools report them,
 per group, on Workspace, and for one subject on JourneyMap, Stage and Touchpoint.
 
+Beside the domains' packages rather than in ``feedback``: the journey types show these
+fields, and the feedback API already builds on the journey types (no cycles).
+
 Group names come through the request's DataLoaders (one batched read per kind of
 group), never a query per row.
 """
@@ -27,8 +30,8 @@ if TYPE_CHECKING:
     from graphql_schema.journeys.types import JourneyMapType, StageType, TouchpointType
     from graphql_schema.tenancy.types import WorkspaceType
 
-SurveyGrouping = strawberry.enum(Grouping, name="SurveyGrouping")
-SurveyPooling = strawberry.enum(Pooling, name="SurveyPooling")
+strawberry.enum(Grouping, name="SurveyGrouping")
+strawberry.enum(Pooling, name="SurveyPooling")
 
 # The node type a group's id names.
 _NODE_TYPES = {
@@ -117,7 +120,7 @@ class SurveyScaleType:
 
 @strawberry.type(name="SurveyResultGroup", description="What a row of survey results is about.")
 class SurveyResultGroupType:
-    by: SurveyGrouping
+    by: Grouping
     id: strawberry.ID | None = strawberry.field(
         description="The touchpoint, stage, map, persona or workspace; null for answers "
         "placed on none (or for channel and time groups)."
@@ -260,7 +263,7 @@ async def _of_subject(
 async def workspace_survey_results(
     root: WorkspaceType,
     info: Info,
-    group_by: SurveyGrouping = Grouping.WORKSPACE,
+    group_by: Grouping = Grouping.WORKSPACE,
     from_: From = None,
     to: To = None,
     filter: SurveyResultsFilterInput | None = None,
