@@ -121,7 +121,7 @@ class SurveyScaleType:
 @strawberry.type(name="SurveyResultGroup", description="What a row of survey results is about.")
 class SurveyResultGroupType:
     by: Grouping
-    id: strawberry.ID | None = strawberry.field(
+    subject_id: strawberry.ID | None = strawberry.field(
         description="The touchpoint, stage, map, persona or workspace; null for answers "
         "placed on none (or for channel and time groups)."
     )
@@ -163,7 +163,7 @@ class SurveyResultGroupType:
         node = _NODE_TYPES.get(by)
         return cls(
             by=by,
-            id=strawberry.ID(str(relay.GlobalID(node, str(key)))) if node and key else None,
+            subject_id=strawberry.ID(str(relay.GlobalID(node, str(key)))) if node and key else None,
             channel=key if isinstance(key, Channel) else None,
             starts_at=datetime(key.year, key.month, key.day, tzinfo=UTC)
             if isinstance(key, date)

@@ -35,14 +35,14 @@ RESULTS = """query($ws: ID!, $by: SurveyGrouping!, $from: DateTime, $to: DateTim
                  $filter: SurveyResultsFilter, $pool: SurveyPooling! = DEFINITION) {
   workspace(id: $ws) { surveyResults(groupBy: $by, from: $from, to: $to, filter: $filter,
                                      pool: $pool) {
-    group { by id name channel startsAt }
+    group { by subjectId name channel startsAt }
     survey { measure scaleMin scaleMax higherIsBetter key version question }
     answers value interval { low high level } satisfied
     nps { promoters passives detractors promoterShare passiveShare detractorShare } } } }"""
 
 SUBJECTS = """query($map: ID!, $from: DateTime, $to: DateTime) {
   journeyMap(id: $map) {
-    surveyResults(from: $from, to: $to) { group { by id name } survey { measure } answers value }
+    surveyResults(from: $from, to: $to) { group { by subjectId name } survey { measure } answers value }
     stages { name surveyResults(from: $from, to: $to) { group { by name } answers value }
       touchpoints { name surveyResults(from: $from, to: $to) {
         group { by name } answers value interval { low high } } } } } }"""
@@ -292,7 +292,7 @@ async def test_results_per_touchpoint_stage_channel_and_persona(
         None: (2, 50.0),  # answers placed on no touchpoint are counted, not dropped
     }
     t00 = next(r for r in touchpoints if r["group"]["name"] == "T0.0")
-    assert t00["group"]["id"] == global_id("Touchpoint", answers.world.touchpoint_ids[0])
+    assert t00["group"]["subjectId"] == global_id("Touchpoint", answers.world.touchpoint_ids[0])
     assert by_name(await _results(gql, tenant_a, "STAGE")) == {
         "S0": (5, 40.0),  # 2 of 5
         "S1": (1, 100.0),
@@ -432,6 +432,9 @@ async def test_map_stage_and_touchpoint_each_show_their_own_results(
         ("Journey", 3, 5.0)
     ]
     assert journey["surveyResults"][0]["group"]["by"] == "JOURNEY_MAP"
+    assert journey["surveyResults"][0]["group"]["subjectId"] == global_id(
+        "JourneyMap", answers.world.map_id
+    )
     stages = {
         s["name"]: [(r["answers"], r["value"]) for r in s["surveyResults"]]
         for s in journey["stages"]
