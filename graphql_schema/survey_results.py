@@ -10,7 +10,6 @@ group), never a query per row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -226,34 +225,25 @@ class SurveyResultType:
         )
 
 
-@dataclass(frozen=True)
-class _Subject:
-    workspace_id: UUID
-    group_by: Grouping
-    filter: SurveyFilter
-
-
 async def _results(info: Info, query: SurveyResultsQuery) -> list[SurveyResultType]:
     async with info.context.read() as session:
         found = await service.survey_results(session, query)
     return [SurveyResultType.of(query.group_by, r) for r in found]
 
 
-async def _of_subject(
+async def _subject_results(
     info: Info,
-    subject: _Subject | None,
-    starts: datetime | None,
-    ends: datetime | None,
+    workspace_id: UUID | None,
+    group_by: Grouping,
+    narrowed: SurveyFilter,
+    period: tuple[datetime | None, datetime | None],
     pooling: Pooling,
 ) -> list[SurveyResultType]:
-    if subject is None:  # removed since it was read: nothing to count
+    """One subject's rows, grouped by the subject itself."""
+    if workspace_id is None:  # removed since it was read: nothing to count
         return []
-    return await _results(
-        info,
-        SurveyResultsQuery(
-            subject.workspace_id, subject.group_by, starts, ends, subject.filter, pooling
-        ),
-    )
+    query = SurveyResultsQuery(workspace_id, group_by, *period, narrowed, pooling)
+    return await _results(info, query)
 
 
 @strawberry.field(
@@ -285,13 +275,16 @@ async def touchpoint_survey_results(
     to: To = None,
     pool: Pool = Pooling.DEFINITION,
 ) -> list[SurveyResultType]:
-    row = await info.context.loaders.journeys.touchpoint_by_id.load(UUID(root.id))
-    subject = (
-        _Subject(row.workspace_id, Grouping.TOUCHPOINT, SurveyFilter(touchpoint_id=row.id))
-        if row
-        else None
+    touchpoint_id = UUID(root.id)
+    row = await info.context.loaders.journeys.touchpoint_by_id.load(touchpoint_id)
+    return await _subject_results(
+        info,
+        row.workspace_id if row else None,
+        Grouping.TOUCHPOINT,
+        SurveyFilter(touchpoint_id=touchpoint_id),
+        (from_, to),
+        pool,
     )
-    return await _of_subject(info, subject, from_, to, pool)
 
 
 @strawberry.field(description="Its survey results (see Workspace.surveyResults).")
@@ -302,11 +295,16 @@ async def stage_survey_results(
     to: To = None,
     pool: Pool = Pooling.DEFINITION,
 ) -> list[SurveyResultType]:
-    row = await info.context.loaders.journeys.stage_by_id.load(UUID(root.id))
-    subject = (
-        _Subject(row.workspace_id, Grouping.STAGE, SurveyFilter(stage_id=row.id)) if row else None
+    stage_id = UUID(root.id)
+    row = await info.context.loaders.journeys.stage_by_id.load(stage_id)
+    return await _subject_results(
+        info,
+        row.workspace_id if row else None,
+        Grouping.STAGE,
+        SurveyFilter(stage_id=stage_id),
+        (from_, to),
+        pool,
     )
-    return await _of_subject(info, subject, from_, to, pool)
 
 
 @strawberry.field(description="Its survey results (see Workspace.surveyResults).")
@@ -317,7 +315,11 @@ async def journey_map_survey_results(
     to: To = None,
     pool: Pool = Pooling.DEFINITION,
 ) -> list[SurveyResultType]:
-    subject = _Subject(
-        root.workspace_id, Grouping.JOURNEY_MAP, SurveyFilter(journey_map_id=UUID(root.id))
+    return await _subject_results(
+        info,
+        root.workspace_id,
+        Grouping.JOURNEY_MAP,
+        SurveyFilter(journey_map_id=UUID(root.id)),
+        (from_, to),
+        pool,
     )
-    return await _of_subject(info, subject, from_, to, pool)
