@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 strawberry.enum(Grouping, name="SurveyGrouping")
 strawberry.enum(Pooling, name="SurveyPooling")
 
-# The node type a group's id names.
+# The node type a group's subjectId names.
 _NODE_TYPES = {
     Grouping.TOUCHPOINT: "Touchpoint",
     Grouping.STAGE: "Stage",
