@@ -16,6 +16,7 @@ from backend.health import history
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
+from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.health.types import (
@@ -234,6 +235,8 @@ class TouchpointType(LoaderNode):
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
 
+    survey_results = survey_results_fields.touchpoint_survey_results
+
 
 @strawberry.type(name="Stage")
 class StageType(LoaderNode):
@@ -269,6 +272,8 @@ class StageType(LoaderNode):
     @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    survey_results = survey_results_fields.stage_survey_results
 
 
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
@@ -341,6 +346,8 @@ class JourneyMapType(LoaderNode):
     @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    survey_results = survey_results_fields.journey_map_survey_results
 
     @strawberry.field(
         description="Stale when nobody reviewed it for the workspace's set time, or its "

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.tenancy import invitations
+from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.audit import fields as audit_fields
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
@@ -133,6 +134,7 @@ class WorkspaceType(LoaderNode):
     health_settings = health_fields.health_settings
     health_alerts = health_fields.health_alerts
     feedback = feedback_fields.feedback
+    survey_results = survey_results_fields.workspace_survey_results
     personas = journey_fields.personas
     journey_maps = journey_fields.journey_maps
     deleted_journey_maps = journey_fields.deleted_journey_maps
