@@ -1,0 +1,28 @@
+"""An initiative's outcome: did its touchpoints' answers change because of it?
+
+``analysis`` (difference-in-differences), ``trend`` (the target metric against its
+pre-launch line) and ``detection`` (the minimum detectable effect while planned) are
+pure statistics, shared with ``bench/outcome_simulation.py``; ``loading`` reads the
+database and hands them their inputs.
+"""
+
+from backend.initiatives.outcome.analysis import OutcomeMethod, OutcomeWarning
+from backend.initiatives.outcome.detection import Detection
+from backend.initiatives.outcome.loading import (
+    Outcome,
+    Window,
+    outcome_of,
+    planned_detection,
+    touchpoints_of,
+)
+
+__all__ = [
+    "Detection",
+    "Outcome",
+    "OutcomeMethod",
+    "OutcomeWarning",
+    "Window",
+    "outcome_of",
+    "planned_detection",
+    "touchpoints_of",
+]
