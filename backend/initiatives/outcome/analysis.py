@@ -10,15 +10,18 @@ vendor or a product-wide outage move both; only the initiative moves the first a
 - Comparison group: live touchpoints of the workspace that no overlapping shipped
   initiative touched, with at least ``MIN_ANSWERS`` answers in each window, the
   ``NEAREST`` closest to the initiative's own level before shipping. Matching on the
-  level stops "fix the worst touchpoint" from claiming regression to the mean: a
-  touchpoint that looked bad by chance drifts back up whether fixed or not, and so do
-  the controls that looked as bad.
+  level, and subtracting from every touchpoint the return towards the workspace's
+  average its level and noise predict, stop "fix the worst touchpoint" from claiming
+  regression to the mean: a touchpoint that looked bad by chance comes back up whether
+  fixed or not.
 - Within a group, each touchpoint weighs by its share of the group's answers over both
   windows, the same weight before and after, so a volume shift between touchpoints
   does not read as a change.
 - Variances are shrunk towards the workspace's pooled item variance (``PRIOR_ANSWERS``
   pseudo-answers), so two identical answers do not claim zero noise; degrees of freedom
   are Welch-Satterthwaite over every touchpoint-window, and the interval is Student t.
+  The untouched touchpoints also tell how much a touchpoint drifts on its own between
+  two windows beyond its answers' noise; that drift is added to the error.
 - No comparison group: a plain before/after, flagged, because it cannot tell the
   initiative from the season.
 """
@@ -32,7 +35,7 @@ from enum import StrEnum
 from backend.measures.stats import CONFIDENCE, Difference, Moments, welch_satterthwaite
 
 # Comparison touchpoints taken, nearest first by their level before shipping.
-NEAREST = 3
+NEAREST = 5
 # Fewer answers than this in any group: shown, never called significant; a touchpoint
 # needs as many in each window to serve as a control.
 MIN_ANSWERS = 5
@@ -44,6 +47,8 @@ PRIOR_ANSWERS = 10
 # The pooled variance's own prior: the largest an item index can have (half its
 # answers at 0, half at 100), so a workspace with no spread yet is not trusted.
 PRIOR_VARIANCE = 2500.0
+# Untouched touchpoints needed to estimate how much touchpoints drift on their own.
+MIN_DRIFT_TOUCHPOINTS = 3
 # VOLUME_SHIFT: after/before answer counts at the initiative's touchpoints beyond this
 # ratio either way.
 VOLUME_RATIO = 1.5
@@ -150,7 +155,8 @@ def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
     pooled = pooled_variance(evidence)
     treated = _both_windows(evidence.treated, minimum=1)
     t_before, t_after, t_group = _combine(treated, pooled)
-    controls = _nearest(evidence.untouched, t_before.mean, nearest)
+    usable = _both_windows(evidence.untouched, minimum=MIN_ANSWERS)
+    controls = _nearest(usable, t_before.mean, nearest)
     warnings = _shift_warnings(evidence)
     if not controls:
         method, c_group = OutcomeMethod.BEFORE_AFTER, None
@@ -162,7 +168,18 @@ def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
         c_before, c_after, c_group = _combine(controls, pooled)
         parts = [t_before, t_after, c_before, c_after]
         t_change, c_change = _change(t_before, t_after), _change(c_before, c_after)
-        estimate = None if t_change is None or c_change is None else t_change - c_change
+        if t_change is None or c_change is None:
+            estimate = None
+        else:
+            returns = _expected_returns([*treated, *usable], pooled)
+            estimate = (t_change - _weighted(treated, returns)) - (
+                c_change - _weighted(controls, returns)
+            )
+        drift, drift_df = _drift(usable, pooled)
+        if drift > 0:
+            # Both groups' touchpoints drift on their own, however many answers they have.
+            spread = drift * (_concentration(treated) + _concentration(controls))
+            parts.append(_Mean(None, spread, [(spread, drift_df)]))
     groups = [t_group] + ([c_group] if c_group else [])
     if any(min(g.answers_before, g.answers_after) < FEW_ANSWERS for g in groups):
         warnings.append(OutcomeWarning.FEW_ANSWERS)
@@ -193,15 +210,66 @@ def _both_windows(cells: Mapping[Hashable, Answers], minimum: int) -> list[Answe
     return [a for a in cells.values() if min(a.before.n, a.after.n) >= minimum]
 
 
-def _nearest(
-    untouched: Mapping[Hashable, Answers], level: float | None, nearest: int
-) -> list[Answers]:
+def _nearest(usable: list[Answers], level: float | None, nearest: int) -> list[Answers]:
     if level is None:
         return []
-    usable = _both_windows(untouched, minimum=MIN_ANSWERS)
     # Closest level first; among equals, the better measured.
-    usable.sort(key=lambda a: (abs((a.before.mean or 0.0) - level), -(a.before.n + a.after.n)))
-    return usable[:nearest]
+    ranked = sorted(
+        usable, key=lambda a: (abs((a.before.mean or 0.0) - level), -(a.before.n + a.after.n))
+    )
+    return ranked[:nearest]
+
+
+def _drift(usable: list[Answers], pooled: float) -> tuple[float, int]:
+    """How far untouched touchpoints move on their own between the windows beyond what
+    their answers' noise explains (a variance, method of moments), and its df.
+
+    Item noise alone would make a touchpoint with many answers look certain; a new
+    agent, a broken link or a local campaign moves one touchpoint regardless."""
+    if len(usable) < MIN_DRIFT_TOUCHPOINTS:
+        return 0.0, 1
+    changes = [(a.after.mean or 0.0) - (a.before.mean or 0.0) for a in usable]
+    noise = [
+        _shrunk(a.before, pooled) / a.before.n + _shrunk(a.after, pooled) / a.after.n
+        for a in usable
+    ]
+    m = len(changes)
+    centre = sum(changes) / m
+    spread = sum((c - centre) ** 2 for c in changes) / (m - 1)
+    return max(0.0, spread - sum(noise) / m), m - 1
+
+
+def _expected_returns(cells: list[Answers], pooled: float) -> dict[int, float]:
+    """Per touchpoint (by ``id``), how far it is expected to move back towards the
+    workspace's average with no change at all: regression to the mean.
+
+    A touchpoint's level before is its true level plus its answers' noise; among
+    touchpoints whose true levels spread by σ², one measured with noise s² is expected
+    to come back by (1 - σ² / (σ² + s²)) of its distance from the average. Few answers,
+    large return; many answers, almost none."""
+    if len(cells) < MIN_DRIFT_TOUCHPOINTS:
+        return {}
+    levels = [a.before.mean or 0.0 for a in cells]
+    noise = [_shrunk(a.before, pooled) / a.before.n for a in cells]
+    m = len(levels)
+    average = sum(levels) / m
+    spread = sum((x - average) ** 2 for x in levels) / (m - 1)
+    true_spread = max(0.0, spread - sum(noise) / m)
+    return {
+        id(a): (1 - true_spread / (true_spread + s)) * (average - x) if true_spread + s else 0.0
+        for a, x, s in zip(cells, levels, noise, strict=True)
+    }
+
+
+def _weighted(cells: list[Answers], values: dict[int, float]) -> float:
+    total = sum(a.before.n + a.after.n for a in cells)
+    return sum((a.before.n + a.after.n) / total * values.get(id(a), 0.0) for a in cells)
+
+
+def _concentration(cells: list[Answers]) -> float:
+    """Σ w² of the group's touchpoint weights: 1 for one touchpoint, 1/k for k equal ones."""
+    total = sum(a.before.n + a.after.n for a in cells)
+    return sum(((a.before.n + a.after.n) / total) ** 2 for a in cells) if total else 0.0
 
 
 def _shrunk(cell: Moments, pooled: float) -> float:
