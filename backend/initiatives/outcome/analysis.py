@@ -165,16 +165,17 @@ def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
         estimate = _change(t_before, t_after)
     else:
         method = OutcomeMethod.DIFFERENCE_IN_DIFFERENCES
-        c_before, c_after, c_group = _combine(controls, pooled)
+        regression = _regression([*treated, *usable], pooled)
+        t_before, t_after, t_group = _combine(treated, pooled, regression)
+        c_before, c_after, c_group = _combine(controls, pooled, regression)
         parts = [t_before, t_after, c_before, c_after]
         t_change, c_change = _change(t_before, t_after), _change(c_before, c_after)
         if t_change is None or c_change is None:
             estimate = None
         else:
-            returns = _expected_returns([*treated, *usable], pooled)
-            estimate = (t_change - _weighted(treated, returns)) - (
-                c_change - _weighted(controls, returns)
-            )
+            t_return = _weighted(treated, {k: r.expected_return for k, r in regression.items()})
+            c_return = _weighted(controls, {k: r.expected_return for k, r in regression.items()})
+            estimate = (t_change - t_return) - (c_change - c_return)
         drift, drift_df = _drift(usable, pooled)
         if drift > 0:
             # Both groups' touchpoints drift on their own, however many answers they have.
@@ -233,32 +234,46 @@ def _drift(usable: list[Answers], pooled: float) -> tuple[float, int]:
         _shrunk(a.before, pooled) / a.before.n + _shrunk(a.after, pooled) / a.after.n
         for a in usable
     ]
-    m = len(changes)
-    centre = sum(changes) / m
-    spread = sum((c - centre) ** 2 for c in changes) / (m - 1)
-    return max(0.0, spread - sum(noise) / m), m - 1
+    return _between_variance(changes, noise), len(usable) - 1
 
 
-def _expected_returns(cells: list[Answers], pooled: float) -> dict[int, float]:
+def _between_variance(values: list[float], noise: list[float]) -> float:
+    """The spread of ``values`` beyond their own sampling ``noise`` (variances), by
+    DerSimonian-Laird: the precise ones count most, and a negative estimate is 0."""
+    weights = [1 / s for s in noise]
+    total = sum(weights)
+    centre = sum(w * x for w, x in zip(weights, values, strict=True)) / total
+    q = sum(w * (x - centre) ** 2 for w, x in zip(weights, values, strict=True))
+    scale = total - sum(w * w for w in weights) / total
+    return max(0.0, (q - (len(values) - 1)) / scale) if scale > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Regression:
+    expected_return: float  # index points back towards the average, with no change
+    reliability: float  # share of the before level's spread that is real, 0..1
+
+
+def _regression(cells: list[Answers], pooled: float) -> dict[int, _Regression]:
     """Per touchpoint (by ``id``), how far it is expected to move back towards the
     workspace's average with no change at all: regression to the mean.
 
     A touchpoint's level before is its true level plus its answers' noise; among
     touchpoints whose true levels spread by σ², one measured with noise s² is expected
-    to come back by (1 - σ² / (σ² + s²)) of its distance from the average. Few answers,
-    large return; many answers, almost none."""
+    to come back by (1 - r) of its distance from the average, r = σ² / (σ² + s²) its
+    reliability. Few answers, large return; many answers, almost none. What is left of
+    the level's noise after that correction is r s², not s²."""
     if len(cells) < MIN_DRIFT_TOUCHPOINTS:
         return {}
     levels = [a.before.mean or 0.0 for a in cells]
     noise = [_shrunk(a.before, pooled) / a.before.n for a in cells]
-    m = len(levels)
-    average = sum(levels) / m
-    spread = sum((x - average) ** 2 for x in levels) / (m - 1)
-    true_spread = max(0.0, spread - sum(noise) / m)
-    return {
-        id(a): (1 - true_spread / (true_spread + s)) * (average - x) if true_spread + s else 0.0
-        for a, x, s in zip(cells, levels, noise, strict=True)
-    }
+    average = sum(levels) / len(levels)
+    true_spread = _between_variance(levels, noise)
+    found = {}
+    for a, x, s in zip(cells, levels, noise, strict=True):
+        reliability = true_spread / (true_spread + s) if true_spread + s else 1.0
+        found[id(a)] = _Regression((1 - reliability) * (average - x), reliability)
+    return found
 
 
 def _weighted(cells: list[Answers], values: dict[int, float]) -> float:
@@ -277,7 +292,9 @@ def _shrunk(cell: Moments, pooled: float) -> float:
     return ((cell.n - 1) * observed + PRIOR_ANSWERS * pooled) / (cell.n - 1 + PRIOR_ANSWERS)
 
 
-def _combine(cells: list[Answers], pooled: float) -> tuple[_Mean, _Mean, Group]:
+def _combine(
+    cells: list[Answers], pooled: float, regression: Mapping[int, _Regression] | None = None
+) -> tuple[_Mean, _Mean, Group]:
     total = sum(a.before.n + a.after.n for a in cells)
     weights = [(a.before.n + a.after.n) / total for a in cells] if total else []
 
@@ -288,7 +305,10 @@ def _combine(cells: list[Answers], pooled: float) -> tuple[_Mean, _Mean, Group]:
         for w, answers in zip(weights, cells, strict=True):
             cell: Moments = getattr(answers, pick)
             mean += w * (cell.mean or 0.0)
-            parts.append((w * w * _shrunk(cell, pooled) / cell.n, max(cell.n - 1, 1)))
+            variance = _shrunk(cell, pooled) / cell.n
+            if pick == "before" and regression and id(answers) in regression:
+                variance *= regression[id(answers)].reliability
+            parts.append((w * w * variance, max(cell.n - 1, 1)))
         return _Mean(mean, sum(v for v, _ in parts), parts)
 
     before, after = window("before"), window("after")
