@@ -6,7 +6,7 @@ pure statistics, shared with ``bench/outcome_simulation.py``; ``loading`` reads 
 database and hands them their inputs.
 """
 
-from backend.initiatives.outcome.analysis import OutcomeMethod, OutcomeWarning
+from backend.initiatives.outcome.analysis import Analysis, Group, OutcomeMethod, OutcomeWarning
 from backend.initiatives.outcome.detection import Detection
 from backend.initiatives.outcome.loading import (
     Outcome,
@@ -15,12 +15,16 @@ from backend.initiatives.outcome.loading import (
     planned_detection,
     touchpoints_of,
 )
+from backend.initiatives.outcome.trend import TrendCheck
 
 __all__ = [
+    "Analysis",
     "Detection",
+    "Group",
     "Outcome",
     "OutcomeMethod",
     "OutcomeWarning",
+    "TrendCheck",
     "Window",
     "outcome_of",
     "planned_detection",
