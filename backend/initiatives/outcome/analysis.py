@@ -251,7 +251,7 @@ def _between_variance(values: list[float], noise: list[float]) -> float:
 @dataclass(frozen=True)
 class _Regression:
     expected_return: float  # index points back towards the average, with no change
-    reliability: float  # share of the before level's spread that is real, 0..1
+    noise: float  # the before level's variance left after the correction
 
 
 def _regression(cells: list[Answers], pooled: float) -> dict[int, _Regression]:
@@ -262,17 +262,18 @@ def _regression(cells: list[Answers], pooled: float) -> dict[int, _Regression]:
     touchpoints whose true levels spread by σ², one measured with noise s² is expected
     to come back by (1 - r) of its distance from the average, r = σ² / (σ² + s²) its
     reliability. Few answers, large return; many answers, almost none. What is left of
-    the level's noise after that correction is r s², not s²."""
+    the level's noise after that correction is r s² plus (1 - r)² of the average's."""
     if len(cells) < MIN_DRIFT_TOUCHPOINTS:
         return {}
     levels = [a.before.mean or 0.0 for a in cells]
     noise = [_shrunk(a.before, pooled) / a.before.n for a in cells]
     average = sum(levels) / len(levels)
     true_spread = _between_variance(levels, noise)
+    average_noise = sum(noise) / len(noise) ** 2
     found = {}
     for a, x, s in zip(cells, levels, noise, strict=True):
-        reliability = true_spread / (true_spread + s) if true_spread + s else 1.0
-        found[id(a)] = _Regression((1 - reliability) * (average - x), reliability)
+        r = true_spread / (true_spread + s) if true_spread + s else 1.0
+        found[id(a)] = _Regression((1 - r) * (average - x), r * s + (1 - r) ** 2 * average_noise)
     return found
 
 
@@ -307,7 +308,7 @@ def _combine(
             mean += w * (cell.mean or 0.0)
             variance = _shrunk(cell, pooled) / cell.n
             if pick == "before" and regression and id(answers) in regression:
-                variance *= regression[id(answers)].reliability
+                variance = regression[id(answers)].noise
             parts.append((w * w * variance, max(cell.n - 1, 1)))
         return _Mean(mean, sum(v for v, _ in parts), parts)
 
