@@ -28,9 +28,10 @@ vendor or a product-wide outage move both; only the initiative moves the first a
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from backend.measures.stats import CONFIDENCE, Difference, Moments, welch_satterthwaite
 
@@ -79,10 +80,11 @@ class Answers:
 
 @dataclass(frozen=True)
 class Evidence:
-    treated: Mapping[Hashable, Answers]
+    # Keyed by touchpoint: any label (the service uses ids, the bench numbers).
+    treated: Mapping[Any, Answers]
     # Touchpoints that could serve as controls (live, untouched by any overlapping
     # initiative); the analysis picks among them.
-    untouched: Mapping[Hashable, Answers]
+    untouched: Mapping[Any, Answers]
     # The initiative's answers per survey (definition, or kind when none), per window.
     mix_before: Mapping[str, int] = field(default_factory=dict)
     mix_after: Mapping[str, int] = field(default_factory=dict)
@@ -207,7 +209,7 @@ def _change(before: _Mean, after: _Mean) -> float | None:
     return after.mean - before.mean
 
 
-def _both_windows(cells: Mapping[Hashable, Answers], minimum: int) -> list[Answers]:
+def _both_windows(cells: Mapping[Any, Answers], minimum: int) -> list[Answers]:
     return [a for a in cells.values() if min(a.before.n, a.after.n) >= minimum]
 
 

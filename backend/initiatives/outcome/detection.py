@@ -9,8 +9,9 @@ cannot be told from noise, however well it works; plan more answers or a bigger 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from backend.initiatives.outcome.analysis import Answers, Evidence, OutcomeMethod, analyse
 from backend.measures.stats import Moments, minimum_detectable
@@ -26,9 +27,7 @@ class Detection:
     controls: int
 
 
-def detection(
-    treated: Mapping[Hashable, Moments], untouched: Mapping[Hashable, Moments]
-) -> Detection:
+def detection(treated: Mapping[Any, Moments], untouched: Mapping[Any, Moments]) -> Detection:
     """``treated`` and ``untouched``: each touchpoint's answers in the last window."""
     analysis = analyse(
         Evidence(
