@@ -159,9 +159,9 @@ def table(results: Results) -> str:
         f"| Method | False positives, null + season {SEASON:+g} (goal ≤ 5 %) "
         f"| … on the worst touchpoint ({worst} runs) | Power at {effect} points |",
         "|---|---:|---:|---:|",
-        f"| Difference-in-differences (today) | {pct('did', 'null')} "
+        f"| Difference-in-differences (the outcome now) | {pct('did', 'null')} "
         f"| {pct('did', 'null', 'worst')} | {pct('did', 'effect')} |",
-        f"| Naive before/after (before) | {pct('naive', 'null')} "
+        f"| Naive before/after (the outcome until now) | {pct('naive', 'null')} "
         f"| {pct('naive', 'null', 'worst')} | {pct('naive', 'effect')} |",
         "",
         f"| Random picks, by answers before shipping | Runs | False positives (DiD) "
