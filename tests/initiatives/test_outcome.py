@@ -10,20 +10,22 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import select
 
 from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.initiatives import outcome, service
 from backend.initiatives.commands import CreateInitiative
-from backend.models import Feedback, Initiative, Metric, MetricValue
+from backend.models import Feedback, Initiative, Metric, MetricValue, PainPoint
 from backend.vocabulary.feedback import FeedbackSource, MeasureKind
 from backend.vocabulary.initiatives import InitiativeStatus as S
+from backend.vocabulary.journeys import Severity
 from backend.vocabulary.metrics import MetricDirection, MetricSource
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.service_calls import access_of, writing
 from tests.fixtures.tenants import Tenant
-from tests.health.worlds import World, build_world
+from tests.health.worlds import World, add_pain, build_world
 
 OUTCOME = """outcome { method estimate interval { low high } degreesOfFreedom pValue
   significant controlCount warnings standardError
@@ -347,3 +349,43 @@ async def test_a_planned_initiative_states_its_minimum_detectable_effect(
     assert planned["controlCount"] == 5
     # Answers two scale points apart (33 index points, sd ~16.8): about 2.8 sd sqrt(2/60 + ...).
     assert 8 < planned["minimumDetectableEffect"] < 15
+
+
+async def test_the_outcome_reads_in_a_fixed_number_of_statements(
+    database: Database, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0], stages=2)
+    now = utcnow()
+    for touchpoint in world.touchpoint_ids:
+        await add_pain(database, world, touchpoint, Severity.HIGH)
+    async with database.transaction(world.binding()) as session:
+        pains = (await session.scalars(select(PainPoint.id))).all()
+    access = await access_of(database, tenant_a.token)
+    ours = await create(
+        database,
+        access,
+        CreateInitiative(
+            world.workspace_id,
+            "Ours",
+            status=S.SHIPPED,
+            shipped_at=now - timedelta(days=10),
+            pain_point_ids=(pains[0],),
+        ),
+    )
+    counts = []
+    for pain in pains[1:]:  # one more overlapping initiative, with a pain point, each time
+        await create(
+            database,
+            access,
+            CreateInitiative(
+                world.workspace_id,
+                "Theirs",
+                status=S.SHIPPED,
+                shipped_at=now - timedelta(days=5),
+                pain_point_ids=(pain,),
+            ),
+        )
+        sql_statements.clear()
+        await outcome_now(database, world, ours)
+        counts.append(len([s for s in sql_statements if s.lstrip().upper().startswith("SELECT")]))
+    assert len(set(counts)) == 1

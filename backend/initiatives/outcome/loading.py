@@ -118,10 +118,19 @@ async def _touched_by_others(
     session: AsyncSession, initiative: Initiative, starts: datetime, ends: datetime
 ) -> set[UUID]:
     """Touchpoints of other initiatives shipped inside the windows: not comparable."""
-    touched: set[UUID] = set()
-    for other in await repository.shipped_between(session, initiative.workspace_id, starts, ends):
-        if other.id != initiative.id:
-            touched |= await touchpoints_of(session, other)
+    others = [
+        other
+        for other in await repository.shipped_between(
+            session, initiative.workspace_id, starts, ends
+        )
+        if other.id != initiative.id
+    ]
+    touched = {UUID(t) for other in others for t in other.touchpoint_ids}
+    pains = {UUID(p) for other in others for p in other.pain_point_ids}
+    if pains:  # one query for all of them
+        touched |= await repository.touchpoints_of_pain_points(
+            session, initiative.workspace_id, pains
+        )
     return touched
 
 
