@@ -226,3 +226,12 @@ def test_the_minimum_detectable_effect_is_at_eighty_percent_power() -> None:
     assert found.minimum_detectable_effect is not None
     assert fewer.minimum_detectable_effect > found.minimum_detectable_effect
     assert detection.detection({"t": sample(60, 25, 3)}, {}).minimum_detectable_effect is None
+
+
+def test_an_initiative_without_answers_in_both_windows_has_no_estimate() -> None:
+    untouched = {k: Answers(sample(60, 20, 50), sample(60, 20, 50)) for k in range(3)}
+    found = analyse(Evidence({"t": Answers(sample(60, 20, 50), Moments())}, untouched))
+    assert found.method is OutcomeMethod.DIFFERENCE_IN_DIFFERENCES
+    assert found.estimate is None
+    assert not found.significant
+    assert found.warnings == (OutcomeWarning.FEW_ANSWERS,)

@@ -160,7 +160,7 @@ def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
     usable = _both_windows(evidence.untouched, minimum=MIN_ANSWERS)
     controls = _nearest(usable, t_before.mean, nearest)
     warnings = _shift_warnings(evidence)
-    if not controls:
+    if not usable:
         method, c_group = OutcomeMethod.BEFORE_AFTER, None
         warnings.append(OutcomeWarning.NO_COMPARISON_GROUP)
         parts = [t_before, t_after]
@@ -256,8 +256,8 @@ class _Regression:
     noise: float  # the before level's variance left after the correction
 
 
-def _regression(cells: list[Answers], pooled: float) -> dict[int, _Regression]:
-    """Per touchpoint (by ``id``), how far it is expected to move back towards the
+def _regression(cells: list[Answers], pooled: float) -> dict[Answers, _Regression]:
+    """Per touchpoint, how far it is expected to move back towards the
     workspace's average with no change at all: regression to the mean.
 
     A touchpoint's level before is its true level plus its answers' noise; among
@@ -275,13 +275,13 @@ def _regression(cells: list[Answers], pooled: float) -> dict[int, _Regression]:
     found = {}
     for a, x, s in zip(cells, levels, noise, strict=True):
         r = true_spread / (true_spread + s) if true_spread + s else 1.0
-        found[id(a)] = _Regression((1 - r) * (average - x), r * s + (1 - r) ** 2 * average_noise)
+        found[a] = _Regression((1 - r) * (average - x), r * s + (1 - r) ** 2 * average_noise)
     return found
 
 
-def _weighted(cells: list[Answers], values: dict[int, float]) -> float:
+def _weighted(cells: list[Answers], values: Mapping[Answers, float]) -> float:
     total = sum(a.before.n + a.after.n for a in cells)
-    return sum((a.before.n + a.after.n) / total * values.get(id(a), 0.0) for a in cells)
+    return sum((a.before.n + a.after.n) / total * values.get(a, 0.0) for a in cells)
 
 
 def _concentration(cells: list[Answers]) -> float:
@@ -296,7 +296,7 @@ def _shrunk(cell: Moments, pooled: float) -> float:
 
 
 def _combine(
-    cells: list[Answers], pooled: float, regression: Mapping[int, _Regression] | None = None
+    cells: list[Answers], pooled: float, regression: Mapping[Answers, _Regression] | None = None
 ) -> tuple[_Mean, _Mean, Group]:
     total = sum(a.before.n + a.after.n for a in cells)
     weights = [(a.before.n + a.after.n) / total for a in cells] if total else []
@@ -309,8 +309,8 @@ def _combine(
             cell: Moments = getattr(answers, pick)
             mean += w * (cell.mean or 0.0)
             variance = _shrunk(cell, pooled) / cell.n
-            if pick == "before" and regression and id(answers) in regression:
-                variance = regression[id(answers)].noise
+            if pick == "before" and regression and answers in regression:
+                variance = regression[answers].noise
             parts.append((w * w * variance, max(cell.n - 1, 1)))
         return _Mean(mean, sum(v for v, _ in parts), parts)
 
