@@ -1,9 +1,10 @@
 """An initiative's outcome: did its touchpoints' answers change because of it?
 
-``analysis`` (difference-in-differences), ``trend`` (the target metric against its
-pre-launch line) and ``detection`` (the minimum detectable effect while planned) are
-pure statistics, shared with ``bench/outcome_simulation.py``; ``loading`` reads the
-database and hands them their inputs.
+``analysis`` (difference-in-differences, over ``evidence`` and ``spread``), ``trend``
+(the target metric against its pre-launch line) and ``detection`` (the minimum
+detectable effect while planned) are pure statistics, shared with
+``bench/outcome_simulation.py``; ``loading`` reads the database and hands them their
+inputs.
 """
 
 from backend.initiatives.outcome.analysis import Analysis, Group, OutcomeMethod, OutcomeWarning

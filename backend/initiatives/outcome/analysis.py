@@ -29,11 +29,20 @@ vendor or a product-wide outage move both; only the initiative moves the first a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from backend.initiatives.outcome.evidence import Answers, Evidence, pooled_variance, shrunk
+from backend.initiatives.outcome.spread import (
+    Regression,
+    concentration,
+    own_drift,
+    regression_to_the_mean,
+)
 from backend.measures.stats import CONFIDENCE, Difference, Moments, welch_satterthwaite
+
+__all__ = ["Analysis", "Answers", "Evidence", "Group", "OutcomeMethod", "OutcomeWarning", "analyse"]
 
 # Comparison touchpoints taken, nearest first by their level before shipping.
 NEAREST = 5
@@ -43,13 +52,6 @@ MIN_ANSWERS = 5
 # Fewer answers than this in any group: the FEW_ANSWERS warning (one or two answers
 # can still swing the estimate).
 FEW_ANSWERS = 20
-# How strongly a cell's variance leans on the workspace's pooled one, in answers.
-PRIOR_ANSWERS = 10
-# The pooled variance's own prior: the largest an item index can have (half its
-# answers at 0, half at 100), so a workspace with no spread yet is not trusted.
-PRIOR_VARIANCE = 2500.0
-# Untouched touchpoints needed to estimate how much touchpoints drift on their own.
-MIN_DRIFT_TOUCHPOINTS = 3
 # VOLUME_SHIFT: after/before answer counts at the initiative's touchpoints beyond this
 # ratio either way.
 VOLUME_RATIO = 1.5
@@ -68,26 +70,6 @@ class OutcomeWarning(StrEnum):
     NO_COMPARISON_GROUP = "NO_COMPARISON_GROUP"
     FEW_ANSWERS = "FEW_ANSWERS"
     TARGET_METRIC_FOLLOWS_TREND = "TARGET_METRIC_FOLLOWS_TREND"
-
-
-@dataclass(frozen=True)
-class Answers:
-    """One touchpoint's item indexes in the window before and the window after."""
-
-    before: Moments
-    after: Moments
-
-
-@dataclass(frozen=True)
-class Evidence:
-    # Keyed by touchpoint: any label (the service uses ids, the bench numbers).
-    treated: Mapping[Any, Answers]
-    # Touchpoints that could serve as controls (live, untouched by any overlapping
-    # initiative); the analysis picks among them.
-    untouched: Mapping[Any, Answers]
-    # The initiative's answers per survey (definition, or kind when none), per window.
-    mix_before: Mapping[str, int] = field(default_factory=dict)
-    mix_after: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,18 +122,6 @@ class Analysis:
         return self.testable and interval is not None and (interval[0] > 0 or interval[1] < 0)
 
 
-def pooled_variance(evidence: Evidence) -> float:
-    """The workspace's within-touchpoint item variance, with ``PRIOR_VARIANCE`` as a
-    prior worth ``PRIOR_ANSWERS`` answers."""
-    squares, df = PRIOR_ANSWERS * PRIOR_VARIANCE, float(PRIOR_ANSWERS)
-    for answers in [*evidence.treated.values(), *evidence.untouched.values()]:
-        for cell in (answers.before, answers.after):
-            if cell.variance is not None:
-                squares += (cell.n - 1) * cell.variance
-                df += cell.n - 1
-    return squares / df
-
-
 def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
     """The initiative's effect in item-index points, with its interval."""
     pooled = pooled_variance(evidence)
@@ -167,7 +137,7 @@ def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
         estimate = _change(t_before, t_after)
     else:
         method = OutcomeMethod.DIFFERENCE_IN_DIFFERENCES
-        regression = _regression([*treated, *usable], pooled)
+        regression = regression_to_the_mean([*treated, *usable], pooled)
         t_before, t_after, t_group = _combine(treated, pooled, regression)
         c_before, c_after, c_group = _combine(controls, pooled, regression)
         parts = [t_before, t_after, c_before, c_after]
@@ -178,10 +148,10 @@ def analyse(evidence: Evidence, *, nearest: int = NEAREST) -> Analysis:
             t_return = _weighted(treated, {k: r.expected_return for k, r in regression.items()})
             c_return = _weighted(controls, {k: r.expected_return for k, r in regression.items()})
             estimate = (t_change - t_return) - (c_change - c_return)
-        drift, drift_df = _drift(usable, pooled)
+        drift, drift_df = own_drift(usable, pooled)
         if drift > 0:
             # Both groups' touchpoints drift on their own, however many answers they have.
-            spread = drift * (_concentration(treated) + _concentration(controls))
+            spread = drift * (concentration(treated) + concentration(controls))
             parts.append(_Mean(None, spread, [(spread, drift_df)]))
     groups = [t_group] + ([c_group] if c_group else [])
     if any(min(g.answers_before, g.answers_after) < FEW_ANSWERS for g in groups):
@@ -223,80 +193,13 @@ def _nearest(usable: list[Answers], level: float | None, nearest: int) -> list[A
     return ranked[:nearest]
 
 
-def _drift(usable: list[Answers], pooled: float) -> tuple[float, int]:
-    """How far untouched touchpoints move on their own between the windows beyond what
-    their answers' noise explains (a variance, method of moments), and its df.
-
-    Item noise alone would make a touchpoint with many answers look certain; a new
-    agent, a broken link or a local campaign moves one touchpoint regardless."""
-    if len(usable) < MIN_DRIFT_TOUCHPOINTS:
-        return 0.0, 1
-    changes = [(a.after.mean or 0.0) - (a.before.mean or 0.0) for a in usable]
-    noise = [
-        _shrunk(a.before, pooled) / a.before.n + _shrunk(a.after, pooled) / a.after.n
-        for a in usable
-    ]
-    return _between_variance(changes, noise), len(usable) - 1
-
-
-def _between_variance(values: list[float], noise: list[float]) -> float:
-    """The spread of ``values`` beyond their own sampling ``noise`` (variances), by
-    DerSimonian-Laird: the precise ones count most, and a negative estimate is 0."""
-    weights = [1 / s for s in noise]
-    total = sum(weights)
-    centre = sum(w * x for w, x in zip(weights, values, strict=True)) / total
-    q = sum(w * (x - centre) ** 2 for w, x in zip(weights, values, strict=True))
-    scale = total - sum(w * w for w in weights) / total
-    return max(0.0, (q - (len(values) - 1)) / scale) if scale > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class _Regression:
-    expected_return: float  # index points back towards the average, with no change
-    noise: float  # the before level's variance left after the correction
-
-
-def _regression(cells: list[Answers], pooled: float) -> dict[Answers, _Regression]:
-    """Per touchpoint, how far it is expected to move back towards the
-    workspace's average with no change at all: regression to the mean.
-
-    A touchpoint's level before is its true level plus its answers' noise; among
-    touchpoints whose true levels spread by σ², one measured with noise s² is expected
-    to come back by (1 - r) of its distance from the average, r = σ² / (σ² + s²) its
-    reliability. Few answers, large return; many answers, almost none. What is left of
-    the level's noise after that correction is r s² plus (1 - r)² of the average's."""
-    if len(cells) < MIN_DRIFT_TOUCHPOINTS:
-        return {}
-    levels = [a.before.mean or 0.0 for a in cells]
-    noise = [_shrunk(a.before, pooled) / a.before.n for a in cells]
-    average = sum(levels) / len(levels)
-    true_spread = _between_variance(levels, noise)
-    average_noise = sum(noise) / len(noise) ** 2
-    found = {}
-    for a, x, s in zip(cells, levels, noise, strict=True):
-        r = true_spread / (true_spread + s) if true_spread + s else 1.0
-        found[a] = _Regression((1 - r) * (average - x), r * s + (1 - r) ** 2 * average_noise)
-    return found
-
-
 def _weighted(cells: list[Answers], values: Mapping[Answers, float]) -> float:
     total = sum(a.before.n + a.after.n for a in cells)
     return sum((a.before.n + a.after.n) / total * values.get(a, 0.0) for a in cells)
 
 
-def _concentration(cells: list[Answers]) -> float:
-    """Σ w² of the group's touchpoint weights: 1 for one touchpoint, 1/k for k equal ones."""
-    total = sum(a.before.n + a.after.n for a in cells)
-    return sum(((a.before.n + a.after.n) / total) ** 2 for a in cells) if total else 0.0
-
-
-def _shrunk(cell: Moments, pooled: float) -> float:
-    observed = cell.variance or 0.0
-    return ((cell.n - 1) * observed + PRIOR_ANSWERS * pooled) / (cell.n - 1 + PRIOR_ANSWERS)
-
-
 def _combine(
-    cells: list[Answers], pooled: float, regression: Mapping[Answers, _Regression] | None = None
+    cells: list[Answers], pooled: float, regression: Mapping[Answers, Regression] | None = None
 ) -> tuple[_Mean, _Mean, Group]:
     total = sum(a.before.n + a.after.n for a in cells)
     weights = [(a.before.n + a.after.n) / total for a in cells] if total else []
@@ -308,7 +211,7 @@ def _combine(
         for w, answers in zip(weights, cells, strict=True):
             cell: Moments = getattr(answers, pick)
             mean += w * (cell.mean or 0.0)
-            variance = _shrunk(cell, pooled) / cell.n
+            variance = shrunk(cell, pooled) / cell.n
             if pick == "before" and regression and answers in regression:
                 variance = regression[answers].noise
             parts.append((w * w * variance, max(cell.n - 1, 1)))
