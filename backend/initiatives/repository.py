@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.pagination import Page, paginate
-from backend.health.model import COMPONENT_WEIGHTS
-from backend.health.repository.evidence import measure_value
+from backend.measures import sql
+from backend.measures.stats import Moments
 from backend.models import (
     Feedback,
     Initiative,
     JourneyMap,
     Metric,
+    MetricValue,
     OrganizationMembership,
     PainPoint,
     Touchpoint,
@@ -117,61 +116,100 @@ async def touchpoints_of_pain_points(
     )
 
 
-# Per window: the feedback items counted, their mean experience and mean square.
-WindowStats = tuple[int, float | None, float | None]
+@dataclass(frozen=True)
+class ItemSums:
+    """Measured answers of one touchpoint to one survey in one window."""
+
+    touchpoint_id: UUID
+    after: bool  # False: the window before shipping
+    survey: str  # the survey definition's id, or the measure kind without one
+    moments: Moments
 
 
-async def experience_stats(
-    session: AsyncSession,
-    workspace_id: UUID,
-    touchpoints: Collection[UUID],
-    before: tuple[datetime, datetime],
-    after: tuple[datetime, datetime],
-) -> tuple[WindowStats, WindowStats]:
-    """Each item's experience on 0..100 (satisfaction and sentiment blended by their
-    weights in the health score), summed over the two windows (each ``(start, end]``)."""
-    satisfaction = measure_value()
-    sentiment = (Feedback.sentiment + 1.0) / 2.0
-    w_sat, w_sent = COMPONENT_WEIGHTS["satisfaction"], COMPONENT_WEIGHTS["sentiment"]
-    measured, felt = Feedback.measure_value.is_not(None), Feedback.sentiment.is_not(None)
-    experience = 100.0 * case(
-        (and_(measured, felt), (w_sat * satisfaction + w_sent * sentiment) / (w_sat + w_sent)),
-        (measured, satisfaction),
-        else_=sentiment,
+async def item_sums(
+    session: AsyncSession, workspace_id: UUID, starts: datetime, split: datetime, ends: datetime
+) -> list[ItemSums]:
+    """n, Σ and Σ² of the item index (``backend.measures``) of every measured answer
+    placed on a touchpoint, per touchpoint, window and survey: before is
+    ``(starts, split]``, after ``(split, ends]``. Sentiment is not read."""
+    index = sql.item_index()
+    after = case((Feedback.occurred_at > split, True), else_=False)
+    rows = await session.execute(
+        select(
+            Feedback.touchpoint_id,
+            after,
+            Feedback.measure,
+            Feedback.survey_definition_id,
+            func.count(),
+            func.sum(index),
+            func.sum(index * index),
+        )
+        .outerjoin(*sql.join_definition())
+        .where(
+            Feedback.workspace_id == workspace_id,
+            Feedback.touchpoint_id.is_not(None),
+            Feedback.measure.is_not(None),
+            Feedback.measure_value.is_not(None),
+            Feedback.occurred_at > starts,
+            Feedback.occurred_at <= ends,
+        )
+        .group_by(Feedback.touchpoint_id, after, Feedback.measure, Feedback.survey_definition_id)
     )
-    in_before = and_(Feedback.occurred_at > before[0], Feedback.occurred_at <= before[1])
-    in_after = and_(Feedback.occurred_at > after[0], Feedback.occurred_at <= after[1])
+    return [
+        ItemSums(
+            touchpoint_id,
+            bool(is_after),
+            str(definition_id) if definition_id else str(measure),
+            # Postgres sums come back as Decimal, SQLite's as float.
+            Moments(int(n), float(total or 0), float(total_sq or 0)),
+        )
+        for touchpoint_id, is_after, measure, definition_id, n, total, total_sq in rows
+    ]
 
-    def stats(window: ColumnElement[bool]) -> list[ColumnElement[Any]]:
-        return [
-            func.count(case((window, 1))),
-            func.avg(case((window, experience))),
-            func.avg(case((window, experience * experience))),
-        ]
 
-    row = (
-        await session.execute(
-            select(*stats(in_before), *stats(in_after)).where(
-                Feedback.workspace_id == workspace_id,
-                Feedback.touchpoint_id.in_(list(touchpoints)),
-                measured | felt,
-                Feedback.occurred_at > before[0],
-                Feedback.occurred_at <= after[1],
+async def live_touchpoint_ids(session: AsyncSession, workspace_id: UUID) -> set[UUID]:
+    """Every touchpoint of the workspace on a map not deleted."""
+    return set(
+        (
+            await session.scalars(
+                select(Touchpoint.id)
+                .join(JourneyMap, JourneyMap.id == Touchpoint.journey_map_id)
+                .where(JourneyMap.deleted_at.is_(None), Touchpoint.workspace_id == workspace_id)
+            )
+        ).all()
+    )
+
+
+async def shipped_between(
+    session: AsyncSession, workspace_id: UUID, starts: datetime, ends: datetime
+) -> Sequence[Initiative]:
+    """Initiatives of the workspace shipped in ``(starts, ends]``."""
+    return (
+        await session.scalars(
+            select(Initiative).where(
+                Initiative.workspace_id == workspace_id,
+                Initiative.shipped_at > starts,
+                Initiative.shipped_at <= ends,
             )
         )
-    ).one()
-    return _stats(row[0], row[1], row[2]), _stats(row[3], row[4], row[5])
+    ).all()
 
 
-def _stats(
-    count: int | None, mean: float | Decimal | None, mean_square: float | Decimal | None
-) -> WindowStats:
-    # Postgres averages come back as Decimal, SQLite's as float.
-    return (
-        int(count or 0),
-        None if mean is None else float(mean),
-        None if mean_square is None else float(mean_square),
+async def metric_values(
+    session: AsyncSession, workspace_id: UUID, metric_id: UUID, starts: datetime, ends: datetime
+) -> list[tuple[datetime, float]]:
+    """The metric's values observed in ``(starts, ends]``, oldest first."""
+    rows = await session.execute(
+        select(MetricValue.observed_at, MetricValue.value)
+        .where(
+            MetricValue.workspace_id == workspace_id,
+            MetricValue.metric_id == metric_id,
+            MetricValue.observed_at > starts,
+            MetricValue.observed_at <= ends,
+        )
+        .order_by(MetricValue.observed_at)
     )
+    return [(at, float(value)) for at, value in rows]
 
 
 async def initiatives_by_ids(session: AsyncSession, ids: Iterable[UUID]) -> Sequence[Initiative]:

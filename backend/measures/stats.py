@@ -102,3 +102,13 @@ def welch_satterthwaite(parts: list[tuple[float, int]]) -> float:
     if denominator == 0:
         return float(max(1, sum(df for _, df in parts)))
     return numerator / denominator
+
+
+def minimum_detectable(
+    difference: Difference, power: float = 0.8, confidence: float = CONFIDENCE
+) -> float:
+    """The smallest true difference a two-sided test at ``confidence`` finds with
+    probability ``power``, given the standard error and df it will have."""
+    alpha_part = t_quantile(difference.df, confidence)
+    power_part = float(t.ppf(power, difference.df))
+    return (alpha_part + power_part) * difference.standard_error

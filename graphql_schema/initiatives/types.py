@@ -25,27 +25,121 @@ InitiativeOrder = vocabulary.InitiativeOrder
 strawberry.enum(InitiativeOrder, name="InitiativeOrder")
 
 
+strawberry.enum(
+    outcome.OutcomeMethod,
+    name="OutcomeMethod",
+    description="DIFFERENCE_IN_DIFFERENCES: against comparable untouched touchpoints. "
+    "BEFORE_AFTER: none to compare with, so seasonality is not controlled.",
+)
+strawberry.enum(outcome.OutcomeWarning, name="OutcomeWarning")
+
+
 @strawberry.type(name="OutcomeWindow")
 class OutcomeWindowType:
     starts_at: datetime
     ends_at: datetime
     score: float | None = strawberry.field(
-        description="Mean experience (0 to 100) of the feedback on the linked touchpoints."
+        description="Mean item index (0 to 100, each answer on its own survey's scale) "
+        "of the measured answers on the initiative's touchpoints."
     )
     sample_size: int
 
 
+@strawberry.type(name="OutcomeInterval")
+class OutcomeIntervalType:
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, bounds: tuple[float, float] | None) -> OutcomeIntervalType | None:
+        return cls(low=bounds[0], high=bounds[1]) if bounds else None
+
+
+@strawberry.type(
+    name="OutcomeGroup",
+    description="A group of touchpoints' mean item index (0 to 100) in each window.",
+)
+class OutcomeGroupType:
+    before: float | None
+    after: float | None
+    answers_before: int
+    answers_after: int
+    touchpoints: int
+
+    @classmethod
+    def of(cls, group: outcome.Group) -> Self:
+        return cls(
+            before=group.before,
+            after=group.after,
+            answers_before=group.answers_before,
+            answers_after=group.answers_after,
+            touchpoints=group.touchpoints,
+        )
+
+
+@strawberry.type(
+    name="TargetMetricTrend",
+    description="The target metric after shipping against the line it followed before.",
+)
+class TargetMetricTrendType:
+    observed: float = strawberry.field(description="Mean of its values after shipping.")
+    projected: float = strawberry.field(description="What its pre-launch line predicted.")
+    difference: float = strawberry.field(description="observed - projected.")
+    interval: OutcomeIntervalType = strawberry.field(description="95 % prediction interval.")
+    beyond_trend: bool = strawberry.field(description="The interval excludes 0.")
+    slope_per_day: float
+    points_before: int
+    points_after: int
+
+    @classmethod
+    def of(cls, found: outcome.TrendCheck | None) -> TargetMetricTrendType | None:
+        if found is None:
+            return None
+        low, high = found.interval
+        return cls(
+            observed=found.observed,
+            projected=found.projected,
+            difference=found.deviation.estimate,
+            interval=OutcomeIntervalType(low=low, high=high),
+            beyond_trend=found.beyond_trend,
+            slope_per_day=found.slope_per_day,
+            points_before=found.points_before,
+            points_after=found.points_after,
+        )
+
+
 @strawberry.type(
     name="InitiativeOutcome",
-    description="Equal windows before and after shipping (up to 90 days each).",
+    description="The change at the initiative's touchpoints in equal windows before and "
+    "after shipping (up to 90 days each), less the change at comparable untouched "
+    "touchpoints, in item-index points (docs/health-score.md).",
 )
 class InitiativeOutcomeType:
-    before: OutcomeWindowType
-    after: OutcomeWindowType
-    change: float | None = strawberry.field(description="after - before, in points.")
-    standard_error: float | None
+    method: outcome.OutcomeMethod
+    estimate: float | None = strawberry.field(description="The effect, in item-index points.")
+    interval: OutcomeIntervalType | None = strawberry.field(
+        description="95 % Student t interval of the estimate."
+    )
+    degrees_of_freedom: float | None = strawberry.field(description="Welch-Satterthwaite.")
+    p_value: float | None = strawberry.field(description="Two-sided.")
+    standard_error: float | None = strawberry.field(description="Of the estimate.")
     significant: bool = strawberry.field(
-        description="True when the change is larger than noise (beyond 1.96 standard errors)."
+        description="True when the interval excludes 0 and every group has enough answers."
+    )
+    treated: OutcomeGroupType = strawberry.field(description="The initiative's touchpoints.")
+    controls: OutcomeGroupType | None = strawberry.field(
+        description="The comparison touchpoints; null for BEFORE_AFTER."
+    )
+    control_count: int
+    warnings: list[outcome.OutcomeWarning]
+    target_metric_trend: TargetMetricTrendType | None = strawberry.field(
+        description="Null without a target metric or with under 3 values before shipping."
+    )
+    before: OutcomeWindowType = strawberry.field(description="The initiative's touchpoints.")
+    after: OutcomeWindowType = strawberry.field(description="The initiative's touchpoints.")
+    change: float | None = strawberry.field(
+        deprecation_reason="Unadjusted after - before at the initiative's touchpoints, "
+        "season and regression to the mean included; read estimate."
     )
 
     @classmethod
@@ -55,12 +149,50 @@ class InitiativeOutcomeType:
                 starts_at=w.starts_at, ends_at=w.ends_at, score=w.score, sample_size=w.sample_size
             )
 
+        analysis = found.analysis
+        controls = analysis.controls
+        difference = analysis.difference
         return cls(
+            method=analysis.method,
+            estimate=analysis.estimate,
+            interval=OutcomeIntervalType.of(analysis.interval),
+            degrees_of_freedom=difference.df if difference else None,
+            p_value=analysis.p_value,
+            standard_error=found.standard_error,
+            significant=found.significant,
+            treated=OutcomeGroupType.of(analysis.treated),
+            controls=OutcomeGroupType.of(controls) if controls else None,
+            control_count=controls.touchpoints if controls else 0,
+            warnings=list(found.warnings),
+            target_metric_trend=TargetMetricTrendType.of(found.target_trend),
             before=window(found.before),
             after=window(found.after),
             change=found.change,
-            standard_error=found.standard_error,
-            significant=found.significant,
+        )
+
+
+@strawberry.type(
+    name="PlannedDetection",
+    description="What the outcome could detect if the initiative shipped now, from its "
+    "touchpoints' last 90 days: 80 % power, two-sided 5 % test, 90-day windows.",
+)
+class PlannedDetectionType:
+    minimum_detectable_effect: float | None = strawberry.field(
+        description="In item-index points; null with too few answers to test."
+    )
+    expected_answers: int = strawberry.field(
+        description="Per window, at the initiative's touchpoints."
+    )
+    method: outcome.OutcomeMethod
+    control_count: int
+
+    @classmethod
+    def of(cls, found: outcome.Detection) -> Self:
+        return cls(
+            minimum_detectable_effect=found.minimum_detectable_effect,
+            expected_answers=found.expected_answers,
+            method=found.method,
+            control_count=found.controls,
         )
 
 
@@ -141,3 +273,9 @@ class InitiativeType(LoaderNode):
         async with info.context.read() as session:
             found = await outcome.outcome_of(session, self.row)
         return InitiativeOutcomeType.of(found) if found else None
+
+    @strawberry.field(description="Null once shipped (the outcome speaks then).")
+    async def planned_detection(self, info: Info) -> PlannedDetectionType | None:
+        async with info.context.read() as session:
+            found = await outcome.planned_detection(session, self.row)
+        return PlannedDetectionType.of(found) if found else None
