@@ -14,7 +14,10 @@ from typing import Any
 # The languages feedback is told apart among. A closed list keeps the model from
 # answering Afrikaans or Breton for a short English text; the other scripts are here
 # so that a Japanese or Russian text is recognised as such, not as a Latin-script guess.
-LANGUAGES = "en de fr es it nl pt sv da no fi pl cs tr el ru uk ar he hi ja ko zh".split()
+LANGUAGES = (
+    *("en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "no", "fi", "pl", "cs", "tr"),
+    *("el", "ru", "uk", "ar", "he", "hi", "ja", "ko", "zh"),
+)
 MIN_LETTERS = 12
 MIN_CONFIDENCE = 0.8
 

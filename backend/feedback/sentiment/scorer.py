@@ -30,6 +30,9 @@ class Scorer(Protocol):
         """
         ...
 
+    # Readings are cached per scorer (reading.read): any object's default hash will do.
+    def __hash__(self) -> int: ...
+
 
 @cache
 def load_scorer(dotted_path: str = DEFAULT_SCORER) -> Scorer:

@@ -29,13 +29,16 @@ def _apply(rows: Sequence[Feedback], scorer: Scorer) -> set[UUID]:
     changed: set[UUID] = set()
     for row in rows:
         reading = read(row.text, scorer)
-        before = (row.sentiment_status, row.sentiment)
+        # Health counts SCORED values only: PENDING -> UNSCORED changes no evidence.
+        was_scored = row.sentiment_status is SentimentStatus.SCORED
+        moved = was_scored != (reading.status is SentimentStatus.SCORED) or (
+            was_scored and row.sentiment != reading.sentiment
+        )
         row.sentiment_status = reading.status
         row.sentiment = reading.sentiment
         row.language = reading.language
-        if row.touchpoint_id is not None and before != (reading.status, reading.sentiment):
-            if SentimentStatus.SCORED in (before[0], reading.status):
-                changed.add(row.touchpoint_id)
+        if moved and row.touchpoint_id is not None:
+            changed.add(row.touchpoint_id)
     return changed
 
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Emoji presentation selectors and joiners: "❤️" is "❤" followed by U+FE0F, which VADER
+# would glue to the emoji's name ("heart\ufe0f") and so miss the word.
+INVISIBLE = str.maketrans("", "", "\ufe0e\ufe0f\u200d")
 # Emoji read as a word of the same tone (the word must be in VADER's lexicon).
 EMOJI_AS_WORD = {
     "😡": "angry",
@@ -55,6 +58,9 @@ FEEDBACK_WORDS = {
     "nightmare": -2.5,
     "hassle": -1.5,
     "slow": -1.2,
+    "rubbish": -2.0,
+    # A request's politeness, not a feeling: "Please update my address" is neutral.
+    "please": 0.0,
     "seamless": 1.8,
     "smooth": 1.5,
 }
@@ -76,7 +82,7 @@ class VaderScorer:
         self._analyzer.lexicon.update(FEEDBACK_WORDS)
 
     def score(self, text: str, language: str | None) -> float | None:
-        scores = self._analyzer.polarity_scores(text)
+        scores = self._analyzer.polarity_scores(text.translate(INVISIBLE))
         if language is None and scores["pos"] + scores["neg"] == 0:
             return None  # nothing it knows: silence, not neutrality
         return max(-1.0, min(1.0, float(scores["compound"])))
