@@ -18,7 +18,8 @@ from tests.fixtures.tenants import Tenant
 from workers.background import Background
 
 CREATE_TOKEN = """mutation($ws: ID!) {
-  createIngestionToken(input: {workspaceId: $ws, name: "Survey tool"}) { token errors { code } } }"""
+  createIngestionToken(input: {workspaceId: $ws, name: "Survey tool"}) {
+    token errors { code } } }"""
 FEEDBACK = """query($ws: ID!) { workspace(id: $ws) { feedback(first: 50) {
   edges { node { externalId sentiment sentimentStatus language } } } } }"""
 TEXTS = {

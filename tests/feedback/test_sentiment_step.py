@@ -4,6 +4,7 @@ read again, resumably, after a change of scorer (`waypost rescore-sentiment`).""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -64,6 +65,19 @@ async def _rows(
 async def _score(database: Database, world: World, ids: list[UUID]) -> set[UUID]:
     async with database.transaction(world.binding(), write=True) as session:
         return await score_feedback(session, world.workspace_id, ids)
+
+
+async def _waypost(test_database: TestDatabase, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `waypost` command as an operator runs it, against the test database."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "backend.entrypoints", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WAYPOST_DATABASE_URL": test_database.app_url, "WAYPOST_ENV": "test"},
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_unreadable_texts_are_unscored_not_neutral(
@@ -151,14 +165,8 @@ async def test_the_rescore_command_reads_a_workspace_again_and_asks_for_health(
     await _add(database, world, GERMAN, status=SentimentStatus.SCORED, sentiment=0.0)
     await _add(database, world, "not helpful at all", touchpoint=1)
 
-    done = subprocess.run(
-        [sys.executable, "-m", "backend.entrypoints", "rescore-sentiment"]
-        + ["--workspace", str(world.workspace_id)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "WAYPOST_DATABASE_URL": test_database.app_url, "WAYPOST_ENV": "test"},
-        timeout=120,
-        check=False,
+    done = await _waypost(
+        test_database, "rescore-sentiment", "--workspace", str(world.workspace_id)
     )
     assert done.returncode == 0, done.stderr
     assert "read 2 texts again" in done.stdout
@@ -173,14 +181,7 @@ async def test_the_rescore_command_reads_a_workspace_again_and_asks_for_health(
 async def test_the_rescore_command_names_an_unknown_workspace(
     test_database: TestDatabase, database: Database
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "backend.entrypoints", "rescore-sentiment"]
-        + ["--workspace", "00000000-0000-0000-0000-000000000001"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "WAYPOST_DATABASE_URL": test_database.app_url, "WAYPOST_ENV": "test"},
-        timeout=120,
-        check=False,
-    )
+    unknown = "00000000-0000-0000-0000-000000000001"
+    done = await _waypost(test_database, "rescore-sentiment", "--workspace", unknown)
     assert done.returncode == 2
     assert "--workspace: no such workspace" in done.stderr
