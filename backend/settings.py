@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     health_coalesce_ms: int = 500
     # Every workspace's health is recomputed in full and snapshotted this often.
     health_full_interval_seconds: float = 24 * 3600.0
+    # The sentiment scorer: the dotted path of a class implementing
+    # backend.feedback.sentiment.scorer.Scorer (docs/health-score.md, "Sentiment").
+    sentiment_scorer: str = "backend.feedback.sentiment.vader.VaderScorer"
 
     # Browser sessions (after single sign-on): ended after this long without a request,
     # and in any case this long after sign-in.

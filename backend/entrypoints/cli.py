@@ -12,6 +12,7 @@ from backend.entrypoints.commands import (
     dead_letters,
     import_feedback,
     organizations,
+    sentiment,
     serving,
     worker,
 )
@@ -37,6 +38,7 @@ app.add_typer(audit.app, name="audit")
 app.command()(worker.worker)
 app.add_typer(dead_letters.app, name="dead-letters")
 app.command("import-feedback")(import_feedback.import_feedback)
+app.command("rescore-sentiment")(sentiment.rescore_sentiment)
 
 
 def main() -> None:

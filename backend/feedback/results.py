@@ -13,7 +13,7 @@ from uuid import UUID
 
 from backend.errors import DomainError
 from backend.models import Feedback
-from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import Channel
 
 
@@ -45,6 +45,8 @@ class FeedbackRow(TypedDict):
     persona_id: UUID | None
     workspace_id: NotRequired[UUID]
     sentiment: NotRequired[float | None]
+    sentiment_status: NotRequired[SentimentStatus]
+    language: NotRequired[str | None]
     received_at: NotRequired[datetime]
     # A new row's id is text until someone asks for it (see Kept.id).
     id: NotRequired[UUID | str]

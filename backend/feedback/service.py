@@ -35,7 +35,7 @@ from backend.feedback.repository import FeedbackRepository, Key, new_ids
 from backend.feedback.results import BatchResult, ItemResult, Kept, Status
 from backend.models import Feedback
 from backend.outbox import emit as outbox
-from backend.vocabulary.feedback import FeedbackSource
+from backend.vocabulary.feedback import FeedbackSource, SentimentStatus
 from backend.vocabulary.roles import WorkspaceRole
 
 __all__ = [
@@ -113,6 +113,8 @@ async def submit(
             continue
         values["workspace_id"] = workspace_id
         values["sentiment"] = None
+        values["sentiment_status"] = SentimentStatus.PENDING  # the worker reads the text
+        values["language"] = None
         values["received_at"] = now
         first[key] = kept = Kept(values)
         results.append(ItemResult(index, Status.ACCEPTED, [], kept))

@@ -31,6 +31,13 @@ MeasureKind = vocabulary.MeasureKind
 strawberry.enum(MeasureKind, name="MeasureKind")
 FeedbackItemStatus = Status
 strawberry.enum(FeedbackItemStatus, name="FeedbackItemStatus")
+SentimentStatus = vocabulary.SentimentStatus
+strawberry.enum(
+    SentimentStatus,
+    name="SentimentStatus",
+    description="PENDING: not read yet. SCORED: sentiment holds the score. UNSCORED: "
+    "empty, too short, or in a language the scorer does not read; never counted as neutral.",
+)
 
 
 @strawberry.type(name="Feedback", description="One thing a customer said, from any door.")
@@ -43,7 +50,13 @@ class FeedbackType(Loaded):
     measure_value: int | None
     text: str
     sentiment: float | None = strawberry.field(
-        description="-1 to +1, computed from the text in the background; null until then."
+        description="-1 to +1, computed from the text in the background; null unless "
+        "sentimentStatus is SCORED."
+    )
+    sentiment_status: SentimentStatus
+    language: str | None = strawberry.field(
+        description="The text's language (ISO 639-1) when it could be told; null for "
+        "short or unclear texts."
     )
     tags: list[str]
     customer_ref: str | None
@@ -71,7 +84,9 @@ class FeedbackType(Loaded):
             measure=f.measure,
             measure_value=f.measure_value,
             text=f.text,
-            sentiment=f.sentiment,
+            sentiment=f.sentiment if f.sentiment_status is SentimentStatus.SCORED else None,
+            sentiment_status=f.sentiment_status,
+            language=f.language,
             tags=list(f.tags),
             customer_ref=f.customer_ref,
             event_name=f.event_name,

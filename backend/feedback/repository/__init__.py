@@ -24,7 +24,7 @@ from backend.models import (
     Touchpoint,
     Workspace,
 )
-from backend.vocabulary.feedback import FeedbackSource
+from backend.vocabulary.feedback import FeedbackSource, SentimentStatus
 from backend.vocabulary.journeys import Scenario
 
 __all__ = ["FeedbackRepository", "Key", "MatchKeys", "Stamp", "StructureRow", "new_ids"]
@@ -83,13 +83,13 @@ class FeedbackRepository:
         )
 
     async def unscored(self, workspace_id: UUID, ids: Collection[UUID]) -> Sequence[Feedback]:
-        """The rows among ``ids`` whose sentiment is not scored yet."""
+        """The rows among ``ids`` whose text the scorer has not read yet (PENDING)."""
         return (
             await self.session.scalars(
                 select(Feedback).where(
                     Feedback.workspace_id == workspace_id,
                     Feedback.id.in_(ids),
-                    Feedback.sentiment.is_(None),
+                    Feedback.sentiment_status == SentimentStatus.PENDING,
                 )
             )
         ).all()

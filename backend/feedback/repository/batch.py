@@ -44,7 +44,8 @@ _PG_INSERT = text(
     INSERT INTO feedback (
         workspace_id, received_at, id, source, external_id, channel, journey_map_id,
         stage_id, touchpoint_id, persona_id, measure, measure_value, text, tags,
-        customer_ref, event_name, url, survey_id, occurred_at)
+        customer_ref, event_name, url, survey_id, occurred_at,
+        sentiment_status, placement, placement_candidates)
     SELECT CAST(:workspace_id AS uuid), CAST(:received_at AS timestamptz), r.id,
            r.source, r.external_id, r.channel,
            (CAST(:journey_map_ids AS uuid[]))[r.place],
@@ -52,7 +53,8 @@ _PG_INSERT = text(
            (CAST(:touchpoint_ids AS uuid[]))[r.place],
            (CAST(:persona_ids AS uuid[]))[r.place],
            r.measure, r.measure_value, coalesce(r.body, ''), CAST(r.tags AS jsonb),
-           r.customer_ref, r.event_name, r.url, r.survey_id, r.occurred_at
+           r.customer_ref, r.event_name, r.url, r.survey_id, r.occurred_at,
+           'PENDING', 'NONE', '[]'
     FROM unnest(
         CAST(string_to_array(:id, E'\\x1f') AS uuid[]),
         string_to_array(:source, E'\\x1f'),
