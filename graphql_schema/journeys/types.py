@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
@@ -12,15 +12,13 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
-from backend.health import history
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
+from graphql_schema.health.history import health_history_field
 from graphql_schema.health.types import (
-    HealthBucket,
-    HealthPointType,
     HealthScoreType,
     StalenessType,
     health_of,
@@ -182,6 +180,9 @@ class TouchpointType(LoaderNode):
     questions: list[str]
     emotion: int | None = strawberry.field(description="The mapped feeling, -2 to +2.")
     moment_of_truth: bool
+    traffic: int | None = strawberry.field(
+        description="Customers passing through in a typical month, as the team declares it."
+    )
     owning_department: str
     match_keys: MatchKeysType
 
@@ -204,6 +205,7 @@ class TouchpointType(LoaderNode):
             questions=list(t.questions),
             emotion=t.emotion,
             moment_of_truth=t.moment_of_truth,
+            traffic=t.traffic,
             owning_department=t.owning_department,
             match_keys=MatchKeysType(
                 event_names=list(keys.get("event_names", [])),
@@ -233,6 +235,8 @@ class TouchpointType(LoaderNode):
     @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    health_history = health_history_field()
 
 
 @strawberry.type(name="Stage")
@@ -269,6 +273,8 @@ class StageType(LoaderNode):
     @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
         return await health_of(info, self.id)
+
+    health_history = health_history_field()
 
 
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
@@ -349,25 +355,7 @@ class JourneyMapType(LoaderNode):
     async def staleness(self, info: Info) -> StalenessType:
         return await staleness_of(info, UUID(self.id), self.workspace_id, self.created_at)
 
-    @strawberry.field(description="Its health over time, one point per bucket with a snapshot.")
-    async def health_history(
-        self,
-        info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime,
-        bucket: HealthBucket = history.Bucket.DAY,
-    ) -> list[HealthPointType]:
-        async with info.context.read() as session:
-            points = await history.history(session, UUID(self.id), from_, to, bucket)
-        return [
-            HealthPointType(
-                starts_at=p.starts_at,
-                score=p.score,
-                sample_size=p.sample_size,
-                confidence=p.confidence,
-            )
-            for p in points
-        ]
+    health_history = health_history_field()
 
     @strawberry.field(description="What changed from one version to another.")
     async def diff(
