@@ -109,8 +109,9 @@ class Actors:
     backfill_health: dramatiq.Actor[[str], None]
 
     def periodic(self) -> list[dramatiq.Actor[[str], None]]:
-        """The per-workspace housekeeping the schedule runs."""
-        return [self.verify_audit_chain, self.purge_deleted_maps]
+        """The per-workspace housekeeping the schedule runs (a backfill step too: it
+        resumes a backfill whose next message was lost, and finds nothing otherwise)."""
+        return [self.verify_audit_chain, self.purge_deleted_maps, self.backfill_health]
 
 
 def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) -> Actors:

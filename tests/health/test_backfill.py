@@ -297,3 +297,23 @@ async def test_the_work_of_a_day_does_not_grow_with_feedback(
     assert len(few) == len(many)
     reading_feedback = [s for s in many if "FROM feedback" in s]
     assert len(reading_feedback) == backfill.CHUNK_DAYS  # one a day, grouped
+
+
+async def test_housekeeping_resumes_a_backfill_whose_message_was_lost(
+    background: Background, database: Database, tenant_a: Tenant
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    today = utcnow().date()
+    since = today - timedelta(days=40)
+    await add_feedback(database, world, world.touchpoint_ids[0], occurred_at=backfill.end_of(since))
+    await _request(database, world, since)  # pending, and no message on its way
+    await background.housekeep()
+
+    async def resumed() -> bool:
+        return bool(
+            not await _pending(database, world)
+            and await _snapshots(database, world, since)
+            and await _snapshots(database, world, today - timedelta(days=1))
+        )
+
+    await eventually(resumed, within=60)
