@@ -11,10 +11,10 @@ from uuid import UUID
 import dramatiq
 
 from backend.audit.verify import verify_workspace_increment
-from backend.health import recalculate
+from backend.health import backfill, recalculate
 from backend.journeys import maps
 from backend.outbox.dispatch import handle_event
-from workers.handlers import HEALTH_EVENTS, register_all
+from workers.handlers import BACKFILL_EVENTS, HEALTH_EVENTS, register_all
 from workers.runtime import workspace_transaction
 
 log = logging.getLogger("waypost.workers")
@@ -32,15 +32,16 @@ def outbox_event_of(actor_name: str, args: Sequence[Any]) -> tuple[UUID, UUID] |
     return UUID(str(args[0])), UUID(str(args[1]))
 
 
-async def dispatch_outbox_event(workspace_id: str, event_id: str) -> bool:
+async def dispatch_outbox_event(workspace_id: str, event_id: str) -> str | None:
     """Run the handlers of one outbox event, once, however often it is delivered.
 
-    True when the event asks for a health pass (the caller sends it).
+    The event's type, for the caller to send the health jobs it asks for; None when
+    an earlier delivery handled it.
     """
     workspace = UUID(workspace_id)
     async with workspace_transaction(workspace, request_id=f"outbox:{event_id}") as session:
         event = await handle_event(session, workspace, UUID(event_id))
-        return event is not None and event.event_type in HEALTH_EVENTS
+        return None if event is None else event.event_type
 
 
 async def recalculate_health(workspace_id: str) -> None:
@@ -62,6 +63,21 @@ async def recalculate_all_health(workspace_id: str) -> None:
     workspace = UUID(workspace_id)
     async with workspace_transaction(workspace, request_id="health:full") as session:
         await recalculate.recalculate(session, workspace, full=True)
+
+
+async def backfill_health_step(workspace_id: str) -> bool:
+    """Recompute the next days of the workspace's pending backfill; True when more remain."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace, request_id="health:backfill") as session:
+        done = await backfill.step(session, workspace)
+    if done.days:
+        log.info(
+            "health history of workspace %s recomputed from %s to %s",
+            workspace,
+            done.days[0],
+            done.days[-1],
+        )
+    return done.next_from is not None
 
 
 async def verify_audit_chain(workspace_id: str) -> None:
@@ -90,10 +106,12 @@ class Actors:
     purge_deleted_maps: dramatiq.Actor[[str], None]
     recalculate_health: dramatiq.Actor[[str], None]
     recalculate_all_health: dramatiq.Actor[[str], None]
+    backfill_health: dramatiq.Actor[[str], None]
 
     def periodic(self) -> list[dramatiq.Actor[[str], None]]:
-        """The per-workspace housekeeping the schedule runs."""
-        return [self.verify_audit_chain, self.purge_deleted_maps]
+        """The per-workspace housekeeping the schedule runs (a backfill step too: it
+        resumes a backfill whose next message was lost, and finds nothing otherwise)."""
+        return [self.verify_audit_chain, self.purge_deleted_maps, self.backfill_health]
 
 
 def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) -> Actors:
@@ -102,11 +120,24 @@ def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) ->
         broker=broker, actor_name="health.recalculate", queue_name="health", **RETRIES
     )(recalculate_health)
 
+    async def backfill_step(workspace_id: str) -> None:
+        # One bounded step a message: the next is a message of its own.
+        if await backfill_health_step(workspace_id):
+            history.send(workspace_id)
+
+    backfill_step.__name__ = backfill_step.__qualname__ = "backfill_health"
+    history = dramatiq.actor(
+        broker=broker, actor_name="health.backfill", queue_name="health", **RETRIES
+    )(backfill_step)
+
     async def dispatch(workspace_id: str, event_id: str) -> None:
-        if await dispatch_outbox_event(workspace_id, event_id):
-            # Sent after the commit, delayed so a burst lands in one pass; the
-            # passes a burst sends after the first find nothing left and return.
+        event_type = await dispatch_outbox_event(workspace_id, event_id)
+        # Sent after the commit, delayed so a burst lands in one pass; the passes
+        # (and backfill steps) a burst sends after the first find nothing left and return.
+        if event_type in HEALTH_EVENTS:
             health.send_with_options(args=(workspace_id,), delay=health_coalesce_ms)
+        if event_type in BACKFILL_EVENTS:
+            history.send_with_options(args=(workspace_id,), delay=health_coalesce_ms)
 
     dispatch.__name__ = dispatch.__qualname__ = "dispatch_outbox_event"
     return Actors(
@@ -114,6 +145,7 @@ def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) ->
             broker=broker, actor_name=OUTBOX_DISPATCH, queue_name="outbox", **RETRIES
         )(dispatch),
         recalculate_health=health,
+        backfill_health=history,
         recalculate_all_health=dramatiq.actor(
             broker=broker, actor_name="health.recalculate_all", queue_name="health", **RETRIES
         )(recalculate_all_health),

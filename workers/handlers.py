@@ -3,18 +3,21 @@ the workers because it names every domain; the outbox itself knows none of them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.verify import verify_workspace_increment
 from backend.feedback.sentiment import score_feedback
-from backend.health import recalculate
+from backend.health import backfill, recalculate
 from backend.models.outbox import OutboxEvent
 from backend.outbox.dispatch import EVERY_EVENT, subscribe
 
 # Events after which the workspace's health is due for a pass (workers send it).
 HEALTH_EVENTS = frozenset({"feedback.received", "journey_map.changed"})
+# Events that may ask for past days' snapshots to be recomputed (workers send the job).
+BACKFILL_EVENTS = frozenset({"feedback.received"})
 
 
 async def _verify_audit_increment(session: AsyncSession, event: OutboxEvent) -> None:
@@ -32,6 +35,9 @@ async def _feedback_received(session: AsyncSession, event: OutboxEvent) -> None:
         await recalculate.request(
             session, event.workspace_id, recalculate.FEEDBACK_RECEIVED, sorted(attached)
         )
+    earliest = event.payload.get("earliest_occurred_at")
+    if earliest:  # feedback from before today: its days' history is out of date
+        await backfill.request(session, event.workspace_id, datetime.fromisoformat(earliest))
 
 
 async def _structure_changed(session: AsyncSession, event: OutboxEvent) -> None:

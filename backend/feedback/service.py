@@ -169,6 +169,8 @@ async def submit(
                 "touchpoint_ids": sorted(
                     str(t) for t in {k.values["touchpoint_id"] for k in accepted} if t
                 ),
+                # Health recomputes its history from the earliest day a batch reaches.
+                "earliest_occurred_at": min(k.values["occurred_at"] for k in accepted).isoformat(),
             },
         )
     return batch

@@ -133,6 +133,7 @@ class TouchpointFields:
     questions: Maybe[list[str] | None] = UNSET
     emotion: Maybe[int | None] = UNSET
     moment_of_truth: Maybe[bool] = UNSET
+    traffic: Maybe[int | None] = UNSET  # customers a month, as declared; None clears it
     owning_department: Maybe[str | None] = UNSET
     match_keys: Maybe[MatchKeys | None] = UNSET
 

@@ -144,6 +144,7 @@ async def materialize(
                     questions=list(t.get("questions", [])),
                     emotion=t.get("emotion"),
                     moment_of_truth=bool(t.get("moment_of_truth")),
+                    traffic=t.get("traffic"),
                     owning_department=t.get("owning_department", ""),
                     match_keys=dict(t.get("match_keys") or {}),
                 )

@@ -28,6 +28,9 @@ from backend.patch import UNSET
 from backend.validation import bounded_int, optional_text, required_text, text_list
 from backend.vocabulary.journeys import Channel, Device
 
+# Customers a month a touchpoint may declare: more than any single journey sees.
+MAX_TRAFFIC = 1_000_000_000
+
 AUDITED = (
     "name",
     "description",
@@ -38,6 +41,7 @@ AUDITED = (
     "questions",
     "emotion",
     "moment_of_truth",
+    "traffic",
     "owning_department",
     "match_keys",
 )
@@ -77,6 +81,8 @@ def _cleaned(fields: TouchpointFields) -> dict[str, object]:
         cleaned["emotion"] = bounded_int(fields.emotion, field="emotion", low=-2, high=2)
     if fields.moment_of_truth is not UNSET:
         cleaned["moment_of_truth"] = bool(fields.moment_of_truth)
+    if fields.traffic is not UNSET:
+        cleaned["traffic"] = bounded_int(fields.traffic, field="traffic", low=0, high=MAX_TRAFFIC)
     if fields.owning_department is not UNSET:
         cleaned["owning_department"] = optional_text(
             fields.owning_department, field="owning_department", max_length=120

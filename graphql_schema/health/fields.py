@@ -1,4 +1,4 @@
-"""Health's fields on Workspace and Organization: scores, thresholds and alerts."""
+"""Health's fields on Workspace and Organization: scores, history, thresholds and alerts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import strawberry
 
 from backend.health.reads import alerts_page, portfolio_of
 from graphql_schema.context import Info
+from graphql_schema.health.history import health_history_field
 from graphql_schema.health.types import (
     HealthAlertType,
     HealthScoreType,
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 @strawberry.field(description="Its health: the mean of its active current-state maps.")
 async def workspace_health(root: WorkspaceType, info: Info) -> HealthScoreType | None:
     return await health_of(info, root.id)
+
+
+workspace_health_history = health_history_field()
 
 
 @strawberry.field(description="Its health thresholds (defaults until an admin sets them).")

@@ -30,6 +30,8 @@ from graphql_schema.relay import parse_id
 
 T = TypeVar("T")
 
+TRAFFIC = "Customers passing through in a typical month, as the team declares it (0 or more)."
+
 
 def _sent(value: T | UnsetType) -> Maybe[T]:
     """An update field: UNSET when the caller left it out."""
@@ -286,6 +288,7 @@ class AddTouchpointInput:
     questions: list[str] | None = None
     emotion: int | None = None
     moment_of_truth: bool = False
+    traffic: int | None = strawberry.field(default=None, description=TRAFFIC)
     owning_department: str | None = None
     match_keys: MatchKeysInput | None = None
     persona_emotions: list[PersonaEmotionInput] | None = None
@@ -304,6 +307,7 @@ class AddTouchpointInput:
             questions=_given(self.questions),
             emotion=_given(self.emotion),
             moment_of_truth=self.moment_of_truth,
+            traffic=_given(self.traffic),
             owning_department=_given(self.owning_department),
             match_keys=_given(self.match_keys.to_command() if self.match_keys else None),
         )
@@ -329,6 +333,9 @@ class UpdateTouchpointInput:
     questions: list[str] | None = strawberry.UNSET
     emotion: int | None = strawberry.UNSET
     moment_of_truth: bool | None = strawberry.UNSET
+    traffic: int | None = strawberry.field(
+        default=strawberry.UNSET, description=f"{TRAFFIC} Null clears it."
+    )
     owning_department: str | None = strawberry.UNSET
     match_keys: MatchKeysInput | None = strawberry.UNSET
     persona_emotions: list[PersonaEmotionInput] | None = strawberry.UNSET
@@ -350,6 +357,7 @@ class UpdateTouchpointInput:
             questions=_sent(self.questions),
             emotion=_sent(self.emotion),
             moment_of_truth=_not_null(self.moment_of_truth, "moment_of_truth"),
+            traffic=_sent(self.traffic),
             owning_department=_sent(self.owning_department),
             match_keys=match_keys,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
@@ -12,16 +12,14 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
-from backend.health import history
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
 from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
+from graphql_schema.health.history import health_history_field
 from graphql_schema.health.types import (
-    HealthBucket,
-    HealthPointType,
     HealthScoreType,
     StalenessType,
     health_of,
@@ -183,6 +181,9 @@ class TouchpointType(LoaderNode):
     questions: list[str]
     emotion: int | None = strawberry.field(description="The mapped feeling, -2 to +2.")
     moment_of_truth: bool
+    traffic: int | None = strawberry.field(
+        description="Customers passing through in a typical month, as the team declares it."
+    )
     owning_department: str
     match_keys: MatchKeysType
 
@@ -205,6 +206,7 @@ class TouchpointType(LoaderNode):
             questions=list(t.questions),
             emotion=t.emotion,
             moment_of_truth=t.moment_of_truth,
+            traffic=t.traffic,
             owning_department=t.owning_department,
             match_keys=MatchKeysType(
                 event_names=list(keys.get("event_names", [])),
@@ -236,6 +238,7 @@ class TouchpointType(LoaderNode):
         return await health_of(info, self.id)
 
     survey_results = survey_results_fields.touchpoint_survey_results
+    health_history = health_history_field()
 
 
 @strawberry.type(name="Stage")
@@ -274,6 +277,7 @@ class StageType(LoaderNode):
         return await health_of(info, self.id)
 
     survey_results = survey_results_fields.stage_survey_results
+    health_history = health_history_field()
 
 
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
@@ -356,25 +360,7 @@ class JourneyMapType(LoaderNode):
     async def staleness(self, info: Info) -> StalenessType:
         return await staleness_of(info, UUID(self.id), self.workspace_id, self.created_at)
 
-    @strawberry.field(description="Its health over time, one point per bucket with a snapshot.")
-    async def health_history(
-        self,
-        info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime,
-        bucket: HealthBucket = history.Bucket.DAY,
-    ) -> list[HealthPointType]:
-        async with info.context.read() as session:
-            points = await history.history(session, UUID(self.id), from_, to, bucket)
-        return [
-            HealthPointType(
-                starts_at=p.starts_at,
-                score=p.score,
-                sample_size=p.sample_size,
-                confidence=p.confidence,
-            )
-            for p in points
-        ]
+    health_history = health_history_field()
 
     @strawberry.field(description="What changed from one version to another.")
     async def diff(

@@ -129,6 +129,7 @@ class WorkspaceType(LoaderNode):
     audit_chain_check = audit_fields.workspace_audit_chain_check
     ingestion_tokens = feedback_fields.ingestion_tokens
     health = health_fields.workspace_health
+    health_history = health_fields.workspace_health_history
     initiatives = initiative_fields.initiatives
     metrics = metric_fields.metrics
     health_settings = health_fields.health_settings

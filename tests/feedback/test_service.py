@@ -315,9 +315,12 @@ async def test_accepted_items_emit_feedback_received_in_the_same_transaction(
     accepted = [r.feedback_id for r in batch.items if r.status is Status.ACCEPTED]
     assert len(accepted) == 2
     [payload] = events[before:]
+    kept = [r.kept for r in batch.items if r.status is Status.ACCEPTED and r.kept]
     assert payload == {
         "feedback_ids": [str(i) for i in accepted],
         "touchpoint_ids": [str(paid)],
+        # Items sent without a time happened when received: health backfills nothing.
+        "earliest_occurred_at": min(k.values["occurred_at"] for k in kept).isoformat(),
     }
     # Rolled back with the rows: the event never existed without them.
     assert len(await _outbox(inspector_engine)) == before

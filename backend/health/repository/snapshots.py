@@ -1,0 +1,47 @@
+"""Past days' snapshots rewritten by a backfill; a pass writes today's with the scores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.health.repository.scores import Scored
+from backend.models import HealthSnapshot
+
+
+async def replace_days(
+    session: AsyncSession,
+    workspace_id: UUID,
+    days: Mapping[date, Sequence[Scored]],
+    taken_at: datetime,
+) -> int:
+    """The workspace's snapshots of these days become the rows given (a day without
+    rows keeps none); two statements however many days. Returns the rows written."""
+    if not days:
+        return 0
+    await session.execute(
+        delete(HealthSnapshot).where(
+            HealthSnapshot.workspace_id == workspace_id, HealthSnapshot.day.in_(list(days))
+        )
+    )
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "subject_id": subject_id,
+            "subject_type": kind,
+            "day": day,
+            "score": score.score,
+            "sample_size": score.sample_size,
+            "confidence": score.confidence,
+            "taken_at": taken_at,
+        }
+        for day, scored in days.items()
+        for kind, subject_id, score in scored
+    ]
+    if rows:
+        await session.execute(insert(HealthSnapshot), rows)
+    return len(rows)
