@@ -13,7 +13,7 @@ from uuid import UUID
 
 from backend.errors import DomainError
 from backend.models import Feedback
-from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, Placement, SentimentStatus
 from backend.vocabulary.journeys import Channel
 
 
@@ -43,6 +43,12 @@ class FeedbackRow(TypedDict):
     stage_id: UUID | None
     touchpoint_id: UUID | None
     persona_id: UUID | None
+    survey_definition_id: UUID | None
+    sentiment_status: SentimentStatus
+    language: str | None
+    placement: Placement
+    # The touchpoints (ids as text) an AMBIGUOUS item's keys fit.
+    placement_candidates: list[str]
     workspace_id: NotRequired[UUID]
     sentiment: NotRequired[float | None]
     received_at: NotRequired[datetime]
