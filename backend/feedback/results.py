@@ -101,6 +101,16 @@ class ItemResult:
     def feedback_id(self) -> UUID | None:
         return self.kept.id if self.kept is not None else None
 
+    @property
+    def placement(self) -> Placement | None:
+        """How the item (for a duplicate: the one kept first) was placed."""
+        return Placement(self.kept.values["placement"]) if self.kept is not None else None
+
+    @property
+    def candidates(self) -> list[str]:
+        """The touchpoints (ids as text) an AMBIGUOUS item's keys fit."""
+        return list(self.kept.values["placement_candidates"]) if self.kept is not None else []
+
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -108,6 +118,14 @@ class BatchResult:
 
     def count(self, status: Status) -> int:
         return self._counts.get(status, 0)
+
+    def placements(self) -> Counter[Placement]:
+        """How the items accepted now were placed."""
+        return Counter(
+            item.placement
+            for item in self.items
+            if item.status is Status.ACCEPTED and item.placement is not None
+        )
 
     @cached_property
     def _counts(self) -> Counter[Status]:

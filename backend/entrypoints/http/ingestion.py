@@ -1,7 +1,9 @@
 """POST /ingest/v1/feedback: feedback from other systems, with a workspace ingestion token.
 
 The answer counts what was accepted, what were duplicates and what was rejected,
-with each rejected item's index, field and reason. Good items are kept unless the
+with each rejected item's index, field and reason, and says item by item where each
+was placed: AMBIGUOUS and UNMATCHED items wait in the workspace's unplaced queue, the
+touchpoints an ambiguous one fits listed with it. Good items are kept unless the
 query says ``?mode=all-or-nothing`` (then any bad item keeps them all out: 422).
 """
 
@@ -12,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from strawberry.relay import GlobalID
 
 from backend.audit import recorder as audit
 from backend.audit.actor import Actor
@@ -139,8 +142,26 @@ def _answer(batch: service.BatchResult, *, kept: bool) -> JSONResponse:
             "duplicates": batch.count(service.Status.DUPLICATE),
             "rejected": batch.count(service.Status.REJECTED),
             "errors": errors,
+            "placements": dict(sorted(batch.placements().items())),
+            "items": [_placed(result) for result in batch.items],
         }
     )
+
+
+def _placed(result: service.ItemResult) -> dict[str, Any]:
+    """One item: its status and, once kept, its id (as the GraphQL API names it) and how
+    it was placed; for an ambiguous one the touchpoints its match keys fit."""
+    answer: dict[str, Any] = {"index": result.index, "status": result.status}
+    if result.kept is not None:
+        answer["id"] = _global_id("Feedback", result.kept.id_text)
+        answer["placement"] = result.placement
+        if result.candidates:
+            answer["candidates"] = [_global_id("Touchpoint", c) for c in result.candidates]
+    return answer
+
+
+def _global_id(type_name: str, node_id: str) -> str:
+    return str(GlobalID(type_name, node_id))
 
 
 def _item_error(error: DomainError) -> dict[str, Any]:
