@@ -56,10 +56,10 @@ def checked_scale(measure: MeasureKind, low: int, high: int, higher_is_better: b
     for value, field in ((low, "scale_min"), (high, "scale_max")):
         if not bottom <= value <= top:
             raise ValidationFailed(f"Must be between {bottom} and {top}.", field=field)
+    if high <= low:
+        raise ValidationFailed("Must be above the minimum.", field="scale_max")
     if high - low + 1 < MIN_POINTS:
-        raise ValidationFailed(
-            f"A scale needs at least {MIN_POINTS} points, above the minimum.", field="scale_max"
-        )
+        raise ValidationFailed(f"A scale needs at least {MIN_POINTS} points.", field="scale_max")
     return Scale(measure, low, high, higher_is_better)
 
 
@@ -107,6 +107,8 @@ async def revise_survey_definition(
     )
     question = newest.question if command.question is UNSET else _question(command.question)
     if scale == scale_of(newest) and question == newest.question:
+        # Recorded all the same (every write is), with nothing changed.
+        await _audit(session, "survey_definition.revise", newest, newest)
         return newest
     definition = _definition(newest.workspace_id, newest.key, newest.version + 1, scale, question)
     return await _store(session, repository, definition, "survey_definition.revise", newest)
@@ -141,6 +143,22 @@ async def _store(
         raise Conflict(
             "This survey was changed at the same moment; try again.", field="key"
         ) from None
+    await _audit(session, action, previous, definition)
+    await outbox.emit(
+        session,
+        definition.workspace_id,
+        "survey_definition.changed",
+        {"survey_definition_id": str(definition.id), "key": definition.key},
+    )
+    return definition
+
+
+async def _audit(
+    session: AsyncSession,
+    action: str,
+    previous: SurveyDefinition | None,
+    definition: SurveyDefinition,
+) -> None:
     await audit.record(
         session,
         workspace_id=definition.workspace_id,
@@ -149,13 +167,6 @@ async def _store(
         subject_id=definition.id,
         changes=changes_of(_snapshot(previous) if previous else {}, _snapshot(definition)),
     )
-    await outbox.emit(
-        session,
-        definition.workspace_id,
-        "survey_definition.changed",
-        {"survey_definition_id": str(definition.id), "key": definition.key},
-    )
-    return definition
 
 
 async def survey_definitions(
