@@ -104,7 +104,7 @@ class ItemResult:
     @property
     def placement(self) -> Placement | None:
         """How the item (for a duplicate: the one kept first) was placed."""
-        return Placement(self.kept.values["placement"]) if self.kept is not None else None
+        return self.kept.values["placement"] if self.kept is not None else None
 
     @property
     def candidates(self) -> list[str]:
@@ -122,9 +122,9 @@ class BatchResult:
     def placements(self) -> Counter[Placement]:
         """How the items accepted now were placed."""
         return Counter(
-            item.placement
+            item.kept.values["placement"]
             for item in self.items
-            if item.status is Status.ACCEPTED and item.placement is not None
+            if item.status is Status.ACCEPTED and item.kept is not None
         )
 
     @cached_property

@@ -9,12 +9,12 @@ query says ``?mode=all-or-nothing`` (then any bad item keeps them all out: 422).
 
 from __future__ import annotations
 
+from base64 import b64encode
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from strawberry.relay import GlobalID
 
 from backend.audit import recorder as audit
 from backend.audit.actor import Actor
@@ -152,16 +152,21 @@ def _placed(result: service.ItemResult) -> dict[str, Any]:
     """One item: its status and, once kept, its id (as the GraphQL API names it) and how
     it was placed; for an ambiguous one the touchpoints its match keys fit."""
     answer: dict[str, Any] = {"index": result.index, "status": result.status}
-    if result.kept is not None:
-        answer["id"] = _global_id("Feedback", result.kept.id_text)
-        answer["placement"] = result.placement
-        if result.candidates:
-            answer["candidates"] = [_global_id("Touchpoint", c) for c in result.candidates]
+    kept = result.kept
+    if kept is not None:
+        # Read straight from the row's values: a batch answers up to 1,000 of these.
+        answer["id"] = _global_id("Feedback", kept.id_text)
+        answer["placement"] = kept.values["placement"]
+        candidates = kept.values["placement_candidates"]
+        if candidates:
+            answer["candidates"] = [_global_id("Touchpoint", c) for c in candidates]
     return answer
 
 
 def _global_id(type_name: str, node_id: str) -> str:
-    return str(GlobalID(type_name, node_id))
+    """What ``str(strawberry.relay.GlobalID(type_name, node_id))`` makes, at a tenth of
+    its cost."""
+    return b64encode(f"{type_name}:{node_id}".encode()).decode()
 
 
 def _item_error(error: DomainError) -> dict[str, Any]:
