@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -57,6 +57,23 @@ def _optional(value: str | None, field: str, max_length: int) -> str:
     return optional_text(value, field=field, max_length=max_length) if value else ""
 
 
+def _survey_key(value: str) -> str:
+    return required_text(value, field="survey_key", max_length=200)
+
+
+def survey_keys(items: Iterable[FeedbackItem]) -> set[str]:
+    """The survey keys these items name, as looked up (a key no survey could have,
+    with a NUL say, is not looked up: its item is told so by ``check_item``)."""
+    keys = set()
+    for item in items:
+        if item.survey_key is not None:
+            try:
+                keys.add(_survey_key(item.survey_key))
+            except ValidationFailed:
+                continue
+    return keys
+
+
 def check_item(
     item: FeedbackItem, now: datetime, surveys: Mapping[str, SurveyDefinition]
 ) -> FeedbackRow:
@@ -70,7 +87,7 @@ def check_item(
     value = item.measure_value
     survey: SurveyDefinition | None = None
     if item.survey_key is not None:
-        survey = surveys.get(item.survey_key)
+        survey = surveys.get(_survey_key(item.survey_key))
         if survey is None:
             raise NotFound("Survey definition", field="survey_key")
         if measure is None:

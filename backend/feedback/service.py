@@ -31,7 +31,7 @@ from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.errors import DomainError, ValidationFailed
 from backend.feedback import placement
-from backend.feedback.checks import MAX_BATCH, MAX_TAGS, MAX_TEXT, check_item
+from backend.feedback.checks import MAX_BATCH, MAX_TAGS, MAX_TEXT, check_item, survey_keys
 from backend.feedback.commands import FeedbackItem, SubmitFeedback, Unreadable
 from backend.feedback.repository import FeedbackRepository, Key, new_ids
 from backend.feedback.results import BatchResult, ItemResult, Kept, Status
@@ -43,7 +43,6 @@ from backend.vocabulary.roles import WorkspaceRole
 
 __all__ = [
     "MAX_BATCH",
-    "MAX_KEY",
     "MAX_TAGS",
     "MAX_TEXT",
     "BatchResult",
@@ -53,10 +52,6 @@ __all__ = [
     "feedback_page",
     "submit",
 ]
-
-
-# The longest survey key there can be (longer ones are unknown without a look).
-MAX_KEY = 200
 
 
 def _at(prefix: str, error: DomainError) -> DomainError:
@@ -99,7 +94,7 @@ async def submit(
     readable = [item for item in items if isinstance(item, FeedbackItem)]
     placing = await placement.load(session, workspace_id, (item.persona_id for item in readable))
     # One query for every survey key the batch names (none when it names none).
-    keys = {i.survey_key for i in readable if i.survey_key and len(i.survey_key) <= MAX_KEY}
+    keys = survey_keys(readable)
     surveys = await newest_of_keys(session, workspace_id, keys) if keys else {}
     now = utcnow()
     results: list[ItemResult] = []

@@ -333,3 +333,25 @@ async def test_a_batch_looks_its_survey_keys_up_once(
     async with inspector_engine.connect() as connection:
         named = (await connection.execute(select(Feedback.survey_definition_id).distinct())).all()
     assert len(named) == 3
+
+
+async def test_a_survey_key_no_survey_could_have_is_a_located_error_not_a_failure(
+    client: httpx.AsyncClient, gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    await _made(gql, tenant_a, **CES_2)
+    issued = await _token(gql, tenant_a)
+    answer = await _post(
+        client,
+        issued["token"],
+        [
+            _answer("nul", surveyKey="ces\u0000checkout", measureValue=7),
+            _answer("long", surveyKey="k" * 201, measureValue=7),
+            _answer("fine", surveyKey="ces-checkout", measureValue=7),
+        ],
+    )
+    assert answer.status_code == 200, answer.text
+    assert [(e["index"], e["field"], e["code"]) for e in answer.json()["errors"]] == [
+        (0, "surveyKey", "VALIDATION"),
+        (1, "surveyKey", "VALIDATION"),
+    ]
+    assert answer.json()["accepted"] == 1
