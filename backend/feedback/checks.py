@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from backend.errors import ValidationFailed
+from backend.errors import NotFound, ValidationFailed
 from backend.feedback.commands import FeedbackItem
 from backend.feedback.results import FeedbackRow
+from backend.feedback.surveys import scale_of
+from backend.measures.scales import DEFAULT_SCALES
+from backend.models import SurveyDefinition
 from backend.validation import (
     MAX_LIST_ITEMS,
     bounded_int,
@@ -17,7 +21,7 @@ from backend.validation import (
     required_text,
     text_list,
 )
-from backend.vocabulary.feedback import MEASURE_RANGES, FeedbackSource, MeasureKind
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, Placement, SentimentStatus
 from backend.vocabulary.journeys import Channel
 
 # Items a batch sent over the network (HTTP, GraphQL) may hold.
@@ -53,22 +57,52 @@ def _optional(value: str | None, field: str, max_length: int) -> str:
     return optional_text(value, field=field, max_length=max_length) if value else ""
 
 
-def check_item(item: FeedbackItem, now: datetime) -> FeedbackRow:
-    """The item's row values, checked; errors name the item's field.
+def _survey_key(value: str) -> str:
+    return required_text(value, field="survey_key", max_length=200)
+
+
+def survey_keys(items: Iterable[FeedbackItem]) -> set[str]:
+    """The survey keys these items name, as looked up (a key no survey could have,
+    with a NUL say, is not looked up: its item is told so by ``check_item``)."""
+    keys = set()
+    for item in items:
+        if item.survey_key is not None:
+            try:
+                keys.add(_survey_key(item.survey_key))
+            except ValidationFailed:
+                continue
+    return keys
+
+
+def check_item(
+    item: FeedbackItem, now: datetime, surveys: Mapping[str, SurveyDefinition]
+) -> FeedbackRow:
+    """The item's row values, checked; errors name the item's field. ``surveys`` holds
+    what each survey key the batch names stands for now.
 
     The checks run in this order, so an item with several problems reports the same
     first one whatever the door.
     """
     measure = _MEASURES.read(item.measure, "measure") if item.measure is not None else None
     value = item.measure_value
+    survey: SurveyDefinition | None = None
+    if item.survey_key is not None:
+        survey = surveys.get(_survey_key(item.survey_key))
+        if survey is None:
+            raise NotFound("Survey definition", field="survey_key")
+        if measure is None:
+            measure = survey.measure  # the survey says what it measures
+        elif measure is not survey.measure:
+            raise ValidationFailed(f"The survey measures {survey.measure}.", field="measure")
     if (measure is None) != (value is None):
         raise ValidationFailed(
             "A measure and its value go together.",
             field="measure_value" if value is None else "measure",
         )
     if measure is not None:
-        low, high = MEASURE_RANGES[measure]
-        bounded_int(value, field="measure_value", low=low, high=high)
+        # On the survey's own scale, or on the kind's usual one when it names none.
+        scale = scale_of(survey) if survey is not None else DEFAULT_SCALES[measure]
+        bounded_int(value, field="measure_value", low=scale.low, high=scale.high)
     text = _optional(item.text, "text", MAX_TEXT)
     if measure is None and not text:
         raise ValidationFailed("Feedback needs a measure, a text, or both.", field="text")
@@ -107,4 +141,9 @@ def check_item(item: FeedbackItem, now: datetime) -> FeedbackRow:
         "stage_id": item.stage_id,
         "touchpoint_id": item.touchpoint_id,
         "persona_id": item.persona_id,
+        "survey_definition_id": survey.id if survey is not None else None,
+        "sentiment_status": SentimentStatus.PENDING,
+        "language": None,
+        "placement": Placement.NONE,  # until the item is placed
+        "placement_candidates": [],
     }

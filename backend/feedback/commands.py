@@ -13,6 +13,8 @@ from datetime import datetime
 from uuid import UUID
 
 from backend.errors import DomainError
+from backend.patch import UNSET, Maybe
+from backend.vocabulary.feedback import MeasureKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class FeedbackItem:
     event_name: str | None = None
     url: str | None = None
     survey_id: str | None = None
+    # The survey definition its measure answered: the newest version of this key.
+    survey_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +64,36 @@ class SubmitFeedback:
     workspace_id: UUID
     items: Sequence[ItemInput]
     all_or_nothing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSurveyDefinition:
+    """A survey question the workspace's feedback can name by ``key``: version 1."""
+
+    workspace_id: UUID
+    key: str
+    measure: MeasureKind
+    scale_min: int
+    scale_max: int
+    higher_is_better: bool = True
+    question: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviseSurveyDefinition:
+    """A new version of the key of ``definition_id``: the newest version with the fields
+    given changed. Answers already in keep the version they named."""
+
+    definition_id: UUID
+    question: Maybe[str | None] = UNSET
+    scale_min: Maybe[int] = UNSET
+    scale_max: Maybe[int] = UNSET
+    higher_is_better: Maybe[bool] = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceFeedback:
+    """An editor puts one unplaced item on a touchpoint."""
+
+    feedback_id: UUID
+    touchpoint_id: UUID

@@ -1,5 +1,5 @@
 """Where a feedback item belongs: the links it names checked, or its touchpoint found by
-the match keys it carries.
+the match keys it carries, and how it was placed (``backend.vocabulary.feedback.Placement``).
 
 Placing a batch needs the workspace's live maps, stages and touchpoints (ids and match
 keys). Reading and indexing them is most of what a batch costs in a workspace of many
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.errors import NotFound, ValidationFailed
 from backend.feedback.repository import FeedbackRepository, MatchKeys, Stamp, StructureRow
 from backend.feedback.results import FeedbackRow
+from backend.vocabulary.feedback import Placement as PlacementKind
 from backend.vocabulary.journeys import Scenario
 
 # Workspaces whose structure one process keeps (the least recently used goes first).
@@ -65,7 +66,9 @@ class Structure:
                 self._url_patterns.append((matcher, touchpoint_id))
 
     def place(self, values: FeedbackRow) -> None:
-        """Check the links an item names and fill in the rest from the most specific one."""
+        """Check the links an item names and fill in the rest from the most specific one;
+        with none named, look for its touchpoint by its match keys. Either way record how
+        it was placed (``values["placement"]``), so that what did not fit can be seen."""
         touchpoint_id, stage_id = values["touchpoint_id"], values["stage_id"]
         map_id = values["journey_map_id"]
         # Each id named must exist here before any is compared with another.
@@ -74,38 +77,54 @@ class Structure:
         if map_id is not None and map_id not in self.maps:
             raise NotFound("Journey map", field="journey_map_id")
         if touchpoint_id is None and stage_id is None and map_id is None:
-            touchpoint_id = self._match(values)
-            if touchpoint_id is None:
-                return
+            self._match(values)
+            return
+        values["placement"] = PlacementKind.LINKED
         if touchpoint_id is not None:
             found = self.touchpoints.get(touchpoint_id)
             if found is None:
                 raise NotFound("Touchpoint", field="touchpoint_id")
             self._agrees(stage_id, found[0], "stage_id")
             self._agrees(map_id, found[1], "journey_map_id")
-            values["touchpoint_id"] = touchpoint_id
-            values["stage_id"] = found[0]
-            values["journey_map_id"] = found[1]
+            self.link(values, touchpoint_id)
         elif stage_id is not None:
             self._agrees(map_id, self.stages[stage_id], "journey_map_id")
             values["journey_map_id"] = self.stages[stage_id]
+
+    def link(self, values: FeedbackRow, touchpoint_id: UUID) -> None:
+        """Put the item on a touchpoint of this structure, and so its stage and map."""
+        stage_id, map_id = self.touchpoints[touchpoint_id]
+        values["touchpoint_id"] = touchpoint_id
+        values["stage_id"] = stage_id
+        values["journey_map_id"] = map_id
 
     @staticmethod
     def _agrees(given: UUID | None, actual: UUID, name: str) -> None:
         if given is not None and given != actual:
             raise ValidationFailed("Does not contain the touchpoint or stage given.", field=name)
 
-    def _match(self, values: FeedbackRow) -> UUID | None:
-        """The one current-state touchpoint listing one of the item's keys, if just one."""
+    def _match(self, values: FeedbackRow) -> None:
+        """Attach the item to the one current-state touchpoint listing one of its keys;
+        when several or none do, leave it unattached and say so (never guess)."""
+        event_name, survey_id, url = values["event_name"], values["survey_id"], values["url"]
+        if not (event_name or survey_id or url):
+            values["placement"] = PlacementKind.NONE
+            return
         found: set[UUID] = set()
-        if values["event_name"]:
-            found |= self._by_event.get(values["event_name"], set())
-        if values["survey_id"]:
-            found |= self._by_survey.get(values["survey_id"], set())
-        url = values["url"]
+        if event_name:
+            found |= self._by_event.get(event_name, set())
+        if survey_id:
+            found |= self._by_survey.get(survey_id, set())
         if url:
             found.update(t for matches, t in self._url_patterns if matches(url))
-        return next(iter(found)) if len(found) == 1 else None
+        if len(found) == 1:
+            values["placement"] = PlacementKind.MATCHED
+            self.link(values, next(iter(found)))
+        elif found:
+            values["placement"] = PlacementKind.AMBIGUOUS
+            values["placement_candidates"] = sorted(str(t) for t in found)
+        else:
+            values["placement"] = PlacementKind.UNMATCHED
 
 
 class Placement:

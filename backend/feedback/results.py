@@ -13,7 +13,7 @@ from uuid import UUID
 
 from backend.errors import DomainError
 from backend.models import Feedback
-from backend.vocabulary.feedback import FeedbackSource, MeasureKind, SentimentStatus
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, Placement, SentimentStatus
 from backend.vocabulary.journeys import Channel
 
 
@@ -43,10 +43,14 @@ class FeedbackRow(TypedDict):
     stage_id: UUID | None
     touchpoint_id: UUID | None
     persona_id: UUID | None
+    survey_definition_id: UUID | None
+    sentiment_status: SentimentStatus
+    language: str | None
+    placement: Placement
+    # The touchpoints (ids as text) an AMBIGUOUS item's keys fit.
+    placement_candidates: list[str]
     workspace_id: NotRequired[UUID]
     sentiment: NotRequired[float | None]
-    sentiment_status: NotRequired[SentimentStatus]
-    language: NotRequired[str | None]
     received_at: NotRequired[datetime]
     # A new row's id is text until someone asks for it (see Kept.id).
     id: NotRequired[UUID | str]
@@ -97,6 +101,16 @@ class ItemResult:
     def feedback_id(self) -> UUID | None:
         return self.kept.id if self.kept is not None else None
 
+    @property
+    def placement(self) -> Placement | None:
+        """How the item (for a duplicate: the one kept first) was placed."""
+        return self.kept.values["placement"] if self.kept is not None else None
+
+    @property
+    def candidates(self) -> list[str]:
+        """The touchpoints (ids as text) an AMBIGUOUS item's keys fit."""
+        return list(self.kept.values["placement_candidates"]) if self.kept is not None else []
+
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -104,6 +118,14 @@ class BatchResult:
 
     def count(self, status: Status) -> int:
         return self._counts.get(status, 0)
+
+    def placements(self) -> Counter[Placement]:
+        """How the items accepted now were placed."""
+        return Counter(
+            item.kept.values["placement"]
+            for item in self.items
+            if item.status is Status.ACCEPTED and item.kept is not None
+        )
 
     @cached_property
     def _counts(self) -> Counter[Status]:

@@ -5,8 +5,10 @@ is accepted, a duplicate (its source and external id are already in the workspac
 or earlier in the same batch: the first one wins), or rejected with located errors.
 Good items are kept unless the caller asks for all or nothing. Feedback that names no
 touchpoint but carries a match key (event name, URL, survey id) attaches by itself to
-the one touchpoint of a current-state map that lists the key; when several do, it
-stays unattached rather than guess.
+the one touchpoint of a current-state map that lists the key; when several do, or
+none, it stays unattached rather than guess, and says so in its ``placement`` (the
+unplaced queue, ``backend.feedback.queue``, is where an editor places it). An item
+naming a survey key is read on that survey's newest version's scale.
 
 What is already stored, or was stored a moment ago by a concurrent request, comes
 back as a duplicate instead of an error (``repository.batch``); the stored rows that
@@ -16,7 +18,8 @@ carry this batch's ids are its own. The ``Feedback`` objects a caller may want
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +32,11 @@ from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.errors import DomainError, ValidationFailed
 from backend.feedback import placement
-from backend.feedback.checks import MAX_BATCH, MAX_TAGS, MAX_TEXT, check_item
+from backend.feedback.checks import MAX_BATCH, MAX_TAGS, MAX_TEXT, check_item, survey_keys
 from backend.feedback.commands import FeedbackItem, SubmitFeedback, Unreadable
 from backend.feedback.repository import FeedbackRepository, Key, new_ids
 from backend.feedback.results import BatchResult, ItemResult, Kept, Status
+from backend.feedback.surveys import newest_of_keys
 from backend.models import Feedback
 from backend.outbox import emit as outbox
 from backend.vocabulary.feedback import FeedbackSource, SentimentStatus
@@ -45,6 +49,7 @@ __all__ = [
     "BatchResult",
     "ItemResult",
     "Status",
+    "announce_received",
     "feedback_page",
     "submit",
 ]
@@ -87,11 +92,11 @@ async def submit(
         raise ValidationFailed(f"At most {max_items} items at once.", field="items")
     require_bound(session, workspace_id, "Feedback")
     repository = FeedbackRepository(session)
-    placing = await placement.load(
-        session,
-        workspace_id,
-        (item.persona_id for item in items if isinstance(item, FeedbackItem)),
-    )
+    readable = [item for item in items if isinstance(item, FeedbackItem)]
+    placing = await placement.load(session, workspace_id, (item.persona_id for item in readable))
+    # One query for every survey key the batch names (none when it names none).
+    keys = survey_keys(readable)
+    surveys = await newest_of_keys(session, workspace_id, keys) if keys else {}
     now = utcnow()
     results: list[ItemResult] = []
     first: dict[Key, Kept] = {}  # the first item of each key in the batch
@@ -100,7 +105,7 @@ async def submit(
         try:
             if isinstance(item, Unreadable):
                 raise item.error
-            values = check_item(item, now)
+            values = check_item(item, now, surveys)
             placing.place(values)
         except DomainError as error:
             rejected.append(_at(locate(index), error))
@@ -160,20 +165,36 @@ async def submit(
         ),
     )
     if accepted:
-        await outbox.emit(
+        await announce_received(
             session,
             workspace_id,
-            "feedback.received",
-            {
-                "feedback_ids": [k.id_text for k in accepted],
-                "touchpoint_ids": sorted(
-                    str(t) for t in {k.values["touchpoint_id"] for k in accepted} if t
-                ),
-                # Health recomputes its history from the earliest day a batch reaches.
-                "earliest_occurred_at": min(k.values["occurred_at"] for k in accepted).isoformat(),
-            },
+            [k.id_text for k in accepted],
+            {k.values["touchpoint_id"] for k in accepted},
+            min(k.values["occurred_at"] for k in accepted),
         )
     return batch
+
+
+async def announce_received(
+    session: AsyncSession,
+    workspace_id: UUID,
+    feedback_ids: list[str],
+    touchpoint_ids: Iterable[UUID | None],
+    earliest_occurred_at: datetime,
+) -> None:
+    """The event new evidence raises: its sentiment is scored and the health of the
+    touchpoints it is on recalculated (feedback placed by hand raises it too), and
+    their history from the earliest day it reaches."""
+    await outbox.emit(
+        session,
+        workspace_id,
+        "feedback.received",
+        {
+            "feedback_ids": feedback_ids,
+            "touchpoint_ids": sorted(str(t) for t in set(touchpoint_ids) if t),
+            "earliest_occurred_at": earliest_occurred_at.isoformat(),
+        },
+    )
 
 
 async def feedback_page(

@@ -31,6 +31,7 @@ FIELDS: dict[str, tuple[str, tuple[type, ...]]] = {
     "eventName": ("event_name", (str,)),
     "url": ("url", (str,)),
     "surveyId": ("survey_id", (str,)),
+    "surveyKey": ("survey_key", (str,)),
 }
 REQUIRED = ("source", "externalId")
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.db.lookup import rows_by_id
-from backend.models import Feedback
+from backend.models import Feedback, SurveyDefinition
 from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
 
 
@@ -19,6 +19,14 @@ class FeedbackByIdLoader(RowByKeyLoader[Feedback]):
         return by_id(await rows_by_id(session, Feedback, keys))
 
 
+class SurveyDefinitionByIdLoader(RowByKeyLoader[SurveyDefinition]):
+    async def fetch(
+        self, session: AsyncSession, keys: list[UUID]
+    ) -> Mapping[UUID, SurveyDefinition]:
+        return by_id(await rows_by_id(session, SurveyDefinition, keys))
+
+
 class FeedbackLoaders:
     def __init__(self, db: Database, access: Access) -> None:
         self.feedback_by_id = FeedbackByIdLoader(db, access)
+        self.survey_definition_by_id = SurveyDefinitionByIdLoader(db, access)

@@ -1,7 +1,9 @@
-"""Feedback's fields on Workspace: its feedback, and its keys for sending it over HTTP."""
+"""Feedback's fields on Workspace: its feedback, what waits to be placed, and its keys
+for sending it over HTTP. (Its survey definitions: ``surveys``.)"""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -9,7 +11,9 @@ import strawberry
 
 from backend.db.pagination import Page
 from backend.feedback.ingestion import tokens_of
+from backend.feedback.queue import unplaced_page
 from backend.feedback.service import feedback_page
+from backend.vocabulary.feedback import Placement
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.context import Info
 from graphql_schema.feedback.types import FeedbackSource, FeedbackType, IngestionTokenType
@@ -48,6 +52,34 @@ async def feedback(
             UUID(root.id),
             touchpoint_id=touchpoint[1] if touchpoint else None,
             source=source,
+            first=first,
+            after=after,
+        )
+    return Connection.from_page(page, FeedbackType.from_model)
+
+
+@strawberry.enum(description="Why an item waits in the unplaced queue.")
+class UnplacedReason(Enum):
+    AMBIGUOUS = "AMBIGUOUS"  # its match keys fit several touchpoints
+    UNMATCHED = "UNMATCHED"  # they fit none
+
+
+@strawberry.field(
+    description="Feedback whose match keys fit several touchpoints or none, newest first: "
+    "an editor places it (placeFeedback)."
+)
+async def unplaced_feedback(
+    root: WorkspaceType,
+    info: Info,
+    reason: UnplacedReason | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[FeedbackType]:
+    async with info.context.read() as session:
+        page = await unplaced_page(
+            session,
+            UUID(root.id),
+            reason=Placement(reason.value) if reason else None,
             first=first,
             after=after,
         )

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import strawberry
 
-from backend.feedback.commands import FeedbackItem
+from backend.feedback.commands import FeedbackItem, PlaceFeedback
 from backend.vocabulary.feedback import FeedbackSource, MeasureKind
 from backend.vocabulary.journeys import Channel
 from graphql_schema.relay import parse_id
@@ -25,7 +25,9 @@ class FeedbackItemInput:
     channel: Channel | None = None
     measure: MeasureKind | None = None
     measure_value: int | None = strawberry.field(
-        default=None, description="CSAT 1-5, NPS 0-10, CES 1-7 (lower is better), RATING 1-5."
+        default=None,
+        description="On the survey's scale when surveyKey is given; otherwise CSAT 1-5, "
+        "NPS 0-10, CES 1-7 (higher is better: CES 2.0), RATING 1-5.",
     )
     text: str | None = None
     tags: list[str] = strawberry.field(default_factory=list)
@@ -42,6 +44,11 @@ class FeedbackItemInput:
     )
     url: str | None = None
     survey_id: str | None = None
+    survey_key: str | None = strawberry.field(
+        default=None,
+        description="The survey definition its measure answered (its newest version); "
+        "the measure may then be left out.",
+    )
 
 
 @strawberry.input
@@ -68,6 +75,18 @@ class CreateIngestionTokenInput:
 @strawberry.input
 class RevokeIngestionTokenInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Put an unplaced item on a touchpoint (and so its stage and map).")
+class PlaceFeedbackInput:
+    feedback_id: strawberry.ID
+    touchpoint_id: strawberry.ID
+
+    def to_command(self) -> PlaceFeedback:
+        return PlaceFeedback(
+            feedback_id=parse_id(self.feedback_id, "Feedback", field="feedback_id"),
+            touchpoint_id=parse_id(self.touchpoint_id, "Touchpoint", field="touchpoint_id"),
+        )
 
 
 def _id(value: strawberry.ID | None, type_name: str, field: str) -> UUID | None:
@@ -98,4 +117,5 @@ def item_command(item: FeedbackItemInput) -> FeedbackItem:
         event_name=item.event_name,
         url=item.url,
         survey_id=item.survey_id,
+        survey_key=item.survey_key,
     )

@@ -1,4 +1,5 @@
-"""Mutations: submitFeedback, submitFeedbackBatch."""
+"""Mutations: submitFeedback, submitFeedbackBatch, placeFeedback, ingestion tokens, and
+survey definitions."""
 
 from __future__ import annotations
 
@@ -6,17 +7,24 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import DomainError
-from backend.feedback import ingestion, service
+from backend.feedback import ingestion, queue, service, surveys
 from backend.feedback.commands import ItemInput, SubmitFeedback, Unreadable
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.inputs import (
     CreateIngestionTokenInput,
     FeedbackItemInput,
+    PlaceFeedbackInput,
     RevokeIngestionTokenInput,
     SubmitFeedbackBatchInput,
     SubmitFeedbackInput,
     item_command,
+)
+from graphql_schema.feedback.surveys import (
+    CreateSurveyDefinitionInput,
+    ReviseSurveyDefinitionInput,
+    SurveyDefinitionPayload,
+    SurveyDefinitionType,
 )
 from graphql_schema.feedback.types import (
     FeedbackItemResultType,
@@ -66,6 +74,12 @@ class CreateIngestionTokenPayload:
 @strawberry.type
 class RevokeIngestionTokenPayload:
     ingestion_token: IngestionTokenType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PlaceFeedbackPayload:
+    feedback: FeedbackType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -157,3 +171,43 @@ class FeedbackMutations:
             )
 
         return await run_mutation(info, SubmitFeedbackBatchPayload, action)
+
+    @mutation(
+        EDITOR,
+        "Put an unplaced item on a touchpoint: it counts there from now on (its health "
+        "is recalculated) and leaves the unplaced queue.",
+    )
+    async def place_feedback(self, info: Info, input: PlaceFeedbackInput) -> PlaceFeedbackPayload:
+        async def action(session: AsyncSession) -> PlaceFeedbackPayload:
+            placed = await queue.place_feedback(session, info.context.access, input.to_command())
+            return PlaceFeedbackPayload(feedback=FeedbackType.from_model(placed))
+
+        return await run_mutation(info, PlaceFeedbackPayload, action)
+
+    @mutation(EDITOR, "A survey question feedback can name by key (version 1).")
+    async def create_survey_definition(
+        self, info: Info, input: CreateSurveyDefinitionInput
+    ) -> SurveyDefinitionPayload:
+        async def action(session: AsyncSession) -> SurveyDefinitionPayload:
+            made = await surveys.create_survey_definition(
+                session, info.context.access, input.to_command()
+            )
+            return SurveyDefinitionPayload(survey_definition=SurveyDefinitionType.from_model(made))
+
+        return await run_mutation(info, SurveyDefinitionPayload, action)
+
+    @mutation(
+        EDITOR,
+        "A new version of a survey (new wording, scale or direction); answers already in "
+        "keep the version they named.",
+    )
+    async def revise_survey_definition(
+        self, info: Info, input: ReviseSurveyDefinitionInput
+    ) -> SurveyDefinitionPayload:
+        async def action(session: AsyncSession) -> SurveyDefinitionPayload:
+            made = await surveys.revise_survey_definition(
+                session, info.context.access, input.to_command()
+            )
+            return SurveyDefinitionPayload(survey_definition=SurveyDefinitionType.from_model(made))
+
+        return await run_mutation(info, SurveyDefinitionPayload, action)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Annotated, Self
 from uuid import UUID
 
 import strawberry
@@ -23,7 +23,15 @@ from graphql_schema.journeys.types import (
     StageType,
     TouchpointType,
 )
-from graphql_schema.loaded import Loaded
+from graphql_schema.loaded import Loaded, lazy_type
+
+if TYPE_CHECKING:
+    from graphql_schema.feedback.surveys import SurveyDefinitionType
+
+# The survey type's module imports this one (for MeasureKind).
+SurveyDefinition = Annotated[
+    "SurveyDefinitionType", strawberry.lazy("graphql_schema.feedback.surveys")
+]
 
 FeedbackSource = vocabulary.FeedbackSource
 strawberry.enum(FeedbackSource, name="FeedbackSource")
@@ -37,6 +45,14 @@ strawberry.enum(
     name="SentimentStatus",
     description="PENDING: not read yet. SCORED: sentiment holds the score. UNSCORED: "
     "empty, too short, or in a language the scorer does not read; never counted as neutral.",
+)
+FeedbackPlacement = vocabulary.Placement
+strawberry.enum(
+    FeedbackPlacement,
+    name="FeedbackPlacement",
+    description="How an item found its place: LINKED (the sender named it), MATCHED (one "
+    "touchpoint lists its match key), AMBIGUOUS (several do), UNMATCHED (none does), "
+    "ASSIGNED (an editor placed it), NONE (no link, no key: workspace-wide).",
 )
 
 
@@ -69,6 +85,9 @@ class FeedbackType(Loaded):
     stage_id: strawberry.Private[UUID | None]
     journey_map_id: strawberry.Private[UUID | None]
     persona_id: strawberry.Private[UUID | None]
+    placement: FeedbackPlacement
+    placement_candidate_ids: strawberry.Private[list[str]]
+    survey_definition_id: strawberry.Private[UUID | None]
 
     @classmethod
     def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Feedback | None]:
@@ -98,6 +117,9 @@ class FeedbackType(Loaded):
             stage_id=f.stage_id,
             journey_map_id=f.journey_map_id,
             persona_id=f.persona_id,
+            placement=f.placement,
+            placement_candidate_ids=list(f.placement_candidates),
+            survey_definition_id=f.survey_definition_id,
         )
 
     @strawberry.field(description="Where it is attached; null when unattached or since removed.")
@@ -115,6 +137,18 @@ class FeedbackType(Loaded):
     @strawberry.field
     async def persona(self, info: Info) -> PersonaType | None:
         return await PersonaType.linked(info, self.persona_id)
+
+    @strawberry.field(
+        description="The touchpoints its match keys fit when AMBIGUOUS (those still there)."
+    )
+    async def placement_candidates(self, info: Info) -> list[TouchpointType]:
+        ids = [UUID(c) for c in self.placement_candidate_ids]
+        return await TouchpointType.linked_many(info, ids)
+
+    @strawberry.field(description="The survey version its measure answered, if it named one.")
+    async def survey_definition(self, info: Info) -> SurveyDefinition | None:
+        survey_type: type[SurveyDefinitionType] = lazy_type(SurveyDefinition)
+        return await survey_type.linked(info, self.survey_definition_id)
 
 
 @strawberry.type(name="FeedbackItemResult", description="What became of one item of a batch.")

@@ -22,6 +22,7 @@ from graphql_schema.audit import fields as audit_fields
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.feedback import fields as feedback_fields
+from graphql_schema.feedback import surveys as survey_fields
 from graphql_schema.health import fields as health_fields
 from graphql_schema.identity import fields as identity_fields
 from graphql_schema.identity.types import UserType
@@ -136,6 +137,8 @@ class WorkspaceType(LoaderNode):
     health_alerts = health_fields.health_alerts
     feedback = feedback_fields.feedback
     survey_results = survey_results_fields.workspace_survey_results
+    unplaced_feedback = feedback_fields.unplaced_feedback
+    survey_definitions = survey_fields.survey_definitions
     personas = journey_fields.personas
     journey_maps = journey_fields.journey_maps
     deleted_journey_maps = journey_fields.deleted_journey_maps

@@ -99,9 +99,10 @@ from backend.models import (
     OrganizationDomain,
     OrganizationMembership,
     SsoConnection,
+    SurveyDefinition,
 )
 from backend.settings import Environment, Settings
-from backend.vocabulary.feedback import FeedbackSource
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.limits import check_limits
 from graphql_schema.schema import API_LIMITS, schema_sdl
@@ -588,8 +589,16 @@ async def _seed_side(
         text="Paying took forever",
         occurred_at=utcnow(),
     )
+    survey = SurveyDefinition(
+        workspace_id=ws1,
+        id=uuid4(),
+        key="nps-after-pay",
+        measure=MeasureKind.NPS,
+        scale_min=0,
+        scale_max=10,
+    )
     async with database.transaction(TenantBinding(frozenset({ws1})), write=True) as session:
-        session.add_all([letter, feedback])
+        session.add_all([letter, feedback, survey])
         # Scores, history and evidence rows of its own, for attacks to leave alone.
         await recalculate.recalculate(session, ws1, full=True)
     owner_token = global_id("ApiToken", await _token_id(inspector_engine, tenant.owner_id))
@@ -616,6 +625,7 @@ async def _seed_side(
         "OrganizationDomain": [global_id("OrganizationDomain", domain.id)],
         "Initiative": [world.initiative],
         "Metric": [world.metric],
+        "SurveyDefinition": [global_id("SurveyDefinition", survey.id)],
     }
     setting = Setting(
         tenant=tenant,
@@ -628,6 +638,8 @@ async def _seed_side(
         member=users[2],
         ingestion_token=ids["IngestionToken"][0],
         domain=ids["OrganizationDomain"][0],
+        survey_definition=ids["SurveyDefinition"][0],
+        feedback=ids["Feedback"][0],
     )
     # Only its user sees an API token.
     return Side(tenant=tenant, setting=setting, ids=ids, seers={ids["ApiToken"][1]: guest_token})

@@ -1001,6 +1001,9 @@ def test_every_journey_mutation_has_a_row() -> None:
         "submitFeedbackBatch",
         "createIngestionToken",
         "revokeIngestionToken",
+        "placeFeedback",
+        "createSurveyDefinition",
+        "reviseSurveyDefinition",
     }
     health = {"recalculateHealth", "updateHealthSettings", "markJourneyMapReviewed"}
     improvement = {

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 import pytest_asyncio
@@ -36,12 +36,15 @@ from backend.auth.domains import record_name, record_value
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.models import (
+    Feedback,
     IngestionToken,
     Invitation,
     OrganizationDomain,
     OrganizationMembership,
     SsoConnection,
+    SurveyDefinition,
 )
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, Placement
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.schema import schema_sdl
 from tests.fixtures.dns_server import session_dns_server
@@ -74,6 +77,8 @@ class Setting:
     member: str  # an org MEMBER of tenant A
     ingestion_token: str  # of the world's workspace
     domain: str  # a domain tenant A claimed, not yet verified
+    survey_definition: str  # a survey of the world's workspace
+    feedback: str  # an item of the world's workspace
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,14 @@ DELETE_METRIC = """mutation($input: DeleteMetricInput!) {
   deleteMetric(input: $input) { deletedMetricId errors { code message field } } }"""
 RECORD_METRIC = """mutation($input: RecordMetricValuesInput!) {
   recordMetricValues(input: $input) { recorded errors { code message field } } }"""
+PLACE_FEEDBACK = """mutation($input: PlaceFeedbackInput!) {
+  placeFeedback(input: $input) { feedback { id } errors { code message field } } }"""
+CREATE_SURVEY = """mutation($input: CreateSurveyDefinitionInput!) {
+  createSurveyDefinition(input: $input) {
+    surveyDefinition { id } errors { code message field } } }"""
+REVISE_SURVEY = """mutation($input: ReviseSurveyDefinitionInput!) {
+  reviseSurveyDefinition(input: $input) {
+    surveyDefinition { id } errors { code message field } } }"""
 SUBMIT_FEEDBACK_BATCH = """mutation($input: SubmitFeedbackBatchInput!) {
   submitFeedbackBatch(input: $input) { accepted errors { code message field } } }"""
 
@@ -210,6 +223,27 @@ CALLS = [
             "allOrNothing": True,
             "items": [feedback_item(s, "ro-2")],
         },
+    ),
+    Call(
+        "placeFeedback",
+        PLACE_FEEDBACK,
+        lambda s: {"feedbackId": s.feedback, "touchpointId": s.world.pay},
+    ),
+    Call(
+        "createSurveyDefinition",
+        CREATE_SURVEY,
+        lambda s: {
+            "workspaceId": s.world.ws,
+            "key": "ces-checkout",
+            "measure": "CES",
+            "scaleMin": 1,
+            "scaleMax": 7,
+        },
+    ),
+    Call(
+        "reviseSurveyDefinition",
+        REVISE_SURVEY,
+        lambda s: {"id": s.survey_definition, "question": "How easy was it to pay?"},
     ),
     Call("recalculateHealth", RECALCULATE_HEALTH, lambda s: {"workspaceId": s.world.ws}),
     Call(
@@ -308,6 +342,9 @@ async def setting(
             secret_hash="1" * 64,
         )
         session.add(ingestion)
+        survey = _survey(tenant_a.workspace_ids[0])
+        feedback = _unplaced(tenant_a.workspace_ids[0], "seeded")
+        session.add_all([survey, feedback])
         for verified in ("alpha.example", "beta.example"):  # what the SSO calls admit
             session.add(
                 OrganizationDomain(
@@ -343,6 +380,33 @@ async def setting(
         member=global_id("User", member),
         ingestion_token=global_id("IngestionToken", ingestion.id),
         domain=global_id("OrganizationDomain", domain.id),
+        survey_definition=global_id("SurveyDefinition", survey.id),
+        feedback=global_id("Feedback", feedback.id),
+    )
+
+
+def _survey(workspace_id: UUID) -> SurveyDefinition:
+    return SurveyDefinition(
+        workspace_id=workspace_id,
+        id=uuid4(),
+        key="nps-after-pay",
+        measure=MeasureKind.NPS,
+        scale_min=0,
+        scale_max=10,
+    )
+
+
+def _unplaced(workspace_id: UUID, external_id: str) -> Feedback:
+    """An item whose match key fits no touchpoint: it waits to be placed."""
+    return Feedback(
+        workspace_id=workspace_id,
+        id=uuid4(),
+        source=FeedbackSource.ANALYTICS,
+        external_id=external_id,
+        text="Paid twice?",
+        event_name="nobody-lists-this",
+        placement=Placement.UNMATCHED,
+        occurred_at=utcnow(),
     )
 
 

@@ -92,10 +92,13 @@ def import_feedback(
         raise typer.Exit(code=IMPORT_STOPPED) from None
     for problem in report.errors:
         typer.echo(str(problem), err=True)
+    for waiting in report.unplaced:
+        typer.echo(str(waiting), err=True)
     where = " (the rejected lines are listed on stderr)" if report.errors else ""
     if not report.kept:
         typer.echo(f"all or nothing: rejected {report.rejected}, nothing written{where}")
     else:
+        typer.echo(report.placement_summary())
         typer.echo(
             f"accepted {report.accepted}, duplicates {report.duplicates}, "
             f"rejected {report.rejected}{where}"

@@ -1,12 +1,15 @@
 """POST /ingest/v1/feedback: feedback from other systems, with a workspace ingestion token.
 
 The answer counts what was accepted, what were duplicates and what was rejected,
-with each rejected item's index, field and reason. Good items are kept unless the
+with each rejected item's index, field and reason, and says item by item where each
+was placed: AMBIGUOUS and UNMATCHED items wait in the workspace's unplaced queue, the
+touchpoints an ambiguous one fits listed with it. Good items are kept unless the
 query says ``?mode=all-or-nothing`` (then any bad item keeps them all out: 422).
 """
 
 from __future__ import annotations
 
+from base64 import b64encode
 from typing import Any
 
 from starlette.requests import Request
@@ -139,8 +142,31 @@ def _answer(batch: service.BatchResult, *, kept: bool) -> JSONResponse:
             "duplicates": batch.count(service.Status.DUPLICATE),
             "rejected": batch.count(service.Status.REJECTED),
             "errors": errors,
+            "placements": dict(sorted(batch.placements().items())),
+            "items": [_placed(result) for result in batch.items],
         }
     )
+
+
+def _placed(result: service.ItemResult) -> dict[str, Any]:
+    """One item: its status and, once kept, its id (as the GraphQL API names it) and how
+    it was placed; for an ambiguous one the touchpoints its match keys fit."""
+    answer: dict[str, Any] = {"index": result.index, "status": result.status}
+    kept = result.kept
+    if kept is not None:
+        # Read straight from the row's values: a batch answers up to 1,000 of these.
+        answer["id"] = _global_id("Feedback", kept.id_text)
+        answer["placement"] = kept.values["placement"]
+        candidates = kept.values["placement_candidates"]
+        if candidates:
+            answer["candidates"] = [_global_id("Touchpoint", c) for c in candidates]
+    return answer
+
+
+def _global_id(type_name: str, node_id: str) -> str:
+    """What ``str(strawberry.relay.GlobalID(type_name, node_id))`` makes, at a tenth of
+    its cost."""
+    return b64encode(f"{type_name}:{node_id}".encode()).decode()
 
 
 def _item_error(error: DomainError) -> dict[str, Any]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from uuid import UUID
 
 from backend.feedback.importer.files import InputFile
 from backend.feedback.importer.report import Report
+from backend.vocabulary.feedback import Placement
 
 
 class Checkpoint:
@@ -32,6 +34,9 @@ class Checkpoint:
                 accepted=int(saved["accepted"]),
                 duplicates=int(saved["duplicates"]),
                 rejected=int(saved["rejected"]),
+                placements=Counter(
+                    {Placement(k): int(n) for k, n in saved.get("placements", {}).items()}
+                ),
             )
         except FileNotFoundError:
             return None
@@ -53,6 +58,7 @@ class Checkpoint:
             "accepted": report.accepted,
             "duplicates": report.duplicates,
             "rejected": report.rejected,
+            "placements": {str(k): n for k, n in report.placements.items()},
         }
         partial = self.path.with_name(self.path.name + ".tmp")
         try:

@@ -152,6 +152,8 @@ async def _import_file(
             return Report(rejected=tally.rejected, errors=tally.errors, kept=False)
         report.accepted += tally.accepted
         report.duplicates += tally.duplicates
+        report.placements += tally.placements
+        report.unplaced += tally.unplaced
     else:
 
         async def committed(batch: BatchResult, chunk: list[Row]) -> None:

@@ -24,7 +24,7 @@ from backend.models import (
     Touchpoint,
     Workspace,
 )
-from backend.vocabulary.feedback import FeedbackSource, SentimentStatus
+from backend.vocabulary.feedback import FeedbackSource, Placement, SentimentStatus
 from backend.vocabulary.journeys import Scenario
 
 __all__ = ["FeedbackRepository", "Key", "MatchKeys", "Stamp", "StructureRow", "new_ids"]
@@ -76,6 +76,33 @@ class FeedbackRepository:
         return await paginate(
             self.session,
             statement,
+            keys=[Feedback.received_at, Feedback.id],
+            first=first,
+            after=after,
+            descending=True,
+        )
+
+    async def for_update(self, feedback_id: UUID) -> Feedback | None:
+        """One item, locked until the transaction ends (two editors placing it at once
+        take turns), if the session's binding shows it."""
+        return await self.session.scalar(
+            select(Feedback).where(Feedback.id == feedback_id).with_for_update()
+        )
+
+    async def unplaced_page(
+        self,
+        workspace_id: UUID,
+        placements: Collection[Placement],
+        *,
+        first: int | None,
+        after: str | None,
+    ) -> Page[Feedback]:
+        """Items placed in one of these ways, newest first (by the placement index)."""
+        return await paginate(
+            self.session,
+            select(Feedback).where(
+                Feedback.workspace_id == workspace_id, Feedback.placement.in_(placements)
+            ),
             keys=[Feedback.received_at, Feedback.id],
             first=first,
             after=after,

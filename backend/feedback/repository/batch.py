@@ -35,26 +35,28 @@ Key = tuple[FeedbackSource, str]
 # for a time): that was a third of the insert's time. So text columns travel as one
 # string each, the values joined by U+001F (a control character no checked value may
 # hold; '' stands for null where a value is never empty) and split again by
-# string_to_array; times as ISO 8601 text; the item's links (map, stage, touchpoint,
-# persona: few distinct ones in a batch) as one small array each, which rows point into.
+# string_to_array; times and JSON lists as text; the item's links (map, stage,
+# touchpoint, persona, survey definition: few distinct ones in a batch) as one small
+# array each, which rows point into.
 # One row with an empty text splits into no element at all, hence the coalesce. What
 # went in is counted, not returned: ids are made here, see new_ids.
 _PG_INSERT = text(
     """
     INSERT INTO feedback (
         workspace_id, received_at, id, source, external_id, channel, journey_map_id,
-        stage_id, touchpoint_id, persona_id, measure, measure_value, text, tags,
-        customer_ref, event_name, url, survey_id, occurred_at,
-        sentiment_status, placement, placement_candidates)
+        stage_id, touchpoint_id, persona_id, survey_definition_id, measure, measure_value,
+        text, tags, customer_ref, event_name, url, survey_id, occurred_at,
+        sentiment_status, language, placement, placement_candidates)
     SELECT CAST(:workspace_id AS uuid), CAST(:received_at AS timestamptz), r.id,
            r.source, r.external_id, r.channel,
            (CAST(:journey_map_ids AS uuid[]))[r.place],
            (CAST(:stage_ids AS uuid[]))[r.place],
            (CAST(:touchpoint_ids AS uuid[]))[r.place],
            (CAST(:persona_ids AS uuid[]))[r.place],
+           (CAST(:survey_definition_ids AS uuid[]))[r.place],
            r.measure, r.measure_value, coalesce(r.body, ''), CAST(r.tags AS jsonb),
            r.customer_ref, r.event_name, r.url, r.survey_id, r.occurred_at,
-           'PENDING', 'NONE', '[]'
+           r.sentiment_status, r.language, r.placement, CAST(r.candidates AS jsonb)
     FROM unnest(
         CAST(string_to_array(:id, E'\\x1f') AS uuid[]),
         string_to_array(:source, E'\\x1f'),
@@ -69,19 +71,32 @@ _PG_INSERT = text(
         string_to_array(:event_name, E'\\x1f', ''),
         string_to_array(:url, E'\\x1f', ''),
         string_to_array(:survey_id, E'\\x1f', ''),
-        CAST(string_to_array(:occurred_at, E'\\x1f') AS timestamptz[])
+        CAST(string_to_array(:occurred_at, E'\\x1f') AS timestamptz[]),
+        string_to_array(:sentiment_status, E'\\x1f'),
+        string_to_array(:language, E'\\x1f', ''),
+        string_to_array(:placement, E'\\x1f'),
+        string_to_array(:placement_candidates, E'\\x1f')
     ) AS r(id, source, external_id, channel, place, measure, measure_value, body, tags,
-           customer_ref, event_name, url, survey_id, occurred_at)
+           customer_ref, event_name, url, survey_id, occurred_at, sentiment_status,
+           language, placement, candidates)
     ON CONFLICT (workspace_id, source, external_id) DO NOTHING
     """
 )
 _SEPARATOR = "\x1f"
-_PG_JOINED = ("id", "source", "external_id", "text")  # never null
-_PG_JOINED_OR_NULL = ("channel", "measure", "customer_ref", "event_name", "url", "survey_id")
-_LINKS = ("journey_map_id", "stage_id", "touchpoint_id", "persona_id")
+_PG_JOINED = ("id", "source", "external_id", "text", "sentiment_status", "placement")  # never null
+_PG_JOINED_OR_NULL = (
+    "channel",
+    "measure",
+    "customer_ref",
+    "event_name",
+    "url",
+    "survey_id",
+    "language",
+)
+_LINKS = ("journey_map_id", "stage_id", "touchpoint_id", "persona_id", "survey_definition_id")
 _TABLE = cast(Table, Feedback.__table__)
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-_Links = tuple[UUID | None, UUID | None, UUID | None, UUID | None]
+_Links = tuple[UUID | None, UUID | None, UUID | None, UUID | None, UUID | None]
 
 
 def new_ids(count: int, now: datetime) -> list[str]:
@@ -101,7 +116,13 @@ def new_ids(count: int, now: datetime) -> list[str]:
 
 
 def _links(v: FeedbackRow) -> _Links:
-    return (v["journey_map_id"], v["stage_id"], v["touchpoint_id"], v["persona_id"])
+    return (
+        v["journey_map_id"],
+        v["stage_id"],
+        v["touchpoint_id"],
+        v["persona_id"],
+        v["survey_definition_id"],
+    )
 
 
 def _pg_parameters(
@@ -122,6 +143,14 @@ def _pg_parameters(
             [str(v["measure_value"]) if v["measure_value"] is not None else "" for v in values]
         ),
         "tags": join([orjson.dumps(v["tags"]).decode() if v["tags"] else "[]" for v in values]),
+        "placement_candidates": join(
+            [
+                orjson.dumps(v["placement_candidates"]).decode()
+                if v["placement_candidates"]
+                else "[]"
+                for v in values
+            ]
+        ),
         "occurred_at": join([v["occurred_at"].isoformat() for v in values]),
     }
     for n, name in enumerate(_LINKS):
