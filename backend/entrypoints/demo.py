@@ -30,9 +30,9 @@ from backend.authz.access import Access, load_access
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
 from backend.db.types import utcnow
-from backend.feedback import sentiment
+from backend.feedback import sentiment, surveys
 from backend.feedback import service as feedback
-from backend.feedback.commands import FeedbackItem, SubmitFeedback
+from backend.feedback.commands import CreateSurveyDefinition, FeedbackItem, SubmitFeedback
 from backend.health import recalculate
 from backend.initiatives import service as initiatives
 from backend.initiatives.commands import CreateInitiative
@@ -53,6 +53,7 @@ from backend.metrics.commands import CreateMetric, Observation, RecordValues
 from backend.models import Organization, Stage
 from backend.tenancy import service as tenancy
 from backend.tenancy.commands import CreateWorkspace
+from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.initiatives import InitiativeStatus
 from backend.vocabulary.journeys import Channel, MapStatus, MapTemplate, Severity
 from backend.vocabulary.metrics import MetricDirection, MetricSource
@@ -81,6 +82,14 @@ NEGATIVE = [
     "The payment failed twice, very frustrating",
     "Bad experience, hidden fees at the end",
 ]
+# The surveys the clients run, as a survey tool defines them: (key, kind, scale, question).
+SURVEYS = (
+    ("csat-after-visit", "CSAT", 1, 5, "How satisfied were you with this step?"),
+    ("nps-relationship", "NPS", 0, 10, "How likely are you to recommend us to a friend?"),
+    ("ces-ease", "CES", 1, 7, "It was easy to get what I needed done. (1 disagree - 7 agree)"),
+)
+SURVEY_KEYS = {kind: key for key, kind, *_ in SURVEYS}
+
 # What customers say at particular touchpoints, so themes have something to find.
 SAID: dict[str, dict[str, list[str]]] = {
     "Checkout": {
@@ -389,6 +398,7 @@ def _item(
         event_name=f"{client.prefix}.{name.lower().replace(' ', '_')}",
         url=None,
         survey_id=None,
+        survey_key=SURVEY_KEYS[kind] if kind else None,
         occurred_at=at,
     )
 
@@ -404,6 +414,16 @@ async def _feedback(
         for plan in STORY
         if plan.shipped_days_ago is not None and plan.effect
     }
+    async with _writer(db, access) as session:
+        bind_actor(session, Actor.system(request_id="waypost demo"))
+        for key, kind, low, high, question in SURVEYS:
+            await surveys.create_survey_definition(
+                session,
+                access,
+                CreateSurveyDefinition(
+                    client.workspace_id, key, MeasureKind(kind), low, high, question=question
+                ),
+            )
     items = []
     for n in range(FEEDBACK_PER_WORKSPACE):
         # Busier touchpoints early in the journey; feedback all year round.

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.audit.reports import all_chains, verify_chains
 from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.entrypoints import demo
+from backend.initiatives.outcome import outcome_of
 from backend.models import (
     Feedback,
     HealthScore,
@@ -76,10 +78,41 @@ async def test_the_demo_seeds_a_living_agency(
         ).one()
     assert str(newest) > str(oldest)
 
+    await _the_story_holds(database)
+
     # Everything it did is in an audit trail that verifies.
     reports = [r async for r in verify_chains(database, await all_chains(database))]
     assert reports
     assert all(r.ok for r in reports), [r.problem for r in reports if not r.ok]
+
+
+async def _the_story_holds(database: Database) -> None:
+    """The three shipped initiatives of each client read as the demo tells them: one
+    worked, one did not, and one only looks as if it did (it shipped as the holiday
+    season lifted every touchpoint, so its comparison group rose as much)."""
+    async with database.transaction(NO_TENANT) as session:
+        workspace_ids = frozenset((await session.scalars(select(Workspace.id))).all())
+    verdicts: dict[str, list[tuple[float, float, bool]]] = {}
+    async with database.transaction(TenantBinding(workspace_ids)) as session:
+        shipped = (
+            await session.scalars(
+                select(Initiative).where(Initiative.status == InitiativeStatus.SHIPPED)
+            )
+        ).all()
+        for initiative in shipped:
+            found = await outcome_of(session, initiative)
+            assert found is not None
+            assert found.change is not None
+            assert found.analysis.estimate is not None
+            verb = initiative.title.split()[0]
+            verdicts.setdefault(verb, []).append(
+                (found.change, found.analysis.estimate, found.significant)
+            )
+    assert sorted(verdicts) == ["Fix", "Redesign", "Refresh"]
+    assert [(e > 10, s) for _, e, s in verdicts["Fix"]] == [(True, True)] * 2  # it worked
+    assert [(abs(c) < 10, s) for c, _, s in verdicts["Redesign"]] == [(True, False)] * 2
+    # The season, not the work: a big rise that the comparison group shared.
+    assert [(c > 10, s) for c, _, s in verdicts["Refresh"]] == [(True, False)] * 2
 
 
 def test_the_command_seeds_once_and_prints_a_token(tmp_path: Path) -> None:
