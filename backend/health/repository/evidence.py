@@ -93,46 +93,52 @@ def evidence_statement(
     """
     start = literal(as_of - 2 * WINDOW, UTCDateTime())
     middle = literal(as_of - WINDOW, UTCDateTime())
-    current = Feedback.occurred_at > middle
-    index = measures.item_index()
-    felt = sentiment_index()
-
-    def sums(value: ColumnElement[Any], present: ColumnElement[bool]) -> list[Any]:
-        found = []
-        for window in (current, ~current):
-            found += [
-                func.count(case((and_(window, present), 1))),
-                func.coalesce(func.sum(case((and_(window, present), value))), 0.0),
-                func.coalesce(func.sum(case((and_(window, present), value * value))), 0.0),
-            ]
-        return found
-
-    measured = index.is_not(None)
     scope = [
         Feedback.workspace_id == workspace_id,
         subject().is_not(None),
         Feedback.occurred_at > start,
         Feedback.occurred_at <= literal(as_of, UTCDateTime()),
-        or_(measured, scored_text()),
+        or_(measures.item_index().is_not(None), scored_text()),
     ]
     if touchpoints is not None:
         scope.append(
             or_(Feedback.touchpoint_id.in_(list(touchpoints)), Feedback.touchpoint_id.is_(None))
         )
-    groups = (
+    # Each item's subject, window and values once; the groups below sum them.
+    row = (
         select(
             subject().label("subject"),
             level().label("level"),
             Feedback.measure.label("measure"),
-            *(c.label(f"m_{name}") for c, name in zip(sums(index, measured), SUMS, strict=True)),
-            *(
-                c.label(f"s_{name}")
-                for c, name in zip(sums(felt, scored_text()), SUMS, strict=True)
-            ),
+            (Feedback.occurred_at > middle).label("current"),
+            measures.item_index().label("answer"),
+            case((scored_text(), sentiment_index())).label("felt"),
         )
         .outerjoin(*measures.join_definition())
         .where(*scope)
-        .group_by(subject(), level(), Feedback.measure)
+        .subquery("row")
+    )
+
+    def sums(value: ColumnElement[Any]) -> list[Any]:
+        present = value.is_not(None)
+        found = []
+        for window in (row.c.current, ~row.c.current):
+            found += [
+                func.count(case((and_(window, present), 1))),
+                func.coalesce(func.sum(case((window, value))), 0.0),
+                func.coalesce(func.sum(case((window, value * value))), 0.0),
+            ]
+        return found
+
+    groups = (
+        select(
+            row.c.subject,
+            row.c.level,
+            row.c.measure,
+            *(c.label(f"m_{name}") for c, name in zip(sums(row.c.answer), SUMS, strict=True)),
+            *(c.label(f"s_{name}") for c, name in zip(sums(row.c.felt), SUMS, strict=True)),
+        )
+        .group_by(row.c.subject, row.c.level, row.c.measure)
         .cte("groups")
     )
     answers = select(
@@ -216,8 +222,10 @@ async def refresh(
         written = await session.scalar(select(func.count()).select_from(fresh).add_cte(gone))
         return int(written or 0)
     await session.execute(delete(HealthEvidence).where(*scope))
-    inserted = await session.execute(insert(HealthEvidence).from_select(names, rows))
-    return int(inserted.rowcount)  # type: ignore[attr-defined]
+    inserted = await session.execute(
+        insert(HealthEvidence).from_select(names, rows).returning(HealthEvidence.metric)
+    )
+    return len(inserted.all())
 
 
 def as_rows(found: Any) -> list[tuple[UUID, str, str, tuple[float, ...]]]:

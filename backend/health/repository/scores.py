@@ -177,7 +177,10 @@ async def _write_on_postgres(
 ) -> None:
     require_bound(session, workspace_id, "Health scores")
     document = orjson.dumps(
-        [document_of(kind, subject_id, score) for kind, subject_id, score in rows]
+        [
+            {**document_of(kind, subject_id, score), "id": str(subject_id)}
+            for kind, subject_id, score in rows
+        ]
     ).decode()
     await session.execute(
         PG_WRITE,
