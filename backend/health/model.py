@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -361,13 +361,17 @@ def _blended_components(
     return tuple(components)
 
 
-def importance(touchpoints: Sequence[TouchpointFacts]) -> dict[UUID, float]:
+def importance(
+    touchpoints: Sequence[TouchpointFacts], scored: Collection[UUID]
+) -> dict[UUID, float]:
     """Each touchpoint's weight in its map: declared traffic (a touchpoint without a
-    declaration counts as the median of its map's declared ones; none declared: 1),
-    a moment of truth three times. Never how many answers it has."""
+    declaration counts as the median of the declarations of its map's scored
+    touchpoints; none declared: 1), a moment of truth three times. Never how many
+    answers it has. Only scored touchpoints set the median, so adding an unrated
+    touchpoint cannot shift the others' weights."""
     declared: dict[UUID, list[int]] = defaultdict(list)
     for t in touchpoints:
-        if t.traffic is not None:
+        if t.traffic is not None and t.id in scored:
             declared[t.journey_map_id].append(t.traffic)
     typical = {m: float(statistics.median(v)) for m, v in declared.items()}
     return {
@@ -386,12 +390,14 @@ def _window(
 ) -> WorkspaceHealth:
     """Every score of one window (current or previous) and the parts of each parent."""
     health = WorkspaceHealth()
-    weights = importance(touchpoints)
     by_stage: dict[UUID, list[TouchpointFacts]] = defaultdict(list)
     for t in touchpoints:
         prior = prior_points(t.open_pains, t.emotion)
         health.touchpoints[t.id] = evidence_score(t.previous if previous else t.current, prior)
         by_stage[t.stage_id].append(t)
+    weights = importance(
+        touchpoints, {i for i, s in health.touchpoints.items() if s.score is not None}
+    )
 
     by_map: dict[UUID, list[StageFacts]] = defaultdict(list)
     for stage in stages:

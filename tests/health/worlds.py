@@ -111,6 +111,42 @@ async def add_feedback(
         return row.id
 
 
+async def add_many(
+    db: Database,
+    world: World,
+    touchpoint_id: UUID | None,
+    answers: list[tuple[MeasureKind | None, int | None]],
+    *,
+    occurred_at: datetime,
+    sentiment: float | None = None,
+    stage_id: UUID | None = None,
+    text: str = "",
+) -> None:
+    """Many answers at once (one transaction), placed as ``add_feedback`` places one."""
+    if touchpoint_id is not None:
+        stage_id = world.stage_of.get(touchpoint_id)
+    async with db.transaction(world.binding(), write=True) as session:
+        session.add_all(
+            Feedback(
+                workspace_id=world.workspace_id,
+                source=FeedbackSource.SURVEY,
+                external_id=f"fb-{next(_serial)}",
+                journey_map_id=world.map_id,
+                stage_id=stage_id,
+                touchpoint_id=touchpoint_id,
+                measure=kind,
+                measure_value=value,
+                sentiment=sentiment,
+                sentiment_status=SentimentStatus.UNSCORED
+                if sentiment is None
+                else SentimentStatus.SCORED,
+                text=text,
+                occurred_at=occurred_at,
+            )
+            for kind, value in answers
+        )
+
+
 async def add_pain(db: Database, world: World, touchpoint_id: UUID, severity: Severity) -> None:
     async with db.transaction(world.binding(), write=True) as session:
         session.add(
