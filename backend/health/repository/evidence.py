@@ -98,13 +98,17 @@ def evidence_statement(
         subject().is_not(None),
         Feedback.occurred_at > start,
         Feedback.occurred_at <= literal(as_of, UTCDateTime()),
-        or_(measures.item_index().is_not(None), scored_text()),
+        or_(
+            and_(Feedback.measure.is_not(None), Feedback.measure_value.is_not(None)), scored_text()
+        ),
     ]
     if touchpoints is not None:
         scope.append(
             or_(Feedback.touchpoint_id.in_(list(touchpoints)), Feedback.touchpoint_id.is_(None))
         )
-    # Each item's subject, window and values once; the groups below sum them.
+    # Each item's subject, window and values once, in a subquery the planner may not
+    # fold into the sums (``OFFSET 0``): folded, the item index's CASE ran in each of
+    # the six sums that use it.
     row = (
         select(
             subject().label("subject"),
@@ -116,6 +120,7 @@ def evidence_statement(
         )
         .outerjoin(*measures.join_definition())
         .where(*scope)
+        .offset(0)
         .subquery("row")
     )
 
