@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from backend.db.engine import Database
-from backend.health import model, recalculate
+from backend.health import explain, model, recalculate
 from backend.models import Feedback, HealthEvidence, HealthScore, HealthSubject, Touchpoint
 from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.journeys import Severity
@@ -232,3 +232,54 @@ async def test_evidence_of_touchpoints_left_without_feedback_goes(
 async def _evidence_of(database: Database, world) -> set[UUID]:  # type: ignore[no-untyped-def]
     async with database.transaction(world.binding()) as session:
         return set((await session.scalars(select(HealthEvidence.id))).all())
+
+
+async def test_health_as_of_a_past_moment_is_computed_from_feedback_alone(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """What a pass at that moment would have computed, with nothing stored read or written."""
+    world = await build_world(database, tenant_a.workspace_ids[0], emotions=False)
+    first, second = world.touchpoint_ids[:2]
+    await add_many(
+        database, world, first, [(MeasureKind.CSAT, 5)] * 6, occurred_at=days_ago(NOW, 40)
+    )
+    await add_many(
+        database, world, second, [(MeasureKind.NPS, 3)] * 6, occurred_at=days_ago(NOW, 1)
+    )
+    await add_many(database, world, None, [(MeasureKind.CES, 6)] * 5, occurred_at=days_ago(NOW, 2))
+    past = days_ago(NOW, 10)
+    async with database.transaction(world.binding()) as session:
+        then = await recalculate.health_as_of(session, world.workspace_id, past)
+        assert (await session.scalars(select(HealthEvidence))).all() == []
+    async with database.transaction(world.binding(), write=True) as session:
+        done = await recalculate.recalculate(session, world.workspace_id, full=True, as_of=past)
+    assert done is not None
+    assert then == done.health
+    assert then.touchpoints[first].score == pytest.approx(100.0)
+    assert then.touchpoints[second].state is model.State.INSUFFICIENT_EVIDENCE  # not yet said
+
+
+async def test_explaining_a_score_costs_the_same_statements_at_any_volume(
+    database: Database, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    stage = world.stage_ids[0]
+
+    async def statements_to_explain() -> int:
+        await _pass(database, world, full=True)
+        sql_statements.clear()
+        async with database.transaction(world.binding()) as session:
+            found = await explain.explain(session, world.workspace_id, HealthSubject.STAGE, stage)
+        assert found is not None
+        return len(sql_statements)
+
+    for t in world.touchpoint_ids[:2]:
+        await add_many(
+            database, world, t, [(MeasureKind.CSAT, 2)] * 5, occurred_at=days_ago(NOW, 1)
+        )
+    few = await statements_to_explain()
+    for t in world.touchpoint_ids[:2]:
+        await add_many(
+            database, world, t, [(MeasureKind.NPS, 4)] * 300, occurred_at=days_ago(NOW, 1)
+        )
+    assert await statements_to_explain() == few
