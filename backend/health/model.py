@@ -289,18 +289,30 @@ def _interval(value: float, se: float) -> tuple[float, float]:
     return _bounded(value - Z * se), _bounded(value + Z * se)
 
 
-def evidence_score(evidence: Evidence, prior: float = 0.0) -> Score:
-    """A subject's score from its own answers, lowered by ``prior`` points at weight k/(k+n)."""
-    readings = [r for m in Metric if (r := read(m, evidence.get(m, Moments()))) is not None]
-    n = sum(r.n for r in readings)
+_METRICS = tuple(Metric)  # the order components are listed in
+
+
+def evidence_score(evidence: Evidence, prior: float = 0.0, *, detail: bool = True) -> Score:
+    """A subject's score from its own answers, lowered by ``prior`` points at weight k/(k+n).
+
+    Without ``detail`` only the score and its sample (a previous window's trend needs no
+    interval and no components: half of a pass's arithmetic).
+    """
+    present = [(m, found) for m in _METRICS if (found := evidence.get(m)) is not None and found.n]
+    n = sum(found.n for _, found in present)
     if n < MIN_EVIDENCE:
         return insufficient(n)
-    weights = shares(r.metric for r in readings)
+    weights = shares(m for m, _ in present)
+    k_share = prior_weight(n) if prior > 0 else 0.0
+    if not detail:
+        value = sum(weights[m] * found.total / found.n for m, found in present)
+        score = (1 - k_share) * value + k_share * max(0.0, value - prior)
+        return Score(State.SCORED, score, None, None, 0.0, (), n)
+    readings = [r for m, found in present if (r := read(m, found)) is not None]
     value = sum(weights[r.metric] * r.index for r in readings)
     se = math.sqrt(sum((weights[r.metric] * r.standard_error) ** 2 for r in readings))
     # The prior as pseudo-answers worth "the evidence less what is known to be wrong":
     # it can only lower the value, and its weight k/(k+n) falls as answers accumulate.
-    k_share = prior_weight(n) if prior > 0 else 0.0
     prior_value = max(0.0, value - prior)
     score = (1 - k_share) * value + k_share * prior_value
     components = [
@@ -321,10 +333,11 @@ def evidence_score(evidence: Evidence, prior: float = 0.0) -> Score:
     return Score(State.SCORED, score, low, high, se, tuple(components), n)
 
 
-def weighted(parts: Sequence[tuple[Score, float]], count: int | None = None) -> Score:
+def weighted(parts: Sequence[tuple[Score, float]], *, detail: bool = True) -> Score:
     """The weighted mean of the scored parts; unscored parts are left out (an unrated
-    touchpoint can neither raise nor lower its parent) but counted as coverage."""
-    total_parts = len(parts) if count is None else count
+    touchpoint can neither raise nor lower its parent) but counted as coverage. Without
+    ``detail``, no interval and no components (see ``evidence_score``)."""
+    total_parts = len(parts)
     scored = [(s, w) for s, w in parts if s.score is not None]
     total = sum(w for _, w in scored)
     if not scored:
@@ -333,6 +346,9 @@ def weighted(parts: Sequence[tuple[Score, float]], count: int | None = None) -> 
         scored = [(s, 1.0) for s, _ in scored]
         total = float(len(scored))
     score = sum((s.score or 0.0) * w for s, w in scored) / total
+    if not detail:
+        sample = sum(s.sample_size for s, _ in scored)
+        return Score(State.SCORED, _bounded(score), None, None, 0.0, (), sample)
     se = math.sqrt(sum((w / total * (s.standard_error or 0.0)) ** 2 for s, w in scored))
     low, high = _interval(score, se)
     return Score(
@@ -395,12 +411,16 @@ def _window(
     *,
     previous: bool,
 ) -> WorkspaceHealth:
-    """Every score of one window (current or previous) and the parts of each parent."""
+    """Every score of one window (current or previous) and the parts of each parent; the
+    previous window's without intervals or components (only its scores are kept)."""
+    detail = not previous
     health = WorkspaceHealth()
     by_stage: dict[UUID, list[TouchpointFacts]] = defaultdict(list)
     for t in touchpoints:
         prior = prior_points(t.open_pains, t.emotion)
-        health.touchpoints[t.id] = evidence_score(t.previous if previous else t.current, prior)
+        health.touchpoints[t.id] = evidence_score(
+            t.previous if previous else t.current, prior, detail=detail
+        )
         by_stage[t.stage_id].append(t)
     weights = importance(
         touchpoints, {i for i, s in health.touchpoints.items() if s.score is not None}
@@ -410,14 +430,16 @@ def _window(
     for stage in stages:
         members = by_stage.get(stage.id, [])
         parts = [Part(PartKind.TOUCHPOINT, t.id, weights[t.id]) for t in members]
-        own = evidence_score(stage.previous if previous else stage.current)
+        own = evidence_score(stage.previous if previous else stage.current, detail=detail)
         if own.sample_size:
             health.own[stage.id] = own
             # Feedback on the stage itself: one more part of average importance.
             typical = sum(p.weight for p in parts) / len(parts) if parts else 1.0
             parts.append(Part(PartKind.OWN_FEEDBACK, stage.id, typical))
         health.parts[stage.id] = parts
-        health.stages[stage.id] = weighted([(health.score_of(p), p.weight) for p in parts])
+        health.stages[stage.id] = weighted(
+            [(health.score_of(p), p.weight) for p in parts], detail=detail
+        )
         by_map[stage.journey_map_id].append(stage)
 
     counted: list[Part] = []
@@ -425,7 +447,9 @@ def _window(
         parts = [
             Part(PartKind.STAGE, s.id, _scored_weight(health, s.id)) for s in by_map[journey_map.id]
         ]
-        own = evidence_score(journey_map.previous if previous else journey_map.current)
+        own = evidence_score(
+            journey_map.previous if previous else journey_map.current, detail=detail
+        )
         if own.sample_size:
             health.own[journey_map.id] = own
             scored = [p.weight for p in parts if p.weight > 0]
@@ -437,13 +461,16 @@ def _window(
                 )
             )
         health.parts[journey_map.id] = parts
-        health.maps[journey_map.id] = weighted([(health.score_of(p), p.weight) for p in parts])
+        health.maps[journey_map.id] = weighted(
+            [(health.score_of(p), p.weight) for p in parts], detail=detail
+        )
         if journey_map.counts_for_workspace:
             counted.append(Part(PartKind.JOURNEY_MAP, journey_map.id, 1.0))
     if counted:
         health.parts[WORKSPACE_KEY] = counted
         health = replace(
-            health, workspace=weighted([(health.score_of(p), p.weight) for p in counted])
+            health,
+            workspace=weighted([(health.score_of(p), p.weight) for p in counted], detail=detail),
         )
     return health
 
