@@ -36,12 +36,14 @@ from backend.vocabulary.roles import OrganizationKind
 
 SEED = """
 INSERT INTO feedback (workspace_id, id, source, external_id, touchpoint_id, measure,
-                      measure_value, text, sentiment, tags, occurred_at, received_at)
+                      measure_value, text, sentiment, sentiment_status, placement,
+                      placement_candidates, tags, occurred_at, received_at)
 SELECT CAST(:ws AS uuid), gen_random_uuid(), 'SURVEY', 'bench-' || n,
        (CAST(:touchpoints AS uuid[]))[1 + (n % 96)],
        (ARRAY['CSAT','NPS','CES','RATING'])[1 + (n % 4)],
        CASE n % 4 WHEN 1 THEN n % 11 WHEN 2 THEN 1 + n % 7 ELSE 1 + n % 5 END,
-       '', CASE WHEN n % 3 = 0 THEN ((n % 200) - 100) / 100.0 END, '[]',
+       '', CASE WHEN n % 3 = 0 THEN ((n % 200) - 100) / 100.0 END,
+       CASE WHEN n % 3 = 0 THEN 'SCORED' ELSE 'UNSCORED' END, 'LINKED', '[]', '[]',
        now() - (n % 180) * interval '1 day' - (n % 86400) * interval '1 second', now()
 FROM generate_series(1, :rows) AS n
 """

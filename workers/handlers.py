@@ -31,7 +31,9 @@ async def _feedback_received(session: AsyncSession, event: OutboxEvent) -> None:
     attached = {UUID(t) for t in event.payload.get("touchpoint_ids", [])}
     # Sentiment first: the health pass that follows reads the scores.
     attached |= await score_feedback(session, event.workspace_id, ids)
-    if attached:
+    # Feedback placed on a stage or map alone names no touchpoint: a pass still follows
+    # (every pass refreshes the evidence of stages and maps).
+    if attached or ids:
         await recalculate.request(
             session, event.workspace_id, recalculate.FEEDBACK_RECEIVED, sorted(attached)
         )

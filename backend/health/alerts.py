@@ -1,8 +1,9 @@
 """Alerts and staleness: a workspace's thresholds, the crossings they record, stale maps.
 
-A pass compares each map's and the workspace's new score with the one it replaces;
-crossing ``alert_below`` either way records a ``HealthAlert`` and emits a
-``health.alert`` outbox event (for subscriptions and webhooks). A map is stale when
+A pass compares each touchpoint's, map's and the workspace's new score with the one it
+replaces; crossing ``alert_below`` either way records a ``HealthAlert`` and emits a
+``health.alert`` outbox event (for subscriptions and webhooks). A subject without
+enough evidence has no score, so it raises nothing: silence is not a fall. A map is stale when
 nobody has reviewed it for ``stale_after_days``, or when its score fell by at least
 ``sharp_drop_points`` on the previous window.
 """
@@ -36,7 +37,7 @@ from backend.vocabulary.roles import WorkspaceRole
 DEFAULT_ALERT_BELOW = 50.0
 DEFAULT_STALE_AFTER_DAYS = 90
 DEFAULT_SHARP_DROP_POINTS = 10.0
-ALERTED = (HealthSubject.JOURNEY_MAP, HealthSubject.WORKSPACE)
+ALERTED = (HealthSubject.TOUCHPOINT, HealthSubject.JOURNEY_MAP, HealthSubject.WORKSPACE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def crossing(before: float | None, after: float, threshold: float) -> AlertKind 
 async def record_crossings(
     session: AsyncSession,
     workspace_id: UUID,
-    before: Mapping[UUID, float],
+    before: Mapping[UUID, float | None],
     after: Sequence[scores.Scored],
 ) -> list[HealthAlert]:
     """Called by a pass with the scores it replaced and the ones it wrote."""
@@ -130,6 +131,7 @@ async def record_crossings(
         )
         for kind, subject_id, score in after
         if kind in ALERTED
+        and score.score is not None
         and (found := crossing(before.get(subject_id), score.score, threshold)) is not None
     ]
     if not alerts:

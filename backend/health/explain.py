@@ -1,65 +1,169 @@
-"""Why a score is what it is: its components, the children pulling it, the feedback moving it.
+"""Why a score is what it is, and what would move it: drivers ranked by lift, concerns, a summary.
 
-An item's influence is its first-order effect on the subject's score, in points:
-its component's share of the blend, times the weight its own evidence gets
-against the workspace mean (n/(n+K)), times its pull on the recency-weighted
-mean (w·(v - mean)/sum w), times its touchpoint's share of the subject. The
-database ranks every item by it and returns the few that move the score most.
+A driver is one part of the subject (a stage's touchpoints and the feedback placed on
+the stage itself, a map's stages, the workspace's maps) with its name, score, state,
+its share of the subject and its ``lift``: the points the subject would gain if this
+part reached the workspace's target, ``share x max(0, target - score)``. That is
+exact, since a parent is the weighted mean of its scored parts. Ranked by lift, a
+failing moment of truth (a large share, a large gap) comes first.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.health import model
 from backend.health.reads import score_of
-from backend.health.repository import evidence, scores
-from backend.health.repository.facts import load_facts
-from backend.models import HealthSubject
+from backend.health.repository import alerts, scores
+from backend.health.repository.concerns import Concern, concerns, placed_on
+from backend.health.repository.facts import Facts, load_facts
+from backend.models import Feedback, HealthSubject
 
-MAX_TOUCHPOINTS_SEARCHED = 300  # for a workspace: the touchpoints that weigh most in it
+_KINDS = {
+    model.PartKind.TOUCHPOINT: HealthSubject.TOUCHPOINT,
+    model.PartKind.STAGE: HealthSubject.STAGE,
+    model.PartKind.JOURNEY_MAP: HealthSubject.JOURNEY_MAP,
+}
 
 
 @dataclass(frozen=True)
 class Driver:
     subject_type: HealthSubject
     subject_id: UUID
-    score: float
-    share: float  # its weight in the parent's score (0..1)
-    pull: float  # share x (its score - the parent's): negative drags the parent down
-
-
-@dataclass(frozen=True)
-class Influence:
-    feedback_id: UUID
-    touchpoint_id: UUID
-    points: float  # + raised the score, - lowered it
+    name: str
+    state: model.State
+    score: float | None
+    share: float  # its weight in the parent's score (0..1); 0 while it has no score
+    gap: float | None  # target - score: + is short of the target
+    lift: float  # points the parent gains if this part reached the target
+    pull: float  # share x (its score - the parent's), kept for older readers
+    own_feedback: bool = False  # feedback placed on the parent itself
 
 
 @dataclass(frozen=True)
 class Explanation:
     summary: str
+    target: float
     drivers: list[Driver]
-    feedback: list[Influence]
+    concerns: list[Concern] = field(default_factory=list)
 
 
-def summarize(score: model.Score) -> str:
-    parts = ", ".join(
-        f"{c.name} {c.value:.1f} ({c.weight:.0%})" for c in score.components if c.weight
+async def target_of(session: AsyncSession, workspace_id: UUID) -> float:
+    row = await alerts.settings(session, workspace_id)
+    if row is None or row.target_score is None:
+        return model.DEFAULT_TARGET
+    return row.target_score
+
+
+def drivers_of(
+    health: model.WorkspaceHealth,
+    parent: UUID,
+    parent_score: model.Score,
+    names: dict[UUID, str],
+    target: float,
+    own_kind: HealthSubject,
+) -> list[Driver]:
+    """The parent's parts, the biggest lift first, then the lowest score; unscored last."""
+    parts = health.parts.get(parent, [])
+    scored = sum(p.weight for p in parts if health.score_of(p).score is not None)
+    found = []
+    for part in parts:
+        child = health.score_of(part)
+        own = part.kind is model.PartKind.OWN_FEEDBACK
+        share = part.weight / scored if child.score is not None and scored > 0 else 0.0
+        gap = None if child.score is None else target - child.score
+        found.append(
+            Driver(
+                own_kind if own else _KINDS[part.kind],
+                part.id,
+                f"{names.get(part.id, '')}: feedback placed on it directly"
+                if own
+                else names.get(part.id, ""),
+                child.state,
+                child.score,
+                share,
+                gap,
+                share * max(0.0, gap or 0.0),
+                0.0
+                if child.score is None or parent_score.score is None
+                else share * (child.score - parent_score.score),
+                own,
+            )
+        )
+    return sorted(
+        found, key=lambda d: (d.score is None, -d.lift, d.score if d.score is not None else 0)
     )
-    text = (
-        f"{score.score:.1f} from {parts}; {score.sample_size} feedback items, "
-        f"confidence {score.confidence:.2f}"
-    )
+
+
+def names_of(facts: Facts) -> dict[UUID, str]:
+    touchpoints, stages, maps = facts
+    return {
+        **{t.id: t.name for t in touchpoints},
+        **{s.id: s.name for s in stages},
+        **{m.id: m.name for m in maps},
+    }
+
+
+def _metric_words(component: model.Component) -> str | None:
+    if component.name == model.PRIOR:
+        return None
+    label = component.name.upper() if component.name != "sentiment" else "sentiment"
+    if component.name == "nps" and component.headline is not None:
+        return f"NPS {component.headline:+.0f} ({component.sample_size} answers)"
+    if component.name == "csat" and component.headline is not None:
+        return f"CSAT {component.headline:.0f} % ({component.sample_size} answers)"
+    what = "texts" if component.name == "sentiment" else "answers"
+    return f"{label} {component.value:.0f} of 100 ({component.sample_size} {what})"
+
+
+def summarize(
+    name: str, score: model.Score, target: float, drivers: list[Driver] | None = None
+) -> str:
+    """One paragraph in plain words, with names."""
+    if score.score is None:
+        if score.parts:
+            return (
+                f"{name} has no score yet: none of its {score.parts} parts has "
+                f"{model.MIN_EVIDENCE} answers in the last 90 days."
+            )
+        return (
+            f"{name} has no score yet: {score.sample_size} answers and scored texts in the "
+            f"last 90 days, {model.MIN_EVIDENCE} needed."
+        )
+    text = f"{name} scores {score.score:.1f}"
+    if score.low is not None and score.high is not None:
+        text += f" (95 % interval {score.low:.1f} to {score.high:.1f})"
+    metrics = [w for c in score.components if (w := _metric_words(c)) is not None]
+    if not score.parts and metrics:
+        text += " from " + ", ".join(metrics)
+    text += "."
+    prior = next((c for c in score.components if c.name == model.PRIOR), None)
+    if prior is not None and not score.parts:
+        evidence = sum(c.weight * c.value for c in score.components if c.name != model.PRIOR)
+        cost = prior.weight * (evidence / (1 - prior.weight) - prior.value)
+        text += f" Open pain points and the mapped emotion take {cost:.1f} points off."
+    if score.parts:
+        text += f" {score.scored_parts} of {score.parts} parts have a score."
     if score.trend is not None:
         direction = "up" if score.trend >= 0 else "down"
-        text += f"; {direction} {abs(score.trend):.1f} points on the previous window"
-    return text + "."
+        text += f" {direction.capitalize()} {abs(score.trend):.1f} on the previous 90 days."
+    gap = target - score.score
+    text += (
+        f" {gap:.1f} points short of the target {target:.0f}."
+        if gap > 0
+        else f" At or above the target {target:.0f}."
+    )
+    lifting = [d for d in drivers or [] if d.lift > 0]
+    if lifting:
+        top = lifting[0]
+        text += (
+            f" Biggest drag: {top.name} at {top.score:.1f}; bringing it to the target "
+            f"would lift this by {top.lift:.1f} points."
+        )
+    return text
 
 
 async def explain(
@@ -74,118 +178,27 @@ async def explain(
     if stored is None:
         return None
     as_of = stored.computed_at
-    touchpoints, stages, maps = await load_facts(session, workspace_id, as_of)
-    health = model.compute(touchpoints, stages, maps)
-    shares, drivers = _shares(health, touchpoints, maps, subject_type, subject_id)
+    facts = await load_facts(session, workspace_id, as_of)
+    health = model.compute(*facts)
+    target = await target_of(session, workspace_id)
+    names = names_of(facts)
+    score = score_of(stored)
+    if subject_type is HealthSubject.WORKSPACE:
+        parent, name = model.WORKSPACE_KEY, "The workspace"
+        counted = [p.id for p in model.workspace_parts(health)]
+        placed = placed_on(Feedback.journey_map_id, counted)
+    else:
+        parent, name = subject_id, names.get(subject_id, "")
+        column = {
+            HealthSubject.TOUCHPOINT: Feedback.touchpoint_id,
+            HealthSubject.STAGE: Feedback.stage_id,
+            HealthSubject.JOURNEY_MAP: Feedback.journey_map_id,
+        }[subject_type]
+        placed = placed_on(column, [subject_id])
+    drivers = drivers_of(health, parent, score, names, target, subject_type)
     return Explanation(
-        summary=summarize(score_of(stored)),
-        drivers=sorted(drivers, key=lambda d: d.pull)[:limit],
-        feedback=await _influences(session, workspace_id, health, shares, as_of, limit),
+        summary=summarize(name, score, target, drivers),
+        target=target,
+        drivers=drivers[:limit] if limit else drivers,
+        concerns=await concerns(session, workspace_id, placed, as_of),
     )
-
-
-def _shares(
-    health: model.WorkspaceHealth,
-    touchpoints: list[model.TouchpointFacts],
-    maps: list[model.MapFacts],
-    subject_type: HealthSubject,
-    subject_id: UUID,
-) -> tuple[dict[UUID, float], list[Driver]]:
-    """Each touchpoint's share of the subject's score, and the subject's direct children."""
-    stage_share: dict[UUID, dict[UUID, float]] = defaultdict(dict)
-    for facts in touchpoints:
-        factor = model.MOMENT_OF_TRUTH_FACTOR if facts.moment_of_truth else 1
-        stage_share[facts.stage_id][facts.id] = (facts.current.items + 1) * factor
-    for members in stage_share.values():
-        total = sum(members.values())
-        for key in members:
-            members[key] /= total
-    stages_of_map: dict[UUID, list[UUID]] = defaultdict(list)
-    map_of_stage = {f.stage_id: f.journey_map_id for f in touchpoints}
-    for stage_id in health.stages:
-        stages_of_map[map_of_stage[stage_id]].append(stage_id)
-
-    def of_stage(stage_id: UUID, share: float) -> dict[UUID, float]:
-        return {t: s * share for t, s in stage_share[stage_id].items()}
-
-    def of_map(map_id: UUID, share: float) -> dict[UUID, float]:
-        found: dict[UUID, float] = {}
-        for stage_id in stages_of_map[map_id]:
-            found.update(of_stage(stage_id, share / len(stages_of_map[map_id])))
-        return found
-
-    def driver(
-        kind: HealthSubject, child: UUID, score: model.Score, share: float, parent: float
-    ) -> Driver:
-        return Driver(kind, child, score.score, share, share * (score.score - parent))
-
-    if subject_type is HealthSubject.TOUCHPOINT:
-        return {subject_id: 1.0}, []
-    if subject_type is HealthSubject.STAGE:
-        parent = health.stages[subject_id].score
-        members = stage_share[subject_id]
-        return of_stage(subject_id, 1.0), [
-            driver(HealthSubject.TOUCHPOINT, t, health.touchpoints[t], s, parent)
-            for t, s in members.items()
-        ]
-    if subject_type is HealthSubject.JOURNEY_MAP:
-        parent = health.maps[subject_id].score
-        children = stages_of_map[subject_id]
-        return of_map(subject_id, 1.0), [
-            driver(HealthSubject.STAGE, s, health.stages[s], 1 / len(children), parent)
-            for s in children
-        ]
-    counted = [m.id for m in maps if m.counts_for_workspace and m.id in health.maps]
-    if not counted or health.workspace is None:
-        return {}, []
-    shares: dict[UUID, float] = {}
-    for map_id in counted:
-        shares.update(of_map(map_id, 1 / len(counted)))
-    heaviest = sorted(shares, key=shares.__getitem__, reverse=True)[:MAX_TOUCHPOINTS_SEARCHED]
-    return {t: shares[t] for t in heaviest}, [
-        driver(
-            HealthSubject.JOURNEY_MAP, m, health.maps[m], 1 / len(counted), health.workspace.score
-        )
-        for m in counted
-    ]
-
-
-async def _influences(
-    session: AsyncSession,
-    workspace_id: UUID,
-    health: model.WorkspaceHealth,
-    shares: dict[UUID, float],
-    as_of: datetime,
-    limit: int,
-) -> list[Influence]:
-    found = await evidence.rows_of(session, workspace_id, shares)
-    if not found:
-        return []
-    pulls: dict[str, tuple[dict[UUID, float], dict[UUID, float]]] = {}
-    for name in ("satisfaction", "sentiment"):
-        factor: dict[UUID, float] = {}
-        mean: dict[UUID, float] = {}
-        for touchpoint_id, row in found.items():
-            weight, total, count = (
-                getattr(row, f"{name}_weight"),
-                getattr(row, f"{name}_total"),
-                getattr(row, f"{name}_count"),
-            )
-            component = next(
-                (c for c in health.touchpoints[touchpoint_id].components if c.name == name), None
-            )
-            if not count or weight <= 0 or component is None:
-                continue
-            shrink = count / (count + model.SHRINK_K)
-            factor[touchpoint_id] = shares[touchpoint_id] * component.weight * shrink * 100 / weight
-            mean[touchpoint_id] = total / weight
-        if factor:
-            pulls[name] = (factor, mean)
-    if not pulls:
-        return []
-    return [
-        Influence(feedback_id, touchpoint_id, points)
-        for feedback_id, touchpoint_id, points in await evidence.strongest_influences(
-            session, workspace_id, found, pulls, as_of, limit
-        )
-    ]

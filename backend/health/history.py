@@ -28,9 +28,9 @@ class Bucket(StrEnum):
 @dataclass(frozen=True)
 class Point:
     starts_at: datetime
-    score: float  # the last snapshot in the bucket: where the subject stood at its end
+    score: float | None  # the last snapshot in the bucket: where the subject stood at its end
     sample_size: int
-    confidence: float
+    confidence: float | None  # None: too little evidence for a score
 
 
 def bucket_start(day: date, bucket: Bucket) -> date:

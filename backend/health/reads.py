@@ -16,19 +16,24 @@ from backend.models import HealthAlert, HealthScore
 def score_of(row: HealthScore) -> model.Score:
     """A stored score back into the model's terms, for reads and explanations."""
     return model.Score(
+        state=model.State(row.state),
         score=row.score,
+        low=row.low,
+        high=row.high,
+        standard_error=row.standard_error,
         components=tuple(model.Component(**c) for c in row.components),
         sample_size=row.sample_size,
-        confidence=row.confidence,
         previous=row.previous_score,
         previous_sample_size=row.previous_sample_size,
+        scored_parts=row.scored_parts,
+        parts=row.parts,
     )
 
 
 async def portfolio_of(
     session: AsyncSession, organization_id: UUID
 ) -> tuple[model.Score, datetime] | None:
-    """The mean of the workspace scores the session can see (its tenant scope decides)."""
+    """The mean of the scored workspaces the session can see (its tenant scope decides)."""
     rows = await scores.workspace_scores_of_organization(session, organization_id)
     score = model.portfolio(score_of(row) for row in rows)
     if score is None:

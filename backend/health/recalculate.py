@@ -1,8 +1,8 @@
 """Recalculating a workspace's health: pending requests in, stored scores and snapshots out.
 
-A pass refreshes the evidence of the touchpoints that changed (all of them in a
+A pass refreshes the evidence of the touchpoints that changed (every subject in a
 full pass), then computes every score of the workspace from evidence and
-structure: the second step reads one row per touchpoint, so it stays cheap
+structure: the second step reads a few rows per touchpoint, so it stays cheap
 while the first, which reads feedback, touches only what moved.
 """
 
@@ -19,7 +19,7 @@ from backend import gc_tuning
 from backend.db.types import utcnow
 from backend.health import alerts, model
 from backend.health.repository import evidence, requests, scores
-from backend.health.repository.facts import load_facts
+from backend.health.repository.facts import load_facts, load_structure, windows_of
 from backend.models import HealthSubject
 
 STRUCTURE_CHANGED = "structure"
@@ -70,6 +70,16 @@ async def _recalculate(
     health = model.compute(*await load_facts(session, workspace_id, as_of))
     await _store(session, workspace_id, health, as_of)
     return PassResult(full, len(pending), refreshed, health)
+
+
+async def health_as_of(
+    session: AsyncSession, workspace_id: UUID, as_of: datetime
+) -> model.WorkspaceHealth:
+    """Every score as of a past moment, straight from feedback: the stored evidence is
+    neither read nor written. The structure (maps, pain points, emotions) is today's:
+    structure keeps no history."""
+    found = windows_of(await evidence.computed(session, workspace_id, as_of))
+    return model.compute(*await load_structure(session, workspace_id, found))
 
 
 def scored_subjects(health: model.WorkspaceHealth, workspace_id: UUID) -> list[scores.Scored]:

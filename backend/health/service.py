@@ -31,7 +31,9 @@ async def recalculate_now(
             {},
             {
                 "touchpoints": len(done.health.touchpoints),
-                "score": None if workspace is None else round(workspace.score, 2),
+                "score": None
+                if workspace is None or workspace.score is None
+                else round(workspace.score, 2),
             },
         ),
     )

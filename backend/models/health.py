@@ -1,4 +1,4 @@
-"""Health tables: touchpoint evidence, current scores, daily history, pending recalculations."""
+"""Health tables: evidence per subject and metric, scores, daily history, pending passes."""
 
 from __future__ import annotations
 
@@ -22,31 +22,30 @@ class HealthSubject(StrEnum):
 
 
 class HealthEvidence(WorkspaceScoped, Base):
-    """One touchpoint's feedback summed for the current and the previous window.
+    """One subject's answers to one metric, summed for the current and the previous window.
 
-    ``id`` is the touchpoint's id. This is the only state derived from feedback:
-    recalculating a touchpoint rewrites its row from its feedback, and every
-    score is computed from these rows and the structure, so an incremental pass
-    and a full one meet in the same place.
+    ``id`` is the subject's id: a touchpoint, or a stage or map for feedback placed on
+    it and on none of its touchpoints (``level`` says which). Per window the item
+    indexes' count, sum and sum of squares (``backend.measures.stats.Moments``), so a
+    metric's mean and interval follow. This is the only state derived from feedback:
+    refreshing a subject rewrites its rows from its feedback, and every score is
+    computed from these rows and the structure, so an incremental pass and a full one
+    meet in the same place.
     """
 
     __tablename__ = "health_evidence"
 
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)  # health.model.Metric
+    level: Mapped[HealthSubject] = mapped_column(
+        enum_column(HealthSubject, "health_evidence_level", length=16)
+    )
     as_of: Mapped[datetime]
-    satisfaction_weight: Mapped[float] = mapped_column(Float, default=0.0)
-    satisfaction_total: Mapped[float] = mapped_column(Float, default=0.0)
-    satisfaction_count: Mapped[int] = mapped_column(Integer, default=0)
-    sentiment_weight: Mapped[float] = mapped_column(Float, default=0.0)
-    sentiment_total: Mapped[float] = mapped_column(Float, default=0.0)
-    sentiment_count: Mapped[int] = mapped_column(Integer, default=0)
-    items: Mapped[int] = mapped_column(Integer, default=0)
-    previous_satisfaction_weight: Mapped[float] = mapped_column(Float, default=0.0)
-    previous_satisfaction_total: Mapped[float] = mapped_column(Float, default=0.0)
-    previous_satisfaction_count: Mapped[int] = mapped_column(Integer, default=0)
-    previous_sentiment_weight: Mapped[float] = mapped_column(Float, default=0.0)
-    previous_sentiment_total: Mapped[float] = mapped_column(Float, default=0.0)
-    previous_sentiment_count: Mapped[int] = mapped_column(Integer, default=0)
-    previous_items: Mapped[int] = mapped_column(Integer, default=0)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    total_sq: Mapped[float] = mapped_column(Float, default=0.0)
+    previous_n: Mapped[int] = mapped_column(Integer, default=0)
+    previous_total: Mapped[float] = mapped_column(Float, default=0.0)
+    previous_total_sq: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class HealthScore(WorkspaceScoped, Base):
@@ -60,11 +59,17 @@ class HealthScore(WorkspaceScoped, Base):
     subject_type: Mapped[HealthSubject] = mapped_column(
         enum_column(HealthSubject, "health_subject", length=16)
     )
-    score: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(24), default="SCORED")  # health.model.State
+    score: Mapped[float | None] = mapped_column(Float)  # None: insufficient evidence
+    low: Mapped[float | None] = mapped_column(Float)  # the 95 % interval
+    high: Mapped[float | None] = mapped_column(Float)
+    standard_error: Mapped[float | None] = mapped_column(Float)
     previous_score: Mapped[float | None] = mapped_column(Float)
     sample_size: Mapped[int] = mapped_column(Integer)
     previous_sample_size: Mapped[int] = mapped_column(Integer, default=0)
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    scored_parts: Mapped[int] = mapped_column(Integer, default=0)  # coverage of a parent
+    parts: Mapped[int] = mapped_column(Integer, default=0)
     components: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -80,9 +85,12 @@ class HealthSnapshot(WorkspaceScoped, Base):
         enum_column(HealthSubject, "health_snapshot_subject", length=16)
     )
     day: Mapped[date] = mapped_column(Date)
-    score: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(24), default="SCORED")
+    score: Mapped[float | None] = mapped_column(Float)
+    low: Mapped[float | None] = mapped_column(Float)
+    high: Mapped[float | None] = mapped_column(Float)
     sample_size: Mapped[int] = mapped_column(Integer)
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
     taken_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -134,7 +142,7 @@ class HealthSettings(WorkspaceScoped, Base):
 
 
 class HealthAlert(WorkspaceScoped, Base):
-    """A map's or the workspace's score crossed the workspace's threshold."""
+    """A touchpoint's, map's or the workspace's score crossed the workspace's threshold."""
 
     __tablename__ = "health_alerts"
     __table_args__ = (

@@ -36,14 +36,33 @@ _TYPE_NAMES = {
 }
 
 
+HealthState = model.State
+strawberry.enum(HealthState, name="HealthState")
+HealthMetric = model.Metric
+strawberry.enum(HealthMetric, name="HealthMetric")
+
+
 @strawberry.type(name="HealthComponent")
 class HealthComponentType:
-    name: str = strawberry.field(description="satisfaction, sentiment, pain or emotion.")
-    value: float = strawberry.field(description="0 to 100.")
-    weight: float = strawberry.field(description="Its share of the score (0 to 1).")
+    name: str = strawberry.field(
+        description="csat, nps, ces, rating, sentiment, or prior (open pain points and the "
+        "mapped emotion)."
+    )
+    value: float = strawberry.field(
+        description="0 to 100: the metric's index (NPS: (NPS + 100) / 2; CSAT: the top-2-box "
+        "%; CES and ratings: the mean answer's place on its own scale, best = 100)."
+    )
+    weight: float = strawberry.field(
+        description="Its share of the score (0 to 1); value x weight summed is the score."
+    )
     sample_size: int
     prior_share: float = strawberry.field(
-        description="How much of the value is the workspace mean rather than own feedback."
+        description="For the prior: its weight k / (k + n), falling as answers accumulate."
+    )
+    low: float | None = strawberry.field(description="The 95 % interval of the value.")
+    high: float | None
+    headline: float | None = strawberry.field(
+        description="As survey tools report it: NPS -100 to 100, CSAT %; null otherwise."
     )
 
     @classmethod
@@ -54,25 +73,76 @@ class HealthComponentType:
             weight=c.weight,
             sample_size=c.sample_size,
             prior_share=c.prior_share,
+            low=c.low,
+            high=c.high,
+            headline=c.headline,
         )
 
 
-@strawberry.type(name="HealthDriver", description="A part of the subject and how it pulls.")
+@strawberry.type(
+    name="HealthDriver", description="A part of the subject and what fixing it is worth."
+)
 class HealthDriverType:
     kind: HealthSubjectKind
     subject_id: strawberry.ID
-    score: float
-    share: float = strawberry.field(description="Its weight in the subject's score (0 to 1).")
-    pull: float = strawberry.field(
-        description="share x (its score - the subject's): negative drags the subject down."
+    name: str = strawberry.field(description="The touchpoint's, stage's or map's name.")
+    state: HealthState
+    score: float | None
+    share: float = strawberry.field(
+        description="Its weight in the subject's score (0 to 1): importance, not volume."
     )
+    gap: float | None = strawberry.field(
+        description="The workspace's target minus its score: + is short of the target."
+    )
+    lift: float = strawberry.field(
+        description="Points the subject would gain if this part reached the target."
+    )
+    own_feedback: bool = strawberry.field(
+        description="Feedback placed on the subject itself, on none of its parts."
+    )
+    pull: float = strawberry.field(
+        description="share x (its score - the subject's).",
+        deprecation_reason="A distance from the average hides a failing part; use lift.",
+    )
+
+    @classmethod
+    def of(cls, d: explain.Driver) -> Self:
+        return cls(
+            kind=d.subject_type,
+            subject_id=strawberry.ID(
+                str(relay.GlobalID(_TYPE_NAMES[d.subject_type], str(d.subject_id)))
+            ),
+            name=d.name,
+            state=d.state,
+            score=d.score,
+            share=d.share,
+            gap=d.gap,
+            lift=d.lift,
+            own_feedback=d.own_feedback,
+            pull=d.pull,
+        )
+
+
+@strawberry.type(name="HealthConcern", description="Unfavourable answers of one metric.")
+class HealthConcernType:
+    metric: HealthMetric
+    unfavourable: int = strawberry.field(
+        description="NPS detractors, CSAT outside the top two boxes, CES or ratings in the "
+        "worse half of the scale, texts with negative sentiment."
+    )
+    answers: int = strawberry.field(description="All answers of the metric in the window.")
+    example_ids: strawberry.Private[list[UUID]]
+
+    @strawberry.field(description="A few of the latest unfavourable items, those with text first.")
+    async def examples(self, info: Info) -> list[Feedback]:
+        feedback_type: type[FeedbackType] = lazy_type(Feedback)
+        found = [await feedback_type.linked(info, i) for i in self.example_ids]
+        return [f for f in found if f is not None]
 
 
 @strawberry.type(name="FeedbackInfluence")
 class FeedbackInfluenceType:
-    points: float = strawberry.field(
-        description="What this item moves the score by, to first order: + raises, - lowers."
-    )
+    points: float
     feedback_id: strawberry.Private[UUID]
 
     @strawberry.field
@@ -83,27 +153,46 @@ class FeedbackInfluenceType:
 
 @strawberry.type(name="HealthExplanation")
 class HealthExplanationType:
-    summary: str
+    summary: str = strawberry.field(description="In plain words, with names.")
     components: list[HealthComponentType]
     drivers: list[HealthDriverType] = strawberry.field(
-        description="The parts pulling the score down most first (none for a touchpoint)."
+        description="The parts whose fixing would lift the score most first (none for a "
+        "touchpoint); parts without a score last."
+    )
+    concerns: list[HealthConcernType] = strawberry.field(
+        description="Per metric, the unfavourable answers in the window, worst share first."
     )
     feedback: list[FeedbackInfluenceType] = strawberry.field(
-        description="The feedback moving the score most, largest effect first."
+        description="Always empty.",
+        deprecation_reason="Single items barely move a score; read concerns.",
     )
 
 
 @strawberry.type(name="HealthScore")
 class HealthScoreType:
-    score: float = strawberry.field(description="0 to 100.")
+    state: HealthState
+    score: float | None = strawberry.field(
+        description="0 to 100; null while there is too little evidence (state says so)."
+    )
+    low: float | None = strawberry.field(description="The 95 % interval around the score.")
+    high: float | None
     components: list[HealthComponentType]
-    sample_size: int = strawberry.field(description="Feedback items in the window.")
-    confidence: float = strawberry.field(description="0 to 1: n / (n + 10).")
+    sample_size: int = strawberry.field(
+        description="Answers and scored texts in the window behind the score."
+    )
+    confidence: float | None = strawberry.field(
+        description="1 - the interval's width / 100: 1 is exact, 0 is anywhere from 0 to "
+        "100; null without a score."
+    )
     trend: float | None = strawberry.field(
         description="Points up (+) or down (-) on the previous window; null without one."
     )
     previous_score: float | None
     previous_sample_size: int
+    scored_parts: int = strawberry.field(
+        description="For a stage, map or workspace: its parts that have a score."
+    )
+    parts: int = strawberry.field(description="For a stage, map or workspace: its parts.")
     computed_at: datetime
     workspace_id: strawberry.Private[UUID]
     subject_id: strawberry.Private[UUID | None]
@@ -123,63 +212,67 @@ class HealthScoreType:
         kind: HealthSubject | None = None,
     ) -> Self:
         return cls(
+            state=score.state,
             score=score.score,
+            low=score.low,
+            high=score.high,
             components=[HealthComponentType.from_model(c) for c in score.components],
             sample_size=score.sample_size,
             confidence=score.confidence,
             trend=score.trend,
             previous_score=score.previous,
             previous_sample_size=score.previous_sample_size,
+            scored_parts=score.scored_parts,
+            parts=score.parts,
             computed_at=computed_at,
             workspace_id=workspace_id,
             subject_id=subject_id,
             subject_kind=kind,
         )
 
-    @strawberry.field(description="Why: components, the parts pulling it, the feedback moving it.")
+    @strawberry.field(description="Why: components, the parts to fix first, the concerns.")
     async def explanation(self, info: Info) -> HealthExplanationType:
         components = self.components
         if self.subject_id is None or self.subject_kind is None:
+            summary = (
+                "No workspace has a score yet."
+                if self.score is None
+                else f"{self.score:.1f}: the mean of its scored workspaces."
+            )
             return HealthExplanationType(
-                summary=f"{self.score:.1f}: the mean of its workspaces' scores.",
-                components=components,
-                drivers=[],
-                feedback=[],
+                summary=summary, components=components, drivers=[], concerns=[], feedback=[]
             )
         async with info.context.read() as session:
             found = await explain.explain(
                 session, self.workspace_id, self.subject_kind, self.subject_id
             )
         if found is None:
-            return HealthExplanationType(summary="", components=components, drivers=[], feedback=[])
+            return HealthExplanationType(
+                summary="", components=components, drivers=[], concerns=[], feedback=[]
+            )
         return HealthExplanationType(
             summary=found.summary,
             components=components,
-            drivers=[
-                HealthDriverType(
-                    kind=d.subject_type,
-                    subject_id=strawberry.ID(
-                        str(relay.GlobalID(_TYPE_NAMES[d.subject_type], str(d.subject_id)))
-                    ),
-                    score=d.score,
-                    share=d.share,
-                    pull=d.pull,
+            drivers=[HealthDriverType.of(d) for d in found.drivers],
+            concerns=[
+                HealthConcernType(
+                    metric=c.metric,
+                    unfavourable=c.unfavourable,
+                    answers=c.answers,
+                    example_ids=c.examples,
                 )
-                for d in found.drivers
+                for c in found.concerns
             ],
-            feedback=[
-                FeedbackInfluenceType(points=i.points, feedback_id=i.feedback_id)
-                for i in found.feedback
-            ],
+            feedback=[],
         )
 
 
 @strawberry.type(name="HealthPoint", description="A subject's score at the end of a bucket.")
 class HealthPointType:
     starts_at: datetime
-    score: float
+    score: float | None = strawberry.field(description="Null: too little evidence that day.")
     sample_size: int
-    confidence: float
+    confidence: float | None
 
 
 async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:
@@ -197,7 +290,8 @@ strawberry.enum(StaleReason, name="StaleReason")
 @strawberry.type(name="HealthSettings", description="A workspace's health thresholds.")
 class HealthSettingsType:
     alert_below: float | None = strawberry.field(
-        description="An alert when a map's or the workspace's score crosses it; null: none."
+        description="An alert when a touchpoint's, map's or the workspace's score crosses it; "
+        "null: none."
     )
     stale_after_days: int = strawberry.field(description="A map not reviewed this long is stale.")
     sharp_drop_points: float = strawberry.field(

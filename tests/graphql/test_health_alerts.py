@@ -30,7 +30,7 @@ REVIEW = """mutation($id: ID!) { markJourneyMapReviewed(input: {id: $id, note: "
 
 async def _rate_all(database: Database, world: World, value: int, days_ago: float) -> None:
     for touchpoint in world.touchpoint_ids:
-        for _ in range(3):
+        for _ in range(5):  # enough for a score
             await add_feedback(
                 database,
                 world,
@@ -64,7 +64,12 @@ async def test_crossing_the_threshold_records_an_alert_and_an_event(
     assert score < 50
     found = (await gql(ALERTS, {"ws": ws}, token=tenant_a.token))["data"]["workspace"]
     kinds = {(a["node"]["subjectKind"], a["node"]["kind"]) for a in found["healthAlerts"]["edges"]}
-    assert kinds == {("JOURNEY_MAP", "FELL_BELOW"), ("WORKSPACE", "FELL_BELOW")}
+    assert kinds == {
+        ("TOUCHPOINT", "FELL_BELOW"),
+        ("JOURNEY_MAP", "FELL_BELOW"),
+        ("WORKSPACE", "FELL_BELOW"),
+    }
+    assert found["healthAlerts"]["totalCount"] == 6  # four touchpoints, the map, the workspace
     map_alert = next(
         a["node"]
         for a in found["healthAlerts"]["edges"]
@@ -78,12 +83,12 @@ async def test_crossing_the_threshold_records_an_alert_and_an_event(
                 select(OutboxEvent.event_type).where(OutboxEvent.event_type == "health.alert")
             )
         ).all()
-    assert len(events) == 2
+    assert len(events) == 6
 
     # Recalculating again without a change crosses nothing: no new alert.
     await gql(RECALCULATE, {"ws": ws}, token=tenant_a.token)
     again = (await gql(ALERTS, {"ws": ws}, token=tenant_a.token))["data"]["workspace"]
-    assert again["healthAlerts"]["totalCount"] == 2
+    assert again["healthAlerts"]["totalCount"] == 6
 
     # Customers come round: the score climbs back over the threshold.
     for _ in range(8):
@@ -93,7 +98,7 @@ async def test_crossing_the_threshold_records_an_alert_and_an_event(
     ]["score"]
     assert back >= 50
     recovered = (await gql(ALERTS, {"ws": ws}, token=tenant_a.token))["data"]["workspace"]
-    assert recovered["healthAlerts"]["totalCount"] == 4
+    assert recovered["healthAlerts"]["totalCount"] == 12
     newest = {a["node"]["kind"] for a in recovered["healthAlerts"]["edges"][:2]}
     assert newest == {"RECOVERED"}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.vocabulary.feedback import MeasureKind
@@ -18,12 +20,15 @@ RECALCULATE = """mutation($input: RecalculateHealthInput!) {
     errors { code field } } }"""
 
 MAP = """query($id: ID!) { journeyMap(id: $id) {
-  health { score sampleSize confidence trend components { name value weight }
-    explanation { summary drivers { kind score pull }
-      feedback { points feedback { externalId measureValue } } } }
-  stages { health { score sampleSize }
-    touchpoints { name health { score sampleSize components { name value priorShare }
-      explanation { summary feedback { points feedback { measureValue } } } } } } } }"""
+  health { state score low high sampleSize confidence trend scoredParts parts
+    components { name value weight }
+    explanation { summary drivers { kind name state score share gap lift }
+      concerns { metric unfavourable answers examples { measureValue } }
+      feedback { points } } }
+  stages { health { state score sampleSize }
+    touchpoints { name health { state score sampleSize
+      components { name value priorShare headline }
+      explanation { summary drivers { name } } } } } } }"""
 
 PORTFOLIO = """query($slug: String!) { organization(slug: $slug) {
   health { score sampleSize explanation { summary } }
@@ -35,12 +40,14 @@ HISTORY = """query($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: HealthBu
 
 
 async def _world_with_feedback(database: Database, tenant: Tenant):  # type: ignore[no-untyped-def]
+    """T0.0 (emotion -2) with CSAT 100 %; T0.1, a moment of truth (emotion -1, an open
+    HIGH pain point), with CSAT 20 %; the second stage without feedback."""
     world = await build_world(database, tenant.workspace_ids[0])
     happy, unhappy = world.touchpoint_ids[0], world.touchpoint_ids[1]
     now = utcnow()
-    for value in (5, 5, 5, 4):
+    for value in (5, 5, 5, 4, 4):
         await add_feedback(database, world, happy, value=value, occurred_at=now - timedelta(days=2))
-    for value in (1, 2, 5):
+    for value in (1, 2, 5, 1, 2):
         await add_feedback(
             database, world, unhappy, value=value, occurred_at=now - timedelta(days=3)
         )
@@ -62,33 +69,50 @@ async def test_scores_on_every_level_after_an_admin_recalculates(
     payload = done["data"]["recalculateHealth"]
     assert payload["errors"] == []
     assert payload["touchpoints"] == 4
-    assert payload["health"]["sampleSize"] == 7
+    assert payload["health"]["sampleSize"] == 10
 
     found = (await gql(MAP, {"id": map_id}, token=tenant_a.token))["data"]["journeyMap"]
     health = found["health"]
-    assert 0 <= health["score"] <= 100
-    assert health["sampleSize"] == 7
-    assert {c["name"] for c in health["components"]} == {
-        "satisfaction",
-        "pain",
-        "emotion",
-    }
     touchpoints = [t for s in found["stages"] for t in s["touchpoints"]]
     happy, unhappy = touchpoints[0]["health"], touchpoints[1]["health"]
-    assert happy["score"] > unhappy["score"]
-    pain = {c["name"]: c["value"] for c in unhappy["components"]}["pain"]
-    assert pain == 85  # one open HIGH pain point
-    # The unhappy touchpoint's explanation ranks its feedback by effect: its one good
-    # rating (5) stands out most from the mean and raises it; its worst (1) lowers it most.
-    moved = touchpoints[1]["health"]["explanation"]["feedback"]
-    assert [m["feedback"]["measureValue"] for m in moved] == [5, 1, 2]
-    assert moved[0]["points"] > 0 > moved[2]["points"] > moved[1]["points"]
-    assert "satisfaction" in touchpoints[1]["health"]["explanation"]["summary"]
-    # The map's explanation: its stages as drivers, weakest first.
-    drivers = health["explanation"]["drivers"]
-    assert [d["kind"] for d in drivers] == ["STAGE", "STAGE"]
-    assert drivers[0]["pull"] <= drivers[1]["pull"]
-    assert health["explanation"]["feedback"]
+    # Happy: CSAT 100 less its emotion's cost (15 points at weight 5 / (5 + 5)).
+    assert happy["score"] == pytest.approx(92.5)
+    # Unhappy: CSAT 20; the pain point and emotion (22.5 points) pull it to 0 at weight 1/2.
+    assert unhappy["score"] == pytest.approx(10.0)
+    components = {c["name"]: c for c in unhappy["components"]}
+    assert components["csat"]["headline"] == pytest.approx(20.0)
+    assert components["prior"]["priorShare"] == pytest.approx(0.5)
+    assert "T0.1 scores 10.0" in unhappy["explanation"]["summary"]
+    assert "CSAT 20 % (5 answers)" in unhappy["explanation"]["summary"]
+    assert [t["health"]["state"] for t in touchpoints[2:]] == ["INSUFFICIENT_EVIDENCE"] * 2
+    assert [t["health"]["score"] for t in touchpoints[2:]] == [None, None]
+    # The map: the first stage's importance-weighted mean (1 x 92.5 + 3 x 10) / 4; the
+    # second stage has no score and is left out, but counted in the coverage.
+    assert health["state"] == "SCORED"
+    assert health["score"] == pytest.approx(30.625)
+    assert health["low"] < health["score"] < health["high"]
+    assert health["confidence"] == pytest.approx(1 - (health["high"] - health["low"]) / 100)
+    assert (health["scoredParts"], health["parts"]) == (1, 2)
+    assert health["sampleSize"] == 10
+    assert sum(c["weight"] * c["value"] for c in health["components"]) == pytest.approx(
+        health["score"]
+    )
+    assert found["stages"][1]["health"]["state"] == "INSUFFICIENT_EVIDENCE"
+    explanation = health["explanation"]
+    drivers = explanation["drivers"]
+    assert [(d["kind"], d["name"], d["state"]) for d in drivers] == [
+        ("STAGE", "S0", "SCORED"),
+        ("STAGE", "S1", "INSUFFICIENT_EVIDENCE"),
+    ]
+    assert drivers[0]["share"] == 1
+    assert drivers[0]["gap"] == pytest.approx(75 - 30.625)
+    assert drivers[0]["lift"] == pytest.approx(75 - 30.625)
+    [csat] = explanation["concerns"]
+    assert (csat["metric"], csat["unfavourable"], csat["answers"]) == ("CSAT", 4, 10)
+    assert len(csat["examples"]) == 3
+    assert all(e["measureValue"] <= 3 for e in csat["examples"])  # unfavourable ones
+    assert explanation["feedback"] == []
+    assert "S0" in explanation["summary"]
 
 
 async def test_the_portfolio_is_the_mean_of_the_workspaces(
@@ -104,7 +128,7 @@ async def test_the_portfolio_is_the_mean_of_the_workspaces(
     ]
     assert len(scored) == 1  # the second workspace has no map yet
     assert org["health"]["score"] == scored[0]
-    assert org["health"]["sampleSize"] == 7
+    assert org["health"]["sampleSize"] == 10
 
 
 async def test_history_has_todays_snapshot_in_each_bucket(
@@ -125,7 +149,7 @@ async def test_history_has_todays_snapshot_in_each_bucket(
             token=tenant_a.token,
         )
         [point] = body["data"]["journeyMap"]["healthHistory"]
-        assert point["sampleSize"] == 7
+        assert point["sampleSize"] == 10
 
 
 async def test_history_refuses_a_backwards_range(

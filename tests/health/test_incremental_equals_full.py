@@ -1,8 +1,9 @@
 """Incremental recalculation equals a full one, on the real database.
 
-Random sequences of changes to a fresh workspace: feedback on random touchpoints (any
-measure or none, any value, ages on and off the windows' edges, maybe a sentiment), a
-sentiment scored later, pain points opened and resolved, emotions changed. Each change
+Random sequences of changes to a fresh workspace: feedback on random touchpoints, or on
+a stage or the map alone (any measure or none, any value, ages on and off the windows'
+edges, maybe a scored sentiment), a sentiment scored later, pain points opened and
+resolved, emotions changed. Each change
 writes the request its outbox handler writes; a pass follows it or, when the example
 says so, a later change's pass takes several at once. Then every stored score and
 evidence row must be what one full pass at the same moment writes, and the scores
@@ -24,8 +25,10 @@ from sqlalchemy import func, select, update
 
 from backend.db.engine import Database
 from backend.health import model, recalculate
-from backend.health.repository.evidence import COLUMNS
+from backend.health.repository.evidence import SUMS
 from backend.health.repository.facts import load_facts
+from backend.measures.scales import DEFAULT_SCALES, item_index
+from backend.measures.stats import Moments
 from backend.models import (
     Feedback,
     HealthEvidence,
@@ -34,17 +37,17 @@ from backend.models import (
     PainPoint,
     Touchpoint,
 )
-from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind
+from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import PainPointStatus, Severity
 from tests.fixtures.tenants import seed_tenant
 from tests.health.worlds import World, add_feedback, build_world
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TOUCHPOINTS = 6  # 2 stages x 3
+# Where an item is placed: a touchpoint, or (the three after) stage 0 or 1 alone, the map alone.
+PLACES = TOUCHPOINTS + 3
 SAME = 1e-9  # incremental against full: the same SQL, summed in another order at most
-# Against evidence summed in Python: SQLite's julianday() keeps milliseconds, which moves
-# a weight by up to ~3e-10 relatively.
-REFERENCE = 1e-6
+REFERENCE = 1e-6  # against sums in Python
 _serial = count()
 
 # Ages in days: both windows' edges exactly (90 is the previous window's first day, 180
@@ -55,11 +58,12 @@ ages |= st.floats(-5, 190)
 
 @st.composite
 def items(draw: st.DrawFn) -> tuple[Any, ...]:
-    """(touchpoint index, measure, value, sentiment, age in days) of one feedback item."""
+    """(place index, measure, value, sentiment, age in days) of one feedback item."""
     kind = draw(st.none() | st.sampled_from(list(MeasureKind)))
     value = None if kind is None else draw(st.integers(*MEASURE_RANGES[kind]))
     sentiment = draw(st.none() | st.floats(-1, 1))
-    return (draw(st.integers(0, TOUCHPOINTS - 1)), kind, value, sentiment, draw(ages))
+    place = draw(st.integers(0, TOUCHPOINTS - 1) | st.integers(0, PLACES - 1))
+    return (place, kind, value, sentiment, draw(ages))
 
 
 # A feedback batch (1-4 items on any touchpoints) is one request naming each touchpoint.
@@ -78,8 +82,8 @@ steps = st.lists(st.tuples(changes, st.booleans()), min_size=3, max_size=14)
 
 @dataclass
 class Given:
-    """What the test wrote: the world and its feedback (touchpoint, kind, value,
-    sentiment, occurred_at, id), for the reference sums."""
+    """What the test wrote: the world and its feedback (subject it is placed on, kind,
+    value, sentiment, occurred_at, id), for the reference sums."""
 
     world: World
     feedback: list[list[Any]] = field(default_factory=list)
@@ -92,19 +96,25 @@ async def apply(database: Database, given: Given, change: tuple[Any, ...]) -> No
     if change[0] == "feedback":
         touched: list[UUID] = []
         for index, measure, value, sentiment, age in change[1]:
-            touchpoint = world.touchpoint_ids[index]
+            touchpoint = world.touchpoint_ids[index] if index < TOUCHPOINTS else None
+            stage = (
+                world.stage_ids[index - TOUCHPOINTS] if TOUCHPOINTS <= index < PLACES - 1 else None
+            )
             occurred_at = NOW - timedelta(days=age)
             feedback_id = await add_feedback(
                 database,
                 world,
                 touchpoint,
+                stage_id=stage,
                 measure=measure,
                 value=value,
                 sentiment=sentiment,
                 occurred_at=occurred_at,
             )
-            given.feedback.append([touchpoint, measure, value, sentiment, occurred_at, feedback_id])
-            touched += [] if touchpoint in touched else [touchpoint]
+            placed = touchpoint or stage or world.map_id
+            given.feedback.append([placed, measure, value, sentiment, occurred_at, feedback_id])
+            if touchpoint is not None and touchpoint not in touched:
+                touched.append(touchpoint)
         await note(database, given, recalculate.FEEDBACK_RECEIVED, touched)
         return
     kind, touchpoint = change[0], world.touchpoint_ids[change[1]]
@@ -115,7 +125,9 @@ async def apply(database: Database, given: Given, change: tuple[Any, ...]) -> No
                 return
             mine[-1][3] = change[2]
             await session.execute(
-                update(Feedback).where(Feedback.id == mine[-1][5]).values(sentiment=change[2])
+                update(Feedback)
+                .where(Feedback.id == mine[-1][5])
+                .values(sentiment=change[2], sentiment_status=SentimentStatus.SCORED)
             )
         elif kind == "pain":
             session.add(
@@ -188,7 +200,6 @@ async def stored(database: Database, world: World) -> tuple[dict[UUID, Any], dic
             .where(HealthRequest.workspace_id == world.workspace_id)
         )
     assert pending == 0
-    names = [*COLUMNS, *(f"previous_{c}" for c in COLUMNS)]
     return (
         {
             row.id: (
@@ -202,11 +213,20 @@ async def stored(database: Database, world: World) -> tuple[dict[UUID, Any], dic
                     (c["name"], c["value"], c["weight"], c["sample_size"], c["prior_share"])
                     for c in row.components
                 ],
+                row.state,
+                row.low,
+                row.high,
+                row.standard_error,
+                row.scored_parts,
+                row.parts,
                 row.computed_at,
             )
             for row in scores
         },
-        {row.id: (row.as_of, *(getattr(row, n) for n in names)) for row in evidence},
+        {
+            (row.id, row.metric): (row.level, row.as_of, *(getattr(row, n) for n in SUMS))
+            for row in evidence
+        },
     )
 
 
@@ -222,30 +242,23 @@ def close(a: Any, b: Any, tolerance: float) -> bool:
     return bool(a == b)
 
 
-def reference_evidence(feedback: list[list[Any]], touchpoint: UUID) -> tuple[Any, Any]:
-    """(current, previous) evidence of one touchpoint, summed in Python as the model says."""
-    windows: list[list[tuple[float, float | None, float | None]]] = [[], []]
-    for found, kind, value, sentiment, occurred_at, _ in feedback:
+def reference_evidence(feedback: list[list[Any]], subject: UUID) -> tuple[Any, Any]:
+    """(current, previous) evidence of one subject, summed in Python: each answer's item
+    index on its kind's default scale, each scored sentiment's (s + 1) x 50."""
+    windows: list[dict[model.Metric, Moments]] = [{}, {}]
+    for placed, kind, value, sentiment, occurred_at, _ in feedback:
         age = NOW - occurred_at
-        if found != touchpoint or not timedelta(0) <= age < 2 * model.WINDOW:
+        if placed != subject or not timedelta(0) <= age < 2 * model.WINDOW:
             continue
-        previous = age >= model.WINDOW
-        weight = model.recency_weight(age - model.WINDOW if previous else age)
-        measured = None if kind is None else model.normalised_measure(kind, value)
-        felt = None if sentiment is None else (sentiment + 1) / 2
-        windows[previous].append((weight, measured, felt))
-
-    def summed(items: list[tuple[float, float | None, float | None]]) -> model.Evidence:
-        satisfaction, sentiment = model.Tally(), model.Tally()
-        for w, measured, felt in items:
-            if measured is not None:
-                satisfaction += model.Tally(w, w * measured, 1)
-            if felt is not None:
-                sentiment += model.Tally(w, w * felt, 1)
-        carrying = sum(1 for _, m, f in items if m is not None or f is not None)
-        return model.Evidence(satisfaction, sentiment, carrying)
-
-    return summed(windows[0]), summed(windows[1])
+        window = windows[age >= model.WINDOW]
+        readings = []
+        if kind is not None:
+            readings.append((model.metric_of(kind), item_index(DEFAULT_SCALES[kind], value)))
+        if sentiment is not None:
+            readings.append((model.Metric.SENTIMENT, model.sentiment_index(sentiment)))
+        for metric, x in readings:
+            window[metric] = window.get(metric, Moments()) + Moments(1, x, x * x)
+    return windows[0], windows[1]
 
 
 async def assert_scores_follow_the_reference(
@@ -254,11 +267,14 @@ async def assert_scores_follow_the_reference(
     world = given.world
     async with database.transaction(world.binding()) as session:
         touchpoints, stages, maps = await load_facts(session, world.workspace_id, NOW)
-    facts = []
-    for t in touchpoints:
-        current, previous = reference_evidence(given.feedback, t.id)
-        facts.append(replace(t, current=current, previous=previous))
-    health = model.compute(facts, stages, maps)
+
+    def summed(f: Any) -> Any:
+        current, previous = reference_evidence(given.feedback, f.id)
+        return replace(f, current=current, previous=previous)
+
+    health = model.compute(
+        [summed(t) for t in touchpoints], [summed(s) for s in stages], [summed(m) for m in maps]
+    )
     expected = {**health.touchpoints, **health.stages, **health.maps}
     if health.workspace is not None:
         expected[world.workspace_id] = health.workspace
@@ -267,6 +283,8 @@ async def assert_scores_follow_the_reference(
         row = rows[subject]
         mine = (score.score, score.previous, score.sample_size, score.previous_sample_size)
         assert close(list(row[1:5]), list(mine), REFERENCE), (subject, row, score)
+        assert row[7] == score.state, (subject, row, score)
+        assert close([row[8], row[9]], [score.low, score.high], REFERENCE), (subject, row, score)
         assert close(row[5], score.confidence, REFERENCE), (subject, row, score)
         assert close(
             row[6],
@@ -285,9 +303,10 @@ async def test_incremental_passes_equal_a_full_one(
     database: Database, steps: list[tuple[tuple[Any, ...], bool]]
 ) -> None:
     """After any sequence of changes, each followed by its request and (maybe) an
-    incremental pass at NOW, every score row (score, previous score, sample sizes,
-    confidence, components) and every evidence row equals, within 1e-9, what a full pass
-    at NOW then writes; and the scores are the model's over evidence summed in Python."""
+    incremental pass at NOW, every score row (state, score, interval, previous score,
+    sample sizes, coverage, components) and every evidence row equals, within 1e-9, what
+    a full pass at NOW then writes; and the scores are the model's over evidence summed
+    in Python."""
     # The fixture empties tables after the test, not between examples: a workspace each.
     tenant = await seed_tenant(database, f"incremental-{next(_serial)}", workspaces=1)
     world = await build_world(database, tenant.workspace_ids[0], stages=2, touchpoints_per_stage=3)
@@ -308,12 +327,8 @@ async def test_incremental_passes_equal_a_full_one(
     full_scores, full_evidence = await stored(database, world)
 
     assert incremental_evidence.keys() == full_evidence.keys()
-    for touchpoint, row in full_evidence.items():
-        assert close(incremental_evidence[touchpoint], row, SAME), (
-            touchpoint,
-            incremental_evidence[touchpoint],
-            row,
-        )
+    for key, row in full_evidence.items():
+        assert close(incremental_evidence[key], row, SAME), (key, incremental_evidence[key], row)
     assert incremental_scores.keys() == full_scores.keys()
     for subject, row in full_scores.items():
         assert close(incremental_scores[subject], row, SAME), (
@@ -345,6 +360,9 @@ async def test_a_burst_of_50_requests_is_taken_in_one_pass(database: Database) -
     assert done.touchpoints_refreshed == 50
     assert set(done.health.touchpoints) == set(world.touchpoint_ids)
     assert all(s.sample_size == 1 for s in done.health.touchpoints.values())
+    assert all(
+        s.state is model.State.INSUFFICIENT_EVIDENCE for s in done.health.touchpoints.values()
+    )
     async with database.transaction(world.binding(), write=True) as session:
         assert await recalculate.recalculate(session, world.workspace_id, as_of=NOW) is None
         pending = await session.scalar(

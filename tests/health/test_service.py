@@ -36,9 +36,13 @@ async def _pass(
 
 
 async def _evidence_items(database: Database, world: World) -> dict[UUID, int]:
+    """Answers and scored texts in the current window, per subject with evidence."""
     async with database.transaction(world.binding()) as session:
         rows = (await session.scalars(select(HealthEvidence))).all()
-    return {row.id: row.items for row in rows}
+    found: dict[UUID, int] = {}
+    for row in rows:
+        found[row.id] = found.get(row.id, 0) + row.n
+    return found
 
 
 async def _rate_all(database: Database, world: World, value: int, times: int = 1) -> None:
@@ -92,7 +96,7 @@ async def test_an_alert_is_raised_once_per_crossing(
     database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
 ) -> None:
     world, _ = await _setup(database, tenant_a)
-    await _rate_all(database, world, 1)
+    await _rate_all(database, world, 1, times=5)
 
     fell = await _pass(database, world, full=True)
     assert fell is not None
@@ -107,14 +111,19 @@ async def test_an_alert_is_raised_once_per_crossing(
 
     async with database.transaction(world.binding()) as session:
         found = (await session.scalars(select(HealthAlert))).all()
-    assert sorted((a.subject_type, a.kind) for a in found) == sorted(
-        [
-            (HealthSubject.JOURNEY_MAP, AlertKind.FELL_BELOW),
-            (HealthSubject.WORKSPACE, AlertKind.FELL_BELOW),
-            (HealthSubject.JOURNEY_MAP, AlertKind.RECOVERED),
-            (HealthSubject.WORKSPACE, AlertKind.RECOVERED),
+    # Touchpoints too, each once each way; stages raise none.
+    crossings = [
+        (HealthSubject.JOURNEY_MAP, AlertKind.FELL_BELOW),
+        (HealthSubject.WORKSPACE, AlertKind.FELL_BELOW),
+        (HealthSubject.JOURNEY_MAP, AlertKind.RECOVERED),
+        (HealthSubject.WORKSPACE, AlertKind.RECOVERED),
+    ]
+    for _ in world.touchpoint_ids:
+        crossings += [
+            (HealthSubject.TOUCHPOINT, AlertKind.FELL_BELOW),
+            (HealthSubject.TOUCHPOINT, AlertKind.RECOVERED),
         ]
-    )
+    assert sorted((a.subject_type, a.kind) for a in found) == sorted(crossings)
     events = await outbox_events(inspector_engine, world.workspace_id, "health.alert")
     assert sorted(e["alert_id"] for e in events) == sorted(str(a.id) for a in found)
 
@@ -128,7 +137,7 @@ async def test_no_alerts_once_alert_below_is_turned_off(
             session, access, UpdateThresholds(world.workspace_id, alert_below=None)
         )
     assert settings == alerts.Thresholds(alert_below=None)
-    await _rate_all(database, world, 1)
+    await _rate_all(database, world, 1, times=5)
     await _pass(database, world, full=True)
     async with database.transaction(world.binding()) as session:
         assert (await session.scalars(select(HealthAlert))).all() == []

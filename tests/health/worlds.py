@@ -12,7 +12,7 @@ from backend.audit.recorder import bind_actor
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.models import Feedback, JourneyMap, PainPoint, Stage, Touchpoint
-from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import MapStatus, PainPointStatus, Severity
 
 _serial = count()
@@ -24,15 +24,22 @@ class World:
     map_id: UUID
     stage_ids: list[UUID] = field(default_factory=list)
     touchpoint_ids: list[UUID] = field(default_factory=list)
+    stage_of: dict[UUID, UUID] = field(default_factory=dict)  # touchpoint -> its stage
 
     def binding(self) -> TenantBinding:
         return TenantBinding(frozenset({self.workspace_id}))
 
 
 async def build_world(
-    db: Database, workspace_id: UUID, *, stages: int = 2, touchpoints_per_stage: int = 2
+    db: Database,
+    workspace_id: UUID,
+    *,
+    stages: int = 2,
+    touchpoints_per_stage: int = 2,
+    emotions: bool = True,
 ) -> World:
-    """An active current-state map with stages and touchpoints (the second is a moment of truth)."""
+    """An active current-state map with stages and touchpoints (the second is a moment of
+    truth); touchpoints carry a mapped emotion unless ``emotions`` is off."""
     async with db.transaction(TenantBinding(frozenset({workspace_id})), write=True) as session:
         bind_actor(session, Actor.system())
         journey_map = JourneyMap(
@@ -56,40 +63,88 @@ async def build_world(
                     position=t,
                     name=f"T{s}.{t}",
                     moment_of_truth=t == 1,
-                    emotion=(s + t) % 5 - 2,
+                    emotion=(s + t) % 5 - 2 if emotions else None,
                 )
                 session.add(touchpoint)
                 await session.flush()
                 world.touchpoint_ids.append(touchpoint.id)
+                world.stage_of[touchpoint.id] = stage.id
     return world
 
 
 async def add_feedback(
     db: Database,
     world: World,
-    touchpoint_id: UUID,
+    touchpoint_id: UUID | None,
     *,
     measure: MeasureKind | None = MeasureKind.CSAT,
     value: int | None = 4,
     sentiment: float | None = None,
     occurred_at: datetime,
+    stage_id: UUID | None = None,
+    text: str = "",
 ) -> UUID:
+    """Feedback on a touchpoint (placed on its stage and map too, as ingestion places
+    it), or with ``touchpoint_id`` None on ``stage_id`` or else on the map alone. A
+    sentiment given is SCORED; without one the text is UNSCORED."""
+    if touchpoint_id is not None:
+        stage_id = world.stage_of.get(touchpoint_id)
     async with db.transaction(world.binding(), write=True) as session:
         row = Feedback(
             workspace_id=world.workspace_id,
             source=FeedbackSource.SURVEY,
             external_id=f"fb-{next(_serial)}",
             journey_map_id=world.map_id,
+            stage_id=stage_id,
             touchpoint_id=touchpoint_id,
             measure=measure,
             measure_value=value,
             sentiment=sentiment,
-            text="",
+            sentiment_status=SentimentStatus.UNSCORED
+            if sentiment is None
+            else SentimentStatus.SCORED,
+            text=text,
             occurred_at=occurred_at,
         )
         session.add(row)
         await session.flush()
         return row.id
+
+
+async def add_many(
+    db: Database,
+    world: World,
+    touchpoint_id: UUID | None,
+    answers: list[tuple[MeasureKind | None, int | None]],
+    *,
+    occurred_at: datetime,
+    sentiment: float | None = None,
+    stage_id: UUID | None = None,
+    text: str = "",
+) -> None:
+    """Many answers at once (one transaction), placed as ``add_feedback`` places one."""
+    if touchpoint_id is not None:
+        stage_id = world.stage_of.get(touchpoint_id)
+    async with db.transaction(world.binding(), write=True) as session:
+        session.add_all(
+            Feedback(
+                workspace_id=world.workspace_id,
+                source=FeedbackSource.SURVEY,
+                external_id=f"fb-{next(_serial)}",
+                journey_map_id=world.map_id,
+                stage_id=stage_id,
+                touchpoint_id=touchpoint_id,
+                measure=kind,
+                measure_value=value,
+                sentiment=sentiment,
+                sentiment_status=SentimentStatus.UNSCORED
+                if sentiment is None
+                else SentimentStatus.SCORED,
+                text=text,
+                occurred_at=occurred_at,
+            )
+            for kind, value in answers
+        )
 
 
 async def add_pain(db: Database, world: World, touchpoint_id: UUID, severity: Severity) -> None:

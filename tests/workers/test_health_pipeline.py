@@ -89,20 +89,17 @@ async def test_ingested_feedback_moves_health_through_the_worker(
         found: dict[str, Any] | None = body["data"]["node"]["health"]
         return found
 
-    happy = [_item(n, 5, "Checkout was quick and lovely, great service") for n in range(3)]
+    happy = [_item(n, 5, "Checkout was quick and lovely, great service") for n in range(5)]
     answer = await client.post("/ingest/v1/feedback", json=happy, headers=headers)
-    assert answer.json()["accepted"] == 3
+    assert answer.json()["accepted"] == 5
 
-    first = await eventually(lambda: _with_samples(health, 3))
-    components = {c["name"]: c for c in first["components"]}
-    assert components["satisfaction"]["sampleSize"] == 3
-    # The worker scored the texts, and health took the sentiment in.
-    assert components["sentiment"]["sampleSize"] == 3
+    first = await eventually(lambda: _with_answers(health, 5))
+    assert first["score"] is not None  # five answers: enough for a score
 
-    unhappy = [_item(n, 1, "Terrible, the payment failed twice") for n in range(3, 9)]
+    unhappy = [_item(n, 1, "Terrible, the payment failed twice") for n in range(5, 11)]
     answer = await client.post("/ingest/v1/feedback", json=unhappy, headers=headers)
     assert answer.json()["accepted"] == 6
-    second = await eventually(lambda: _with_samples(health, 9))
+    second = await eventually(lambda: _with_answers(health, 11))
     assert second["score"] < first["score"]
 
     # The same payload again changes nothing: duplicates, and the score stays.
@@ -117,8 +114,8 @@ async def test_ingested_feedback_moves_health_through_the_worker(
         e["node"]["externalId"]: e["node"]["sentiment"]
         for e in texts["workspace"]["feedback"]["edges"]
     }
-    assert all(sentiments[f"e2e-{n}"] > 0 for n in range(3))
-    assert all(sentiments[f"e2e-{n}"] < 0 for n in range(3, 9))
+    assert all(sentiments[f"e2e-{n}"] > 0 for n in range(5))
+    assert all(sentiments[f"e2e-{n}"] < 0 for n in range(5, 11))
 
     # Who did what: the owner made the token; the token's requests submitted feedback.
     trail = (await gql(TRAIL, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"]
@@ -130,15 +127,19 @@ async def test_ingested_feedback_moves_health_through_the_worker(
         ("INGESTION_TOKEN", token_id)
     }
     assert len({e["requestId"] for e in submits}) == 3  # each request's own id
-    assert sorted(e["changes"]["accepted"]["after"] for e in submits) == [0, 3, 6]
+    assert sorted(e["changes"]["accepted"]["after"] for e in submits) == [0, 5, 6]
     [created] = [e for e in events if e["action"] == "ingestion_token.create"]
     assert created["actor"]["user"]["email"] == tenant_a.owner_email
     assert token_id
 
 
-async def _with_samples(health: Any, n: int) -> dict[str, Any] | None:
+async def _with_answers(health: Any, n: int) -> dict[str, Any] | None:
+    """The health once its CSAT counts ``n`` answers (scored texts count apart)."""
     found: dict[str, Any] | None = await health()
-    return found if found and found["sampleSize"] == n else None
+    if not found:
+        return None
+    csat = [c for c in found["components"] if c["name"] == "csat"]
+    return found if csat and csat[0]["sampleSize"] == n else None
 
 
 async def test_the_scheduled_full_pass_scores_every_workspace_and_snapshots_today(

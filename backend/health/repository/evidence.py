@@ -1,14 +1,16 @@
-"""Feedback summed into per-touchpoint evidence: one grouped SQL statement, any volume.
+"""Feedback summed into evidence per subject and metric: one grouped SQL statement, any volume.
 
-The database does the per-row work (recency weights, normalised measures,
-conditional sums for the two windows); Python sees one row per touchpoint.
-``model.normalised_measure`` and ``model.recency_weight`` are the reference the
-expressions here mirror, and a test holds the two to each other.
+A feedback item counts for the most specific subject it is placed on: its touchpoint,
+else its stage, else its map. Per (subject, metric) and window the database sums the
+item indexes' count, total and total of squares (``backend.measures.sql.item_index``
+for answers; ``(s + 1) / 2 x 100`` for texts the scorer SCORED, never for UNSCORED or
+PENDING ones); Python sees one row per subject and metric. Both windows are plain,
+unweighted 90 days: a touchpoint's CSAT here is the CSAT a survey tool shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +18,7 @@ from uuid import UUID
 from sqlalchemy import (
     Float,
     Select,
+    String,
     Uuid,
     and_,
     case,
@@ -24,40 +27,43 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.types import UTCDateTime
-from backend.health.model import HALF_LIFE, WINDOW
-from backend.models import Feedback, HealthEvidence
-from backend.vocabulary.feedback import MeasureKind
+from backend.health.model import WINDOW, Metric
+from backend.measures import sql as measures
+from backend.models import Feedback, HealthEvidence, HealthSubject
+from backend.vocabulary.feedback import MeasureKind, SentimentStatus
 
-_HALF_LIFE_DAYS = HALF_LIFE.total_seconds() / 86400
-_WINDOW_DAYS = WINDOW.total_seconds() / 86400
-
-
-def age_in_days(dialect: str, as_of: datetime) -> ColumnElement[Any]:
-    moment = literal(as_of, UTCDateTime())
-    if dialect == "postgresql":
-        seconds = cast(func.extract("epoch", moment - Feedback.occurred_at), Float)
-        return seconds / 86400.0
-    return func.julianday(moment) - func.julianday(Feedback.occurred_at)
+SUMS = ("n", "total", "total_sq", "previous_n", "previous_total", "previous_total_sq")
 
 
-def recency_weight(age_in_days: ColumnElement[float]) -> ColumnElement[float]:
-    return func.power(0.5, age_in_days / _HALF_LIFE_DAYS)
+def subject() -> ColumnElement[Any]:
+    """The most specific subject an item is placed on."""
+    return func.coalesce(Feedback.touchpoint_id, Feedback.stage_id, Feedback.journey_map_id)
 
 
-def measure_value() -> ColumnElement[float]:
+def level() -> ColumnElement[Any]:
+    return case(
+        (Feedback.touchpoint_id.is_not(None), literal(HealthSubject.TOUCHPOINT.value)),
+        (Feedback.stage_id.is_not(None), literal(HealthSubject.STAGE.value)),
+        else_=literal(HealthSubject.JOURNEY_MAP.value),
+    )
+
+
+def measure_value() -> ColumnElement[float | None]:
+    """An answer on 0..1 on its kind's default scale, for the initiative outcome until it
+    reads item indexes (``backend.measures.sql``) itself. Health no longer uses it."""
     value = cast(Feedback.measure_value, Float)
     return case(
         (Feedback.measure.in_([MeasureKind.CSAT, MeasureKind.RATING]), (value - 1.0) / 4.0),
-        (Feedback.measure == MeasureKind.CES, (7.0 - value) / 6.0),
+        (Feedback.measure == MeasureKind.CES, (value - 1.0) / 6.0),
         (
             Feedback.measure == MeasureKind.NPS,
             case((value >= 9, 1.0), (value >= 7, 0.5), else_=0.0),
@@ -65,66 +71,99 @@ def measure_value() -> ColumnElement[float]:
     )
 
 
+def sentiment_index() -> ColumnElement[float | None]:
+    return (Feedback.sentiment + 1.0) * 50.0
+
+
+def scored_text() -> ColumnElement[bool]:
+    return and_(
+        Feedback.sentiment_status == SentimentStatus.SCORED, Feedback.sentiment.is_not(None)
+    )
+
+
 def evidence_statement(
-    dialect: str, workspace_id: UUID, as_of: datetime, touchpoints: Collection[UUID] | None
+    workspace_id: UUID, as_of: datetime, touchpoints: Collection[UUID] | None
 ) -> Select[Any]:
-    """SELECT touchpoint_id and the fourteen sums, for all touchpoints or the ones named.
+    """SELECT subject id, level, metric and the six sums (``SUMS``), for every subject,
+    or for the touchpoints named and every subject above touchpoints.
 
-    Each row's window, weight and normalised values are worked out once, in a subquery
-    the planner may not fold into the sums (``OFFSET 0``): folded, the weight's
-    ``power`` ran in each of the eight sums that use it, which was most of the
-    statement's time.
+    One scan of the feedback groups it by subject and measure kind, answers and texts
+    side by side; the outer query turns each group's answers into its kind's row and
+    adds its texts up into the subject's SENTIMENT row.
     """
-    age = age_in_days(dialect, as_of)
-    current = Feedback.occurred_at > as_of - WINDOW
-    per_row = select(
-        Feedback.touchpoint_id,
-        current.label("current"),
-        # A row is in one window or the other: one weight, by its age in that window.
-        case((current, recency_weight(age)), else_=recency_weight(age - _WINDOW_DAYS)).label(
-            "weight"
-        ),
-        (Feedback.measure.is_not(None) & Feedback.measure_value.is_not(None)).label("measured"),
-        measure_value().label("satisfaction"),
-        ((Feedback.sentiment + 1.0) / 2.0).label("sentiment"),
-    ).where(
+    start = literal(as_of - 2 * WINDOW, UTCDateTime())
+    middle = literal(as_of - WINDOW, UTCDateTime())
+    scope = [
         Feedback.workspace_id == workspace_id,
-        Feedback.touchpoint_id.is_not(None),
-        Feedback.occurred_at > as_of - 2 * WINDOW,
-        Feedback.occurred_at <= as_of,
-    )
+        subject().is_not(None),
+        Feedback.occurred_at > start,
+        Feedback.occurred_at <= literal(as_of, UTCDateTime()),
+        or_(
+            and_(Feedback.measure.is_not(None), Feedback.measure_value.is_not(None)), scored_text()
+        ),
+    ]
     if touchpoints is not None:
-        per_row = per_row.where(Feedback.touchpoint_id.in_(list(touchpoints)))
-    row = per_row.offset(0).subquery("row")
-    measured = row.c.measured
-    felt = row.c.sentiment.is_not(None)
-
-    def sums(window: ColumnElement[bool]) -> list[ColumnElement[Any]]:
-        w = row.c.weight
-        return [
-            func.coalesce(func.sum(case((and_(window, measured), w))), 0.0),
-            func.coalesce(func.sum(case((and_(window, measured), w * row.c.satisfaction))), 0.0),
-            func.count(case((and_(window, measured), 1))),
-            func.coalesce(func.sum(case((and_(window, felt), w))), 0.0),
-            func.coalesce(func.sum(case((and_(window, felt), w * row.c.sentiment))), 0.0),
-            func.count(case((and_(window, felt), 1))),
-            func.count(case((and_(window, or_(measured, felt)), 1))),
-        ]
-
-    return select(row.c.touchpoint_id, *sums(row.c.current), *sums(not_(row.c.current))).group_by(
-        row.c.touchpoint_id
+        scope.append(
+            or_(Feedback.touchpoint_id.in_(list(touchpoints)), Feedback.touchpoint_id.is_(None))
+        )
+    # Each item's subject, window and values once, in a subquery the planner may not
+    # fold into the sums (``OFFSET 0``): folded, the item index's CASE ran in each of
+    # the six sums that use it.
+    row = (
+        select(
+            subject().label("subject"),
+            level().label("level"),
+            Feedback.measure.label("measure"),
+            (Feedback.occurred_at > middle).label("current"),
+            measures.item_index().label("answer"),
+            case((scored_text(), sentiment_index())).label("felt"),
+        )
+        .outerjoin(*measures.join_definition())
+        .where(*scope)
+        .offset(0)
+        .subquery("row")
     )
 
+    def sums(value: ColumnElement[Any]) -> list[Any]:
+        present = value.is_not(None)
+        found = []
+        for window in (row.c.current, ~row.c.current):
+            found += [
+                func.count(case((and_(window, present), 1))),
+                func.coalesce(func.sum(case((window, value))), 0.0),
+                func.coalesce(func.sum(case((window, value * value))), 0.0),
+            ]
+        return found
 
-COLUMNS = (
-    "satisfaction_weight",
-    "satisfaction_total",
-    "satisfaction_count",
-    "sentiment_weight",
-    "sentiment_total",
-    "sentiment_count",
-    "items",
-)
+    groups = (
+        select(
+            row.c.subject,
+            row.c.level,
+            row.c.measure,
+            *(c.label(f"m_{name}") for c, name in zip(sums(row.c.answer), SUMS, strict=True)),
+            *(c.label(f"s_{name}") for c, name in zip(sums(row.c.felt), SUMS, strict=True)),
+        )
+        .group_by(row.c.subject, row.c.level, row.c.measure)
+        .cte("groups")
+    )
+    answers = select(
+        groups.c.subject,
+        groups.c.level,
+        cast(groups.c.measure, String(16)).label("metric"),
+        *(groups.c[f"m_{name}"].label(name) for name in SUMS),
+    ).where(groups.c.measure.is_not(None), or_(groups.c.m_n > 0, groups.c.m_previous_n > 0))
+    texts = (
+        select(
+            groups.c.subject,
+            groups.c.level,
+            literal(Metric.SENTIMENT.value, String(16)).label("metric"),
+            *(func.sum(groups.c[f"s_{name}"]).label(name) for name in SUMS),
+        )
+        .group_by(groups.c.subject, groups.c.level)
+        .having(func.sum(groups.c.s_n) + func.sum(groups.c.s_previous_n) > 0)
+    )
+    found = union_all(answers, texts).subquery("found")
+    return select(*found.c)
 
 
 async def refresh(
@@ -133,120 +172,93 @@ async def refresh(
     as_of: datetime,
     touchpoints: Collection[UUID] | None = None,
 ) -> int:
-    """Rewrite the evidence rows of the touchpoints named (None: every one); returns rows.
+    """Rewrite the evidence of the touchpoints named (None: every subject); returns rows.
 
-    The sums go from feedback to evidence without leaving the database: on SQLite the
-    old rows are deleted and the new ones inserted by ``INSERT … SELECT``. On Postgres
-    one statement updates the rows in place (an update that keeps its keys is not
-    checked against the workspace's foreign key again, as each inserted row is) and
-    deletes the rows of touchpoints left without feedback in either window.
+    Stages and maps are refreshed by every pass: feedback placed on them alone is
+    rare, and a request names touchpoints only. The sums go from feedback to evidence
+    without leaving the database: on SQLite the old rows are deleted and the new ones
+    inserted by ``INSERT … SELECT``. On Postgres one statement updates the rows in
+    place (an update that keeps its keys is not checked against the workspace's
+    foreign key again, as each inserted row is) and deletes the rows of subjects left
+    without evidence in either window.
     """
-    if touchpoints is not None and not touchpoints:
-        return 0
-    dialect = session.get_bind().dialect.name
-    sums = evidence_statement(dialect, workspace_id, as_of, touchpoints)
-    rows = sums.add_columns(
+    sums = evidence_statement(workspace_id, as_of, touchpoints).subquery("sums")
+    rows = select(
+        sums.c.subject,
+        sums.c.level,
+        sums.c.metric,
+        *(sums.c[name] for name in SUMS),
         literal(workspace_id, Uuid()).label("workspace_id"),
         literal(as_of, UTCDateTime()).label("as_of"),
     )
-    names = ["id", *COLUMNS, *(f"previous_{c}" for c in COLUMNS), "workspace_id", "as_of"]
-    scope = [HealthEvidence.workspace_id == workspace_id]
+    names = ["id", "level", "metric", *SUMS, "workspace_id", "as_of"]
+    scope: list[ColumnElement[bool]] = [HealthEvidence.workspace_id == workspace_id]
     if touchpoints is not None:
-        scope.append(HealthEvidence.id.in_(list(touchpoints)))
-    if dialect == "postgresql":
+        scope.append(
+            or_(
+                HealthEvidence.id.in_(list(touchpoints)),
+                HealthEvidence.level != HealthSubject.TOUCHPOINT,
+            )
+        )
+    if session.get_bind().dialect.name == "postgresql":
         upsert = postgresql.insert(HealthEvidence).from_select(names, rows)
         fresh = (
             upsert.on_conflict_do_update(
-                index_elements=[HealthEvidence.workspace_id, HealthEvidence.id],
-                set_={
-                    name: upsert.excluded[name]
-                    for name in names
-                    if name not in ("id", "workspace_id")
-                },
+                index_elements=[
+                    HealthEvidence.workspace_id,
+                    HealthEvidence.id,
+                    HealthEvidence.metric,
+                ],
+                set_={name: upsert.excluded[name] for name in ("level", *SUMS, "as_of")},
             )
-            .returning(HealthEvidence.id)
+            .returning(HealthEvidence.id, HealthEvidence.metric)
             .cte("fresh")
         )
         gone = (
             delete(HealthEvidence)
-            .where(*scope, HealthEvidence.id.not_in(select(fresh.c.id)))
+            .where(
+                *scope,
+                ~select(fresh.c.id)
+                .where(fresh.c.id == HealthEvidence.id, fresh.c.metric == HealthEvidence.metric)
+                .exists(),
+            )
             .cte("gone")
         )
         written = await session.scalar(select(func.count()).select_from(fresh).add_cte(gone))
         return int(written or 0)
     await session.execute(delete(HealthEvidence).where(*scope))
-    inserted = await session.execute(insert(HealthEvidence).from_select(names, rows))
-    return int(inserted.rowcount)  # type: ignore[attr-defined]
+    inserted = await session.execute(
+        insert(HealthEvidence).from_select(names, rows).returning(HealthEvidence.metric)
+    )
+    return len(inserted.all())
 
 
-async def rows_of(
-    session: AsyncSession, workspace_id: UUID, touchpoints: Iterable[UUID]
-) -> dict[UUID, HealthEvidence]:
-    """The stored evidence of the touchpoints named that have any, by touchpoint."""
-    return {
-        row.id: row
-        for row in (
-            await session.scalars(
-                select(HealthEvidence).where(
-                    HealthEvidence.workspace_id == workspace_id,
-                    HealthEvidence.id.in_(list(touchpoints)),
-                )
-            )
-        ).all()
-    }
+def as_rows(found: Any) -> list[tuple[UUID, str, str, tuple[float, ...]]]:
+    """(subject, level, metric, the six sums) of ``evidence_statement``'s rows."""
+    return [
+        (r.subject, str(r.level), str(r.metric), tuple(float(r[n]) for n in SUMS)) for r in found
+    ]
 
 
-# Per component (satisfaction, sentiment): each touchpoint's factor (points per unit of
-# weighted pull) and its recency-weighted mean. See ``backend.health.explain``.
-Pulls = Mapping[str, tuple[Mapping[UUID, float], Mapping[UUID, float]]]
+async def computed(
+    session: AsyncSession, workspace_id: UUID, as_of: datetime
+) -> list[tuple[UUID, str, str, tuple[float, ...]]]:
+    """Every subject's evidence as of a moment, straight from feedback (nothing stored)."""
+    return as_rows(
+        (await session.execute(evidence_statement(workspace_id, as_of, None))).mappings().all()
+    )
 
 
-async def strongest_influences(
-    session: AsyncSession,
-    workspace_id: UUID,
-    touchpoints: Iterable[UUID],
-    pulls: Pulls,
-    as_of: datetime,
-    limit: int,
-) -> list[tuple[UUID, UUID, float]]:
-    """(feedback id, touchpoint id, points) of the current window's items that move the
-    score most, either way, ranked by the database."""
-    values = {
-        "satisfaction": (measure_value(), Feedback.measure_value.is_not(None)),
-        "sentiment": ((Feedback.sentiment + 1.0) / 2.0, Feedback.sentiment.is_not(None)),
-    }
-    weight_now = recency_weight(age_in_days(session.get_bind().dialect.name, as_of))
-    terms: list[ColumnElement[float]] = []
-    for name, (factor, mean) in pulls.items():
-        value, present = values[name]
-        terms.append(
-            case(
-                (
-                    present,
-                    cast(case(dict(factor), value=Feedback.touchpoint_id, else_=0.0), Float)
-                    * weight_now
-                    * (
-                        value
-                        - cast(case(dict(mean), value=Feedback.touchpoint_id, else_=0.0), Float)
-                    ),
-                ),
-                else_=0.0,
-            )
-        )
-    if not terms:
-        return []
-    influence = sum(terms[1:], terms[0]).label("influence")
-    rows = (
-        await session.execute(
-            select(Feedback.id, Feedback.touchpoint_id, influence)
-            .where(
-                Feedback.workspace_id == workspace_id,
-                Feedback.touchpoint_id.in_(list(touchpoints)),
-                Feedback.occurred_at > as_of - WINDOW,
-                Feedback.occurred_at <= as_of,
-            )
-            .order_by(func.abs(influence).desc(), Feedback.id)
-            .limit(limit)
-        )
-    ).all()
-    return [(r.id, r.touchpoint_id, float(r.influence)) for r in rows if r.influence]
+async def stored(
+    session: AsyncSession, workspace_id: UUID
+) -> list[tuple[UUID, str, str, tuple[float, ...]]]:
+    """Every subject's stored evidence, as ``computed`` gives it."""
+    found = await session.execute(
+        select(
+            HealthEvidence.id.label("subject"),
+            HealthEvidence.level,
+            HealthEvidence.metric,
+            *(getattr(HealthEvidence, n) for n in SUMS),
+        ).where(HealthEvidence.workspace_id == workspace_id)
+    )
+    return as_rows(found.mappings().all())

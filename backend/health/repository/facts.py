@@ -1,11 +1,10 @@
-"""What a pass scores from: a workspace's live structure and stored evidence, as model facts."""
+"""What a pass scores from: a workspace's live structure and its evidence, as model facts."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
@@ -13,26 +12,53 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.health import model
 from backend.health.repository import evidence
-from backend.models import HealthEvidence, JourneyMap, PainPoint, Stage, Touchpoint
+from backend.measures.stats import Moments
+from backend.models import JourneyMap, PainPoint, Stage, Touchpoint
 from backend.vocabulary.journeys import MapStatus, PainPointStatus, Scenario, Severity
 
 Facts = tuple[list[model.TouchpointFacts], list[model.StageFacts], list[model.MapFacts]]
+# Per subject: its evidence in the current window and in the previous one.
+Windows = dict[UUID, tuple[dict[model.Metric, Moments], dict[model.Metric, Moments]]]
 
 
-async def load_facts(session: AsyncSession, workspace_id: UUID, as_of: datetime) -> Facts:
+def windows_of(rows: Iterable[tuple[UUID, str, str, tuple[float, ...]]]) -> Windows:
+    found: Windows = defaultdict(lambda: ({}, {}))
+    for subject_id, _, metric, sums in rows:
+        current, previous = found[subject_id]
+        n, total, total_sq, p_n, p_total, p_total_sq = sums
+        if n:
+            current[model.Metric(metric)] = Moments(int(n), total, total_sq)
+        if p_n:
+            previous[model.Metric(metric)] = Moments(int(p_n), p_total, p_total_sq)
+    return dict(found)
+
+
+async def load_facts(
+    session: AsyncSession, workspace_id: UUID, as_of: datetime | None = None
+) -> Facts:
+    """The structure with the stored evidence (``as_of`` is kept for callers; stored
+    evidence is read as the pass that refreshed it left it)."""
+    return await load_structure(
+        session, workspace_id, windows_of(await evidence.stored(session, workspace_id))
+    )
+
+
+async def load_structure(session: AsyncSession, workspace_id: UUID, found: Windows) -> Facts:
+    """The workspace's live maps, stages and touchpoints, each with its evidence."""
+    empty: tuple[dict[model.Metric, Moments], dict[model.Metric, Moments]] = ({}, {})
     maps = (
         await session.execute(
-            select(JourneyMap.id, JourneyMap.status, JourneyMap.scenario).where(
+            select(JourneyMap.id, JourneyMap.title, JourneyMap.status, JourneyMap.scenario).where(
                 JourneyMap.workspace_id == workspace_id, JourneyMap.deleted_at.is_(None)
             )
         )
     ).all()
     live = {m.id for m in maps}
     stages = [
-        model.StageFacts(s.id, s.journey_map_id)
+        model.StageFacts(s.id, s.journey_map_id, s.name, *found.get(s.id, empty))
         for s in (
             await session.execute(
-                select(Stage.id, Stage.journey_map_id)
+                select(Stage.id, Stage.journey_map_id, Stage.name)
                 .where(Stage.workspace_id == workspace_id)
                 .order_by(Stage.journey_map_id, Stage.position)
             )
@@ -49,24 +75,18 @@ async def load_facts(session: AsyncSession, workspace_id: UUID, as_of: datetime)
         )
     ).all():
         pains[touchpoint_id].append(severity)
-    found = {
-        row[0]: row
-        for row in (
-            await session.execute(
-                select(*_EVIDENCE_COLUMNS).where(HealthEvidence.workspace_id == workspace_id)
-            )
-        ).all()
-    }
     touchpoints = [
         model.TouchpointFacts(
             id=t.id,
             stage_id=t.stage_id,
             journey_map_id=t.journey_map_id,
+            name=t.name,
             moment_of_truth=t.moment_of_truth,
+            traffic=t.traffic,
             emotion=t.emotion,
             open_pains=tuple(sorted(pains.get(t.id, ()))),
-            current=_evidence(found.get(t.id), as_of, previous=False),
-            previous=_evidence(found.get(t.id), as_of, previous=True),
+            current=found.get(t.id, empty)[0],
+            previous=found.get(t.id, empty)[1],
         )
         for t in (
             await session.execute(
@@ -74,7 +94,9 @@ async def load_facts(session: AsyncSession, workspace_id: UUID, as_of: datetime)
                     Touchpoint.id,
                     Touchpoint.stage_id,
                     Touchpoint.journey_map_id,
+                    Touchpoint.name,
                     Touchpoint.moment_of_truth,
+                    Touchpoint.traffic,
                     Touchpoint.emotion,
                 )
                 .where(Touchpoint.workspace_id == workspace_id)
@@ -84,34 +106,12 @@ async def load_facts(session: AsyncSession, workspace_id: UUID, as_of: datetime)
         if t.journey_map_id in live
     ]
     journey_maps = [
-        model.MapFacts(m.id, m.status == MapStatus.ACTIVE and m.scenario == Scenario.CURRENT_STATE)
+        model.MapFacts(
+            m.id,
+            m.status == MapStatus.ACTIVE and m.scenario == Scenario.CURRENT_STATE,
+            m.title,
+            *found.get(m.id, empty),
+        )
         for m in maps
     ]
     return touchpoints, stages, journey_maps
-
-
-# id, as_of, then the current window's seven sums and the previous window's seven.
-_EVIDENCE_COLUMNS = (
-    HealthEvidence.id,
-    HealthEvidence.as_of,
-    *(getattr(HealthEvidence, name) for name in evidence.COLUMNS),
-    *(getattr(HealthEvidence, f"previous_{name}") for name in evidence.COLUMNS),
-)
-
-
-def _evidence(row: Sequence[Any] | None, as_of: datetime, *, previous: bool) -> model.Evidence:
-    if row is None:
-        return model.NO_EVIDENCE
-    # Positions follow _EVIDENCE_COLUMNS; within a window, evidence.COLUMNS' order:
-    # satisfaction's three, sentiment's three, items.
-    at = 2 + (len(evidence.COLUMNS) if previous else 0)
-    found = model.Evidence(
-        model.Tally(row[at], row[at + 1], row[at + 2]),
-        model.Tally(row[at + 3], row[at + 4], row[at + 5]),
-        row[at + 6],
-    )
-    # Rows refreshed at different moments are weighed as of this pass.
-    evidence_as_of = row[1]
-    if evidence_as_of == as_of:
-        return found
-    return found.scaled(model.decay_factor(evidence_as_of, as_of))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -24,8 +25,9 @@ async def stored(session: AsyncSession, workspace_id: UUID, subject_id: UUID) ->
 
 async def scores_of_kinds(
     session: AsyncSession, workspace_id: UUID, kinds: Collection[HealthSubject]
-) -> dict[UUID, float]:
-    """The workspace's current scores of subjects of these kinds, by subject."""
+) -> dict[UUID, float | None]:
+    """The workspace's current scores of subjects of these kinds, by subject (None:
+    insufficient evidence)."""
     return dict(
         (
             await session.execute(
@@ -69,22 +71,17 @@ async def replace(
     if on_postgres:
         await _write_on_postgres(session, workspace_id, rows, as_of)
         return
+    documents = [document_of(kind, subject_id, score) for kind, subject_id, score in rows]
     await session.execute(
         insert(HealthScore),
         [
             {
                 "workspace_id": workspace_id,
-                "id": subject_id,
-                "subject_type": kind,
-                "score": score.score,
-                "previous_score": score.previous,
-                "sample_size": score.sample_size,
-                "previous_sample_size": score.previous_sample_size,
-                "confidence": score.confidence,
-                "components": [dict(vars(c)) for c in score.components],
+                **{k: v for k, v in d.items() if k != "previous"},
+                "previous_score": d["previous"],
                 "computed_at": as_of,
             }
-            for kind, subject_id, score in rows
+            for d in documents
         ],
     )
     await session.execute(
@@ -92,17 +89,37 @@ async def replace(
         [
             {
                 "workspace_id": workspace_id,
-                "subject_id": subject_id,
-                "subject_type": kind,
+                "subject_id": d["id"],
                 "day": day,
-                "score": score.score,
-                "sample_size": score.sample_size,
-                "confidence": score.confidence,
                 "taken_at": as_of,
+                **{k: d[k] for k in SNAPSHOT_COLUMNS},
             }
-            for kind, subject_id, score in rows
+            for d in documents
         ],
     )
+
+
+SNAPSHOT_COLUMNS = ("subject_type", "state", "score", "low", "high", "sample_size", "confidence")
+
+
+def document_of(kind: HealthSubject, subject_id: UUID, score: model.Score) -> dict[str, Any]:
+    """A score as the columns it is stored in (``previous`` is ``previous_score``)."""
+    return {
+        "id": subject_id,
+        "subject_type": kind,
+        "state": score.state,
+        "score": score.score,
+        "low": score.low,
+        "high": score.high,
+        "standard_error": score.standard_error,
+        "previous": score.previous,
+        "sample_size": score.sample_size,
+        "previous_sample_size": score.previous_sample_size,
+        "confidence": score.confidence,
+        "scored_parts": score.scored_parts,
+        "parts": score.parts,
+        "components": [dict(vars(c)) for c in score.components],
+    }
 
 
 # Postgres: a workspace's scores travel as one JSON document (orjson encodes the
@@ -118,31 +135,37 @@ PG_WRITE = text(
     """
     WITH r AS (
         SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-            id uuid, subject_type text, score float8, previous float8, sample_size int,
-            previous_sample_size int, confidence float8, components jsonb)
+            id uuid, subject_type text, state text, score float8, low float8, high float8,
+            standard_error float8, previous float8, sample_size int, previous_sample_size int,
+            confidence float8, scored_parts int, parts int, components jsonb)
     ), scores AS (
         INSERT INTO health_scores (
-            workspace_id, id, subject_type, score, previous_score, sample_size,
-            previous_sample_size, confidence, components, computed_at)
-        SELECT CAST(:workspace_id AS uuid), r.id, r.subject_type, r.score, r.previous,
-               r.sample_size, r.previous_sample_size, r.confidence, r.components,
+            workspace_id, id, subject_type, state, score, low, high, standard_error,
+            previous_score, sample_size, previous_sample_size, confidence, scored_parts,
+            parts, components, computed_at)
+        SELECT CAST(:workspace_id AS uuid), r.id, r.subject_type, r.state, r.score, r.low,
+               r.high, r.standard_error, r.previous, r.sample_size, r.previous_sample_size,
+               r.confidence, r.scored_parts, r.parts, r.components,
                CAST(:as_of AS timestamptz)
         FROM r
         ON CONFLICT (workspace_id, id) DO UPDATE SET
-            subject_type = excluded.subject_type, score = excluded.score,
+            subject_type = excluded.subject_type, state = excluded.state,
+            score = excluded.score, low = excluded.low, high = excluded.high,
+            standard_error = excluded.standard_error,
             previous_score = excluded.previous_score, sample_size = excluded.sample_size,
             previous_sample_size = excluded.previous_sample_size,
-            confidence = excluded.confidence, components = excluded.components,
+            confidence = excluded.confidence, scored_parts = excluded.scored_parts,
+            parts = excluded.parts, components = excluded.components,
             computed_at = excluded.computed_at
     ), gone AS (
         DELETE FROM health_scores
         WHERE workspace_id = CAST(:workspace_id AS uuid) AND id NOT IN (SELECT id FROM r)
     )
     INSERT INTO health_snapshots (
-        workspace_id, id, subject_id, subject_type, day, score, sample_size, confidence,
-        taken_at)
+        workspace_id, id, subject_id, subject_type, day, state, score, low, high,
+        sample_size, confidence, taken_at)
     SELECT CAST(:workspace_id AS uuid), gen_random_uuid(), r.id, r.subject_type,
-           CAST(:day AS date), r.score, r.sample_size, r.confidence,
+           CAST(:day AS date), r.state, r.score, r.low, r.high, r.sample_size, r.confidence,
            CAST(:as_of AS timestamptz)
     FROM r
     """
@@ -155,7 +178,7 @@ async def _write_on_postgres(
     require_bound(session, workspace_id, "Health scores")
     document = orjson.dumps(
         [
-            {"id": str(subject_id), "subject_type": kind, **vars(score)}
+            {**document_of(kind, subject_id, score), "id": str(subject_id)}
             for kind, subject_id, score in rows
         ]
     ).decode()
