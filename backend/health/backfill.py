@@ -20,9 +20,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
-from backend.health.as_of import health_as_of
 from backend.health.history import MAX_DAYS
-from backend.health.recalculate import scored_subjects
+from backend.health.recalculate import health_as_of, scored_subjects
 from backend.health.repository import requests, snapshots
 from backend.health.repository.scores import Scored
 

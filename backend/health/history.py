@@ -31,6 +31,8 @@ class Point:
     score: float | None  # the last snapshot in the bucket: where the subject stood at its end
     sample_size: int
     confidence: float | None  # None: too little evidence for a score
+    low: float | None = None  # the score's 95 % interval that day
+    high: float | None = None
 
 
 def bucket_start(day: date, bucket: Bucket) -> date:
@@ -64,6 +66,8 @@ async def history(
             s.score,
             s.sample_size,
             s.confidence,
+            s.low,
+            s.high,
         )
         for start, s in last.items()
     ]

@@ -39,7 +39,12 @@ async def _health_history(
         points = await history.history(session, UUID(root.id), from_, to, bucket)
     return [
         HealthPointType(
-            starts_at=p.starts_at, score=p.score, sample_size=p.sample_size, confidence=p.confidence
+            starts_at=p.starts_at,
+            score=p.score,
+            sample_size=p.sample_size,
+            confidence=p.confidence,
+            low=p.low,
+            high=p.high,
         )
         for p in points
     ]

@@ -273,6 +273,12 @@ class HealthPointType:
     score: float | None = strawberry.field(description="Null: too little evidence that day.")
     sample_size: int
     confidence: float | None
+    low: float | None = strawberry.field(
+        default=None, description="The low end of the score's 95 % interval that day."
+    )
+    high: float | None = strawberry.field(
+        default=None, description="The high end of the score's 95 % interval that day."
+    )
 
 
 async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:

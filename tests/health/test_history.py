@@ -24,21 +24,23 @@ HISTORY = """query($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: HealthBu
     ... on Stage { healthHistory(from: $from, to: $to, bucket: $bucket) { ...point } }
     ... on JourneyMap { healthHistory(from: $from, to: $to, bucket: $bucket) { ...point } }
     ... on Workspace { healthHistory(from: $from, to: $to, bucket: $bucket) { ...point } } } }
-fragment point on HealthPoint { startsAt score sampleSize confidence }"""
+fragment point on HealthPoint { startsAt score sampleSize confidence low high }"""
 
 
 async def _world_with_passes(database: Database, tenant: Tenant) -> World:
-    """A map rated a little more each pass day, with a full pass at the end of each."""
+    """A map rated a little more each pass day (five answers a touchpoint, enough for a
+    score from the first day), with a full pass at the end of each."""
     world = await build_world(database, tenant.workspace_ids[0])
     for n, day in enumerate(PASS_DAYS):
         for touchpoint in world.touchpoint_ids:
-            await add_feedback(
-                database,
-                world,
-                touchpoint,
-                value=1 + n,
-                occurred_at=end_of(day) - timedelta(hours=6),
-            )
+            for answer in range(5):
+                await add_feedback(
+                    database,
+                    world,
+                    touchpoint,
+                    value=min(5, 1 + n + answer % 2),
+                    occurred_at=end_of(day) - timedelta(hours=6),
+                )
         async with database.transaction(world.binding(), write=True) as session:
             await recalculate.recalculate(session, world.workspace_id, full=True, as_of=end_of(day))
     return world
@@ -86,6 +88,8 @@ async def test_every_level_has_a_history_in_day_week_and_month_buckets(
         samples = [p["sampleSize"] for p in by_day]
         assert samples == sorted(samples), kind
         assert samples[0] < samples[-1], kind
+        # Every point carries its score's interval.
+        assert all(p["low"] <= p["score"] <= p["high"] for p in by_day), kind
         by_week = (await _history(gql, tenant_a, subject, "WEEK"))["data"]["node"]
         # Mon 28 Sep holds the 29th, 30th and 1st; Mon 5 Oct the 6th: each week's last day.
         assert _days(by_week["healthHistory"]) == ["2026-09-28", "2026-10-05"], kind

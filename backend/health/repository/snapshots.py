@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.health.repository.scores import Scored
+from backend.health.repository.scores import SNAPSHOT_COLUMNS, Scored, document_of
 from backend.models import HealthSnapshot
 
 
@@ -32,15 +32,13 @@ async def replace_days(
         {
             "workspace_id": workspace_id,
             "subject_id": subject_id,
-            "subject_type": kind,
             "day": day,
-            "score": score.score,
-            "sample_size": score.sample_size,
-            "confidence": score.confidence,
             "taken_at": taken_at,
+            **{k: document[k] for k in SNAPSHOT_COLUMNS},
         }
         for day, scored in days.items()
         for kind, subject_id, score in scored
+        for document in (document_of(kind, subject_id, score),)
     ]
     if rows:
         await session.execute(insert(HealthSnapshot), rows)
