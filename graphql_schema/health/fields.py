@@ -9,6 +9,7 @@ import strawberry
 
 from backend.health.reads import alerts_page, portfolio_of
 from graphql_schema.context import Info
+from graphql_schema.health.guidance import target_for
 from graphql_schema.health.types import (
     HealthAlertType,
     HealthScoreType,
@@ -29,7 +30,10 @@ async def workspace_health(root: WorkspaceType, info: Info) -> HealthScoreType |
 
 @strawberry.field(description="Its health thresholds (defaults until an admin sets them).")
 async def health_settings(root: WorkspaceType, info: Info) -> HealthSettingsType:
-    return HealthSettingsType.of(await thresholds_for(info, UUID(root.id)))
+    workspace_id = UUID(root.id)
+    return HealthSettingsType.of(
+        await thresholds_for(info, workspace_id), await target_for(info, workspace_id)
+    )
 
 
 @strawberry.field(description="Scores that crossed the alert threshold, newest first.")

@@ -15,6 +15,7 @@ from backend.health import alerts, explain, history, model
 from backend.health.reads import score_of
 from backend.models import AlertKind, HealthSubject
 from graphql_schema.context import Info
+from graphql_schema.health import guidance
 from graphql_schema.loaded import lazy_type
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class HealthDriverType:
     pull: float = strawberry.field(
         description="share x (its score - the subject's): negative drags the subject down."
     )
+    pain_points = guidance.pain_points()
+    initiatives = guidance.initiatives()
 
 
 @strawberry.type(name="FeedbackInfluence")
@@ -91,6 +94,12 @@ class HealthExplanationType:
     feedback: list[FeedbackInfluenceType] = strawberry.field(
         description="The feedback moving the score most, largest effect first."
     )
+    about: strawberry.Private[guidance.About | None] = None
+    themes = guidance.explanation_themes
+    target = guidance.explanation_target
+    gap = guidance.explanation_gap
+    pain_points = guidance.pain_points()
+    initiatives = guidance.initiatives()
 
 
 @strawberry.type(name="HealthScore")
@@ -146,12 +155,15 @@ class HealthScoreType:
                 drivers=[],
                 feedback=[],
             )
+        about = guidance.About(self.workspace_id, self.subject_kind, self.subject_id, self.score)
         async with info.context.read() as session:
             found = await explain.explain(
                 session, self.workspace_id, self.subject_kind, self.subject_id
             )
         if found is None:
-            return HealthExplanationType(summary="", components=components, drivers=[], feedback=[])
+            return HealthExplanationType(
+                summary="", components=components, drivers=[], feedback=[], about=about
+            )
         return HealthExplanationType(
             summary=found.summary,
             components=components,
@@ -171,6 +183,7 @@ class HealthScoreType:
                 FeedbackInfluenceType(points=i.points, feedback_id=i.feedback_id)
                 for i in found.feedback
             ],
+            about=about,
         )
 
 
@@ -203,13 +216,17 @@ class HealthSettingsType:
     sharp_drop_points: float = strawberry.field(
         description="A map whose score fell this much on the previous window is stale."
     )
+    target_score: float | None = strawberry.field(
+        default=None, description="The score this workspace aims for (0 to 100); null: none."
+    )
 
     @classmethod
-    def of(cls, t: alerts.Thresholds) -> Self:
+    def of(cls, t: alerts.Thresholds, target_score: float | None = None) -> Self:
         return cls(
             alert_below=t.alert_below,
             stale_after_days=t.stale_after_days,
             sharp_drop_points=t.sharp_drop_points,
+            target_score=target_score,
         )
 
 
