@@ -29,6 +29,12 @@ MAX_WORDS = 3  # longest phrase YAKE proposes
 SAME_ITEMS = 0.8  # two themes mentioned by (nearly) the same items are one theme
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+# French and Italian elisions ("l'attente", "d'attesa"): the word is what follows.
+_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|dell|all|dall|nell|sull)'", re.IGNORECASE)
+
+
+def _plain(text: str) -> str:
+    return _ELISION.sub("", text.replace("\u2019", "'")).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,7 @@ def content_words(text: str, language: str) -> tuple[str, ...]:
     stop = _stopwords(language)
     return tuple(
         singular(word)
-        for word in (w.lower() for w in _WORD.findall(text))
+        for word in _WORD.findall(_plain(text))
         if word not in stop and len(word) > 1
     )
 
@@ -124,7 +130,7 @@ def _one_list(items: Sequence[Verbatim]) -> tuple[Theme, ...]:
             if not words or words <= feelings:
                 continue
             mentions = [i for i in indexes if words <= words_of[i]]
-            candidates.append(_Candidate(phrase.lower(), words, rank, mentions))
+            candidates.append(_Candidate(_plain(phrase), words, rank, mentions))
     return _grouped(candidates, items)
 
 

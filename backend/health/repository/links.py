@@ -46,7 +46,7 @@ async def _touchpoints(
             )
         )
     )
-    return list(rows.tuples())
+    return [(t, s, m, w) for t, s, m, w in rows]
 
 
 async def links_of(session: AsyncSession, subjects: Sequence[Subject]) -> dict[Subject, Links]:

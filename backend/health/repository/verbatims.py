@@ -70,5 +70,5 @@ async def recent_texts(
             None if status is SentimentStatus.UNSCORED else sentiment,
             language,
         )
-        for feedback_id, text, sentiment, status, language in rows.tuples()
+        for feedback_id, text, sentiment, status, language in rows
     ]
