@@ -90,9 +90,7 @@ def _feeling_words() -> frozenset[str]:
 def content_words(text: str, language: str) -> tuple[str, ...]:
     stop = _stopwords(language)
     return tuple(
-        singular(word)
-        for word in _WORD.findall(_plain(text))
-        if word not in stop and len(word) > 1
+        singular(word) for word in _WORD.findall(_plain(text)) if word not in stop and len(word) > 1
     )
 
 

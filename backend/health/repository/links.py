@@ -86,6 +86,6 @@ async def links_of(session: AsyncSession, subjects: Sequence[Subject]) -> dict[S
             key=lambda p: (-_SEVERITY_RANK[p.severity], p.title, p.id),
         )
         links.initiatives = [
-            i for i in initiatives if named.intersection(i.touchpoint_ids, i.pain_point_ids)
+            i for i in initiatives if not named.isdisjoint([*i.touchpoint_ids, *i.pain_point_ids])
         ]
     return found
