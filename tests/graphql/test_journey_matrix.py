@@ -1002,7 +1002,12 @@ def test_every_journey_mutation_has_a_row() -> None:
         "createIngestionToken",
         "revokeIngestionToken",
     }
-    health = {"recalculateHealth", "updateHealthSettings", "markJourneyMapReviewed"}
+    health = {
+        "recalculateHealth",
+        "updateHealthSettings",
+        "setHealthTarget",
+        "markJourneyMapReviewed",
+    }
     improvement = {
         "createInitiative",
         "updateInitiative",
