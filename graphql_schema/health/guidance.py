@@ -112,11 +112,16 @@ def _subject(root: HealthExplanationType | HealthDriverType) -> tuple[HealthSubj
     about = getattr(root, "about", None)
     if isinstance(about, About):
         return about.kind, about.subject_id
-    kind = getattr(root, "kind", None)
-    decoded = decode_global_id(str(getattr(root, "subject_id", "")))
-    if not isinstance(kind, HealthSubject) or decoded is None:
+    kind, given = getattr(root, "kind", None), str(getattr(root, "subject_id", ""))
+    decoded = decode_global_id(given)
+    if not isinstance(kind, HealthSubject):
         return None
-    return kind, decoded[1]
+    if decoded is not None:
+        return kind, decoded[1]
+    try:  # a driver that names its subject by its plain id
+        return kind, UUID(given)
+    except ValueError:
+        return None
 
 
 async def _pain_points(

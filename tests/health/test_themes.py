@@ -200,3 +200,27 @@ async def test_reading_themes_is_one_statement_and_bounded_whatever_the_volume(
     assert many.read == verbatims.MAX_TEXTS  # the newest only
     assert many.negative[0].phrase == "hold"
     assert many.negative[0].count == verbatims.MAX_TEXTS
+
+
+async def test_themes_are_extracted_again_only_when_the_texts_change(
+    database: Database, tenant_a: Tenant
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    touchpoint = world.touchpoint_ids[0]
+    now = utcnow()
+
+    async def read() -> Themes:
+        async with database.transaction(world.binding()) as session:
+            return await guidance.themes_of(
+                session, world.workspace_id, HealthSubject.TOUCHPOINT, touchpoint, now
+            )
+
+    await _texts(
+        database, world, "on hold", "hold again", touchpoint_id=touchpoint, occurred_at=now
+    )
+    first = await read()
+    assert await read() is first  # the same texts: the extraction is not run again
+    await _texts(database, world, "hold time", touchpoint_id=touchpoint, occurred_at=now)
+    again = await read()
+    assert again is not first
+    assert again.negative[0].count == 3
