@@ -22,3 +22,11 @@ class UpdateThresholds:
 class MarkReviewed:
     map_id: UUID
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetHealthTarget:
+    """The score a workspace aims for (0 to 100); ``None`` clears it."""
+
+    workspace_id: UUID
+    target_score: float | None

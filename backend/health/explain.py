@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.health import model
 from backend.health.reads import score_of
-from backend.health.repository import alerts, scores
+from backend.health.repository import scores
 from backend.health.repository.concerns import Concern, concerns, placed_on
 from backend.health.repository.facts import Facts, load_facts
+from backend.health.target import target_of
 from backend.models import Feedback, HealthSubject
 
 _KINDS = {
@@ -49,13 +50,6 @@ class Explanation:
     target: float
     drivers: list[Driver]
     concerns: list[Concern] = field(default_factory=list)
-
-
-async def target_of(session: AsyncSession, workspace_id: UUID) -> float:
-    row = await alerts.settings(session, workspace_id)
-    if row is None or row.target_score is None:
-        return model.DEFAULT_TARGET
-    return row.target_score
 
 
 def drivers_of(
@@ -180,7 +174,7 @@ async def explain(
     as_of = stored.computed_at
     facts = await load_facts(session, workspace_id, as_of)
     health = model.compute(*facts)
-    target = await target_of(session, workspace_id)
+    target = await target_of(session, workspace_id)  # the workspace's, or the default
     names = names_of(facts)
     score = score_of(stored)
     if subject_type is HealthSubject.WORKSPACE:

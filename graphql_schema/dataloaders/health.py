@@ -16,6 +16,7 @@ from backend.db.engine import Database
 from backend.db.lookup import rows_by_id
 from backend.models import HealthScore, HealthSettings, MapReview
 from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
+from graphql_schema.dataloaders.guidance import LinksBySubjectLoader
 
 
 class HealthScoreBySubjectLoader(RowByKeyLoader[HealthScore]):
@@ -38,3 +39,4 @@ class HealthLoaders:
         self.score_by_subject = HealthScoreBySubjectLoader(db, access)
         self.settings_by_workspace = HealthSettingsByWorkspaceLoader(db, access)
         self.review_by_map = MapReviewByMapLoader(db, access)
+        self.links_by_subject = LinksBySubjectLoader(db, access)

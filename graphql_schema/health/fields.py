@@ -9,6 +9,7 @@ import strawberry
 
 from backend.health.reads import alerts_page, portfolio_of
 from graphql_schema.context import Info
+from graphql_schema.health.guidance import target_for
 from graphql_schema.health.history import health_history_field
 from graphql_schema.health.types import (
     HealthAlertType,
@@ -33,7 +34,10 @@ workspace_health_history = health_history_field()
 
 @strawberry.field(description="Its health thresholds (defaults until an admin sets them).")
 async def health_settings(root: WorkspaceType, info: Info) -> HealthSettingsType:
-    return HealthSettingsType.of(await thresholds_for(info, UUID(root.id)))
+    workspace_id = UUID(root.id)
+    return HealthSettingsType.of(
+        await thresholds_for(info, workspace_id), await target_for(info, workspace_id)
+    )
 
 
 @strawberry.field(description="Scores that crossed the alert threshold, newest first.")

@@ -1,4 +1,4 @@
-"""Mutations: recalculateHealth, updateHealthSettings, markJourneyMapReviewed."""
+"""Mutations: recalculateHealth, updateHealthSettings, setHealthTarget, markJourneyMapReviewed."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.types import utcnow
-from backend.health import alerts, service
-from backend.health.commands import MarkReviewed, UpdateThresholds
+from backend.health import alerts, service, target
+from backend.health.commands import MarkReviewed, SetHealthTarget, UpdateThresholds
 from backend.models import HealthSubject
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
@@ -50,6 +50,24 @@ class UpdateHealthSettingsInput:
 
 @strawberry.type
 class UpdateHealthSettingsPayload:
+    settings: HealthSettingsType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="targetScore: null clears the target.")
+class SetHealthTargetInput:
+    workspace_id: strawberry.ID
+    target_score: float | None
+
+    def to_command(self) -> SetHealthTarget:
+        return SetHealthTarget(
+            workspace_id=parse_id(self.workspace_id, "Workspace", field="workspace_id"),
+            target_score=self.target_score,
+        )
+
+
+@strawberry.type
+class SetHealthTargetPayload:
     settings: HealthSettingsType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -99,10 +117,28 @@ class HealthMutations:
         self, info: Info, input: UpdateHealthSettingsInput
     ) -> UpdateHealthSettingsPayload:
         async def action(session: AsyncSession) -> UpdateHealthSettingsPayload:
-            found = await alerts.update_thresholds(session, info.context.access, input.to_command())
-            return UpdateHealthSettingsPayload(settings=HealthSettingsType.of(found))
+            command = input.to_command()
+            found = await alerts.update_thresholds(session, info.context.access, command)
+            aim = await target.target_of(session, command.workspace_id)
+            return UpdateHealthSettingsPayload(settings=HealthSettingsType.of(found, aim))
 
         return await run_mutation(info, UpdateHealthSettingsPayload, action)
+
+    @mutation(
+        WORKSPACE_ADMIN,
+        "Set the score the workspace aims for (0 to 100): explanations show each score's "
+        "gap to it.",
+    )
+    async def set_health_target(
+        self, info: Info, input: SetHealthTargetInput
+    ) -> SetHealthTargetPayload:
+        async def action(session: AsyncSession) -> SetHealthTargetPayload:
+            command = input.to_command()
+            aim = await target.set_target(session, info.context.access, command)
+            found = await alerts.thresholds_of(session, command.workspace_id)
+            return SetHealthTargetPayload(settings=HealthSettingsType.of(found, aim))
+
+        return await run_mutation(info, SetHealthTargetPayload, action)
 
     @mutation(
         EDITOR,

@@ -15,6 +15,7 @@ from backend.health import alerts, explain, history, model
 from backend.health.reads import score_of
 from backend.models import AlertKind, HealthSubject
 from graphql_schema.context import Info
+from graphql_schema.health import guidance
 from graphql_schema.loaded import lazy_type
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ class HealthDriverType:
         deprecation_reason="A distance from the average hides a failing part; use lift.",
     )
 
+    pain_points = guidance.pain_points()
+    initiatives = guidance.initiatives()
+
     @classmethod
     def of(cls, d: explain.Driver) -> Self:
         return cls(
@@ -166,6 +170,12 @@ class HealthExplanationType:
         description="Always empty.",
         deprecation_reason="Single items barely move a score; read concerns.",
     )
+    about: strawberry.Private[guidance.About | None] = None
+    themes = guidance.explanation_themes
+    target = guidance.explanation_target
+    gap = guidance.explanation_gap
+    pain_points = guidance.pain_points()
+    initiatives = guidance.initiatives()
 
 
 @strawberry.type(name="HealthScore")
@@ -242,13 +252,14 @@ class HealthScoreType:
             return HealthExplanationType(
                 summary=summary, components=components, drivers=[], concerns=[], feedback=[]
             )
+        about = guidance.About(self.workspace_id, self.subject_kind, self.subject_id, self.score)
         async with info.context.read() as session:
             found = await explain.explain(
                 session, self.workspace_id, self.subject_kind, self.subject_id
             )
         if found is None:
             return HealthExplanationType(
-                summary="", components=components, drivers=[], concerns=[], feedback=[]
+                summary="", components=components, drivers=[], concerns=[], feedback=[], about=about
             )
         return HealthExplanationType(
             summary=found.summary,
@@ -264,6 +275,7 @@ class HealthScoreType:
                 for c in found.concerns
             ],
             feedback=[],
+            about=about,
         )
 
 
@@ -303,13 +315,17 @@ class HealthSettingsType:
     sharp_drop_points: float = strawberry.field(
         description="A map whose score fell this much on the previous window is stale."
     )
+    target_score: float | None = strawberry.field(
+        default=None, description="The score this workspace aims for (0 to 100); null: none."
+    )
 
     @classmethod
-    def of(cls, t: alerts.Thresholds) -> Self:
+    def of(cls, t: alerts.Thresholds, target_score: float | None = None) -> Self:
         return cls(
             alert_below=t.alert_below,
             stale_after_days=t.stale_after_days,
             sharp_drop_points=t.sharp_drop_points,
+            target_score=target_score,
         )
 
 

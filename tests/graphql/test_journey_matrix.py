@@ -1005,7 +1005,12 @@ def test_every_journey_mutation_has_a_row() -> None:
         "createSurveyDefinition",
         "reviseSurveyDefinition",
     }
-    health = {"recalculateHealth", "updateHealthSettings", "markJourneyMapReviewed"}
+    health = {
+        "recalculateHealth",
+        "updateHealthSettings",
+        "setHealthTarget",
+        "markJourneyMapReviewed",
+    }
     improvement = {
         "createInitiative",
         "updateInitiative",

@@ -121,6 +121,8 @@ RECALCULATE_HEALTH = """mutation($input: RecalculateHealthInput!) {
   recalculateHealth(input: $input) { touchpoints errors { code message field } } }"""
 UPDATE_HEALTH_SETTINGS = """mutation($input: UpdateHealthSettingsInput!) {
   updateHealthSettings(input: $input) { settings { alertBelow } errors { code message field } } }"""
+SET_HEALTH_TARGET = """mutation($input: SetHealthTargetInput!) {
+  setHealthTarget(input: $input) { settings { targetScore } errors { code message field } } }"""
 MARK_REVIEWED = """mutation($input: MarkJourneyMapReviewedInput!) {
   markJourneyMapReviewed(input: $input) { staleness { stale } errors { code message field } } }"""
 CREATE_INITIATIVE = """mutation($input: CreateInitiativeInput!) {
@@ -250,6 +252,11 @@ CALLS = [
         "updateHealthSettings",
         UPDATE_HEALTH_SETTINGS,
         lambda s: {"workspaceId": s.world.ws, "alertBelow": 40, "staleAfterDays": 30},
+    ),
+    Call(
+        "setHealthTarget",
+        SET_HEALTH_TARGET,
+        lambda s: {"workspaceId": s.world.ws, "targetScore": 80},
     ),
     Call("markJourneyMapReviewed", MARK_REVIEWED, lambda s: {"id": s.world.map, "note": "ok"}),
     Call(
