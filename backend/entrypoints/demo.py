@@ -94,31 +94,40 @@ SURVEY_KEYS = {kind: key for key, kind, *_ in SURVEYS}
 SAID: dict[str, dict[str, list[str]]] = {
     "Checkout": {
         "bad": [
-            "Checkout kept asking for my address again",
-            "The checkout page froze when I entered the discount code",
-            "Checkout failed twice and I had to start over",
+            "Checkout kept asking for my address again, so annoying",
+            "The checkout page froze when I entered the discount code, frustrating",
+            "Checkout failed twice and I had to start over, terrible",
         ],
         "good": ["Checkout was quick, saved address worked"],
     },
     "Payment": {
-        "bad": ["Card payment declined for no reason", "Payment page timed out"],
+        "bad": [
+            "Card payment declined for no reason, really annoying",
+            "Payment page timed out, awful",
+        ],
     },
     "Number porting": {
         "bad": [
-            "Number porting took five days, no phone all week",
-            "Waited 40 minutes on hold about my number transfer",
-            "On hold again, the porting is still not done",
+            "Number porting took five days, no phone all week, terrible",
+            "Waited 40 minutes on hold about my number transfer, frustrating",
+            "On hold again, the porting is still not done. Awful",
         ],
     },
     "Support line": {
-        "bad": ["Another hour on hold", "On hold for ages and then cut off"],
+        "bad": ["Another hour on hold, useless", "On hold for ages and then cut off, awful"],
         "good": ["The agent on the support line solved it in minutes"],
     },
     "First bill": {
-        "bad": ["First bill was higher than the plan price", "Hidden fees on the first bill"],
+        "bad": [
+            "First bill was higher than the plan price, not happy",
+            "Hidden fees on the first bill, disappointing",
+        ],
     },
     "Delivery": {
-        "bad": ["Delivery was two days late", "The courier left the parcel in the rain"],
+        "bad": [
+            "Delivery was two days late, annoying",
+            "The courier left the parcel in the rain, awful",
+        ],
         "good": ["Delivery came a day early"],
     },
 }
