@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from backend.db.engine import Database
+from backend.feedback.sentiment import step as sentiment_step
 from backend.health import explain, model, recalculate
 from backend.measures.stats import Moments
-from backend.models import AlertKind, HealthAlert, HealthScore, HealthSubject
-from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind
+from backend.models import AlertKind, Feedback, HealthAlert, HealthScore, HealthSubject
+from backend.vocabulary.feedback import MEASURE_RANGES, FeedbackSource, MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import Severity
 from tests.fixtures.tenants import Tenant
 from tests.health.answers import Answer, evidence
@@ -457,3 +458,49 @@ async def test_a_touchpoint_under_the_threshold_raises_an_alert_and_one_without_
             )
         ).all()
     assert [(a.subject_id, a.kind) for a in alerts] == [(failing, AlertKind.FELL_BELOW)]
+
+
+async def test_texts_the_scorer_cannot_read_do_not_pull_a_bad_touchpoint_toward_50(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """The reviewer's finding: the former scorer stored 0.0 ("neutral") for any text it
+    could not read, German or emoji alike, and those zeros pulled a failing touchpoint
+    toward 50. Now the worker's real scorer leaves them unscored, and they count nowhere."""
+    world = await _quiet_world(database, tenant_a, stages=1, touchpoints_per_stage=1)
+    (only,) = world.touchpoint_ids
+    texts = [
+        "Die Bestellung kam zu spät und der Kundendienst hat nie geantwortet.",
+        "Le paiement a échoué deux fois, personne ne répond au téléphone.",
+        "El pedido llegó roto y nadie contesta los correos.",
+    ]
+    async with database.transaction(world.binding(), write=True) as session:
+        rows = [
+            Feedback(
+                workspace_id=world.workspace_id,
+                source=FeedbackSource.SURVEY,
+                external_id=f"unread-{n}",
+                journey_map_id=world.map_id,
+                stage_id=world.stage_ids[0],
+                touchpoint_id=only,
+                measure=MeasureKind.CSAT,
+                measure_value=1,
+                text=texts[n % len(texts)],
+                occurred_at=days_ago(NOW, 2),
+            )
+            for n in range(30)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        ids = [r.id for r in rows]
+        await sentiment_step.score_feedback(session, world.workspace_id, ids)
+    async with database.transaction(world.binding()) as session:
+        found = (
+            await session.execute(
+                select(Feedback.sentiment_status, Feedback.sentiment).where(Feedback.id.in_(ids))
+            )
+        ).all()
+    assert {tuple(r) for r in found} == {(SentimentStatus.UNSCORED, None)}
+    score = (await _pass(database, world)).touchpoints[only]
+    assert [c.name for c in score.components if c.name == "sentiment"] == []
+    assert score.sample_size == 30  # the answers; the unread texts are not readings
+    assert score.score == pytest.approx(0.0)
