@@ -100,11 +100,12 @@ async def update_thresholds(
     return wanted
 
 
-def crossing(before: float | None, after: float, threshold: float) -> AlertKind | None:
-    """FELL_BELOW when the score went under the threshold (or first appeared under it)."""
-    if after < threshold and (before is None or before >= threshold):
+def crossing(was_below: bool | None, after: float, threshold: float) -> AlertKind | None:
+    """FELL_BELOW when the score went under the threshold (or first appeared under it),
+    RECOVERED when it came back; ``was_below`` None: the subject had no standing yet."""
+    if after < threshold and was_below is not True:
         return AlertKind.FELL_BELOW
-    if after >= threshold and before is not None and before < threshold:
+    if after >= threshold and was_below is True:
         return AlertKind.RECOVERED
     return None
 
@@ -115,10 +116,30 @@ async def record_crossings(
     before: Mapping[UUID, float | None],
     after: Sequence[scores.Scored],
 ) -> list[HealthAlert]:
-    """Called by a pass with the scores it replaced and the ones it wrote."""
+    """Called by a pass with the scores it replaced and the ones it wrote.
+
+    A subject whose previous score is missing (too little evidence for a while) keeps
+    the standing its last alert gave it: 30, then no score, then 30 again is one fall,
+    not two, and 30, no score, 70 is a recovery.
+    """
     threshold = (await thresholds_of(session, workspace_id)).alert_below
     if threshold is None:
         return []
+    scored = [
+        (kind, subject_id, score.score)
+        for kind, subject_id, score in after
+        if kind in ALERTED and score.score is not None
+    ]
+    unknown = [subject_id for _, subject_id, _ in scored if before.get(subject_id) is None]
+    last = await repository.last_alert_kinds(session, workspace_id, unknown) if unknown else {}
+
+    def was_below(subject_id: UUID) -> bool | None:
+        previous = before.get(subject_id)
+        if previous is not None:
+            return previous < threshold
+        kind = last.get(subject_id)
+        return None if kind is None else kind is AlertKind.FELL_BELOW
+
     alerts = [
         HealthAlert(
             workspace_id=workspace_id,
@@ -127,12 +148,10 @@ async def record_crossings(
             kind=found,
             threshold=threshold,
             score_before=before.get(subject_id),
-            score_after=score.score,
+            score_after=value,
         )
-        for kind, subject_id, score in after
-        if kind in ALERTED
-        and score.score is not None
-        and (found := crossing(before.get(subject_id), score.score, threshold)) is not None
+        for kind, subject_id, value in scored
+        if (found := crossing(was_below(subject_id), value, threshold)) is not None
     ]
     if not alerts:
         return []

@@ -251,3 +251,46 @@ async def test_a_review_restarts_the_staleness_clock(database: Database, tenant_
         async with writing(database, access) as session:
             await alerts.mark_reviewed(session, access, MarkReviewed(world.map_id, "x" * 2001))
     assert too_long.value.field == "note"
+
+
+async def test_a_subject_that_loses_its_score_keeps_its_standing(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """Between two scores under the threshold a touchpoint had too little evidence for
+    one: that is one fall, not two; and coming back above it is a recovery, though the
+    score it replaces is empty."""
+    world, _ = await _setup(database, tenant_a)
+    first = world.touchpoint_ids[0]
+
+    async def answers(value: int, day: datetime) -> None:
+        for _ in range(5):
+            await add_feedback(database, world, first, value=value, occurred_at=day)
+
+    async def pass_at(moment: datetime) -> float | None:
+        async with database.transaction(world.binding(), write=True) as session:
+            done = await recalculate.recalculate(
+                session, world.workspace_id, full=True, as_of=moment
+            )
+        assert done is not None
+        return done.health.touchpoints[first].score
+
+    await answers(1, NOW - timedelta(days=10))
+    assert await pass_at(NOW) == pytest.approx(0.0)  # below 50: FELL_BELOW
+    assert await pass_at(NOW + timedelta(days=85)) is None  # the answers left the window
+    await answers(1, NOW + timedelta(days=84))
+    assert await pass_at(NOW + timedelta(days=86)) == pytest.approx(0.0)  # below: no new alert
+    assert await pass_at(NOW + timedelta(days=180)) is None
+    await answers(5, NOW + timedelta(days=190))
+    recovered = await pass_at(NOW + timedelta(days=191))
+    assert recovered is not None
+    assert recovered > 50  # RECOVERED
+
+    async with database.transaction(world.binding()) as session:
+        found = (
+            await session.scalars(
+                select(HealthAlert)
+                .where(HealthAlert.subject_id == first)
+                .order_by(HealthAlert.created_at)
+            )
+        ).all()
+    assert [a.kind for a in found] == [AlertKind.FELL_BELOW, AlertKind.RECOVERED]

@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.pagination import Page, paginate
-from backend.models import HealthAlert, HealthSettings, JourneyMap, MapReview
+from backend.models import AlertKind, HealthAlert, HealthSettings, JourneyMap, MapReview
 
 
 async def settings(session: AsyncSession, workspace_id: UUID) -> HealthSettings | None:
@@ -37,6 +37,18 @@ async def save_settings(
 async def add_alerts(session: AsyncSession, alerts: Sequence[HealthAlert]) -> None:
     session.add_all(alerts)
     await session.flush()
+
+
+async def last_alert_kinds(
+    session: AsyncSession, workspace_id: UUID, subject_ids: Sequence[UUID]
+) -> dict[UUID, AlertKind]:
+    """The kind of each subject's latest alert, for the subjects that have one."""
+    rows = await session.execute(
+        select(HealthAlert.subject_id, HealthAlert.kind)
+        .where(HealthAlert.workspace_id == workspace_id, HealthAlert.subject_id.in_(subject_ids))
+        .order_by(HealthAlert.created_at, HealthAlert.id)
+    )
+    return {row.subject_id: row.kind for row in rows}  # oldest first: the latest wins
 
 
 def _alerts_of(workspace_id: UUID) -> Select[HealthAlert]:
