@@ -29,7 +29,13 @@ def gap(score: float | None, target: float) -> float | None:
 
 
 async def target_of(session: AsyncSession, workspace_id: UUID) -> float:
-    return effective(await repository.target_score(session, workspace_id))
+    """The target the workspace works to (its own, or the default)."""
+    return effective(await set_target_of(session, workspace_id))
+
+
+async def set_target_of(session: AsyncSession, workspace_id: UUID) -> float | None:
+    """The target an admin set; None: none set, the default applies."""
+    return await repository.target_score(session, workspace_id)
 
 
 async def set_target(

@@ -119,7 +119,7 @@ class HealthMutations:
         async def action(session: AsyncSession) -> UpdateHealthSettingsPayload:
             command = input.to_command()
             found = await alerts.update_thresholds(session, info.context.access, command)
-            aim = await target.target_of(session, command.workspace_id)
+            aim = await target.set_target_of(session, command.workspace_id)
             return UpdateHealthSettingsPayload(settings=HealthSettingsType.of(found, aim))
 
         return await run_mutation(info, UpdateHealthSettingsPayload, action)

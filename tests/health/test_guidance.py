@@ -336,3 +336,23 @@ async def test_the_themes_read_is_one_statement_whatever_the_volume(
     few = await feedback_reads()
     await _say(database, world, call_centre, ON_HOLD * 40, utcnow())
     assert await feedback_reads() == few
+
+
+async def test_settings_say_the_same_target_whether_read_or_just_updated(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    """No target set: both the updated settings and a read say null (the default
+    applies in explanations), not 75 in one place and null in the other."""
+    update = """mutation($input: UpdateHealthSettingsInput!) { updateHealthSettings(
+      input: $input) { settings { targetScore alertBelow } errors { code } } }"""
+    updated = await gql(
+        update,
+        {"input": {"workspaceId": tenant_a.ws_gid(0), "alertBelow": 40}},
+        token=tenant_a.token,
+    )
+    read = await gql(SETTINGS, {"id": tenant_a.ws_gid(0)}, token=tenant_a.token)
+    assert updated["data"]["updateHealthSettings"]["settings"] == {
+        "targetScore": None,
+        "alertBelow": 40.0,
+    }
+    assert read["data"]["node"]["healthSettings"] == {"targetScore": None, "alertBelow": 40.0}
