@@ -27,6 +27,8 @@ from backend.feedback.results import FeedbackRow
 from backend.vocabulary.feedback import Placement as PlacementKind
 from backend.vocabulary.journeys import Scenario
 
+MAX_CANDIDATES = 20  # the touchpoints an ambiguous item keeps to be chosen from
+
 # Workspaces whose structure one process keeps (the least recently used goes first).
 CACHED_WORKSPACES = 128
 
@@ -122,7 +124,9 @@ class Structure:
             self.link(values, next(iter(found)))
         elif found:
             values["placement"] = PlacementKind.AMBIGUOUS
-            values["placement_candidates"] = sorted(str(t) for t in found)
+            # A broad URL pattern can fit thousands: an editor needs a few to choose from,
+            # and each row and ingestion answer carries them.
+            values["placement_candidates"] = sorted(str(t) for t in found)[:MAX_CANDIDATES]
         else:
             values["placement"] = PlacementKind.UNMATCHED
 

@@ -17,9 +17,11 @@ from backend.authz.access import Access, ingestion_access, load_access
 from backend.db.engine import Database
 from backend.feedback import service
 from backend.feedback.commands import FeedbackItem, SubmitFeedback
+from backend.feedback.placement import MAX_CANDIDATES
 from backend.journeys import touchpoints
 from backend.journeys.commands import AddTouchpoint, MatchKeys, TouchpointFields
-from backend.models import Feedback
+from backend.models import Feedback, Touchpoint
+from backend.vocabulary.feedback import Placement as PlacementKind
 from graphql_schema.relay import decode_global_id
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant
@@ -170,3 +172,24 @@ async def _add_place_and_undo(
         assert batch.items[0].feedback is not None
         assert batch.items[0].feedback.touchpoint_id == added.id
         raise Undo
+
+
+async def test_an_item_that_fits_very_many_touchpoints_keeps_a_few_candidates(
+    database: Database, tenant_a: Tenant, sender: Sender
+) -> None:
+    """A broad key listed by thirty touchpoints: the item waits for an editor with the
+    first twenty as candidates, not all thirty on every row and in every answer."""
+    world = await build_world(
+        database, tenant_a.workspace_ids[0], stages=1, touchpoints_per_stage=30
+    )
+    async with database.transaction(world.binding(), write=True) as session:
+        for touchpoint in (
+            await session.scalars(select(Touchpoint).where(Touchpoint.id.in_(world.touchpoint_ids)))
+        ).all():
+            touchpoint.match_keys = {"event_names": ["page.view"]}
+    await sender.place(event_name="page.view")
+    async with database.transaction(world.binding()) as session:
+        row = (await session.scalars(select(Feedback).where(Feedback.external_id == "e1"))).one()
+    assert row.placement is PlacementKind.AMBIGUOUS
+    assert len(row.placement_candidates) == MAX_CANDIDATES == 20
+    assert set(row.placement_candidates) <= {str(t) for t in world.touchpoint_ids}
