@@ -7,6 +7,9 @@ runs as ``waypost_app``: no table owner, no superuser, no BYPASSRLS.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import op
 
 APP_ROLE = "waypost_app"
@@ -55,6 +58,21 @@ def drop_app_functions() -> None:
     op.execute("DROP FUNCTION IF EXISTS waypost_bound_workspaces()")
     op.execute("DROP FUNCTION IF EXISTS waypost_bound_user()")
     # The role is cluster-wide and may serve other databases: it stays.
+
+
+@contextmanager
+def across_workspaces(table: str) -> Iterator[None]:
+    """A data migration's statements on ``table`` see every workspace's rows.
+
+    Row-level security is forced on the owner too, and a migration binds no workspace:
+    without this an UPDATE touches no row at all. Transactional, like the migration.
+    """
+    if not is_postgres():
+        yield
+        return
+    op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    yield
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
 def grant_to_app(table: str, privileges: str = DML) -> None:

@@ -9,7 +9,9 @@ ambiguous match). Touchpoints gain their declared monthly ``traffic``, health se
 a ``target_score``, and health requests the day from which history is recomputed.
 
 Existing rows: feedback with a sentiment is SCORED, without text UNSCORED, the rest
-PENDING; feedback linked to a touchpoint, stage or map is LINKED, the rest NONE.
+PENDING; feedback linked to a touchpoint, stage or map is LINKED, feedback that carried
+match keys but found no touchpoint UNMATCHED (it joins the queue an editor works
+through), the rest NONE.
 
 Revision ID: 0020
 Revises: 0019
@@ -98,13 +100,17 @@ def upgrade() -> None:
             )
         )
         batch.create_index("ix_feedback_workspace_id_placement", ["workspace_id", "placement"])
-    op.execute(
-        "UPDATE feedback SET sentiment_status = CASE"
-        " WHEN sentiment IS NOT NULL THEN 'SCORED'"
-        " WHEN text = '' THEN 'UNSCORED' ELSE 'PENDING' END,"
-        " placement = CASE WHEN touchpoint_id IS NOT NULL OR stage_id IS NOT NULL"
-        " OR journey_map_id IS NOT NULL THEN 'LINKED' ELSE 'NONE' END"
-    )
+    with rls.across_workspaces("feedback"):
+        op.execute(
+            "UPDATE feedback SET sentiment_status = CASE"
+            " WHEN sentiment IS NOT NULL THEN 'SCORED'"
+            " WHEN text = '' THEN 'UNSCORED' ELSE 'PENDING' END,"
+            " placement = CASE WHEN touchpoint_id IS NOT NULL OR stage_id IS NOT NULL"
+            " OR journey_map_id IS NOT NULL THEN 'LINKED'"
+            # Carried match keys but found no single touchpoint: it waits for an editor.
+            " WHEN event_name IS NOT NULL OR url IS NOT NULL OR survey_id IS NOT NULL"
+            " THEN 'UNMATCHED' ELSE 'NONE' END"
+        )
     with op.batch_alter_table("touchpoints") as batch:
         batch.add_column(sa.Column("traffic", sa.Integer(), nullable=True))
     with op.batch_alter_table("health_settings") as batch:
