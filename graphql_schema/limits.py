@@ -12,7 +12,10 @@ before any resolver or SQL runs, so that a hostile document is refused cheaply:
 
       cost(selection set) = sum of cost(field) over its fields, fragments expanded
       cost(field)         = own + multiplier * cost(sub-selection)
-      own                 = 0 for ``__typename``, else 1
+      own                 = 0 for ``__typename``; the field's entry in ``field_costs``
+                            (keyed "Type.field", the type the field is selected on) for
+                            fields whose resolver does far more work than reading a row;
+                            else 1
       multiplier          = page size when the field returns a list (``[T]``, possibly
                             non-null) or a Relay connection (named type ending in
                             "Connection"), else 1
@@ -51,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 import graphql
@@ -105,6 +108,8 @@ class QueryLimits:
     max_cost: int = 20_000
     default_page_size: int = 20  # used for cost when a list field has no `first`
     max_page_size: int = 100  # `first` above this (or negative) is refused
+    # Own cost of expensive fields, by "Type.field"; every other field costs 1.
+    field_costs: Mapping[str, int] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -429,11 +434,11 @@ class _Analyzer:
         if name in _INTROSPECTION_ROOTS:
             return None
         first = self._first(node)
-        own_cost = 0 if name == "__typename" else 1
+        parent_type = frame.parent_type
+        own_cost = 0 if name == "__typename" else self._own_cost(parent_type, name)
         alias = 1 if node.alias is not None else 0
         multiplier = 1
         child_type: GraphQLNamedType | None = None
-        parent_type = frame.parent_type
         if isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
             field_def = parent_type.fields.get(name)
             if field_def is not None:
@@ -461,6 +466,11 @@ class _Analyzer:
             multiplier=multiplier,
             alias=alias,
         )
+
+    def _own_cost(self, parent_type: GraphQLNamedType | None, name: str) -> int:
+        if parent_type is None or not self.limits.field_costs:
+            return 1
+        return self.limits.field_costs.get(f"{parent_type.name}.{name}", 1)
 
     def _leave(self, frame: _Frame) -> _Measure:
         if frame.kind == _FIELD:

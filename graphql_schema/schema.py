@@ -40,7 +40,21 @@ MAX_BATCH_OPERATIONS = 10
 # A whole map read (stages x touchpoints x pain points and opportunities, each a
 # list costed at the default page size) estimates near 42,000; connections nested
 # three deep at full pages (100 x 100 x 100) are still far above this.
-API_LIMITS = QueryLimits(max_cost=100_000)
+# Fields whose resolver does far more than read a row cost more than 1 on their own,
+# so that one request can ask for only a few of them (documented in api-conventions.md).
+_SURVEY_RESULTS_COST = 2_500  # a scan of up to three years of answers
+API_FIELD_COSTS = {
+    # YAKE over up to 200 texts: one to two seconds of CPU; about 10 per request.
+    "HealthExplanation.themes": 10_000,
+    # Several statements and a scan of up to 180 days of feedback each; about 40.
+    "Initiative.outcome": 2_500,
+    "Initiative.plannedDetection": 2_500,
+    "Workspace.surveyResults": _SURVEY_RESULTS_COST,
+    "JourneyMap.surveyResults": _SURVEY_RESULTS_COST,
+    "Stage.surveyResults": _SURVEY_RESULTS_COST,
+    "Touchpoint.surveyResults": _SURVEY_RESULTS_COST,
+}
+API_LIMITS = QueryLimits(max_cost=100_000, field_costs=API_FIELD_COSTS)
 
 
 @strawberry.type

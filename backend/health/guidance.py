@@ -2,12 +2,14 @@
 
 Themes are cached in-process by the exact texts they were drawn from: the
 statement that fetches the texts runs every time (so what a caller may read is
-decided by its own transaction), the extraction (~0.1 s for 500 texts) only when
-the texts or their sentiment changed.
+decided by its own transaction), the extraction only when the texts or their
+sentiment changed. The extraction is CPU-bound (1-2 s for 200 long texts), so it
+runs in a worker thread: the event loop keeps serving other requests meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from datetime import datetime
 from uuid import UUID
@@ -34,7 +36,7 @@ async def themes_of(
     key = (workspace_id, kind, subject_id, len(texts), hash(texts))
     found = _cache.get(key)
     if found is None:
-        found = _cache[key] = themes.themes(texts)
+        found = _cache[key] = await asyncio.to_thread(themes.themes, texts)
         if len(_cache) > CACHED_THEMES:
             _cache.popitem(last=False)
     else:

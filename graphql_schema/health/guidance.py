@@ -65,7 +65,7 @@ class HealthThemeType:
 class HealthThemesType:
     negative: list[HealthThemeType] = strawberry.field(description="Most mentioned first.")
     positive: list[HealthThemeType] = strawberry.field(description="Most mentioned first.")
-    texts_read: int = strawberry.field(description="Feedback texts read (the newest 500 at most).")
+    texts_read: int = strawberry.field(description="Feedback texts read (the newest 200 at most).")
     unscored: int = strawberry.field(description="Of those, texts with no sentiment score.")
 
     @classmethod

@@ -303,6 +303,44 @@ async def test_cost_of_default_page_sizes_is_refused() -> None:
     assert_refused(await SCHEMA.execute(query), "cost")
 
 
+# An expensive field costs more on its own; "Type.field" is the type it is selected on.
+EXPENSIVE = QueryLimits(max_cost=1_000, field_costs={"Item.parent": 100, "Query.tags": 600})
+
+
+def test_an_expensive_field_has_its_own_cost_times_the_pages_above_it() -> None:
+    def cost(query: str) -> int:
+        return analyze_operation(GRAPHQL_SCHEMA, graphql.parse(query), None, None, EXPENSIVE)[
+            0
+        ].cost
+
+    assert cost("{ tags }") == 600
+    # item 1 + parent 100 + id 1; other fields keep their usual cost
+    assert cost("{ item { parent { id } } }") == 102
+    assert cost("{ item { name __typename } }") == 2
+    # multiplied by the page sizes above it, as any field
+    assert cost("{ items(first: 3) { edges { node { parent { id } } } } }") == 1 + 3 * (1 + 1 + 101)
+    assert cost("{ allItems { parent { id } } }") == 1 + 20 * 101
+    # through fragments, inline fragments and aliases alike
+    assert (
+        cost(
+            "{ item { ...P ... on Item { p2: parent { id } } } } "
+            "fragment P on Item { parent { id } }"
+        )
+        == 1 + 2 * 101
+    )
+    # without field_costs, every field costs 1 again
+    assert shape("{ tags item { parent { id } } }").cost == 4
+
+
+async def test_an_expensive_field_asked_too_often_is_refused_before_it_runs() -> None:
+    schema = make_schema(EXPENSIVE)
+    assert_ran(await schema.execute("{ tags }"))
+    Calls.count = 0
+    error = assert_refused(await schema.execute("{ tags again: tags }"), "cost")
+    assert error.extensions is not None
+    assert error.extensions["actual"] == 1_200
+
+
 # --------------------------------------------------------------------------- page size
 
 
