@@ -3,7 +3,7 @@ scorer (after a change of scorer, or to replace the former scorer's 0.0 "neutral
 
 A thousand texts a transaction, in id order; a chunk that changed any evidence asks for
 a health pass (naming the touchpoints whose sentiment changed) and a backfill of the
-history its earliest changed item reaches. Interrupted, it resumes with ``--after`` the last
+history its changed items reach. Interrupted, it resumes with ``--after`` the last
 id it printed; run again from the start, it changes nothing the first run did not.
 """
 
@@ -59,12 +59,12 @@ async def _rescore(
         while True:
             async with db.transaction(binding, write=True) as session:
                 chunk = await sentiment.rescore_after(session, workspace_id, after, scorer)
-                if chunk.earliest is not None:
+                if chunk.occurred_at:
                     # Stage- or map-only feedback names no touchpoint: the pass still follows.
                     await recalculate.request(
                         session, workspace_id, recalculate.FEEDBACK_RECEIVED, sorted(chunk.changed)
                     )
-                    await backfill.request(session, workspace_id, chunk.earliest)
+                    await backfill.request(session, workspace_id, *chunk.occurred_at)
             if not chunk.count:
                 return total
             total, after = total + chunk.count, chunk.last_id

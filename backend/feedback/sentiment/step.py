@@ -28,9 +28,9 @@ def _configured() -> Scorer:
 @dataclass
 class _Applied:
     touchpoints: set[UUID] = field(default_factory=set)  # whose sentiment evidence changed
-    # When any evidence changed (feedback on a stage or map alone names no touchpoint),
-    # and the earliest such item happened.
-    earliest: datetime | None = None
+    # When each item whose evidence changed happened (feedback on a stage or map alone
+    # names no touchpoint, yet is evidence too).
+    occurred_at: list[datetime] = field(default_factory=list)
 
 
 def _apply(rows: Sequence[Feedback], scorer: Scorer) -> _Applied:
@@ -50,8 +50,7 @@ def _apply(rows: Sequence[Feedback], scorer: Scorer) -> _Applied:
             continue
         if row.touchpoint_id is not None:
             changed.touchpoints.add(row.touchpoint_id)
-        if changed.earliest is None or row.occurred_at < changed.earliest:
-            changed.earliest = row.occurred_at
+        changed.occurred_at.append(row.occurred_at)
     return changed
 
 
@@ -83,8 +82,8 @@ class Rescored:
     count: int  # texts read in this chunk (0: the workspace is done)
     last_id: UUID | None  # where the next chunk starts
     changed: set[UUID]  # touchpoints whose sentiment evidence changed
-    # The earliest item whose evidence changed (None: none did, not even on a stage or map)
-    earliest: datetime | None = None
+    # When the items whose evidence changed happened (empty: none did, on any subject)
+    occurred_at: list[datetime] = field(default_factory=list)
 
 
 async def rescore_after(
@@ -100,5 +99,5 @@ async def rescore_after(
     changed = _apply(rows, scorer or _configured())
     await session.flush()
     return Rescored(
-        len(rows), rows[-1].id if rows else after, changed.touchpoints, changed.earliest
+        len(rows), rows[-1].id if rows else after, changed.touchpoints, changed.occurred_at
     )
