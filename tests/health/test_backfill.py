@@ -204,11 +204,11 @@ async def _step(database: Database, world: World, today: date) -> backfill.Step:
 async def _request(
     database: Database, world: World, *days: date, today: date | None = None
 ) -> None:
-    """Items that happened on these days asked for their backfill (as ingestion does)."""
+    """A batch of items that happened on these days asks for its backfill (as an
+    ingestion does)."""
+    times = [datetime.combine(day, datetime.min.time(), UTC) for day in days]
     async with database.transaction(world.binding(), write=True) as session:
-        for day in days:
-            at = datetime.combine(day, datetime.min.time(), UTC)
-            assert await backfill.request(session, world.workspace_id, at, today=today or TODAY)
+        assert await backfill.request(session, world.workspace_id, *times, today=today or TODAY)
 
 
 TODAY = date(2026, 11, 30)
@@ -369,7 +369,8 @@ async def test_the_same_request_twice_while_pending_is_one_interval(
 ) -> None:
     world = await build_world(database, tenant_a.workspace_ids[0])
     old = TODAY - timedelta(days=400)
-    await _request(database, world, old, old, old + timedelta(days=3))
+    await _request(database, world, old)
+    await _request(database, world, old, old + timedelta(days=3))
     async with database.transaction(world.binding(), write=True) as session:
         taken = await requests.take_backfill(session, world.workspace_id, reach=backfill.REACH)
     assert taken == [Days(old, old + timedelta(days=183))]
