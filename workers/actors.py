@@ -23,6 +23,10 @@ log = logging.getLogger("waypost.workers")
 # dead-letter table.
 RETRIES: dict[str, Any] = {"max_retries": 8, "min_backoff": 1_000, "max_backoff": 300_000}
 OUTBOX_DISPATCH = "outbox.dispatch"
+# Backfill steps have their own queue: a long backfill never waits ahead of the passes
+# of every tenant (workers consume every queue declared, in both broker modes).
+HEALTH_QUEUE = "health"
+BACKFILL_QUEUE = "health_backfill"
 
 
 def outbox_event_of(actor_name: str, args: Sequence[Any]) -> tuple[UUID, UUID] | None:
@@ -117,7 +121,7 @@ class Actors:
 def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) -> Actors:
     register_all()
     health = dramatiq.actor(
-        broker=broker, actor_name="health.recalculate", queue_name="health", **RETRIES
+        broker=broker, actor_name="health.recalculate", queue_name=HEALTH_QUEUE, **RETRIES
     )(recalculate_health)
 
     async def backfill_step(workspace_id: str) -> None:
@@ -127,7 +131,7 @@ def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) ->
 
     backfill_step.__name__ = backfill_step.__qualname__ = "backfill_health"
     history = dramatiq.actor(
-        broker=broker, actor_name="health.backfill", queue_name="health", **RETRIES
+        broker=broker, actor_name="health.backfill", queue_name=BACKFILL_QUEUE, **RETRIES
     )(backfill_step)
 
     async def dispatch(workspace_id: str, event_id: str) -> None:
@@ -147,7 +151,7 @@ def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) ->
         recalculate_health=health,
         backfill_health=history,
         recalculate_all_health=dramatiq.actor(
-            broker=broker, actor_name="health.recalculate_all", queue_name="health", **RETRIES
+            broker=broker, actor_name="health.recalculate_all", queue_name=HEALTH_QUEUE, **RETRIES
         )(recalculate_all_health),
         verify_audit_chain=dramatiq.actor(
             broker=broker, actor_name="audit.verify", queue_name="maintenance", **RETRIES

@@ -3,7 +3,7 @@ the workers because it names every domain; the outbox itself knows none of them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +37,17 @@ async def _feedback_received(session: AsyncSession, event: OutboxEvent) -> None:
         await recalculate.request(
             session, event.workspace_id, recalculate.FEEDBACK_RECEIVED, sorted(attached)
         )
-    earliest = event.payload.get("earliest_occurred_at")
-    if earliest:  # feedback from before today: its days' history is out of date
-        await backfill.request(session, event.workspace_id, datetime.fromisoformat(earliest))
+    # Feedback from before today: the history of the days it reaches is out of date.
+    if "occurred_days" in event.payload:
+        days = [date.fromisoformat(d) for d in event.payload["occurred_days"]]
+        await backfill.request(
+            session, event.workspace_id, *(datetime.combine(d, time.min, UTC) for d in days)
+        )
+    elif earliest := event.payload.get("earliest_occurred_at"):
+        # An event raised before it listed its times: from its earliest up to yesterday.
+        await backfill.request(
+            session, event.workspace_id, datetime.fromisoformat(earliest), through=date.max
+        )
 
 
 async def _structure_changed(session: AsyncSession, event: OutboxEvent) -> None:

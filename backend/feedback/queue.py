@@ -79,6 +79,6 @@ async def place_feedback(session: AsyncSession, access: Access, command: PlaceFe
         workspace_id,
         [str(feedback.id)],
         {before["touchpoint_id"], command.touchpoint_id},
-        feedback.occurred_at,  # its past days are recomputed with it where it now is
+        [feedback.occurred_at],  # its past days are recomputed with it where it now is
     )
     return feedback

@@ -18,8 +18,8 @@ carry this batch's ids are its own. The ``Feedback`` objects a caller may want
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -170,7 +170,7 @@ async def submit(
             workspace_id,
             [k.id_text for k in accepted],
             {k.values["touchpoint_id"] for k in accepted},
-            min(k.values["occurred_at"] for k in accepted),
+            [k.values["occurred_at"] for k in accepted],
         )
     return batch
 
@@ -180,11 +180,11 @@ async def announce_received(
     workspace_id: UUID,
     feedback_ids: list[str],
     touchpoint_ids: Iterable[UUID | None],
-    earliest_occurred_at: datetime,
+    occurred_at: Collection[datetime],
 ) -> None:
     """The event new evidence raises: its sentiment is scored and the health of the
     touchpoints it is on recalculated (feedback placed by hand raises it too), and
-    their history from the earliest day it reaches."""
+    their history of the days it reaches (the distinct UTC days it happened on)."""
     await outbox.emit(
         session,
         workspace_id,
@@ -192,7 +192,8 @@ async def announce_received(
         {
             "feedback_ids": feedback_ids,
             "touchpoint_ids": sorted(str(t) for t in set(touchpoint_ids) if t),
-            "earliest_occurred_at": earliest_occurred_at.isoformat(),
+            "earliest_occurred_at": min(occurred_at).isoformat(),
+            "occurred_days": sorted({t.astimezone(UTC).date().isoformat() for t in occurred_at}),
         },
     )
 

@@ -107,8 +107,9 @@ class HealthRequest(WorkspaceScoped, Base):
     touchpoint_id: Mapped[UUID | None]
     reason: Mapped[str] = mapped_column(String(80))
     # Feedback that happened before today arrived (an import of the past): the history
-    # from this day on is recomputed.
+    # of these days is recomputed (``backfill_to`` empty: as far as the item can reach).
     backfill_from: Mapped[date | None] = mapped_column(Date)
+    backfill_to: Mapped[date | None] = mapped_column(Date)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -185,3 +185,30 @@ async def test_the_rescore_command_names_an_unknown_workspace(
     done = await _waypost(test_database, "rescore-sentiment", "--workspace", unknown)
     assert done.returncode == 2
     assert "--workspace: no such workspace" in done.stderr
+
+
+async def test_rescoring_feedback_on_a_stage_alone_asks_for_a_pass_and_its_history(
+    test_database: TestDatabase, database: Database, tenant_a: Tenant
+) -> None:
+    """Stage-only feedback names no touchpoint, yet its sentiment is evidence of the stage."""
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    async with database.transaction(world.binding(), write=True) as session:
+        session.add(
+            Feedback(
+                workspace_id=world.workspace_id,
+                source=FeedbackSource.SURVEY,
+                external_id="stage-only",
+                journey_map_id=world.map_id,
+                stage_id=world.stage_ids[0],
+                text="not helpful at all",
+                occurred_at=WHEN,
+            )
+        )
+    done = await _waypost(
+        test_database, "rescore-sentiment", "--workspace", str(world.workspace_id)
+    )
+    assert done.returncode == 0, done.stderr
+    async with database.transaction(world.binding()) as session:
+        asked = (await session.scalars(select(HealthRequest))).all()
+    assert [r.touchpoint_id for r in asked if r.backfill_from is None] == [None]  # a pass
+    assert [r.backfill_from for r in asked if r.backfill_from is not None] == [WHEN.date()]

@@ -321,6 +321,7 @@ async def test_accepted_items_emit_feedback_received_in_the_same_transaction(
         "touchpoint_ids": [str(paid)],
         # Items sent without a time happened when received: health backfills nothing.
         "earliest_occurred_at": min(k.values["occurred_at"] for k in kept).isoformat(),
+        "occurred_days": sorted({k.values["occurred_at"].date().isoformat() for k in kept}),
     }
     # Rolled back with the rows: the event never existed without them.
     assert len(await _outbox(inspector_engine)) == before

@@ -17,8 +17,10 @@ from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.health import backfill, recalculate
 from backend.health.history import MAX_DAYS
+from backend.health.model import WINDOW
 from backend.health.repository import requests
-from backend.models import Feedback, HealthRequest, HealthSnapshot
+from backend.health.repository.requests import Days
+from backend.models import Feedback, HealthRequest, HealthSnapshot, JourneyMap
 from backend.settings import Settings
 from backend.vocabulary.feedback import FeedbackSource, MeasureKind
 from tests.fixtures.background import eventually
@@ -199,10 +201,14 @@ async def _step(database: Database, world: World, today: date) -> backfill.Step:
         return await backfill.step(session, world.workspace_id, today=today)
 
 
-async def _request(database: Database, world: World, *days: date) -> None:
+async def _request(
+    database: Database, world: World, *days: date, today: date | None = None
+) -> None:
+    """A batch of items that happened on these days asks for its backfill (as an
+    ingestion does)."""
+    times = [datetime.combine(day, datetime.min.time(), UTC) for day in days]
     async with database.transaction(world.binding(), write=True) as session:
-        for day in days:
-            await requests.add_backfill(session, world.workspace_id, day)
+        assert await backfill.request(session, world.workspace_id, *times, today=today or TODAY)
 
 
 TODAY = date(2026, 11, 30)
@@ -248,7 +254,11 @@ async def test_a_backfill_reaches_no_further_back_than_the_history(
     database: Database, tenant_a: Tenant
 ) -> None:
     world = await build_world(database, tenant_a.workspace_ids[0])
+    # An item older than the history and its windows' reach changes no day kept.
     await _request(database, world, TODAY - timedelta(days=5 * 365))
+    assert (await _step(database, world, TODAY)).days == ()
+    assert not await _pending(database, world)
+    await _request(database, world, TODAY - timedelta(days=MAX_DAYS + 30))
     first = await _step(database, world, TODAY)
     assert first.days[0] == TODAY - timedelta(days=MAX_DAYS)
 
@@ -306,7 +316,7 @@ async def test_housekeeping_resumes_a_backfill_whose_message_was_lost(
     today = utcnow().date()
     since = today - timedelta(days=40)
     await add_feedback(database, world, world.touchpoint_ids[0], occurred_at=backfill.end_of(since))
-    await _request(database, world, since)  # pending, and no message on its way
+    await _request(database, world, since, today=today)  # pending, no message on its way
     await background.housekeep()
 
     async def resumed() -> bool:
@@ -317,3 +327,88 @@ async def test_housekeeping_resumes_a_backfill_whose_message_was_lost(
         )
 
     await eventually(resumed, within=60)
+
+
+def _reach(day: date) -> set[date]:
+    """The days an item of ``day`` can move: its own and the two windows after it."""
+    return {day + timedelta(days=n) for n in range(2 * WINDOW.days + 1)}
+
+
+async def _drain(database: Database, world: World) -> list[tuple[date, ...]]:
+    """Every step's days until nothing is pending."""
+    steps = []
+    while (done := await _step(database, world, TODAY)).days:
+        steps.append(done.days)
+        assert len(done.days) <= backfill.CHUNK_DAYS
+    assert not await _pending(database, world)
+    return steps
+
+
+async def test_an_item_from_a_thousand_days_ago_recomputes_only_the_days_it_reaches(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """Not every day up to yesterday: after two windows the item counts for no score."""
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    old = TODAY - timedelta(days=1000)
+    await add_feedback(database, world, world.touchpoint_ids[0], occurred_at=backfill.end_of(old))
+    await _request(database, world, old)
+    steps = await _drain(database, world)
+    assert {day for days in steps for day in days} == _reach(old)
+    assert sum(len(days) for days in steps) == len(_reach(old))  # no day twice
+    # The same item again once the cursor moved on (its data changed again): its reach
+    # once more, never beyond it.
+    await _request(database, world, old)
+    await _step(database, world, TODAY)
+    await _request(database, world, old)
+    again = await _drain(database, world)
+    assert {day for days in again for day in days} <= _reach(old)
+
+
+async def test_the_same_request_twice_while_pending_is_one_interval(
+    database: Database, tenant_a: Tenant
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    old = TODAY - timedelta(days=400)
+    await _request(database, world, old)
+    await _request(database, world, old, old + timedelta(days=3))
+    async with database.transaction(world.binding(), write=True) as session:
+        taken = await requests.take_backfill(session, world.workspace_id, reach=backfill.REACH)
+    assert taken == [Days(old, old + timedelta(days=183))]
+
+
+async def test_two_far_apart_old_items_each_recompute_only_their_own_reach(
+    database: Database, tenant_a: Tenant
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    older, old = TODAY - timedelta(days=1000), TODAY - timedelta(days=500)
+    await _request(database, world, old, older)
+    async with database.transaction(world.binding()) as session:
+        pending = (await session.scalars(select(HealthRequest))).all()
+        assert len(pending) == 2
+    steps = await _drain(database, world)
+    assert {day for days in steps for day in days} == _reach(older) | _reach(old)
+    assert steps[0][0] == older  # oldest first, and the gap between them never filled
+    assert sum(len(days) for days in steps) == len(_reach(older)) + len(_reach(old))
+
+
+async def test_recomputing_a_day_keeps_the_history_of_a_deleted_map(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """A deleted map may be restored: its snapshots outlive a backfill that no longer
+    scores it."""
+    world = await build_world(database, tenant_a.workspace_ids[0])
+    day = TODAY - timedelta(days=20)
+    await add_feedback(database, world, world.touchpoint_ids[0], occurred_at=backfill.end_of(day))
+    await _request(database, world, day)
+    await _drain(database, world)
+    before = await _snapshots(database, world, day)
+    assert world.map_id in before
+    async with database.transaction(world.binding(), write=True) as session:
+        deleted = await session.get(JourneyMap, (world.workspace_id, world.map_id))
+        assert deleted is not None
+        deleted.deleted_at = utcnow()
+    await _request(database, world, day)
+    await _drain(database, world)
+    after = await _snapshots(database, world, day)
+    assert after[world.map_id] == before[world.map_id]
+    assert world.touchpoint_ids[0] in after

@@ -1,8 +1,9 @@
 """`waypost rescore-sentiment`: read a workspace's feedback texts again with the configured
 scorer (after a change of scorer, or to replace the former scorer's 0.0 "neutral"s).
 
-A thousand texts a transaction, in id order; each chunk asks for the health pass of the
-touchpoints whose sentiment changed. Interrupted, it resumes with ``--after`` the last
+A thousand texts a transaction, in id order; a chunk that changed any evidence asks for
+a health pass (naming the touchpoints whose sentiment changed) and a backfill of the
+history its changed items reach. Interrupted, it resumes with ``--after`` the last
 id it printed; run again from the start, it changes nothing the first run did not.
 """
 
@@ -20,7 +21,7 @@ from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.entrypoints.commands.common import fail, parse_uuid
 from backend.feedback import sentiment
 from backend.feedback.repository import FeedbackRepository
-from backend.health import recalculate
+from backend.health import backfill, recalculate
 from backend.settings import Settings, get_settings
 
 
@@ -58,10 +59,12 @@ async def _rescore(
         while True:
             async with db.transaction(binding, write=True) as session:
                 chunk = await sentiment.rescore_after(session, workspace_id, after, scorer)
-                if chunk.changed:
+                if chunk.occurred_at:
+                    # Stage- or map-only feedback names no touchpoint: the pass still follows.
                     await recalculate.request(
                         session, workspace_id, recalculate.FEEDBACK_RECEIVED, sorted(chunk.changed)
                     )
+                    await backfill.request(session, workspace_id, *chunk.occurred_at)
             if not chunk.count:
                 return total
             total, after = total + chunk.count, chunk.last_id

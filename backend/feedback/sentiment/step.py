@@ -4,7 +4,8 @@ of a workspace's texts (after a change of scorer)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,9 +25,17 @@ def _configured() -> Scorer:
     return load_scorer(get_settings().sentiment_scorer)
 
 
-def _apply(rows: Sequence[Feedback], scorer: Scorer) -> set[UUID]:
-    """Read each row's text; the touchpoints whose sentiment evidence changed."""
-    changed: set[UUID] = set()
+@dataclass
+class _Applied:
+    touchpoints: set[UUID] = field(default_factory=set)  # whose sentiment evidence changed
+    # When each item whose evidence changed happened (feedback on a stage or map alone
+    # names no touchpoint, yet is evidence too).
+    occurred_at: list[datetime] = field(default_factory=list)
+
+
+def _apply(rows: Sequence[Feedback], scorer: Scorer) -> _Applied:
+    """Read each row's text; what sentiment evidence changed."""
+    changed = _Applied()
     for row in rows:
         reading = read(row.text, scorer)
         # Health counts SCORED values only: PENDING -> UNSCORED changes no evidence.
@@ -37,8 +46,11 @@ def _apply(rows: Sequence[Feedback], scorer: Scorer) -> set[UUID]:
         row.sentiment_status = reading.status
         row.sentiment = reading.sentiment
         row.language = reading.language
-        if moved and row.touchpoint_id is not None:
-            changed.add(row.touchpoint_id)
+        if not moved:
+            continue
+        if row.touchpoint_id is not None:
+            changed.touchpoints.add(row.touchpoint_id)
+        changed.occurred_at.append(row.occurred_at)
     return changed
 
 
@@ -60,7 +72,7 @@ async def score_feedback(
     for start in range(0, len(ids), CHUNK):
         changed |= _apply(
             await repository.unscored(workspace_id, ids[start : start + CHUNK]), scorer
-        )
+        ).touchpoints
     await repository.flush()
     return changed
 
@@ -70,6 +82,8 @@ class Rescored:
     count: int  # texts read in this chunk (0: the workspace is done)
     last_id: UUID | None  # where the next chunk starts
     changed: set[UUID]  # touchpoints whose sentiment evidence changed
+    # When the items whose evidence changed happened (empty: none did, on any subject)
+    occurred_at: list[datetime] = field(default_factory=list)
 
 
 async def rescore_after(
@@ -84,4 +98,6 @@ async def rescore_after(
     rows = await queries.texts_after(session, workspace_id, after, limit)
     changed = _apply(rows, scorer or _configured())
     await session.flush()
-    return Rescored(len(rows), rows[-1].id if rows else after, changed)
+    return Rescored(
+        len(rows), rows[-1].id if rows else after, changed.touchpoints, changed.occurred_at
+    )

@@ -1,13 +1,15 @@
 """Pending recalculation requests of a workspace, and the locks passes and backfills hold.
 
 Two kinds share the table: a pass takes the requests without ``backfill_from`` (what
-changed now); a backfill takes the ones with it (which past days to recompute).
+changed now); a backfill takes the ones with it (which past days to recompute, from
+``backfill_from`` to ``backfill_to``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from uuid import UUID
 
 from sqlalchemy import delete, select, text
@@ -16,6 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models import HealthRequest
 
 BACKFILL = "backfill"
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, order=True)
+class Days:
+    """The days ``first`` to ``last``, both included."""
+
+    first: date
+    last: date
 
 
 async def add(
@@ -29,9 +40,16 @@ async def add(
     await session.flush()
 
 
-async def add_backfill(session: AsyncSession, workspace_id: UUID, since: date) -> None:
-    """Ask for the snapshots from ``since`` up to yesterday to be recomputed."""
-    session.add(HealthRequest(workspace_id=workspace_id, reason=BACKFILL, backfill_from=since))
+async def add_backfill(session: AsyncSession, workspace_id: UUID, days: Days) -> None:
+    """Ask for the snapshots of these days to be recomputed."""
+    session.add(
+        HealthRequest(
+            workspace_id=workspace_id,
+            reason=BACKFILL,
+            backfill_from=days.first,
+            backfill_to=days.last,
+        )
+    )
     await session.flush()
 
 
@@ -51,11 +69,29 @@ async def take_pending(session: AsyncSession, workspace_id: UUID) -> Sequence[He
     return await _take(session, workspace_id, backfill=False)
 
 
-async def take_backfill(session: AsyncSession, workspace_id: UUID) -> date | None:
-    """The earliest day any pending backfill asks for, the requests removed (they all
-    coalesce into one range up to yesterday); None when none is pending."""
+async def take_backfill(
+    session: AsyncSession, workspace_id: UUID, *, reach: timedelta
+) -> list[Days]:
+    """The days pending backfills ask for, oldest first, the requests removed: overlapping
+    or adjacent requests join, so asking twice for a pending day costs nothing more.
+    A request without an end (written before requests had one) reaches ``reach`` days."""
     taken = await _take(session, workspace_id, backfill=True)
-    return min((r.backfill_from for r in taken if r.backfill_from is not None), default=None)
+    return merged(
+        Days(r.backfill_from, r.backfill_to or r.backfill_from + reach)
+        for r in taken
+        if r.backfill_from is not None
+    )
+
+
+def merged(intervals: Iterable[Days]) -> list[Days]:
+    """The same days as fewest intervals, oldest first."""
+    joined: list[Days] = []
+    for days in sorted(intervals):
+        if joined and days.first <= joined[-1].last + _DAY:
+            joined[-1] = Days(joined[-1].first, max(joined[-1].last, days.last))
+        else:
+            joined.append(days)
+    return joined
 
 
 async def _take(

@@ -19,15 +19,22 @@ async def replace_days(
     days: Mapping[date, Sequence[Scored]],
     taken_at: datetime,
 ) -> int:
-    """The workspace's snapshots of these days become the rows given (a day without
-    rows keeps none); two statements however many days. Returns the rows written."""
+    """The snapshots of these days of the subjects given become the rows given; two
+    statements however many days. Returns the rows written.
+
+    Subjects not given keep theirs: a deleted map scores nothing now, and its history
+    must outlive the recomputation in case it is restored."""
     if not days:
         return 0
-    await session.execute(
-        delete(HealthSnapshot).where(
-            HealthSnapshot.workspace_id == workspace_id, HealthSnapshot.day.in_(list(days))
+    subjects = {subject_id for scored in days.values() for _, subject_id, _ in scored}
+    if subjects:
+        await session.execute(
+            delete(HealthSnapshot).where(
+                HealthSnapshot.workspace_id == workspace_id,
+                HealthSnapshot.day.in_(list(days)),
+                HealthSnapshot.subject_id.in_(subjects),
+            )
         )
-    )
     rows = [
         {
             "workspace_id": workspace_id,
