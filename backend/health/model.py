@@ -48,13 +48,6 @@ SD_FLOOR = 5.0  # the least spread a mean's interval assumes: identical answers 
 DEFAULT_TARGET = 75.0  # "good", when a workspace has not set its own target
 Z = stats.z_quantile()  # 95 %: intervals of blends and weighted means (normal approximation)
 
-# What the measures and sentiment contribute, as shares of the evidence value (for
-# readers of the old component names, such as an initiative's outcome).
-COMPONENT_WEIGHTS: Mapping[str, float] = {
-    "satisfaction": 1 - SENTIMENT_SHARE,
-    "sentiment": SENTIMENT_SHARE,
-}
-
 
 class Metric(StrEnum):
     CSAT = "CSAT"

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    Float,
     Select,
     String,
     Uuid,
@@ -39,7 +38,7 @@ from backend.db.types import UTCDateTime
 from backend.health.model import WINDOW, Metric
 from backend.measures import sql as measures
 from backend.models import Feedback, HealthEvidence, HealthSubject
-from backend.vocabulary.feedback import MeasureKind, SentimentStatus
+from backend.vocabulary.feedback import SentimentStatus
 
 SUMS = ("n", "total", "total_sq", "previous_n", "previous_total", "previous_total_sq")
 
@@ -54,20 +53,6 @@ def level() -> ColumnElement[Any]:
         (Feedback.touchpoint_id.is_not(None), literal(HealthSubject.TOUCHPOINT.value)),
         (Feedback.stage_id.is_not(None), literal(HealthSubject.STAGE.value)),
         else_=literal(HealthSubject.JOURNEY_MAP.value),
-    )
-
-
-def measure_value() -> ColumnElement[float | None]:
-    """An answer on 0..1 on its kind's default scale, for the initiative outcome until it
-    reads item indexes (``backend.measures.sql``) itself. Health no longer uses it."""
-    value = cast(Feedback.measure_value, Float)
-    return case(
-        (Feedback.measure.in_([MeasureKind.CSAT, MeasureKind.RATING]), (value - 1.0) / 4.0),
-        (Feedback.measure == MeasureKind.CES, (value - 1.0) / 6.0),
-        (
-            Feedback.measure == MeasureKind.NPS,
-            case((value >= 9, 1.0), (value >= 7, 0.5), else_=0.0),
-        ),
     )
 
 
