@@ -22,14 +22,6 @@ class MeasureKind(StrEnum):
     RATING = "RATING"  # 1..5
 
 
-MEASURE_RANGES: dict[MeasureKind, tuple[int, int]] = {
-    MeasureKind.CSAT: (1, 5),
-    MeasureKind.NPS: (0, 10),
-    MeasureKind.CES: (1, 7),
-    MeasureKind.RATING: (1, 5),
-}
-
-
 class SentimentStatus(StrEnum):
     """Where a feedback text stands with the sentiment scorer.
 

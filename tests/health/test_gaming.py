@@ -24,9 +24,10 @@ from sqlalchemy import select
 from backend.db.engine import Database
 from backend.feedback.sentiment import step as sentiment_step
 from backend.health import explain, model, recalculate
+from backend.measures.scales import DEFAULT_SCALES
 from backend.measures.stats import Moments
 from backend.models import AlertKind, Feedback, HealthAlert, HealthScore, HealthSubject
-from backend.vocabulary.feedback import MEASURE_RANGES, FeedbackSource, MeasureKind, SentimentStatus
+from backend.vocabulary.feedback import FeedbackSource, MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import Severity
 from tests.fixtures.tenants import Tenant
 from tests.health.answers import Answer, evidence
@@ -39,7 +40,7 @@ PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 # --- the pure model -------------------------------------------------------------------
 
 answer = st.sampled_from(list(MeasureKind)).flatmap(
-    lambda k: st.tuples(st.just(k), st.integers(*MEASURE_RANGES[k]))
+    lambda k: st.tuples(st.just(k), st.integers(DEFAULT_SCALES[k].low, DEFAULT_SCALES[k].high))
 )
 answers = st.lists(answer, min_size=model.MIN_EVIDENCE, max_size=15)
 sentiments = st.lists(st.floats(-1, 1), max_size=8)

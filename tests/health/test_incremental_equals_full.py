@@ -37,7 +37,7 @@ from backend.models import (
     PainPoint,
     Touchpoint,
 )
-from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind, SentimentStatus
+from backend.vocabulary.feedback import MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import PainPointStatus, Severity
 from tests.fixtures.tenants import seed_tenant
 from tests.health.worlds import World, add_feedback, build_world
@@ -60,7 +60,11 @@ ages |= st.floats(-5, 190)
 def items(draw: st.DrawFn) -> tuple[Any, ...]:
     """(place index, measure, value, sentiment, age in days) of one feedback item."""
     kind = draw(st.none() | st.sampled_from(list(MeasureKind)))
-    value = None if kind is None else draw(st.integers(*MEASURE_RANGES[kind]))
+    value = (
+        None
+        if kind is None
+        else draw(st.integers(DEFAULT_SCALES[kind].low, DEFAULT_SCALES[kind].high))
+    )
     sentiment = draw(st.none() | st.floats(-1, 1))
     place = draw(st.integers(0, TOUCHPOINTS - 1) | st.integers(0, PLACES - 1))
     return (place, kind, value, sentiment, draw(ages))

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.health import model
-from backend.vocabulary.feedback import MEASURE_RANGES, MeasureKind
+from backend.measures.scales import DEFAULT_SCALES
+from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.journeys import Severity
 from tests.health.answers import Answer, evidence
 
@@ -36,7 +37,7 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 answer = st.sampled_from(list(MeasureKind)).flatmap(
-    lambda k: st.tuples(st.just(k), st.integers(*MEASURE_RANGES[k]))
+    lambda k: st.tuples(st.just(k), st.integers(DEFAULT_SCALES[k].low, DEFAULT_SCALES[k].high))
 )
 
 
@@ -189,7 +190,7 @@ def assert_never_lower(before: model.WorkspaceHealth, after: model.WorkspaceHeal
 
 
 def better(kind: MeasureKind, value: int, data: st.DataObject) -> int:
-    return data.draw(st.integers(value, MEASURE_RANGES[kind][1]))
+    return data.draw(st.integers(value, DEFAULT_SCALES[kind].high))
 
 
 @PROPERTY
