@@ -21,15 +21,19 @@ Facts = tuple[list[model.TouchpointFacts], list[model.StageFacts], list[model.Ma
 Windows = dict[UUID, tuple[dict[model.Metric, Moments], dict[model.Metric, Moments]]]
 
 
+_METRICS = {m.value: m for m in model.Metric}  # a dict lookup, not an enum call, per row
+
+
 def windows_of(rows: Iterable[tuple[UUID, str, str, tuple[float, ...]]]) -> Windows:
     found: Windows = defaultdict(lambda: ({}, {}))
-    for subject_id, _, metric, sums in rows:
+    for subject_id, _, name, sums in rows:
         current, previous = found[subject_id]
         n, total, total_sq, p_n, p_total, p_total_sq = sums
+        metric = _METRICS[name]
         if n:
-            current[model.Metric(metric)] = Moments(int(n), total, total_sq)
+            current[metric] = Moments(int(n), total, total_sq)
         if p_n:
-            previous[model.Metric(metric)] = Moments(int(p_n), p_total, p_total_sq)
+            previous[metric] = Moments(int(p_n), p_total, p_total_sq)
     return dict(found)
 
 
