@@ -140,8 +140,7 @@ class HealthConcernType:
     @strawberry.field(description="A few of the latest unfavourable items, those with text first.")
     async def examples(self, info: Info) -> list[Feedback]:
         feedback_type: type[FeedbackType] = lazy_type(Feedback)
-        found = [await feedback_type.linked(info, i) for i in self.example_ids]
-        return [f for f in found if f is not None]
+        return await feedback_type.linked_many(info, self.example_ids)
 
 
 @strawberry.type(name="FeedbackInfluence")
