@@ -493,3 +493,37 @@ async def test_one_statement_whatever_the_number_of_answers_and_groups(
     many = await reads()
     assert few[0] == 6  # one statement a request reads the answers
     assert many == few  # and group names come batched: nothing grows with the groups
+
+
+async def test_a_touchpoint_moved_to_another_stage_takes_its_answers_along(
+    gql: GraphQLClient, tenant_a: Tenant, answers: Answers
+) -> None:
+    """As a stage's health does: a stage's results are its touchpoints' answers as the
+    journey stands now, not where each answer was first placed."""
+    await answers.add(MeasureKind.CSAT, [5, 4, 1], touchpoint=0)  # T0.0, placed in S0
+    moved = await gql(
+        """mutation($id: ID!, $stage: ID!) { moveTouchpoint(input: {id: $id, position: 0,
+          stageId: $stage}) { errors { code } } }""",
+        {
+            "id": global_id("Touchpoint", answers.world.touchpoint_ids[0]),
+            "stage": global_id("Stage", answers.world.stage_ids[1]),
+        },
+        token=tenant_a.token,
+    )
+    assert moved["data"]["moveTouchpoint"]["errors"] == []
+    by_stage = {r["group"]["name"]: r["answers"] for r in await _results(gql, tenant_a, "STAGE")}
+    assert by_stage == {"S1": 3}
+    s1 = await _results(
+        gql,
+        tenant_a,
+        "WORKSPACE",
+        filter={"stageId": global_id("Stage", answers.world.stage_ids[1])},
+    )
+    assert _one(s1, "CSAT")["answers"] == 3
+    s0 = await _results(
+        gql,
+        tenant_a,
+        "WORKSPACE",
+        filter={"stageId": global_id("Stage", answers.world.stage_ids[0])},
+    )
+    assert s0 == []

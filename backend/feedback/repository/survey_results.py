@@ -15,15 +15,16 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, Float, Integer, case, cast, func, select
+from sqlalchemy import Date, Float, Integer, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.feedback.survey_query import TIME_BUCKETS, Grouping, SurveyFilter
 from backend.measures import sql
 from backend.measures.scales import Scale
 from backend.measures.stats import Moments
-from backend.models import Feedback
+from backend.models import Feedback, Touchpoint
 from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.journeys import Channel
 
@@ -33,7 +34,7 @@ GroupKey = UUID | Channel | date | None
 
 _COLUMNS: dict[Grouping, Any] = {
     Grouping.TOUCHPOINT: Feedback.touchpoint_id,
-    Grouping.STAGE: Feedback.stage_id,
+    Grouping.STAGE: None,  # the stage its touchpoint is in now: see ``_stage``
     Grouping.JOURNEY_MAP: Feedback.journey_map_id,
     Grouping.WORKSPACE: Feedback.workspace_id,
     Grouping.PERSONA: Feedback.persona_id,
@@ -74,6 +75,15 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
+# An answer's touchpoint as the journey stands now: a touchpoint moved to another stage
+# takes its answers along, as it does for the stage's health and themes.
+_current = aliased(Touchpoint, name="answer_touchpoint")
+
+
+def _stage() -> ColumnElement[Any]:
+    return func.coalesce(_current.stage_id, Feedback.stage_id)
+
+
 async def survey_sums(
     session: AsyncSession,
     workspace_id: UUID,
@@ -84,7 +94,11 @@ async def survey_sums(
 ) -> list[Sums]:
     """Answers given in ``[starts, ends)``, summed per group and survey definition."""
     definition = sql.definition
-    group = _utc_day(session) if group_by in TIME_BUCKETS else _COLUMNS[group_by]
+    by_stage = group_by is Grouping.STAGE or narrowed.stage_id is not None
+    if group_by in TIME_BUCKETS:
+        group = _utc_day(session)
+    else:
+        group = _stage() if group_by is Grouping.STAGE else _COLUMNS[group_by]
     answers = (
         select(
             group.label("grp"),
@@ -109,8 +123,16 @@ async def survey_sums(
     )
     if narrowed.journey_map_id is not None:
         answers = answers.where(Feedback.journey_map_id == narrowed.journey_map_id)
+    if by_stage:
+        answers = answers.outerjoin(
+            _current,
+            and_(
+                _current.workspace_id == Feedback.workspace_id,
+                _current.id == Feedback.touchpoint_id,
+            ),
+        )
     if narrowed.stage_id is not None:
-        answers = answers.where(Feedback.stage_id == narrowed.stage_id)
+        answers = answers.where(_stage() == narrowed.stage_id)
     if narrowed.touchpoint_id is not None:
         answers = answers.where(Feedback.touchpoint_id == narrowed.touchpoint_id)
     if narrowed.survey_key is not None:
