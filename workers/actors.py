@@ -55,10 +55,10 @@ async def recalculate_health(workspace_id: str) -> None:
         done = await recalculate.recalculate(session, workspace)
     if done is not None:
         log.info(
-            "health of workspace %s: %d requests, %d touchpoints refreshed",
+            "health of workspace %s: %d requests, %d subjects' evidence refreshed",
             workspace,
             done.requests,
-            done.touchpoints_refreshed,
+            done.subjects_refreshed,
         )
 
 

@@ -172,7 +172,7 @@ async def explain(
     if stored is None:
         return None
     as_of = stored.computed_at
-    facts = await load_facts(session, workspace_id, as_of)
+    facts = await load_facts(session, workspace_id)
     health = model.compute(*facts)
     target = await target_of(session, workspace_id)  # the workspace's, or the default
     names = names_of(facts)

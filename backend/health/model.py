@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 from uuid import UUID
 
 from backend.measures import stats
@@ -79,13 +80,13 @@ def sentiment_index(sentiment: float) -> float:
     return (sentiment + 1.0) * 50.0
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One metric of one subject in one window, as a survey tool reads it."""
+class Reading(NamedTuple):
+    """One metric of one subject in one window, as a survey tool reads it (a tuple: a
+    full pass reads some 10,000)."""
 
     metric: Metric
     n: int
-    index: float  # the mean item index, 0..100
+    value: float  # the mean item index, 0..100
     standard_error: float
     low: float
     high: float
@@ -94,9 +95,9 @@ class Reading:
     def headline(self) -> float | None:
         """NPS -100..100 or CSAT %; the other metrics' headline needs their scale."""
         if self.metric is Metric.NPS:
-            return 2 * self.index - 100
+            return 2 * self.value - 100
         if self.metric is Metric.CSAT:
-            return self.index
+            return self.value
         return None
 
 
@@ -108,15 +109,19 @@ _wilson = lru_cache(maxsize=65536)(stats.wilson)
 
 def read(metric: Metric, moments: Moments) -> Reading | None:
     """The metric's index with its 95 % interval: Wilson for the CSAT share, t for means."""
-    if moments.n == 0 or moments.mean is None:
+    n = moments.n
+    if n <= 0:
         return None
-    n, mean = moments.n, moments.mean
+    mean = moments.total / n
     if metric is Metric.CSAT:
         low, high = _wilson(round(moments.total / 100.0), n) or (0.0, 1.0)
         return Reading(metric, n, mean, (high - low) * 50.0 / Z, low * 100.0, high * 100.0)
     # One answer says nothing about spread: take the widest a 0..100 value can have.
-    variance = moments.variance
-    sd = 50.0 if variance is None else max(math.sqrt(variance), SD_FLOOR)
+    if n < 2:
+        sd = 50.0
+    else:
+        variance = max(0.0, (moments.total_sq - n * mean * mean) / (n - 1))
+        sd = max(math.sqrt(variance), SD_FLOOR)
     se = sd / math.sqrt(n)
     half = _t_quantile(max(n - 1, 1)) * se
     return Reading(metric, n, mean, se, _bounded(mean - half), _bounded(mean + half))
@@ -125,7 +130,11 @@ def read(metric: Metric, moments: Moments) -> Reading | None:
 def shares(metrics: Iterable[Metric]) -> dict[Metric, float]:
     """Each present metric's share of the evidence value: equal per measure kind, so
     600 NPS answers do not outweigh 200 CSAT answers; sentiment a fixed smaller share."""
-    present = set(metrics)
+    return dict(_shares(frozenset(metrics)))
+
+
+@lru_cache(maxsize=64)  # a subject's metrics are one of 31 sets
+def _shares(present: frozenset[Metric]) -> dict[Metric, float]:
     measures = [m for m in MEASURES if m in present]
     felt = Metric.SENTIMENT in present
     if not measures:
@@ -149,11 +158,11 @@ def prior_weight(n: int) -> float:
     return PRIOR_K / (PRIOR_K + n)
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     """A part of a score: a metric (or the prior) and its share of the blend.
 
-    ``value x weight`` summed over the components is the score.
+    ``value x weight`` summed over the components is the score. A tuple: a full pass
+    makes some 12,000, and stores each as the array of its fields.
     """
 
     name: str
@@ -285,6 +294,9 @@ def _interval(value: float, se: float) -> tuple[float, float]:
 _METRICS = tuple(Metric)  # the order components are listed in
 
 
+_NAMES = {m: m.value.lower() for m in Metric}  # component names
+
+
 def evidence_score(evidence: Evidence, prior: float = 0.0, *, detail: bool = True) -> Score:
     """A subject's score from its own answers, lowered by ``prior`` points at weight k/(k+n).
 
@@ -295,31 +307,37 @@ def evidence_score(evidence: Evidence, prior: float = 0.0, *, detail: bool = Tru
     n = sum(found.n for _, found in present)
     if n < MIN_EVIDENCE:
         return insufficient(n)
-    weights = shares(m for m, _ in present)
+    weights = _shares(frozenset(m for m, _ in present))
     k_share = prior_weight(n) if prior > 0 else 0.0
     if not detail:
         value = sum(weights[m] * found.total / found.n for m, found in present)
         score = (1 - k_share) * value + k_share * max(0.0, value - prior)
         return Score(State.SCORED, score, None, None, 0.0, (), n)
     readings = [r for m, found in present if (r := read(m, found)) is not None]
-    value = sum(weights[r.metric] * r.index for r in readings)
-    se = math.sqrt(sum((weights[r.metric] * r.standard_error) ** 2 for r in readings))
+    value = 0.0
+    variance = 0.0
+    components = []
+    for r in readings:
+        weight = weights[r.metric]
+        value += weight * r.value
+        variance += (weight * r.standard_error) ** 2
+        components.append(
+            Component(
+                _NAMES[r.metric],
+                r.value,
+                weight * (1 - k_share),
+                r.n,
+                0.0,
+                r.low,
+                r.high,
+                r.headline,
+            )
+        )
+    se = math.sqrt(variance)
     # The prior as pseudo-answers worth "the evidence less what is known to be wrong":
     # it can only lower the value, and its weight k/(k+n) falls as answers accumulate.
     prior_value = max(0.0, value - prior)
     score = (1 - k_share) * value + k_share * prior_value
-    components = [
-        Component(
-            r.metric.value.lower(),
-            r.index,
-            weights[r.metric] * (1 - k_share),
-            r.n,
-            low=r.low,
-            high=r.high,
-            headline=r.headline,
-        )
-        for r in readings
-    ]
     if k_share:
         components.append(Component(PRIOR, prior_value, k_share, 0, k_share))
     low, high = _interval(score, se)
@@ -481,7 +499,21 @@ def _scored_weight(health: WorkspaceHealth, stage_id: UUID) -> float:
 
 
 def _with_previous(score: Score, before: Score) -> Score:
-    return replace(score, previous=before.score, previous_sample_size=before.sample_size)
+    # Spelled out: ``dataclasses.replace`` inspects the fields on every call, and a
+    # pass makes one of these per subject.
+    return Score(
+        state=score.state,
+        score=score.score,
+        low=score.low,
+        high=score.high,
+        standard_error=score.standard_error,
+        components=score.components,
+        sample_size=score.sample_size,
+        previous=before.score,
+        previous_sample_size=before.sample_size,
+        scored_parts=score.scored_parts,
+        parts=score.parts,
+    )
 
 
 def compute(

@@ -21,7 +21,7 @@ def score_of(row: HealthScore) -> model.Score:
         low=row.low,
         high=row.high,
         standard_error=row.standard_error,
-        components=tuple(model.Component(**c) for c in row.components),
+        components=scores.components_of(row.components),
         sample_size=row.sample_size,
         previous=row.previous_score,
         previous_sample_size=row.previous_sample_size,

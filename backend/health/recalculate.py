@@ -40,7 +40,7 @@ async def request(
 class PassResult:
     full: bool
     requests: int
-    touchpoints_refreshed: int
+    subjects_refreshed: int
     health: model.WorkspaceHealth
 
 
@@ -67,9 +67,11 @@ async def _recalculate(
         return None
     touched = {r.touchpoint_id for r in pending if r.touchpoint_id is not None}
     refreshed = await evidence.refresh(session, workspace_id, as_of, None if full else touched)
-    health = model.compute(*await load_facts(session, workspace_id, as_of))
+    # A full pass has just written every row of evidence there is: no need to read it back.
+    found = windows_of(refreshed) if full else None
+    health = model.compute(*await load_facts(session, workspace_id, found))
     await _store(session, workspace_id, health, as_of)
-    return PassResult(full, len(pending), refreshed, health)
+    return PassResult(full, len(pending), len(refreshed), health)
 
 
 async def health_as_of(

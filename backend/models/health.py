@@ -21,31 +21,65 @@ class HealthSubject(StrEnum):
     WORKSPACE = "WORKSPACE"
 
 
+def _count() -> Any:
+    return mapped_column(Integer, default=0)
+
+
+def _sum() -> Any:
+    return mapped_column(Float, default=0.0)
+
+
 class HealthEvidence(WorkspaceScoped, Base):
-    """One subject's answers to one metric, summed for the current and the previous window.
+    """One subject's answers, summed per metric for the current and the previous window.
 
     ``id`` is the subject's id: a touchpoint, or a stage or map for feedback placed on
-    it and on none of its touchpoints (``level`` says which). Per window the item
-    indexes' count, sum and sum of squares (``backend.measures.stats.Moments``), so a
-    metric's mean and interval follow. This is the only state derived from feedback:
-    refreshing a subject rewrites its rows from its feedback, and every score is
-    computed from these rows and the structure, so an incremental pass and a full one
-    meet in the same place.
+    it and on none of its touchpoints (``level`` says which). Per metric and window the
+    item indexes' count, sum and sum of squares (``backend.measures.stats.Moments``), so
+    a metric's mean and interval follow: ``<metric>_n``, ``<metric>_total`` and
+    ``<metric>_total_sq`` for the current window, ``<metric>_previous_…`` for the one
+    before (a count of 0: no answers). One row per subject, not per subject and metric:
+    a full pass rewrites and reads back every row of its workspace. This is the only
+    state derived from feedback: refreshing a subject rewrites its row from its
+    feedback, and every score is computed from these rows and the structure, so an
+    incremental pass and a full one meet in the same place.
     """
 
     __tablename__ = "health_evidence"
 
-    metric: Mapped[str] = mapped_column(String(16), primary_key=True)  # health.model.Metric
     level: Mapped[HealthSubject] = mapped_column(
         enum_column(HealthSubject, "health_evidence_level", length=16)
     )
     as_of: Mapped[datetime]
-    n: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[float] = mapped_column(Float, default=0.0)
-    total_sq: Mapped[float] = mapped_column(Float, default=0.0)
-    previous_n: Mapped[int] = mapped_column(Integer, default=0)
-    previous_total: Mapped[float] = mapped_column(Float, default=0.0)
-    previous_total_sq: Mapped[float] = mapped_column(Float, default=0.0)
+    csat_n: Mapped[int] = _count()
+    csat_total: Mapped[float] = _sum()
+    csat_total_sq: Mapped[float] = _sum()
+    csat_previous_n: Mapped[int] = _count()
+    csat_previous_total: Mapped[float] = _sum()
+    csat_previous_total_sq: Mapped[float] = _sum()
+    nps_n: Mapped[int] = _count()
+    nps_total: Mapped[float] = _sum()
+    nps_total_sq: Mapped[float] = _sum()
+    nps_previous_n: Mapped[int] = _count()
+    nps_previous_total: Mapped[float] = _sum()
+    nps_previous_total_sq: Mapped[float] = _sum()
+    ces_n: Mapped[int] = _count()
+    ces_total: Mapped[float] = _sum()
+    ces_total_sq: Mapped[float] = _sum()
+    ces_previous_n: Mapped[int] = _count()
+    ces_previous_total: Mapped[float] = _sum()
+    ces_previous_total_sq: Mapped[float] = _sum()
+    rating_n: Mapped[int] = _count()
+    rating_total: Mapped[float] = _sum()
+    rating_total_sq: Mapped[float] = _sum()
+    rating_previous_n: Mapped[int] = _count()
+    rating_previous_total: Mapped[float] = _sum()
+    rating_previous_total_sq: Mapped[float] = _sum()
+    sentiment_n: Mapped[int] = _count()
+    sentiment_total: Mapped[float] = _sum()
+    sentiment_total_sq: Mapped[float] = _sum()
+    sentiment_previous_n: Mapped[int] = _count()
+    sentiment_previous_total: Mapped[float] = _sum()
+    sentiment_previous_total_sq: Mapped[float] = _sum()
 
 
 class HealthScore(WorkspaceScoped, Base):
@@ -70,7 +104,8 @@ class HealthScore(WorkspaceScoped, Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     scored_parts: Mapped[int] = mapped_column(Integer, default=0)  # coverage of a parent
     parts: Mapped[int] = mapped_column(Integer, default=0)
-    components: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    # Each an array of its fields in health.model.Component order (migration 0024).
+    components: Mapped[list[list[Any]]] = mapped_column(JSONDocument, default=list)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

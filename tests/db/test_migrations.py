@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -14,9 +16,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend.entrypoints.migrate import alembic_config, downgrade, upgrade
+from backend.health.model import Component
+from backend.health.repository.scores import components_of
 from backend.models import Base
 from tests.fixtures.databases import (
     TestDatabase,
@@ -175,3 +179,194 @@ async def test_existing_feedback_gets_a_placement_and_a_sentiment_status(
         ids["keys"].hex: ("UNMATCHED", "PENDING"),
         ids["plain"].hex: ("NONE", "UNSCORED"),
     }
+
+
+async def test_evidence_per_metric_rows_become_one_row_per_subject_and_back(
+    scratch_url: str,
+) -> None:
+    """0023 carries the evidence over (an incremental pass before the next full one
+    scores from it): a subject's metric rows become its columns, and a downgrade splits
+    them again, leaving out metrics with no answers in either window."""
+    await asyncio.to_thread(upgrade, scratch_url, "0022")
+    org, ws, touchpoint, stage = (uuid.uuid4() for _ in range(4))
+    engine = create_async_engine(scratch_url)
+    is_pg = engine.dialect.name == "postgresql"
+
+    def key(value: uuid.UUID) -> uuid.UUID | str:
+        return value if is_pg else value.hex
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    sql_now = now if is_pg else now.replace(tzinfo=None)
+    long = {
+        (touchpoint, "CSAT"): ("TOUCHPOINT", 6, 450.0, 36000.0, 2, 100.0, 5000.0),
+        (touchpoint, "SENTIMENT"): ("TOUCHPOINT", 3, 120.0, 5400.0, 0, 0.0, 0.0),
+        (stage, "NPS"): ("STAGE", 0, 0.0, 0.0, 5, 250.0, 12500.0),
+    }
+
+    async def bind(conn: AsyncConnection) -> None:
+        if is_pg:  # row-level security binds even the owner to a workspace
+            await conn.execute(
+                text("SELECT set_config('waypost.workspace_ids', :ws, true)"), {"ws": str(ws)}
+            )
+
+    try:
+        async with engine.begin() as conn:
+            await _organization_and_workspace(conn, key(org), key(ws), sql_now)
+            await bind(conn)
+            for (subject, metric), (level, *sums) in long.items():
+                await conn.execute(
+                    text(
+                        "INSERT INTO health_evidence (workspace_id, id, metric, level, as_of,"
+                        " n, total, total_sq, previous_n, previous_total, previous_total_sq)"
+                        " VALUES (:ws, :id, :metric, :level, :now, :n, :t, :sq, :pn, :pt, :psq)"
+                    ),
+                    dict(
+                        zip(
+                            (
+                                "ws",
+                                "id",
+                                "metric",
+                                "level",
+                                "now",
+                                "n",
+                                "t",
+                                "sq",
+                                "pn",
+                                "pt",
+                                "psq",
+                            ),
+                            (key(ws), key(subject), metric, level, sql_now, *sums),
+                            strict=True,
+                        )
+                    ),
+                )
+        await asyncio.to_thread(upgrade, scratch_url)
+        async with engine.begin() as conn:
+            await bind(conn)
+            wide = {
+                str(r.id).replace("-", ""): r._mapping
+                for r in (await conn.execute(text("SELECT * FROM health_evidence"))).all()
+            }
+        await asyncio.to_thread(downgrade, scratch_url, "0022")
+        await engine.dispose()  # its connections prepared statements on the old table
+        async with engine.begin() as conn:
+            await bind(conn)
+            back = {
+                (str(r.id).replace("-", ""), r.metric): (
+                    r.level,
+                    r.n,
+                    r.total,
+                    r.total_sq,
+                    r.previous_n,
+                    r.previous_total,
+                    r.previous_total_sq,
+                )
+                for r in (await conn.execute(text("SELECT * FROM health_evidence"))).all()
+            }
+    finally:
+        await engine.dispose()
+    assert set(wide) == {touchpoint.hex, stage.hex}
+    row = wide[touchpoint.hex]
+    assert row["level"] == "TOUCHPOINT"
+    assert (row["csat_n"], row["csat_total"], row["csat_previous_n"]) == (6, 450.0, 2)
+    assert (row["sentiment_n"], row["sentiment_total_sq"]) == (3, 5400.0)
+    assert row["nps_n"] == row["nps_previous_n"] == row["ces_n"] == row["rating_n"] == 0
+    assert (wide[stage.hex]["nps_previous_n"], wide[stage.hex]["csat_n"]) == (5, 0)
+    assert back == {(subject.hex, metric): sums for (subject, metric), sums in long.items()}
+
+
+async def test_stored_components_become_arrays_and_back(scratch_url: str) -> None:
+    """0024 rewrites a score's keyed components as arrays in ``Component`` field order,
+    which the reader takes; a downgrade gives the keyed form back."""
+    await asyncio.to_thread(upgrade, scratch_url, "0023")
+    org, ws, subject = (uuid.uuid4() for _ in range(3))
+    engine = create_async_engine(scratch_url)
+    is_pg = engine.dialect.name == "postgresql"
+
+    def key(value: uuid.UUID) -> uuid.UUID | str:
+        return value if is_pg else value.hex
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    sql_now = now if is_pg else now.replace(tzinfo=None)
+    keyed = [
+        {
+            "name": "csat",
+            "value": 71.25,
+            "weight": 0.4,
+            "sample_size": 12,
+            "prior_share": 0.0,
+            "low": 60.5,
+            "high": 80.75,
+            "headline": 71.25,
+        },
+        {
+            "name": "prior",
+            "value": 50.0,
+            "weight": 0.2,
+            "sample_size": 0,
+            "prior_share": 0.2,
+            "low": None,
+            "high": None,
+            "headline": None,
+        },
+    ]
+
+    async def bind(conn: AsyncConnection) -> None:
+        if is_pg:  # row-level security binds even the owner to a workspace
+            await conn.execute(
+                text("SELECT set_config('waypost.workspace_ids', :ws, true)"), {"ws": str(ws)}
+            )
+
+    async def components(conn: AsyncConnection) -> Any:
+        await bind(conn)
+        found = await conn.scalar(text("SELECT components FROM health_scores"))
+        return json.loads(found) if isinstance(found, str) else found
+
+    try:
+        async with engine.begin() as conn:
+            await _organization_and_workspace(conn, key(org), key(ws), sql_now)
+            await bind(conn)
+            await conn.execute(
+                text(
+                    "INSERT INTO health_scores (workspace_id, id, subject_type, state, score,"
+                    " sample_size, previous_sample_size, scored_parts, parts, components,"
+                    " computed_at) VALUES (:ws, :id, 'TOUCHPOINT', 'SCORED', 66.0, 12, 0, 0, 0,"
+                    " :components, :now)"
+                ),
+                {
+                    "ws": key(ws),
+                    "id": key(subject),
+                    "components": json.dumps(keyed),
+                    "now": sql_now,
+                },
+            )
+        await asyncio.to_thread(upgrade, scratch_url)
+        async with engine.begin() as conn:
+            arrays = await components(conn)
+        await asyncio.to_thread(downgrade, scratch_url, "0023")
+        async with engine.begin() as conn:
+            back = await components(conn)
+    finally:
+        await engine.dispose()
+    assert arrays == [list(c.values()) for c in keyed]
+    assert components_of(arrays) == tuple(Component(**c) for c in keyed)
+    assert back == keyed
+
+
+async def _organization_and_workspace(
+    conn: AsyncConnection, org: object, ws: object, now: datetime
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO organizations (id, slug, name, kind, created_at, updated_at)"
+            " VALUES (:id, 'o', 'O', 'COMPANY', :now, :now)"
+        ),
+        {"id": org, "now": now},
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO workspaces (id, organization_id, name, created_at, updated_at)"
+            " VALUES (:id, :org, 'W', :now, :now)"
+        ),
+        {"id": ws, "org": org, "now": now},
+    )

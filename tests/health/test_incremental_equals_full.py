@@ -25,8 +25,9 @@ from sqlalchemy import func, select, update
 
 from backend.db.engine import Database
 from backend.health import model, recalculate
-from backend.health.repository.evidence import SUMS
+from backend.health.repository.evidence import COLUMNS
 from backend.health.repository.facts import load_facts
+from backend.health.repository.scores import components_of
 from backend.measures.scales import DEFAULT_SCALES, item_index
 from backend.measures.stats import Moments
 from backend.models import (
@@ -214,8 +215,8 @@ async def stored(database: Database, world: World) -> tuple[dict[UUID, Any], dic
                 row.previous_sample_size,
                 row.confidence,
                 [
-                    (c["name"], c["value"], c["weight"], c["sample_size"], c["prior_share"])
-                    for c in row.components
+                    (c.name, c.value, c.weight, c.sample_size, c.prior_share)
+                    for c in components_of(row.components)
                 ],
                 row.state,
                 row.low,
@@ -227,10 +228,7 @@ async def stored(database: Database, world: World) -> tuple[dict[UUID, Any], dic
             )
             for row in scores
         },
-        {
-            (row.id, row.metric): (row.level, row.as_of, *(getattr(row, n) for n in SUMS))
-            for row in evidence
-        },
+        {row.id: (row.level, row.as_of, *(getattr(row, n) for n in COLUMNS)) for row in evidence},
     )
 
 
@@ -270,7 +268,7 @@ async def assert_scores_follow_the_reference(
 ) -> None:
     world = given.world
     async with database.transaction(world.binding()) as session:
-        touchpoints, stages, maps = await load_facts(session, world.workspace_id, NOW)
+        touchpoints, stages, maps = await load_facts(session, world.workspace_id)
 
     def summed(f: Any) -> Any:
         current, previous = reference_evidence(given.feedback, f.id)
@@ -361,7 +359,7 @@ async def test_a_burst_of_50_requests_is_taken_in_one_pass(database: Database) -
     assert done is not None
     assert not done.full
     assert done.requests == 50
-    assert done.touchpoints_refreshed == 50
+    assert done.subjects_refreshed == 50
     assert set(done.health.touchpoints) == set(world.touchpoint_ids)
     assert all(s.sample_size == 1 for s in done.health.touchpoints.values())
     assert all(

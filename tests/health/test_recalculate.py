@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from backend.db.engine import Database
 from backend.health import explain, model, recalculate
+from backend.health.repository.scores import stored_components
 from backend.models import Feedback, HealthEvidence, HealthScore, HealthSubject, Touchpoint
 from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.journeys import Severity
@@ -187,7 +188,7 @@ async def test_a_later_pass_rewrites_every_score_and_drops_those_of_subjects_gon
         assert stored[subject].score == pytest.approx(score.score)
         assert stored[subject].state == score.state
         assert stored[subject].sample_size == score.sample_size
-        assert stored[subject].components == [dict(vars(c)) for c in score.components]
+        assert stored[subject].components == stored_components(score.components)
     assert stored[second].sample_size == 1
     assert stored[second].score is None
 
@@ -217,7 +218,7 @@ async def test_evidence_of_touchpoints_left_without_feedback_goes(
         )
     done = await _pass(database, world)
     assert done is not None
-    assert done.touchpoints_refreshed == 1
+    assert done.subjects_refreshed == 1
     assert await _evidence_of(database, world) == {third}
     assert done.health.touchpoints[third].sample_size == 1
     assert done.health.touchpoints[first].sample_size == 0

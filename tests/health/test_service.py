@@ -14,6 +14,8 @@ from backend.db.engine import Database
 from backend.errors import Forbidden, ValidationFailed
 from backend.health import alerts, recalculate, service
 from backend.health.commands import MarkReviewed, UpdateThresholds
+from backend.health.model import Metric
+from backend.health.repository.evidence import column_of
 from backend.models import AlertKind, HealthAlert, HealthEvidence, HealthSubject
 from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.service_calls import access_of, audit_trail, outbox_events, writing
@@ -39,10 +41,7 @@ async def _evidence_items(database: Database, world: World) -> dict[UUID, int]:
     """Answers and scored texts in the current window, per subject with evidence."""
     async with database.transaction(world.binding()) as session:
         rows = (await session.scalars(select(HealthEvidence))).all()
-    found: dict[UUID, int] = {}
-    for row in rows:
-        found[row.id] = found.get(row.id, 0) + row.n
-    return found
+    return {row.id: sum(getattr(row, column_of(metric, "n")) for metric in Metric) for row in rows}
 
 
 async def _rate_all(database: Database, world: World, value: int, times: int = 1) -> None:
@@ -71,7 +70,7 @@ async def test_a_pass_refreshes_only_the_touchpoints_requested(
     done = await _pass(database, world)
 
     assert done is not None
-    assert (done.full, done.requests, done.touchpoints_refreshed) == (False, 1, 1)
+    assert (done.full, done.requests, done.subjects_refreshed) == (False, 1, 1)
     items = await _evidence_items(database, world)
     assert items[first] == 2
     assert items[second] == 1  # its new feedback waits for a request naming it
@@ -88,7 +87,7 @@ async def test_a_structure_change_rescores_without_refreshing_evidence(
         await recalculate.request(session, world.workspace_id, recalculate.STRUCTURE_CHANGED)
     done = await _pass(database, world)
     assert done is not None
-    assert (done.requests, done.touchpoints_refreshed) == (1, 0)
+    assert (done.requests, done.subjects_refreshed) == (1, 0)
     assert set(done.health.touchpoints) == set(world.touchpoint_ids)
 
 
@@ -220,7 +219,7 @@ async def test_recalculating_now_is_a_full_pass_and_audited(
     async with writing(database, access) as session:
         done = await service.recalculate_now(session, access, world.workspace_id)
     assert done.full
-    assert done.touchpoints_refreshed == len(world.touchpoint_ids)
+    assert done.subjects_refreshed == len(world.touchpoint_ids)
     trail = [
         c
         for a, _, c in await audit_trail(database, world.workspace_id)

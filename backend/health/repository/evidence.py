@@ -4,31 +4,29 @@ A feedback item counts for the most specific subject it is placed on: its touchp
 else its stage, else its map. Per (subject, metric) and window the database sums the
 item indexes' count, total and total of squares (``backend.measures.sql.item_index``
 for answers; ``(s + 1) / 2 x 100`` for texts the scorer SCORED, never for UNSCORED or
-PENDING ones); Python sees one row per subject and metric. Both windows are plain,
-unweighted 90 days: a touchpoint's CSAT here is the CSAT a survey tool shows.
+PENDING ones); Python sees one row per subject, its metrics side by side (``COLUMNS``).
+Both windows are plain, unweighted 90 days: a touchpoint's CSAT here is the CSAT a
+survey tool shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     Select,
-    String,
     Uuid,
     and_,
     case,
-    cast,
     delete,
     func,
     insert,
     literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +39,14 @@ from backend.models import Feedback, HealthEvidence, HealthSubject
 from backend.vocabulary.feedback import SentimentStatus
 
 SUMS = ("n", "total", "total_sq", "previous_n", "previous_total", "previous_total_sq")
+
+
+def column_of(metric: Metric, name: str) -> str:
+    """The evidence column of one metric's sum: ``csat_n``, ``nps_previous_total``, …"""
+    return f"{metric.value.lower()}_{name}"
+
+
+COLUMNS = tuple(column_of(metric, name) for metric in Metric for name in SUMS)
 
 
 def subject() -> ColumnElement[Any]:
@@ -69,12 +75,12 @@ def scored_text() -> ColumnElement[bool]:
 def evidence_statement(
     workspace_id: UUID, as_of: datetime, touchpoints: Collection[UUID] | None
 ) -> Select[Any]:
-    """SELECT subject id, level, metric and the six sums (``SUMS``), for every subject,
-    or for the touchpoints named and every subject above touchpoints.
+    """SELECT subject id, level and every metric's six sums (``COLUMNS``), for every
+    subject, or for the touchpoints named and every subject above touchpoints.
 
     One scan of the feedback groups it by subject and measure kind, answers and texts
-    side by side; the outer query turns each group's answers into its kind's row and
-    adds its texts up into the subject's SENTIMENT row.
+    side by side; the outer query puts each group's answers into its kind's columns and
+    adds the texts of every group up into the SENTIMENT columns.
     """
     start = literal(as_of - 2 * WINDOW, UTCDateTime())
     middle = literal(as_of - WINDOW, UTCDateTime())
@@ -131,24 +137,28 @@ def evidence_statement(
         .group_by(row.c.subject, row.c.level, row.c.measure)
         .cte("groups")
     )
-    answers = select(
-        groups.c.subject,
-        groups.c.level,
-        cast(groups.c.measure, String(16)).label("metric"),
-        *(groups.c[f"m_{name}"].label(name) for name in SUMS),
-    ).where(groups.c.measure.is_not(None), or_(groups.c.m_n > 0, groups.c.m_previous_n > 0))
-    texts = (
-        select(
-            groups.c.subject,
-            groups.c.level,
-            literal(Metric.SENTIMENT.value, String(16)).label("metric"),
-            *(func.sum(groups.c[f"s_{name}"]).label(name) for name in SUMS),
-        )
+    # One row per subject: each measure's sums from its group, the texts of every group.
+    columns = []
+    for metric in Metric:
+        for name in SUMS:
+            if metric is Metric.SENTIMENT:
+                value = func.sum(groups.c[f"s_{name}"])
+            else:
+                value = func.sum(
+                    case((groups.c.measure == metric.value, groups.c[f"m_{name}"]), else_=0)
+                )
+            columns.append(func.coalesce(value, 0).label(column_of(metric, name)))
+    total = func.sum(groups.c.m_n + groups.c.m_previous_n + groups.c.s_n + groups.c.s_previous_n)
+    return (
+        select(groups.c.subject, groups.c.level, *columns)
         .group_by(groups.c.subject, groups.c.level)
-        .having(func.sum(groups.c.s_n) + func.sum(groups.c.s_previous_n) > 0)
+        .having(total > 0)
     )
-    found = union_all(answers, texts).subquery("found")
-    return select(*found.c)
+
+
+# A subject's evidence as the statements return it: subject id, level, then every
+# metric's six sums in ``COLUMNS`` order (``backend.health.repository.facts`` reads it).
+EvidenceRow = Sequence[Any]
 
 
 async def refresh(
@@ -156,8 +166,9 @@ async def refresh(
     workspace_id: UUID,
     as_of: datetime,
     touchpoints: Collection[UUID] | None = None,
-) -> int:
-    """Rewrite the evidence of the touchpoints named (None: every subject); returns rows.
+) -> list[EvidenceRow]:
+    """Rewrite the evidence of the touchpoints named (None: every subject); returns the
+    rows written, so that a full pass, which writes every row, need not read them back.
 
     Stages and maps are refreshed by every pass: feedback placed on them alone is
     rare, and a request names touchpoints only. The sums go from feedback to evidence
@@ -171,12 +182,12 @@ async def refresh(
     rows = select(
         sums.c.subject,
         sums.c.level,
-        sums.c.metric,
-        *(sums.c[name] for name in SUMS),
+        *(sums.c[name] for name in COLUMNS),
         literal(workspace_id, Uuid()).label("workspace_id"),
         literal(as_of, UTCDateTime()).label("as_of"),
     )
-    names = ["id", "level", "metric", *SUMS, "workspace_id", "as_of"]
+    names = ["id", "level", *COLUMNS, "workspace_id", "as_of"]
+    returned = [HealthEvidence.id, HealthEvidence.level, *(_stored(name) for name in COLUMNS)]
     scope: list[ColumnElement[bool]] = [HealthEvidence.workspace_id == workspace_id]
     if touchpoints is not None:
         scope.append(
@@ -189,76 +200,43 @@ async def refresh(
         upsert = postgresql.insert(HealthEvidence).from_select(names, rows)
         fresh = (
             upsert.on_conflict_do_update(
-                index_elements=[
-                    HealthEvidence.workspace_id,
-                    HealthEvidence.id,
-                    HealthEvidence.metric,
-                ],
-                set_={name: upsert.excluded[name] for name in ("level", *SUMS, "as_of")},
+                index_elements=[HealthEvidence.workspace_id, HealthEvidence.id],
+                set_={name: upsert.excluded[name] for name in ("level", *COLUMNS, "as_of")},
             )
-            .returning(HealthEvidence.id, HealthEvidence.metric)
+            .returning(*returned)
             .cte("fresh")
         )
+        # NOT IN over the fresh ids is hashed once; a correlated NOT EXISTS was planned as
+        # a nested loop over both sets whenever the table's statistics were stale.
         gone = (
             delete(HealthEvidence)
-            .where(
-                *scope,
-                ~select(fresh.c.id)
-                .where(fresh.c.id == HealthEvidence.id, fresh.c.metric == HealthEvidence.metric)
-                .exists(),
-            )
+            .where(*scope, HealthEvidence.id.not_in(select(fresh.c.id)))
             .cte("gone")
         )
-        written = await session.scalar(select(func.count()).select_from(fresh).add_cte(gone))
-        return int(written or 0)
+        written = await session.execute(select(*fresh.c).add_cte(gone))
+        return list(written.all())
     await session.execute(delete(HealthEvidence).where(*scope))
     inserted = await session.execute(
-        insert(HealthEvidence).from_select(names, rows).returning(HealthEvidence.metric)
+        insert(HealthEvidence).from_select(names, rows).returning(*returned)
     )
-    return len(inserted.all())
+    return list(inserted.all())
 
 
-def as_rows(found: Any) -> list[tuple[UUID, str, str, tuple[float, ...]]]:
-    """(subject, level, metric, the six sums) of ``evidence_statement``'s rows.
-
-    Spelled out rather than looped over ``SUMS``: a full pass reads some 8,000 rows a
-    workspace, and this was the pass's costliest line of Python.
-    """
-    return [
-        (
-            r.subject,
-            str(r.level),
-            str(r.metric),
-            (
-                float(r.n),
-                float(r.total),
-                float(r.total_sq),
-                float(r.previous_n),
-                float(r.previous_total),
-                float(r.previous_total_sq),
-            ),
-        )
-        for r in found
-    ]
+def _stored(name: str) -> Any:
+    return HealthEvidence.__table__.c[name]
 
 
-async def computed(
-    session: AsyncSession, workspace_id: UUID, as_of: datetime
-) -> list[tuple[UUID, str, str, tuple[float, ...]]]:
+async def computed(session: AsyncSession, workspace_id: UUID, as_of: datetime) -> list[EvidenceRow]:
     """Every subject's evidence as of a moment, straight from feedback (nothing stored)."""
-    return as_rows((await session.execute(evidence_statement(workspace_id, as_of, None))).all())
+    found = await session.execute(evidence_statement(workspace_id, as_of, None))
+    return list(found.all())
 
 
-async def stored(
-    session: AsyncSession, workspace_id: UUID
-) -> list[tuple[UUID, str, str, tuple[float, ...]]]:
+async def stored(session: AsyncSession, workspace_id: UUID) -> list[EvidenceRow]:
     """Every subject's stored evidence, as ``computed`` gives it."""
     found = await session.execute(
-        select(
-            HealthEvidence.id.label("subject"),
-            HealthEvidence.level,
-            HealthEvidence.metric,
-            *(getattr(HealthEvidence, n) for n in SUMS),
-        ).where(HealthEvidence.workspace_id == workspace_id)
+        select(HealthEvidence.id, HealthEvidence.level, *(_stored(name) for name in COLUMNS)).where(
+            HealthEvidence.workspace_id == workspace_id
+        )
     )
-    return as_rows(found.all())
+    return list(found.all())

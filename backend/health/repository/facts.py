@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select
@@ -21,30 +20,34 @@ Facts = tuple[list[model.TouchpointFacts], list[model.StageFacts], list[model.Ma
 Windows = dict[UUID, tuple[dict[model.Metric, Moments], dict[model.Metric, Moments]]]
 
 
-_METRICS = {m.value: m for m in model.Metric}  # a dict lookup, not an enum call, per row
+# Where each metric's sums start in an evidence row (after the subject id and level).
+_OFFSETS = tuple(
+    (metric, 2 + evidence.COLUMNS.index(evidence.column_of(metric, "n"))) for metric in model.Metric
+)
 
 
-def windows_of(rows: Iterable[tuple[UUID, str, str, tuple[float, ...]]]) -> Windows:
-    found: Windows = defaultdict(lambda: ({}, {}))
-    for subject_id, _, name, sums in rows:
-        current, previous = found[subject_id]
-        n, total, total_sq, p_n, p_total, p_total_sq = sums
-        metric = _METRICS[name]
-        if n:
-            current[metric] = Moments(int(n), total, total_sq)
-        if p_n:
-            previous[metric] = Moments(int(p_n), p_total, p_total_sq)
-    return dict(found)
+def windows_of(rows: Iterable[evidence.EvidenceRow]) -> Windows:
+    """Each subject's moments per metric and window, from its evidence row."""
+    found: Windows = {}
+    for row in rows:
+        current: dict[model.Metric, Moments] = {}
+        previous: dict[model.Metric, Moments] = {}
+        for metric, at in _OFFSETS:
+            if n := row[at]:
+                current[metric] = Moments(int(n), float(row[at + 1]), float(row[at + 2]))
+            if p_n := row[at + 3]:
+                previous[metric] = Moments(int(p_n), float(row[at + 4]), float(row[at + 5]))
+        found[row[0]] = (current, previous)
+    return found
 
 
 async def load_facts(
-    session: AsyncSession, workspace_id: UUID, as_of: datetime | None = None
+    session: AsyncSession, workspace_id: UUID, found: Windows | None = None
 ) -> Facts:
-    """The structure with the stored evidence (``as_of`` is kept for callers; stored
-    evidence is read as the pass that refreshed it left it)."""
-    return await load_structure(
-        session, workspace_id, windows_of(await evidence.stored(session, workspace_id))
-    )
+    """The structure with its evidence: ``found``, or else the stored evidence."""
+    if found is None:
+        found = windows_of(await evidence.stored(session, workspace_id))
+    return await load_structure(session, workspace_id, found)
 
 
 async def load_structure(session: AsyncSession, workspace_id: UUID, found: Windows) -> Facts:

@@ -102,6 +102,17 @@ async def replace(
 SNAPSHOT_COLUMNS = ("subject_type", "state", "score", "low", "high", "sample_size", "confidence")
 
 
+def stored_components(components: Sequence[model.Component]) -> list[list[Any]]:
+    """Components as stored: each an array of its fields in ``model.Component`` order. A
+    workspace's scores carry some 12,000 components; as objects, their keys were most of
+    the bytes a pass sent and Postgres parsed."""
+    return [list(c) for c in components]
+
+
+def components_of(stored: Sequence[Sequence[Any]]) -> tuple[model.Component, ...]:
+    return tuple(model.Component(*c) for c in stored)
+
+
 def document_of(kind: HealthSubject, subject_id: UUID, score: model.Score) -> dict[str, Any]:
     """A score as the columns it is stored in (``previous`` is ``previous_score``)."""
     return {
@@ -118,14 +129,15 @@ def document_of(kind: HealthSubject, subject_id: UUID, score: model.Score) -> di
         "confidence": score.confidence,
         "scored_parts": score.scored_parts,
         "parts": score.parts,
-        "components": [dict(vars(c)) for c in score.components],
+        "components": stored_components(score.components),
     }
 
 
-# Postgres: a workspace's scores travel as one JSON document (orjson encodes the
-# dataclasses, components included, in C), unpacked once by jsonb_to_recordset for
-# both tables. Row by row through the driver, the two inserts were most of a full
-# pass: some 4,000 rows a workspace, each value encoded on its own.
+# Postgres: a workspace's scores travel as one array per column, which asyncpg sends in
+# binary and unnest() turns back into rows for both tables; only the components are
+# JSON, one small document per score. Row by row through the driver, the two inserts
+# were most of a full pass; as one JSON document of every score, Postgres spent half
+# the statement parsing it.
 #
 # Scores are updated in place (the subjects rarely change between passes) and only the
 # subjects gone since are deleted: an update that changes no key column is not checked
@@ -134,10 +146,16 @@ def document_of(kind: HealthSubject, subject_id: UUID, score: model.Score) -> di
 PG_WRITE = text(
     """
     WITH r AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-            id uuid, subject_type text, state text, score float8, low float8, high float8,
-            standard_error float8, previous float8, sample_size int, previous_sample_size int,
-            confidence float8, scored_parts int, parts int, components jsonb)
+        SELECT * FROM unnest(
+            CAST(:id AS uuid[]), CAST(:subject_type AS text[]), CAST(:state AS text[]),
+            CAST(:score AS float8[]), CAST(:low AS float8[]), CAST(:high AS float8[]),
+            CAST(:standard_error AS float8[]), CAST(:previous AS float8[]),
+            CAST(:sample_size AS int[]), CAST(:previous_sample_size AS int[]),
+            CAST(:confidence AS float8[]), CAST(:scored_parts AS int[]),
+            CAST(:parts AS int[]), CAST(:components AS jsonb[])
+        ) AS r(
+            id, subject_type, state, score, low, high, standard_error, previous, sample_size,
+            previous_sample_size, confidence, scored_parts, parts, components)
     ), scores AS (
         INSERT INTO health_scores (
             workspace_id, id, subject_type, state, score, low, high, standard_error,
@@ -176,15 +194,25 @@ async def _write_on_postgres(
     session: AsyncSession, workspace_id: UUID, rows: Sequence[Scored], as_of: datetime
 ) -> None:
     require_bound(session, workspace_id, "Health scores")
-    document = orjson.dumps(
-        [
-            {**document_of(kind, subject_id, score), "id": str(subject_id)}
-            for kind, subject_id, score in rows
-        ]
-    ).decode()
+    scored = [s for _, _, s in rows]
+    columns: dict[str, list[Any]] = {
+        "id": [i for _, i, _ in rows],
+        "subject_type": [k.value for k, _, _ in rows],
+        "state": [s.state.value for s in scored],
+        "score": [s.score for s in scored],
+        "low": [s.low for s in scored],
+        "high": [s.high for s in scored],
+        "standard_error": [s.standard_error for s in scored],
+        "previous": [s.previous for s in scored],
+        "sample_size": [s.sample_size for s in scored],
+        "previous_sample_size": [s.previous_sample_size for s in scored],
+        "confidence": [s.confidence for s in scored],
+        "scored_parts": [s.scored_parts for s in scored],
+        "parts": [s.parts for s in scored],
+        "components": [orjson.dumps(stored_components(s.components)).decode() for s in scored],
+    }
     await session.execute(
-        PG_WRITE,
-        {"workspace_id": workspace_id, "rows": document, "as_of": as_of, "day": as_of.date()},
+        PG_WRITE, {"workspace_id": workspace_id, "as_of": as_of, "day": as_of.date(), **columns}
     )
 
 
