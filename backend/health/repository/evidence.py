@@ -78,9 +78,8 @@ def evidence_statement(
     """SELECT subject id, level and every metric's six sums (``COLUMNS``), for every
     subject, or for the touchpoints named and every subject above touchpoints.
 
-    One scan of the feedback groups it by subject and measure kind, answers and texts
-    side by side; the outer query puts each group's answers into its kind's columns and
-    adds the texts of every group up into the SENTIMENT columns.
+    One scan of the feedback, grouped by subject; answers count for their measure
+    kind's columns, scored texts for the SENTIMENT columns.
     """
     start = literal(as_of - 2 * WINDOW, UTCDateTime())
     middle = literal(as_of - WINDOW, UTCDateTime())
@@ -115,44 +114,35 @@ def evidence_statement(
         .subquery("row")
     )
 
-    def sums(value: ColumnElement[Any]) -> list[Any]:
-        present = value.is_not(None)
-        found = []
-        for window in (row.c.current, ~row.c.current):
-            found += [
-                func.count(case((and_(window, present), 1))),
-                func.coalesce(func.sum(case((window, value))), 0.0),
-                func.coalesce(func.sum(case((window, value * value))), 0.0),
-            ]
-        return found
-
-    groups = (
-        select(
-            row.c.subject,
-            row.c.level,
-            row.c.measure,
-            *(c.label(f"m_{name}") for c, name in zip(sums(row.c.answer), SUMS, strict=True)),
-            *(c.label(f"s_{name}") for c, name in zip(sums(row.c.felt), SUMS, strict=True)),
-        )
-        .group_by(row.c.subject, row.c.level, row.c.measure)
-        .cte("groups")
-    )
-    # One row per subject: each measure's sums from its group, the texts of every group.
+    # One row per subject, each metric's sums in its own columns: every aggregate is
+    # filtered to its metric and window, so one grouping by subject does it all (a
+    # grouping by subject and measure kind, then a pivot, sorted the items twice).
     columns = []
+    value: ColumnElement[Any]
+    kind: ColumnElement[bool]
     for metric in Metric:
-        for name in SUMS:
-            if metric is Metric.SENTIMENT:
-                value = func.sum(groups.c[f"s_{name}"])
-            else:
-                value = func.sum(
-                    case((groups.c.measure == metric.value, groups.c[f"m_{name}"]), else_=0)
-                )
-            columns.append(func.coalesce(value, 0).label(column_of(metric, name)))
-    total = func.sum(groups.c.m_n + groups.c.m_previous_n + groups.c.s_n + groups.c.s_previous_n)
+        if metric is Metric.SENTIMENT:
+            value, kind = row.c.felt, row.c.felt.is_not(None)
+        else:
+            value, kind = (
+                row.c.answer,
+                and_(row.c.measure == metric.value, row.c.answer.is_not(None)),
+            )
+        for window, names in ((row.c.current, SUMS[:3]), (~row.c.current, SUMS[3:])):
+            n, total, total_sq = names
+            counted = and_(kind, window)
+            columns += [
+                func.count().filter(counted).label(column_of(metric, n)),
+                func.coalesce(func.sum(value).filter(counted), 0.0).label(column_of(metric, total)),
+                func.coalesce(func.sum(value * value).filter(counted), 0.0).label(
+                    column_of(metric, total_sq)
+                ),
+            ]
+    counted_any = or_(row.c.answer.is_not(None), row.c.felt.is_not(None))
     return (
-        select(groups.c.subject, groups.c.level, *columns)
-        .group_by(groups.c.subject, groups.c.level)
-        .having(total > 0)
+        select(row.c.subject, func.min(row.c.level).label("level"), *columns)
+        .group_by(row.c.subject)
+        .having(func.count().filter(counted_any) > 0)
     )
 
 
