@@ -57,6 +57,7 @@ class Checkout:
     root: Path
     redis: str
     passes: list[float] = field(default_factory=list)
+    cpu: list[tuple[float, float]] = field(default_factory=list)  # workers', Postgres's
 
     @property
     def python(self) -> Path:
@@ -167,6 +168,12 @@ def _settled(world: seed.World, leaders: list[int]) -> None:
     raise SystemExit("the workers did not settle in 10 minutes")
 
 
+def _postgres_pids() -> list[int]:
+    """Every process of the local Postgres cluster (its backends do the pass's SQL)."""
+    done = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True, check=False)  # noqa: S607
+    return [int(pid) for pid in done.stdout.split()]
+
+
 def _ci_running() -> bool:
     done = subprocess.run(["pgrep", "-f", r"\.ci/run"], capture_output=True, check=False)  # noqa: S607
     return bool(done.stdout.strip())
@@ -206,16 +213,18 @@ def _nightly_pass(world: seed.World, redis_url: str) -> float:
 def _table(checkouts: list[Checkout]) -> str:
     base, ours = checkouts
     lines = [
-        "| checkout | passes | median | min | max |",
-        "|---|---|---|---|---|",
+        "| checkout | passes | median | min | max | workers' CPU | Postgres CPU |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in checkouts:
+        python = statistics.median(p for p, _ in c.cpu)
+        sql = statistics.median(s for _, s in c.cpu)
         lines.append(
             f"| {c.label} ({c.commit}) | {len(c.passes)} | {statistics.median(c.passes):.2f} s "
-            f"| {min(c.passes):.2f} s | {max(c.passes):.2f} s |"
+            f"| {min(c.passes):.2f} s | {max(c.passes):.2f} s | {python:.2f} s | {sql:.2f} s |"
         )
     ratio = statistics.median(ours.passes) / statistics.median(base.passes)
-    lines.append(f"| {ours.label} / {base.label} | | {ratio:.2f}x | | |")
+    lines.append(f"| {ours.label} / {base.label} | | {ratio:.2f}x | | | | |")
     return "\n".join(lines)
 
 
@@ -247,14 +256,20 @@ def main() -> None:
             for checkout, world, leaders in zip(checkouts, worlds, groups, strict=True):
                 _quiet_machine()
                 others = [p for g in groups if g is not leaders for p in _group_pids(g)]
-                idle = load.cpu_seconds(others)
+                own, database = _group_pids(leaders), _postgres_pids()
+                before = [load.cpu_seconds(p) for p in (others, own, database)]
                 load_1m = os.getloadavg()[0]
                 seconds = _nightly_pass(world, checkout.redis)
-                idle = load.cpu_seconds(others) - idle
+                idle, python, sql = (
+                    load.cpu_seconds(p) - b
+                    for p, b in zip((others, own, database), before, strict=True)
+                )
                 checkout.passes.append(seconds)
+                checkout.cpu.append((python, sql))
                 _say(
-                    f"round {n + 1}, {checkout.label}: {seconds:.2f} s "
-                    f"(load {load_1m:.2f} before; the other workers used {idle:.2f} s CPU)"
+                    f"round {n + 1}, {checkout.label}: {seconds:.2f} s; CPU: its workers "
+                    f"{python:.2f} s, Postgres {sql:.2f} s (load {load_1m:.2f} before; "
+                    f"the other workers used {idle:.2f} s)"
                 )
     print()
     print(_table(checkouts))

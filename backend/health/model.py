@@ -203,7 +203,9 @@ class Score:
         return max(0.0, 1.0 - (self.high - self.low) / 100.0)
 
 
-def insufficient(sample_size: int = 0, scored_parts: int = 0, parts: int = 0) -> Score:
+def insufficient(
+    sample_size: int = 0, scored_parts: int = 0, parts: int = 0, *, before: Score | None = None
+) -> Score:
     return Score(
         State.INSUFFICIENT_EVIDENCE,
         None,
@@ -211,6 +213,8 @@ def insufficient(sample_size: int = 0, scored_parts: int = 0, parts: int = 0) ->
         None,
         None,
         sample_size=sample_size,
+        previous=None if before is None else before.score,
+        previous_sample_size=0 if before is None else before.sample_size,
         scored_parts=scored_parts,
         parts=parts,
     )
@@ -297,33 +301,44 @@ _METRICS = tuple(Metric)  # the order components are listed in
 _NAMES = {m: m.value.lower() for m in Metric}  # component names
 
 
-def evidence_score(evidence: Evidence, prior: float = 0.0, *, detail: bool = True) -> Score:
+_NAMES = {m: m.value.lower() for m in Metric}  # component names
+
+
+def evidence_score(
+    evidence: Evidence,
+    prior: float = 0.0,
+    *,
+    detail: bool = True,
+    before: Score | None = None,
+) -> Score:
     """A subject's score from its own answers, lowered by ``prior`` points at weight k/(k+n).
 
     Without ``detail`` only the score and its sample (a previous window's trend needs no
-    interval and no components: half of a pass's arithmetic).
+    interval and no components: half of a pass's arithmetic). ``before``: the same
+    subject's score over the previous window, kept as ``previous``.
     """
     present = [(m, found) for m in _METRICS if (found := evidence.get(m)) is not None and found.n]
     n = sum(found.n for _, found in present)
     if n < MIN_EVIDENCE:
-        return insufficient(n)
+        return insufficient(n, before=before)
     weights = _shares(frozenset(m for m, _ in present))
     k_share = prior_weight(n) if prior > 0 else 0.0
     if not detail:
         value = sum(weights[m] * found.total / found.n for m, found in present)
         score = (1 - k_share) * value + k_share * max(0.0, value - prior)
         return Score(State.SCORED, score, None, None, 0.0, (), n)
-    readings = [r for m, found in present if (r := read(m, found)) is not None]
     value = 0.0
     variance = 0.0
     components = []
-    for r in readings:
-        weight = weights[r.metric]
+    for metric, found in present:
+        r = read(metric, found)
+        assert r is not None  # found.n > 0
+        weight = weights[metric]
         value += weight * r.value
         variance += (weight * r.standard_error) ** 2
         components.append(
             Component(
-                _NAMES[r.metric],
+                _NAMES[metric],
                 r.value,
                 weight * (1 - k_share),
                 r.n,
@@ -341,18 +356,31 @@ def evidence_score(evidence: Evidence, prior: float = 0.0, *, detail: bool = Tru
     if k_share:
         components.append(Component(PRIOR, prior_value, k_share, 0, k_share))
     low, high = _interval(score, se)
-    return Score(State.SCORED, score, low, high, se, tuple(components), n)
+    return Score(
+        State.SCORED,
+        score,
+        low,
+        high,
+        se,
+        tuple(components),
+        n,
+        None if before is None else before.score,
+        0 if before is None else before.sample_size,
+    )
 
 
-def weighted(parts: Sequence[tuple[Score, float]], *, detail: bool = True) -> Score:
+def weighted(
+    parts: Sequence[tuple[Score, float]], *, detail: bool = True, before: Score | None = None
+) -> Score:
     """The weighted mean of the scored parts; unscored parts are left out (an unrated
     touchpoint can neither raise nor lower its parent) but counted as coverage. Without
-    ``detail``, no interval and no components (see ``evidence_score``)."""
+    ``detail``, no interval and no components (see ``evidence_score``); ``before`` as
+    there."""
     total_parts = len(parts)
     scored = [(s, w) for s, w in parts if s.score is not None]
     total = sum(w for _, w in scored)
     if not scored:
-        return insufficient(0, 0, total_parts)
+        return insufficient(0, 0, total_parts, before=before)
     if total <= 0:  # every scored part declared no traffic: count them alike
         scored = [(s, 1.0) for s, _ in scored]
         total = float(len(scored))
@@ -370,6 +398,8 @@ def weighted(parts: Sequence[tuple[Score, float]], *, detail: bool = True) -> Sc
         se,
         _blended_components(scored, total),
         sum(s.sample_size for s, _ in scored),
+        previous=None if before is None else before.score,
+        previous_sample_size=0 if before is None else before.sample_size,
         scored_parts=len(scored),
         parts=total_parts,
     )
@@ -420,17 +450,23 @@ def _window(
     stages: Sequence[StageFacts],
     maps: Sequence[MapFacts],
     *,
-    previous: bool,
+    before: WorkspaceHealth | None,
 ) -> WorkspaceHealth:
-    """Every score of one window (current or previous) and the parts of each parent; the
-    previous window's without intervals or components (only its scores are kept)."""
+    """Every score of one window and the parts of each parent. ``before`` None: the
+    previous window, without intervals or components (only its scores are kept);
+    otherwise the current window, each score keeping its ``before`` as its previous."""
+    previous = before is None
     detail = not previous
+
     health = WorkspaceHealth()
     by_stage: dict[UUID, list[TouchpointFacts]] = defaultdict(list)
     for t in touchpoints:
         prior = prior_points(t.open_pains, t.emotion)
         health.touchpoints[t.id] = evidence_score(
-            t.previous if previous else t.current, prior, detail=detail
+            t.previous if previous else t.current,
+            prior,
+            detail=detail,
+            before=None if before is None else before.touchpoints[t.id],
         )
         by_stage[t.stage_id].append(t)
     weights = importance(
@@ -449,7 +485,9 @@ def _window(
             parts.append(Part(PartKind.OWN_FEEDBACK, stage.id, typical))
         health.parts[stage.id] = parts
         health.stages[stage.id] = weighted(
-            [(health.score_of(p), p.weight) for p in parts], detail=detail
+            [(health.score_of(p), p.weight) for p in parts],
+            detail=detail,
+            before=None if before is None else before.stages[stage.id],
         )
         by_map[stage.journey_map_id].append(stage)
 
@@ -473,7 +511,9 @@ def _window(
             )
         health.parts[journey_map.id] = parts
         health.maps[journey_map.id] = weighted(
-            [(health.score_of(p), p.weight) for p in parts], detail=detail
+            [(health.score_of(p), p.weight) for p in parts],
+            detail=detail,
+            before=None if before is None else before.maps[journey_map.id],
         )
         if journey_map.counts_for_workspace:
             counted.append(Part(PartKind.JOURNEY_MAP, journey_map.id, 1.0))
@@ -481,7 +521,11 @@ def _window(
         health.parts[WORKSPACE_KEY] = counted
         health = replace(
             health,
-            workspace=weighted([(health.score_of(p), p.weight) for p in counted], detail=detail),
+            workspace=weighted(
+                [(health.score_of(p), p.weight) for p in counted],
+                detail=detail,
+                before=None if before is None else before.workspace,
+            ),
         )
     return health
 
@@ -498,44 +542,14 @@ def _scored_weight(health: WorkspaceHealth, stage_id: UUID) -> float:
     return sum(p.weight for p in health.parts[stage_id] if health.score_of(p).score is not None)
 
 
-def _with_previous(score: Score, before: Score) -> Score:
-    # Spelled out: ``dataclasses.replace`` inspects the fields on every call, and a
-    # pass makes one of these per subject.
-    return Score(
-        state=score.state,
-        score=score.score,
-        low=score.low,
-        high=score.high,
-        standard_error=score.standard_error,
-        components=score.components,
-        sample_size=score.sample_size,
-        previous=before.score,
-        previous_sample_size=before.sample_size,
-        scored_parts=score.scored_parts,
-        parts=score.parts,
-    )
-
-
 def compute(
     touchpoints: Sequence[TouchpointFacts],
     stages: Sequence[StageFacts],
     maps: Sequence[MapFacts],
 ) -> WorkspaceHealth:
     """Every score of one workspace, from its live structure and each subject's evidence."""
-    now = _window(touchpoints, stages, maps, previous=False)
-    before = _window(touchpoints, stages, maps, previous=True)
-    workspace = now.workspace
-    if workspace is not None and before.workspace is not None:
-        workspace = _with_previous(workspace, before.workspace)
-    return replace(
-        now,
-        touchpoints={
-            i: _with_previous(s, before.touchpoints[i]) for i, s in now.touchpoints.items()
-        },
-        stages={i: _with_previous(s, before.stages[i]) for i, s in now.stages.items()},
-        maps={i: _with_previous(s, before.maps[i]) for i, s in now.maps.items()},
-        workspace=workspace,
-    )
+    before = _window(touchpoints, stages, maps, before=None)
+    return _window(touchpoints, stages, maps, before=before)
 
 
 def portfolio(scores: Iterable[Score]) -> Score | None:
