@@ -288,7 +288,8 @@ class WorkspaceHealth:
 
 
 def _bounded(value: float) -> float:
-    return min(100.0, max(0.0, value))
+    # Comparisons, not min(max()): a full pass bounds some 200,000 values.
+    return 0.0 if value < 0.0 else 100.0 if value > 100.0 else value
 
 
 def _interval(value: float, se: float) -> tuple[float, float]:
@@ -317,8 +318,12 @@ def evidence_score(
     interval and no components: half of a pass's arithmetic). ``before``: the same
     subject's score over the previous window, kept as ``previous``.
     """
-    present = [(m, found) for m in _METRICS if (found := evidence.get(m)) is not None and found.n]
-    n = sum(found.n for _, found in present)
+    present = []
+    n = 0
+    for m in _METRICS:
+        if (found := evidence.get(m)) is not None and found.n:
+            present.append((m, found))
+            n += found.n
     if n < MIN_EVIDENCE:
         return insufficient(n, before=before)
     weights = _shares(frozenset(m for m, _ in present))
@@ -450,6 +455,7 @@ def _window(
     stages: Sequence[StageFacts],
     maps: Sequence[MapFacts],
     *,
+    priors: Mapping[UUID, float],
     before: WorkspaceHealth | None,
 ) -> WorkspaceHealth:
     """Every score of one window and the parts of each parent. ``before`` None: the
@@ -461,10 +467,9 @@ def _window(
     health = WorkspaceHealth()
     by_stage: dict[UUID, list[TouchpointFacts]] = defaultdict(list)
     for t in touchpoints:
-        prior = prior_points(t.open_pains, t.emotion)
         health.touchpoints[t.id] = evidence_score(
             t.previous if previous else t.current,
-            prior,
+            priors[t.id],
             detail=detail,
             before=None if before is None else before.touchpoints[t.id],
         )
@@ -548,8 +553,9 @@ def compute(
     maps: Sequence[MapFacts],
 ) -> WorkspaceHealth:
     """Every score of one workspace, from its live structure and each subject's evidence."""
-    before = _window(touchpoints, stages, maps, before=None)
-    return _window(touchpoints, stages, maps, before=before)
+    priors = {t.id: prior_points(t.open_pains, t.emotion) for t in touchpoints}
+    before = _window(touchpoints, stages, maps, priors=priors, before=None)
+    return _window(touchpoints, stages, maps, priors=priors, before=before)
 
 
 def portfolio(scores: Iterable[Score]) -> Score | None:
