@@ -175,7 +175,7 @@ class Component(NamedTuple):
     headline: float | None = None  # NPS -100..100 or CSAT %, as survey tools show it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Score:
     state: State
     score: float | None  # 0..100; None without enough evidence
@@ -220,7 +220,7 @@ def insufficient(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TouchpointFacts:
     id: UUID
     stage_id: UUID
@@ -234,7 +234,7 @@ class TouchpointFacts:
     previous: Evidence = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageFacts:
     id: UUID
     journey_map_id: UUID
@@ -243,7 +243,7 @@ class StageFacts:
     previous: Evidence = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MapFacts:
     id: UUID
     counts_for_workspace: bool  # active and current-state: the journey as it is lived
@@ -259,7 +259,7 @@ class PartKind(StrEnum):
     OWN_FEEDBACK = "OWN_FEEDBACK"  # feedback on the stage or map itself
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Part:
     """A parent's part: what it is and its importance (not its volume)."""
 

@@ -15,7 +15,7 @@ from scipy.stats import norm, t
 CONFIDENCE = 0.95
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Moments:
     """n, Σx and Σx² of a sample; enough for its mean, variance and intervals."""
 
