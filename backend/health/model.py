@@ -302,9 +302,6 @@ _METRICS = tuple(Metric)  # the order components are listed in
 _NAMES = {m: m.value.lower() for m in Metric}  # component names
 
 
-_NAMES = {m: m.value.lower() for m in Metric}  # component names
-
-
 def evidence_score(
     evidence: Evidence,
     prior: float = 0.0,

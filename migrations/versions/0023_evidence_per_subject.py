@@ -4,8 +4,9 @@
 of 2,000 touchpoints, each rewritten and read back by every full pass. Now a subject's
 row carries every metric's sums in columns of their own (``csat_n``, ``csat_total``,
 ``csat_total_sq``, ``csat_previous_n``, …), a quarter of the rows. The rows are carried
-over, not dropped: until the next full pass, an incremental pass scores the workspace
-from them, and empty evidence would read as "no answers anywhere".
+over, not dropped (by ``INSERT … SELECT``, in the database): until the next full pass,
+an incremental pass scores the workspace from them, and empty evidence would read as
+"no answers anywhere".
 
 Revision ID: 0023
 Revises: 0022
@@ -49,8 +50,8 @@ def _level() -> sa.Column:  # type: ignore[type-arg]
     )
 
 
-def _create(*columns: sa.Column, key: Sequence[str]) -> sa.Table:  # type: ignore[type-arg]
-    table = op.create_table(
+def _create(*columns: sa.Column, key: Sequence[str]) -> None:  # type: ignore[type-arg]
+    op.create_table(
         "health_evidence",
         sa.Column("workspace_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -63,84 +64,70 @@ def _create(*columns: sa.Column, key: Sequence[str]) -> sa.Table:  # type: ignor
         ),
         sa.PrimaryKeyConstraint(*key, name=op.f("pk_health_evidence")),
     )
-    assert table is not None
     if rls.is_postgres():
         rls.grant_to_app("health_evidence")
         rls.enable_workspace_rls("health_evidence")
         # Every full pass rewrites every row: room on the page keeps the updates HOT.
         op.execute("ALTER TABLE health_evidence SET (fillfactor = 50)")
-    return table
 
 
-def _existing(*columns: sa.ColumnClause[Any]) -> list[dict[str, Any]]:
-    """Every row, every workspace's, read through typed columns (datetimes and ids come
-    back as such on SQLite too)."""
-    table = sa.table(
-        "health_evidence",
-        sa.column("workspace_id", sa.Uuid()),
-        sa.column("id", sa.Uuid()),
-        sa.column("level", sa.String()),
-        sa.column("as_of", UTCDateTime()),
-        *columns,
-    )
-    with rls.across_workspaces("health_evidence"):
-        return [dict(r._mapping) for r in op.get_bind().execute(sa.select(table))]
+# The table's named constraints; on Postgres the new table's would clash with them.
+CONSTRAINTS = (
+    "pk_health_evidence",
+    "fk_health_evidence_workspace_id_workspaces",
+    "ck_health_evidence_health_evidence_level",
+)
 
 
-def _insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        with rls.across_workspaces("health_evidence"):
-            op.bulk_insert(table, rows)
+def _set_aside() -> None:
+    """The old table under another name, its constraints renamed with it."""
+    if rls.is_postgres():
+        for name in CONSTRAINTS:
+            op.execute(f"ALTER TABLE health_evidence RENAME CONSTRAINT {name} TO {name}_old")
+    op.rename_table("health_evidence", "health_evidence_old")
+
+
+def _copy(columns: Sequence[str], select: str) -> None:
+    """``INSERT INTO health_evidence (columns) <select>`` over every workspace's rows, in
+    the database: an installation's evidence never passes through Python."""
+    with rls.across_workspaces("health_evidence"), rls.across_workspaces("health_evidence_old"):
+        op.execute(f"INSERT INTO health_evidence ({', '.join(columns)}) {select}")
+    op.drop_table("health_evidence_old")
 
 
 def upgrade() -> None:
-    by_subject: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for row in _existing(sa.column("metric", sa.String()), *(sa.column(s, _kind(s)) for s in SUMS)):
-        wide = by_subject.setdefault(
-            (row["workspace_id"], row["id"]),
-            {
-                "workspace_id": row["workspace_id"],
-                "id": row["id"],
-                "level": row["level"],
-                "as_of": row["as_of"],
-                **dict.fromkeys((f"{m.lower()}_{s}" for m in METRICS for s in SUMS), 0),
-            },
-        )
-        wide["as_of"] = max(wide["as_of"], row["as_of"])
-        for name in SUMS:
-            wide[f"{row['metric'].lower()}_{name}"] = row[name]
-    op.drop_table("health_evidence")
-    table = _create(
+    _set_aside()
+    _create(
         _level(),
         sa.Column("as_of", UTCDateTime(timezone=True), nullable=False),
         *(sa.Column(f"{m.lower()}_{s}", _kind(s), nullable=False) for m in METRICS for s in SUMS),
         key=("workspace_id", "id"),
     )
-    _insert(table, list(by_subject.values()))
+    wide = [f"{m.lower()}_{s}" for m in METRICS for s in SUMS]
+    pivot = ", ".join(
+        f"coalesce(sum(CASE WHEN metric = '{m}' THEN {s} END), 0)" for m in METRICS for s in SUMS
+    )
+    _copy(
+        ["workspace_id", "id", "level", "as_of", *wide],
+        f"SELECT workspace_id, id, min(level), max(as_of), {pivot}"
+        " FROM health_evidence_old GROUP BY workspace_id, id",
+    )
 
 
 def downgrade() -> None:
-    long = []
-    for row in _existing(*(sa.column(f"{m.lower()}_{s}", _kind(s)) for m in METRICS for s in SUMS)):
-        for metric in METRICS:
-            sums = {s: row[f"{metric.lower()}_{s}"] for s in SUMS}
-            if sums["n"] or sums["previous_n"]:
-                long.append(
-                    {
-                        "workspace_id": row["workspace_id"],
-                        "id": row["id"],
-                        "metric": metric,
-                        "level": row["level"],
-                        "as_of": row["as_of"],
-                        **sums,
-                    }
-                )
-    op.drop_table("health_evidence")
-    table = _create(
+    _set_aside()
+    _create(
         sa.Column("metric", sa.String(length=16), nullable=False),
         _level(),
         sa.Column("as_of", UTCDateTime(timezone=True), nullable=False),
         *(sa.Column(s, _kind(s), nullable=False) for s in SUMS),
         key=("workspace_id", "id", "metric"),
     )
-    _insert(table, long)
+    # A metric without answers in either window had no row.
+    per_metric = " UNION ALL ".join(
+        f"SELECT workspace_id, id, '{m}', level, as_of, "
+        + ", ".join(f"{m.lower()}_{s}" for s in SUMS)
+        + f" FROM health_evidence_old WHERE {m.lower()}_n > 0 OR {m.lower()}_previous_n > 0"
+        for m in METRICS
+    )
+    _copy(["workspace_id", "id", "metric", "level", "as_of", *SUMS], per_metric)

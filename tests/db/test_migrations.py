@@ -277,7 +277,8 @@ async def test_evidence_per_metric_rows_become_one_row_per_subject_and_back(
 
 async def test_stored_components_become_arrays_and_back(scratch_url: str) -> None:
     """0024 rewrites a score's keyed components as arrays in ``Component`` field order,
-    which the reader takes; a downgrade gives the keyed form back."""
+    which the reader takes, every number exactly as it was; a downgrade gives the keyed
+    form back."""
     await asyncio.to_thread(upgrade, scratch_url, "0023")
     org, ws, subject = (uuid.uuid4() for _ in range(3))
     engine = create_async_engine(scratch_url)
@@ -289,15 +290,15 @@ async def test_stored_components_become_arrays_and_back(scratch_url: str) -> Non
     now = datetime(2026, 11, 1, tzinfo=UTC)
     sql_now = now if is_pg else now.replace(tzinfo=None)
     keyed = [
-        {
+        {  # values with 17 significant digits: a conversion must not round them
             "name": "csat",
-            "value": 71.25,
-            "weight": 0.4,
+            "value": 200 / 3,
+            "weight": 0.29411764705882354,
             "sample_size": 12,
             "prior_share": 0.0,
             "low": 60.5,
-            "high": 80.75,
-            "headline": 71.25,
+            "high": 80.12345678901234,
+            "headline": 200 / 3,
         },
         {
             "name": "prior",

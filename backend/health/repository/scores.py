@@ -110,6 +110,9 @@ def stored_components(components: Sequence[model.Component]) -> list[list[Any]]:
 
 
 def components_of(stored: Sequence[Sequence[Any]]) -> tuple[model.Component, ...]:
+    # A keyed (pre-0024) component would unpack its keys as values: refuse it instead.
+    if any(not isinstance(c, list) for c in stored):
+        raise ValueError("stored health components must be arrays (migration 0024)")
     return tuple(model.Component(*c) for c in stored)
 
 
