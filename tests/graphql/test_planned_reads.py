@@ -143,3 +143,20 @@ async def test_a_failure_inside_a_plan_is_reported_as_graphql_core_reports_it(
     request_id = re.compile(r'"requestId": "[0-9a-f]+"')  # each request's own
     assert request_id.sub("", planned) == request_id.sub("", ordinary)
     assert engine.COUNTS["fell back"] > fell_back
+
+
+async def test_the_plan_sends_the_same_statements(
+    both: dict[bool, httpx.AsyncClient],
+    database: Database,
+    tenant_a: Tenant,
+    sql_statements: list[str],
+) -> None:
+    map_gid = await _world(both, database, tenant_a)
+    query, _ = VARIATIONS["map read"]
+    await _post(both[False], query, {"id": map_gid}, tenant_a.token)  # the token's last use
+    seen = {}
+    for planned, client in both.items():
+        sql_statements.clear()
+        await _post(client, query, {"id": map_gid}, tenant_a.token)
+        seen[planned] = sorted(sql_statements)
+    assert seen[True] == seen[False]
