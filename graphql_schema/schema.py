@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from backend.settings import Settings
 from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
+from graphql_schema.engine import PlannedExecutor
 from graphql_schema.errors import MaskUnexpectedErrors, QuietSchema
 from graphql_schema.feedback.mutations import FeedbackMutations
 from graphql_schema.health.mutations import HealthMutations
@@ -122,6 +123,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         mutation=Mutation,
         types=NODE_TYPES,
         extensions=extensions,
+        execution_context_class=PlannedExecutor if settings.planned_reads else None,
         config=StrawberryConfig(
             batching_config={"max_operations": MAX_BATCH_OPERATIONS},
             disable_field_suggestions=settings.is_production,

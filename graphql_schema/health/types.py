@@ -19,6 +19,7 @@ from graphql_schema.health import guidance
 from graphql_schema.loaded import lazy_type
 
 if TYPE_CHECKING:
+    from graphql_schema.dataloaders import Loaders
     from graphql_schema.feedback.types import FeedbackType
 
 # Lazy: feedback's types import journeys', which import these (a touchpoint shows its health).
@@ -294,8 +295,13 @@ class HealthPointType:
 
 async def health_of(info: Info, subject_id: str) -> HealthScoreType | None:
     """The stored score of a subject, batched with every other asked for in the request."""
-    row = await info.context.loaders.health.score_by_subject.load(UUID(subject_id))
-    return HealthScoreType.from_model(row) if row else None
+    return (await scores_of(info.context.loaders, [subject_id]))[0]
+
+
+async def scores_of(loaders: Loaders, subject_ids: list[str]) -> list[HealthScoreType | None]:
+    """``health_of`` for many subjects at once (the planned executor's form of it)."""
+    rows = await loaders.health.score_by_subject.load_many([UUID(s) for s in subject_ids])
+    return [HealthScoreType.from_model(row) if row else None for row in rows]
 
 
 HealthAlertKind = AlertKind

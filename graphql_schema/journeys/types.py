@@ -23,10 +23,12 @@ from graphql_schema.health.types import (
     HealthScoreType,
     StalenessType,
     health_of,
+    scores_of,
     staleness_of,
 )
 from graphql_schema.identity.types import UserType
 from graphql_schema.loaded import Loaded
+from graphql_schema.relations import relation
 from graphql_schema.relay import Connection, LoaderNode
 
 MapStatus = vocabulary.MapStatus
@@ -217,13 +219,11 @@ class TouchpointType(LoaderNode):
 
     @strawberry.field
     async def pain_points(self, info: Info) -> list[PainPointType]:
-        rows = await info.context.loaders.journeys.pain_points_by_touchpoint.load(UUID(self.id))
-        return [PainPointType.from_model(p) for p in rows]
+        return (await touchpoint_pain_points(info.context.loaders, [self]))[0]
 
     @strawberry.field
     async def opportunities(self, info: Info) -> list[OpportunityType]:
-        rows = await info.context.loaders.journeys.opportunities_by_touchpoint.load(UUID(self.id))
-        return [OpportunityType.from_model(o) for o in rows]
+        return (await touchpoint_opportunities(info.context.loaders, [self]))[0]
 
     @strawberry.field(description="Per persona on the map: current and target emotion.")
     async def persona_emotions(self, info: Info) -> list[PersonaEmotionType]:
@@ -269,8 +269,7 @@ class StageType(LoaderNode):
 
     @strawberry.field(description="In order.")
     async def touchpoints(self, info: Info) -> list[TouchpointType]:
-        rows = await info.context.loaders.journeys.touchpoints_by_map.load(self.journey_map_id)
-        return [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == self.id]
+        return (await stage_touchpoints(info.context.loaders, [self]))[0]
 
     @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
@@ -344,8 +343,7 @@ class JourneyMapType(LoaderNode):
 
     @strawberry.field(description="In order.")
     async def stages(self, info: Info) -> list[StageType]:
-        rows = await info.context.loaders.journeys.stages_by_map.load(UUID(self.id))
-        return [StageType.from_model(s) for s in rows]
+        return (await map_stages(info.context.loaders, [self]))[0]
 
     @strawberry.field(description="Its health score; null until first calculated.")
     async def health(self, info: Info) -> HealthScoreType | None:
@@ -397,3 +395,51 @@ class JourneyMapType(LoaderNode):
                 created_by_id=r.created_by,
             ),
         )
+
+
+# The batch forms of the resolvers above (graphql_schema.relations): the resolvers call
+# them with one parent, the planned executor (graphql_schema.engine) with all of a level.
+
+
+@relation(("Touchpoint", "painPoints"))
+async def touchpoint_pain_points(
+    loaders: Loaders, touchpoints: list[TouchpointType]
+) -> list[list[PainPointType]]:
+    found = await loaders.journeys.pain_points_by_touchpoint.load_many(
+        [UUID(t.id) for t in touchpoints]
+    )
+    return [[PainPointType.from_model(p) for p in rows] for rows in found]
+
+
+@relation(("Touchpoint", "opportunities"))
+async def touchpoint_opportunities(
+    loaders: Loaders, touchpoints: list[TouchpointType]
+) -> list[list[OpportunityType]]:
+    found = await loaders.journeys.opportunities_by_touchpoint.load_many(
+        [UUID(t.id) for t in touchpoints]
+    )
+    return [[OpportunityType.from_model(o) for o in rows] for rows in found]
+
+
+@relation(("Stage", "touchpoints"))
+async def stage_touchpoints(
+    loaders: Loaders, stages: list[StageType]
+) -> list[list[TouchpointType]]:
+    found = await loaders.journeys.touchpoints_by_map.load_many([s.journey_map_id for s in stages])
+    return [
+        [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == stage.id]
+        for stage, rows in zip(stages, found, strict=True)
+    ]
+
+
+@relation(("JourneyMap", "stages"))
+async def map_stages(loaders: Loaders, maps: list[JourneyMapType]) -> list[list[StageType]]:
+    found = await loaders.journeys.stages_by_map.load_many([UUID(m.id) for m in maps])
+    return [[StageType.from_model(s) for s in rows] for rows in found]
+
+
+@relation(("JourneyMap", "health"), ("Stage", "health"), ("Touchpoint", "health"))
+async def subject_health(
+    loaders: Loaders, subjects: list[JourneyMapType | StageType | TouchpointType]
+) -> list[HealthScoreType | None]:
+    return await scores_of(loaders, [s.id for s in subjects])

@@ -1,0 +1,321 @@
+"""Planned execution: a subtree built from rows in one pass, not field by field.
+
+graphql-core completes every value on its own: a resolve info, the resolver through
+strawberry's wrappers and extensions, an awaitable per async field, a completion per
+list item and per leaf. A whole map read is some 1,900 fields that way. For a field
+whose resolver is a known *relation* (``graphql_schema.relations``) and whose whole
+selection below is made of
+
+* ``__typename``,
+* plain fields (no resolver: an attribute of the strawberry object), leaf or object,
+* a relay Node's ``id`` (the type keeps strawberry's ``resolve_id``/``resolve_typename``),
+* fields whose resolver is a relation again,
+
+with no arguments, no directive other than ``@include``/``@skip`` (graphql-core's own
+field collection applies those, and aliases, fragments and merging), no ``@defer``/
+``@stream``, and no permission classes or field extensions, the executor below loads
+each level once for all its objects through the relations (the same loaders, so the
+same tenant-scoped sessions and row-level security), and builds the response dicts
+directly, leaves coerced by the schema's own scalars and enums. graphql-core receives
+the finished value from ``execute_field`` and completes nothing below it.
+
+Anything else in the selection makes the field run the ordinary way, as does any error
+while planning or building: the field is then executed again by graphql-core (the
+relations only read through the request's DataLoaders, whose cache answers the second
+time), so error messages, paths and null propagation are graphql-core's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    get_named_type,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import Path
+from strawberry import relay
+from strawberry.relay.types import GlobalID
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graphql_schema.relations import RELATIONS, Relation
+
+_PLAIN_DIRECTIVES = frozenset({"include", "skip"})
+# How often an entry field was built by its plan, fell back after an error, or had
+# no plan (for tests and the bench; a process-wide tally).
+COUNTS: Counter[str] = Counter()
+_DEFINITION = "strawberry-definition"
+
+
+class _NotPlanned(Exception):
+    """The selection has something the planner does not know: run it the ordinary way."""
+
+
+@dataclass(eq=False)
+class FieldPlan:
+    key: str  # the response key (alias or name)
+    complete: Callable[[Any], Any]  # a field's value -> its response value
+    attribute: str | None = None  # read from the object (None: relation or constant)
+    relation: Relation | None = None
+    constant: Any = None  # __typename
+    node_type: str | None = None  # a Node's id: GlobalID(node_type, attribute's value)
+    child: ObjectPlan | None = None  # the selection below, for object-valued fields
+
+
+@dataclass(eq=False)
+class ObjectPlan:
+    type_name: str
+    fields: list[FieldPlan] = field(default_factory=list)
+
+
+def _leaf(named: Any) -> Callable[[Any], Any]:
+    coerce = named.coerce_output_value
+
+    def complete(value: Any) -> Any:
+        coerced = coerce(value)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(f"{named} cannot represent {value!r}")
+        return coerced
+
+    return complete
+
+
+def _wrap(type_: GraphQLOutputType, inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A completer for ``type_``'s lists and nullability around ``inner``."""
+    if isinstance(type_, GraphQLNonNull):
+        of = _wrap(type_.of_type, inner)
+
+        def non_null(value: Any) -> Any:
+            completed = of(value)
+            if completed is None:
+                raise TypeError("null for a non-null field")  # the fallback reports it
+            return completed
+
+        return non_null
+    if isinstance(type_, GraphQLList):
+        item = _wrap(type_.of_type, inner)
+
+        def as_list(value: Any) -> Any:
+            return None if value is None else [item(v) for v in value]
+
+        return as_list
+
+    def nullable(value: Any) -> Any:
+        return None if value is None else inner(value)
+
+    return nullable
+
+
+def _walk(type_: GraphQLOutputType, value: Any, into: list[Any]) -> None:
+    """The objects inside a field's value (through its lists), for the next level."""
+    if value is None:
+        return
+    if isinstance(type_, GraphQLNonNull):
+        _walk(type_.of_type, value, into)
+    elif isinstance(type_, GraphQLList):
+        for item in value:
+            _walk(type_.of_type, item, into)
+    else:
+        into.append(value)
+
+
+class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, building planned subtrees itself (see the module's doc)."""
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        name = field_details_list[0].node.name.value
+        relation = RELATIONS.get((parent_type.name, name))
+        if relation is not None and source is not None:
+            plan = self._entry_plan(parent_type, field_details_list)
+            if plan is not None:
+                COUNTS["planned"] += 1
+                return self._run(
+                    plan, parent_type, source, field_details_list, path, position_context
+                )
+            COUNTS["unplanned"] += 1
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    # Planning: from graphql-core's own collected fields, once per selection and request.
+
+    def _entry_plan(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> tuple[FieldPlan, GraphQLOutputType] | None:
+        cache: dict[int, tuple[tuple[FieldPlan, GraphQLOutputType] | None, FieldDetailsList]]
+        cache = self.__dict__.setdefault("_plans", {})
+        key = id(field_details_list)
+        if key not in cache:
+            try:
+                cache[key] = (
+                    self._field_plan(
+                        parent_type, field_details_list[0].node.name.value, field_details_list
+                    ),
+                    field_details_list,  # kept alive, so its id is not reused
+                )
+            except _NotPlanned:
+                cache[key] = (None, field_details_list)
+        return cache[key][0]
+
+    def _field_plan(
+        self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList
+    ) -> tuple[FieldPlan, GraphQLOutputType]:
+        for detail in details:
+            node = detail.node
+            if node.arguments or detail.fragment_variable_values:
+                raise _NotPlanned
+            if any(d.name.value not in _PLAIN_DIRECTIVES for d in node.directives or ()):
+                raise _NotPlanned
+        key = details[0].node.alias.value if details[0].node.alias else name
+        if name == "__typename":
+            return FieldPlan(key, complete=lambda v: v, constant=parent_type.name), None  # type: ignore[return-value]
+        if name.startswith("__"):
+            raise _NotPlanned
+        field_def = parent_type.fields.get(name)
+        if field_def is None or field_def.args:
+            raise _NotPlanned
+        definition = field_def.extensions.get(_DEFINITION)
+        if definition is None or definition.permission_classes or definition.extensions:
+            raise _NotPlanned
+        type_ = field_def.type
+        named = get_named_type(type_)
+        relation = RELATIONS.get((parent_type.name, name))
+        child: ObjectPlan | None = None
+        if is_leaf_type(named):
+            inner = _leaf(named)
+        elif is_object_type(named):
+            child = self._object_plan(named, details)
+            inner = self._builder(child)
+        else:  # interfaces and unions: their runtime type is graphql-core's to find
+            raise _NotPlanned
+        plan = FieldPlan(key, complete=_wrap(type_, inner), child=child)
+        if relation is not None:
+            plan.relation = relation
+        elif definition.base_resolver is None:
+            plan.attribute = definition.python_name
+        elif name == "id" and self._is_plain_node(parent_type):
+            origin = parent_type.extensions[_DEFINITION].origin
+            plan.attribute = origin.resolve_id_attr()
+            plan.node_type = parent_type.name
+        else:
+            raise _NotPlanned
+        return plan, type_
+
+    def _object_plan(self, type_: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
+        grouped, defer_usages, _forbidden = self.collect_subfields(type_, details)
+        if defer_usages:
+            raise _NotPlanned
+        plan = ObjectPlan(type_.name)
+        for sub_details in grouped.values():
+            sub, sub_type = self._field_plan(type_, sub_details[0].node.name.value, sub_details)
+            sub.type_ = sub_type  # type: ignore[attr-defined]
+            plan.fields.append(sub)
+        return plan
+
+    @staticmethod
+    def _is_plain_node(parent_type: GraphQLObjectType) -> bool:
+        definition = parent_type.extensions.get(_DEFINITION)
+        origin = getattr(definition, "origin", None)
+        return (
+            isinstance(origin, type)
+            and issubclass(origin, relay.Node)
+            and origin.resolve_id.__func__ is relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
+            and origin.resolve_typename.__func__ is relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
+        )
+
+    def _builder(self, plan: ObjectPlan) -> Callable[[Any], dict[str, Any]]:
+        def build(obj: Any) -> dict[str, Any]:
+            fetched = self._fetched
+            out: dict[str, Any] = {}
+            for f in plan.fields:
+                if f.attribute is not None:
+                    value = getattr(obj, f.attribute)
+                    if f.node_type is not None:
+                        value = GlobalID(type_name=f.node_type, node_id=str(value))
+                elif f.relation is not None:
+                    value = fetched[id(f)][id(obj)]
+                else:
+                    out[f.key] = f.constant
+                    continue
+                out[f.key] = f.complete(value)
+            return out
+
+        return build
+
+    # Running: one batch per relation and level, then one pass building the dicts.
+
+    async def _run(
+        self,
+        entry: tuple[FieldPlan, GraphQLOutputType],
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        plan, type_ = entry
+        try:
+            if not hasattr(self, "_fetched"):
+                self._fetched: dict[int, dict[int, Any]] = {}
+            loaders = self.context_value.loaders
+            assert plan.relation is not None
+            (value,) = await plan.relation(loaders, [source])
+            if plan.child is not None:
+                objects: list[Any] = []
+                _walk(type_, value, objects)
+                await self._load_level(loaders, plan.child, objects)
+            return plan.complete(value)
+        except Exception:  # graphql-core runs it again, and reports it its own way
+            COUNTS["fell back"] += 1
+        completed = super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+        if self.is_awaitable(completed):
+            return await completed
+        return completed
+
+    async def _load_level(self, loaders: Any, plan: ObjectPlan, objects: list[Any]) -> None:
+        """Fetch every relation of ``plan`` for all ``objects``, then the levels below."""
+        if not objects:
+            return
+
+        relations = [f for f in plan.fields if f.relation is not None]
+        values = await asyncio.gather(*(f.relation(loaders, objects) for f in relations))  # type: ignore[misc]
+        below = []
+        for f, found in zip(relations, values, strict=True):
+            # Keyed by the objects' ids (alive while their run builds): runs of one plan
+            # for several parents (a list of maps) add to the same table.
+            self._fetched.setdefault(id(f), {}).update(
+                {id(o): v for o, v in zip(objects, found, strict=True)}
+            )
+            if f.child is not None:
+                children: list[Any] = []
+                for v in found:
+                    _walk(f.type_, v, children)  # type: ignore[attr-defined]
+                below.append(self._load_level(loaders, f.child, children))
+        for f in plan.fields:
+            if f.attribute is not None and f.child is not None:
+                children = []
+                for o in objects:
+                    _walk(f.type_, getattr(o, f.attribute), children)  # type: ignore[attr-defined]
+                below.append(self._load_level(loaders, f.child, children))
+        if below:
+            await asyncio.gather(*below)
