@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     # Whole-map reads kept per process until the map or its health changes
     # (graphql_schema/map_read_cache.py); 0 turns the cache off.
     map_read_cache_mb: int = Field(default=64, ge=0)
-    # Planned execution of read subtrees (graphql_schema/engine.py), a prototype for
-    # issue #19: off unless asked for.
+    # Planned execution of read subtrees (graphql_schema/engine.py): off unless asked
+    # for, while it plans only a map's stages, touchpoints, pain points and health.
     planned_reads: bool = False
 
     # Background work.

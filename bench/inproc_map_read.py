@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.inproc_map_read [--n 30] [--profile] [--engine | --compare]
 
-Reads the medium world's description (WAYPOST_WORLD, default
-/work/main/bench/.out/world-medium-main.json), signs the world's owner in once (a read:
+Reads the medium world's description (WAYPOST_WORLD, default the seeded medium world's
+file in bench/.out), signs the world's owner in once (a read:
 no last-use stamp is written), then executes the document N times through
 ``schema.execute``, each with a fresh Context (fresh DataLoaders), on the app role.
 """
@@ -30,12 +30,13 @@ from backend.authz.access import Access, load_access
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.settings import Settings
+from bench import seed
 from bench.seed import APP_ROLE, World
 from bench.workloads import MAP_READ, global_id
 from graphql_schema.context import Context
 from graphql_schema.schema import build_schema
 
-WORLD = Path(os.environ.get("WAYPOST_WORLD", "/work/main/bench/.out/world-medium-main.json"))
+WORLD = Path(os.environ.get("WAYPOST_WORLD", str(seed.world_file("medium"))))
 
 
 def _request(token: str) -> Request:
