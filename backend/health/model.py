@@ -127,14 +127,11 @@ def read(metric: Metric, moments: Moments) -> Reading | None:
     return Reading(metric, n, mean, se, _bounded(mean - half), _bounded(mean + half))
 
 
-def shares(metrics: Iterable[Metric]) -> dict[Metric, float]:
-    """Each present metric's share of the evidence value: equal per measure kind, so
-    600 NPS answers do not outweigh 200 CSAT answers; sentiment a fixed smaller share."""
-    return dict(_shares(frozenset(metrics)))
-
-
 @lru_cache(maxsize=64)  # a subject's metrics are one of 31 sets
-def _shares(present: frozenset[Metric]) -> dict[Metric, float]:
+def shares(present: frozenset[Metric]) -> dict[Metric, float]:
+    """Each present metric's share of the evidence value: equal per measure kind, so
+    600 NPS answers do not outweigh 200 CSAT answers; sentiment a fixed smaller share.
+    Cached, so the dict returned is shared: read it, never change it."""
     measures = [m for m in MEASURES if m in present]
     felt = Metric.SENTIMENT in present
     if not measures:
@@ -323,7 +320,7 @@ def evidence_score(
             n += found.n
     if n < MIN_EVIDENCE:
         return insufficient(n, before=before)
-    weights = _shares(frozenset(m for m, _ in present))
+    weights = shares(frozenset(m for m, _ in present))
     k_share = prior_weight(n) if prior > 0 else 0.0
     if not detail:
         value = sum(weights[m] * found.total / found.n for m, found in present)

@@ -14,13 +14,13 @@ import pytest
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.health.repository.links import links_of
-from backend.models import Feedback, HealthSubject, PainPoint
+from backend.models import Feedback, HealthSubject
 from backend.vocabulary.feedback import FeedbackSource, MeasureKind, SentimentStatus
 from backend.vocabulary.journeys import PainPointStatus, Severity
 from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.tenants import Tenant, add_guest
-from tests.health.worlds import World, build_world
+from tests.health.worlds import World, add_pain, build_world
 
 _serial = count()
 
@@ -97,27 +97,6 @@ async def _say(
         )
 
 
-async def _pain(
-    db: Database,
-    world: World,
-    touchpoint_id: UUID,
-    title: str,
-    severity: Severity,
-    status: PainPointStatus = PainPointStatus.OPEN,
-) -> UUID:
-    async with db.transaction(world.binding(), write=True) as session:
-        pain = PainPoint(
-            workspace_id=world.workspace_id,
-            touchpoint_id=touchpoint_id,
-            title=title,
-            severity=severity,
-            status=status,
-        )
-        session.add(pain)
-        await session.flush()
-        return pain.id
-
-
 async def _initiative(
     gql: GraphQLClient, tenant: Tenant, title: str, status: str, **links: list[str]
 ) -> None:
@@ -140,10 +119,17 @@ async def _call_centre(database: Database, gql: GraphQLClient, tenant: Tenant) -
     call_centre = world.touchpoint_ids[1]
     await _say(database, world, call_centre, ON_HOLD, utcnow())
     await _say(database, world, world.touchpoint_ids[0], [("fine", 0.4, 4)], utcnow())
-    await _pain(database, world, call_centre, "Long hold times", Severity.HIGH)
-    await _pain(database, world, call_centre, "Agents lack order history", Severity.CRITICAL)
-    fixed = await _pain(
-        database, world, call_centre, "No callback", Severity.MEDIUM, PainPointStatus.RESOLVED
+    await add_pain(database, world, call_centre, Severity.HIGH, title="Long hold times")
+    await add_pain(
+        database, world, call_centre, Severity.CRITICAL, title="Agents lack order history"
+    )
+    fixed = await add_pain(
+        database,
+        world,
+        call_centre,
+        Severity.MEDIUM,
+        title="No callback",
+        status=PainPointStatus.RESOLVED,
     )
     touchpoint_gid = global_id("Touchpoint", call_centre)
     await _initiative(

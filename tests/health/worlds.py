@@ -87,24 +87,9 @@ async def add_feedback(
     """Feedback on a touchpoint (placed on its stage and map too, as ingestion places
     it), or with ``touchpoint_id`` None on ``stage_id`` or else on the map alone. A
     sentiment given is SCORED; without one the text is UNSCORED."""
-    if touchpoint_id is not None:
-        stage_id = world.stage_of.get(touchpoint_id)
     async with db.transaction(world.binding(), write=True) as session:
-        row = Feedback(
-            workspace_id=world.workspace_id,
-            source=FeedbackSource.SURVEY,
-            external_id=f"fb-{next(_serial)}",
-            journey_map_id=world.map_id,
-            stage_id=stage_id,
-            touchpoint_id=touchpoint_id,
-            measure=measure,
-            measure_value=value,
-            sentiment=sentiment,
-            sentiment_status=SentimentStatus.UNSCORED
-            if sentiment is None
-            else SentimentStatus.SCORED,
-            text=text,
-            occurred_at=occurred_at,
+        row = _feedback(
+            world, touchpoint_id, stage_id, measure, value, sentiment, text, occurred_at
         )
         session.add(row)
         await session.flush()
@@ -123,41 +108,62 @@ async def add_many(
     text: str = "",
 ) -> None:
     """Many answers at once (one transaction), placed as ``add_feedback`` places one."""
-    if touchpoint_id is not None:
-        stage_id = world.stage_of.get(touchpoint_id)
     async with db.transaction(world.binding(), write=True) as session:
         session.add_all(
-            Feedback(
-                workspace_id=world.workspace_id,
-                source=FeedbackSource.SURVEY,
-                external_id=f"fb-{next(_serial)}",
-                journey_map_id=world.map_id,
-                stage_id=stage_id,
-                touchpoint_id=touchpoint_id,
-                measure=kind,
-                measure_value=value,
-                sentiment=sentiment,
-                sentiment_status=SentimentStatus.UNSCORED
-                if sentiment is None
-                else SentimentStatus.SCORED,
-                text=text,
-                occurred_at=occurred_at,
-            )
+            _feedback(world, touchpoint_id, stage_id, kind, value, sentiment, text, occurred_at)
             for kind, value in answers
         )
 
 
-async def add_pain(db: Database, world: World, touchpoint_id: UUID, severity: Severity) -> None:
+def _feedback(
+    world: World,
+    touchpoint_id: UUID | None,
+    stage_id: UUID | None,
+    measure: MeasureKind | None,
+    value: int | None,
+    sentiment: float | None,
+    text: str,
+    occurred_at: datetime,
+) -> Feedback:
+    """One item placed as ingestion places it: a touchpoint's stage and map too."""
+    if touchpoint_id is not None:
+        stage_id = world.stage_of.get(touchpoint_id)
+    return Feedback(
+        workspace_id=world.workspace_id,
+        source=FeedbackSource.SURVEY,
+        external_id=f"fb-{next(_serial)}",
+        journey_map_id=world.map_id,
+        stage_id=stage_id,
+        touchpoint_id=touchpoint_id,
+        measure=measure,
+        measure_value=value,
+        sentiment=sentiment,
+        sentiment_status=SentimentStatus.UNSCORED if sentiment is None else SentimentStatus.SCORED,
+        text=text,
+        occurred_at=occurred_at,
+    )
+
+
+async def add_pain(
+    db: Database,
+    world: World,
+    touchpoint_id: UUID,
+    severity: Severity,
+    *,
+    title: str = "It hurts",
+    status: PainPointStatus = PainPointStatus.OPEN,
+) -> UUID:
     async with db.transaction(world.binding(), write=True) as session:
-        session.add(
-            PainPoint(
-                workspace_id=world.workspace_id,
-                touchpoint_id=touchpoint_id,
-                title="It hurts",
-                severity=severity,
-                status=PainPointStatus.OPEN,
-            )
+        pain = PainPoint(
+            workspace_id=world.workspace_id,
+            touchpoint_id=touchpoint_id,
+            title=title,
+            severity=severity,
+            status=status,
         )
+        session.add(pain)
+        await session.flush()
+        return pain.id
 
 
 def days_ago(now: datetime, days: float) -> datetime:
