@@ -8,7 +8,7 @@ import asyncio
 import random
 import threading
 import time
-from itertools import count, pairwise
+from itertools import count
 
 import graphql
 import pytest
@@ -134,13 +134,13 @@ async def test_the_server_keeps_answering_while_themes_are_extracted(
     await _complaints(database, world, verbatims.MAX_TEXTS + 20)
     await _recalculate(gql, tenant_a)
 
-    extractions: list[tuple[int, float]] = []  # (thread, seconds)
+    extractions: list[tuple[int, float, float]] = []  # (thread, started, ended)
     extract = themes.themes
 
     def timed(items: object) -> themes.Themes:
         started = time.perf_counter()
         found = extract(items)  # type: ignore[arg-type]
-        extractions.append((threading.get_ident(), time.perf_counter() - started))
+        extractions.append((threading.get_ident(), started, time.perf_counter()))
         return found
 
     monkeypatch.setattr(themes, "themes", timed)
@@ -163,9 +163,9 @@ async def test_the_server_keeps_answering_while_themes_are_extracted(
         beating.cancel()
 
     assert body["data"]["node"]["health"]["explanation"]["themes"]["textsRead"] == 200
-    [(thread, seconds)] = extractions
+    [(thread, started, ended)] = extractions
     # The extraction ran beside the event loop, which went on serving other work meanwhile:
-    # never stalled for anything near the extraction's own time.
+    # run on the loop, it would leave no heartbeat between its start and its end. Counted,
+    # not timed: on a loaded machine the loop's turns come late, but they come.
     assert thread != threading.get_ident()
-    longest_stall = max(b - a for a, b in pairwise(beats))
-    assert longest_stall < seconds / 2, (longest_stall, seconds)
+    assert sum(started < beat < ended for beat in beats) >= 2, (started, ended, beats)
