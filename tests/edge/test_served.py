@@ -18,8 +18,9 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.models import AuditEvent
-from tests.cli.test_cli import WAYPOST, _free_port
+from tests.cli.test_cli import WAYPOST
 from tests.fixtures.databases import TestDatabase
+from tests.fixtures.listening import listening_port
 from tests.fixtures.tenants import Tenant
 
 MiB = 1024 * 1024
@@ -47,24 +48,24 @@ def served(
     test_database: TestDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     """`waypost serve` with nothing about proxies configured, as a fresh install has."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAYPOST_")}
     env |= {"WAYPOST_ENV": "test", "WAYPOST_DATABASE_URL": test_database.app_url}
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*WAYPOST, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink
+            [*WAYPOST, "serve", "--port", "0"], env=env, stdout=sink, stderr=sink
         )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+            if port := listening_port(log.read_text(errors="replace")):
+                base = f"http://127.0.0.1:{port}"
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         yield Served(base, port, log)

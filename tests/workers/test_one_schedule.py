@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from tests.fixtures.databases import (
     real_broker_url,
     unreachable,
 )
+from tests.fixtures.listening import listening_port
 from tests.fixtures.tenants import Tenant
 from workers.broker import scheme_of
 
@@ -55,12 +55,6 @@ def _broker_url(kind: str) -> str:
     except Exception as error:
         unreachable("Redis" if kind == "redis" else "RabbitMQ", error)
     return url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Processes:
@@ -91,18 +85,21 @@ class Processes:
             await process.wait()
             raise AssertionError(f"{name} did not stop:\n{self.log(name)}") from None
 
-    async def started(self, name: str, probe: str | int) -> None:
-        """Until a worker prints ``probe`` or an API answers /healthz on port ``probe``."""
+    async def started(self, name: str, probe: str | None = None) -> None:
+        """Until a worker prints ``probe`` or, with no probe, an API answers /healthz on
+        the port it reports listening on."""
         process = self.running[name]
         async with httpx.AsyncClient(timeout=2.0) as http:
 
             async def up() -> bool:
                 if process.returncode is not None:
                     raise AssertionError(f"{name} exited early:\n{self.log(name)}")
-                if isinstance(probe, str):
+                if probe is not None:
                     return probe in self.log(name)
+                if not (port := listening_port(self.log(name))):
+                    return False
                 try:
-                    reply = await http.get(f"http://127.0.0.1:{probe}/healthz")
+                    reply = await http.get(f"http://127.0.0.1:{port}/healthz")
                 except httpx.TransportError:
                     return False
                 return reply.status_code == 200
@@ -165,15 +162,15 @@ async def test_two_apis_and_two_workers_run_the_nightly_pass_once_a_period(
         "WAYPOST_ENV": "test",
         "WAYPOST_HEALTH_FULL_INTERVAL_SECONDS": str(PERIOD),
     }
-    ports = {"api-1": _free_port(), "api-2": _free_port()}
+    apis = ("api-1", "api-2")
     async with _processes(tmp_path, env) as running:
-        for name, port in ports.items():
-            await running.start(name, "serve", "--port", str(port))
+        for name in apis:
+            await running.start(name, "serve", "--port", "0")
         first_start = time.time()
         for name in ("worker-1", "worker-2"):
             await running.start(name, "worker")
-        for name, port in ports.items():
-            await running.started(name, port)
+        for name in apis:
+            await running.started(name)
         for name in ("worker-1", "worker-2"):
             await running.started(name, "worker running")
 
@@ -207,6 +204,6 @@ async def test_two_apis_and_two_workers_run_the_nightly_pass_once_a_period(
         # Nor did it run housekeeping again within the hour the others ran it in.
         hours = int(time.time() // HOUR) - int(first_start // HOUR) + 1
         assert await _claims(inspector_engine, "housekeeping") == hours
-        for name in ports:
+        for name in apis:
             assert await running.stop(name) in (0, -signal.SIGTERM), running.log(name)
             assert "Traceback" not in running.log(name)
