@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from backend.settings import Settings
 from graphql_schema.authentication import Authenticate
 from graphql_schema.context import Info
+from graphql_schema.document_cache import cached_documents
 from graphql_schema.engine import PlannedExecutor
 from graphql_schema.errors import MaskUnexpectedErrors, QuietSchema
 from graphql_schema.feedback.mutations import FeedbackMutations
@@ -118,6 +119,8 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         # No answer may tell an anonymous caller about the schema.
         extensions.insert(2, HideSchemaFromAnonymous)
         extensions.append(DisableIntrospection)
+    # Last: a document is taken from the cache only once every check above has run.
+    extensions.append(cached_documents())
     return QuietSchema(
         query=Query,
         mutation=Mutation,
