@@ -1,0 +1,38 @@
+"""JSON documents read back exactly as stored, through the application's own engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import text
+
+from backend.db.engine import Database, read_json
+from backend.db.scoping import NO_TENANT
+from backend.db.types import JSONDocument
+from tests.fixtures.databases import TestDatabase
+
+DOCUMENTS: list[Any] = [
+    {"components": [["csat", 100.0, 0.10909090909090909, 1, None], ["nps", -0.5, 1e-300]]},
+    {"big": 123456789012345678901234567890, "negative": -9223372036854775809},
+    {"text": "Ünïcödé ✓ \u2028", "float": 0.1234567890123456789},
+    [],
+]
+
+
+def test_big_integers_and_what_orjson_refuses_are_read_exactly() -> None:
+    for document in DOCUMENTS:
+        assert read_json(json.dumps(document)) == document
+    assert read_json('{"n": 1e400}') == {"n": float("inf")}
+    assert read_json(b'[1.5, "x"]') == [1.5, "x"]
+
+
+async def test_documents_come_back_as_they_went_in(
+    database: Database, test_database: TestDatabase
+) -> None:
+    made = "cast(:d as jsonb)" if test_database.is_postgres else "json(:d)"
+    statement = text(f"select {made} as d").columns(d=JSONDocument)
+    async with database.connection(NO_TENANT) as conn:
+        for document in DOCUMENTS:
+            read = (await conn.execute(statement, {"d": json.dumps(document)})).scalar_one()
+            assert read == document
