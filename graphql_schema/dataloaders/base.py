@@ -16,14 +16,14 @@ from strawberry.dataloader import DataLoader
 
 from backend.authz.access import Access
 from backend.db.engine import Database
-from backend.db.lookup import Row
+from backend.db.lookup import Identified, ScopedRows
 from backend.db.pagination import Page
 from backend.errors import DomainError
 
 M = TypeVar("M")
 
 
-R = TypeVar("R", bound=Row)
+R = TypeVar("R", bound=Identified)
 
 
 def by_id(rows: Iterable[R]) -> dict[UUID, R]:
@@ -49,9 +49,24 @@ class RowByKeyLoader(DataLoader[UUID, M | None]):
         raise NotImplementedError
 
     async def _load(self, keys: list[UUID]) -> list[M | None]:
-        async with self.db.transaction(self.access.binding()) as session:
-            found = await self.fetch(session, keys)
+        found = await self._fetch(keys)
         return [found.get(key) for key in keys]
+
+    async def _fetch(self, keys: list[UUID]) -> Mapping[UUID, M]:
+        async with self.db.transaction(self.access.binding()) as session:
+            return await self.fetch(session, keys)
+
+
+class PlainRowByKeyLoader(RowByKeyLoader[M]):
+    """A ``RowByKeyLoader`` reading plain rows (``ScopedRows``), not ORM instances."""
+
+    async def fetch_rows(self, rows: ScopedRows, keys: list[UUID]) -> Mapping[UUID, M]:
+        raise NotImplementedError
+
+    async def _fetch(self, keys: list[UUID]) -> Mapping[UUID, M]:
+        binding = self.access.binding()
+        async with self.db.connection(binding) as connection:
+            return await self.fetch_rows(ScopedRows(connection, binding), keys)
 
 
 class ChildrenLoader(DataLoader[UUID, list[M]]):
@@ -69,11 +84,26 @@ class ChildrenLoader(DataLoader[UUID, list[M]]):
         """Fill other loaders with what this one found (nothing, unless overridden)."""
 
     async def _load(self, parents: list[UUID]) -> list[list[M]]:
-        async with self.db.transaction(self.access.binding()) as session:
-            found = await self.fetch(session, parents)
+        found = await self._fetch(parents)
         for parent, children in found.items():
             self.prime_related(parent, children)
         return [found.get(parent, []) for parent in parents]
+
+    async def _fetch(self, parents: list[UUID]) -> Mapping[UUID, list[M]]:
+        async with self.db.transaction(self.access.binding()) as session:
+            return await self.fetch(session, parents)
+
+
+class PlainChildrenLoader(ChildrenLoader[M]):
+    """A ``ChildrenLoader`` reading plain rows (``ScopedRows``), not ORM instances."""
+
+    async def fetch_rows(self, rows: ScopedRows, parents: list[UUID]) -> Mapping[UUID, list[M]]:
+        raise NotImplementedError
+
+    async def _fetch(self, parents: list[UUID]) -> Mapping[UUID, list[M]]:
+        binding = self.access.binding()
+        async with self.db.connection(binding) as connection:
+            return await self.fetch_rows(ScopedRows(connection, binding), parents)
 
 
 PageKey = tuple[UUID, int | None, str | None]  # (parent id, first, after)

@@ -13,15 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
 from backend.db.engine import Database
-from backend.db.lookup import rows_by_id
+from backend.db.lookup import ScopedRows, rows_by_id
 from backend.models import HealthScore, HealthSettings, MapReview
-from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
+from graphql_schema.dataloaders.base import PlainRowByKeyLoader, RowByKeyLoader, by_id
 from graphql_schema.dataloaders.guidance import LinksBySubjectLoader
 
 
-class HealthScoreBySubjectLoader(RowByKeyLoader[HealthScore]):
-    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, HealthScore]:
-        return by_id(await rows_by_id(session, HealthScore, keys))
+class HealthScoreBySubjectLoader(PlainRowByKeyLoader[HealthScore]):
+    async def fetch_rows(self, rows: ScopedRows, keys: list[UUID]) -> Mapping[UUID, HealthScore]:
+        return by_id(await rows.select(HealthScore, HealthScore.id.in_(keys)))
 
 
 class HealthSettingsByWorkspaceLoader(RowByKeyLoader[HealthSettings]):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
 from backend.db.engine import Database
-from backend.db.lookup import rows_by_id
+from backend.db.lookup import ScopedRows, rows_by_id
 from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.models import (
     JourneyMap,
@@ -25,7 +25,13 @@ from backend.models import (
     Touchpoint,
     TouchpointEmotion,
 )
-from graphql_schema.dataloaders.base import ChildrenLoader, RowByKeyLoader, by_id, by_parent
+from graphql_schema.dataloaders.base import (
+    ChildrenLoader,
+    PlainChildrenLoader,
+    RowByKeyLoader,
+    by_id,
+    by_parent,
+)
 
 
 class PersonaByIdLoader(RowByKeyLoader[Persona]):
@@ -72,7 +78,7 @@ class PersonaIdsByMapLoader(ChildrenLoader[UUID]):
         return await MapRepository(session).persona_ids(parents)
 
 
-class StagesByMapLoader(ChildrenLoader[Stage]):
+class StagesByMapLoader(PlainChildrenLoader[Stage]):
     """A map's stages in order; those of a live map prime stage-by-id."""
 
     def __init__(
@@ -82,17 +88,20 @@ class StagesByMapLoader(ChildrenLoader[Stage]):
         self._maps = maps
         self._stages = stages
 
-    async def fetch(self, session: AsyncSession, parents: list[UUID]) -> Mapping[UUID, list[Stage]]:
-        return by_parent(
-            await MapRepository(session).stages_of(parents), lambda s: s.journey_map_id
+    async def fetch_rows(self, rows: ScopedRows, parents: list[UUID]) -> Mapping[UUID, list[Stage]]:
+        found = await rows.select(
+            Stage,
+            Stage.journey_map_id.in_(parents),
+            order_by=(Stage.journey_map_id, Stage.position),
         )
+        return by_parent(found, lambda s: s.journey_map_id)
 
     def prime_related(self, parent: UUID, children: list[Stage]) -> None:
         if parent in self._maps.live:
             self._stages.prime_many(by_id(children))
 
 
-class TouchpointsByMapLoader(ChildrenLoader[Touchpoint]):
+class TouchpointsByMapLoader(PlainChildrenLoader[Touchpoint]):
     """A map's touchpoints by stage and position; those of a live map prime
     touchpoint-by-id."""
 
@@ -107,10 +116,14 @@ class TouchpointsByMapLoader(ChildrenLoader[Touchpoint]):
         self._maps = maps
         self._touchpoints = touchpoints
 
-    async def fetch(
-        self, session: AsyncSession, parents: list[UUID]
+    async def fetch_rows(
+        self, rows: ScopedRows, parents: list[UUID]
     ) -> Mapping[UUID, list[Touchpoint]]:
-        found = await MapRepository(session).touchpoints_of_maps(parents)
+        found = await rows.select(
+            Touchpoint,
+            Touchpoint.journey_map_id.in_(parents),
+            order_by=(Touchpoint.stage_id, Touchpoint.position),
+        )
         return by_parent(found, lambda t: t.journey_map_id)
 
     def prime_related(self, parent: UUID, children: list[Touchpoint]) -> None:
@@ -118,17 +131,21 @@ class TouchpointsByMapLoader(ChildrenLoader[Touchpoint]):
             self._touchpoints.prime_many(by_id(children))
 
 
-class PainPointsByTouchpointLoader(ChildrenLoader[PainPoint]):
+class PainPointsByTouchpointLoader(PlainChildrenLoader[PainPoint]):
     """A touchpoint's pain points, oldest first; each primes pain-point-by-id."""
 
     def __init__(self, db: Database, access: Access, pain_points: PainPointByIdLoader) -> None:
         super().__init__(db, access)
         self._pain_points = pain_points
 
-    async def fetch(
-        self, session: AsyncSession, parents: list[UUID]
+    async def fetch_rows(
+        self, rows: ScopedRows, parents: list[UUID]
     ) -> Mapping[UUID, list[PainPoint]]:
-        found = await MapRepository(session).pain_points_of(parents)
+        found = await rows.select(
+            PainPoint,
+            PainPoint.touchpoint_id.in_(parents),
+            order_by=(PainPoint.created_at, PainPoint.id),
+        )
         return by_parent(found, lambda p: p.touchpoint_id)
 
     def prime_related(self, parent: UUID, children: list[PainPoint]) -> None:
