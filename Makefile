@@ -34,7 +34,8 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Seed Postgres at three sizes, load Waypost, PostGraphile v5 and an asyncpg floor with wrk,
-## and rewrite the tables in docs/benchmarks.md (about 25 minutes; BENCH_ARGS=--quick for a smoke run).
+## and rewrite the tables in docs/benchmarks.md (longer than the 25 minutes it once took: see
+## docs/benchmarks.md; BENCH_ARGS="--sizes small --quick" for a smoke run).
 bench: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,4 +1,8 @@
-"""The peers Waypost is measured against: PostGraphile v5 over the same tables (workload a).
+"""The peers Waypost is measured against: PostGraphile v5 over the same tables.
+
+Workloads (a) map read, (b) dashboard, (f) feedback list and (g) audit trail each have a
+query here and a ``canonical_*`` function giving PostGraphile's answer the form
+bench.workloads' function of the same name gives Waypost's.
 
     from bench import peers
 
@@ -7,6 +11,7 @@
         body = peers.map_request_body(workspace_id, map_id)  # POST to server.url
         ...
         peers.canonical_map(response)  # comparable with Waypost's MapRead, row for row
+        peers.request_body(peers.DASHBOARD_QUERY, workspace_id)  # (b); (f), (g) alike
 
 PostGraphile connects as the database owner (a superuser, so row-level security does not
 apply to it), where Waypost connects as ``waypost_app`` under RLS; see
@@ -29,6 +34,7 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -72,6 +78,85 @@ query MapRead($workspaceId: UUID!, $mapId: UUID!) {
             health { score confidence sampleSize previousScore }
           }
         }
+      }
+    }
+  }
+}
+"""
+
+
+# Workload (b), Waypost's Dashboard: the workspace with its score, its 20 most recently
+# changed live maps (Waypost: updated_at, then id, both descending; `deletedAt: null`
+# exists because graphile.config.mjs marks the column as indexed) with their scores and
+# the count of all of them. `health` and `trend` are the computed columns of health.sql.
+DASHBOARD_QUERY = """\
+query Dashboard($workspaceId: UUID!) {
+  workspaceByRowId(rowId: $workspaceId) {
+    name
+    health { score trend sampleSize confidence }
+    journeyMapsByWorkspaceId(
+      first: 20
+      orderBy: [UPDATED_AT_DESC, ROW_ID_DESC]
+      condition: { deletedAt: null }
+    ) {
+      totalCount
+      nodes {
+        rowId
+        title
+        status
+        version
+        updatedAt
+        health { score trend previousScore sampleSize confidence }
+      }
+    }
+  }
+}
+"""
+
+# Workload (f), Waypost's FeedbackList: the workspace's 100 newest feedback (received_at,
+# then id, both descending, as Waypost pages them) with the count of all, each with its
+# touchpoint and map through the foreign keys graphile.config.mjs declares.
+FEEDBACK_QUERY = """\
+query FeedbackList($workspaceId: UUID!) {
+  workspaceByRowId(rowId: $workspaceId) {
+    feedbacksByWorkspaceId(first: 100, orderBy: [RECEIVED_AT_DESC, ROW_ID_DESC]) {
+      totalCount
+      nodes {
+        rowId
+        source
+        measure
+        measureValue
+        text
+        sentiment
+        occurredAt
+        receivedAt
+        touchpointByWorkspaceIdAndTouchpointId { rowId name }
+        journeyMapByWorkspaceIdAndJourneyMapId { rowId title }
+      }
+    }
+  }
+}
+"""
+
+# Workload (g), Waypost's AuditTrail: the workspace's 100 newest audit events (sequence
+# descending) with the count of all, each with the acting user through the foreign key
+# graphile.config.mjs declares. Waypost's `actor { type tokenId user }` are here the
+# row's own actorType and actorTokenId and that join.
+AUDIT_QUERY = """\
+query AuditTrail($workspaceId: UUID!) {
+  workspaceByRowId(rowId: $workspaceId) {
+    auditEventsByWorkspaceId(first: 100, orderBy: SEQUENCE_DESC) {
+      totalCount
+      nodes {
+        sequence
+        occurredAt
+        action
+        subjectType
+        subjectId
+        changes
+        actorType
+        actorTokenId
+        userByActorUserId { rowId name email }
       }
     }
   }
@@ -197,11 +282,13 @@ def postgraphile_server(
 ) -> Iterator[Server]:
     """Run PostGraphile (``processes`` serving processes on 127.0.0.1:``port``) until exit.
 
+    ``port`` 0 takes any free port: ``Server.url`` names the one bound.
+
     Yields once every process has built its schema and the endpoint answers a query.
     With processes > 1 there is also the cluster primary, which only hands out
     connections; ``pids`` lists it too. Everything is stopped on exit, exception or not.
     """
-    if processes < 1 or pool_max < 1:
+    if port < 0 or processes < 1 or pool_max < 1:
         raise ValueError("processes and pool_max must be at least 1")
     node_bin = install()
     env = {
@@ -264,6 +351,20 @@ def map_request_body(workspace_id: UUID, map_id: UUID) -> bytes:
             "query": MAP_QUERY,
             "operationName": "MapRead",
             "variables": {"workspaceId": str(workspace_id), "mapId": str(map_id)},
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def request_body(query: str, workspace_id: UUID) -> bytes:
+    """The JSON body for one of the workspace-wide queries (DASHBOARD_QUERY, FEEDBACK_QUERY,
+    AUDIT_QUERY), with its operation's name."""
+    operation = query.split("(", 1)[0].removeprefix("query ").strip()
+    return json.dumps(
+        {
+            "query": query,
+            "operationName": operation,
+            "variables": {"workspaceId": str(workspace_id)},
         },
         separators=(",", ":"),
     ).encode()
@@ -336,3 +437,107 @@ def canonical_map(response: dict[str, Any]) -> dict[str, Any]:
         "version": int(journey["version"]),
         "stages": sorted((stage(s) for s in stages), key=lambda s: int(s["position"])),
     }
+
+
+def _moment(value: str) -> str:
+    return datetime.fromisoformat(value).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _uuid(value: str | None) -> str | None:
+    return None if value is None else str(UUID(value))
+
+
+def _workspace(response: dict[str, Any], field: str) -> Any:
+    if response.get("errors"):
+        raise ValueError(f"PostGraphile answered with errors: {response['errors']}")
+    workspace = (response.get("data") or {}).get("workspaceByRowId")
+    if workspace is None or workspace.get(field) is None:
+        raise ValueError(
+            f"PostGraphile found no workspace {field} (is it connected as the owner?): "
+            f"{str(response)[:500]}"
+        )
+    return workspace[field]
+
+
+def canonical_dashboard(response: dict[str, Any]) -> dict[str, Any]:
+    """PostGraphile's Dashboard answer as bench.workloads.canonical_dashboard gives Waypost's."""
+    maps = _workspace(response, "journeyMapsByWorkspaceId")
+    workspace = response["data"]["workspaceByRowId"]
+
+    def health(score: dict[str, Any] | None, *, previous: bool) -> dict[str, Any] | None:
+        if score is None:
+            return None
+        found = {
+            "score": _number(score["score"]),
+            "trend": _number(score["trend"]),
+            "sampleSize": int(score["sampleSize"]),
+            "confidence": _number(score["confidence"]),
+        }
+        if previous:
+            found["previousScore"] = _number(score["previousScore"])
+        return found
+
+    return {
+        "name": workspace["name"],
+        "health": health(workspace["health"], previous=False),
+        "totalCount": int(maps["totalCount"]),
+        "maps": [
+            {
+                "id": str(UUID(m["rowId"])),
+                "title": m["title"],
+                "status": m["status"],
+                "version": int(m["version"]),
+                "updatedAt": _moment(m["updatedAt"]),
+                "health": health(m["health"], previous=True),
+            }
+            for m in maps["nodes"]
+        ],
+    }
+
+
+def canonical_feedback(response: dict[str, Any]) -> dict[str, Any]:
+    """PostGraphile's FeedbackList answer as bench.workloads.canonical_feedback gives Waypost's."""
+    page = _workspace(response, "feedbacksByWorkspaceId")
+
+    def item(node: dict[str, Any]) -> dict[str, Any]:
+        point = node["touchpointByWorkspaceIdAndTouchpointId"]
+        journey = node["journeyMapByWorkspaceIdAndJourneyMapId"]
+        return {
+            "id": str(UUID(node["rowId"])),
+            "source": node["source"],
+            "measure": node["measure"],
+            "measureValue": node["measureValue"],
+            "text": node["text"],
+            "sentiment": _number(node["sentiment"]),
+            "occurredAt": _moment(node["occurredAt"]),
+            "receivedAt": _moment(node["receivedAt"]),
+            "touchpoint": point and {"id": str(UUID(point["rowId"])), "name": point["name"]},
+            "journeyMap": journey
+            and {"id": str(UUID(journey["rowId"])), "title": journey["title"]},
+        }
+
+    return {"totalCount": int(page["totalCount"]), "items": [item(n) for n in page["nodes"]]}
+
+
+def canonical_audit(response: dict[str, Any]) -> dict[str, Any]:
+    """PostGraphile's AuditTrail answer as bench.workloads.canonical_audit gives Waypost's."""
+    page = _workspace(response, "auditEventsByWorkspaceId")
+
+    def event(node: dict[str, Any]) -> dict[str, Any]:
+        user = node["userByActorUserId"]
+        return {
+            "sequence": int(node["sequence"]),
+            "occurredAt": _moment(node["occurredAt"]),
+            "action": node["action"],
+            "subjectType": node["subjectType"],
+            "subjectId": node["subjectId"],
+            "changes": node["changes"],
+            "actor": {
+                "type": node["actorType"],
+                "tokenId": _uuid(node["actorTokenId"]),
+                "user": user
+                and {"id": str(UUID(user["rowId"])), "name": user["name"], "email": user["email"]},
+            },
+        }
+
+    return {"totalCount": int(page["totalCount"]), "events": [event(n) for n in page["nodes"]]}

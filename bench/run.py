@@ -3,13 +3,18 @@
     .venv/bin/python -m bench.run                      # small, medium, large; 3 x 10 s runs
     .venv/bin/python -m bench.run --sizes small --quick  # a smoke run of every step
 
-For each size, workload (a) is served in turn (never two servers at once) by Waypost
-with its map-read cache, Waypost with the cache off, PostGraphile v5 and the asyncpg
-floor, each with the same number of processes; before any load, every map the load
-will read is fetched from each server and compared row for row with PostGraphile's
-answer. Each figure is the median of ``--repeats`` wrk runs of ``--seconds`` after a
-warm-up, at each connection count. On the main size (medium) it also measures the
-dashboard (b), a mixed read/write session (c), ingestion (d) and health (e).
+Read workloads are served side by side, one server at a time (never two at once), each
+server with the same number of processes: PostGraphile v5, then Waypost in four
+configurations -- its map-read cache on or off, and the ordinary engine or the planned
+one (``planned_reads``) -- then the asyncpg floor (map read only). Workload (a), the
+nested map read, runs on every size; on the main size (medium) so do (b) the workspace
+dashboard, (f) the feedback list (100 items with touchpoint and map) and (g) the audit
+trail (100 events with their actors), with the cache off only for (a) and (b). Before
+any load, every request the load will send is answered by each server and compared, in
+a canonical form, with PostGraphile's answer: a difference fails the run. Each figure
+is the median of ``--repeats`` wrk runs of ``--seconds`` after a warm-up, at each
+connection count. On the main size it also measures a mixed read/write session (c),
+with both engines, ingestion (d) and health (e).
 Everything measured is kept in bench/.out/results.json.
 """
 
@@ -39,7 +44,8 @@ from sqlalchemy.engine import make_url
 from bench import ingest, load, peers, report, seed, servers, workloads
 
 OUT = Path(__file__).resolve().parent / ".out"
-PORT = 8711
+# Where each server listens in turn; another checkout benchmarking at once sets its own.
+PORT = int(os.environ.get("WAYPOST_BENCH_PORT") or 8711)
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,8 @@ class Results:
     machine: dict[str, Any]
     started_at: str
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (a), (b), (f), (g): one row per workload, size, server (configuration), connections.
     reads: list[dict[str, Any]] = field(default_factory=list)
-    dashboard: list[dict[str, Any]] = field(default_factory=list)
     mixed: list[dict[str, Any]] = field(default_factory=list)
     ingestion: dict[str, Any] = field(default_factory=dict)
     health: dict[str, Any] = field(default_factory=dict)
@@ -164,74 +170,196 @@ def _post(url: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
     return answer
 
 
-def _reads(plan: Plan, world: seed.World, results: Results) -> None:
-    """Workload (a) on one size, by every server in turn."""
-    workspace = world.workspaces[0]
-    maps = workspace.map_ids[:20]
-    auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
-    json_only = {"Content-Type": "application/json"}
-    peers.prepare_database(world.database_url)
-    ours = [workloads.map_read_body(m) for m in maps]
-    theirs = [peers.map_request_body(workspace.id, m) for m in maps]
+@dataclass(frozen=True)
+class Shape:
+    """A read workload served side by side: the same question put to every server."""
 
-    candidates: list[
-        tuple[str, Callable[[], AbstractContextManager[Any]], list[bytes], dict[str, str]]
-    ] = [
-        (
-            "PostGraphile v5",
+    workload: str  # "a", "b", "f" or "g"
+    title: str
+    ours: list[bytes]  # Waypost's request bodies (the floor takes the same)
+    theirs: list[bytes]  # PostGraphile's, the same questions in its schema
+    canonical_ours: Callable[[dict[str, Any]], Any]
+    canonical_theirs: Callable[[dict[str, Any]], Any]
+    cache_off: bool = False  # Waypost with its map-read cache off serves it too
+    floor: bool = False  # the asyncpg floor serves it too
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A server of the side by side: PostGraphile, one Waypost configuration, the floor."""
+
+    server: str  # report.PEER, report.WAYPOST or report.FLOOR
+    start: Callable[[], AbstractContextManager[Any]]
+    cache: str | None = None  # Waypost's map-read cache: "on" or "off"
+    engine: str | None = None  # Waypost's engine: "ordinary" or "planned" (planned_reads)
+
+    @property
+    def label(self) -> str:
+        return report.label(self.server, self.cache, self.engine)
+
+    def serves(self, shape: Shape) -> bool:
+        if self.server == report.FLOOR:
+            return shape.floor
+        return self.cache != "off" or shape.cache_off
+
+
+# Workload (g) reads workspace 0's trail; the seeder's services leave it one event long.
+AUDIT_EVENTS = 100
+
+
+def _shapes(world: seed.World, *, main: bool) -> list[Shape]:
+    """(a) on every size; (b), (f) and (g) on the main one."""
+    first = world.workspaces[0]
+    maps = first.map_ids[:20]
+    shapes = [
+        Shape(
+            "a",
+            "nested map read",
+            [workloads.map_read_body(m) for m in maps],
+            [peers.map_request_body(first.id, m) for m in maps],
+            workloads.canonical_map,
+            peers.canonical_map,
+            cache_off=True,
+            floor=True,
+        )
+    ]
+    if not main:
+        return shapes
+    every = [w.id for w in world.workspaces]
+    some = every[:20]
+    shapes += [
+        Shape(
+            "b",
+            "workspace dashboard",
+            [workloads.dashboard_body(w) for w in every],
+            [peers.request_body(peers.DASHBOARD_QUERY, w) for w in every],
+            workloads.canonical_dashboard,
+            peers.canonical_dashboard,
+            cache_off=True,
+        ),
+        Shape(
+            "f",
+            "feedback list",
+            [workloads.feedback_list_body(w) for w in some],
+            [peers.request_body(peers.FEEDBACK_QUERY, w) for w in some],
+            workloads.canonical_feedback,
+            peers.canonical_feedback,
+        ),
+        Shape(
+            "g",
+            "audit trail",
+            [workloads.audit_trail_body(first.id)],
+            [peers.request_body(peers.AUDIT_QUERY, first.id)],
+            workloads.canonical_audit,
+            peers.canonical_audit,
+        ),
+    ]
+    return shapes
+
+
+def _candidates(plan: Plan, world: seed.World) -> list[Candidate]:
+    """PostGraphile first (its answers are the reference), then Waypost's four
+    configurations (cache on/off x ordinary/planned engine), then the floor."""
+
+    def waypost(cache: bool, planned: bool) -> Candidate:
+        return Candidate(
+            report.WAYPOST,
+            lambda: servers.waypost_api(
+                world.database_url,
+                port=PORT,
+                processes=plan.processes,
+                cache=cache,
+                planned=planned,
+            ),
+            cache="on" if cache else "off",
+            engine="planned" if planned else "ordinary",
+        )
+
+    return [
+        Candidate(
+            report.PEER,
             lambda: peers.postgraphile_server(
                 world.database_url, port=PORT, processes=plan.processes
             ),
-            theirs,
-            json_only,
         ),
-        (
-            "Waypost",
-            lambda: servers.waypost_api(world.database_url, port=PORT, processes=plan.processes),
-            ours,
-            auth,
-        ),
-        (
-            "Waypost, cache off",
-            lambda: servers.waypost_api(
-                world.database_url, port=PORT, processes=plan.processes, cache=False
-            ),
-            ours,
-            auth,
-        ),
-        (
-            "asyncpg floor",
+        waypost(cache=True, planned=False),
+        waypost(cache=True, planned=True),
+        waypost(cache=False, planned=False),
+        waypost(cache=False, planned=True),
+        Candidate(
+            report.FLOOR,
             lambda: servers.floor_server(world.database_url, port=PORT, processes=plan.processes),
-            ours,
-            json_only,
         ),
     ]
-    reference: list[dict[str, Any]] = []
-    for name, start, bodies, headers in candidates:
-        _say(f"(a) {world.size}: {name}")
-        with start() as server:
+
+
+def _side_by_side(plan: Plan, world: seed.World, results: Results, shapes: list[Shape]) -> None:
+    """Each server in turn (never two at once) answers every shape it serves, checked
+    against PostGraphile's answers, then is measured on each."""
+    auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
+    json_only = {"Content-Type": "application/json"}
+    peers.prepare_database(world.database_url)
+    reference: dict[str, list[Any]] = {}
+    for candidate in _candidates(plan, world):
+        served = [shape for shape in shapes if candidate.serves(shape)]
+        if not served:
+            continue
+        _say(f"{world.size}: {candidate.label}")
+        peer = candidate.server == report.PEER
+        headers = auth if candidate.server == report.WAYPOST else json_only
+        with candidate.start() as server:
             url = server.url if server.url.endswith("/graphql") else f"{server.url}/graphql"
-            answers = [_post(url, b, headers) for b in bodies]
-            if name.startswith("PostGraphile"):
-                reference = [peers.canonical_map(a) for a in answers]
-                _check_complete(reference)
-            else:
-                for got, expected in zip(answers, reference, strict=True):
-                    if workloads.canonical_map(got) != expected:
-                        raise SystemExit(f"{name} answers differently from PostGraphile")
-            size = sum(len(json.dumps(a)) for a in answers) // len(answers)
-            script = load.rotating_posts("/graphql", bodies, headers)
-            for connections, run in _measure(plan, url, script, _pids_of(server)):
-                results.reads.append(
-                    {
-                        "size": world.size,
-                        "server": name,
-                        "connections": connections,
-                        "response_bytes": size,
-                        **_figures(run),
-                    }
-                )
-                _say(f"    {connections} connections: {run.per_second:.0f} req/s")
+            for shape in served:
+                bodies = shape.theirs if peer else shape.ours
+                answers = [_post(url, b, headers) for b in bodies]
+                if peer:
+                    reference[shape.workload] = [shape.canonical_theirs(a) for a in answers]
+                    _check_complete(shape.workload, reference[shape.workload])
+                else:
+                    got = [shape.canonical_ours(a) for a in answers]
+                    _check_same(shape, candidate.label, got, reference[shape.workload])
+                size = sum(len(json.dumps(a)) for a in answers) // len(answers)
+                script = load.rotating_posts("/graphql", bodies, headers)
+                _say(f"  ({shape.workload}) {shape.title}, {len(bodies)} requests in turn")
+                for connections, run in _measure(plan, url, script, _pids_of(server)):
+                    results.reads.append(
+                        {
+                            "workload": shape.workload,
+                            "size": world.size,
+                            "server": candidate.server,
+                            "cache": candidate.cache,
+                            "engine": candidate.engine,
+                            "connections": connections,
+                            "requests_in_turn": len(bodies),
+                            "response_bytes": size,
+                            **_figures(run),
+                        }
+                    )
+                    _say(f"    {connections} connections: {run.per_second:.0f} req/s")
+
+
+def _check_same(shape: Shape, label: str, got: list[Any], expected: list[Any]) -> None:
+    """Fail the run unless every answer is, in canonical form, PostGraphile's."""
+    for n, (ours, theirs) in enumerate(zip(got, expected, strict=True)):
+        if ours != theirs:
+            where, mine, peer = _difference(ours, theirs)
+            raise SystemExit(
+                f"({shape.workload}) {label} answers request {n} differently from "
+                f"PostGraphile at {where}: {str(mine)[:300]} against {str(peer)[:300]}"
+            )
+
+
+def _difference(ours: Any, theirs: Any, path: str = "") -> tuple[str, Any, Any]:
+    """Where two canonical answers first differ, and the two values there."""
+    if isinstance(ours, dict) and isinstance(theirs, dict) and ours.keys() == theirs.keys():
+        for key in ours:
+            if ours[key] != theirs[key]:
+                return _difference(ours[key], theirs[key], f"{path}.{key}")
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        for n, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            if a != b:
+                return _difference(a, b, f"{path}[{n}]")
+    return path or "the top", ours, theirs
 
 
 def _pids_of(server: Any) -> Callable[[], list[int]]:
@@ -241,27 +369,80 @@ def _pids_of(server: Any) -> Callable[[], list[int]]:
     return lambda: list(server.pids)
 
 
-def _check_complete(maps: list[dict[str, Any]]) -> None:
-    for journey in maps:
-        points = [t for s in journey["stages"] for t in s["touchpoints"]]
-        if not points or any(t["health"] is None for t in points):
-            raise SystemExit("the seeded maps should have touchpoints, each with a health score")
+def _check_complete(workload: str, answers: list[dict[str, Any]]) -> None:
+    """The reference answers hold what the workload is meant to read (a seeding or
+    query mistake would otherwise compare, and measure, empty answers)."""
+    for answer in answers:
+        if workload == "a":
+            points = [t for s in answer["stages"] for t in s["touchpoints"]]
+            complete = bool(points) and all(t["health"] is not None for t in points)
+        elif workload == "b":
+            complete = answer["health"] is not None and all(
+                m["health"] is not None for m in answer["maps"]
+            )
+            complete = complete and bool(answer["maps"])
+        elif workload == "f":
+            complete = len(answer["items"]) == 100 and all(
+                i["touchpoint"] and i["journeyMap"] for i in answer["items"]
+            )
+        else:
+            complete = len(answer["events"]) == AUDIT_EVENTS and any(
+                e["actor"]["user"] for e in answer["events"]
+            )
+        if not complete:
+            raise SystemExit(f"({workload}) the seeded world lacks what the workload reads")
 
 
-def _dashboard(plan: Plan, world: seed.World, results: Results) -> None:
-    """Workload (b): every workspace's dashboard in turn."""
-    _say(f"(b) {world.size}: dashboards")
+PERSONA_CREATE = """mutation($input: CreatePersonaInput!) { createPersona(input: $input) {
+  persona { id } errors { code message } } }"""
+PERSONA_UPDATE = """mutation($input: UpdatePersonaInput!) { updatePersona(input: $input) {
+  persona { id } errors { code message } } }"""
+
+
+async def _audit_events(world: seed.World) -> int:
+    connection = await asyncpg.connect(_dsn(world))
+    try:
+        found: int = await connection.fetchval(
+            "SELECT count(*) FROM audit_events WHERE workspace_id = $1", world.workspaces[0].id
+        )
+    finally:
+        await connection.close()
+    return found
+
+
+def _audit_trail(plan: Plan, world: seed.World) -> None:
+    """Give workspace 0 an audit trail of at least AUDIT_EVENTS events for workload (g),
+    made the way any client makes them: a persona created, then renamed, through the API
+    with the owner's token (events of actor API_TOKEN, with the user). Personas appear in
+    no other workload. Once done, a reused database keeps them."""
+    missing = AUDIT_EVENTS - asyncio.run(_audit_events(world))
+    if missing <= 0:
+        return
+    _say(f"(g) {world.size}: {missing} audit events through the API, for the trail to read")
     auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
-    bodies = [workloads.dashboard_body(w.id) for w in world.workspaces]
-    with servers.waypost_api(world.database_url, port=PORT, processes=plan.processes) as api:
-        answer = _post(f"{api.url}/graphql", bodies[0], auth)
-        edges = answer.get("data", {}).get("workspace", {}).get("journeyMaps", {}).get("edges")
-        if answer.get("errors") or not edges:
-            raise SystemExit(f"the dashboard query failed: {str(answer)[:500]}")
-        script = load.rotating_posts("/graphql", bodies, auth)
-        for connections, run in _measure(plan, f"{api.url}/graphql", script, api.pids):
-            results.dashboard.append({"connections": connections, **_figures(run)})
-            _say(f"    {connections} connections: {run.per_second:.0f} req/s")
+    workspace = workloads.global_id("Workspace", world.workspaces[0].id)
+    with servers.waypost_api(world.database_url, port=PORT, processes=1) as api:
+        url = f"{api.url}/graphql"
+        made = _post(
+            url,
+            workloads.body(
+                PERSONA_CREATE, {"input": {"workspaceId": workspace, "name": "Bench auditor"}}
+            ),
+            auth,
+        )
+        payload = (made.get("data") or {}).get("createPersona") or {}
+        if made.get("errors") or payload.get("errors") or not payload.get("persona"):
+            raise SystemExit(f"creating the audit trail's persona failed: {str(made)[:500]}")
+        persona = payload["persona"]["id"]
+        for n in range(1, missing):
+            name = f"Bench auditor {n}"
+            answer = _post(
+                url, workloads.body(PERSONA_UPDATE, {"input": {"id": persona, "name": name}}), auth
+            )
+            if answer.get("errors") or (answer.get("data") or {})["updatePersona"]["errors"]:
+                raise SystemExit(f"renaming the audit trail's persona failed: {str(answer)[:500]}")
+    if asyncio.run(_audit_events(world)) < AUDIT_EVENTS:
+        raise SystemExit("the persona edits did not leave the audit events workload (g) reads")
 
 
 async def _editable(world: seed.World, count: int) -> list[tuple[UUID, UUID, int]]:
@@ -290,38 +471,48 @@ async def _editable(world: seed.World, count: int) -> list[tuple[UUID, UUID, int
 
 
 def _mixed(plan: Plan, world: seed.World, results: Results) -> None:
-    """Workload (c): 80 % map reads, 20 % renames with expectedVersion, cache on."""
-    _say(f"(c) {world.size}: mixed session")
+    """Workload (c): 80 % map reads, 20 % renames with expectedVersion, cache on; by the
+    ordinary engine, then the planned one."""
     auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
-    with servers.waypost_api(world.database_url, port=PORT, processes=plan.processes) as api:
-        url = f"{api.url}/graphql"
-        for connections in plan.connections:
-            runs = []
-            for _ in range(plan.repeats):
-                # Fresh versions before each run, once the last run's edits are done.
-                _wait_idle(api.pids)
-                maps = asyncio.run(_editable(world, connections))
-                script = load.mixed_session(
-                    "/graphql",
-                    [workloads.map_read_body(m) for m, _, _ in maps],
-                    [(workloads.global_id("Touchpoint", t), "Edited", v) for _, t, v in maps],
-                    auth,
-                    write_share=0.2,
-                    edit_template=workloads.rename_template(),
-                )
-                runs.append(
-                    load.wrk(
-                        url,
-                        script,
-                        connections=connections,
-                        seconds=plan.seconds,
-                        threads=connections,
-                        groups=_groups(api.pids),
+    for planned in (False, True):
+        engine = "planned" if planned else "ordinary"
+        _say(f"(c) {world.size}: mixed session, {engine} engine")
+        with servers.waypost_api(
+            world.database_url, port=PORT, processes=plan.processes, planned=planned
+        ) as api:
+            url = f"{api.url}/graphql"
+            for connections in plan.connections:
+                runs = []
+                for _ in range(plan.repeats):
+                    # Fresh versions before each run, once the last run's edits are done.
+                    _wait_idle(api.pids)
+                    maps = asyncio.run(_editable(world, connections))
+                    script = load.mixed_session(
+                        "/graphql",
+                        [workloads.map_read_body(m) for m, _, _ in maps],
+                        [(workloads.global_id("Touchpoint", t), "Edited", v) for _, t, v in maps],
+                        auth,
+                        write_share=0.2,
+                        edit_template=workloads.rename_template(),
                     )
+                    runs.append(
+                        load.wrk(
+                            url,
+                            script,
+                            connections=connections,
+                            seconds=plan.seconds,
+                            threads=connections,
+                            groups=_groups(api.pids),
+                        )
+                    )
+                run = load.median_run(runs)
+                results.mixed.append(
+                    {"engine": engine, "cache": "on", "connections": connections, **_figures(run)}
                 )
-            run = load.median_run(runs)
-            results.mixed.append({"connections": connections, **_figures(run)})
-            _say(f"    {connections} connections: {run.per_second:.0f} req/s, {run.errors} errors")
+                _say(
+                    f"    {connections} connections: {run.per_second:.0f} req/s, "
+                    f"{run.errors} errors"
+                )
 
 
 def _ingestion(plan: Plan, world: seed.World, results: Results) -> None:
@@ -550,10 +741,12 @@ def execute(plan: Plan, *, write_docs: bool) -> Results:
             "feedback": world.feedback_rows,
             "seeded_seconds": round(world.seeded_seconds, 1),
         }
+        main = size == plan.main_size
+        if main:
+            _audit_trail(plan, world)
         asyncio.run(_vacuum(world))
-        _reads(plan, world, results)
-        if size == plan.main_size:
-            _dashboard(plan, world, results)
+        _side_by_side(plan, world, results, _shapes(world, main=main))
+        if main:
             _mixed(plan, world, results)
             _health(plan, world, results)
             _ingestion(plan, world, results)

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.seed --size medium [--reseed]
 
-``seed(size)`` creates the database ``waypost_bench_<size>``, migrates it with the
+``seed(size)`` creates the database ``waypost_bench_<size>`` (``WAYPOST_BENCH_DATABASE_PREFIX``
+replaces ``waypost_bench_``, for two checkouts benchmarking side by side), migrates it with the
 project's own entry point (``backend.entrypoints.migrate.upgrade``), and fills it:
 
 - through the real services, on the application role under row-level security: the
@@ -189,7 +190,7 @@ def _plain(world: World) -> dict[str, Any]:
 
 
 def database_name(size: str) -> str:
-    return f"waypost_bench_{size}"
+    return f"{os.environ.get('WAYPOST_BENCH_DATABASE_PREFIX') or 'waypost_bench_'}{size}"
 
 
 def database_url(name: str) -> str:

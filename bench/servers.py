@@ -115,10 +115,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def waypost_api(
-    database_url: str, *, port: int, processes: int, cache: bool = True
+    database_url: str, *, port: int, processes: int, cache: bool = True, planned: bool = False
 ) -> contextlib.AbstractContextManager[Process]:
-    """``waypost serve`` on production settings (no access log; the map-read cache on or off)."""
-    env = production_env(database_url, WAYPOST_MAP_READ_CACHE_MB="64" if cache else "0")
+    """``waypost serve`` on production settings (no access log), the map-read cache on or
+    off, and the ordinary engine or the planned one (``planned_reads``)."""
+    env = production_env(
+        database_url,
+        WAYPOST_MAP_READ_CACHE_MB="64" if cache else "0",
+        WAYPOST_PLANNED_READS="true" if planned else "false",
+    )
     command = [str(WAYPOST), "serve", "--port", str(port), "--workers", str(processes)]
     return _started([*command, "--no-access-log"], env, f"http://127.0.0.1:{port}/healthz")
 

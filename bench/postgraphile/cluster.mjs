@@ -57,7 +57,8 @@ async function serve() {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  return `http://${host}:${port}${graphqlPath}`;
+  // The port bound: POSTGRAPHILE_PORT=0 asks for any free one (workers share the primary's).
+  return `http://${host}:${server.address().port}${graphqlPath}`;
 }
 
 function ready(url, pids) {
