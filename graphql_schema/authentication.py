@@ -20,8 +20,9 @@ from strawberry.types.graphql import OperationType
 from backend.auth.service import authenticate_token, bearer_token, find_live_token, note_use
 from backend.auth.sessions import authenticate_session, csrf_matches
 from backend.auth.subject import Subject
-from backend.auth.tokens import hash_secret
+from backend.auth.tokens import hash_secret, looks_like_token
 from backend.authz.access import Access, access_from_rows, access_rows, load_access
+from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
 from graphql_schema.context import Context
@@ -142,7 +143,50 @@ async def read_as_caller(
     return result
 
 
+async def token_access(db: Database, known: KnownTokens, token: str) -> Access | None:
+    """The access of a bearer token's owner; None for a bad, revoked or expired token.
+
+    The token is checked and the grants read afresh every time. For a token seen
+    before, both are one transaction (the owner is known, so it is bound with the
+    token's hash), and the Access built last time is used again when the grants read
+    are the same rows.
+    """
+    seen = known.get(token)
+    if seen is None:
+        subject = await authenticate_token(db, token)
+        if subject is None:
+            return None
+        async with db.connection(TenantBinding(user_id=subject.user_id)) as connection:
+            grants = await access_rows(connection, subject.user_id)
+        access = access_from_rows(subject, grants)
+        known.remember(token, access, grants)
+        return access
+    now = utcnow()
+    user_id = seen.access.user_id
+    binding = TenantBinding(user_id=user_id, secret_hash=hash_secret(token))
+    async with db.connection(binding) as connection:
+        live = await find_live_token(connection, token, now)
+        if live is None or live.subject.user_id != user_id:
+            known.forget(token)
+            return None
+        grants = await access_rows(connection, user_id)
+    if grants == seen.grants and live.subject == seen.access.subject:
+        access = seen.access
+    else:
+        access = access_from_rows(live.subject, grants)
+    await note_use(db, live, now)
+    known.remember(token, access, grants)
+    return access
+
+
 class Authenticate(SchemaExtension):
+    """Sign the caller in for the operation. Pass it as a factory sharing one
+    ``KnownTokens`` per schema: ``lambda: Authenticate(known)``."""
+
+    def __init__(self, known: KnownTokens | None = None) -> None:
+        super().__init__()
+        self.known = known or KnownTokens()
+
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         assert isinstance(context, Context)
@@ -155,14 +199,25 @@ class Authenticate(SchemaExtension):
             if not csrf_matches(earlier.subject, context.presented().csrf_token):
                 self._refuse(CsrfTokenMissing())
         elif earlier is None and not self._introspection_only():
-            subject = await subject_of(context)
-            if subject is None:
+            access = await self._access(context)
+            if access is None:
                 self._refuse(Unauthenticated())
-            elif self._is_mutation() and not csrf_matches(subject, context.presented().csrf_token):
+            elif self._is_mutation() and not csrf_matches(
+                access.subject, context.presented().csrf_token
+            ):
                 self._refuse(CsrfTokenMissing())
             else:
-                context.sign_in(await load_access(context.db, subject))
+                context.sign_in(access)
         yield
+
+    async def _access(self, context: Context) -> Access | None:
+        if context.identified is None:  # not looked up before validation
+            authorization = context.presented().authorization
+            token = bearer_token(authorization) if authorization is not None else None
+            if token is not None and looks_like_token(token):
+                return await token_access(context.db, self.known, token)
+        subject = await subject_of(context)
+        return None if subject is None else await load_access(context.db, subject)
 
     def _refuse(self, error: Unauthenticated) -> None:
         self.execution_context.result = ExecutionResult(data=None, errors=[error])

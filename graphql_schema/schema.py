@@ -10,7 +10,7 @@ from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from backend.settings import Settings
-from graphql_schema.authentication import Authenticate
+from graphql_schema.authentication import Authenticate, KnownTokens
 from graphql_schema.context import Info
 from graphql_schema.document_cache import cached_documents
 from graphql_schema.engine import PlannedExecutor
@@ -105,13 +105,14 @@ NODE_TYPES = [
 
 def build_schema(settings: Settings, limits: QueryLimits | None = None) -> strawberry.Schema:
     limits = limits or API_LIMITS
+    known = KnownTokens()  # bearer tokens' owners, shared by this schema's requests
     # Factories, not instances: each operation gets fresh extension objects, so
     # concurrent requests never share an execution context.
     extensions: list[Callable[[], SchemaExtension]] = [
         # Order matters: refuse ambiguous and costly documents before anything else runs.
         RequireOperationName,
         lambda: QueryLimitsExtension(limits),
-        Authenticate,
+        lambda: Authenticate(known),
         InputGuard,  # once the caller is known, before graphql-core reads the variables
         lambda: MaskUnexpectedErrors(hide_suggestions=settings.is_production),
     ]

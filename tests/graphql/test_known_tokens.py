@@ -1,0 +1,99 @@
+"""A bearer token seen before is checked and its grants read in one transaction
+(graphql_schema/authentication.py ``token_access``), and nothing about it is trusted
+from the last request: revoking it, or taking a grant away, counts at the next one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from backend.db.engine import Database
+from backend.vocabulary.roles import WorkspaceRole
+from tests.fixtures.graphql import global_id
+from tests.fixtures.tenants import Tenant, add_guest
+
+WORKSPACE = "query W($id: ID!) { workspace(id: $id) { name } }"
+CREATE_TOKEN = """mutation { createApiToken(input: {name: "second"}) {
+  token apiToken { id } errors { code } } }"""
+REVOKE_TOKEN = """mutation R($id: ID!) { revokeApiToken(input: {id: $id}) { errors { code } } }"""
+REMOVE_MEMBER = """mutation M($ws: ID!, $user: ID!) {
+  removeWorkspaceMember(input: {workspaceId: $ws, userId: $user}) { errors { code } } }"""
+
+
+@pytest.fixture
+def transactions(database: Database) -> Iterator[list[int]]:
+    """How many transactions the app's engine began while the test ran."""
+    begun = [0]
+
+    def count(*_: Any) -> None:
+        begun[0] += 1
+
+    event.listen(database.engine.sync_engine, "begin", count)
+    yield begun
+    event.remove(database.engine.sync_engine, "begin", count)
+
+
+async def _ask(client: httpx.AsyncClient, token: str, query: str, **variables: Any) -> Any:
+    response = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return response.json()
+
+
+def _unauthenticated(answer: Any) -> bool:
+    return [e["extensions"]["code"] for e in answer.get("errors", [])] == ["UNAUTHENTICATED"]
+
+
+async def test_a_known_token_costs_one_transaction_fewer(
+    client: httpx.AsyncClient, tenant_a: Tenant, transactions: list[int]
+) -> None:
+    counts = []
+    for _ in range(3):
+        before = transactions[0]
+        answer = await _ask(client, tenant_a.token, WORKSPACE, id=tenant_a.ws_gid(0))
+        assert answer["data"]["workspace"]["name"], answer
+        counts.append(transactions[0] - before)
+    # First: the token, its last use, the grants, the read. Then: token and grants
+    # together, the read (the last use is stamped at most once a minute).
+    assert counts[0] == 4
+    assert counts[1:] == [2, 2]
+
+
+async def test_a_revoked_token_is_refused_at_its_next_request(
+    client: httpx.AsyncClient, tenant_a: Tenant
+) -> None:
+    created = (await _ask(client, tenant_a.token, CREATE_TOKEN))["data"]["createApiToken"]
+    second = created["token"]
+    for _ in range(2):  # known now
+        answer = await _ask(client, second, WORKSPACE, id=tenant_a.ws_gid(0))
+        assert answer["data"]["workspace"]["name"], answer
+    revoked = await _ask(client, tenant_a.token, REVOKE_TOKEN, id=created["apiToken"]["id"])
+    assert revoked["data"]["revokeApiToken"]["errors"] == []
+    assert _unauthenticated(await _ask(client, second, WORKSPACE, id=tenant_a.ws_gid(0)))
+
+
+async def test_a_grant_taken_away_counts_at_the_next_request(
+    client: httpx.AsyncClient, database: Database, tenant_a: Tenant
+) -> None:
+    guest_id, guest_token = await add_guest(
+        database, tenant_a.workspace_ids[0], "guest@alpha.example", WorkspaceRole.EDITOR
+    )
+    for _ in range(2):  # known now, with the grant
+        answer = await _ask(client, guest_token, WORKSPACE, id=tenant_a.ws_gid(0))
+        assert answer["data"]["workspace"]["name"], answer
+    removed = await _ask(
+        client,
+        tenant_a.token,
+        REMOVE_MEMBER,
+        ws=tenant_a.ws_gid(0),
+        user=global_id("User", guest_id),
+    )
+    assert removed["data"]["removeWorkspaceMember"]["errors"] == [], removed
+    answer = await _ask(client, guest_token, WORKSPACE, id=tenant_a.ws_gid(0))
+    assert answer["data"] == {"workspace": None} or _unauthenticated(answer), answer
