@@ -1,6 +1,8 @@
-"""MAP_READ through the real schema in process (no HTTP), the response cache out of the way.
+"""A workload's read through the real schema in process (no HTTP), the response cache out
+of the way: the map read by default, or the dashboard, the feedback list, the audit trail.
 
     .venv/bin/python -m bench.inproc_map_read [--n 30] [--profile] [--engine | --compare]
+        [--workload map|dashboard|feedback|audit]
 
 Reads the medium world's description (WAYPOST_WORLD, default the seeded medium world's
 file in bench/.out), signs the world's owner in once (a read:
@@ -32,7 +34,7 @@ from backend.db.scoping import TenantBinding
 from backend.settings import Settings
 from bench import seed
 from bench.seed import APP_ROLE, World
-from bench.workloads import MAP_READ, global_id
+from bench.workloads import AUDIT_TRAIL, DASHBOARD, FEEDBACK_LIST, MAP_READ, global_id
 from graphql_schema.context import Context
 from graphql_schema.schema import build_schema
 
@@ -132,9 +134,21 @@ def _summary(label: str, wall: list[float], cpu: list[float]) -> str:
     )
 
 
-async def _timed(harness: Harness, variables: dict[str, Any]) -> tuple[float, float]:
+# name -> (document, operation name, whether its variable is the map's id, else the workspace's)
+WORKLOADS = {
+    "map": (MAP_READ, "MapRead", True),
+    "dashboard": (DASHBOARD, "Dashboard", False),
+    "feedback": (FEEDBACK_LIST, "FeedbackList", False),
+    "audit": (AUDIT_TRAIL, "AuditTrail", False),
+}
+
+
+async def _timed(
+    harness: Harness, variables: dict[str, Any], workload: str = "map"
+) -> tuple[float, float]:
+    document, name, _ = WORKLOADS[workload]
     wall, cpu = time.perf_counter(), time.process_time()
-    result = await harness.run(MAP_READ, variables, "MapRead")
+    result = await harness.run(document, variables, name)
     assert "errors" not in result, result
     return time.perf_counter() - wall, time.process_time() - cpu
 
@@ -147,6 +161,7 @@ async def main(world: World) -> None:
     parser.add_argument("--compare", action="store_true", help="both, alternating")
     parser.add_argument("--map", type=int, default=0)
     parser.add_argument("--variations", action="store_true", help="compare, then stop")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="map")
     args = parser.parse_args()
     if args.variations:
         await variations(world, args.map)
@@ -155,26 +170,33 @@ async def main(world: World) -> None:
     harnesses = {kind: Harness(world, engine=kind) for kind in kinds}
     for harness in harnesses.values():
         await harness.sign_in()
+    document, name, of_map = WORKLOADS[args.workload]
     map_id = world.workspaces[0].map_ids[args.map]
-    variables = {"id": global_id("JourneyMap", map_id)}
+    variables = {
+        "id": global_id("JourneyMap", map_id)
+        if of_map
+        else global_id("Workspace", world.workspaces[0].id)
+    }
     answers = {
-        kind: canonical(await h.run(MAP_READ, variables, "MapRead"))
-        for kind, h in harnesses.items()
+        kind: canonical(await h.run(document, variables, name)) for kind, h in harnesses.items()
     }
     if args.compare:
         assert answers[False] == answers[True], "the planned answer differs"
         print("answers identical (json.dumps, sort_keys)")
-    first = json.loads(answers[kinds[0]])
-    stages = first["data"]["journeyMap"]["stages"]
-    tps = [t for s in stages for t in s["touchpoints"]]
-    pains = sum(len(t["painPoints"]) for t in tps)
-    print(
-        f"map {map_id}: {len(stages)} stages, {len(tps)} touchpoints, {pains} pain points,"
-        f" {len(answers[kinds[0]])} bytes"
-    )
+    if of_map:
+        first = json.loads(answers[kinds[0]])
+        stages = first["data"]["journeyMap"]["stages"]
+        tps = [t for s in stages for t in s["touchpoints"]]
+        pains = sum(len(t["painPoints"]) for t in tps)
+        print(
+            f"map {map_id}: {len(stages)} stages, {len(tps)} touchpoints, {pains} pain points,"
+            f" {len(answers[kinds[0]])} bytes"
+        )
+    else:
+        print(f"{args.workload}: {len(answers[kinds[0]])} bytes")
     for harness in harnesses.values():
         for _ in range(3):
-            await _timed(harness, variables)
+            await _timed(harness, variables, args.workload)
     profiler = cProfile.Profile() if args.profile else None
     walls: dict[bool, list[float]] = {kind: [] for kind in kinds}
     cpus: dict[bool, list[float]] = {kind: [] for kind in kinds}
@@ -182,7 +204,7 @@ async def main(world: World) -> None:
         for kind, harness in harnesses.items():
             if profiler:
                 profiler.enable()
-            wall, cpu = await _timed(harness, variables)
+            wall, cpu = await _timed(harness, variables, args.workload)
             if profiler:
                 profiler.disable()
             walls[kind].append(wall)
