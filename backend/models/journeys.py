@@ -76,6 +76,8 @@ class JourneyMap(WorkspaceScoped, Timestamped, Base):
     __table_args__ = (
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_journey_maps_workspace_id_updated_at", "workspace_id", "updated_at"),
+        # Lookups by id lists, whatever the caller's number of workspaces (as below).
+        Index("ix_journey_maps_id", "id"),
     )
 
     title: Mapped[str] = mapped_column(String(200))
@@ -116,6 +118,7 @@ class Stage(WorkspaceScoped, Base):
         # Dense and unique within a map; moves renumber in two steps (see repository).
         UniqueConstraint("workspace_id", "journey_map_id", "position"),
         _parent("journey_map_id", "journey_maps"),
+        Index("ix_stages_id", "id"),
     )
 
     journey_map_id: Mapped[UUID]
@@ -134,6 +137,7 @@ class Touchpoint(WorkspaceScoped, Base):
         _parent("journey_map_id", "journey_maps"),
         _emotion("emotion"),
         Index("ix_touchpoints_workspace_id_journey_map_id", "workspace_id", "journey_map_id"),
+        Index("ix_touchpoints_id", "id"),
     )
 
     # The map is denormalised from the stage: loading a whole map is one query.
@@ -182,6 +186,7 @@ class PainPoint(WorkspaceScoped, Timestamped, Base):
         Index("ix_pain_points_workspace_id_touchpoint_id", "workspace_id", "touchpoint_id"),
         # A map's pain points by touchpoint, whatever the caller's number of workspaces.
         Index("ix_pain_points_touchpoint_id", "touchpoint_id"),
+        Index("ix_pain_points_id", "id"),
     )
 
     touchpoint_id: Mapped[UUID]
@@ -203,6 +208,8 @@ class Opportunity(WorkspaceScoped, Timestamped, Base):
             ["pain_points.workspace_id", "pain_points.id"],
         ),
         Index("ix_opportunities_workspace_id_touchpoint_id", "workspace_id", "touchpoint_id"),
+        Index("ix_opportunities_touchpoint_id", "touchpoint_id"),
+        Index("ix_opportunities_id", "id"),
     )
 
     touchpoint_id: Mapped[UUID]
