@@ -14,6 +14,10 @@ from alembic import op
 
 APP_ROLE = "waypost_app"
 DML = "SELECT, INSERT, UPDATE, DELETE"
+# A workspace row's rule. The sub-select makes Postgres compute the bound array once per
+# statement (an InitPlan); the function alone is inlined and re-parsed for every row a
+# scan filters. The cast keeps ANY reading an array, not the sub-select's rows.
+WORKSPACE_RULE = "workspace_id = ANY ((SELECT waypost_bound_workspaces())::uuid[])"
 
 
 def is_postgres() -> bool:
@@ -90,8 +94,7 @@ def enable_workspace_rls(table: str, *, own_rows_column: str | None = None) -> N
     op.execute(
         f"""
         CREATE POLICY workspace_isolation ON {table}
-          USING (workspace_id = ANY (waypost_bound_workspaces()))
-          WITH CHECK (workspace_id = ANY (waypost_bound_workspaces()))
+          USING ({WORKSPACE_RULE}) WITH CHECK ({WORKSPACE_RULE})
         """
     )
     if own_rows_column:

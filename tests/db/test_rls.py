@@ -156,6 +156,32 @@ async def test_every_workspace_table_has_forced_rls_and_a_policy(
     assert unprotected == [], f"workspace tables without forced RLS and a policy: {unprotected}"
 
 
+async def test_a_scan_reads_the_bound_workspaces_once_not_per_row(
+    unscoped: Database, two_memberships: dict, inspector_engine: AsyncEngine
+) -> None:
+    """A filter evaluated per row re-parsed the bound setting for every row scanned."""
+    async with inspector_engine.connect() as conn:
+        rules = (
+            await conn.execute(
+                text("select qual from pg_policies where policyname = 'workspace_isolation'")
+            )
+        ).scalars()
+        assert {rule.replace(" ", "") for rule in rules} == {
+            "(workspace_id=ANY((SELECTwaypost_bound_workspaces()ASwaypost_bound_workspaces)::uuid[]))"
+        }
+    a = two_memberships["a"]
+    async with unscoped.connection(TenantBinding(frozenset({a}))) as connection:
+        plan = (
+            await connection.execute(
+                text("explain (analyze, format json) select * from workspace_memberships")
+            )
+        ).scalar_one()
+    root = plan[0]["Plan"]
+    # The bound array is an InitPlan run once, whatever the number of rows.
+    initplans = [p for p in root.get("Plans", []) if p.get("Parent Relationship") == "InitPlan"]
+    assert [p["Actual Loops"] for p in initplans] == [1], root
+
+
 async def test_rls_alone_limits_reads_to_the_bound_workspace(
     unscoped: Database, two_memberships: dict
 ) -> None:
