@@ -171,7 +171,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                     ),
                     field_details_list,  # kept alive, so its id is not reused
                 )
-            except _NotPlanned:
+            except Exception:
+                # _NotPlanned, or an error of the selection itself (an @include whose
+                # variable is null): graphql-core reports that one where it belongs.
                 cache[key] = (None, field_details_list)
         return cache[key][0]
 

@@ -6,8 +6,9 @@ touchpoints, say, then answers every load of those touchpoints by id)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
@@ -37,7 +38,24 @@ def by_parent(rows: Iterable[M], parent: Callable[[M], UUID]) -> dict[UUID, list
     return grouped
 
 
-class RowByKeyLoader(DataLoader[UUID, M | None]):
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class Loader(DataLoader[K, T]):
+    """A DataLoader whose shared futures survive one awaiter's cancellation.
+
+    Many fields await one cached future. When a non-null field fails, graphql-core
+    cancels the sibling fields still running; a sibling awaiting the future directly
+    would cancel the future itself, and every other field awaiting it would die of the
+    CancelledError, the whole request with it. Each awaiter gets a shield instead.
+    """
+
+    def load(self, key: K) -> Awaitable[T]:
+        return asyncio.shield(super().load(key))
+
+
+class RowByKeyLoader(Loader[UUID, M | None]):
     """One row per key, or None when there is none the caller may see."""
 
     def __init__(self, db: Database, access: Access) -> None:
@@ -69,7 +87,7 @@ class PlainRowByKeyLoader(RowByKeyLoader[M]):
             return await self.fetch_rows(ScopedRows(connection, binding), keys)
 
 
-class ChildrenLoader(DataLoader[UUID, list[M]]):
+class ChildrenLoader(Loader[UUID, list[M]]):
     """The children of many parents in one query; a parent without children gets []."""
 
     def __init__(self, db: Database, access: Access) -> None:
@@ -109,7 +127,7 @@ class PlainChildrenLoader(ChildrenLoader[M]):
 PageKey = tuple[UUID, int | None, str | None]  # (parent id, first, after)
 
 
-class PagesLoader(DataLoader[PageKey, Page[M]]):
+class PagesLoader(Loader[PageKey, Page[M]]):
     """Nested connections of many parents, one batched fetch per (first, after)."""
 
     def __init__(self, db: Database, access: Access) -> None:

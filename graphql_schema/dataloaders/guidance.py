@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from strawberry.dataloader import DataLoader
-
 from backend.authz.access import Access
 from backend.db.engine import Database
 from backend.health.guidance import links_of
 from backend.health.repository.links import Links
 from backend.models import HealthSubject
+from graphql_schema.dataloaders.base import Loader
 
 SubjectKey = tuple[HealthSubject, UUID]
 
 
-class LinksBySubjectLoader(DataLoader[SubjectKey, Links]):
+class LinksBySubjectLoader(Loader[SubjectKey, Links]):
     def __init__(self, db: Database, access: Access) -> None:
         super().__init__(load_fn=self._load)
         self.db = db

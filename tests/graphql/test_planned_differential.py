@@ -555,18 +555,12 @@ async def _map_read(differential: Differential, document: str, **variables: Any)
     return await run(differential, Case("query", document, {"id": journey_map, **variables}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planning collects a subtree's fields itself: the error of an @include whose "
-    "variable is null escapes execute_field and nulls the parent of the planned field "
-    "(the ordinary answer nulls the field itself, located there)",
-)
-async def test_known_divergence_a_null_condition_variable_under_a_planned_field(
+async def test_a_null_condition_variable_under_a_planned_field_is_located_alike(
     differential: Differential,
 ) -> None:
-    # ordinary: {"data": {"journeyMap": {"health": null, "title": "Journey"}},
-    #            "errors": [{..., "path": ["journeyMap", "health"]}]}
-    # planned:  {"data": {"journeyMap": null}, "errors": [{..., "path": ["journeyMap"]}]}
+    # Both: {"data": {"journeyMap": {"health": null, "title": "Journey"}},
+    #        "errors": [{..., "path": ["journeyMap", "health"]}]}; the planner once let the
+    # error escape and nulled the map instead.
     outcome = await _map_read(
         differential,
         "query Q($id: ID!, $b: Boolean = true) { journeyMap(id: $id) "
@@ -595,25 +589,20 @@ async def test_known_divergence_the_order_of_two_failing_fields_errors(
     assert outcome.alike, (outcome.ordinary, outcome.planned)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failing non-null field makes graphql-core cancel its siblings; one awaiting a "
-    "DataLoader future (load_many's gather) cancels that cached future, which another "
-    "field awaits too: it gets the CancelledError, and the request dies of it. Both ways: "
-    "when it happens is timing, so the two executors crash on different documents",
-)
 @pytest.mark.parametrize("planned", [False, True], ids=["ordinary", "planned"])
-async def test_known_bug_a_failing_field_cancels_a_dataloader_future_another_awaits(
+async def test_a_failing_field_cancelling_its_siblings_leaves_shared_loads_alone(
     differential: Differential, monkeypatch: pytest.MonkeyPatch, planned: bool
 ) -> None:
     _break(monkeypatch, BREAKAGES["the middle stage raises"])
-    fetch = HealthScoreBySubjectLoader.fetch
+    # A failing non-null field makes graphql-core cancel its siblings; one awaiting a
+    # DataLoader future shared with another field must not cancel it for that one too.
+    fetch = HealthScoreBySubjectLoader.fetch_rows
 
-    async def slow_fetch(self: Any, session: Any, keys: Any) -> Any:
+    async def slow_fetch(self: Any, rows: Any, keys: Any) -> Any:
         await asyncio.sleep(0.05)  # the scores are still loading when the stage fails
-        return await fetch(self, session, keys)
+        return await fetch(self, rows, keys)
 
-    monkeypatch.setattr(HealthScoreBySubjectLoader, "fetch", slow_fetch)
+    monkeypatch.setattr(HealthScoreBySubjectLoader, "fetch_rows", slow_fetch)
     # Expected: {"data": {"a": null, "b": {"health": {"score": ...}}}, "errors": [a.stages]}
     document = (
         "query Q($id: ID!) { a: journeyMap(id: $id) { stages { name } health { score } } "
