@@ -47,8 +47,8 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry import relay
 from strawberry.relay.types import GlobalID
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from graphql_schema.ordered_errors import OrderedErrors
 from graphql_schema.relations import RELATIONS, Relation
 
 _PLAIN_DIRECTIVES = frozenset({"include", "skip"})
@@ -130,7 +130,7 @@ def _walk(type_: GraphQLOutputType, value: Any, into: list[Any]) -> None:
         into.append(value)
 
 
-class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+class PlannedExecutor(OrderedErrors):
     """strawberry's executor, building planned subtrees itself (see the module's doc)."""
 
     def execute_field(

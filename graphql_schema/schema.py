@@ -29,6 +29,7 @@ from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.metrics.mutations import MetricMutations
 from graphql_schema.metrics.types import MetricType
 from graphql_schema.operation_name import RequireOperationName
+from graphql_schema.ordered_errors import OrderedErrors
 from graphql_schema.private_schema import HideSchemaFromAnonymous, schema_is_private
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.scalars import SCALARS
@@ -127,7 +128,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         mutation=Mutation,
         types=NODE_TYPES,
         extensions=extensions,
-        execution_context_class=PlannedExecutor if settings.planned_reads else None,
+        execution_context_class=PlannedExecutor if settings.planned_reads else OrderedErrors,
         config=StrawberryConfig(
             batching_config={"max_operations": MAX_BATCH_OPERATIONS},
             disable_field_suggestions=settings.is_production,
