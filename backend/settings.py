@@ -84,9 +84,10 @@ class Settings(BaseSettings):
     # Whole-map reads kept per process until the map or its health changes
     # (graphql_schema/map_read_cache.py); 0 turns the cache off.
     map_read_cache_mb: int = Field(default=64, ge=0)
-    # Planned execution of read subtrees (graphql_schema/engine.py): off unless asked
-    # for, while it plans only a map's stages, touchpoints, pain points and health.
-    planned_reads: bool = False
+    # Planned execution of read subtrees (graphql_schema/engine.py): a map's stages,
+    # touchpoints, pain points and health built from rows in one pass. False runs every
+    # field through graphql-core's own execution (the engine before it, for comparing).
+    planned_reads: bool = True
 
     # Background work.
     worker_threads: int = 4
