@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -77,6 +79,16 @@ def _parse(value: Any, key: InstrumentedAttribute[Any]) -> Any:
         return moment.astimezone(UTC)
     if kind is int:
         return int(value)
+    if kind is float:
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError("cursor numbers are finite")
+        return number
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(value)
+    if kind is not str:
+        # A cursor is only ever made for the keys above; anything else is not one.
+        raise ValueError(f"no cursor orders by a {kind.__name__}")
     return value
 
 

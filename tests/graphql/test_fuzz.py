@@ -1054,6 +1054,29 @@ async def test_a_cursor_with_a_string_garbage_id_is_a_validation_error(
         assert error["extensions"] == {"code": "VALIDATION", "field": "after"}
 
 
+@pytest.mark.parametrize("priority", ["Alpha", "nan", "inf", "1e999"])
+async def test_a_cursor_whose_number_is_not_one_is_a_validation_error(
+    raw_client: httpx.AsyncClient, tenant_a: Tenant, priority: str
+) -> None:
+    """Found by the fuzzer: an organizations cursor (a name first) sent to initiatives,
+    ordered by a float priority, reached Postgres as a string: an INTERNAL error."""
+    response = await raw_client.post(
+        "/graphql",
+        json={
+            "query": "query($id: ID!, $after: String) { workspace(id: $id) {"
+            " initiatives(orderBy: PRIORITY, after: $after) { totalCount } } }",
+            "variables": {
+                "id": tenant_a.ws_gid(0),
+                "after": _encode_cursor([priority, str(uuid.uuid4())]),
+            },
+        },
+        headers={"Authorization": f"Bearer {tenant_a.token}"},
+    )
+    assert_sane(response, priority)
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "VALIDATION", "field": "after"}
+
+
 @pytest.mark.parametrize("node_id", ["00000000-0000-0000-0000-000000000000", str(uuid.UUID(int=1))])
 async def test_node_with_an_id_of_the_node_interface_is_null(
     raw_client: httpx.AsyncClient, tenant_a: Tenant, node_id: str
