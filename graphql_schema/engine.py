@@ -77,6 +77,7 @@ class FieldPlan:
 class ObjectPlan:
     type_name: str
     fields: list[FieldPlan] = field(default_factory=list)
+    loads: bool = False  # a relation somewhere below: rows to fetch before building
 
 
 def _leaf(named: Any) -> Callable[[Any], Any]:
@@ -133,6 +134,11 @@ def _walk(type_: GraphQLOutputType, value: Any, into: list[Any]) -> None:
 class PlannedExecutor(OrderedErrors):
     """strawberry's executor, building planned subtrees itself (see the module's doc)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rows fetched for planned subtrees: per relation plan, per parent object's id.
+        self._fetched: dict[int, dict[int, Any]] = {}
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -154,6 +160,87 @@ class PlannedExecutor(OrderedErrors):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        # Any field's value (a root field's map, a connection) whose whole selection
+        # below is plannable is built from it directly, once, lists included.
+        if result is not None and not isinstance(result, Exception):
+            named = get_named_type(return_type)
+            if is_object_type(named):
+                plan = self._value_plan(named, field_details_list)
+                if plan is not None:
+                    COUNTS["planned values"] += 1
+                    return self._complete_planned(
+                        plan,
+                        return_type,
+                        field_details_list,
+                        info,
+                        path,
+                        result,
+                        position_context,
+                    )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _value_plan(
+        self, type_: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> ObjectPlan | None:
+        cache: dict[int, tuple[ObjectPlan | None, FieldDetailsList]]
+        cache = self.__dict__.setdefault("_value_plans", {})
+        key = id(field_details_list)
+        if key not in cache:
+            try:
+                plan: ObjectPlan | None = self._object_plan(type_, field_details_list)
+            except Exception:
+                plan = None
+            cache[key] = (plan, field_details_list)  # kept alive, so its id is not reused
+        return cache[key][0]
+
+    def _complete_planned(
+        self,
+        plan: ObjectPlan,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        complete = _wrap(return_type, self._builder(plan))
+        if not plan.loads:
+            try:
+                return complete(result)
+            except Exception:
+                COUNTS["fell back"] += 1
+                return super().complete_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+
+        async def loaded_then_built() -> Any:
+            try:
+                objects: list[Any] = []
+                _walk(return_type, result, objects)
+                await self._load_level(self.context_value.loaders, plan, objects)
+                return complete(result)
+            except Exception:
+                COUNTS["fell back"] += 1
+            completed = super(PlannedExecutor, self).complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if self.is_awaitable(completed):
+                return await completed
+            return completed
+
+        return loaded_then_built()
 
     # Planning: from graphql-core's own collected fields, once per selection and request.
 
@@ -230,6 +317,7 @@ class PlannedExecutor(OrderedErrors):
             sub, sub_type = self._field_plan(type_, sub_details[0].node.name.value, sub_details)
             sub.type_ = sub_type  # type: ignore[attr-defined]
             plan.fields.append(sub)
+            plan.loads |= sub.relation is not None or (sub.child is not None and sub.child.loads)
         return plan
 
     @staticmethod
@@ -275,8 +363,6 @@ class PlannedExecutor(OrderedErrors):
     ) -> Any:
         plan, type_ = entry
         try:
-            if not hasattr(self, "_fetched"):
-                self._fetched: dict[int, dict[int, Any]] = {}
             loaders = self.context_value.loaders
             assert plan.relation is not None
             (value,) = await plan.relation(loaders, [source])

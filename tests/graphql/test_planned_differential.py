@@ -322,7 +322,7 @@ async def differential(
 class Outcome:
     ordinary: str
     planned: str
-    planned_entries: int  # entry fields the planned app built by a plan
+    planned_entries: int  # fields (relations or whole values) the planned app built by a plan
     fell_back: int
 
     @property
@@ -362,7 +362,9 @@ async def run(differential: Differential, case: Case) -> Outcome:
     return Outcome(
         ordinary,
         planned,
-        planned_entries=engine.COUNTS["planned"] - before["planned"],
+        planned_entries=sum(
+            engine.COUNTS[kind] - before[kind] for kind in ("planned", "planned values")
+        ),
         fell_back=engine.COUNTS["fell back"] - before["fell back"],
     )
 
