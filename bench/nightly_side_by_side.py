@@ -196,7 +196,7 @@ def _nightly_pass(world: seed.World, redis_url: str) -> float:
     from workers.actors import declare_actors
     from workers.broker import build_broker
 
-    asyncio.run(run._vacuum(world, run.CHURNED))
+    asyncio.run(run.vacuum(world, run.CHURNED))
     before = asyncio.run(run._generations(world))
     broker = build_broker(redis_url)
     try:

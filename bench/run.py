@@ -581,7 +581,7 @@ def _health(plan: Plan, world: seed.World, results: Results) -> None:
     for _ in range(plan.repeats):
         # This machine's Postgres runs without autovacuum, which in production clears a
         # pass's dead rows long before the next night's: each timed pass starts so.
-        asyncio.run(_vacuum(world, CHURNED))
+        asyncio.run(vacuum(world, CHURNED))
         passes.append(asyncio.run(seed.full_recalculation(world)))
     results.health["full_pass_in_process_seconds"] = _spread(passes, world)
     _say(f"    {statistics.median(passes):.2f} s")
@@ -626,7 +626,7 @@ def _nightly_pass(world: seed.World) -> float:
     from workers.actors import declare_actors
     from workers.broker import build_broker
 
-    asyncio.run(_vacuum(world, CHURNED))  # as before the in-process passes
+    asyncio.run(vacuum(world, CHURNED))  # as before the in-process passes
     before = asyncio.run(_generations(world))
     broker = build_broker(servers.BENCH_REDIS)
     try:
@@ -666,7 +666,7 @@ CHURNED = ("health_scores", "health_snapshots", "health_evidence", "health_gener
 CHANGED = ("journey_maps", "touchpoints", "journey_map_revisions", "feedback", "outbox_events")
 
 
-async def _vacuum(world: seed.World, tables: tuple[str, ...] = CHURNED + CHANGED) -> None:
+async def vacuum(world: seed.World, tables: tuple[str, ...] = CHURNED + CHANGED) -> None:
     connection = await asyncpg.connect(_dsn(world))
     try:
         await connection.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
@@ -744,7 +744,7 @@ def execute(plan: Plan, *, write_docs: bool) -> Results:
         main = size == plan.main_size
         if main:
             _audit_trail(plan, world)
-        asyncio.run(_vacuum(world))
+        asyncio.run(vacuum(world))
         _side_by_side(plan, world, results, _shapes(world, main=main))
         if main:
             _mixed(plan, world, results)

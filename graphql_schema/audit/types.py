@@ -15,7 +15,9 @@ from backend.audit.repository import AuditFilter
 from backend.models.audit import ActorType as ActorTypeEnum
 from backend.validation import search_text
 from graphql_schema.context import Info
+from graphql_schema.dataloaders import Loaders
 from graphql_schema.identity.types import UserType
+from graphql_schema.relations import relation
 from graphql_schema.relay import decode_global_id
 
 ActorType = ActorTypeEnum
@@ -30,17 +32,34 @@ class AuditActor:
 
     @strawberry.field(description="The person, when you can see them.")
     async def user(self, info: Info) -> UserType | None:
-        return await UserType.linked(info, self.user_id)
+        return (await actors_users(info.context.loaders, [self]))[0]
 
     @strawberry.field(
         description="The token used, if one was: a global ApiToken id, or for "
         "INGESTION_TOKEN a global IngestionToken id."
     )
     def token_id(self) -> strawberry.ID | None:
-        if self.token_id_ is None:
-            return None
-        kind = "IngestionToken" if self.type is ActorTypeEnum.INGESTION_TOKEN else "ApiToken"
-        return strawberry.ID(str(relay.GlobalID(type_name=kind, node_id=str(self.token_id_))))
+        return token_global_id(self)
+
+
+def token_global_id(actor: AuditActor) -> strawberry.ID | None:
+    if actor.token_id_ is None:
+        return None
+    kind = "IngestionToken" if actor.type is ActorTypeEnum.INGESTION_TOKEN else "ApiToken"
+    return strawberry.ID(str(relay.GlobalID(type_name=kind, node_id=str(actor.token_id_))))
+
+
+# The batch forms of AuditActor's fields (graphql_schema/relations.py).
+
+
+@relation(("AuditActor", "user"))
+async def actors_users(loaders: Loaders, actors: list[AuditActor]) -> list[UserType | None]:
+    return await UserType.linked_each(loaders, [a.user_id for a in actors])
+
+
+@relation(("AuditActor", "tokenId"))
+async def actors_tokens(_loaders: Loaders, actors: list[AuditActor]) -> list[strawberry.ID | None]:
+    return [token_global_id(a) for a in actors]
 
 
 @strawberry.type(name="AuditEvent", description="One link of an append-only, hash-chained trail.")

@@ -24,6 +24,7 @@ from graphql_schema.journeys.types import (
     TouchpointType,
 )
 from graphql_schema.loaded import Loaded, lazy_type
+from graphql_schema.relations import relation
 
 if TYPE_CHECKING:
     from graphql_schema.feedback.surveys import SurveyDefinitionType
@@ -124,19 +125,19 @@ class FeedbackType(Loaded):
 
     @strawberry.field(description="Where it is attached; null when unattached or since removed.")
     async def touchpoint(self, info: Info) -> TouchpointType | None:
-        return await TouchpointType.linked(info, self.touchpoint_id)
+        return (await feedback_touchpoints(info.context.loaders, [self]))[0]
 
     @strawberry.field
     async def stage(self, info: Info) -> StageType | None:
-        return await StageType.linked(info, self.stage_id)
+        return (await feedback_stages(info.context.loaders, [self]))[0]
 
     @strawberry.field
     async def journey_map(self, info: Info) -> JourneyMapType | None:
-        return await JourneyMapType.linked(info, self.journey_map_id)
+        return (await feedback_maps(info.context.loaders, [self]))[0]
 
     @strawberry.field
     async def persona(self, info: Info) -> PersonaType | None:
-        return await PersonaType.linked(info, self.persona_id)
+        return (await feedback_personas(info.context.loaders, [self]))[0]
 
     @strawberry.field(
         description="The touchpoints its match keys fit when AMBIGUOUS (those still there)."
@@ -149,6 +150,33 @@ class FeedbackType(Loaded):
     async def survey_definition(self, info: Info) -> SurveyDefinition | None:
         survey_type: type[SurveyDefinitionType] = lazy_type(SurveyDefinition)
         return await survey_type.linked(info, self.survey_definition_id)
+
+
+# What a feedback item is attached to, for many items at once (graphql_schema/relations.py).
+
+
+@relation(("Feedback", "touchpoint"))
+async def feedback_touchpoints(
+    loaders: Loaders, items: list[FeedbackType]
+) -> list[TouchpointType | None]:
+    return await TouchpointType.linked_each(loaders, [f.touchpoint_id for f in items])
+
+
+@relation(("Feedback", "stage"))
+async def feedback_stages(loaders: Loaders, items: list[FeedbackType]) -> list[StageType | None]:
+    return await StageType.linked_each(loaders, [f.stage_id for f in items])
+
+
+@relation(("Feedback", "journeyMap"))
+async def feedback_maps(loaders: Loaders, items: list[FeedbackType]) -> list[JourneyMapType | None]:
+    return await JourneyMapType.linked_each(loaders, [f.journey_map_id for f in items])
+
+
+@relation(("Feedback", "persona"))
+async def feedback_personas(
+    loaders: Loaders, items: list[FeedbackType]
+) -> list[PersonaType | None]:
+    return await PersonaType.linked_each(loaders, [f.persona_id for f in items])
 
 
 @strawberry.type(name="FeedbackItemResult", description="What became of one item of a batch.")
