@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -17,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from backend.auth.service import authenticate_token, bearer_token, find_live_token, note_use
+from backend.auth.service import (
+    LiveToken,
+    authenticate_token,
+    bearer_token,
+    find_live_token,
+    note_use,
+)
 from backend.auth.sessions import authenticate_session, csrf_matches
 from backend.auth.subject import Subject
 from backend.auth.tokens import hash_secret, looks_like_token
@@ -95,6 +102,23 @@ class KnownTokens:
         self._known.pop(hash_secret(token), None)
 
 
+async def _recheck(
+    connection: AsyncConnection, known: KnownTokens, token: str, seen: _Known, now: datetime
+) -> tuple[LiveToken, Access, list[tuple[Any, ...]]] | None:
+    """A known token checked again on ``connection`` (bound to its owner): None when it
+    is no longer live or no longer theirs (and it is forgotten); else the live token, the
+    access (last time's when the grants are the same rows) and the grants read."""
+    user_id = seen.access.user_id
+    live = await find_live_token(connection, token, now)
+    if live is None or live.subject.user_id != user_id:
+        known.forget(token)
+        return None
+    grants = await access_rows(connection, user_id)
+    if grants == seen.grants and live.subject == seen.access.subject:
+        return live, seen.access, grants
+    return live, access_from_rows(live.subject, grants), grants
+
+
 async def read_as_caller(
     context: Context,
     known: KnownTokens,
@@ -127,15 +151,10 @@ async def read_as_caller(
     user_id = seen.access.user_id
     workspaces = frozenset({within}) if within else frozenset(seen.access.workspace_roles)
     async with context.db.connection(TenantBinding(workspaces, user_id)) as connection:
-        live = await find_live_token(connection, token, now)
-        if live is None or live.subject.user_id != user_id:
-            known.forget(token)
+        rechecked = await _recheck(connection, known, token, seen, now)
+        if rechecked is None:
             return None
-        grants = await access_rows(connection, user_id)
-        if grants == seen.grants and live.subject == seen.access.subject:
-            access = seen.access
-        else:
-            access = access_from_rows(live.subject, grants)
+        live, access, grants = rechecked
         result = await read(connection, access)
     await note_use(context.db, live, now)
     context.sign_in(access)
@@ -162,18 +181,12 @@ async def token_access(db: Database, known: KnownTokens, token: str) -> Access |
         known.remember(token, access, grants)
         return access
     now = utcnow()
-    user_id = seen.access.user_id
-    binding = TenantBinding(user_id=user_id, secret_hash=hash_secret(token))
+    binding = TenantBinding(user_id=seen.access.user_id, secret_hash=hash_secret(token))
     async with db.connection(binding) as connection:
-        live = await find_live_token(connection, token, now)
-        if live is None or live.subject.user_id != user_id:
-            known.forget(token)
-            return None
-        grants = await access_rows(connection, user_id)
-    if grants == seen.grants and live.subject == seen.access.subject:
-        access = seen.access
-    else:
-        access = access_from_rows(live.subject, grants)
+        rechecked = await _recheck(connection, known, token, seen, now)
+    if rechecked is None:
+        return None
+    live, access, grants = rechecked
     await note_use(db, live, now)
     known.remember(token, access, grants)
     return access

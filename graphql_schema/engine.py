@@ -138,6 +138,8 @@ class PlannedExecutor(OrderedErrors):
         super().__init__(*args, **kwargs)
         # Rows fetched for planned subtrees: per relation plan, per parent object's id.
         self._fetched: dict[int, dict[int, Any]] = {}
+        # Plans by (kind, selection): each selection is planned once a request.
+        self._plans: dict[tuple[str, int], tuple[Any, FieldDetailsList]] = {}
 
     def execute_field(
         self,
@@ -194,16 +196,10 @@ class PlannedExecutor(OrderedErrors):
     def _value_plan(
         self, type_: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> ObjectPlan | None:
-        cache: dict[int, tuple[ObjectPlan | None, FieldDetailsList]]
-        cache = self.__dict__.setdefault("_value_plans", {})
-        key = id(field_details_list)
-        if key not in cache:
-            try:
-                plan: ObjectPlan | None = self._object_plan(type_, field_details_list)
-            except Exception:
-                plan = None
-            cache[key] = (plan, field_details_list)  # kept alive, so its id is not reused
-        return cache[key][0]
+        plan: ObjectPlan | None = self._once(
+            "value", field_details_list, lambda: self._object_plan(type_, field_details_list)
+        )
+        return plan
 
     def _complete_planned(
         self,
@@ -244,25 +240,29 @@ class PlannedExecutor(OrderedErrors):
 
     # Planning: from graphql-core's own collected fields, once per selection and request.
 
-    def _entry_plan(
-        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> tuple[FieldPlan, GraphQLOutputType] | None:
-        cache: dict[int, tuple[tuple[FieldPlan, GraphQLOutputType] | None, FieldDetailsList]]
-        cache = self.__dict__.setdefault("_plans", {})
-        key = id(field_details_list)
-        if key not in cache:
+    def _once(self, kind: str, details: FieldDetailsList, make: Callable[[], Any]) -> Any:
+        """``make()``'s plan for this selection, made once a request; None if unplannable."""
+        key = (kind, id(details))
+        if key not in self._plans:
             try:
-                cache[key] = (
-                    self._field_plan(
-                        parent_type, field_details_list[0].node.name.value, field_details_list
-                    ),
-                    field_details_list,  # kept alive, so its id is not reused
-                )
+                plan = make()
             except Exception:
                 # _NotPlanned, or an error of the selection itself (an @include whose
                 # variable is null): graphql-core reports that one where it belongs.
-                cache[key] = (None, field_details_list)
-        return cache[key][0]
+                plan = None
+            self._plans[key] = (plan, details)  # kept alive, so its id is not reused
+        return self._plans[key][0]
+
+    def _entry_plan(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> tuple[FieldPlan, GraphQLOutputType] | None:
+        name = field_details_list[0].node.name.value
+        entry: tuple[FieldPlan, GraphQLOutputType] | None = self._once(
+            "entry",
+            field_details_list,
+            lambda: self._field_plan(parent_type, name, field_details_list),
+        )
+        return entry
 
     def _field_plan(
         self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList
