@@ -20,19 +20,12 @@ from backend.db.engine import Database
 from backend.entrypoints.app import create_app
 from backend.settings import Settings
 from bench import peers, workloads
-from bench.seed import Size, build
+from bench.seed import build
+from tests.bench.tiny import TINY
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 
 SCHEMA = Path(__file__).resolve().parents[2] / "graphql_schema" / "schema.graphql"
 
-TINY = Size(
-    workspaces=2,
-    maps_per_workspace=2,
-    stages_per_map=2,
-    touchpoints_per_stage=3,
-    pain_points_per_touchpoint=2,
-    feedback=1_000,
-)
 
 # What bench.peers.prepare_database adds (health.sql), removed again after the test.
 PREPARED = (

@@ -18,21 +18,14 @@ from backend.feedback.commands import SubmitFeedback
 from backend.journeys import snapshots, touchpoints
 from backend.journeys.commands import TouchpointFields, UpdateTouchpoint
 from backend.models import HealthScore, JourneyMap, JourneyMapRevision
-from bench.seed import Size, World, build
+from bench.seed import World, build
+from tests.bench.tiny import TINY
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 
 pytestmark = pytest.mark.skipif(
     not is_postgres_run(), reason="the bench seeder loads Postgres as a superuser"
 )
 
-TINY = Size(
-    workspaces=2,
-    maps_per_workspace=2,
-    stages_per_map=2,
-    touchpoints_per_stage=3,
-    pain_points_per_touchpoint=2,
-    feedback=1_000,
-)
 
 FEEDBACK_KEYS = """
 SELECT pg_get_indexdef(indexrelid) FROM pg_index
