@@ -177,11 +177,11 @@ class PlannedExecutor(OrderedErrors):
         if result is not None and not isinstance(result, Exception):
             named = get_named_type(return_type)
             if is_object_type(named):
-                plan = self._value_plan(named, field_details_list)
-                if plan is not None:
+                planned = self._value_plan(named, return_type, field_details_list)
+                if planned is not None:
                     COUNTS["planned values"] += 1
                     return self._complete_planned(
-                        plan,
+                        *planned,
                         return_type,
                         field_details_list,
                         info,
@@ -194,16 +194,27 @@ class PlannedExecutor(OrderedErrors):
         )
 
     def _value_plan(
-        self, type_: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> ObjectPlan | None:
-        plan: ObjectPlan | None = self._once(
-            "value", field_details_list, lambda: self._object_plan(type_, field_details_list)
+        self,
+        type_: GraphQLObjectType,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+    ) -> tuple[ObjectPlan, Callable[[Any], Any]] | None:
+        """The selection's plan and the completer of the field's value (lists and
+        nullability around it), both made once a request."""
+
+        def make() -> tuple[ObjectPlan, Callable[[Any], Any]]:
+            plan = self._object_plan(type_, field_details_list)
+            return plan, _wrap(return_type, self._builder(plan))
+
+        planned: tuple[ObjectPlan, Callable[[Any], Any]] | None = self._once(
+            "value", field_details_list, make
         )
-        return plan
+        return planned
 
     def _complete_planned(
         self,
         plan: ObjectPlan,
+        complete: Callable[[Any], Any],
         return_type: GraphQLOutputType,
         field_details_list: FieldDetailsList,
         info: Any,
@@ -211,7 +222,6 @@ class PlannedExecutor(OrderedErrors):
         result: Any,
         position_context: Any,
     ) -> Any:
-        complete = _wrap(return_type, self._builder(plan))
         if not plan.loads:
             try:
                 return complete(result)
