@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import event
 
 from backend.db.engine import Database
+from backend.vocabulary.journeys import Severity
 from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import global_id
 from tests.fixtures.tenants import Tenant, add_guest
+from tests.health.worlds import add_pain, build_world
 
 WORKSPACE = "query W($id: ID!) { workspace(id: $id) { name } }"
 CREATE_TOKEN = """mutation { createApiToken(input: {name: "second"}) {
@@ -97,3 +99,32 @@ async def test_a_grant_taken_away_counts_at_the_next_request(
     assert removed["data"]["removeWorkspaceMember"]["errors"] == [], removed
     answer = await _ask(client, guest_token, WORKSPACE, id=tenant_a.ws_gid(0))
     assert answer["data"] == {"workspace": None} or _unauthenticated(answer), answer
+
+
+MAP = """query M($id: ID!) { journeyMap(id: $id) { title stages { name
+  touchpoints { name painPoints { title } health { score } } } } }"""
+LISTS = """query L($id: ID!) { workspace(id: $id) {
+  feedback(first: 100) { edges { node { text touchpoint { name } journeyMap { title } } } }
+  auditEvents(first: 100) { edges { node { action actor { user { email } } } } } } }"""
+
+
+async def test_another_organizations_admin_and_a_guest_read_nothing_once_known(
+    client: httpx.AsyncClient, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Known tokens and the planned engine together: the admin of another organization,
+    and a guest of one of A's workspaces asking for the other, read none of it, however
+    often they ask (first as unknown tokens, then as known ones)."""
+    world = await build_world(database, tenant_a.workspace_ids[1], stages=2)
+    await add_pain(database, world, world.touchpoint_ids[0], Severity.HIGH, title="Secret pain")
+    _, guest_token = await add_guest(
+        database, tenant_a.workspace_ids[0], "guest@alpha.example", WorkspaceRole.EDITOR
+    )
+    own = await _ask(client, tenant_a.token, MAP, id=global_id("JourneyMap", world.map_id))
+    assert "Secret pain" in str(own), own  # the owner reads it: the probe can see
+    for token in (tenant_b.token, guest_token):
+        for _ in range(3):
+            answer = await _ask(client, token, MAP, id=global_id("JourneyMap", world.map_id))
+            assert answer == {"data": {"journeyMap": None}}, answer
+            listed = await _ask(client, token, LISTS, id=tenant_a.ws_gid(1))
+            assert listed["data"] is None or listed["data"]["workspace"] is None, listed
+            assert "Secret" not in str(listed)
