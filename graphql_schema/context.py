@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
 from backend.audit.actor import Actor
@@ -22,6 +23,7 @@ from backend.auth.oidc import OidcClient
 from backend.auth.subject import Subject
 from backend.authz.access import Access
 from backend.db.engine import Database
+from backend.db.shared_reads import SharedReads
 from backend.models.audit import ActorType
 from backend.settings import Settings
 from graphql_schema.credentials import Presented, presented
@@ -49,6 +51,8 @@ class Context:
     # (``graphql_schema.private_schema``): ``Authenticate`` takes it from here.
     _subject: Subject | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
+    # The operation's batched reads share one transaction (ended by ``EndSharedReads``).
+    _reads: SharedReads | None = field(default=None, repr=False)
     # Set by the input guard: what each mutation (by its field node) answers instead of
     # running, its arguments being bad.
     input_problems: dict[int, Finding] = field(default_factory=dict, repr=False)
@@ -59,7 +63,7 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy for one operation on a socket: same connection, nothing known yet."""
-        return replace(self, _access=None, _loaders=None)
+        return replace(self, _access=None, _loaders=None, _reads=None)
 
     def presented(self) -> Presented:
         """The credential, session cookie and CSRF token this caller presents."""
@@ -111,8 +115,20 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.db, self.access)
+            self._loaders = Loaders(self.reads, self.access)
         return self._loaders
+
+    @property
+    def reads(self) -> SharedReads:
+        """Where the operation's DataLoaders run their batches: one read transaction."""
+        if self._reads is None:
+            self._reads = SharedReads(self.db)
+        return self._reads
+
+    async def end_reads(self) -> None:
+        """End the shared read transaction: the operation is done, or about to write."""
+        if self._reads is not None:
+            await self._reads.close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -122,9 +138,29 @@ class Context:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One mutation's transaction: committed if it returns, rolled back if it raises."""
+        """One mutation's transaction: committed if it returns, rolled back if it raises.
+
+        Reads after it must see what it wrote: not what the loaders cached for an
+        earlier mutation's payload, nor an earlier read transaction's snapshot (SQLite
+        keeps one for the whole transaction). Both are dropped before it starts.
+        """
+        await self.end_reads()
+        self._loaders = None
         async with self.db.transaction(self.access.binding(), write=True) as session:
             yield session
 
 
 Info = StrawberryInfo[Context, None]
+
+
+class EndSharedReads(SchemaExtension):
+    """Ends the operation's shared read transaction once it has executed, so its
+    connection goes back to the pool before the response is written."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            if isinstance(context, Context):
+                await context.end_reads()

@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from backend.settings import Settings
 from graphql_schema.authentication import Authenticate, KnownTokens
-from graphql_schema.context import Info
+from graphql_schema.context import EndSharedReads, Info
 from graphql_schema.document_cache import cached_documents
 from graphql_schema.engine import PlannedExecutor
 from graphql_schema.errors import MaskUnexpectedErrors, QuietSchema
@@ -115,6 +115,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
         lambda: QueryLimitsExtension(limits),
         lambda: Authenticate(known),
         InputGuard,  # once the caller is known, before graphql-core reads the variables
+        EndSharedReads,
         lambda: MaskUnexpectedErrors(hide_suggestions=settings.is_production),
     ]
     if schema_is_private(settings):

@@ -144,3 +144,16 @@ def sql_statements(database: Database) -> Iterator[list[str]]:
     event.listen(database.engine.sync_engine, "before_cursor_execute", record)
     yield seen
     event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def transactions(database: Database) -> Iterator[list[int]]:
+    """How many transactions the app's engine began while the test ran."""
+    begun = [0]
+
+    def count(*_: Any) -> None:
+        begun[0] += 1
+
+    event.listen(database.engine.sync_engine, "begin", count)
+    yield begun
+    event.remove(database.engine.sync_engine, "begin", count)

@@ -76,6 +76,14 @@ class Database:
         bind = self._write_engine if write else self.engine
         return self._sessions(bind=bind, info={INFO_KEY: binding, AUDIT_KEYS: self.audit_keys})
 
+    def session_on(self, connection: AsyncConnection, binding: TenantBinding) -> AsyncSession:
+        """A session joined to a connection's open transaction, which ``connection``
+        bound as ``binding`` (``SharedReads``): it neither binds nor commits it."""
+        binding = replace(binding, app_scoping=self.app_scoping)
+        return self._sessions(
+            bind=connection, info={INFO_KEY: binding, AUDIT_KEYS: self.audit_keys}
+        )
+
     @asynccontextmanager
     async def transaction(
         self, binding: TenantBinding, *, write: bool = False

@@ -189,12 +189,23 @@ def _bind_parameters(binding: TenantBinding) -> dict[str, str]:
     }
 
 
+# On a connection's info: the settings its open transaction was bound with, and that
+# transaction, so a session joining it (``SharedReads``) does not bind it again.
+_BOUND_KEY = "waypost_bound_transaction"
+
+
 def _bind_postgres_settings(connection: Connection, binding: TenantBinding) -> None:
     if connection.dialect.name != "postgresql":
         return
+    parameters = _bind_parameters(binding)
+    transaction = connection.get_transaction()
+    # The recorded transaction is held, so a later one is never mistaken for it.
+    if transaction is not None and connection.info.get(_BOUND_KEY) == (parameters, transaction):
+        return
     # is_local=true: the values die with the transaction, so a pooled connection
     # never carries one caller's workspaces into the next caller's transaction.
-    connection.execute(_BIND, _bind_parameters(binding))
+    connection.execute(_BIND, parameters)
+    connection.info[_BOUND_KEY] = (parameters, transaction)
 
 
 async def bind_connection(connection: AsyncConnection, binding: TenantBinding) -> None:
@@ -203,5 +214,4 @@ async def bind_connection(connection: AsyncConnection, binding: TenantBinding) -
     Core statements skip the ORM's tenant criteria: on a connection bound here, every
     statement must filter by workspace (or user) itself; on Postgres RLS still applies.
     """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(_BIND, _bind_parameters(binding))
+    await connection.run_sync(_bind_postgres_settings, binding)

@@ -8,7 +8,7 @@ attributes: ``info.context.loaders.journeys.touchpoint_by_id``.
 from __future__ import annotations
 
 from backend.authz.access import Access
-from backend.db.engine import Database
+from backend.db.shared_reads import Reads
 from graphql_schema.dataloaders.feedback import FeedbackLoaders
 from graphql_schema.dataloaders.health import HealthLoaders
 from graphql_schema.dataloaders.initiatives import InitiativeLoaders
@@ -18,10 +18,10 @@ from graphql_schema.dataloaders.tenancy import TenancyLoaders
 
 
 class Loaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.tenancy = TenancyLoaders(db, access)
-        self.journeys = JourneyLoaders(db, access)
-        self.feedback = FeedbackLoaders(db, access)
-        self.health = HealthLoaders(db, access)
-        self.initiatives = InitiativeLoaders(db, access)
-        self.metrics = MetricLoaders(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.tenancy = TenancyLoaders(reads, access)
+        self.journeys = JourneyLoaders(reads, access)
+        self.feedback = FeedbackLoaders(reads, access)
+        self.health = HealthLoaders(reads, access)
+        self.initiatives = InitiativeLoaders(reads, access)
+        self.metrics = MetricLoaders(reads, access)

@@ -1,5 +1,6 @@
 """The three shapes of a request's DataLoaders: one row per key, children per parent,
-a page per parent. Each batch is one short read transaction under the caller's binding.
+a page per parent. Each batch runs under the caller's binding, in the request's shared
+read transaction (``SharedReads``).
 
 A loader whose rows can fill another's cache overrides ``prime_related`` (one load of a map's
 touchpoints, say, then answers every load of those touchpoints by id)."""
@@ -9,16 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.lookup import Identified, ScopedRows
 from backend.db.pagination import Page
+from backend.db.shared_reads import Reads, holding
 from backend.errors import DomainError
 
 M = TypeVar("M")
@@ -42,6 +43,24 @@ K = TypeVar("K")
 T = TypeVar("T")
 
 
+def _refuse_inside_a_batch() -> None:
+    if holding():
+        # It would wait for the shared read transaction its own batch holds.
+        raise RuntimeError("a batch must not load through another loader")
+
+
+async def _values(futures: list[asyncio.Future[T]]) -> list[T]:
+    for future in futures:
+        if not future.done():
+            await asyncio.shield(future)  # each awaiter's cancellation is its own
+    # Every failure is retrieved (as gather would), the first one raised.
+    failures = [f.exception() for f in futures]
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    return [f.result() for f in futures]
+
+
 class Loader(DataLoader[K, T]):
     """A DataLoader whose shared futures survive one awaiter's cancellation.
 
@@ -52,15 +71,27 @@ class Loader(DataLoader[K, T]):
     """
 
     def load(self, key: K) -> Awaitable[T]:
+        _refuse_inside_a_batch()
         return asyncio.shield(super().load(key))
+
+    def load_many(self, keys: Iterable[K]) -> Awaitable[list[T]]:
+        """Every key's value, in order, the keys joining the current batch as ``load``'s do.
+
+        strawberry gathers one ``load`` per key: a future, a shield and a completion
+        callback each, some 600 for a map read. All of a call's keys are in one batch
+        (or already cached), so waiting for the first one still pending is enough.
+        """
+        _refuse_inside_a_batch()
+        # DataLoader.load's awaitable is the key's future (cached, or in the batch).
+        return _values([cast(asyncio.Future[T], DataLoader.load(self, key)) for key in keys])
 
 
 class RowByKeyLoader(Loader[UUID, M | None]):
     """One row per key, or None when there is none the caller may see."""
 
-    def __init__(self, db: Database, access: Access) -> None:
+    def __init__(self, reads: Reads, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self.db = db
+        self.reads = reads
         self.access = access
 
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, M]:
@@ -71,7 +102,7 @@ class RowByKeyLoader(Loader[UUID, M | None]):
         return [found.get(key) for key in keys]
 
     async def _fetch(self, keys: list[UUID]) -> Mapping[UUID, M]:
-        async with self.db.transaction(self.access.binding()) as session:
+        async with self.reads.transaction(self.access.binding()) as session:
             return await self.fetch(session, keys)
 
 
@@ -83,16 +114,16 @@ class PlainRowByKeyLoader(RowByKeyLoader[M]):
 
     async def _fetch(self, keys: list[UUID]) -> Mapping[UUID, M]:
         binding = self.access.binding()
-        async with self.db.connection(binding) as connection:
+        async with self.reads.connection(binding) as connection:
             return await self.fetch_rows(ScopedRows(connection, binding), keys)
 
 
 class ChildrenLoader(Loader[UUID, list[M]]):
     """The children of many parents in one query; a parent without children gets []."""
 
-    def __init__(self, db: Database, access: Access) -> None:
+    def __init__(self, reads: Reads, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self.db = db
+        self.reads = reads
         self.access = access
 
     async def fetch(self, session: AsyncSession, parents: list[UUID]) -> Mapping[UUID, list[M]]:
@@ -108,7 +139,7 @@ class ChildrenLoader(Loader[UUID, list[M]]):
         return [found.get(parent, []) for parent in parents]
 
     async def _fetch(self, parents: list[UUID]) -> Mapping[UUID, list[M]]:
-        async with self.db.transaction(self.access.binding()) as session:
+        async with self.reads.transaction(self.access.binding()) as session:
             return await self.fetch(session, parents)
 
 
@@ -120,7 +151,7 @@ class PlainChildrenLoader(ChildrenLoader[M]):
 
     async def _fetch(self, parents: list[UUID]) -> Mapping[UUID, list[M]]:
         binding = self.access.binding()
-        async with self.db.connection(binding) as connection:
+        async with self.reads.connection(binding) as connection:
             return await self.fetch_rows(ScopedRows(connection, binding), parents)
 
 
@@ -130,9 +161,9 @@ PageKey = tuple[UUID, int | None, str | None]  # (parent id, first, after)
 class PagesLoader(Loader[PageKey, Page[M]]):
     """Nested connections of many parents, one batched fetch per (first, after)."""
 
-    def __init__(self, db: Database, access: Access) -> None:
+    def __init__(self, reads: Reads, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self.db = db
+        self.reads = reads
         self.access = access
 
     async def fetch(
@@ -148,7 +179,7 @@ class PagesLoader(Loader[PageKey, Page[M]]):
         for parent, first, after in keys:
             groups[first, after].append(parent)
         found: dict[PageKey, Page[M] | BaseException] = {}
-        async with self.db.transaction(self.access.binding()) as session:
+        async with self.reads.transaction(self.access.binding()) as session:
             for (first, after), parents in groups.items():
                 try:
                     pages = await self.fetch(session, parents, first, after)

@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.lookup import rows_by_id
+from backend.db.shared_reads import Reads
 from backend.models import Feedback, SurveyDefinition
 from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
 
@@ -27,6 +27,6 @@ class SurveyDefinitionByIdLoader(RowByKeyLoader[SurveyDefinition]):
 
 
 class FeedbackLoaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.feedback_by_id = FeedbackByIdLoader(db, access)
-        self.survey_definition_by_id = SurveyDefinitionByIdLoader(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.feedback_by_id = FeedbackByIdLoader(reads, access)
+        self.survey_definition_by_id = SurveyDefinitionByIdLoader(reads, access)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from backend.authz.access import Access
-from backend.db.engine import Database
+from backend.db.shared_reads import Reads
 from backend.health.guidance import links_of
 from backend.health.repository.links import Links
 from backend.models import HealthSubject
@@ -15,12 +15,12 @@ SubjectKey = tuple[HealthSubject, UUID]
 
 
 class LinksBySubjectLoader(Loader[SubjectKey, Links]):
-    def __init__(self, db: Database, access: Access) -> None:
+    def __init__(self, reads: Reads, access: Access) -> None:
         super().__init__(load_fn=self._load)
-        self.db = db
+        self.reads = reads
         self.access = access
 
     async def _load(self, keys: list[SubjectKey]) -> list[Links]:
-        async with self.db.transaction(self.access.binding()) as session:
+        async with self.reads.transaction(self.access.binding()) as session:
             found = await links_of(session, keys)
         return [found[key] for key in keys]

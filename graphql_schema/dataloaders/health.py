@@ -12,8 +12,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.lookup import ScopedRows, rows_by_id
+from backend.db.shared_reads import Reads
 from backend.models import HealthScore, HealthSettings, MapReview
 from graphql_schema.dataloaders.base import PlainRowByKeyLoader, RowByKeyLoader, by_id
 from graphql_schema.dataloaders.guidance import LinksBySubjectLoader
@@ -35,8 +35,8 @@ class MapReviewByMapLoader(RowByKeyLoader[MapReview]):
 
 
 class HealthLoaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.score_by_subject = HealthScoreBySubjectLoader(db, access)
-        self.settings_by_workspace = HealthSettingsByWorkspaceLoader(db, access)
-        self.review_by_map = MapReviewByMapLoader(db, access)
-        self.links_by_subject = LinksBySubjectLoader(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.score_by_subject = HealthScoreBySubjectLoader(reads, access)
+        self.settings_by_workspace = HealthSettingsByWorkspaceLoader(reads, access)
+        self.review_by_map = MapReviewByMapLoader(reads, access)
+        self.links_by_subject = LinksBySubjectLoader(reads, access)

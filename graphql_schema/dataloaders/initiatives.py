@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.lookup import rows_by_id
+from backend.db.shared_reads import Reads
 from backend.models import Initiative
 from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
 
@@ -20,5 +20,5 @@ class InitiativeByIdLoader(RowByKeyLoader[Initiative]):
 
 
 class InitiativeLoaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.initiative_by_id = InitiativeByIdLoader(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.initiative_by_id = InitiativeByIdLoader(reads, access)

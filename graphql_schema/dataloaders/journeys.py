@@ -13,8 +13,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.lookup import ScopedRows, rows_by_id
+from backend.db.shared_reads import Reads
 from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.models import (
     JourneyMap,
@@ -42,8 +42,8 @@ class PersonaByIdLoader(RowByKeyLoader[Persona]):
 class JourneyMapByIdLoader(RowByKeyLoader[JourneyMap]):
     """Live (not deleted) maps; ``live`` holds the ids of those this request found."""
 
-    def __init__(self, db: Database, access: Access) -> None:
-        super().__init__(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        super().__init__(reads, access)
         self.live: set[UUID] = set()
 
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, JourneyMap]:
@@ -82,9 +82,9 @@ class StagesByMapLoader(PlainChildrenLoader[Stage]):
     """A map's stages in order; those of a live map prime stage-by-id."""
 
     def __init__(
-        self, db: Database, access: Access, maps: JourneyMapByIdLoader, stages: StageByIdLoader
+        self, reads: Reads, access: Access, maps: JourneyMapByIdLoader, stages: StageByIdLoader
     ) -> None:
-        super().__init__(db, access)
+        super().__init__(reads, access)
         self._maps = maps
         self._stages = stages
 
@@ -107,12 +107,12 @@ class TouchpointsByMapLoader(PlainChildrenLoader[Touchpoint]):
 
     def __init__(
         self,
-        db: Database,
+        reads: Reads,
         access: Access,
         maps: JourneyMapByIdLoader,
         touchpoints: TouchpointByIdLoader,
     ) -> None:
-        super().__init__(db, access)
+        super().__init__(reads, access)
         self._maps = maps
         self._touchpoints = touchpoints
 
@@ -134,8 +134,8 @@ class TouchpointsByMapLoader(PlainChildrenLoader[Touchpoint]):
 class PainPointsByTouchpointLoader(PlainChildrenLoader[PainPoint]):
     """A touchpoint's pain points, oldest first; each primes pain-point-by-id."""
 
-    def __init__(self, db: Database, access: Access, pain_points: PainPointByIdLoader) -> None:
-        super().__init__(db, access)
+    def __init__(self, reads: Reads, access: Access, pain_points: PainPointByIdLoader) -> None:
+        super().__init__(reads, access)
         self._pain_points = pain_points
 
     async def fetch_rows(
@@ -169,19 +169,21 @@ class EmotionsByTouchpointLoader(ChildrenLoader[TouchpointEmotion]):
 
 
 class JourneyLoaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.persona_by_id = PersonaByIdLoader(db, access)
-        self.journey_map_by_id = JourneyMapByIdLoader(db, access)
-        self.stage_by_id = StageByIdLoader(db, access)
-        self.touchpoint_by_id = TouchpointByIdLoader(db, access)
-        self.pain_point_by_id = PainPointByIdLoader(db, access)
-        self.persona_ids_by_map = PersonaIdsByMapLoader(db, access)
-        self.stages_by_map = StagesByMapLoader(db, access, self.journey_map_by_id, self.stage_by_id)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.persona_by_id = PersonaByIdLoader(reads, access)
+        self.journey_map_by_id = JourneyMapByIdLoader(reads, access)
+        self.stage_by_id = StageByIdLoader(reads, access)
+        self.touchpoint_by_id = TouchpointByIdLoader(reads, access)
+        self.pain_point_by_id = PainPointByIdLoader(reads, access)
+        self.persona_ids_by_map = PersonaIdsByMapLoader(reads, access)
+        self.stages_by_map = StagesByMapLoader(
+            reads, access, self.journey_map_by_id, self.stage_by_id
+        )
         self.touchpoints_by_map = TouchpointsByMapLoader(
-            db, access, self.journey_map_by_id, self.touchpoint_by_id
+            reads, access, self.journey_map_by_id, self.touchpoint_by_id
         )
         self.pain_points_by_touchpoint = PainPointsByTouchpointLoader(
-            db, access, self.pain_point_by_id
+            reads, access, self.pain_point_by_id
         )
-        self.opportunities_by_touchpoint = OpportunitiesByTouchpointLoader(db, access)
-        self.emotions_by_touchpoint = EmotionsByTouchpointLoader(db, access)
+        self.opportunities_by_touchpoint = OpportunitiesByTouchpointLoader(reads, access)
+        self.emotions_by_touchpoint = EmotionsByTouchpointLoader(reads, access)

@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.lookup import rows_by_id
+from backend.db.shared_reads import Reads
 from backend.metrics.service import latest_values
 from backend.models import Metric, MetricValue
 from graphql_schema.dataloaders.base import RowByKeyLoader, by_id
@@ -26,6 +26,6 @@ class LatestMetricValueByMetricLoader(RowByKeyLoader[MetricValue]):
 
 
 class MetricLoaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.metric_by_id = MetricByIdLoader(db, access)
-        self.latest_value_by_metric = LatestMetricValueByMetricLoader(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.metric_by_id = MetricByIdLoader(reads, access)
+        self.latest_value_by_metric = LatestMetricValueByMetricLoader(reads, access)

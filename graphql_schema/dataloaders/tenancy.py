@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.engine import Database
 from backend.db.pagination import Page
+from backend.db.shared_reads import Reads
 from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.dataloaders.base import PagesLoader, RowByKeyLoader, by_id
@@ -48,8 +48,8 @@ class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
     """An organization's workspaces the caller reaches; each found primes workspace-by-id
     (both read the same reachable workspaces)."""
 
-    def __init__(self, db: Database, access: Access, workspaces: WorkspaceByIdLoader) -> None:
-        super().__init__(db, access)
+    def __init__(self, reads: Reads, access: Access, workspaces: WorkspaceByIdLoader) -> None:
+        super().__init__(reads, access)
         self._workspaces = workspaces
 
     async def fetch(
@@ -65,9 +65,9 @@ class MembersByWorkspaceLoader(PagesLoader[WorkspaceMembership]):
     """A workspace's memberships; each found primes membership-by-id."""
 
     def __init__(
-        self, db: Database, access: Access, memberships: WorkspaceMembershipByIdLoader
+        self, reads: Reads, access: Access, memberships: WorkspaceMembershipByIdLoader
     ) -> None:
-        super().__init__(db, access)
+        super().__init__(reads, access)
         self._memberships = memberships
 
     async def fetch(
@@ -80,13 +80,13 @@ class MembersByWorkspaceLoader(PagesLoader[WorkspaceMembership]):
 
 
 class TenancyLoaders:
-    def __init__(self, db: Database, access: Access) -> None:
-        self.organization_by_id = OrganizationByIdLoader(db, access)
-        self.workspace_by_id = WorkspaceByIdLoader(db, access)
-        self.user_by_id = UserByIdLoader(db, access)
-        self.membership_by_id = WorkspaceMembershipByIdLoader(db, access)
-        self.api_token_by_id = ApiTokenByIdLoader(db, access)
+    def __init__(self, reads: Reads, access: Access) -> None:
+        self.organization_by_id = OrganizationByIdLoader(reads, access)
+        self.workspace_by_id = WorkspaceByIdLoader(reads, access)
+        self.user_by_id = UserByIdLoader(reads, access)
+        self.membership_by_id = WorkspaceMembershipByIdLoader(reads, access)
+        self.api_token_by_id = ApiTokenByIdLoader(reads, access)
         self.workspaces_by_organization = WorkspacesByOrganizationLoader(
-            db, access, self.workspace_by_id
+            reads, access, self.workspace_by_id
         )
-        self.members_by_workspace = MembersByWorkspaceLoader(db, access, self.membership_by_id)
+        self.members_by_workspace = MembersByWorkspaceLoader(reads, access, self.membership_by_id)

@@ -4,12 +4,9 @@ from the last request: revoking it, or taking a grant away, counts at the next o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy import event
 
 from backend.db.engine import Database
 from backend.vocabulary.journeys import Severity
@@ -24,19 +21,6 @@ CREATE_TOKEN = """mutation { createApiToken(input: {name: "second"}) {
 REVOKE_TOKEN = """mutation R($id: ID!) { revokeApiToken(input: {id: $id}) { errors { code } } }"""
 REMOVE_MEMBER = """mutation M($ws: ID!, $user: ID!) {
   removeWorkspaceMember(input: {workspaceId: $ws, userId: $user}) { errors { code } } }"""
-
-
-@pytest.fixture
-def transactions(database: Database) -> Iterator[list[int]]:
-    """How many transactions the app's engine began while the test ran."""
-    begun = [0]
-
-    def count(*_: Any) -> None:
-        begun[0] += 1
-
-    event.listen(database.engine.sync_engine, "begin", count)
-    yield begun
-    event.remove(database.engine.sync_engine, "begin", count)
 
 
 async def _ask(client: httpx.AsyncClient, token: str, query: str, **variables: Any) -> Any:
