@@ -143,22 +143,26 @@ def _create_engine(
     return engine
 
 
-# 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# An integer of 19 digits or more may lie beyond 64 bits, which orjson reads as a float.
+# Only an integer's digits count: not a fraction's (a score's 0.0016666666666666668 has
+# 19 in a row) nor an exponent's, which orjson reads as the standard library does.
+_LONG_INTEGER = r"(?<![\d.eE])(?<![eE][+-])\d{19,}(?![\d.eE])"
+_LONG_INTEGER_TEXT = re.compile(_LONG_INTEGER)
+_LONG_INTEGER_BYTES = re.compile(_LONG_INTEGER.encode())
 
 
 def read_json(text: str | bytes) -> Any:
     """A json/jsonb value as read from Postgres: orjson, about eight times the standard
     library's speed (a map read decodes every touchpoint's score components). A document
-    with a long run of digits, or one orjson refuses (1e400), is read by the standard
-    library, which keeps big integers exact."""
-    raw = text.encode() if isinstance(text, str) else text
-    if not _LONG_NUMBER.search(raw):
+    with a long integer, or one orjson refuses (1e400), is read by the standard library,
+    which keeps big integers exact."""
+    pattern = _LONG_INTEGER_TEXT if isinstance(text, str) else _LONG_INTEGER_BYTES
+    if not pattern.search(text):  # type: ignore[arg-type]
         try:
-            return orjson.loads(raw)
+            return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(raw)
+    return json.loads(text)
 
 
 # A pooled connection idle this long is pinged before use. A busy pool skips the
