@@ -426,8 +426,15 @@ async def stage_touchpoints(
     loaders: Loaders, stages: list[StageType]
 ) -> list[list[TouchpointType]]:
     found = await loaders.journeys.touchpoints_by_map.load_many([s.journey_map_id for s in stages])
+    # A map's touchpoints come as one list for all its stages: split it once per map.
+    by_stage: dict[int, dict[str, list[TouchpointType]]] = {}
+    for rows in found:
+        if id(rows) not in by_stage:
+            split = by_stage[id(rows)] = {}
+            for row in rows:
+                split.setdefault(str(row.stage_id), []).append(TouchpointType.from_model(row))
     return [
-        [TouchpointType.from_model(t) for t in rows if str(t.stage_id) == stage.id]
+        list(by_stage[id(rows)].get(stage.id, ()))
         for stage, rows in zip(stages, found, strict=True)
     ]
 
