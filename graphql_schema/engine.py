@@ -2,25 +2,25 @@
 
 graphql-core completes every value on its own: a resolve info, the resolver through
 strawberry's wrappers and extensions, an awaitable per async field, a completion per
-list item and per leaf. A whole map read is some 1,900 fields that way. For a field
-whose resolver is a known *relation* (``graphql_schema.relations``) and whose whole
+list item and per leaf. A whole map read is some 1,900 fields that way. For any field's
+value (a root field's map, a connection's edges, a relation's list) whose whole
 selection below is made of
 
 * ``__typename``,
 * plain fields (no resolver: an attribute of the strawberry object), leaf or object,
 * a relay Node's ``id`` (the type keeps strawberry's ``resolve_id``/``resolve_typename``),
-* fields whose resolver is a relation again,
+* fields whose resolver is a known *relation* (``graphql_schema.relations``),
 
 with no arguments, no directive other than ``@include``/``@skip`` (graphql-core's own
 field collection applies those, and aliases, fragments and merging), no ``@defer``/
 ``@stream``, and no permission classes or field extensions, the executor below loads
 each level once for all its objects through the relations (the same loaders, so the
-same tenant-scoped sessions and row-level security), and builds the response dicts
+same tenant-scoped reads and row-level security), and builds the response dicts
 directly, leaves coerced by the schema's own scalars and enums. graphql-core receives
-the finished value from ``execute_field`` and completes nothing below it.
+the finished value from ``complete_value`` and completes nothing below it.
 
-Anything else in the selection makes the field run the ordinary way, as does any error
-while planning or building: the field is then executed again by graphql-core (the
+Anything else in the selection leaves the value to graphql-core, as does any error
+while planning or building: the same value is then completed the ordinary way (the
 relations only read through the request's DataLoaders, whose cache answers the second
 time), so error messages, paths and null propagation are graphql-core's own.
 """
@@ -141,28 +141,6 @@ class PlannedExecutor(OrderedErrors):
         # Plans by (kind, selection): each selection is planned once a request.
         self._plans: dict[tuple[str, int], tuple[Any, FieldDetailsList]] = {}
 
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        name = field_details_list[0].node.name.value
-        relation = RELATIONS.get((parent_type.name, name))
-        if relation is not None and source is not None:
-            plan = self._entry_plan(parent_type, field_details_list)
-            if plan is not None:
-                COUNTS["planned"] += 1
-                return self._run(
-                    plan, parent_type, source, field_details_list, path, position_context
-                )
-            COUNTS["unplanned"] += 1
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
-
     def complete_value(
         self,
         return_type: GraphQLOutputType,
@@ -263,17 +241,6 @@ class PlannedExecutor(OrderedErrors):
             self._plans[key] = (plan, details)  # kept alive, so its id is not reused
         return self._plans[key][0]
 
-    def _entry_plan(
-        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> tuple[FieldPlan, GraphQLOutputType] | None:
-        name = field_details_list[0].node.name.value
-        entry: tuple[FieldPlan, GraphQLOutputType] | None = self._once(
-            "entry",
-            field_details_list,
-            lambda: self._field_plan(parent_type, name, field_details_list),
-        )
-        return entry
-
     def _field_plan(
         self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList
     ) -> tuple[FieldPlan, GraphQLOutputType]:
@@ -361,34 +328,6 @@ class PlannedExecutor(OrderedErrors):
         return build
 
     # Running: one batch per relation and level, then one pass building the dicts.
-
-    async def _run(
-        self,
-        entry: tuple[FieldPlan, GraphQLOutputType],
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        plan, type_ = entry
-        try:
-            loaders = self.context_value.loaders
-            assert plan.relation is not None
-            (value,) = await plan.relation(loaders, [source])
-            if plan.child is not None:
-                objects: list[Any] = []
-                _walk(type_, value, objects)
-                await self._load_level(loaders, plan.child, objects)
-            return plan.complete(value)
-        except Exception:  # graphql-core runs it again, and reports it its own way
-            COUNTS["fell back"] += 1
-        completed = super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
-        if self.is_awaitable(completed):
-            return await completed
-        return completed
 
     async def _load_level(self, loaders: Any, plan: ObjectPlan, objects: list[Any]) -> None:
         """Fetch every relation of ``plan`` for all ``objects``, then the levels below."""
