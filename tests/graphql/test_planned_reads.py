@@ -23,7 +23,12 @@ from bench.planned_variations import VARIATIONS
 from graphql_schema import engine
 from graphql_schema.journeys import types as journey_types
 from tests.fixtures.graphql import global_id
-from tests.fixtures.planned import answer, ordinary_and_planned, without_request_ids
+from tests.fixtures.planned import (
+    answer,
+    ordinary_and_planned,
+    python_plans_only,
+    without_request_ids,
+)
 from tests.fixtures.tenants import Tenant
 from tests.health.worlds import add_feedback, build_world
 
@@ -113,6 +118,7 @@ async def test_a_failure_inside_a_plan_is_reported_as_graphql_core_reports_it(
         return made
 
     monkeypatch.setattr(journey_types.PainPointType, "from_model", failing)
+    python_plans_only(monkeypatch)
     query, _ = VARIATIONS["map read"]
     fell_back = engine.COUNTS["fell back"]
     ordinary = await answer(both[False], query, {"id": map_gid}, tenant_a.token)
@@ -122,12 +128,14 @@ async def test_a_failure_inside_a_plan_is_reported_as_graphql_core_reports_it(
     assert engine.COUNTS["fell back"] > fell_back
 
 
-async def test_the_plan_sends_the_same_statements(
+async def test_the_python_plan_sends_the_same_statements(
     both: dict[bool, httpx.AsyncClient],
     database: Database,
     tenant_a: Tenant,
     sql_statements: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    python_plans_only(monkeypatch)
     map_gid = await _world(both, database, tenant_a)
     query, _ = VARIATIONS["map read"]
     for client in both.values():  # the token's last use stamped, its owner known to both

@@ -1,0 +1,183 @@
+"""Planned subtrees that Postgres writes as JSON (graphql_schema/json_plans.py): the same
+bytes as Python's values would give, one statement whatever the map's size, and every
+table read filtered to the caller's workspaces. The differential test holds generated
+documents to the ordinary engine; these pin what it cannot see."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, Double, bindparam, text
+
+from backend.db.base import Base
+from backend.db.engine import Database
+from backend.db.scoping import NO_TENANT
+from backend.settings import Settings
+from backend.vocabulary.journeys import Severity
+from graphql_schema import engine, json_plans
+from graphql_schema.schema import build_schema
+from tests.fixtures.databases import is_postgres_run
+from tests.fixtures.graphql import global_id
+from tests.fixtures.planned import answer, ordinary_and_planned
+from tests.fixtures.tenants import Tenant
+from tests.health.worlds import add_pain, build_world
+
+MAP = """query M($id: ID!) { journeyMap(id: $id) { id title version updatedAt
+  stages { id name position health { score trend confidence }
+    touchpoints { id name position emotion momentOfTruth
+      painPoints { id title severity status createdAt }
+      health { state score low high sampleSize confidence previousScore trend } } } } }"""
+
+
+def test_a_non_null_field_is_written_only_from_columns_that_cannot_be_null() -> None:
+    """Postgres' JSON is not checked against the schema as Python's values are: a field
+    the schema promises is never null must come from NOT NULL columns alone."""
+    schema = build_schema(Settings())._schema
+    tables = Base.metadata.tables
+    for type_name, table in json_plans.TABLES.items():
+        graphql_type = schema.type_map[type_name]
+        for name, expression in table.leaves.items():
+            written = expression("t")
+            columns = set(re.findall(r"\bt\.(\w+)", written))
+            assert columns, (type_name, name)
+            field = graphql_type.fields[name]  # type: ignore[attr-defined]
+            if field.type.__class__.__name__ == "GraphQLNonNull":
+                nullable = [c for c in columns if tables[table.name].c[c].nullable]
+                assert not nullable, (type_name, name, nullable)
+
+
+def test_every_table_read_is_filtered_to_the_callers_workspaces() -> None:
+    plan = _plan_of_every_relation()
+    scoped = json_plans.statement(plan, scoped=True)
+    tables = re.findall(r"FROM (\w+) (t\d+)", scoped)
+    assert len(tables) == 5, tables  # the map, its stages, touchpoints, pain points, health
+    for _table, alias in tables:
+        assert f"{alias}.workspace_id = ANY($2::uuid[])" in scoped, alias
+    assert "$2" not in json_plans.statement(plan, scoped=False)
+
+
+def _plan_of_every_relation() -> Any:
+    class Field:
+        def __init__(self, name: str, child: Any = None) -> None:
+            self.key = self.name = name
+            self.child = child
+            self.constant = None
+
+    class Object:
+        def __init__(self, type_name: str, *fields: Field) -> None:
+            self.type_name = type_name
+            self.fields = list(fields)
+
+    health = Object("HealthScore", Field("score"))
+    pains = Object("PainPoint", Field("title"))
+    touchpoint = Object("Touchpoint", Field("name"), Field("painPoints", pains))
+    stage = Object("Stage", Field("name"), Field("touchpoints", touchpoint))
+    return Object("JourneyMap", Field("title"), Field("stages", stage), Field("health", health))
+
+
+postgres_only = pytest.mark.skipif(not is_postgres_run(), reason="Postgres writes the JSON")
+
+
+async def _selected(database: Database, sql: str, value: Any, type_: Any) -> str:
+    """``sql`` (reading ``x.v``) over one value, as Postgres writes it, on the app's role."""
+    statement = text(f"select ({sql})::text from (select :v as v) as x")
+    statement = statement.bindparams(bindparam("v", type_=type_))
+    async with database.connection(NO_TENANT) as connection:
+        return str((await connection.execute(statement, {"v": value})).scalar())
+
+
+@postgres_only
+@hypothesis_settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15)
+    | st.sampled_from([0.0, 100.0, 1e-05, 0.0001, 33.43097246449297, 99.99999999999999])
+)
+async def test_a_float_is_written_as_python_writes_it(database: Database, value: float) -> None:
+    if value == 0:
+        value = 0.0  # -0.0 is no score's value; Python writes it "-0.0"
+    written = await _selected(database, json_plans._float_of("x.v"), value, Double())
+    assert written == json.dumps(value)
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 6, 22, 29, 0, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+async def test_a_date_time_is_written_as_isoformat_writes_it(
+    database: Database, moment: datetime
+) -> None:
+    written = await _selected(
+        database, json_plans._datetime("v")("x"), moment, DateTime(timezone=True)
+    )
+    assert json.loads(written) == moment.isoformat()
+
+
+@postgres_only
+async def test_a_map_read_is_one_statement_whatever_its_size(
+    settings: Settings,
+    database: Database,
+    tenant_a: Tenant,
+    sql_statements: list[str],
+) -> None:
+    small = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+    large = await build_world(
+        database, tenant_a.workspace_ids[0], stages=4, touchpoints_per_stage=5
+    )
+    for world in (small, large):
+        await add_pain(database, world, world.touchpoint_ids[-1], Severity.HIGH, title="Queue")
+    counts = []
+    async with ordinary_and_planned(settings, database) as clients:
+        for world in (small, large):
+            variables = {"id": global_id("JourneyMap", world.map_id)}
+            ordinary = await answer(clients[False], MAP, variables, tenant_a.token)
+            await answer(clients[True], MAP, variables, tenant_a.token)  # the token known
+            sql_statements.clear()
+            written = engine.COUNTS["written by postgres"]
+            planned = await answer(clients[True], MAP, variables, tenant_a.token)
+            assert engine.COUNTS["written by postgres"] == written + 1
+            assert planned == ordinary
+            assert "Queue" in planned
+            counts.append(len(sql_statements))
+    # The token with its grants; then the map, then its whole subtree as JSON.
+    assert counts[0] == counts[1], counts
+
+
+@postgres_only
+async def test_another_tenants_map_is_not_written(
+    settings: Settings, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0], stages=2)
+    await add_pain(database, world, world.touchpoint_ids[0], Severity.HIGH, title="Secret pain")
+    variables = {"id": global_id("JourneyMap", world.map_id)}
+    async with ordinary_and_planned(settings, database) as clients:
+        own = await answer(clients[True], MAP, variables, tenant_a.token)
+        assert "Secret pain" in own
+        for _ in range(2):
+            other = await answer(clients[True], MAP, variables, tenant_b.token)
+            assert json.loads(other) == {"data": {"journeyMap": None}}, other
+
+
+@pytest.mark.skipif(is_postgres_run(), reason="the SQLite half of the rule")
+async def test_sqlite_keeps_the_python_plan(
+    client: httpx.AsyncClient, database: Database, tenant_a: Tenant
+) -> None:
+    """On SQLite, Python builds the subtree; nothing is written as JSON."""
+    world = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+    written = engine.COUNTS["written by postgres"]
+    variables = {"id": global_id("JourneyMap", world.map_id)}
+    answered = await answer(client, MAP, variables, tenant_a.token)
+    assert json.loads(answered)["data"]["journeyMap"]["stages"]
+    assert engine.COUNTS["written by postgres"] == written
