@@ -32,7 +32,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 import orjson
 from graphql import (
@@ -143,7 +142,9 @@ class PlannedExecutor(OrderedErrors):
         # Rows fetched for planned subtrees: per relation plan, per parent object's id.
         self._fetched: dict[int, dict[int, Any]] = {}
         # Plans by (kind, selection): each selection is planned once a request.
-        self._plans: dict[tuple[str, int], tuple[Any, FieldDetailsList]] = {}
+        self._plans: dict[tuple[str, int], tuple[Any, object]] = {}
+        # Values Postgres wrote, per object plan, per object's id.
+        self._json: dict[int, dict[int, Any]] = {}
 
     def complete_value(
         self,
@@ -186,7 +187,7 @@ class PlannedExecutor(OrderedErrors):
 
         def make() -> tuple[ObjectPlan, Callable[[Any], Any]]:
             plan = self._object_plan(type_, field_details_list)
-            return plan, _wrap(return_type, self._builder(plan))
+            return plan, _wrap(return_type, self._written_or_built(plan))
 
         planned: tuple[ObjectPlan, Callable[[Any], Any]] | None = self._once(
             "value", field_details_list, make
@@ -217,11 +218,7 @@ class PlannedExecutor(OrderedErrors):
             try:
                 objects: list[Any] = []
                 _walk(return_type, result, objects)
-                written = await self._written(plan, field_details_list, objects)
-                if written is not None:
-                    COUNTS["written by postgres"] += 1
-                    return _wrap(return_type, written)(result)
-                await self._load_level(self.context_value.loaders, plan, objects)
+                await self._load_or_write(self.context_value.loaders, plan, objects)
                 return complete(result)
             except Exception:
                 COUNTS["fell back"] += 1
@@ -234,40 +231,43 @@ class PlannedExecutor(OrderedErrors):
 
         return loaded_then_built()
 
-    async def _written(
-        self, plan: ObjectPlan, details: FieldDetailsList, objects: list[Any]
-    ) -> Callable[[Any], Any] | None:
-        """Each object's value as Postgres writes it (``graphql_schema.json_plans``), or
-        None where the plan is Python's to build."""
+    async def _write(self, plan: ObjectPlan, objects: list[Any]) -> bool:
+        """Have Postgres write each object's value (``graphql_schema.json_plans``), for the
+        builder to take; False where the plan is Python's to build."""
+        written = self._json.setdefault(id(plan), {})
+        for o in objects:  # an id an earlier, freed object had must not find its value
+            written.pop(id(o), None)
         context = self.context_value
-        if not objects or context.db.dialect != "postgresql":
-            return None
+        if not objects or not plan.loads or context.db.dialect != "postgresql":
+            return False
         binding = context.access.binding()
         scoped = binding.app_scoping
         sql: str | None = self._once(
-            "json", details, lambda: json_plans.statement(plan, scoped=scoped)
+            "json", plan, lambda: json_plans.statement(plan, scoped=scoped)
         )
         if sql is None:
-            return None
+            return False
         async with context.reads.connection(binding) as connection:
             texts = await json_plans.written(
                 connection,
                 sql,
-                [UUID(o.id) for o in objects],
+                [json_plans.ROOTS[plan.type_name](o) for o in objects],
                 binding.workspace_ids if scoped else None,
             )
         if any(text is None for text in texts):
             # An object gone or out of reach since it was read: Python's plan says how.
-            return None
+            return False
         # Read back (some 0.2 ms for a map) rather than passed on as written: Postgres
         # spaces its JSON out, and the response is then encoded like any other value.
-        values = {id(o): orjson.loads(text or "") for o, text in zip(objects, texts, strict=True)}
-        return lambda obj: values[id(obj)]
+        written.update({id(o): orjson.loads(t or "") for o, t in zip(objects, texts, strict=True)})
+        COUNTS["written by postgres"] += 1
+        return True
 
     # Planning: from graphql-core's own collected fields, once per selection and request.
 
-    def _once(self, kind: str, details: FieldDetailsList, make: Callable[[], Any]) -> Any:
-        """``make()``'s plan for this selection, made once a request; None if unplannable."""
+    def _once(self, kind: str, details: object, make: Callable[[], Any]) -> Any:
+        """``make()``'s plan for this selection (or plan), made once a request; None if
+        unplannable."""
         key = (kind, id(details))
         if key not in self._plans:
             try:
@@ -308,7 +308,7 @@ class PlannedExecutor(OrderedErrors):
             inner = _leaf(named)
         elif is_object_type(named):
             child = self._object_plan(named, details)
-            inner = self._builder(child)
+            inner = self._written_or_built(child)
         else:  # interfaces and unions: their runtime type is graphql-core's to find
             raise _NotPlanned
         plan = FieldPlan(key, name, complete=_wrap(type_, inner), child=child)
@@ -347,6 +347,17 @@ class PlannedExecutor(OrderedErrors):
             and origin.resolve_typename.__func__ is relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
         )
 
+    def _written_or_built(self, plan: ObjectPlan) -> Callable[[Any], Any]:
+        """An object's value: as Postgres wrote it for this plan, or built from rows."""
+        build = self._builder(plan)
+        written = self._json.setdefault(id(plan), {})
+
+        def complete(obj: Any) -> Any:
+            value = written.get(id(obj))
+            return build(obj) if value is None else value
+
+        return complete
+
     def _builder(self, plan: ObjectPlan) -> Callable[[Any], dict[str, Any]]:
         def build(obj: Any) -> dict[str, Any]:
             fetched = self._fetched
@@ -368,6 +379,11 @@ class PlannedExecutor(OrderedErrors):
 
     # Running: one batch per relation and level, then one pass building the dicts.
 
+    async def _load_or_write(self, loaders: Any, plan: ObjectPlan, objects: list[Any]) -> None:
+        """Postgres writes the objects' values if it can, else their rows are loaded."""
+        if not await self._write(plan, objects):
+            await self._load_level(loaders, plan, objects)
+
     async def _load_level(self, loaders: Any, plan: ObjectPlan, objects: list[Any]) -> None:
         """Fetch every relation of ``plan`` for all ``objects``, then the levels below."""
         if not objects:
@@ -386,12 +402,12 @@ class PlannedExecutor(OrderedErrors):
                 children: list[Any] = []
                 for v in found:
                     _walk(f.type_, v, children)  # type: ignore[attr-defined]
-                below.append(self._load_level(loaders, f.child, children))
+                below.append(self._load_or_write(loaders, f.child, children))
         for f in plan.fields:
             if f.attribute is not None and f.child is not None:
                 children = []
                 for o in objects:
                     _walk(f.type_, getattr(o, f.attribute), children)  # type: ignore[attr-defined]
-                below.append(self._load_level(loaders, f.child, children))
+                below.append(self._load_or_write(loaders, f.child, children))
         if below:
             await asyncio.gather(*below)

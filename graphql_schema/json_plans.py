@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.relay import GlobalID
 
 Expression = Callable[[str], str]  # a table alias -> SQL of a json value
 
@@ -103,6 +104,20 @@ class Table:
     name: str
     leaves: dict[str, Expression]
     relations: dict[str, Relation] = field(default_factory=dict)
+
+
+def _on_live_map(child: str) -> str:
+    # MapRepository._on_live_map: a deleted map takes its stages and touchpoints along.
+    return (
+        f"EXISTS (SELECT 1 FROM journey_maps {child}m WHERE {child}m.workspace_id ="  # noqa: S608
+        f" {child}.workspace_id AND {child}m.id = {child}.journey_map_id"
+        f" AND {child}m.deleted_at IS NULL)"
+    )
+
+
+def _sentiment(alias: str) -> str:
+    # FeedbackType.from_model: a sentiment counts only once scored.
+    return _float_of(f"CASE WHEN {alias}.sentiment_status = 'SCORED' THEN {alias}.sentiment END")
 
 
 def _health() -> Relation:
@@ -189,6 +204,47 @@ TABLES: dict[str, Table] = {
             "createdAt": _datetime("created_at"),
         },
     ),
+    "Feedback": Table(
+        "feedback",
+        {
+            "id": _node_id("Feedback"),
+            "source": _plain("source"),
+            "externalId": _plain("external_id"),
+            "channel": _plain("channel"),
+            "measure": _plain("measure"),
+            "measureValue": _plain("measure_value"),
+            "text": _plain("text"),
+            "sentiment": _sentiment,
+            "sentimentStatus": _plain("sentiment_status"),
+            "language": _plain("language"),
+            "customerRef": _plain("customer_ref"),
+            "eventName": _plain("event_name"),
+            "url": _plain("url"),
+            "surveyId": _plain("survey_id"),
+            "occurredAt": _datetime("occurred_at"),
+            "receivedAt": _datetime("received_at"),
+            "placement": _plain("placement"),
+        },
+        {
+            # Loaded.linked_each through the by-id loaders: None when unset, gone, or a
+            # stage or touchpoint of a deleted map.
+            "touchpoint": Relation(
+                "Touchpoint",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.touchpoint_id AND {_on_live_map(c)}",
+            ),
+            "stage": Relation(
+                "Stage",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.stage_id AND {_on_live_map(c)}",
+            ),
+            "journeyMap": Relation(
+                "JourneyMap",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.journey_map_id AND {c}.deleted_at IS NULL",
+            ),
+        },
+    ),
     "HealthScore": Table(
         "health_scores",
         {
@@ -207,8 +263,23 @@ TABLES: dict[str, Table] = {
         },
     ),
 }
-# Types whose strawberry objects carry their row's id as ``id`` (a uuid's text).
-ROOTS = frozenset({"JourneyMap", "Stage", "Touchpoint"})
+
+
+def _uuid(obj: Any) -> UUID:
+    return UUID(obj.id)
+
+
+def _global_id(obj: Any) -> UUID:
+    return UUID(GlobalID.from_id(obj.id).node_id)
+
+
+# Types whose strawberry objects name their row: how to read its id from one.
+ROOTS: dict[str, Callable[[Any], UUID]] = {
+    "JourneyMap": _uuid,
+    "Stage": _uuid,
+    "Touchpoint": _uuid,
+    "Feedback": _global_id,
+}
 MAX_FIELDS = 50  # json_build_object takes at most 100 arguments
 
 

@@ -15,20 +15,22 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, Double, bindparam, text
+from sqlalchemy import DateTime, Double, bindparam, text, update
 
 from backend.db.base import Base
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT
+from backend.db.types import utcnow
+from backend.models import JourneyMap
 from backend.settings import Settings
 from backend.vocabulary.journeys import Severity
 from graphql_schema import engine, json_plans
 from graphql_schema.schema import build_schema
 from tests.fixtures.databases import is_postgres_run
 from tests.fixtures.graphql import global_id
-from tests.fixtures.planned import answer, ordinary_and_planned
+from tests.fixtures.planned import answer, ordinary_and_planned, without_request_ids
 from tests.fixtures.tenants import Tenant
-from tests.health.worlds import add_pain, build_world
+from tests.health.worlds import add_feedback, add_pain, build_world
 
 MAP = """query M($id: ID!) { journeyMap(id: $id) { id title version updatedAt
   stages { id name position health { score trend confidence }
@@ -181,3 +183,40 @@ async def test_sqlite_keeps_the_python_plan(
     answered = await answer(client, MAP, variables, tenant_a.token)
     assert json.loads(answered)["data"]["journeyMap"]["stages"]
     assert engine.COUNTS["written by postgres"] == written
+
+
+FEEDBACK = """query F($id: ID!) { workspace(id: $id) { feedback(first: 50) { edges { node {
+  id source measure measureValue text sentiment sentimentStatus occurredAt receivedAt
+  placement customerRef
+  touchpoint { id name health { score } } stage { name } journeyMap { id title } } } } } }"""
+
+
+@postgres_only
+async def test_a_feedback_list_is_written_as_the_ordinary_engine_answers_it(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    """Links as the by-id loaders follow them: none when unset, and none to a stage or
+    touchpoint of a deleted map (nor to the map); sentiment only once scored."""
+    kept = await build_world(database, tenant_a.workspace_ids[0], stages=2)
+    gone = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+    now = datetime.now(UTC)
+    await add_feedback(database, kept, kept.touchpoint_ids[1], sentiment=-0.5, occurred_at=now)
+    await add_feedback(database, kept, kept.touchpoint_ids[0], text="unscored", occurred_at=now)
+    await add_feedback(database, kept, None, stage_id=kept.stage_ids[1], occurred_at=now)
+    await add_feedback(database, kept, None, value=None, measure=None, occurred_at=now)
+    await add_feedback(database, gone, gone.touchpoint_ids[0], sentiment=0.25, occurred_at=now)
+    async with database.transaction(gone.binding(), write=True) as session:
+        deleted = update(JourneyMap).where(JourneyMap.id == gone.map_id)
+        await session.execute(deleted.values(deleted_at=utcnow()))
+    variables = {"id": tenant_a.ws_gid(0)}
+    async with ordinary_and_planned(settings, database) as clients:
+        ordinary = await answer(clients[False], FEEDBACK, variables, tenant_a.token)
+        written = engine.COUNTS["written by postgres"]
+        planned = await answer(clients[True], FEEDBACK, variables, tenant_a.token)
+    assert engine.COUNTS["written by postgres"] > written
+    assert without_request_ids(planned) == without_request_ids(ordinary)
+    nodes = [e["node"] for e in json.loads(ordinary)["data"]["workspace"]["feedback"]["edges"]]
+    assert len(nodes) == 5
+    assert sum(n["touchpoint"] is None for n in nodes) == 3  # unset twice, a deleted map's
+    assert sum(n["journeyMap"] is None for n in nodes) == 1  # the deleted map
+    assert sorted(str(n["sentiment"]) for n in nodes) == ["-0.5", "0.25", "None", "None", "None"]
