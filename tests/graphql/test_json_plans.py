@@ -24,12 +24,13 @@ from backend.db.types import utcnow
 from backend.models import JourneyMap
 from backend.settings import Settings
 from backend.vocabulary.journeys import Severity
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import engine, json_plans
 from graphql_schema.schema import build_schema
 from tests.fixtures.databases import is_postgres_run
 from tests.fixtures.graphql import global_id
 from tests.fixtures.planned import answer, ordinary_and_planned, without_request_ids
-from tests.fixtures.tenants import Tenant
+from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import add_feedback, add_pain, build_world
 
 MAP = """query M($id: ID!) { journeyMap(id: $id) { id title version updatedAt
@@ -158,18 +159,29 @@ async def test_a_map_read_is_one_statement_whatever_its_size(
 
 
 @postgres_only
-async def test_another_tenants_map_is_not_written(
+async def test_another_organizations_admin_and_a_guest_are_written_nothing(
     settings: Settings, database: Database, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
-    world = await build_world(database, tenant_a.workspace_ids[0], stages=2)
+    world = await build_world(database, tenant_a.workspace_ids[1], stages=2)
     await add_pain(database, world, world.touchpoint_ids[0], Severity.HIGH, title="Secret pain")
-    variables = {"id": global_id("JourneyMap", world.map_id)}
+    now = datetime.now(UTC)
+    await add_feedback(database, world, world.touchpoint_ids[0], text="Secret", occurred_at=now)
+    _, guest = await add_guest(
+        database, tenant_a.workspace_ids[0], "guest@alpha.example", WorkspaceRole.EDITOR
+    )
+    map_variables = {"id": global_id("JourneyMap", world.map_id)}
+    list_variables = {"id": tenant_a.ws_gid(1)}
     async with ordinary_and_planned(settings, database) as clients:
-        own = await answer(clients[True], MAP, variables, tenant_a.token)
-        assert "Secret pain" in own
-        for _ in range(2):
-            other = await answer(clients[True], MAP, variables, tenant_b.token)
-            assert json.loads(other) == {"data": {"journeyMap": None}}, other
+        written = engine.COUNTS["written by postgres"]
+        own = await answer(clients[True], MAP, map_variables, tenant_a.token)
+        assert "Secret pain" in own  # the owner reads it: the probe can see
+        assert engine.COUNTS["written by postgres"] > written
+        for token in (tenant_b.token, guest):
+            for _ in range(2):  # an unknown token, then a known one
+                other = await answer(clients[True], MAP, map_variables, token)
+                assert json.loads(other) == {"data": {"journeyMap": None}}, other
+                listed = await answer(clients[True], FEEDBACK, list_variables, token)
+                assert "Secret" not in listed, listed
 
 
 @pytest.mark.skipif(is_postgres_run(), reason="the SQLite half of the rule")
