@@ -29,6 +29,7 @@ class Feedback(WorkspaceScoped, Base):
         Index("ix_feedback_workspace_id_received_at", "workspace_id", "received_at"),
         # The queue of feedback waiting for an editor to place it.
         Index("ix_feedback_workspace_id_placement", "workspace_id", "placement"),
+        Index("ix_feedback_id", "id"),  # by id with many workspaces bound (0027)
         CheckConstraint("sentiment BETWEEN -1 AND 1", name="feedback_sentiment_range"),
     )
 
