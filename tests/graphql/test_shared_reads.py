@@ -22,7 +22,7 @@ from backend.models import JourneyMap
 from backend.settings import Settings
 from backend.vocabulary.journeys import Severity
 from graphql_schema.dataloaders import Loaders
-from tests.fixtures.graphql import global_id
+from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.planned import ordinary_and_planned
 from tests.fixtures.tenants import Tenant
 from tests.health.worlds import add_pain, build_world
@@ -37,12 +37,7 @@ TWO_RENAMES = """mutation R($a: ID!, $b: ID!) {
 
 
 async def _ask(client: httpx.AsyncClient, token: str, query: str, **variables: Any) -> Any:
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    return response.json()
+    return await GraphQLClient(client)(query, variables, token=token, expect_errors=True)
 
 
 async def _access(database: Database, tenant: Tenant) -> Access:
