@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
-
 from bench import load, run, seed, servers
 
 HERE = Path(__file__).resolve().parent.parent
@@ -101,13 +99,7 @@ async def _settle_outbox(world: seed.World, label: str) -> None:
     """A world starts with nothing pending; the seeding pass of the reworked model leaves
     an alert event for each subject first seen below its threshold (some 71,000 at
     medium), which the workers would otherwise relay through every timed pass."""
-    connection = await asyncpg.connect(run._dsn(world))
-    try:
-        done = await connection.execute(
-            "UPDATE outbox_events SET processed_at = now() WHERE processed_at IS NULL"
-        )
-    finally:
-        await connection.close()
+    done = await run.settle_outbox(world)
     _say(f"{label}: outbox events left by seeding marked processed ({done})")
 
 
