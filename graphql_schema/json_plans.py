@@ -15,9 +15,10 @@ What keeps it exact:
   model's own formulas. ``tests/graphql/test_planned_differential.py`` holds every
   generated document to the ordinary engine's bytes on Postgres.
 - Each relation reads the rows its loader reads, in the loader's order.
-- Tenant scoping stays: every table read is filtered by the caller's workspaces (as
-  ``ScopedRows`` filters), on the request's shared read transaction, where row-level
-  security filters it again.
+- Tenant scoping stays: the objects a statement starts from are filtered by the
+  caller's workspaces (as ``ScopedRows`` filters), and every row reached from one by the
+  workspace of the row it is reached from, so by the caller's too; all of it on the
+  request's shared read transaction, where row-level security filters it again.
 
 Anything not declared here (a field, a type, more than 50 fields of one object) keeps the
 Python plan, as does SQLite.
@@ -337,7 +338,12 @@ class _Writer:
             raise NotWritable(child.type_name)
         alias = next(self.aliases)
         table = TABLES[relation.child].name
-        where = relation.condition(parent, alias) + self.scope(alias)
+        # What a relation reaches lies in its parent's workspace, which is the caller's:
+        # one value, so the workspace-first keys take a single probe, where the list of
+        # the caller's workspaces (200 at large) took one per workspace.
+        where = f"{alias}.workspace_id = {parent}.workspace_id AND " + relation.condition(
+            parent, alias
+        )
         built = self.object(child, alias)
         # Tables, columns and aliases are this module's; response keys are GraphQL names,
         # quoted by _literal besides.

@@ -58,12 +58,17 @@ def test_a_non_null_field_is_written_only_from_columns_that_cannot_be_null() -> 
 
 
 def test_every_table_read_is_filtered_to_the_callers_workspaces() -> None:
+    """The map by the caller's workspaces; each row reached from it by the workspace of
+    the row it is reached from: by the caller's workspaces, transitively."""
     plan = _plan_of_every_relation()
     scoped = json_plans.statement(plan, scoped=True)
-    tables = re.findall(r"FROM (\w+) (t\d+)", scoped)
+    tables = re.findall(r"FROM (\w+) (t\d+)\b", scoped)
     assert len(tables) == 5, tables  # the map, its stages, touchpoints, pain points, health
+    assert "t0.workspace_id = ANY($2::uuid[])" in scoped
+    parents = {"t1": "t0", "t2": "t1", "t3": "t2", "t4": "t0"}  # stages, tps, pains, health
     for _table, alias in tables:
-        assert f"{alias}.workspace_id = ANY($2::uuid[])" in scoped, alias
+        if alias != "t0":
+            assert f"{alias}.workspace_id = {parents[alias]}.workspace_id AND" in scoped, alias
     assert "$2" not in json_plans.statement(plan, scoped=False)
 
 
