@@ -235,8 +235,9 @@ class PlannedExecutor(OrderedErrors):
         """Have Postgres write each object's value (``graphql_schema.json_plans``), for the
         builder to take; False where the plan is Python's to build."""
         written = self._json.setdefault(id(plan), {})
-        for o in objects:  # an id an earlier, freed object had must not find its value
-            written.pop(id(o), None)
+        if written:  # empty on SQLite and for plans Postgres cannot write: nothing to drop
+            for o in objects:  # an id an earlier, freed object had must not find its value
+                written.pop(id(o), None)
         context = self.context_value
         if not objects or not plan.loads or context.db.dialect != "postgresql":
             return False
