@@ -233,7 +233,9 @@ async def main(world: World) -> None:
     if profiler:
         out = Path(os.environ.get("PROFILE_OUT", "bench/.out/map_read.prof"))
         profiler.dump_stats(out)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
+            int(os.environ.get("PROFILE_N", "20"))
+        )
     for harness in harnesses.values():
         await harness.db.dispose()
 

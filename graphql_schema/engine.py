@@ -45,6 +45,7 @@ from graphql import (
     is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry import relay
 from strawberry.relay.types import GlobalID
@@ -74,6 +75,7 @@ class FieldPlan:
     constant: Any = None  # __typename
     node_type: str | None = None  # a Node's id: GlobalID(node_type, attribute's value)
     child: ObjectPlan | None = None  # the selection below, for object-valued fields
+    arguments: dict[str, Any] | None = None  # a listing's (Postgres writes it, or nobody)
 
 
 @dataclass(eq=False)
@@ -81,6 +83,7 @@ class ObjectPlan:
     type_name: str
     fields: list[FieldPlan] = field(default_factory=list)
     loads: bool = False  # a relation somewhere below: rows to fetch before building
+    json_only: bool = False  # a listing somewhere below: only Postgres can write it
 
 
 def _leaf(named: Any) -> Callable[[Any], Any]:
@@ -187,6 +190,8 @@ class PlannedExecutor(OrderedErrors):
 
         def make() -> tuple[ObjectPlan, Callable[[Any], Any]]:
             plan = self._object_plan(type_, field_details_list)
+            if plan.json_only and self._statement(plan) is None:
+                raise _NotPlanned  # a listing below that Python cannot build
             return plan, _wrap(return_type, self._written_or_built(plan))
 
         planned: tuple[ObjectPlan, Callable[[Any], Any]] | None = self._once(
@@ -241,19 +246,16 @@ class PlannedExecutor(OrderedErrors):
         context = self.context_value
         if not objects or not plan.loads or context.db.dialect != "postgresql":
             return False
-        binding = context.access.binding()
-        scoped = binding.app_scoping
-        sql: str | None = self._once(
-            "json", plan, lambda: json_plans.statement(plan, scoped=scoped)
-        )
-        if sql is None:
+        planned = self._statement(plan)
+        if planned is None:
             return False
+        binding = context.access.binding()
         async with context.reads.connection(binding) as connection:
             texts = await json_plans.written(
                 connection,
-                sql,
+                planned,
                 [json_plans.ROOTS[plan.type_name](o) for o in objects],
-                binding.workspace_ids if scoped else None,
+                binding.workspace_ids if binding.app_scoping else None,
             )
         if any(text is None for text in texts):
             # An object gone or out of reach since it was read: Python's plan says how.
@@ -263,6 +265,15 @@ class PlannedExecutor(OrderedErrors):
         written.update({id(o): orjson.loads(t or "") for o, t in zip(objects, texts, strict=True)})
         COUNTS["written by postgres"] += 1
         return True
+
+    def _statement(self, plan: ObjectPlan) -> json_plans.Statement | None:
+        """The statement Postgres writes ``plan``'s objects with, once a request; None
+        where it cannot."""
+        scoped = self.context_value.access.binding().app_scoping
+        written: json_plans.Statement | None = self._once(
+            "json", plan, lambda: json_plans.statement(plan, scoped=scoped)
+        )
+        return written
 
     # Planning: from graphql-core's own collected fields, once per selection and request.
 
@@ -283,9 +294,10 @@ class PlannedExecutor(OrderedErrors):
     def _field_plan(
         self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList
     ) -> tuple[FieldPlan, GraphQLOutputType]:
+        listing = self._listing(parent_type, name)
         for detail in details:
             node = detail.node
-            if node.arguments or detail.fragment_variable_values:
+            if (node.arguments and listing is None) or detail.fragment_variable_values:
                 raise _NotPlanned
             if any(d.name.value not in _PLAIN_DIRECTIVES for d in node.directives or ()):
                 raise _NotPlanned
@@ -296,7 +308,7 @@ class PlannedExecutor(OrderedErrors):
         if name.startswith("__"):
             raise _NotPlanned
         field_def = parent_type.fields.get(name)
-        if field_def is None or field_def.args:
+        if field_def is None or (field_def.args and listing is None):
             raise _NotPlanned
         definition = field_def.extensions.get(_DEFINITION)
         if definition is None or definition.permission_classes or definition.extensions:
@@ -313,7 +325,10 @@ class PlannedExecutor(OrderedErrors):
         else:  # interfaces and unions: their runtime type is graphql-core's to find
             raise _NotPlanned
         plan = FieldPlan(key, name, complete=_wrap(type_, inner), child=child)
-        if relation is not None:
+        if listing is not None:
+            # Merged fields have the same arguments (validation says so): the first's.
+            plan.arguments = get_argument_values(field_def, details[0].node, self.variable_values)
+        elif relation is not None:
             plan.relation = relation
         elif definition.base_resolver is None:
             plan.attribute = definition.python_name
@@ -334,8 +349,21 @@ class PlannedExecutor(OrderedErrors):
             sub, sub_type = self._field_plan(type_, sub_details[0].node.name.value, sub_details)
             sub.type_ = sub_type  # type: ignore[attr-defined]
             plan.fields.append(sub)
-            plan.loads |= sub.relation is not None or (sub.child is not None and sub.child.loads)
+            below = sub.child is not None and sub.child.json_only
+            plan.json_only |= sub.arguments is not None or below
+            plan.loads |= (
+                sub.relation is not None
+                or plan.json_only
+                or (sub.child is not None and sub.child.loads)
+            )
         return plan
+
+    def _listing(self, parent_type: GraphQLObjectType, name: str) -> object | None:
+        """The field's listing if Postgres can write it here (json_fields' tables)."""
+        if self.context_value.db.dialect != "postgresql":
+            return None
+        table = json_plans.TABLES.get(parent_type.name)
+        return None if table is None else table.listings.get(name)
 
     @staticmethod
     def _is_plain_node(parent_type: GraphQLObjectType) -> bool:
@@ -389,6 +417,8 @@ class PlannedExecutor(OrderedErrors):
         """Fetch every relation of ``plan`` for all ``objects``, then the levels below."""
         if not objects:
             return
+        if plan.json_only:
+            raise _NotPlanned  # Postgres did not write it (a row gone): the ordinary way
 
         relations = [f for f in plan.fields if f.relation is not None]
         values = await asyncio.gather(*(f.relation(loaders, objects) for f in relations))  # type: ignore[misc]

@@ -42,11 +42,17 @@ class Page(Generic[T]):
 
 
 def _encode(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else str(v) for v in values])
+    # Text as it is (ensure_ascii=False), escaped as Postgres' to_json escapes it, so a
+    # statement writing a page as JSON writes the same cursors. Cursors made with
+    # ensure_ascii (before) decode alike.
+    raw = json.dumps(
+        [v.isoformat() if isinstance(v, datetime) else str(v) for v in values], ensure_ascii=False
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    """The key values a cursor holds, typed as ``keys``; ValidationFailed otherwise."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -62,7 +68,9 @@ def _after(
 ) -> ColumnElement[bool]:
     # Bind each value with its column's type, so it is stored-format-compatible
     # (SQLite compares timestamps as text).
-    values = [literal(v, type_=k.type) for v, k in zip(_decode(cursor, keys), keys, strict=True)]
+    values = [
+        literal(v, type_=k.type) for v, k in zip(decode_cursor(cursor, keys), keys, strict=True)
+    ]
     return tuple_(*keys) < tuple_(*values) if descending else tuple_(*keys) > tuple_(*values)
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Select, and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.db.base import Base
 from backend.db.pagination import Page, paginate
@@ -79,6 +80,13 @@ _STAMP = select(JourneyMap.workspace_id, JourneyMap.version, _GENERATION.label("
 )
 
 
+# A page of maps' keys and direction by order (read as JSON too: graphql_schema.json_plans).
+MAP_ORDERS: dict[MapOrder, tuple[tuple[InstrumentedAttribute[Any], ...], bool]] = {
+    MapOrder.TITLE: ((JourneyMap.title, JourneyMap.id), False),
+    MapOrder.UPDATED_AT: ((JourneyMap.updated_at, JourneyMap.id), True),  # latest change first
+}
+
+
 class MapRepository:
     """Maps, what hangs off them (personas, revisions), and batched reads of their insides."""
 
@@ -137,16 +145,9 @@ class MapRepository:
         pattern = search_text(search)
         if pattern is not None:
             statement = statement.where(JourneyMap.title.icontains(pattern, autoescape=True))
-        keys = [JourneyMap.title, JourneyMap.id]
-        if order is MapOrder.UPDATED_AT:
-            keys = [JourneyMap.updated_at, JourneyMap.id]  # most recently changed first
+        keys, descending = MAP_ORDERS[order]
         return await paginate(
-            self.session,
-            statement,
-            keys=keys,
-            first=first,
-            after=after,
-            descending=order is MapOrder.UPDATED_AT,
+            self.session, statement, keys=keys, first=first, after=after, descending=descending
         )
 
     async def deleted_page(

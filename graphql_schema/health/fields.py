@@ -15,18 +15,27 @@ from graphql_schema.health.types import (
     HealthAlertType,
     HealthScoreType,
     HealthSettingsType,
-    health_of,
+    scores_of,
     thresholds_for,
 )
+from graphql_schema.relations import relation
 from graphql_schema.relay import Connection
 
 if TYPE_CHECKING:
+    from graphql_schema.dataloaders import Loaders
     from graphql_schema.tenancy.types import OrganizationType, WorkspaceType
 
 
 @strawberry.field(description="Its health: the mean of its active current-state maps.")
 async def workspace_health(root: WorkspaceType, info: Info) -> HealthScoreType | None:
-    return await health_of(info, root.id)
+    return (await workspaces_health(info.context.loaders, [root]))[0]
+
+
+@relation(("Workspace", "health"))
+async def workspaces_health(
+    loaders: Loaders, workspaces: list[WorkspaceType]
+) -> list[HealthScoreType | None]:
+    return await scores_of(loaders, [w.id for w in workspaces])
 
 
 workspace_health_history = health_history_field()

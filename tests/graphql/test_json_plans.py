@@ -25,7 +25,7 @@ from backend.models import JourneyMap
 from backend.settings import Settings
 from backend.vocabulary.journeys import Severity
 from backend.vocabulary.roles import WorkspaceRole
-from graphql_schema import engine, json_plans
+from graphql_schema import engine, json_fields, json_plans
 from graphql_schema.schema import build_schema
 from tests.fixtures.databases import is_postgres_run
 from tests.fixtures.graphql import global_id
@@ -45,7 +45,7 @@ def test_a_non_null_field_is_written_only_from_columns_that_cannot_be_null() -> 
     the schema promises is never null must come from NOT NULL columns alone."""
     schema = build_schema(Settings())._schema
     tables = Base.metadata.tables
-    for type_name, table in json_plans.TABLES.items():
+    for type_name, table in json_fields.TABLES.items():
         graphql_type = schema.type_map[type_name]
         for name, expression in table.leaves.items():
             written = expression("t")
@@ -61,7 +61,7 @@ def test_every_table_read_is_filtered_to_the_callers_workspaces() -> None:
     """The map by the caller's workspaces; each row reached from it by the workspace of
     the row it is reached from: by the caller's workspaces, transitively."""
     plan = _plan_of_every_relation()
-    scoped = json_plans.statement(plan, scoped=True)
+    scoped = json_plans.statement(plan, scoped=True).sql
     tables = re.findall(r"FROM (\w+) (t\d+)\b", scoped)
     assert len(tables) == 5, tables  # the map, its stages, touchpoints, pain points, health
     assert "t0.workspace_id = ANY($2::uuid[])" in scoped
@@ -69,7 +69,7 @@ def test_every_table_read_is_filtered_to_the_callers_workspaces() -> None:
     for _table, alias in tables:
         if alias != "t0":
             assert f"{alias}.workspace_id = {parents[alias]}.workspace_id AND" in scoped, alias
-    assert "$2" not in json_plans.statement(plan, scoped=False)
+    assert "$2" not in json_plans.statement(plan, scoped=False).sql
 
 
 def _plan_of_every_relation() -> Any:
@@ -78,6 +78,7 @@ def _plan_of_every_relation() -> Any:
             self.key = self.name = name
             self.child = child
             self.constant = None
+            self.arguments = None
 
     class Object:
         def __init__(self, type_name: str, *fields: Field) -> None:
@@ -111,7 +112,7 @@ async def _selected(database: Database, sql: str, value: Any, type_: Any) -> str
 async def test_a_float_is_written_as_python_writes_it(database: Database, value: float) -> None:
     if value == 0:
         value = 0.0  # -0.0 is no score's value; Python writes it "-0.0"
-    written = await _selected(database, json_plans._float_of("x.v"), value, Double())
+    written = await _selected(database, json_fields._float_of("x.v"), value, Double())
     assert written == json.dumps(value)
 
 
@@ -128,7 +129,7 @@ async def test_a_date_time_is_written_as_isoformat_writes_it(
     database: Database, moment: datetime
 ) -> None:
     written = await _selected(
-        database, json_plans._datetime("v")("x"), moment, DateTime(timezone=True)
+        database, json_fields._datetime("v")("x"), moment, DateTime(timezone=True)
     )
     assert json.loads(written) == moment.isoformat()
 

@@ -48,6 +48,10 @@ StructureRow = tuple[
 ]
 
 
+# Feedback lists, newest first, by these keys (read as JSON too: graphql_schema.json_plans).
+FEEDBACK_ORDER = (Feedback.received_at, Feedback.id)
+
+
 class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -76,7 +80,7 @@ class FeedbackRepository:
         return await paginate(
             self.session,
             statement,
-            keys=[Feedback.received_at, Feedback.id],
+            keys=FEEDBACK_ORDER,
             first=first,
             after=after,
             descending=True,
@@ -103,7 +107,7 @@ class FeedbackRepository:
             select(Feedback).where(
                 Feedback.workspace_id == workspace_id, Feedback.placement.in_(placements)
             ),
-            keys=[Feedback.received_at, Feedback.id],
+            keys=FEEDBACK_ORDER,
             first=first,
             after=after,
             descending=True,

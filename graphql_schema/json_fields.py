@@ -1,0 +1,390 @@
+"""What Postgres writes for each field a planned subtree may hold (``graphql_schema.json_plans``).
+
+Each declaration writes what the ordinary resolver gives:
+- leaves: node ids encoded as strawberry's ``GlobalID`` (base64 of ``Type:uuid``), enums
+  by the member names the columns store, floats as Python's ``repr`` writes them
+  (``100.0``, not ``100``; the model's values are scores 0-100 and shares 0-1, far
+  inside where the two agree), date-times as ``datetime.isoformat`` does, a health
+  score's confidence and trend by the model's own formulas;
+- relations: the rows its loader reads, in the loader's order;
+- listings (connections with arguments): the page its repository reads, by the same
+  keys (``MAP_ORDERS``, ``FEEDBACK_ORDER``), with the same cursors, total and page info.
+
+``tests/graphql/test_planned_differential.py`` and ``test_json_plans.py`` hold every
+one to the ordinary engine's bytes on Postgres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.orm import InstrumentedAttribute
+from strawberry.relay import GlobalID
+
+from backend.feedback.repository import FEEDBACK_ORDER
+from backend.journeys.repository import MAP_ORDERS
+from backend.vocabulary.journeys import MapOrder
+from graphql_schema.relay import decode_global_id
+
+Expression = Callable[[str], str]  # a table alias -> SQL of a json value
+
+
+def _plain(column: str) -> Expression:
+    return lambda alias: f"to_json({alias}.{column})"
+
+
+def _node_id(type_name: str) -> Expression:
+    # PostgreSQL's base64 breaks lines every 76 characters; strawberry's never does.
+    return lambda alias: (
+        f"to_json(translate(encode(convert_to('{type_name}:' || {alias}.id::text, 'UTF8'),"
+        " 'base64'), E'\\n', ''))"
+    )
+
+
+def _float_of(sql: str) -> str:
+    # Python writes an integral float with ".0" (json.dumps(100.0) == "100.0"), where
+    # Postgres writes 100; otherwise both write the shortest exact digits, and switch to
+    # an exponent at the same places up to 1e15.
+    return (
+        f"CASE WHEN ({sql}) IS NULL THEN 'null'::json"
+        f" WHEN ({sql}) = trunc({sql}) AND abs({sql}) <= 1e15"
+        f" THEN (trunc({sql})::numeric::text || '.0')::json ELSE to_json({sql}) END"
+    )
+
+
+def _float(column: str) -> Expression:
+    return lambda alias: _float_of(f"{alias}.{column}")
+
+
+def isoformat(sql: str) -> str:
+    """Text of ``datetime.isoformat`` of an aware UTC value: microseconds when there are."""
+    value = f"{sql} AT TIME ZONE 'UTC'"
+    return (
+        f"(to_char({value}, 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
+        f" CASE WHEN date_trunc('second', {value}) = {value} THEN ''"
+        f" ELSE to_char({value}, '.US') END || '+00:00')"
+    )
+
+
+def _datetime(column: str) -> Expression:
+    return lambda alias: f"to_json({isoformat(f'{alias}.{column}')})"
+
+
+def _confidence(alias: str) -> str:
+    # model.Score.confidence: max(0.0, 1.0 - (high - low) / 100.0), in float8 as Python.
+    low, high = f"{alias}.low", f"{alias}.high"
+    return _float_of(
+        f"CASE WHEN {low} IS NULL OR {high} IS NULL THEN NULL"
+        f" ELSE greatest(0.0::float8, 1.0::float8 - ({high} - {low}) / 100.0::float8) END"
+    )
+
+
+def _trend(alias: str) -> str:
+    # model.Score.trend: score - previous, when both are known.
+    return _float_of(f"{alias}.score - {alias}.previous_score")
+
+
+@dataclass(frozen=True)
+class Relation:
+    child: str  # the GraphQL type of what it reaches
+    many: bool
+    condition: Callable[[str, str], str]  # (parent alias, child alias) -> SQL
+    order: Callable[[str], str] | None = None
+
+
+class NotWritable(Exception):
+    """Something in the selection has no expression here: keep the Python plan."""
+
+
+Parameter = Callable[[Any, str], str]  # (a value, its SQL type) -> its placeholder
+Condition = Callable[[str], str]  # a table alias -> SQL
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A connection field and its arguments, paged as its resolver pages it.
+
+    ``where`` turns the arguments into the rows' conditions beyond the parent's
+    (NotWritable for one it does not know); ``order`` into the page's keys and
+    whether they descend. ``first`` and ``after`` are the writer's."""
+
+    node: str  # the GraphQL type of its nodes
+    # (SQL of the parent's workspace, the arguments, how to pass a value) -> the condition
+    where: Callable[[str, dict[str, Any], Parameter], Condition]
+    order: Callable[[dict[str, Any]], tuple[Sequence[InstrumentedAttribute[Any]], bool]]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    leaves: dict[str, Expression]
+    relations: dict[str, Relation] = field(default_factory=dict)
+    listings: dict[str, Listing] = field(default_factory=dict)
+    scope: str = "workspace_id"  # the column naming the row's workspace
+
+
+def _on_live_map(child: str) -> str:
+    # MapRepository._on_live_map: a deleted map takes its stages and touchpoints along.
+    return (
+        f"EXISTS (SELECT 1 FROM journey_maps {child}m WHERE {child}m.workspace_id ="  # noqa: S608
+        f" {child}.workspace_id AND {child}m.id = {child}.journey_map_id"
+        f" AND {child}m.deleted_at IS NULL)"
+    )
+
+
+def _sentiment(alias: str) -> str:
+    # FeedbackType.from_model: a sentiment counts only once scored.
+    return _float_of(f"CASE WHEN {alias}.sentiment_status = 'SCORED' THEN {alias}.sentiment END")
+
+
+def _health() -> Relation:
+    # A subject's score has the subject's id for its own (HealthScoreBySubjectLoader).
+    return Relation("HealthScore", many=False, condition=lambda p, c: f"{c}.id = {p}.id")
+
+
+def _only(arguments: dict[str, Any], known: set[str]) -> None:
+    unknown = [k for k, v in arguments.items() if v is not None and k not in known | _PAGING]
+    if unknown:
+        raise NotWritable(", ".join(unknown))
+
+
+_PAGING = {"first", "after"}
+
+
+def _text(value: Any) -> str:
+    return str(getattr(value, "value", value))  # an enum member or the name it stands for
+
+
+def _maps_where(workspace: str, arguments: dict[str, Any], parameter: Parameter) -> Condition:
+    # MapRepository.page: live maps of the workspace, by status and scenario (personaId
+    # and search keep the resolver).
+    _only(arguments, {"status", "scenario", "orderBy"})
+    tests = [
+        (c, parameter(_text(arguments[a]), "text")) for c, a in _MAP_FILTERS if arguments.get(a)
+    ]
+    return lambda c: (
+        f"{c}.workspace_id = {workspace} AND {c}.deleted_at IS NULL"
+        + "".join(f" AND {c}.{column} = {placeholder}" for column, placeholder in tests)
+    )
+
+
+_MAP_FILTERS = (("status", "status"), ("scenario", "scenario"))
+
+
+def _maps_order(arguments: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:
+    return MAP_ORDERS[MapOrder(_text(arguments.get("orderBy") or MapOrder.TITLE))]
+
+
+def _feedback_where(workspace: str, arguments: dict[str, Any], parameter: Parameter) -> Condition:
+    # FeedbackRepository.page: the workspace's items, by touchpoint and source.
+    _only(arguments, {"touchpointId", "source"})
+    tests = []
+    if arguments.get("touchpointId") is not None:
+        decoded = decode_global_id(arguments["touchpointId"])
+        if decoded is None or decoded[0] != "Touchpoint":
+            raise NotWritable("touchpointId")  # the resolver's empty page
+        tests.append(("touchpoint_id", parameter(decoded[1], "uuid")))
+    if arguments.get("source") is not None:
+        tests.append(("source", parameter(_text(arguments["source"]), "text")))
+    return lambda c: (
+        f"{c}.workspace_id = {workspace}"
+        + "".join(f" AND {c}.{column} = {placeholder}" for column, placeholder in tests)
+    )
+
+
+def _feedback_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:
+    return FEEDBACK_ORDER, True
+
+
+TABLES: dict[str, Table] = {
+    "Workspace": Table(
+        "workspaces",
+        {"id": _node_id("Workspace"), "name": _plain("name"), "createdAt": _datetime("created_at")},
+        {"health": _health()},
+        {
+            "journeyMaps": Listing("JourneyMap", _maps_where, _maps_order),
+            "feedback": Listing("Feedback", _feedback_where, _feedback_order),
+        },
+        scope="id",
+    ),
+    "JourneyMap": Table(
+        "journey_maps",
+        {
+            "id": _node_id("JourneyMap"),
+            "title": _plain("title"),
+            "description": _plain("description"),
+            "status": _plain("status"),
+            "scenario": _plain("scenario"),
+            "version": _plain("version"),
+            "createdAt": _datetime("created_at"),
+            "updatedAt": _datetime("updated_at"),
+        },
+        {
+            # StagesByMapLoader: the map's stages by position.
+            "stages": Relation(
+                "Stage",
+                many=True,
+                condition=lambda p, c: f"{c}.journey_map_id = {p}.id",
+                order=lambda c: f"{c}.position",
+            ),
+            "health": _health(),
+        },
+    ),
+    "Stage": Table(
+        "stages",
+        {
+            "id": _node_id("Stage"),
+            "name": _plain("name"),
+            "description": _plain("description"),
+            "position": _plain("position"),
+        },
+        {
+            # TouchpointsByMapLoader, split by stage: the stage's own, by position.
+            "touchpoints": Relation(
+                "Touchpoint",
+                many=True,
+                condition=lambda p, c: (
+                    f"{c}.journey_map_id = {p}.journey_map_id AND {c}.stage_id = {p}.id"
+                ),
+                order=lambda c: f"{c}.position",
+            ),
+            "health": _health(),
+        },
+    ),
+    "Touchpoint": Table(
+        "touchpoints",
+        {
+            "id": _node_id("Touchpoint"),
+            "name": _plain("name"),
+            "description": _plain("description"),
+            "position": _plain("position"),
+            "emotion": _plain("emotion"),
+            "momentOfTruth": _plain("moment_of_truth"),
+            "traffic": _plain("traffic"),
+            "owningDepartment": _plain("owning_department"),
+        },
+        {
+            # PainPointsByTouchpointLoader: oldest first.
+            "painPoints": Relation(
+                "PainPoint",
+                many=True,
+                condition=lambda p, c: f"{c}.touchpoint_id = {p}.id",
+                order=lambda c: f"{c}.created_at, {c}.id",
+            ),
+            "health": _health(),
+        },
+    ),
+    "PainPoint": Table(
+        "pain_points",
+        {
+            "id": _node_id("PainPoint"),
+            "title": _plain("title"),
+            "description": _plain("description"),
+            "severity": _plain("severity"),
+            "status": _plain("status"),
+            "createdAt": _datetime("created_at"),
+        },
+    ),
+    "Feedback": Table(
+        "feedback",
+        {
+            "id": _node_id("Feedback"),
+            "source": _plain("source"),
+            "externalId": _plain("external_id"),
+            "channel": _plain("channel"),
+            "measure": _plain("measure"),
+            "measureValue": _plain("measure_value"),
+            "text": _plain("text"),
+            "sentiment": _sentiment,
+            "sentimentStatus": _plain("sentiment_status"),
+            "language": _plain("language"),
+            "customerRef": _plain("customer_ref"),
+            "eventName": _plain("event_name"),
+            "url": _plain("url"),
+            "surveyId": _plain("survey_id"),
+            "occurredAt": _datetime("occurred_at"),
+            "receivedAt": _datetime("received_at"),
+            "placement": _plain("placement"),
+        },
+        {
+            # Loaded.linked_each through the by-id loaders: None when unset, gone, or a
+            # stage or touchpoint of a deleted map.
+            "touchpoint": Relation(
+                "Touchpoint",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.touchpoint_id AND {_on_live_map(c)}",
+            ),
+            "stage": Relation(
+                "Stage",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.stage_id AND {_on_live_map(c)}",
+            ),
+            "journeyMap": Relation(
+                "JourneyMap",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.journey_map_id AND {c}.deleted_at IS NULL",
+            ),
+        },
+    ),
+    "HealthScore": Table(
+        "health_scores",
+        {
+            "state": _plain("state"),
+            "score": _float("score"),
+            "low": _float("low"),
+            "high": _float("high"),
+            "sampleSize": _plain("sample_size"),
+            "confidence": _confidence,
+            "trend": _trend,
+            "previousScore": _float("previous_score"),
+            "previousSampleSize": _plain("previous_sample_size"),
+            "scoredParts": _plain("scored_parts"),
+            "parts": _plain("parts"),
+            "computedAt": _datetime("computed_at"),
+        },
+    ),
+}
+
+
+def _uuid(obj: Any) -> UUID:
+    return UUID(obj.id)
+
+
+def _global_id(obj: Any) -> UUID:
+    return UUID(GlobalID.from_id(obj.id).node_id)
+
+
+# Types whose strawberry objects name their row: how to read its id from one.
+ROOTS: dict[str, Callable[[Any], UUID]] = {
+    "Workspace": _uuid,
+    "JourneyMap": _uuid,
+    "Stage": _uuid,
+    "Touchpoint": _uuid,
+    "Feedback": _global_id,
+}
+
+
+def key_text(alias: str, key: InstrumentedAttribute[Any]) -> str:
+    """The text a cursor holds for ``key`` (``pagination._encode``: isoformat or str)."""
+    column = f"{alias}.{key.expression.name}"
+    kind = key.type.python_type
+    if kind is datetime:
+        return isoformat(column)
+    if kind in (UUID, str, int):
+        return f"{column}::text"
+    raise NotWritable(f"a cursor by a {kind.__name__}")  # floats: Python's str differs
+
+
+def cursor(alias: str, keys: Sequence[InstrumentedAttribute[Any]]) -> str:
+    """``pagination._encode``: urlsafe base64, unpadded, of a JSON list of texts, which
+    to_json escapes as json.dumps(ensure_ascii=False) does."""
+    items = " || ', ' || ".join(f"to_json({key_text(alias, k)})::text" for k in keys)
+    raw = f"convert_to('[' || {items} || ']', 'UTF8')"
+    return f"rtrim(translate(encode({raw}, 'base64'), E'+/\\n', '-_'), '=')"
+
+
+SQL_TYPES = {datetime: "timestamptz", UUID: "uuid", str: "text", int: "bigint"}
