@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import orjson
 from graphql import (
@@ -50,6 +51,9 @@ from graphql.pyutils import Path
 from strawberry import relay
 from strawberry.relay.types import GlobalID
 
+from backend.authz.access import Access
+from backend.errors import Forbidden
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import json_plans
 from graphql_schema.ordered_errors import OrderedErrors
 from graphql_schema.relations import RELATIONS, Relation
@@ -122,6 +126,18 @@ def _wrap(type_: GraphQLOutputType, inner: Callable[[Any], Any]) -> Callable[[An
         return None if value is None else inner(value)
 
     return nullable
+
+
+def _caller(access: Access) -> json_plans.Caller:
+    """Who reads, for what Postgres writes: the person, and where they are ADMIN."""
+    try:
+        user_id: UUID | None = access.user_id
+    except Forbidden:  # an ingestion token acts for no one
+        user_id = None
+    administered = frozenset(
+        w for w, role in access.workspace_roles.items() if role.at_least(WorkspaceRole.ADMIN)
+    )
+    return json_plans.Caller(user_id, administered)
 
 
 def _walk(type_: GraphQLOutputType, value: Any, into: list[Any]) -> None:
@@ -269,10 +285,13 @@ class PlannedExecutor(OrderedErrors):
     def _statement(self, plan: ObjectPlan) -> json_plans.Statement | None:
         """The statement Postgres writes ``plan``'s objects with, once a request; None
         where it cannot."""
-        scoped = self.context_value.access.binding().app_scoping
-        written: json_plans.Statement | None = self._once(
-            "json", plan, lambda: json_plans.statement(plan, scoped=scoped)
-        )
+        access = self.context_value.access
+        scoped = access.binding().app_scoping
+
+        def make() -> json_plans.Statement:
+            return json_plans.statement(plan, scoped=scoped, caller=_caller(access))
+
+        written: json_plans.Statement | None = self._once("json", plan, make)
         return written
 
     # Planning: from graphql-core's own collected fields, once per selection and request.

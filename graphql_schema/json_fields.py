@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.relay import GlobalID
 
+from backend.audit.repository import WORKSPACE_EVENTS_ORDER
 from backend.feedback.repository import FEEDBACK_ORDER
 from backend.journeys.repository import MAP_ORDERS
 from backend.vocabulary.journeys import MapOrder
@@ -38,9 +39,14 @@ def _plain(column: str) -> Expression:
 
 
 def _node_id(type_name: str) -> Expression:
-    # PostgreSQL's base64 breaks lines every 76 characters; strawberry's never does.
-    return lambda alias: (
-        f"to_json(translate(encode(convert_to('{type_name}:' || {alias}.id::text, 'UTF8'),"
+    return lambda alias: _encoded_id(f"'{type_name}'", f"{alias}.id::text")
+
+
+def _encoded_id(type_sql: str, id_sql: str) -> str:
+    # strawberry's GlobalID: base64 of "Type:id". PostgreSQL's base64 breaks lines every
+    # 76 characters; strawberry's never does.
+    return (
+        f"to_json(translate(encode(convert_to({type_sql} || ':' || {id_sql}, 'UTF8'),"
         " 'base64'), E'\\n', ''))"
     )
 
@@ -88,12 +94,26 @@ def _trend(alias: str) -> str:
     return _float_of(f"{alias}.score - {alias}.previous_score")
 
 
+class Reader(Protocol):
+    """Who reads, as the statement's placeholders (each passed once, when used)."""
+
+    def user(self) -> str: ...  # their user id
+
+    def administered(self) -> str: ...  # the workspaces where they are ADMIN
+
+    def workspaces(self) -> str | None: ...  # theirs; None where the ORM would not scope
+
+
 @dataclass(frozen=True)
 class Relation:
+    """What a field's loader reads for an object: rows of the object's workspace, or
+    (``visible``) rows of no workspace, as far as the reader may see them."""
+
     child: str  # the GraphQL type of what it reaches
     many: bool
     condition: Callable[[str, str], str]  # (parent alias, child alias) -> SQL
     order: Callable[[str], str] | None = None
+    visible: Callable[[str, Reader], str] | None = None  # (child alias, reader) -> SQL
 
 
 class NotWritable(Exception):
@@ -116,6 +136,7 @@ class Listing:
     # (SQL of the parent's workspace, the arguments, how to pass a value) -> the condition
     where: Callable[[str, dict[str, Any], Parameter], Condition]
     order: Callable[[dict[str, Any]], tuple[Sequence[InstrumentedAttribute[Any]], bool]]
+    admins_only: bool = False  # null for anyone below the workspace's ADMIN
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,7 @@ class Table:
     relations: dict[str, Relation] = field(default_factory=dict)
     listings: dict[str, Listing] = field(default_factory=dict)
     scope: str = "workspace_id"  # the column naming the row's workspace
+    inline: dict[str, str] = field(default_factory=dict)  # objects of the same row, by type
 
 
 def _on_live_map(child: str) -> str:
@@ -144,6 +166,31 @@ def _sentiment(alias: str) -> str:
 def _health() -> Relation:
     # A subject's score has the subject's id for its own (HealthScoreBySubjectLoader).
     return Relation("HealthScore", many=False, condition=lambda p, c: f"{c}.id = {p}.id")
+
+
+def _token_id(alias: str) -> str:
+    # AuditActor.token_id: an ApiToken's id, or an IngestionToken's for such an actor.
+    kind = (
+        f"CASE WHEN {alias}.actor_type = 'INGESTION_TOKEN' THEN 'IngestionToken'"
+        " ELSE 'ApiToken' END"
+    )
+    return (
+        f"CASE WHEN {alias}.actor_token_id IS NULL THEN NULL"
+        f" ELSE {_encoded_id(kind, f'{alias}.actor_token_id::text')} END"
+    )
+
+
+def _visible_user(user: str, reader: Reader) -> str:
+    # TenancyRepository.visible_users_by_ids: the caller, and members of the workspaces
+    # the caller reaches. Users are no workspace's rows (no row-level security): this
+    # condition is all that keeps another tenant's people out.
+    workspaces = reader.workspaces()
+    member = f"{user}m"
+    bound = "" if workspaces is None else f" AND {member}.workspace_id = ANY({workspaces})"
+    return (
+        f"({user}.id = {reader.user()} OR EXISTS (SELECT 1"  # noqa: S608
+        f" FROM workspace_memberships {member} WHERE {member}.user_id = {user}.id{bound}))"
+    )
 
 
 def _only(arguments: dict[str, Any], known: set[str]) -> None:
@@ -200,6 +247,16 @@ def _feedback_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[A
     return FEEDBACK_ORDER, True
 
 
+def _events_where(workspace: str, arguments: dict[str, Any], _: Parameter) -> Condition:
+    # AuditRepository.workspace_events, unfiltered (a filter keeps the resolver).
+    _only(arguments, set())
+    return lambda c: f"{c}.workspace_id = {workspace}"
+
+
+def _events_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:
+    return WORKSPACE_EVENTS_ORDER, True
+
+
 TABLES: dict[str, Table] = {
     "Workspace": Table(
         "workspaces",
@@ -208,6 +265,7 @@ TABLES: dict[str, Table] = {
         {
             "journeyMaps": Listing("JourneyMap", _maps_where, _maps_order),
             "feedback": Listing("Feedback", _feedback_where, _feedback_order),
+            "auditEvents": Listing("AuditEvent", _events_where, _events_order, admins_only=True),
         },
         scope="id",
     ),
@@ -329,6 +387,40 @@ TABLES: dict[str, Table] = {
                 condition=lambda p, c: f"{c}.id = {p}.journey_map_id AND {c}.deleted_at IS NULL",
             ),
         },
+    ),
+    "AuditEvent": Table(
+        "audit_events",
+        {
+            "sequence": _plain("sequence"),
+            "occurredAt": _datetime("occurred_at"),
+            "action": _plain("action"),
+            "subjectType": _plain("subject_type"),
+            "subjectId": lambda a: _encoded_id(f"{a}.subject_type", f"{a}.subject_id"),
+            "changes": _plain("changes"),
+            "requestId": _plain("request_id"),
+            "ip": _plain("ip"),
+            "userAgent": _plain("user_agent"),
+            "prevHash": _plain("prev_hash"),
+            "hash": _plain("hash"),
+        },
+        inline={"actor": "AuditActor"},
+    ),
+    # An event's actor: the event's own row.
+    "AuditActor": Table(
+        "audit_events",
+        {"type": _plain("actor_type"), "tokenId": _token_id},
+        {
+            "user": Relation(
+                "User",
+                many=False,
+                condition=lambda p, c: f"{c}.id = {p}.actor_user_id",
+                visible=_visible_user,
+            )
+        },
+    ),
+    "User": Table(
+        "users",
+        {"id": _node_id("User"), "email": _plain("email"), "name": _plain("name")},
     ),
     "HealthScore": Table(
         "health_scores",

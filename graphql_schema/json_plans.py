@@ -41,7 +41,7 @@ from graphql_schema.json_fields import (
     cursor,
 )
 
-__all__ = ["ROOTS", "TABLES", "NotWritable", "Statement", "statement", "written"]
+__all__ = ["ROOTS", "TABLES", "Caller", "NotWritable", "Statement", "statement", "written"]
 
 MAX_FIELDS = 50  # json_build_object takes at most 100 arguments
 
@@ -64,6 +64,14 @@ class PlannedObject(Protocol):
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who reads: their user id (None for no person) and the workspaces they administer."""
+
+    user_id: UUID | None = None
+    administered: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
 class Statement:
     sql: str
     parameters: tuple[Any, ...]  # after $1 (the ids) and, when scoped, $2 (the workspaces)
@@ -81,14 +89,32 @@ def _page_size(first: Any) -> int:
 
 
 class _Writer:
-    def __init__(self, scoped: bool) -> None:
+    def __init__(self, scoped: bool, caller: Caller) -> None:
         self.scoped = scoped
+        self.caller = caller
         self.aliases = (f"t{n}" for n in itertools.count())
         self.parameters: list[Any] = []
+        self.placeholders: dict[str, str] = {}
 
     def parameter(self, value: Any, sql_type: str) -> str:
         self.parameters.append(value)
         return f"${len(self.parameters) + (2 if self.scoped else 1)}::{sql_type}"
+
+    # The reader (json_fields.Reader): each value passed once, the first time it is used.
+
+    def user(self) -> str:
+        if "user" not in self.placeholders:
+            self.placeholders["user"] = self.parameter(self.caller.user_id, "uuid")
+        return self.placeholders["user"]
+
+    def administered(self) -> str:
+        if "administered" not in self.placeholders:
+            administered = sorted(self.caller.administered)
+            self.placeholders["administered"] = self.parameter(administered, "uuid[]")
+        return self.placeholders["administered"]
+
+    def workspaces(self) -> str | None:
+        return "$2::uuid[]" if self.scoped else None
 
     def scope(self, alias: str, table: Table) -> str:
         return f" AND {alias}.{table.scope} = ANY($2::uuid[])" if self.scoped else ""
@@ -105,6 +131,10 @@ class _Writer:
                 value = table.leaves[f.name](alias)
             elif f.name in table.relations and f.child is not None:
                 value = self.relation(table.relations[f.name], f.child, alias, table)
+            elif f.name in table.inline and f.child is not None:
+                if f.child.type_name != table.inline[f.name]:
+                    raise NotWritable(f.child.type_name)
+                value = self.object(f.child, alias)  # the same row
             elif f.name in table.listings and f.child is not None:
                 value = self.listing(
                     table.listings[f.name], f.child, f.arguments or {}, f"{alias}.{table.scope}"
@@ -119,12 +149,14 @@ class _Writer:
             raise NotWritable(child.type_name)
         alias = next(self.aliases)
         table = TABLES[relation.child]
-        # What a relation reaches lies in its parent's workspace, which is the caller's:
-        # one value, so the workspace-first keys take a single probe, where the list of
-        # the caller's workspaces (200 at large) took one per workspace.
-        where = f"{alias}.{table.scope} = {parent}.{of.scope} AND " + relation.condition(
-            parent, alias
-        )
+        where = relation.condition(parent, alias)
+        if relation.visible is not None:  # rows of no workspace
+            where += " AND " + relation.visible(alias, self)
+        else:
+            # What a relation reaches lies in its parent's workspace, which is the
+            # caller's: one value, so the workspace-first keys take a single probe, where
+            # the list of the caller's workspaces (200 at large) took one per workspace.
+            where = f"{alias}.{table.scope} = {parent}.{of.scope} AND {where}"
         built = self.object(child, alias)
         # Tables, columns and aliases are this module's; response keys are GraphQL names,
         # quoted by _literal besides.
@@ -188,10 +220,13 @@ class _Writer:
             f" FROM {table} {rows} WHERE {where(rows)}{after} ORDER BY {order} LIMIT {size + 1}"
         )
         # One row whatever the page holds (GROUP BY (): an aggregate even where no pair is).
-        return (
+        written = (
             f"(SELECT json_build_object({', '.join(pairs)})"  # noqa: S608
             f" FROM ({selected}) {page} GROUP BY ())"
         )
+        if listing.admins_only:
+            return f"CASE WHEN {workspace} = ANY({self.administered()}) THEN {written} END"
+        return written
 
     def edge(self, plan: PlannedObject, listing: Listing, page: str, keys: Any) -> str:
         pairs = []
@@ -226,14 +261,14 @@ class _Writer:
         return f"json_build_object({', '.join(pairs)})"
 
 
-def statement(plan: PlannedObject, *, scoped: bool) -> Statement:
+def statement(plan: PlannedObject, *, scoped: bool, caller: Caller | None = None) -> Statement:
     """The statement writing each object of ``plan``'s type, by id ($1, a uuid array, in
     order; $2 the caller's workspaces when ``scoped``; then the arguments'): one row per
     id, its JSON text, or NULL where no row is visible. Raises ``NotWritable`` for what
     it cannot write."""
     if plan.type_name not in ROOTS:
         raise NotWritable(plan.type_name)
-    writer = _Writer(scoped)
+    writer = _Writer(scoped, caller or Caller())
     alias = next(writer.aliases)
     table = TABLES[plan.type_name]
     built = writer.object(plan, alias)

@@ -43,6 +43,10 @@ def _filtered(statement: Any, model: Any, f: AuditFilter) -> Any:
     return statement
 
 
+# A workspace's trail, newest first, by this key (read as JSON too: graphql_schema.json_plans).
+WORKSPACE_EVENTS_ORDER = (AuditEvent.sequence,)
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -54,7 +58,7 @@ class AuditRepository:
         return await paginate(
             self.session,
             _filtered(statement, AuditEvent, f),
-            keys=[AuditEvent.sequence],
+            keys=WORKSPACE_EVENTS_ORDER,
             first=first,
             after=after,
             descending=True,

@@ -323,7 +323,9 @@ async def test_a_guest_and_another_organizations_admin_page_nothing_of_a_workspa
 
 def test_every_row_of_a_page_is_filtered_by_its_workspace() -> None:
     """The workspace by the caller's workspaces; each page's rows and totals, and every
-    row reached from them, by the workspace they are reached from."""
+    row reached from them, by the workspace they are reached from; the trail only where
+    the caller is ADMIN; people (no workspace's rows) only the caller and those who share
+    a workspace with them."""
 
     class Field:
         def __init__(self, name: str, child: Any = None, arguments: Any = None) -> None:
@@ -345,16 +347,30 @@ def test_every_row_of_a_page_is_filtered_by_its_workspace() -> None:
     touchpoint = Object("Touchpoint", Field("name"), Field("health", health))
     item = Object("Feedback", Field("text"), Field("touchpoint", touchpoint))
     journey_map = Object("JourneyMap", Field("title"), Field("health", health))
+    user = Object("User", Field("email"))
+    event = Object(
+        "AuditEvent", Field("action"), Field("actor", Object("AuditActor", Field("user", user)))
+    )
     plan = Object(
         "Workspace",
         Field("name"),
         Field("health", health),
         Field("journeyMaps", page(journey_map, {"orderBy": "UPDATED_AT"}), {"first": 5}),
         Field("feedback", page(item, {}), {"source": "SURVEY", "touchpointId": None}),
+        Field("auditEvents", page(event, {}), {"first": 3}),
     )
-    written = json_plans.statement(plan, scoped=True)
+    caller = json_plans.Caller(uuid4(), frozenset({uuid4()}))
+    written = json_plans.statement(plan, scoped=True, caller=caller)
     sql = written.sql
-    assert written.parameters == ("SURVEY",)
+    assert written.parameters == ("SURVEY", caller.user_id, sorted(caller.administered))
+    assert re.search(r"CASE WHEN t0\.id = ANY\(\$5::uuid\[\]\) THEN \(SELECT", sql)
+    people = re.findall(r"FROM users (t\d+)\b", sql)
+    assert len(people) == 1
+    (person,) = people
+    assert (
+        f"({person}.id = $4::uuid OR EXISTS (SELECT 1 FROM workspace_memberships {person}m"
+        f" WHERE {person}m.user_id = {person}.id AND {person}m.workspace_id = ANY($2::uuid[])))"
+    ) in sql
     assert "t0.id = ANY($2::uuid[])" in sql
     tables = re.findall(r"FROM (\w+) (t\d+)\b", sql)
     assert {table for table, _ in tables} == {
@@ -363,9 +379,11 @@ def test_every_row_of_a_page_is_filtered_by_its_workspace() -> None:
         "journey_maps",
         "feedback",
         "touchpoints",
+        "audit_events",
+        "users",
     }
-    for _table, alias in tables:
-        if alias != "t0":
+    for table, alias in tables:
+        if alias != "t0" and table != "users":
             assert re.search(rf"\b{alias}\.workspace_id = t\d+\.(workspace_id|id)\b", sql), alias
 
 
@@ -395,3 +413,79 @@ async def test_a_cursor_is_written_as_python_encodes_it(
         written_title, written_moment = found.one()
     assert written_title == _encode([title, row_id])
     assert written_moment == _encode([moment, row_id])
+
+
+AUDIT = (
+    "query Trail($id: ID!, $first: Int, $after: String) { workspace(id: $id) {"
+    " auditEvents(first: $first, after: $after) { __typename totalCount edges { cursor node {"
+    " sequence occurredAt action subjectType subjectId changes requestId ip userAgent"
+    " prevHash hash actor { __typename type tokenId user { __typename id name email } } } }"
+    f" {PAGE_INFO} }} }} }}"
+)
+CREATE_MAP = """mutation($input: CreateJourneyMapInput!) { createJourneyMap(input: $input) {
+  journeyMap { id } errors { code } } }"""
+
+
+@postgres_only
+async def test_a_trail_is_written_as_the_resolver_pages_it_for_whoever_may_read_it(
+    settings: Settings,
+    database: Database,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    sql_statements: list[str],
+) -> None:
+    """Events by the owner, by an editor since removed (a person no longer visible), by
+    the system; read by the owner, by a guest ADMIN of the workspace (who sees the
+    editor only while they share it), by a guest VIEWER (no trail) and by another
+    organization's admin (no workspace): the same bytes on both engines."""
+    workspace = tenant_a.workspace_ids[0]
+    await build_world(database, workspace)  # the system's events
+    editor_id, editor = await add_guest(
+        database, workspace, "ed@alpha.example", WorkspaceRole.EDITOR
+    )
+    _, admin = await add_guest(database, workspace, "ad@alpha.example", WorkspaceRole.ADMIN)
+    _, viewer = await add_guest(database, workspace, "vi@alpha.example", WorkspaceRole.VIEWER)
+    async with ordinary_and_planned(settings, database) as clients:
+        for n, token in enumerate([tenant_a.token, editor, tenant_a.token, editor]):
+            made = await answer(
+                clients[True],
+                CREATE_MAP,
+                {"input": {"workspaceId": tenant_a.ws_gid(0), "title": f'Map {n} ✓ "q"'}},
+                token,
+            )
+            assert '"errors": []' in made, made
+
+        async def compare(readers: list[str]) -> list[Any]:
+            pages = []
+            for token in readers:
+                for first in (None, 3):
+                    asked = {"id": tenant_a.ws_gid(0), "first": first}
+                    ordinary = await answer(clients[False], AUDIT, asked, token)
+                    sql_statements.clear()
+                    planned = await answer(clients[True], AUDIT, asked, token)
+                    assert planned == ordinary, (token, first)
+                    trail = json.loads(planned)["data"]["workspace"]
+                    pages.append(trail and trail["auditEvents"])
+                    if trail and trail["auditEvents"]:
+                        assert [s for s in sql_statements if " AS _n " in s], first
+                        end = trail["auditEvents"]["pageInfo"]["endCursor"]
+                        asked["after"] = end
+                        assert await answer(clients[True], AUDIT, asked, token) == await answer(
+                            clients[False], AUDIT, asked, token
+                        )
+            return pages
+
+        shared = await compare([tenant_a.token, admin])
+        # The editor leaves: their events stay, their person is no longer shown.
+        async with database.transaction(TenantBinding(frozenset({workspace})), write=True) as s:
+            await s.execute(
+                text("delete from workspace_memberships where user_id = :u"), {"u": editor_id}
+            )
+        left = await compare([tenant_a.token, admin])
+        nothing = await compare([viewer, tenant_b.token])
+    assert all(page is None for page in nothing)
+    users = [e["node"]["actor"]["user"] for page in shared[:1] for e in page["edges"] if page]
+    assert {u["email"] for u in users if u} >= {"ed@alpha.example"}
+    later = [e["node"]["actor"]["user"] for e in left[0]["edges"]]
+    assert "ed@alpha.example" not in json.dumps(later)
+    assert any(e["node"]["actor"]["tokenId"] for e in left[0]["edges"])
