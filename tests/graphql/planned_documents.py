@@ -19,6 +19,8 @@ from itertools import count
 from typing import Any
 
 from graphql import (
+    GraphQLArgument,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLInterfaceType,
     GraphQLObjectType,
@@ -35,13 +37,14 @@ from hypothesis import strategies as st
 from graphql_schema.limits import check_limits
 from graphql_schema.relations import RELATIONS
 from graphql_schema.schema import API_FIELD_COSTS, API_LIMITS
-from tests.graphql.test_fuzz import SCHEMA, Case, DocumentGenerator, Pool
+from tests.graphql.test_fuzz import SCHEMA, Case, DocumentGenerator, EnumLiteral, Pool
 
 # Never drawn: fields the cost limit prices high (one makes a document all but refused),
 # and values that may change between a case's two requests (stamped once a minute).
 EXCLUDED_FIELDS = frozenset(API_FIELD_COSTS) | {"ApiToken.lastUsedAt", "IngestionToken.lastUsedAt"}
-# Optional arguments are left out but for page sizes; required ones are filled only here.
-FILLED_ARGUMENTS = frozenset({"id", "first"})
+# Optional arguments are left out but for page sizes, orders and the filters Postgres can
+# write (graphql_schema.json_fields); required ones are filled only here.
+FILLED_ARGUMENTS = frozenset({"id", "first", "orderBy", "status", "scenario", "source"})
 ROOT_DEPTHS = {"journeyMap": 6, "node": 6, "workspace": 8, "viewer": 10}
 
 
@@ -184,6 +187,13 @@ class PlannedReadGenerator(DocumentGenerator):
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
+
+    def argument(self, name: str, argument: GraphQLArgument) -> str:
+        # An enum (an order, a filter): one of its values, drawn here as everything is.
+        named = get_named_type(argument.type)
+        if isinstance(named, GraphQLEnumType):
+            self.focus[name] = OneOf([EnumLiteral(v) for v in named.values])  # type: ignore[assignment]
+        return super().argument(name, argument)
 
     # Directives ---------------------------------------------------------------------
 
