@@ -9,9 +9,11 @@ expired), gets UNAUTHENTICATED whatever the document, after parsing alone.
 
 The limits still run first and cost no SQL; a document over a limit is then answered
 QUERY_TOO_COMPLEX only to a caller who authenticates, which costs the credential's
-lookup (none without a credential). The subject found is kept on the request's
-context, where ``Authenticate`` finds it: one lookup per request, as before.
-WebSocket operations are left to ``Authenticate``, which checks each of them.
+lookup (none without a credential). A bearer token is checked as ``Authenticate``
+checks it (``token_access``: a token seen before, with its grants, in one transaction)
+and the caller signed in; a session's subject is kept on the request's context, where
+``Authenticate`` finds it. Either way one lookup per request. WebSocket operations are
+left to ``Authenticate``, which checks each of them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import AsyncIterator
 
 from strawberry.extensions import SchemaExtension
 
+from backend.auth.service import bearer_token
+from backend.auth.tokens import looks_like_token
 from backend.settings import Settings
-from graphql_schema.authentication import subject_of
+from graphql_schema.authentication import KnownTokens, subject_of, token_access
 from graphql_schema.context import Context
 from graphql_schema.errors import Unauthenticated
 
@@ -31,14 +35,22 @@ def schema_is_private(settings: Settings) -> bool:
     return not settings.introspection_enabled
 
 
-async def hidden_from(context: Context) -> bool:
+async def hidden_from(context: Context, known: KnownTokens) -> bool:
     """Whether this HTTP request's caller does not authenticate (and may not see the schema).
 
-    A subject found is kept for the rest of the request.
+    A caller found is kept for the rest of the request.
     """
     if context.request.scope["type"] != "http":
         return False
     if context.signed_in is not None or context.identified is not None:
+        return False
+    authorization = context.presented().authorization
+    token = bearer_token(authorization) if authorization is not None else None
+    if token is not None and looks_like_token(token):
+        access = await token_access(context.db, known, token)
+        if access is None:
+            return True
+        context.sign_in(access)  # Authenticate finds the caller signed in
         return False
     subject = await subject_of(context)  # no SQL without a credential
     if subject is None:
@@ -50,14 +62,19 @@ async def hidden_from(context: Context) -> bool:
 class HideSchemaFromAnonymous(SchemaExtension):
     """Answer UNAUTHENTICATED before validation (and instead of a limit) to anonymous callers.
 
-    List it after ``QueryLimitsExtension`` and before ``Authenticate``.
+    List it after ``QueryLimitsExtension`` and before ``Authenticate``, as a factory
+    sharing ``Authenticate``'s ``KnownTokens``.
     """
+
+    def __init__(self, known: KnownTokens | None = None) -> None:
+        super().__init__()
+        self.known = known or KnownTokens()
 
     async def on_validate(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
         assert isinstance(context, Context)
-        if await hidden_from(context):
+        if await hidden_from(context, self.known):
             # Strawberry then skips validation and execution, and answers this alone.
             execution.pre_execution_errors = [Unauthenticated()]
         yield

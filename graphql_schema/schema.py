@@ -120,7 +120,7 @@ def build_schema(settings: Settings, limits: QueryLimits | None = None) -> straw
     ]
     if schema_is_private(settings):
         # No answer may tell an anonymous caller about the schema.
-        extensions.insert(2, HideSchemaFromAnonymous)
+        extensions.insert(2, lambda: HideSchemaFromAnonymous(known))
         extensions.append(DisableIntrospection)
     # Last: a document is taken from the cache only once every check above has run.
     extensions.append(cached_documents())

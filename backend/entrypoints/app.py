@@ -46,6 +46,7 @@ from backend.entrypoints.http.sso import auth_routes
 from backend.json_output import dumps
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
+from graphql_schema.authentication import KnownTokens
 from graphql_schema.batches import BatchItem, check_batch
 from graphql_schema.context import Context
 from graphql_schema.credentials import own_origin
@@ -78,6 +79,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.graphql_schema = schema._schema  # what the batch's limits are measured on
+        self.known_tokens = KnownTokens()  # for a batch refused before its operations run
         self.database = database
         self.oidc = oidc
         self.map_reads = MapReadCache(settings.map_read_cache_mb * 1024 * 1024)
@@ -129,7 +131,11 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> list[GraphQLError]:
         items = [BatchItem(d.query, d.operation_name, d.variables) for d in batch]
         errors = check_batch(self.graphql_schema, items, API_LIMITS)
-        if errors and schema_is_private(self.settings) and await hidden_from(context):
+        if (
+            errors
+            and schema_is_private(self.settings)
+            and await hidden_from(context, self.known_tokens)
+        ):
             return [Unauthenticated()]
         return errors
 
