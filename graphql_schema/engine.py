@@ -19,6 +19,11 @@ same tenant-scoped reads and row-level security), and builds the response dicts
 directly, leaves coerced by the schema's own scalars and enums. graphql-core receives
 the finished value from ``complete_value`` and completes nothing below it.
 
+On Postgres, a level whose every field is declared in ``graphql_schema.json_fields`` is
+written by Postgres instead (``graphql_schema.json_plans``), and there a field may have
+arguments: a *listing* (a workspace's page of maps, feedback or events), which only
+Postgres writes; a plan holding one is planned only where the whole of it is writable.
+
 Anything else in the selection leaves the value to graphql-core, as does any error
 while planning or building: the same value is then completed the ordinary way (the
 relations only read through the request's DataLoaders, whose cache answers the second
