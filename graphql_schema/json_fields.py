@@ -128,9 +128,9 @@ Condition = Callable[[str], str]  # a table alias -> SQL
 class Listing:
     """A connection field and its arguments, paged as its resolver pages it.
 
-    ``where`` turns the arguments into the rows' conditions beyond the parent's
-    (NotWritable for one it does not know); ``order`` into the page's keys and
-    whether they descend. ``first`` and ``after`` are the writer's."""
+    ``where`` turns the arguments into the rows' conditions, the parent's workspace
+    first (NotWritable for an argument it does not know); ``order`` into the page's keys
+    and whether they descend. ``first`` and ``after`` are the writer's."""
 
     node: str  # the GraphQL type of its nodes
     # (SQL of the parent's workspace, the arguments, how to pass a value) -> the condition
