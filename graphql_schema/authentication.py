@@ -162,6 +162,13 @@ async def read_as_caller(
     return result
 
 
+def presented_token(context: Context) -> str | None:
+    """The bearer token the request sends, if it has a token's shape."""
+    authorization = context.presented().authorization
+    token = bearer_token(authorization) if authorization is not None else None
+    return token if token is not None and looks_like_token(token) else None
+
+
 async def token_access(db: Database, known: KnownTokens, token: str) -> Access | None:
     """The access of a bearer token's owner; None for a bad, revoked or expired token.
 
@@ -225,9 +232,8 @@ class Authenticate(SchemaExtension):
 
     async def _access(self, context: Context) -> Access | None:
         if context.identified is None:  # not looked up before validation
-            authorization = context.presented().authorization
-            token = bearer_token(authorization) if authorization is not None else None
-            if token is not None and looks_like_token(token):
+            token = presented_token(context)
+            if token is not None:
                 return await token_access(context.db, self.known, token)
         subject = await subject_of(context)
         return None if subject is None else await load_access(context.db, subject)

@@ -206,6 +206,14 @@ def _text(value: Any) -> str:
     return str(getattr(value, "value", value))  # an enum member or the name it stands for
 
 
+def _where(workspace: str, tests: list[tuple[str, str]], *also: str) -> Condition:
+    """A page's rows: the parent's workspace, then each (column, placeholder) equal."""
+    return lambda c: " AND ".join(
+        [f"{c}.workspace_id = {workspace}", *(f"{c}.{a}" for a in also)]
+        + [f"{c}.{column} = {placeholder}" for column, placeholder in tests]
+    )
+
+
 def _maps_where(workspace: str, arguments: dict[str, Any], parameter: Parameter) -> Condition:
     # MapRepository.page: live maps of the workspace, by status and scenario (personaId
     # and search keep the resolver).
@@ -213,10 +221,7 @@ def _maps_where(workspace: str, arguments: dict[str, Any], parameter: Parameter)
     tests = [
         (c, parameter(_text(arguments[a]), "text")) for c, a in _MAP_FILTERS if arguments.get(a)
     ]
-    return lambda c: (
-        f"{c}.workspace_id = {workspace} AND {c}.deleted_at IS NULL"
-        + "".join(f" AND {c}.{column} = {placeholder}" for column, placeholder in tests)
-    )
+    return _where(workspace, tests, "deleted_at IS NULL")
 
 
 _MAP_FILTERS = (("status", "status"), ("scenario", "scenario"))
@@ -229,7 +234,7 @@ def _maps_order(arguments: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribu
 def _feedback_where(workspace: str, arguments: dict[str, Any], parameter: Parameter) -> Condition:
     # FeedbackRepository.page: the workspace's items, by touchpoint and source.
     _only(arguments, {"touchpointId", "source"})
-    tests = []
+    tests: list[tuple[str, str]] = []
     if arguments.get("touchpointId") is not None:
         decoded = decode_global_id(arguments["touchpointId"])
         if decoded is None or decoded[0] != "Touchpoint":
@@ -237,10 +242,7 @@ def _feedback_where(workspace: str, arguments: dict[str, Any], parameter: Parame
         tests.append(("touchpoint_id", parameter(decoded[1], "uuid")))
     if arguments.get("source") is not None:
         tests.append(("source", parameter(_text(arguments["source"]), "text")))
-    return lambda c: (
-        f"{c}.workspace_id = {workspace}"
-        + "".join(f" AND {c}.{column} = {placeholder}" for column, placeholder in tests)
-    )
+    return _where(workspace, tests)
 
 
 def _feedback_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:
@@ -250,7 +252,7 @@ def _feedback_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[A
 def _events_where(workspace: str, arguments: dict[str, Any], _: Parameter) -> Condition:
     # AuditRepository.workspace_events, unfiltered (a filter keeps the resolver).
     _only(arguments, set())
-    return lambda c: f"{c}.workspace_id = {workspace}"
+    return _where(workspace, [])
 
 
 def _events_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:

@@ -81,6 +81,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _typename(type_name: str) -> str:
+    return f"to_json({_literal(type_name)}::text)"
+
+
 def _page_size(first: Any) -> int:
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not isinstance(size, int) or not 0 <= size <= MAX_PAGE_SIZE:
@@ -126,7 +130,7 @@ class _Writer:
         pairs = []
         for f in plan.fields:
             if f.name == "__typename":
-                value = f"to_json({_literal(plan.type_name)}::text)"
+                value = _typename(plan.type_name)
             elif f.name in table.leaves and f.child is None:
                 value = table.leaves[f.name](alias)
             elif f.name in table.relations and f.child is not None:
@@ -200,7 +204,7 @@ class _Writer:
         pairs = []
         for f in connection.fields:
             if f.name == "__typename":
-                value = f"to_json({_literal(connection.type_name)}::text)"
+                value = _typename(connection.type_name)
             elif f.name == "totalCount":
                 value = f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"  # noqa: S608
             elif f.name == "edges" and f.child is not None:
@@ -232,7 +236,7 @@ class _Writer:
         pairs = []
         for f in plan.fields:
             if f.name == "__typename":
-                value = f"to_json({_literal(plan.type_name)}::text)"
+                value = _typename(plan.type_name)
             elif f.name == "cursor":
                 value = f"to_json({cursor(page, keys)})"
             elif f.name == "node" and f.child is not None and f.child.type_name == listing.node:
@@ -245,7 +249,7 @@ class _Writer:
     def page_info(self, plan: PlannedObject, page: str, cursor_of: str, size: int) -> str:
         within = f"{page}._n <= {size}"
         values = {
-            "__typename": f"to_json({_literal(plan.type_name)}::text)",
+            "__typename": _typename(plan.type_name),
             "hasNextPage": f"to_json(count(*) > {size})",
             "hasPreviousPage": "to_json(false)",
             "startCursor": f"to_json((array_agg({cursor_of}) FILTER (WHERE {page}._n = 1"

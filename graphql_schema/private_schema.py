@@ -22,10 +22,8 @@ from collections.abc import AsyncIterator
 
 from strawberry.extensions import SchemaExtension
 
-from backend.auth.service import bearer_token
-from backend.auth.tokens import looks_like_token
 from backend.settings import Settings
-from graphql_schema.authentication import KnownTokens, subject_of, token_access
+from graphql_schema.authentication import KnownTokens, presented_token, subject_of, token_access
 from graphql_schema.context import Context
 from graphql_schema.errors import Unauthenticated
 
@@ -44,9 +42,8 @@ async def hidden_from(context: Context, known: KnownTokens) -> bool:
         return False
     if context.signed_in is not None or context.identified is not None:
         return False
-    authorization = context.presented().authorization
-    token = bearer_token(authorization) if authorization is not None else None
-    if token is not None and looks_like_token(token):
+    token = presented_token(context)
+    if token is not None:
         access = await token_access(context.db, known, token)
         if access is None:
             return True
