@@ -50,7 +50,7 @@ from graphql import (
     is_leaf_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry import relay
@@ -200,6 +200,66 @@ class PlannedExecutor(OrderedErrors):
             return_type, field_details_list, info, path, result, position_context
         )
 
+    def execute_root_grouped_field_set(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        serially: bool,
+        position_context: Any,
+    ) -> Any:
+        # A query whose every root field Postgres can write is one statement, its
+        # ``data`` whole; anything else, or any error, runs the ordinary way.
+        operation = None if serially else self._operation_statement(root_type, grouped_field_set)
+        if operation is None:
+            return super().execute_root_grouped_field_set(
+                root_type, root_value, grouped_field_set, serially, position_context
+            )
+
+        async def written_then_ordinary() -> Any:
+            try:
+                data = await self._write_operation(operation)
+            except Exception:
+                COUNTS["fell back"] += 1
+            else:
+                COUNTS["written operations"] += 1
+                COUNTS["written by postgres"] += 1
+                return data
+            data = super(PlannedExecutor, self).execute_root_grouped_field_set(
+                root_type, root_value, grouped_field_set, serially, position_context
+            )
+            return await data if self.is_awaitable(data) else data
+
+        return written_then_ordinary()
+
+    def _operation_statement(
+        self, root_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> json_plans.Statement | None:
+        """The statement writing the operation's data; None where Postgres cannot."""
+        context = self.context_value
+        if context.db.dialect != "postgresql":
+            return None
+        try:
+            plan = ObjectPlan(root_type.name)
+            for details in grouped_field_set.values():
+                name = details[0].node.name.value
+                field_plan, _ = self._field_plan(root_type, name, details, lookup=True)
+                plan.fields.append(field_plan)
+            return json_plans.operation(plan, caller=_caller(context.access))
+        except Exception:
+            # _NotPlanned, NotWritable, an anonymous caller, an @include whose variable
+            # is null: the ordinary way says what it says about each.
+            return None
+
+    async def _write_operation(self, operation: json_plans.Statement) -> Any:
+        context = self.context_value
+        binding = context.access.binding()
+        if not binding.app_scoping:
+            raise _NotPlanned  # the lookups' resolvers scope by the access itself
+        async with context.reads.connection(binding) as connection:
+            text = await json_plans.operation_written(connection, operation, binding.workspace_ids)
+        return orjson.loads(text)
+
     def _value_plan(
         self,
         type_: GraphQLObjectType,
@@ -316,12 +376,24 @@ class PlannedExecutor(OrderedErrors):
         return self._plans[key][0]
 
     def _field_plan(
-        self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList
+        self,
+        parent_type: GraphQLObjectType,
+        name: str,
+        details: FieldDetailsList,
+        *,
+        lookup: bool = False,
     ) -> tuple[FieldPlan, GraphQLOutputType]:
-        listing = self._listing(parent_type, name)
+        """``lookup``: a root field, read by id (json_fields.LOOKUPS); a field with
+        arguments is planned only there or as a listing, both Postgres' to write."""
+        if lookup:
+            if name not in json_plans.LOOKUPS and name != "__typename":
+                raise _NotPlanned
+            takes_arguments = name in json_plans.LOOKUPS
+        else:
+            takes_arguments = self._listing(parent_type, name) is not None
         for detail in details:
             node = detail.node
-            if (node.arguments and listing is None) or detail.fragment_variable_values:
+            if (node.arguments and not takes_arguments) or detail.fragment_variable_values:
                 raise _NotPlanned
             if any(d.name.value not in _PLAIN_DIRECTIVES for d in node.directives or ()):
                 raise _NotPlanned
@@ -332,7 +404,7 @@ class PlannedExecutor(OrderedErrors):
         if name.startswith("__"):
             raise _NotPlanned
         field_def = parent_type.fields.get(name)
-        if field_def is None or (field_def.args and listing is None):
+        if field_def is None or (field_def.args and not takes_arguments):
             raise _NotPlanned
         definition = field_def.extensions.get(_DEFINITION)
         if definition is None or definition.permission_classes or definition.extensions:
@@ -349,7 +421,7 @@ class PlannedExecutor(OrderedErrors):
         else:  # interfaces and unions: their runtime type is graphql-core's to find
             raise _NotPlanned
         plan = FieldPlan(key, name, complete=_wrap(type_, inner), child=child)
-        if listing is not None:
+        if takes_arguments:
             # Merged fields have the same arguments (validation says so): the first's.
             plan.arguments = get_argument_values(field_def, details[0].node, self.variable_values)
         elif relation is not None:

@@ -462,6 +462,29 @@ ROOTS: dict[str, Callable[[Any], UUID]] = {
 }
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A root field reading one object by its global id, as its resolver does: null for
+    an id of another type, and for a row the caller may not see (``live`` says what
+    else hides one there)."""
+
+    type_name: str
+    live: Condition | None = None
+
+    def id_of(self, arguments: dict[str, Any]) -> UUID | None:
+        value = arguments.get("id")
+        decoded = decode_global_id(value) if isinstance(value, str) else None
+        return decoded[1] if decoded is not None and decoded[0] == self.type_name else None
+
+
+# Query's fields by id: TenancyQueries.workspace (WorkspaceByIdLoader: the caller's
+# workspaces) and Query.journeyMap (JourneyMapByIdLoader: live maps of them).
+LOOKUPS: dict[str, Lookup] = {
+    "workspace": Lookup("Workspace"),
+    "journeyMap": Lookup("JourneyMap", live=lambda alias: f"{alias}.deleted_at IS NULL"),
+}
+
+
 def key_text(alias: str, key: InstrumentedAttribute[Any]) -> str:
     """The text a cursor holds for ``key`` (``pagination._encode``: isoformat or str)."""
     column = f"{alias}.{key.expression.name}"

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from backend.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor
 from backend.errors import ValidationFailed
 from graphql_schema.json_fields import (
+    LOOKUPS,
     ROOTS,
     SQL_TYPES,
     TABLES,
@@ -41,7 +42,18 @@ from graphql_schema.json_fields import (
     cursor,
 )
 
-__all__ = ["ROOTS", "TABLES", "Caller", "NotWritable", "Statement", "statement", "written"]
+__all__ = [
+    "LOOKUPS",
+    "ROOTS",
+    "TABLES",
+    "Caller",
+    "NotWritable",
+    "Statement",
+    "operation",
+    "operation_written",
+    "statement",
+    "written",
+]
 
 MAX_FIELDS = 50  # json_build_object takes at most 100 arguments
 
@@ -74,7 +86,9 @@ class Caller:
 @dataclass(frozen=True)
 class Statement:
     sql: str
-    parameters: tuple[Any, ...]  # after $1 (the ids) and, when scoped, $2 (the workspaces)
+    # The values after the leading ones: $1 the ids and, when scoped, $2 the workspaces
+    # (``statement``); $1 the workspaces (``operation``).
+    parameters: tuple[Any, ...]
 
 
 def _literal(text: str) -> str:
@@ -93,16 +107,18 @@ def _page_size(first: Any) -> int:
 
 
 class _Writer:
-    def __init__(self, scoped: bool, caller: Caller) -> None:
+    def __init__(self, scoped: bool, caller: Caller, *, workspaces_at: int = 2) -> None:
         self.scoped = scoped
         self.caller = caller
         self.aliases = (f"t{n}" for n in itertools.count())
         self.parameters: list[Any] = []
         self.placeholders: dict[str, str] = {}
+        self.workspaces_at = workspaces_at  # the caller's workspaces' parameter, if scoped
+        self.leading = workspaces_at if scoped else workspaces_at - 1
 
     def parameter(self, value: Any, sql_type: str) -> str:
         self.parameters.append(value)
-        return f"${len(self.parameters) + (2 if self.scoped else 1)}::{sql_type}"
+        return f"${len(self.parameters) + self.leading}::{sql_type}"
 
     # The reader (json_fields.Reader): each value passed once, the first time it is used.
 
@@ -118,10 +134,10 @@ class _Writer:
         return self.placeholders["administered"]
 
     def workspaces(self) -> str | None:
-        return "$2::uuid[]" if self.scoped else None
+        return f"${self.workspaces_at}::uuid[]" if self.scoped else None
 
     def scope(self, alias: str, table: Table) -> str:
-        return f" AND {alias}.{table.scope} = ANY($2::uuid[])" if self.scoped else ""
+        return f" AND {alias}.{table.scope} = ANY({self.workspaces()})" if self.scoped else ""
 
     def object(self, plan: PlannedObject, alias: str) -> str:
         table = TABLES.get(plan.type_name)
@@ -282,6 +298,47 @@ def statement(plan: PlannedObject, *, scoped: bool, caller: Caller | None = None
         " FROM unnest($1::uuid[]) WITH ORDINALITY AS k(id, n) ORDER BY k.n",
         tuple(writer.parameters),
     )
+
+
+def operation(plan: PlannedObject, *, caller: Caller) -> Statement:
+    """The statement writing a whole query operation's ``data`` (``plan``: the Query type's
+    fields, each ``__typename`` or a lookup by id, ``json_fields.LOOKUPS``), always scoped
+    to the caller's workspaces ($1, a uuid array): one row, its JSON text. Raises
+    ``NotWritable`` for what it cannot write."""
+    if len(plan.fields) > MAX_FIELDS:
+        raise NotWritable(plan.type_name)
+    writer = _Writer(True, caller, workspaces_at=1)
+    pairs = []
+    for f in plan.fields:
+        lookup = LOOKUPS.get(f.name)
+        if f.name == "__typename":
+            value = _typename(plan.type_name)
+        elif lookup is not None and f.child is not None and f.child.type_name == lookup.type_name:
+            alias = next(writer.aliases)
+            table = TABLES[lookup.type_name]
+            found = writer.parameter(lookup.id_of(f.arguments or {}), "uuid")
+            where = f"{alias}.id = {found}{writer.scope(alias, table)}"
+            if lookup.live is not None:
+                where += f" AND {lookup.live(alias)}"
+            built = writer.object(f.child, alias)
+            value = f"(SELECT {built} FROM {table.name} {alias} WHERE {where})"  # noqa: S608
+        else:
+            raise NotWritable(f"{plan.type_name}.{f.name}")
+        pairs.append(f"{_literal(f.key)}, {value}")
+    if not writer.parameters:  # nothing to read (only __typename, or every field skipped)
+        raise NotWritable(plan.type_name)
+    data = f"SELECT json_build_object({', '.join(pairs)})::text"
+    return Statement(data, tuple(writer.parameters))
+
+
+async def operation_written(
+    connection: AsyncConnection, planned: Statement, workspaces: Iterable[UUID]
+) -> str:
+    """The operation's ``data`` as JSON text."""
+    parameters = (list(workspaces), *planned.parameters)
+    result = await connection.exec_driver_sql(planned.sql, parameters)
+    text: str = result.scalar_one()
+    return text
 
 
 async def written(
