@@ -31,6 +31,7 @@ from backend.auth.tokens import hash_secret, looks_like_token
 from backend.authz.access import Access, access_from_rows, access_rows, load_access
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
+from backend.db.shared_reads import Reads
 from backend.db.types import utcnow
 from graphql_schema.context import Context
 from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
@@ -169,13 +170,16 @@ def presented_token(context: Context) -> str | None:
     return token if token is not None and looks_like_token(token) else None
 
 
-async def token_access(db: Database, known: KnownTokens, token: str) -> Access | None:
+async def token_access(
+    db: Database, known: KnownTokens, token: str, *, reads: Reads | None = None
+) -> Access | None:
     """The access of a bearer token's owner; None for a bad, revoked or expired token.
 
     The token is checked and the grants read afresh every time. For a token seen
     before, both are one transaction (the owner is known, so it is bound with the
     token's hash), and the Access built last time is used again when the grants read
-    are the same rows.
+    are the same rows. With ``reads`` (a request's shared reads), that transaction is
+    the one the request's reads then run in, bound again as they ask.
     """
     seen = known.get(token)
     if seen is None:
@@ -189,7 +193,7 @@ async def token_access(db: Database, known: KnownTokens, token: str) -> Access |
         return access
     now = utcnow()
     binding = TenantBinding(user_id=seen.access.user_id, secret_hash=hash_secret(token))
-    async with db.connection(binding) as connection:
+    async with (reads or db).connection(binding) as connection:
         rechecked = await _recheck(connection, known, token, seen, now)
     if rechecked is None:
         return None
@@ -234,7 +238,10 @@ class Authenticate(SchemaExtension):
         if context.identified is None:  # not looked up before validation
             token = presented_token(context)
             if token is not None:
-                return await token_access(context.db, self.known, token)
+                # Over HTTP the request ends its reads whatever happens (GraphQLApp); a
+                # socket's operation only once it executed, so it keeps to its own.
+                reads = None if context.is_socket else context.reads
+                return await token_access(context.db, self.known, token, reads=reads)
         subject = await subject_of(context)
         return None if subject is None else await load_access(context.db, subject)
 

@@ -10,8 +10,9 @@ expired), gets UNAUTHENTICATED whatever the document, after parsing alone.
 The limits still run first and cost no SQL; a document over a limit is then answered
 QUERY_TOO_COMPLEX only to a caller who authenticates, which costs the credential's
 lookup (none without a credential). A bearer token is checked as ``Authenticate``
-checks it (``token_access``: a token seen before, with its grants, in one transaction)
-and the caller signed in; a session's subject is kept on the request's context, where
+checks it (``token_access``: a token seen before, with its grants, in one transaction,
+the request's shared read transaction, which its reads then take up) and the caller
+signed in; a session's subject is kept on the request's context, where
 ``Authenticate`` finds it. Either way one lookup per request. WebSocket operations are
 left to ``Authenticate``, which checks each of them.
 """
@@ -44,7 +45,7 @@ async def hidden_from(context: Context, known: KnownTokens) -> bool:
         return False
     token = presented_token(context)
     if token is not None:
-        access = await token_access(context.db, known, token)
+        access = await token_access(context.db, known, token, reads=context.reads)
         if access is None:
             return True
         context.sign_in(access)  # Authenticate finds the caller signed in

@@ -8,8 +8,10 @@ the request on it, one at a time, and ends it when the request's execution ends
 what it committed, and SQLite's read snapshot lasts as long as its transaction).
 
 What it guarantees, and how:
-- the binding: a batch asking for another binding than the open transaction's (a
-  mutation widened the caller's reach) ends it and opens one bound as asked;
+- the binding: a batch asking for another binding than the open transaction's (the
+  request's sign-in ran in it, or a mutation widened the caller's reach) binds it again
+  on Postgres, every setting replaced (in READ COMMITTED each statement sees what was
+  committed before it began), and on SQLite ends it for one bound as asked to begin;
 - a failed statement (which aborts a Postgres transaction) ends the transaction, so the
   next batch gets a fresh one;
 - no deadlock: a batch runs only SQL on what it is given. A batch that awaited another
@@ -29,7 +31,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.db.engine import Database
-from backend.db.scoping import TenantBinding
+from backend.db.scoping import TenantBinding, bind_connection
 
 # Set while a task runs a batch on a shared transaction (inherited by tasks it starts).
 _HOLDING: ContextVar[bool] = ContextVar("waypost_holding_shared_reads", default=False)
@@ -66,7 +68,7 @@ class SharedReads:
         """The shared transaction's connection, bound as ``binding``, for one batch."""
         async with self._lock:
             if self._binding != binding:
-                await self._end(None)
+                await self._rebind(binding)
             if self._connection is None:
                 await self._begin(binding)
             assert self._connection is not None
@@ -95,6 +97,16 @@ class SharedReads:
     async def close(self) -> None:
         """End the shared transaction, if one is open (the request's reads are done)."""
         async with self._lock:
+            await self._end(None)
+
+    async def _rebind(self, binding: TenantBinding) -> None:
+        """Bind the open transaction as ``binding``: on Postgres in place (every setting
+        replaced; each statement sees what is committed when it starts), elsewhere by
+        ending it (SQLite keeps a transaction's snapshot) for the next to begin."""
+        if self._connection is not None and self.db.dialect == "postgresql":
+            await bind_connection(self._connection, binding)
+            self._binding = binding
+        else:
             await self._end(None)
 
     async def _begin(self, binding: TenantBinding) -> None:

@@ -122,6 +122,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 refused = await self._refused_batch(batch, context)
             except Exception as error:
                 refused = [masked_exception(error, context.request_id)]
+            finally:
+                await context.end_reads()  # the sign-in's, if it refused the batch
             if refused:
                 return [ExecutionResult(data=None, errors=refused) for _ in batch]
         return await super().execute_operation(*args, **kwargs)
@@ -149,6 +151,10 @@ class GraphQLApp(GraphQL[Context, None]):
             raise
         except Exception as error:
             return ExecutionResult(data=None, errors=[masked_exception(error, context.request_id)])
+        finally:
+            # The sign-in opened the request's read transaction before validation; an
+            # operation refused before it executed must not keep its connection.
+            await context.end_reads()
         if result.errors:
             result.errors = mask_escaped(result.errors, context.request_id)
         return result
