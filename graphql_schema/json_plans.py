@@ -28,6 +28,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backend.db import driver
 from backend.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor
 from backend.errors import ValidationFailed
 from graphql_schema.json_fields import (
@@ -335,9 +336,8 @@ async def operation_written(
     connection: AsyncConnection, planned: Statement, workspaces: Iterable[UUID]
 ) -> str:
     """The operation's ``data`` as JSON text."""
-    parameters = (list(workspaces), *planned.parameters)
-    result = await connection.exec_driver_sql(planned.sql, parameters)
-    text: str = result.scalar_one()
+    (text,) = await driver.texts(connection, planned.sql, (list(workspaces), *planned.parameters))
+    assert isinstance(text, str)
     return text
 
 
@@ -351,5 +351,4 @@ async def written(
     parameters: tuple[Any, ...] = (list(ids),)
     if workspaces is not None:
         parameters += (list(workspaces),)
-    result = await connection.exec_driver_sql(planned.sql, parameters + planned.parameters)
-    return [row[0] for row in result]
+    return await driver.texts(connection, planned.sql, parameters + planned.parameters)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import String, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from backend.db import driver
+from backend.db.driver import DriverStatement
 from backend.db.scoping import seeing_own_rows_of
 from backend.models import (
     ApiToken,
@@ -31,25 +33,45 @@ from backend.vocabulary.roles import OrgRole
 
 # Credentials ----------------------------------------------------------------------
 
-_TOKEN_AND_USER = select(
-    ApiToken.id,
-    ApiToken.user_id,
-    ApiToken.restricted_workspace_id,
-    ApiToken.restricted_organization_id,
-    ApiToken.read_only,
-    ApiToken.last_used_at,
-    ApiToken.revoked_at,
-    ApiToken.expires_at,
-    User.email,
-    User.is_active,
-).join(User, User.id == ApiToken.user_id)
+
+class TokenAndUser(NamedTuple):
+    id: UUID
+    user_id: UUID
+    restricted_workspace_id: UUID | None
+    restricted_organization_id: UUID | None
+    read_only: bool
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    email: str
+    is_active: bool
 
 
-async def token_and_user(connection: AsyncConnection, secret_hash: str) -> Any:
+# Every request with a bearer token runs it: sent through asyncpg (backend.db.driver).
+_TOKEN_AND_USER = DriverStatement(
+    select(
+        ApiToken.id,
+        ApiToken.user_id,
+        ApiToken.restricted_workspace_id,
+        ApiToken.restricted_organization_id,
+        ApiToken.read_only,
+        ApiToken.last_used_at,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        User.email,
+        User.is_active,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.secret_hash == bindparam("secret_hash", type_=String)),
+    "secret_hash",
+)
+
+
+async def token_and_user(connection: AsyncConnection, secret_hash: str) -> TokenAndUser | None:
     """The token with this hash and what its owner's account says, in one statement (on
     any connection: tokens and users are not workspace rows)."""
-    result = await connection.execute(_TOKEN_AND_USER.where(ApiToken.secret_hash == secret_hash))
-    return result.one_or_none()
+    found = await driver.rows(connection, _TOKEN_AND_USER, secret_hash=secret_hash)
+    return TokenAndUser(*found[0]) if found else None
 
 
 async def session_and_user(

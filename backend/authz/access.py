@@ -36,6 +36,8 @@ from backend.auth.subject import (
     Subject,
     UserSubject,
 )
+from backend.db import driver
+from backend.db.driver import DriverStatement
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.errors import Forbidden, NotFound
@@ -184,8 +186,7 @@ async def access_rows(connection: AsyncConnection, user_id: UUID) -> list[tuple[
     ``connection``'s transaction must bind the user (the own-rows policy on
     memberships); the statement filters by that user itself.
     """
-    rows = await connection.execute(_ACCESS_ROWS, {"user_id": user_id})
-    return [tuple(row) for row in rows]
+    return [tuple(row) for row in await driver.rows(connection, _ACCESS_ROWS, user_id=user_id)]
 
 
 def _access_rows() -> CompoundSelect[str, UUID, str | None, UUID | None]:
@@ -216,7 +217,7 @@ def _access_rows() -> CompoundSelect[str, UUID, str | None, UUID | None]:
 
 
 _ADMIN_ORG_ROLES = [r.value for r in OrgRole if r.at_least(OrgRole.ADMIN)]
-_ACCESS_ROWS = _access_rows()
+_ACCESS_ROWS = DriverStatement(_access_rows(), "user_id")  # every request signs in with it
 
 
 def access_from_rows(subject: UserSubject, rows: Iterable[Sequence[Any]]) -> Access:

@@ -23,7 +23,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 
+from backend.db import driver
 from backend.db.base import WorkspaceScoped
+from backend.db.driver import DriverStatement
 
 INFO_KEY = "tenant_binding"
 # Per-statement escape hatch, for two sanctioned reads only: the caller's own
@@ -208,10 +210,28 @@ def _bind_postgres_settings(connection: Connection, binding: TenantBinding) -> N
     connection.info[_BOUND_KEY] = (parameters, transaction)
 
 
+_BIND_BY_DRIVER = DriverStatement(_BIND, *_bind_parameters(TenantBinding()))
+
+
 async def bind_connection(connection: AsyncConnection, binding: TenantBinding) -> None:
     """Bind a Core connection's open transaction, as ``after_begin`` does for sessions.
 
     Core statements skip the ORM's tenant criteria: on a connection bound here, every
     statement must filter by workspace (or user) itself; on Postgres RLS still applies.
+    Binding again a transaction that has begun (a request's reads after its sign-in)
+    goes through asyncpg (``backend.db.driver``); the first binding sends BEGIN.
     """
-    await connection.run_sync(_bind_postgres_settings, binding)
+    sync = connection.sync_connection
+    bound = sync.info.get(_BOUND_KEY) if sync is not None else None
+    if bound is None or connection.dialect.name != "postgresql":
+        await connection.run_sync(_bind_postgres_settings, binding)
+        return
+    parameters = _bind_parameters(binding)
+    transaction = sync.get_transaction()  # type: ignore[union-attr]
+    if bound == (parameters, transaction):
+        return
+    if bound[1] is not transaction:  # another transaction's: this one is unbound
+        await connection.run_sync(_bind_postgres_settings, binding)
+        return
+    await driver.rows(connection, _BIND_BY_DRIVER, **parameters)
+    sync.info[_BOUND_KEY] = (parameters, transaction)  # type: ignore[union-attr]
