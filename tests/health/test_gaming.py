@@ -39,8 +39,13 @@ PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 
 # --- the pure model -------------------------------------------------------------------
 
-answer = st.sampled_from(list(MeasureKind)).flatmap(
-    lambda k: st.tuples(st.just(k), st.integers(DEFAULT_SCALES[k].low, DEFAULT_SCALES[k].high))
+# One branch per kind (one_of, not sampled_from().flatmap(): the same answers, drawn
+# without building a strategy for every draw).
+answer = st.one_of(
+    [
+        st.tuples(st.just(k), st.integers(DEFAULT_SCALES[k].low, DEFAULT_SCALES[k].high))
+        for k in MeasureKind
+    ]
 )
 answers = st.lists(answer, min_size=model.MIN_EVIDENCE, max_size=15)
 sentiments = st.lists(st.floats(-1, 1), max_size=8)
@@ -203,9 +208,7 @@ UNFAVOURABLE = {
     MeasureKind.CES: (1, 1),  # CES 2.0: strongly disagree that it was easy
     MeasureKind.RATING: (1, 1),
 }
-bad_answer = st.sampled_from(list(MeasureKind)).flatmap(
-    lambda k: st.tuples(st.just(k), st.integers(*UNFAVOURABLE[k]))
-)
+bad_answer = st.one_of([st.tuples(st.just(k), st.integers(*UNFAVOURABLE[k])) for k in MeasureKind])
 
 
 @PROPERTY
