@@ -15,11 +15,16 @@ after each attempt.
 Every test runs twice on Postgres: against the normal app, and against an app whose
 Database has application scoping switched off, so that row-level security stands
 alone. On SQLite there is no RLS, so that second mode is skipped.
+
+Each test gets a fresh app; the world (the rows) serves the next test too when this
+one left every row as it found it, for a while (see ``Worlds``): most tests here are
+refused attacks, which must change nothing anyway.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +36,7 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.auth.last_use import RESOLUTION as LAST_USED_RESOLUTION
 from backend.db.engine import Database
 from backend.entrypoints.app import create_app
 from backend.models import ApiToken, Base, WorkspaceMembership
@@ -38,9 +44,9 @@ from backend.settings import Settings
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
 from tests.conftest import make_database
-from tests.fixtures.databases import TestDatabase, is_postgres_run
+from tests.fixtures.databases import TestDatabase, is_postgres_run, truncate_all
 from tests.fixtures.graphql import GraphQLClient, global_id
-from tests.fixtures.tenants import Tenant, add_guest
+from tests.fixtures.tenants import Tenant, add_guest, seed_tenant
 
 # --------------------------------------------------------------------------- two modes
 
@@ -231,14 +237,66 @@ async def _membership_id(inspector_engine: AsyncEngine, user_id: UUID) -> UUID:
     )
 
 
+# A token's last use is stamped when it authenticates, at most once a minute: within
+# half of that since a world was built, no token of it is stamped again in a test.
+MAX_WORLD_AGE = LAST_USED_RESOLUTION.total_seconds() / 2
+
+
+@dataclass
+class Worlds:
+    """The current world, its rows when it was handed to the running test, and whether
+    the next test may have it: only if that test left every row as it found it."""
+
+    current: World | None = None
+    rows: Snapshot | None = None
+    built_at: float = 0.0
+    kept: bool = False
+
+    def reusable(self) -> bool:
+        young = time.monotonic() - self.built_at < MAX_WORLD_AGE
+        return self.current is not None and self.kept and young
+
+
+@pytest.fixture(scope="module")
+def worlds() -> Worlds:
+    return Worlds()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database(shared_database: Database) -> Database:
+    """Overrides conftest's: the tables are emptied when a world is built (``world``) and
+    after the module, not after every test."""
+    return shared_database
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
+async def _empty_afterwards(inspector_engine: AsyncEngine) -> AsyncIterator[None]:
+    yield
+    await truncate_all(inspector_engine)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def world(
     api: GraphQLClient,
     database: Database,
     inspector_engine: AsyncEngine,
-    tenant_a: Tenant,
-    tenant_b: Tenant,
-) -> World:
+    worlds: Worlds,
+) -> AsyncIterator[World]:
+    """The last test's world if it left every row unchanged (and it is young), else a new
+    one on emptied tables (``new_world``). Every row is compared after the test: a test
+    that wrote anything (or failed half-way) leaves the next one a new world."""
+    if not worlds.reusable():
+        await truncate_all(inspector_engine)
+        worlds.current = await new_world(api, database, inspector_engine)
+        worlds.built_at = time.monotonic()
+        worlds.rows = await snapshot(inspector_engine)
+    worlds.kept = False
+    assert worlds.current is not None
+    yield worlds.current
+    worlds.kept = await snapshot(inspector_engine) == worlds.rows
+
+
+async def new_world(api: GraphQLClient, database: Database, inspector_engine: AsyncEngine) -> World:
     """Alpha and Bravo (2 workspaces each), plus people inside them:
 
     - alpha.ws1-guest: ADMIN of Alpha's workspace 1 only, no organization role;
@@ -247,7 +305,7 @@ async def world(
     - bravo.member: EDITOR of Bravo's workspace 1, so Bravo has a membership row and a
       user that only Bravo's people may see.
     """
-    a, b = tenant_a, tenant_b
+    a, b = await seed_tenant(database, "alpha"), await seed_tenant(database, "bravo")
     a_ws1, a_ws2 = a.workspace_ids
     _, guest_token = await add_guest(database, a_ws1, "guest@alpha.example", WorkspaceRole.ADMIN)
     a_member_id, a_member_token = await add_guest(
