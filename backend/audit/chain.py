@@ -16,6 +16,8 @@ from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
+
 from backend.crypto.audit_keys import LEGACY_KEY_ID, AuditKey, AuditKeyring
 
 GENESIS = "0" * 64
@@ -45,6 +47,17 @@ class ChainedEvent(Protocol):
 def to_json_value(value: Any) -> Any:
     """What a value becomes once stored as JSON and read back (hashed in that form)."""
     return json.loads(json.dumps(value, default=_json_default))
+
+
+def to_stored_json(value: Any) -> Any:
+    """``to_json_value`` for a large document that is stored, not hashed (a map's
+    revision): the same values, through orjson, some 5x faster. Anything orjson does not
+    write as ``json`` does (text keys only, 64-bit integers) takes ``to_json_value``."""
+    try:
+        encoded = orjson.dumps(value, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except orjson.JSONEncodeError:
+        return to_json_value(value)
+    return orjson.loads(encoded)
 
 
 def _json_default(value: Any) -> Any:

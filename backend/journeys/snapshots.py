@@ -6,14 +6,14 @@ exactly what restoring or copying it brings back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.audit.chain import to_json_value
+from backend.audit.chain import to_stored_json
 from backend.db.base import Base
 from backend.journeys.repository import MapRepository, PersonaRepository, StructureRepository
 from backend.models import (
@@ -44,6 +44,13 @@ def _columns(row: Base, *skip: str) -> Document:
     return {c: getattr(row, c) for c in names if c not in ("workspace_id", *skip)}
 
 
+def _by_touchpoint(rows: Sequence[Any], *skip: str) -> dict[UUID, list[Document]]:
+    grouped: dict[UUID, list[Document]] = {}
+    for row in rows:
+        grouped.setdefault(row.touchpoint_id, []).append(_columns(row, *skip))
+    return grouped
+
+
 async def snapshot(session: AsyncSession, journey_map: JourneyMap) -> Document:
     """The whole map as plain JSON: fields, personas, stages with their touchpoints."""
     repo = MapRepository(session)
@@ -54,22 +61,18 @@ async def snapshot(session: AsyncSession, journey_map: JourneyMap) -> Document:
     ideas = await repo.opportunities_of(touchpoint_ids)
     emotions = await repo.emotions_of(touchpoint_ids)
 
+    # Each touchpoint's rows, in the order read (grouped once: a map of 96 touchpoints and
+    # 400 rows below them took 38,000 comparisons scanning them per touchpoint).
+    pains_of = _by_touchpoint(pains, "touchpoint_id")
+    ideas_of = _by_touchpoint(ideas, "touchpoint_id")
+    emotions_of = _by_touchpoint(emotions, "touchpoint_id", "id")
     by_stage: dict[UUID, list[Document]] = {}
     for touchpoint in touchpoints:
         entry = _columns(touchpoint, "journey_map_id", "stage_id", "position")
-        entry["pain_points"] = [
-            _columns(p, "touchpoint_id") for p in pains if p.touchpoint_id == touchpoint.id
-        ]
-        entry["opportunities"] = [
-            _columns(o, "touchpoint_id") for o in ideas if o.touchpoint_id == touchpoint.id
-        ]
+        entry["pain_points"] = pains_of.get(touchpoint.id, [])
+        entry["opportunities"] = ideas_of.get(touchpoint.id, [])
         entry["emotions"] = sorted(
-            (
-                _columns(e, "touchpoint_id", "id")
-                for e in emotions
-                if e.touchpoint_id == touchpoint.id
-            ),
-            key=lambda e: str(e["persona_id"]),
+            emotions_of.get(touchpoint.id, []), key=lambda e: str(e["persona_id"])
         )
         by_stage.setdefault(touchpoint.stage_id, []).append(entry)
     document: Document = {name: getattr(journey_map, name) for name in MAP_FIELDS}
@@ -81,7 +84,7 @@ async def snapshot(session: AsyncSession, journey_map: JourneyMap) -> Document:
         }
         for stage in stages
     ]
-    return dict(to_json_value(document))
+    return dict(to_stored_json(document))
 
 
 async def materialize(
