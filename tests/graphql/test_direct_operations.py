@@ -174,3 +174,48 @@ async def test_an_operation_with_a_root_field_postgres_cannot_write_keeps_the_re
     written = engine.COUNTS["written operations"] - operations
     assert written == (1 if is_postgres_run() else 0)
     assert json.loads(alone)["data"]["map"]["stages"]
+
+
+TRAIL = """query Trail($ws: ID!, $first: Int) { workspace(id: $ws) { name
+  auditEvents(first: $first) { totalCount edges { node { action actor { user { email } } } } }
+} }"""
+CREATE_MAP = """mutation($ws: ID!, $title: String!) { createJourneyMap(input: {workspaceId: $ws,
+  title: $title}) { errors { code } } }"""
+
+
+@postgres_only
+async def test_an_operations_statement_is_made_once_per_document_variables_and_caller(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    """The owner reads the trail, then a guest VIEWER sends the very same document and
+    variables: the guest's statement is their own (no trail below ADMIN), not the one
+    the owner's request made."""
+    _, viewer = await add_guest(
+        database, tenant_a.workspace_ids[0], "viewer@alpha.example", WorkspaceRole.VIEWER
+    )
+    variables = {"ws": tenant_a.ws_gid(0), "first": 5}
+    async with ordinary_and_planned(settings, database) as clients:
+        for title in ("One", "Two", "Three"):  # a trail to read
+            created = await answer(
+                clients[True],
+                CREATE_MAP,
+                {"ws": tenant_a.ws_gid(0), "title": title},
+                tenant_a.token,
+            )
+            assert json.loads(created)["data"]["createJourneyMap"]["errors"] == [], created
+        planned = engine.COUNTS["operations planned"]
+        owner = [await answer(clients[True], TRAIL, variables, tenant_a.token) for _ in range(3)]
+        assert engine.COUNTS["operations planned"] == planned + 1  # then taken as made
+        assert json.loads(owner[0])["data"]["workspace"]["auditEvents"]["totalCount"] > 0
+        assert len(set(owner)) == 1
+        for _ in range(2):
+            seen = json.loads(await answer(clients[True], TRAIL, variables, viewer))
+            assert seen["data"]["workspace"]["name"], seen
+            assert seen["data"]["workspace"]["auditEvents"] is None, seen
+        assert engine.COUNTS["operations planned"] == planned + 2
+        other_page = {**variables, "first": 2}
+        page = json.loads(await answer(clients[True], TRAIL, other_page, tenant_a.token))
+        assert len(page["data"]["workspace"]["auditEvents"]["edges"]) == 2
+        assert engine.COUNTS["operations planned"] == planned + 3
+        ordinary = await answer(clients[False], TRAIL, other_page, tenant_a.token)
+    assert json.loads(ordinary) == page
