@@ -8,11 +8,16 @@ the journey matrix's rows and its seeded world, the tenancy ones from ``CALLS``
 below, and a test fails when a mutation has neither. Minimal inputs built from
 the schema alone cover a new mutation before it has a row: refused, nothing written.
 "Nothing changed" is every row of every table, read as a superuser.
+
+The tests that only read or are refused (minimal inputs, the reads) take the last
+such test's world when it left every row as it found it, for a while (``Shared``);
+every other test builds its own on emptied tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +38,7 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.domains import record_name, record_value
+from backend.auth.last_use import RESOLUTION as LAST_USED_RESOLUTION
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.models import (
@@ -47,12 +53,13 @@ from backend.models import (
 from backend.vocabulary.feedback import FeedbackSource, MeasureKind, Placement
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 from graphql_schema.schema import schema_sdl
+from tests.fixtures.databases import truncate_all
 from tests.fixtures.dns_server import session_dns_server
 from tests.fixtures.graphql import GraphQLClient, global_id
 from tests.fixtures.rogue_idp import RogueIdP
 from tests.fixtures.sso import CLAIM_DOMAIN, CREATE_CONNECTION
 from tests.fixtures.tenants import Tenant, add_guest
-from tests.graphql.test_isolation import snapshot
+from tests.graphql.test_isolation import Snapshot, snapshot
 from tests.graphql.test_journey_matrix import ROWS, World, _seed
 from tests.graphql.test_tenancy_api import ADD_MEMBER, CREATE_TOKEN, CREATE_WORKSPACE
 
@@ -429,6 +436,87 @@ async def read_only(gql: GraphQLClient, setting: Setting) -> str:
     return str(token)
 
 
+# A token's last use is stamped when it authenticates, at most once a minute: within
+# half of that since a world was built, no token of it is stamped again in a test.
+MAX_WORLD_AGE = LAST_USED_RESOLUTION.total_seconds() / 2
+
+
+@dataclass
+class Shared:
+    """A ``setting`` and its ``read_only`` token, for the tests that ask for ``shared``:
+    the next such test may have them if this one left every row as it found it."""
+
+    setting: Setting | None = None
+    read_only: str = ""
+    rows: Snapshot | None = None
+    built_at: float = 0.0
+    kept: bool = False
+
+    def reusable(self) -> bool:
+        young = time.monotonic() - self.built_at < MAX_WORLD_AGE
+        return self.setting is not None and self.kept and young
+
+
+@pytest.fixture(scope="module")
+def worlds() -> Shared:
+    return Shared()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database(
+    request: pytest.FixtureRequest,
+    shared_database: Database,
+    inspector_engine: AsyncEngine,
+    worlds: Shared,
+) -> Database:
+    """Overrides conftest's: the tables are emptied before each test (and after the
+    module), not after it, unless the test takes the last one's unchanged world."""
+    if "shared" not in request.fixturenames or not worlds.reusable():
+        await truncate_all(inspector_engine)
+        worlds.setting, worlds.kept = None, False
+    return shared_database
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
+async def _empty_afterwards(inspector_engine: AsyncEngine) -> AsyncIterator[None]:
+    yield
+    await truncate_all(inspector_engine)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fresh_shared(
+    setting: Setting, read_only: str, inspector_engine: AsyncEngine, worlds: Shared
+) -> Shared:
+    worlds.setting, worlds.read_only = setting, read_only
+    worlds.built_at = time.monotonic()
+    worlds.rows = await snapshot(inspector_engine)
+    return worlds
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def _kept_if_unchanged(inspector_engine: AsyncEngine, worlds: Shared) -> AsyncIterator[None]:
+    """After the test: every row compared with the world's; only then may it serve again."""
+    yield
+    unchanged = worlds.setting is not None and await snapshot(inspector_engine) == worlds.rows
+    worlds.kept = unchanged
+
+
+@pytest.fixture
+def shared(
+    request: pytest.FixtureRequest,
+    database: Database,
+    worlds: Shared,
+    _kept_if_unchanged: None,
+) -> Shared:
+    """``setting`` and ``read_only`` as the last test that asked for them left them, if it
+    changed no row (and they are young), else new ones (``database`` emptied the tables).
+    A test that wrote anything (or failed half-way) leaves the next a new world."""
+    if worlds.setting is None:
+        request.getfixturevalue("fresh_shared")
+    worlds.kept = False
+    return worlds
+
+
 async def mutate(gql: GraphQLClient, call: Call, input_: Json, token: str) -> Json:
     body = await gql(call.document, {"input": input_}, token=token)
     return dict(body["data"][call.mutation])
@@ -484,12 +572,10 @@ def minimal(type_: GraphQLInputType) -> Any:
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 async def test_read_only_token_with_a_minimal_input_writes_nothing(
-    name: str,
-    gql: GraphQLClient,
-    inspector_engine: AsyncEngine,
-    setting: Setting,
-    read_only: str,
+    name: str, gql: GraphQLClient, inspector_engine: AsyncEngine, shared: Shared
 ) -> None:
+    setting, read_only = shared.setting, shared.read_only
+    assert setting is not None
     field = MUTATIONS[name]
     [(argument, arg)] = field.args.items()
     document = (
@@ -505,9 +591,9 @@ async def test_read_only_token_with_a_minimal_input_writes_nothing(
     assert await snapshot(inspector_engine) == before
 
 
-async def test_read_only_token_still_reads(
-    gql: GraphQLClient, setting: Setting, read_only: str
-) -> None:
+async def test_read_only_token_still_reads(gql: GraphQLClient, shared: Shared) -> None:
+    setting, read_only = shared.setting, shared.read_only
+    assert setting is not None
     query = """query($ws: ID!, $map: ID!) {
       viewer { workspaces { totalCount } apiTokens { totalCount } }
       workspace(id: $ws) { viewerRole members { totalCount } personas { totalCount }
