@@ -13,7 +13,15 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from graphql import ExecutionResult, FieldNode, OperationDefinitionNode
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    get_operation_ast,
+)
+from graphql import OperationType as OperationKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
@@ -35,6 +43,7 @@ from backend.db.shared_reads import Reads
 from backend.db.types import utcnow
 from graphql_schema.context import Context
 from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
+from graphql_schema.json_fields import LOOKUPS
 
 
 async def subject_of(context: Context) -> Subject | None:
@@ -163,6 +172,30 @@ async def read_as_caller(
     return result
 
 
+def reads_for_sign_in(
+    context: Context, document: DocumentNode | None, operation_name: str | None
+) -> Reads | None:
+    """The request's shared reads, for a known token's check to run in, when the
+    operation's first read is on them: over HTTP, a query whose root fields are all
+    lookups Postgres writes whole (``json_fields.LOOKUPS``). Anything else checks on a
+    transaction of its own, ended at once: a resolver reading on a transaction of its
+    own would otherwise hold a second connection beside it."""
+    if context.is_socket or document is None:
+        return None
+    try:
+        operation = get_operation_ast(document, operation_name)
+    except GraphQLError:
+        return None
+    if operation is None or operation.operation is not OperationKind.QUERY:
+        return None
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            return None
+        if selection.name.value not in LOOKUPS and selection.name.value != "__typename":
+            return None
+    return context.reads
+
+
 def presented_token(context: Context) -> str | None:
     """The bearer token the request sends, if it has a token's shape."""
     authorization = context.presented().authorization
@@ -238,9 +271,10 @@ class Authenticate(SchemaExtension):
         if context.identified is None:  # not looked up before validation
             token = presented_token(context)
             if token is not None:
-                # Over HTTP the request ends its reads whatever happens (GraphQLApp); a
-                # socket's operation only once it executed, so it keeps to its own.
-                reads = None if context.is_socket else context.reads
+                execution = self.execution_context
+                reads = reads_for_sign_in(
+                    context, execution.graphql_document, execution.operation_name
+                )
                 return await token_access(context.db, self.known, token, reads=reads)
         subject = await subject_of(context)
         return None if subject is None else await load_access(context.db, subject)

@@ -10,9 +10,9 @@ expired), gets UNAUTHENTICATED whatever the document, after parsing alone.
 The limits still run first and cost no SQL; a document over a limit is then answered
 QUERY_TOO_COMPLEX only to a caller who authenticates, which costs the credential's
 lookup (none without a credential). A bearer token is checked as ``Authenticate``
-checks it (``token_access``: a token seen before, with its grants, in one transaction,
-the request's shared read transaction, which its reads then take up) and the caller
-signed in; a session's subject is kept on the request's context, where
+checks it (``token_access``: a token seen before, with its grants, in one transaction;
+for a query of lookups, the request's shared read transaction, which its reads then take
+up) and the caller signed in; a session's subject is kept on the request's context, where
 ``Authenticate`` finds it. Either way one lookup per request. WebSocket operations are
 left to ``Authenticate``, which checks each of them.
 """
@@ -23,8 +23,15 @@ from collections.abc import AsyncIterator
 
 from strawberry.extensions import SchemaExtension
 
+from backend.db.shared_reads import Reads
 from backend.settings import Settings
-from graphql_schema.authentication import KnownTokens, presented_token, subject_of, token_access
+from graphql_schema.authentication import (
+    KnownTokens,
+    presented_token,
+    reads_for_sign_in,
+    subject_of,
+    token_access,
+)
 from graphql_schema.context import Context
 from graphql_schema.errors import Unauthenticated
 
@@ -34,10 +41,11 @@ def schema_is_private(settings: Settings) -> bool:
     return not settings.introspection_enabled
 
 
-async def hidden_from(context: Context, known: KnownTokens) -> bool:
+async def hidden_from(context: Context, known: KnownTokens, reads: Reads | None = None) -> bool:
     """Whether this HTTP request's caller does not authenticate (and may not see the schema).
 
-    A caller found is kept for the rest of the request.
+    A caller found is kept for the rest of the request; a known token is checked on
+    ``reads`` when given (``authentication.reads_for_sign_in``).
     """
     if context.request.scope["type"] != "http":
         return False
@@ -45,7 +53,7 @@ async def hidden_from(context: Context, known: KnownTokens) -> bool:
         return False
     token = presented_token(context)
     if token is not None:
-        access = await token_access(context.db, known, token, reads=context.reads)
+        access = await token_access(context.db, known, token, reads=reads)
         if access is None:
             return True
         context.sign_in(access)  # Authenticate finds the caller signed in
@@ -72,7 +80,8 @@ class HideSchemaFromAnonymous(SchemaExtension):
         execution = self.execution_context
         context = execution.context
         assert isinstance(context, Context)
-        if await hidden_from(context, self.known):
+        reads = reads_for_sign_in(context, execution.graphql_document, execution.operation_name)
+        if await hidden_from(context, self.known, reads):
             # Strawberry then skips validation and execution, and answers this alone.
             execution.pre_execution_errors = [Unauthenticated()]
         yield
