@@ -8,6 +8,7 @@ from dataclasses import replace
 from uuid import UUID
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.chain import GENESIS, ChainReport, Position, verify_chain
@@ -36,6 +37,15 @@ async def head_of(
         ChainHead.scope == scope, ChainHead.scope_id == scope_id
     )
     if hold and session.get_bind().dialect.name == "postgresql":
+        # A lock holds only a row that is there: a chain's first writer, inserting its
+        # head, would commit between this read (no head: 0) and the events' (event 1),
+        # and a sound chain would read "added past its head". The head is made here
+        # first, as writers make it (waiting for one that is making it).
+        await session.execute(
+            postgresql.insert(ChainHead)
+            .values(scope=scope, scope_id=scope_id, audit_sequence=0, outbox_sequence=0)
+            .on_conflict_do_nothing()
+        )
         statement = statement.with_for_update(read=True)
     head = (await session.execute(statement)).one_or_none()
     return (head[0], head[1]) if head else (0, None)
