@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from graphql import DocumentNode, OperationDefinitionNode
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,6 +57,9 @@ class Context:
     # Set by the input guard: what each mutation (by its field node) answers instead of
     # running, its arguments being bad.
     input_problems: dict[int, Finding] = field(default_factory=dict, repr=False)
+    # Set by the planned engine when Postgres wrote the operation's data whole: its
+    # document and operation (``written_queries`` answers them again directly).
+    written: tuple[DocumentNode, OperationDefinitionNode] | None = field(default=None, repr=False)
 
     @property
     def is_socket(self) -> bool:
@@ -63,7 +67,7 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy for one operation on a socket: same connection, nothing known yet."""
-        return replace(self, _access=None, _loaders=None, _reads=None)
+        return replace(self, _access=None, _loaders=None, _reads=None, written=None)
 
     def presented(self) -> Presented:
         """The credential, session cookie and CSRF token this caller presents."""

@@ -41,6 +41,7 @@ from uuid import UUID
 
 import orjson
 from graphql import (
+    DocumentNode,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -133,7 +134,7 @@ def _wrap(type_: GraphQLOutputType, inner: Callable[[Any], Any]) -> Callable[[An
     return nullable
 
 
-def _caller(access: Access) -> json_plans.Caller:
+def caller_of(access: Access) -> json_plans.Caller:
     """Who reads, for what Postgres writes: the person, and where they are ADMIN."""
     try:
         user_id: UUID | None = access.user_id
@@ -216,6 +217,8 @@ OPERATIONS = OperationStatements()
 class PlannedExecutor(OrderedErrors):
     """strawberry's executor, building planned subtrees itself (see the module's doc)."""
 
+    document: DocumentNode  # set by ``build``
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Rows fetched for planned subtrees: per relation plan, per parent object's id.
@@ -224,6 +227,13 @@ class PlannedExecutor(OrderedErrors):
         self._plans: dict[tuple[str, int], tuple[Any, object]] = {}
         # Values Postgres wrote, per object plan, per object's id.
         self._json: dict[int, dict[int, Any]] = {}
+
+    @classmethod
+    def build(cls, schema: Any, document: DocumentNode, *args: Any, **kwargs: Any) -> Any:
+        built = super().build(schema, document, *args, **kwargs)
+        if isinstance(built, PlannedExecutor):
+            built.document = document
+        return built
 
     def complete_value(
         self,
@@ -278,6 +288,8 @@ class PlannedExecutor(OrderedErrors):
                 COUNTS["fell back"] += 1
             else:
                 COUNTS["written operations"] += 1
+                # The document and operation, for ``written_queries`` to answer again.
+                self.context_value.written = (self.document, self.operation)
                 COUNTS["written by postgres"] += 1
                 return data
             data = super(PlannedExecutor, self).execute_root_grouped_field_set(
@@ -296,7 +308,7 @@ class PlannedExecutor(OrderedErrors):
         if context.db.dialect != "postgresql":
             return None
         try:
-            caller = _caller(context.access)
+            caller = caller_of(context.access)
         except Exception:  # not signed in: the ordinary way says so
             return None
         key = OPERATIONS.key(self.operation, self.variable_values.coerced, caller)
@@ -421,7 +433,7 @@ class PlannedExecutor(OrderedErrors):
         scoped = access.binding().app_scoping
 
         def make() -> json_plans.Statement:
-            return json_plans.statement(plan, scoped=scoped, caller=_caller(access))
+            return json_plans.statement(plan, scoped=scoped, caller=caller_of(access))
 
         written: json_plans.Statement | None = self._once("json", plan, make)
         return written

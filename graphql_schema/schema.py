@@ -104,9 +104,11 @@ NODE_TYPES = [
 ]
 
 
-def build_schema(settings: Settings, limits: QueryLimits | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings, limits: QueryLimits | None = None, known: KnownTokens | None = None
+) -> strawberry.Schema:
     limits = limits or API_LIMITS
-    known = KnownTokens()  # bearer tokens' owners, shared by this schema's requests
+    known = known or KnownTokens()  # bearer tokens' owners, shared by this schema's requests
     # Factories, not instances: each operation gets fresh extension objects, so
     # concurrent requests never share an execution context.
     extensions: list[Callable[[], SchemaExtension]] = [

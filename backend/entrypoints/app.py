@@ -54,6 +54,7 @@ from graphql_schema.errors import Unauthenticated, mask_escaped, masked_exceptio
 from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.private_schema import hidden_from, schema_is_private
 from graphql_schema.schema import API_LIMITS, build_schema
+from graphql_schema.written_queries import Written, WrittenQueries
 from workers.background import Background
 from workers.broker import is_in_process
 
@@ -66,7 +67,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
         origin = own_origin(settings.base_url)
-        schema = build_schema(settings)
+        # Bearer tokens' owners, shared by the operations, a batch refused before they
+        # run and the queries answered directly.
+        self.known_tokens = KnownTokens()
+        schema = build_schema(settings, known=self.known_tokens)
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.introspection_enabled else None,
@@ -79,7 +83,11 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.graphql_schema = schema._schema  # what the batch's limits are measured on
-        self.known_tokens = KnownTokens()  # for a batch refused before its operations run
+        self.written_queries = (
+            WrittenQueries(self.graphql_schema, API_LIMITS, self.known_tokens)
+            if settings.planned_reads
+            else None
+        )
         self.database = database
         self.oidc = oidc
         self.map_reads = MapReadCache(settings.map_read_cache_mb * 1024 * 1024)
@@ -165,7 +173,7 @@ class GraphQLApp(GraphQL[Context, None]):
             kwargs["context"], data.query, data.operation_name, data.variables
         )
         if lookup is None:
-            return await self._execute(*args, **kwargs)
+            return await self._written_or_executed(*args, **kwargs)
         body = lookup.body or await self.map_reads.from_read_in_flight(lookup)
         if body is not None:
             return ExecutionResult(data=orjson.Fragment(body), errors=None)  # type: ignore[arg-type]
@@ -177,6 +185,22 @@ class GraphQLApp(GraphQL[Context, None]):
             return result
         finally:
             self.map_reads.store(lookup, body)
+
+    async def _written_or_executed(self, *args: Any, **kwargs: Any) -> Any:
+        """A query Postgres wrote whole before is answered by its statement directly
+        (``graphql_schema.written_queries``); anything else is executed."""
+        written = self.written_queries
+        if written is None:
+            return await self._execute(*args, **kwargs)
+        data: GraphQLRequestData = kwargs["request_data"]
+        context: Context = kwargs["context"]
+        answer = await written.answer(context, data.query, data.operation_name, data.variables)
+        if answer is not None:
+            return ExecutionResult(data=answer, errors=None)
+        result = await self._execute(*args, **kwargs)
+        if context.written is not None and data.query is not None and not result.errors:
+            written.remember(data.query, data.operation_name, Written(*context.written))
+        return result
 
     async def _execute(self, *args: Any, **kwargs: Any) -> Any:
         try:
