@@ -30,13 +30,19 @@ from backend.auth.service import (
     LiveToken,
     authenticate_token,
     bearer_token,
-    find_live_token,
+    live_token,
     note_use,
 )
 from backend.auth.sessions import authenticate_session, csrf_matches
 from backend.auth.subject import Subject
 from backend.auth.tokens import hash_secret, looks_like_token
-from backend.authz.access import Access, access_from_rows, access_rows, load_access
+from backend.authz.access import (
+    Access,
+    access_from_rows,
+    access_rows,
+    load_access,
+    token_and_grants,
+)
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.shared_reads import Reads
@@ -117,13 +123,14 @@ async def _recheck(
 ) -> tuple[LiveToken, Access, list[tuple[Any, ...]]] | None:
     """A known token checked again on ``connection`` (bound to its owner): None when it
     is no longer live or no longer theirs (and it is forgotten); else the live token, the
-    access (last time's when the grants are the same rows) and the grants read."""
+    access (last time's when the grants are the same rows) and the grants read. The
+    token and the grants are one statement."""
     user_id = seen.access.user_id
-    live = await find_live_token(connection, token, now)
+    row, grants = await token_and_grants(connection, hash_secret(token), user_id)
+    live = None if row is None else live_token(row, now)
     if live is None or live.subject.user_id != user_id:
         known.forget(token)
         return None
-    grants = await access_rows(connection, user_id)
     if grants == seen.grants and live.subject == seen.access.subject:
         return live, seen.access, grants
     return live, access_from_rows(live.subject, grants), grants

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import String, bindparam, delete, func, select, text, update
+from sqlalchemy import Select, String, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.db import driver
@@ -47,24 +47,29 @@ class TokenAndUser(NamedTuple):
     is_active: bool
 
 
-# Every request with a bearer token runs it: sent through asyncpg (backend.db.driver).
-_TOKEN_AND_USER = DriverStatement(
-    select(
-        ApiToken.id,
-        ApiToken.user_id,
-        ApiToken.restricted_workspace_id,
-        ApiToken.restricted_organization_id,
-        ApiToken.read_only,
-        ApiToken.last_used_at,
-        ApiToken.revoked_at,
-        ApiToken.expires_at,
-        User.email,
-        User.is_active,
+def token_and_user_query() -> Select[*tuple[Any, ...]]:
+    """The ``TokenAndUser`` of the token whose hash is the parameter ``secret_hash``."""
+    return (
+        select(
+            ApiToken.id,
+            ApiToken.user_id,
+            ApiToken.restricted_workspace_id,
+            ApiToken.restricted_organization_id,
+            ApiToken.read_only,
+            ApiToken.last_used_at,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            User.email,
+            User.is_active,
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.secret_hash == bindparam("secret_hash", type_=String))
     )
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.secret_hash == bindparam("secret_hash", type_=String)),
-    "secret_hash",
-)
+
+
+# Every request with a bearer token seen for the first time runs it: sent through
+# asyncpg (backend.db.driver).
+_TOKEN_AND_USER = DriverStatement(token_and_user_query(), "secret_hash")
 
 
 async def token_and_user(connection: AsyncConnection, secret_hash: str) -> TokenAndUser | None:

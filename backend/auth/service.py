@@ -54,8 +54,12 @@ async def find_live_token(
     are not workspace rows); None for an unknown, revoked or expired token or an
     inactive user."""
     row = await repository.token_and_user(connection, hash_secret(plaintext))
-    if row is None:
-        return None
+    return None if row is None else live_token(row, now)
+
+
+def live_token(row: repository.TokenAndUser, now: datetime) -> LiveToken | None:
+    """The token ``row`` describes, if it is live: not revoked, not expired, its user
+    active."""
     if (
         row.revoked_at is not None
         or (row.expires_at is not None and row.expires_at <= now)

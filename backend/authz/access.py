@@ -17,17 +17,21 @@ from uuid import UUID
 from sqlalchemy import (
     BindParameter,
     CompoundSelect,
+    Select,
     String,
     Uuid,
     bindparam,
     cast,
     literal,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from backend.auth import repository
+from backend.auth.repository import TokenAndUser
 from backend.auth.subject import (
     BrowserSession,
     IngestionKey,
@@ -217,7 +221,36 @@ def _access_rows() -> CompoundSelect[str, UUID, str | None, UUID | None]:
 
 
 _ADMIN_ORG_ROLES = [r.value for r in OrgRole if r.at_least(OrgRole.ADMIN)]
-_ACCESS_ROWS = DriverStatement(_access_rows(), "user_id")  # every request signs in with it
+_ACCESS_ROWS = DriverStatement(_access_rows(), "user_id")
+
+
+def _token_and_grants() -> Select[*tuple[Any, ...]]:
+    """The token's ``TokenAndUser`` columns, then a grant's, one row per grant of the
+    user ``user_id`` (one row, the grant's columns null, when there is none)."""
+    grants = _access_rows().subquery("grants")
+    return repository.token_and_user_query().add_columns(*grants.c).outerjoin(grants, true())
+
+
+# A known token's every request checks it with this (graphql_schema/authentication.py).
+_TOKEN_AND_GRANTS = DriverStatement(_token_and_grants(), "secret_hash", "user_id")
+_TOKEN_COLUMNS = len(TokenAndUser._fields)
+
+
+async def token_and_grants(
+    connection: AsyncConnection, secret_hash: str, user_id: UUID
+) -> tuple[TokenAndUser | None, list[tuple[Any, ...]]]:
+    """The token with this hash and its owner's account, and the grants of ``user_id``
+    (the owner it had last time), in one statement: what ``access_rows`` returns. The
+    caller must compare the token's owner with ``user_id`` before using the grants;
+    ``connection``'s transaction binds ``user_id``, as for ``access_rows``."""
+    found = await driver.rows(
+        connection, _TOKEN_AND_GRANTS, secret_hash=secret_hash, user_id=user_id
+    )
+    if not found:
+        return None, []
+    token = TokenAndUser(*found[0][:_TOKEN_COLUMNS])
+    grants = [tuple(r[_TOKEN_COLUMNS:]) for r in found if r[_TOKEN_COLUMNS] is not None]
+    return token, grants
 
 
 def access_from_rows(subject: UserSubject, rows: Iterable[Sequence[Any]]) -> Access:

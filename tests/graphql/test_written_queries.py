@@ -102,10 +102,15 @@ async def test_a_query_written_once_is_answered_by_its_statement_alone(
             assert _direct() == direct + 1, query
             assert executors_built[0] == built  # graphql-core did not run
             assert again == ordinary  # the same bytes, keys in the same order
-            # The token and its grants, the binding for the reads and the statement,
-            # in one transaction; the last use is stamped at most once a minute.
+            # The token and its grants (one statement), the binding for the reads and
+            # the statement, in one transaction; the last use is stamped at most once
+            # a minute.
             assert sum(s.startswith("BEGIN") for s in sql_statements) <= 1, sql_statements
+            signing_in = [s for s in sql_statements if "api_tokens" in s]
+            assert len(signing_in) == 1, sql_statements
+            assert "organization_memberships" in signing_in[0]
             assert sum("json_build_object" in s for s in sql_statements) == 1
+            assert len(sql_statements) == 4, sql_statements  # and the two bindings
     data = json.loads(again)["data"]
     assert "Secret pain" in again
     assert data["journeyMap"]["stages"]
