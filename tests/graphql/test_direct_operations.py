@@ -11,22 +11,24 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from backend.db.engine import Database
 from backend.db.types import utcnow
-from backend.entrypoints.app import create_app
 from backend.models import JourneyMap
 from backend.settings import Settings
 from backend.vocabulary.journeys import Severity
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import engine, json_plans
-from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.graphql import global_id
-from tests.fixtures.planned import answer, ordinary_and_planned, without_request_ids
+from tests.fixtures.planned import (
+    answer,
+    on_one_connection,
+    ordinary_and_planned,
+    without_request_ids,
+)
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import add_feedback, add_pain, build_world
 
@@ -233,31 +235,16 @@ async def test_only_a_query_of_lookups_signs_in_on_its_reads_transaction(
     query of lookups. ``viewer`` reads some fields on a transaction of its own, which
     beside a held one would need a second connection: on a pool of one, it would wait
     forever. There the sign-in ends its own first."""
-    one = make_database(test_database, pool_size=1, max_overflow=0)
-    began = [0]
-
-    def begin(*_: Any) -> None:
-        began[0] += 1
-
-    app = create_app(
-        settings.model_copy(update={"planned_reads": True, "map_read_cache_mb": 0}), database=one
-    )
     variables = {"ws": tenant_a.ws_gid(0)}
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            for query in (VIEWER, WORKSPACE_NAME):
-                for _ in range(2):  # an unknown token, then a known one
-                    event.listen(one.engine.sync_engine, "begin", begin)
-                    began[0] = 0
-                    answered = await asyncio.wait_for(
-                        answer(client, query, variables, tenant_a.token), 10
-                    )
-                    event.remove(one.engine.sync_engine, "begin", begin)
-                    assert "errors" not in json.loads(answered), answered
+    async with on_one_connection(settings, test_database) as (client, began):
+        for query in (VIEWER, WORKSPACE_NAME):
+            for _ in range(2):  # an unknown token, then a known one
+                began[0] = 0
+                answered = await asyncio.wait_for(
+                    answer(client, query, variables, tenant_a.token), 10
+                )
+                assert "errors" not in json.loads(answered), answered
         assert began[0] == 1  # the known token's lookup: its sign-in and reads in one
-    finally:
-        await one.dispose()
 
 
 VIEWER = "query V { viewer { user { email } workspaces { totalCount } } }"

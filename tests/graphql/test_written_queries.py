@@ -14,19 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from graphql import GraphQLError
-from sqlalchemy import event
 
 from backend.db.engine import Database
-from backend.entrypoints.app import create_app
 from backend.settings import Settings
 from backend.vocabulary.journeys import Severity
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import engine, written_queries
 from graphql_schema.input_guard import Verdict
-from tests.conftest import make_database
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.graphql import global_id
-from tests.fixtures.planned import answer, ordinary_and_planned
+from tests.fixtures.planned import answer, on_one_connection, ordinary_and_planned
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import add_pain, build_world
 
@@ -252,33 +249,17 @@ async def test_on_a_pool_of_one_neither_way_waits_for_a_second_connection(
     """The direct way signs in on the request's read transaction and runs its statement
     there, one transaction in all; a request it leaves to the ordinary way (a variable
     it has no statement for yet) also goes through on the one connection."""
-    one = make_database(test_database, pool_size=1, max_overflow=0)
-    began = [0]
-
-    def begin(*_: Any) -> None:
-        began[0] += 1
-
-    app = create_app(
-        settings.model_copy(update={"planned_reads": True, "map_read_cache_mb": 0}), database=one
-    )
-    event.listen(one.engine.sync_engine, "begin", begin)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            for first in (20, 20, 20, 3, 3):  # 3: a statement not made yet, then made
-                direct = _direct()
-                began[0] = 0
-                variables = {"id": tenant_a.ws_gid(0), "first": first}
-                answered = await asyncio.wait_for(
-                    answer(client, DASHBOARD, variables, tenant_a.token), 10
-                )
-                assert "errors" not in json.loads(answered), answered
-                assert one.engine.pool.checkedout() == 0
-            assert _direct() == direct + 1
-            assert began[0] == 1
-    finally:
-        event.remove(one.engine.sync_engine, "begin", begin)
-        await one.dispose()
+    async with on_one_connection(settings, test_database) as (client, began):
+        for first in (20, 20, 20, 3, 3):  # 3: a statement not made yet, then made
+            direct = _direct()
+            began[0] = 0
+            variables = {"id": tenant_a.ws_gid(0), "first": first}
+            answered = await asyncio.wait_for(
+                answer(client, DASHBOARD, variables, tenant_a.token), 10
+            )
+            assert "errors" not in json.loads(answered), answered
+        assert _direct() == direct + 1
+        assert began[0] == 1
 
 
 @pytest.mark.parametrize("check", ["check_limits", "inspect_operation"])
