@@ -31,7 +31,7 @@ from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import orjson
-from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
+from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, OperationType
 from graphql.execution.values import VariableValues, get_variable_values
 
 from graphql_schema import engine, json_plans
@@ -50,6 +50,20 @@ class Written(NamedTuple):
     operation: OperationDefinitionNode
 
 
+def _is_the_query_sent(written: Written, query: str, operation_name: str | None) -> bool:
+    """Whether ``written`` was parsed from ``query`` and is the operation it names (or
+    its only one), a query."""
+    document, operation = written
+    if document.loc is None or document.loc.source.body != query:
+        return False
+    if operation.operation is not OperationType.QUERY:
+        return False
+    if operation_name is not None:
+        return operation.name is not None and operation.name.value == operation_name
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return operations == [operation]
+
+
 class WrittenQueries:
     """Documents the engine wrote whole, by (text, operation name sent); LRU."""
 
@@ -64,7 +78,13 @@ class WrittenQueries:
 
     def remember(self, query: str, operation_name: str | None, written: Written) -> None:
         """After the ordinary way wrote the operation whole. The latest parse wins: the
-        statements ``engine.OPERATIONS`` keeps are by the operation's node."""
+        statements ``engine.OPERATIONS`` keeps are by the operation's node.
+
+        Kept only if ``written`` is this very text's query, as named: a batch's
+        operations run side by side on one context, and one of them may have set what
+        another wrote (a batch once taught a mutation's text the answer of a query)."""
+        if not _is_the_query_sent(written, query, operation_name):
+            return
         key = (query, operation_name)
         self._written[key] = written
         self._written.move_to_end(key)
