@@ -2,11 +2,11 @@
 
 When the planned engine answers a query of lookups with one statement
 (``engine.PlannedExecutor.execute_root_grouped_field_set``), graphql-core, strawberry's
-extension chain and its executor still surround that statement: some 40 % of the
-request's CPU for a dashboard. A document (its text and the operation name sent) that
-was once answered that way is remembered here, and the next request sending it with a
-known bearer token is answered by the same statement directly, after the same checks,
-in the order the extensions make them:
+extension chain and its executor still surround that statement: about a quarter of the
+API's CPU for a dashboard (docs/benchmarks.md, step 26). A document (its text and the
+operation name sent) that was once answered that way is remembered here, and the next
+request sending it with a known bearer token is answered by the same statement
+directly, after the same checks, in the order the extensions make them:
 
 1. the operation name: the document and name are the ones that passed before;
 2. the limits, which read the variables (``limits.check_limits``);
@@ -40,8 +40,8 @@ from graphql_schema.context import Context
 from graphql_schema.input_guard import inspect_operation
 from graphql_schema.limits import QueryLimits, check_limits
 
-# How often a request was answered here or went the ordinary way, and why (for tests
-# and the bench; a process-wide tally).
+# How often a request was answered here or went the ordinary way (for tests and the
+# bench; a process-wide tally).
 COUNTS = engine.COUNTS
 
 
