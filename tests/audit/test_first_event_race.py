@@ -11,7 +11,7 @@ one making it.
 from __future__ import annotations
 
 import asyncio
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 
@@ -20,6 +20,7 @@ from backend.audit.actor import Actor
 from backend.audit.verify import verify_workspace_increment
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
+from tests.fixtures.audited import record_note
 from tests.fixtures.databases import is_postgres_run
 from tests.fixtures.tenants import Tenant
 
@@ -38,14 +39,7 @@ async def test_a_check_beside_a_chains_first_writer_sees_the_chain_whole(
     async def first_writer() -> None:
         async with database.transaction(binding, write=True) as session:
             audit.bind_actor(session, Actor.system())
-            await audit.record(
-                session,
-                workspace_id=ws,
-                action="note.add",
-                subject_type="Note",
-                subject_id=uuid4(),
-                changes={"text": {"before": None, "after": "first"}},
-            )
+            await record_note(session, ws, "first")
             await session.flush()  # the head row and event 1 are written, not committed
             writer_ready.set()
             await writer_may_commit.wait()

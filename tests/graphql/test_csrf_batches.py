@@ -5,26 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.auth.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, open_session
+from backend.auth.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from backend.db.engine import Database
 from backend.settings import Settings
 from tests.fixtures.sso import APP_ORIGIN, browser_for
-from tests.fixtures.tenants import Tenant
+from tests.fixtures.tenants import Tenant, owner_session
 
 READ = {"query": "{ viewer { user { email } } }"}
 MINT = {"query": 'mutation { createApiToken(input: {name: "batched"}) { token errors { code } } }'}
 
 
 async def _batch(settings: Settings, database: Database, tenant: Tenant, csrf: bool) -> Any:
-    async with database.transaction(tenant.binding(), write=True) as session:
-        opened = await open_session(
-            session,
-            settings,
-            user_id=tenant.owner_id,
-            organization_id=tenant.organization_id,
-            ip=None,
-            user_agent=None,
-        )
+    opened = await owner_session(database, settings, tenant)
     async with browser_for(settings, database) as browser:
         browser.http.cookies.set(SESSION_COOKIE, opened.secret, domain="testserver.local")
         browser.http.cookies.set(CSRF_COOKIE, opened.csrf_token, domain="testserver.local")

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.auth.sessions import SESSION_COOKIE, open_session
+from backend.auth.sessions import SESSION_COOKIE
 from backend.db.engine import Database
 from backend.settings import Settings
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import engine
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.planned import answer, ordinary_and_planned
-from tests.fixtures.tenants import Tenant, add_guest
+from tests.fixtures.tenants import Tenant, add_guest, owner_session
 from tests.test_http import production_settings
 
 pytestmark = pytest.mark.skipif(not is_postgres_run(), reason="Postgres writes the JSON")
@@ -320,15 +320,7 @@ async def test_in_production_with_a_session_cookie_beside_the_token(
     and the other way round) each get the ordinary engine's answer; the cookie alone
     is never answered directly."""
     production = production_settings(test_database)
-    async with database.transaction(tenant_a.binding(), write=True) as session:
-        opened = await open_session(
-            session,
-            production,
-            user_id=tenant_a.owner_id,
-            organization_id=tenant_a.organization_id,
-            ip=None,
-            user_agent=None,
-        )
+    opened = await owner_session(database, production, tenant_a)
     cookie = {"Cookie": f"{SESSION_COOKIE}={opened.secret}"}
     variables = {"id": tenant_a.ws_gid(0)}
     body = {"query": NAME, "variables": variables}

@@ -4,7 +4,7 @@ concurrent writers, a real break reported, and a stored alarm looked at again.""
 from __future__ import annotations
 
 import asyncio
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +16,7 @@ from backend.audit.verify import verify_workspace_increment
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.models import AuditEvent, AuditVerification
+from tests.fixtures.audited import record_note
 from tests.fixtures.tenants import Tenant
 
 EVENTS = AuditEvent.__table__
@@ -37,14 +38,7 @@ async def _append(database: Database, ws: UUID, count: int = 1) -> None:
             await asyncio.sleep(0.002)
         async with database.transaction(_bound(ws), write=True) as session:
             audit.bind_actor(session, Actor.system())
-            await audit.record(
-                session,
-                workspace_id=ws,
-                action="note.add",
-                subject_type="Note",
-                subject_id=uuid4(),
-                changes={"text": {"before": None, "after": f"note {n}"}},
-            )
+            await record_note(session, ws, f"note {n}")
 
 
 async def _check(database: Database, ws: UUID, *, scheduled: bool = True) -> ChainReport:

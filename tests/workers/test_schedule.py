@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +19,7 @@ from backend.db.types import utcnow
 from backend.models import AuditEvent, JourneyMap, Stage
 from backend.settings import Settings
 from backend.vocabulary.roles import WorkspaceRole
+from tests.fixtures.audited import record_note
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import configured_broker_url
 from tests.fixtures.graphql import GraphQLClient
@@ -35,14 +36,7 @@ async def _append_events(database: Database, ws: UUID, count: int) -> None:
     async with database.transaction(TenantBinding(frozenset({ws})), write=True) as session:
         audit.bind_actor(session, Actor.system())
         for n in range(count):
-            await audit.record(
-                session,
-                workspace_id=ws,
-                action="note.add",
-                subject_type="Note",
-                subject_id=uuid4(),
-                changes={"text": {"before": None, "after": f"note {n}"}},
-            )
+            await record_note(session, ws, f"note {n}")
 
 
 async def _last_sequence(owner: AsyncEngine, ws: UUID) -> int:
