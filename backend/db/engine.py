@@ -31,6 +31,8 @@ from backend.db.scoping import INFO_KEY, NO_TENANT, TenantBinding, bind_connecti
 from backend.settings import get_settings
 
 _SQLITE_BEGIN_OPTION = "waypost_sqlite_begin"
+# A session's info key: True when Postgres writes a map's snapshots (``sql_snapshots``).
+SQL_SNAPSHOTS = "sql_snapshots"
 # One row per workspace at most, and under row-level security on Postgres: with no
 # workspace bound it reads nothing, yet needs the grants and the policy's functions.
 _READINESS_READ = text("select 1 from health_generations limit 1")
@@ -53,12 +55,16 @@ class Database:
         app_scoping: bool = True,
         echo: bool = False,
         audit_keys: AuditKeyring | None = None,
+        sql_snapshots: bool = True,
     ) -> None:
         self.url: URL = make_url(url)
         self.app_role = app_role if self.url.get_backend_name() != "sqlite" else None
         self.app_scoping = app_scoping
         # What this process signs and verifies audit chains with; never stored.
         self.audit_keys = audit_keys or AuditKeyring.from_settings(get_settings())
+        # Postgres writes a map's revision itself (backend.journeys.snapshot_sql);
+        # False keeps Python writing it, as the first version did, for comparing.
+        self.sql_snapshots = sql_snapshots and self.url.get_backend_name() == "postgresql"
         overflow = pool_size if max_overflow is None else max_overflow
         self.engine: AsyncEngine = _create_engine(self.url, app_role, pool_size, overflow, echo)
         watch_for_outages(self.engine)
@@ -74,15 +80,16 @@ class Database:
     def session(self, binding: TenantBinding, *, write: bool = False) -> AsyncSession:
         binding = replace(binding, app_scoping=self.app_scoping)
         bind = self._write_engine if write else self.engine
-        return self._sessions(bind=bind, info={INFO_KEY: binding, AUDIT_KEYS: self.audit_keys})
+        return self._sessions(bind=bind, info=self._info(binding))
 
     def session_on(self, connection: AsyncConnection, binding: TenantBinding) -> AsyncSession:
         """A session joined to a connection's open transaction, which ``connection``
         bound as ``binding`` (``SharedReads``): it neither binds nor commits it."""
         binding = replace(binding, app_scoping=self.app_scoping)
-        return self._sessions(
-            bind=connection, info={INFO_KEY: binding, AUDIT_KEYS: self.audit_keys}
-        )
+        return self._sessions(bind=connection, info=self._info(binding))
+
+    def _info(self, binding: TenantBinding) -> dict[str, Any]:
+        return {INFO_KEY: binding, AUDIT_KEYS: self.audit_keys, SQL_SNAPSHOTS: self.sql_snapshots}
 
     @asynccontextmanager
     async def transaction(
@@ -250,6 +257,9 @@ def database_from_settings(settings: Any, **overrides: Any) -> Database:
         "pool_size": settings.database_pool_size,
         "app_scoping": settings.app_scoping,
         "audit_keys": AuditKeyring.from_settings(settings),
+        # The side-by-side setting keeps both of the first version's paths: reads
+        # resolved field by field, revisions written by Python.
+        "sql_snapshots": settings.planned_reads,
     }
     options.update(overrides)
     return Database(settings.database_url, **options)

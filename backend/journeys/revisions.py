@@ -17,7 +17,8 @@ from backend.audit import recorder as audit
 from backend.authz.access import Access
 from backend.errors import NotFound
 from backend.journeys.repository import MapRepository
-from backend.journeys.snapshots import MAP_FIELDS, materialize, snapshot
+from backend.journeys.snapshot_sql import MAP_FIELDS
+from backend.journeys.snapshots import materialize, snapshot
 from backend.journeys.versioning import first_version, lock_for_change, new_version
 from backend.models import JourneyMap, JourneyMapRevision
 from backend.validation import required_text

@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.chain import to_stored_json
 from backend.db.base import Base
+from backend.db.engine import SQL_SNAPSHOTS
+from backend.journeys import snapshot_sql
 from backend.journeys.repository import MapRepository, PersonaRepository, StructureRepository
+from backend.journeys.snapshot_sql import MAP_FIELDS
 from backend.models import (
     JourneyMap,
     Opportunity,
@@ -31,9 +34,6 @@ from backend.vocabulary.journeys import (
     PainPointStatus,
     Severity,
 )
-
-# A map's own fields, as a snapshot and a restore know them.
-MAP_FIELDS = ("title", "description", "objectives", "status", "scenario", "departments")
 
 # A snapshot is JSON: these are its documents (a map, a stage, a touchpoint …).
 Document = dict[str, Any]
@@ -51,8 +51,21 @@ def _by_touchpoint(rows: Sequence[Any], *skip: str) -> dict[UUID, list[Document]
     return grouped
 
 
+def written_by_postgres(session: AsyncSession) -> bool:
+    """Whether Postgres writes this session's snapshots (``snapshot_sql``)."""
+    return bool(session.info.get(SQL_SNAPSHOTS))
+
+
 async def snapshot(session: AsyncSession, journey_map: JourneyMap) -> Document:
     """The whole map as plain JSON: fields, personas, stages with their touchpoints."""
+    if written_by_postgres(session):
+        await session.flush()
+        return await snapshot_sql.read(session, journey_map.workspace_id, journey_map.id)
+    return await snapshot_in_python(session, journey_map)
+
+
+async def snapshot_in_python(session: AsyncSession, journey_map: JourneyMap) -> Document:
+    """``snapshot`` read into the ORM and written by Python (SQLite's way)."""
     repo = MapRepository(session)
     stages = await repo.stages_of([journey_map.id])
     touchpoints = await repo.touchpoints_of_maps([journey_map.id])

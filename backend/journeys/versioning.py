@@ -2,14 +2,15 @@
 
 A change locks the map row (``lock_for_change``), refuses a stale expected version
 with CONFLICT, and afterwards ``new_version`` bumps ``version``, stores a full snapshot
-as a revision and emits ``journey_map.changed``, all in the caller's transaction.
+as a revision (on Postgres, Postgres writes it: ``snapshot_sql``) and emits
+``journey_map.changed``, all in the caller's transaction.
 Writers of one map therefore queue, and N concurrent writers that all read version v
 get one success and N-1 conflicts, never a lost update.
 """
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,8 +19,9 @@ from backend.authz.access import Access
 from backend.db.base import Base
 from backend.db.types import utcnow
 from backend.errors import Conflict, NotFound
+from backend.journeys import snapshot_sql
 from backend.journeys.repository import MapRepository
-from backend.journeys.snapshots import snapshot
+from backend.journeys.snapshots import snapshot_in_python, written_by_postgres
 from backend.models import JourneyMap, JourneyMapRevision
 from backend.outbox import emit as outbox
 from backend.vocabulary.roles import WorkspaceRole
@@ -80,17 +82,30 @@ async def _record(
     journey_map.updated_at = utcnow()
     journey_map.updated_by = by.user_id if by else None
     await session.flush()
-    MapRepository(session).add_revision(
-        JourneyMapRevision(
+    if written_by_postgres(session):
+        # One statement: Postgres writes the document where it stores it.
+        await snapshot_sql.insert_revision(
+            session,
+            revision_id=uuid4(),
             workspace_id=journey_map.workspace_id,
-            journey_map_id=journey_map.id,
+            map_id=journey_map.id,
             version=journey_map.version,
             action=action,
-            snapshot=await snapshot(session, journey_map),
             created_at=utcnow(),
             created_by=by.user_id if by else None,
         )
-    )
+    else:
+        MapRepository(session).add_revision(
+            JourneyMapRevision(
+                workspace_id=journey_map.workspace_id,
+                journey_map_id=journey_map.id,
+                version=journey_map.version,
+                action=action,
+                snapshot=await snapshot_in_python(session, journey_map),
+                created_at=utcnow(),
+                created_by=by.user_id if by else None,
+            )
+        )
     await outbox.emit(
         session,
         journey_map.workspace_id,
