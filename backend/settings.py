@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     map_read_cache_mb: int = Field(default=64, ge=0)
     # Planned execution of read subtrees (graphql_schema/engine.py): a map's stages,
     # touchpoints, pain points and health built from rows in one pass. False runs every
-    # field through graphql-core's own execution (the engine before it, for comparing).
+    # field through graphql-core's own execution (the engine before it, for comparing),
+    # and has Python write each revision's snapshot as the first version did (on
+    # Postgres, Postgres writes it otherwise: backend/journeys/snapshot_sql.py).
     planned_reads: bool = True
 
     # Background work.

@@ -182,15 +182,23 @@ def _goals(results: dict[str, Any]) -> list[str]:
     return _table(["goal", "measured", ""], rows)
 
 
+def _per_request(row: dict[str, Any]) -> str:
+    """CPU milliseconds a request costs the server and Postgres (cores over req/s)."""
+    if not row["rps"]:
+        return "-"
+    server, postgres = (1000 * row[key] / row["rps"] for key in ("cpu_server", "cpu_postgres"))
+    return f"{server:.1f} / {postgres:.1f}"
+
+
 def _mixed(rows: list[dict[str, Any]]) -> list[str]:
-    header = ["server", "cache", "engine", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms"]
+    header = ["server", "cache", "engine", "edits", "conns", "req/s", "p50 ms", "p95 ms"]
     return _table(
-        [*header, "errors", "CPU cores: server / PG / wrk"],
+        [*header, "p99 ms", "errors", "CPU cores: server / PG / wrk", "CPU ms/req: server / PG"],
         (
             [
-                *(WAYPOST, r.get("cache", "on"), r.get("engine", "ordinary"), r["connections"]),
-                *(f"{r['rps']:,.0f}", r["p50_ms"], r["p95_ms"], r["p99_ms"]),
-                *(r["errors"], _cpu(r)),
+                *(WAYPOST, r.get("cache", "on"), r.get("engine", "ordinary")),
+                *(f"{r.get('write_share', 0.2):.0%}", r["connections"], f"{r['rps']:,.0f}"),
+                *(r["p50_ms"], r["p95_ms"], r["p99_ms"], r["errors"], _cpu(r), _per_request(r)),
             ]
             for r in rows
         ),
@@ -228,7 +236,7 @@ def render(results: dict[str, Any]) -> str:
     if results.get("mixed"):
         lines += [
             "### (c) Mixed session: 80 % map reads, 20 % edits with expectedVersion (Waypost,"
-            " both engines)",
+            " both engines), and the edits alone",
             "",
             *_mixed(results["mixed"]),
         ]

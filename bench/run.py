@@ -470,9 +470,13 @@ async def _editable(world: seed.World, count: int) -> list[tuple[UUID, UUID, int
     return [(m, *found[m]) for m in maps]
 
 
+MIXED_WRITE_SHARE = 0.2
+
+
 def _mixed(plan: Plan, world: seed.World, results: Results) -> None:
     """Workload (c): 80 % map reads, 20 % renames with expectedVersion, cache on; by the
-    ordinary engine, then the planned one."""
+    ordinary engine, then the planned one. Then the edit alone (100 % renames, at the
+    lowest connection count): what an edit costs, revision, audit event and outbox."""
     auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
     for planned in (False, True):
         engine = "planned" if planned else "ordinary"
@@ -481,7 +485,8 @@ def _mixed(plan: Plan, world: seed.World, results: Results) -> None:
             world.database_url, port=PORT, processes=plan.processes, planned=planned
         ) as api:
             url = f"{api.url}/graphql"
-            for connections in plan.connections:
+            mixes = [(c, MIXED_WRITE_SHARE) for c in plan.connections]
+            for connections, write_share in [*mixes, (min(plan.connections), 1.0)]:
                 runs = []
                 for _ in range(plan.repeats):
                     # Fresh versions before each run, once the last run's edits are done.
@@ -492,7 +497,7 @@ def _mixed(plan: Plan, world: seed.World, results: Results) -> None:
                         [workloads.map_read_body(m) for m, _, _ in maps],
                         [(workloads.global_id("Touchpoint", t), "Edited", v) for _, t, v in maps],
                         auth,
-                        write_share=0.2,
+                        write_share=write_share,
                         edit_template=workloads.rename_template(),
                     )
                     runs.append(
@@ -507,11 +512,17 @@ def _mixed(plan: Plan, world: seed.World, results: Results) -> None:
                     )
                 run = load.median_run(runs)
                 results.mixed.append(
-                    {"engine": engine, "cache": "on", "connections": connections, **_figures(run)}
+                    {
+                        "engine": engine,
+                        "cache": "on",
+                        "connections": connections,
+                        "write_share": write_share,
+                        **_figures(run),
+                    }
                 )
                 _say(
-                    f"    {connections} connections: {run.per_second:.0f} req/s, "
-                    f"{run.errors} errors"
+                    f"    {connections} connections, {write_share:.0%} edits: "
+                    f"{run.per_second:.0f} req/s, {run.errors} errors"
                 )
 
 
