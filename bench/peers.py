@@ -278,7 +278,7 @@ def _tail(log: Path, lines: int = 40) -> str:
 
 @contextlib.contextmanager
 def postgraphile_server(
-    database_url: str, *, port: int, processes: int, pool_max: int = 10
+    database_url: str, *, port: int, processes: int, pool_max: int = 10, rls_role: str = ""
 ) -> Iterator[Server]:
     """Run PostGraphile (``processes`` serving processes on 127.0.0.1:``port``) until exit.
 
@@ -301,6 +301,9 @@ def postgraphile_server(
         "POSTGRAPHILE_PORT": str(port),
         "POSTGRAPHILE_POOL_MAX": str(pool_max),
         "POSTGRAPHILE_WORKERS": str(processes),
+        # Empty: as the superuser. A role: each request as it, under row-level security,
+        # binding the workspaces the X-Waypost-Workspaces header names (README.md).
+        "POSTGRAPHILE_RLS_ROLE": rls_role,
     }
     fd, name = tempfile.mkstemp(prefix="postgraphile-", suffix=".log")
     log = Path(name)

@@ -282,6 +282,12 @@ def _candidates(plan: Plan, world: seed.World) -> list[Candidate]:
                 world.database_url, port=PORT, processes=plan.processes
             ),
         ),
+        Candidate(
+            report.PEER_RLS,
+            lambda: peers.postgraphile_server(
+                world.database_url, port=PORT, processes=plan.processes, rls_role=seed.APP_ROLE
+            ),
+        ),
         waypost(cache=True, planned=False),
         waypost(cache=True, planned=True),
         waypost(cache=False, planned=False),
@@ -298,6 +304,9 @@ def _side_by_side(plan: Plan, world: seed.World, results: Results, shapes: list[
     against PostGraphile's answers, then is measured on each."""
     auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
     json_only = {"Content-Type": "application/json"}
+    # What the owner's token reaches, as a verified JWT would carry it to PostGraphile.
+    claims = {**json_only, "X-Waypost-Workspaces": ",".join(str(w.id) for w in world.workspaces)}
+    headers_of = {report.WAYPOST: auth, report.PEER_RLS: claims}
     peers.prepare_database(world.database_url)
     reference: dict[str, list[Any]] = {}
     for candidate in _candidates(plan, world):
@@ -306,17 +315,19 @@ def _side_by_side(plan: Plan, world: seed.World, results: Results, shapes: list[
             continue
         _say(f"{world.size}: {candidate.label}")
         peer = candidate.server == report.PEER
-        headers = auth if candidate.server == report.WAYPOST else json_only
+        theirs = candidate.server in (report.PEER, report.PEER_RLS)  # PostGraphile's schema
+        headers = headers_of.get(candidate.server, json_only)
         with candidate.start() as server:
             url = server.url if server.url.endswith("/graphql") else f"{server.url}/graphql"
             for shape in served:
-                bodies = shape.theirs if peer else shape.ours
+                bodies = shape.theirs if theirs else shape.ours
                 answers = [_post(url, b, headers) for b in bodies]
                 if peer:
                     reference[shape.workload] = [shape.canonical_theirs(a) for a in answers]
                     _check_complete(shape.workload, reference[shape.workload])
                 else:
-                    got = [shape.canonical_ours(a) for a in answers]
+                    canonical = shape.canonical_theirs if theirs else shape.canonical_ours
+                    got = [canonical(a) for a in answers]
                     _check_same(shape, candidate.label, got, reference[shape.workload])
                 size = sum(len(json.dumps(a)) for a in answers) // len(answers)
                 script = load.rotating_posts("/graphql", bodies, headers)

@@ -6,6 +6,12 @@
 //   POSTGRAPHILE_HOST          address to listen on (default 127.0.0.1)
 //   POSTGRAPHILE_PORT          port to listen on (default 5678; 0: any free port)
 //   POSTGRAPHILE_POOL_MAX      connections per process (default 10)
+//   POSTGRAPHILE_RLS_ROLE      unset: every request runs as the connecting superuser, as
+//                              before. A role (waypost_app): every request runs as that
+//                              role in a transaction that binds the workspaces the
+//                              X-Waypost-Workspaces header lists, as Waypost's row-level
+//                              security reads them (PostGraphile's pgSettings, the way
+//                              it serves tenants; the header stands for a verified JWT).
 // Works with the plain CLI too: `postgraphile -C graphile.config.mjs` (one process).
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
@@ -61,6 +67,15 @@ const BenchSmartTags = jsonPgSmartTags({
   },
 });
 
+const rlsRole = process.env.POSTGRAPHILE_RLS_ROLE || "";
+
+// With pgSettings, PostGraphile wraps each request in BEGIN, set_config(...), the
+// query, COMMIT; `role` makes it SET LOCAL ROLE, so the policies apply.
+function rlsContext(requestContext) {
+  const workspaces = requestContext.node?.req?.headers["x-waypost-workspaces"] ?? "";
+  return { pgSettings: { role: rlsRole, "waypost.workspace_ids": String(workspaces) } };
+}
+
 /** @type {GraphileConfig.Preset} */
 const preset = {
   extends: [PostGraphileAmberPreset],
@@ -83,6 +98,7 @@ const preset = {
   },
   grafast: {
     explain: false,
+    ...(rlsRole ? { context: rlsContext } : {}),
   },
 };
 
