@@ -22,7 +22,7 @@ from backend.settings import Settings
 from bench import peers, workloads
 from bench.seed import build
 from tests.bench.tiny import TINY
-from tests.fixtures.databases import TestDatabase, is_postgres_run
+from tests.fixtures.databases import APP_ROLE, TestDatabase, is_postgres_run
 
 SCHEMA = Path(__file__).resolve().parents[2] / "graphql_schema" / "schema.graphql"
 
@@ -164,6 +164,21 @@ async def test_postgraphile_answers_as_waypost_does(
                     for app in apps.values():
                         got = canonical_ours(await _post(app, "/graphql", ours, **owner))
                         assert got == expected
+        # As it serves tenants: as waypost_app under row-level security, binding the
+        # workspaces a verified JWT would name. The same answers with them; without
+        # them, the policies leave no map, no feedback and no audit event to read.
+        claims = {"X-Waypost-Workspaces": ",".join(str(w.id) for w in world.workspaces)}
+        rls = peers.postgraphile_server(
+            test_database.inspector_url, port=0, processes=1, rls_role=APP_ROLE
+        )
+        with rls as server:
+            async with httpx.AsyncClient(timeout=60) as http:
+                for (_, theirs, _, canonical_theirs), expected in zip(questions, seen, strict=True):
+                    got = canonical_theirs(await _post(http, server.url, theirs, **claims))
+                    assert got == expected
+                dashboard = peers.request_body(peers.DASHBOARD_QUERY, first)
+                bare = (await _post(http, server.url, dashboard))["data"]["workspaceByRowId"]
+                assert bare["journeyMapsByWorkspaceId"] == {"totalCount": 0, "nodes": []}
     finally:
         for app in apps.values():
             await app.aclose()
