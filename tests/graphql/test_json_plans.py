@@ -9,13 +9,15 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, Double, bindparam, text, update
+from sqlalchemy import DateTime, Double, Uuid, bindparam, text, update
+from strawberry.relay import GlobalID
 
 from backend.db.base import Base
 from backend.db.engine import Database
@@ -114,6 +116,23 @@ async def test_a_float_is_written_as_python_writes_it(database: Database, value:
         value = 0.0  # -0.0 is no score's value; Python writes it "-0.0"
     written = await _selected(database, json_fields._float_of("x.v"), value, Double())
     assert written == json.dumps(value)
+
+
+@postgres_only
+@pytest.mark.parametrize("length", range(1, 31))
+async def test_a_node_id_is_written_as_strawberry_writes_it(
+    database: Database, length: int
+) -> None:
+    """Around 20 bytes of type name, "Type:uuid" no longer fits on one line of
+    Postgres' base64: the id is the same either way, with no line break in it."""
+    type_name = ("Touchpoint" * 3)[:length]
+    value = UUID("0a5e1c4f-3b2d-4e6f-8a9b-c0d1e2f30415")
+    statement = text(
+        f"select ({json_fields._node_id(type_name)('x')})::text from (select :id as id) as x"
+    ).bindparams(bindparam("id", type_=Uuid()))
+    async with database.connection(NO_TENANT) as connection:
+        written = str((await connection.execute(statement, {"id": value})).scalar())
+    assert json.loads(written) == str(GlobalID(type_name, str(value)))
 
 
 @postgres_only
