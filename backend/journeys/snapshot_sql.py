@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.base import Base
+from backend.db.scoping import require_bound
 from backend.db.types import UTCDateTime
 from backend.models import (
     JourneyMap,
@@ -145,6 +146,8 @@ async def insert_revision(
     created_by: UUID | None,
 ) -> None:
     """Store the map's document as it is now as its revision ``version``."""
+    # A Core write: the check the ORM's before_flush makes for the writes it knows.
+    require_bound(session, workspace_id, "JourneyMapRevision")
     await session.execute(
         _INSERT,
         {

@@ -50,7 +50,8 @@ from backend.vocabulary.journeys import (
     Scenario,
     Severity,
 )
-from tests.fixtures.databases import is_postgres_run
+from tests.conftest import make_database
+from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.tenants import Tenant
 
 pytestmark = pytest.mark.skipif(not is_postgres_run(), reason="Postgres writes the snapshot")
@@ -228,14 +229,24 @@ async def test_every_kind_of_change_stores_the_document_python_writes(
             UpdateJourneyMap(map_id, MapFields(objectives=[]), persona_ids=[second, third]),
         )
     )
-    # A time on the second exactly: Python still writes its six digits of microseconds.
+    # A time on the second exactly: Python still writes its six digits of microseconds;
+    # and two pain points made at the same moment: their ids decide, in both.
     async with inspector_engine.begin() as connection:
         await connection.execute(
-            text("UPDATE pain_points SET created_at = '2026-01-02 03:04:05+00' WHERE id = :id"),
-            {"id": UUID(pains[0]["id"])},
+            text(
+                "UPDATE pain_points SET created_at = '2026-01-02 03:04:05+00' WHERE id = ANY(:ids)"
+            ),
+            {"ids": [UUID(p["id"]) for p in pains]},
         )
     document = await done(lambda s: _noop_rename(s, owner, pay, "Pay at once"))
     assert "2026-01-02T03:04:05.000000+00:00" in str(document)
+    (tied,) = [
+        t["pain_points"]
+        for st in document["stages"]
+        for t in st["touchpoints"]
+        if t["id"] == str(pay)
+    ]
+    assert [p["id"] for p in tied] == sorted(p["id"] for p in pains)
     await done(lambda s: stages.remove_stage(s, owner, stage_ids[0], expected_version=None))
     # A system version (no actor): the persona goes from the map and from its emotions.
     await done(lambda s: personas.delete_persona(s, owner, second))
@@ -324,3 +335,51 @@ async def test_an_edit_reads_none_of_the_maps_content_into_python(
     assert stored is not None
     names = [t["name"] for stage in stored["stages"] for t in stage["touchpoints"]]
     assert names == ["Pay now"]
+
+
+async def test_with_the_first_versions_setting_python_writes_the_revision_on_postgres(
+    test_database: TestDatabase, owner: Access, tenant_a: Tenant
+) -> None:
+    """``sql_snapshots=False`` (``WAYPOST_PLANNED_READS=false``, kept for comparing): the
+    edit reads the map into the ORM as the first version did, and stores the same
+    document Postgres would have."""
+    python_writes = make_database(test_database, sql_snapshots=False)
+    try:
+        async with writing(python_writes, owner) as session:
+            journey_map = await maps.create_journey_map(
+                session,
+                owner,
+                CreateJourneyMap(
+                    tenant_a.workspace_ids[0],
+                    MapFields(title="Old way"),
+                    template=MapTemplate.FIVE_STAGE,
+                ),
+            )
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(" ".join(statement.split()))
+
+        event.listen(python_writes.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            async with writing(python_writes, owner) as session:
+                await maps.update_journey_map(
+                    session, owner, UpdateJourneyMap(journey_map.id, MapFields(title="Renamed"))
+                )
+        finally:
+            event.remove(python_writes.engine.sync_engine, "before_cursor_execute", seen)
+        assert [s for s in statements if s.startswith("SELECT stages.")]
+        assert not [s for s in statements if "json_build_object" in s]
+        async with python_writes.transaction(owner.binding()) as session:
+            stored = await session.scalar(
+                select(JourneyMapRevision.snapshot).where(
+                    JourneyMapRevision.journey_map_id == journey_map.id,
+                    JourneyMapRevision.version == 2,
+                )
+            )
+            written = await snapshot_sql.read(session, tenant_a.workspace_ids[0], journey_map.id)
+        assert stored == written
+        assert stored is not None
+        assert stored["title"] == "Renamed"
+    finally:
+        await python_writes.dispose()
