@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
 from backend.db.types import JSONDocument, utcnow
+
+# An event still to be handled: neither processed nor given up on.
+_PENDING = "processed_at IS NULL AND dead_lettered_at IS NULL"
 
 
 class OutboxEvent(WorkspaceScoped, Base):
@@ -27,6 +30,14 @@ class OutboxEvent(WorkspaceScoped, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "sequence"),
         Index("ix_outbox_events_pending", "processed_at", "workspace_id", "sequence"),
+        # What the relay may send, by dispatch time: its lookup reads the due events
+        # only, not every one in flight (migrations/versions/0028).
+        Index(
+            "ix_outbox_events_due",
+            "dispatched_at",
+            postgresql_where=text(_PENDING),
+            sqlite_where=text(_PENDING),
+        ),
     )
 
     sequence: Mapped[int]

@@ -8,16 +8,19 @@ bound, exactly as in a deployment.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
 from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
+from backend.db.types import utcnow
 from backend.outbox.emit import emit
 from backend.settings import Settings
 from tests.conftest import make_database
@@ -98,3 +101,46 @@ async def test_the_application_role_still_sees_no_event_of_an_unbound_workspace(
     finally:
         await unscoped.dispose()
     assert (role, seen, bound) == ("waypost_app", 0, 1)
+
+
+@pytest.mark.skipif(not is_postgres_run(), reason="the lookup is a Postgres function")
+async def test_the_due_lookup_reads_the_due_events_not_every_one_in_flight(
+    settings: Settings, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
+) -> None:
+    """A worker stopped: thousands of events dispatched and not yet processed. Every
+    relay poll (each API process, every second) asks which workspaces are due; it must
+    find the one due event without reading the backlog (it read all of it before)."""
+    due, busy = tenant_a.workspace_ids[0], tenant_a.workspace_ids[1]
+    async with database.transaction(TenantBinding(frozenset({due})), write=True) as session:
+        bind_actor(session, Actor.system())
+        await emit(session, due, "test.due", {})
+    async with inspector_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO outbox_events (workspace_id, id, sequence, event_type, payload,"
+                " created_at, dispatched_at, dispatch_count)"
+                " SELECT :ws, gen_random_uuid(), 100000 + n, 'test.in_flight',"
+                " jsonb_build_object('n', n, 'padding', repeat('x', 200)), now(), now(), 1"
+                " FROM generate_series(1, 4000) AS n"
+            ),
+            {"ws": busy},
+        )
+        await connection.execute(text("ANALYZE outbox_events"))
+
+    # Dispatched a moment ago: in flight for the production window of 15 minutes.
+    before = utcnow() - timedelta(minutes=15)
+    relay = Background(settings, database, run_workers=False).relay
+    assert await relay.due_workspaces(before) == [due]
+    explain = text(
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)"
+        " SELECT * FROM waypost_outbox_due_workspaces(:before)"
+    )
+    async with database.transaction(NO_TENANT) as session:
+        # The first call also reads the catalogs to plan the function's query.
+        await session.execute(explain, {"before": before})
+        plan = await session.scalar(explain, {"before": before})
+    scan = plan[0]["Plan"]
+    pages = scan["Shared Hit Blocks"] + scan["Shared Read Blocks"]
+    # The 4,000 events in flight fill some 150 pages; the due one sits on one or two,
+    # with the index's own few.
+    assert pages < 40, pages
