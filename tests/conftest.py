@@ -19,6 +19,7 @@ from backend.db.engine import Database
 from backend.entrypoints.app import create_app
 from backend.entrypoints.migrate import upgrade
 from backend.settings import DEFAULT_RATE_LIMITS, Environment, Settings
+from tests.fixtures.counting import statements_sent
 from tests.fixtures.databases import (
     APP_ROLE,
     TestDatabase,
@@ -136,14 +137,8 @@ async def tenant_b(database: Database) -> Tenant:
 @pytest.fixture
 def sql_statements(database: Database) -> Iterator[list[str]]:
     """Every SQL statement the app's engine sends while the test runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    with statements_sent(database) as seen:
+        yield seen
 
 
 @pytest.fixture

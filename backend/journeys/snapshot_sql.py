@@ -33,8 +33,6 @@ from backend.models import (
 # A map's own fields, as a snapshot and a restore know them.
 MAP_FIELDS = ("title", "description", "objectives", "status", "scenario", "departments")
 
-# Built as json, stored as jsonb: one conversion of the whole document is cheaper than
-# jsonb at every level (about 3.6 against 5.9 ms for a medium map).
 # Column types whose to_json is the value Python's snapshot stores (UUIDs as text,
 # enums by value: their names and values are alike). Timestamps are formatted apart.
 _AS_IS = (Uuid, String, Text, Integer, Boolean, JSON, Enum)
@@ -110,6 +108,8 @@ def _document() -> str:
     fields = ", ".join(
         f"'{name}', {_value('m', JourneyMap.__table__.c[name])}" for name in MAP_FIELDS
     )
+    # Built as json, stored as jsonb: one conversion of the whole document is cheaper
+    # than jsonb at every level (about 3.6 against 5.9 ms for a medium map).
     return (
         f"(SELECT json_build_object({fields}, 'personas', {personas}, 'stages', {stages})::jsonb"  # noqa: S608
         " FROM journey_maps m WHERE m.workspace_id = :workspace_id AND m.id = :map_id)"

@@ -79,8 +79,9 @@ async def first_version(
 async def _record(
     session: AsyncSession, by: Access | None, journey_map: JourneyMap, action: str
 ) -> None:
+    made_by = by.user_id if by else None
     journey_map.updated_at = utcnow()
-    journey_map.updated_by = by.user_id if by else None
+    journey_map.updated_by = made_by
     await session.flush()
     if written_by_postgres(session):
         # One statement: Postgres writes the document where it stores it.
@@ -92,7 +93,7 @@ async def _record(
             version=journey_map.version,
             action=action,
             created_at=utcnow(),
-            created_by=by.user_id if by else None,
+            created_by=made_by,
         )
     else:
         MapRepository(session).add_revision(
@@ -103,7 +104,7 @@ async def _record(
                 action=action,
                 snapshot=await snapshot_in_python(session, journey_map),
                 created_at=utcnow(),
-                created_by=by.user_id if by else None,
+                created_by=made_by,
             )
         )
     await outbox.emit(

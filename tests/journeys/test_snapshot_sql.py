@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.audit.actor import Actor
@@ -51,6 +51,7 @@ from backend.vocabulary.journeys import (
     Severity,
 )
 from tests.conftest import make_database
+from tests.fixtures.counting import statements_sent
 from tests.fixtures.databases import TestDatabase, is_postgres_run
 from tests.fixtures.tenants import Tenant
 
@@ -300,17 +301,10 @@ async def test_an_edit_reads_none_of_the_maps_content_into_python(
             AddPainPoint(added.id, PainPointFields(title="Slow", severity=Severity.LOW)),
         )
 
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(database) as sent:
         async with writing(database, owner) as session:
             await _noop_rename(session, owner, added.id, "Pay now")
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    statements = [" ".join(s.split()) for s in sent]
 
     content = (
         "stages",
@@ -355,19 +349,12 @@ async def test_with_the_first_versions_setting_python_writes_the_revision_on_pos
                     template=MapTemplate.FIVE_STAGE,
                 ),
             )
-        statements: list[str] = []
-
-        def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            statements.append(" ".join(statement.split()))
-
-        event.listen(python_writes.engine.sync_engine, "before_cursor_execute", seen)
-        try:
+        with statements_sent(python_writes) as sent:
             async with writing(python_writes, owner) as session:
                 await maps.update_journey_map(
                     session, owner, UpdateJourneyMap(journey_map.id, MapFields(title="Renamed"))
                 )
-        finally:
-            event.remove(python_writes.engine.sync_engine, "before_cursor_execute", seen)
+        statements = [" ".join(s.split()) for s in sent]
         assert [s for s in statements if s.startswith("SELECT stages.")]
         assert not [s for s in statements if "json_build_object" in s]
         async with python_writes.transaction(owner.binding()) as session:
