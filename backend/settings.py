@@ -13,6 +13,7 @@ from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.edge.cors import exact_origin
 from backend.net.dns import parse_nameserver
 from backend.net.outbound import allowlist_entry
 from backend.secret_strength import weakness
@@ -126,7 +127,12 @@ class Settings(BaseSettings):
     # an internal one. Plain http:// goes only to these, and never in production.
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("dns_nameservers", "outbound_allow", mode="before")
+    # Browser pages on other origins that may call the API (CORS): exact origins such as
+    # https://app.example.com, comma-separated. Only these get the response, the
+    # X-Request-Id header and credentials (the session cookie); no wildcard.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("dns_nameservers", "outbound_allow", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -186,6 +192,11 @@ class Settings(BaseSettings):
                     "network (such as 10.0.0.7 or 10.0.0.0/24)"
                 ) from None
         return tuple(networks)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(exact_origin(entry) for entry in value)
 
     @field_validator("outbound_allow")
     @classmethod

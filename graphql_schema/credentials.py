@@ -7,8 +7,9 @@ handshake (headers and cookies, which a browser cannot choose) and the
 - ``connectionParams.authorization`` (any letter case) wins over the handshake's
   ``Authorization`` header; a credential sent there is never replaced by the cookie.
 - The session cookie counts only when the handshake came from the server's own origin
-  (``base_url``) or from no browser at all (no ``Origin``): a page on another site that
-  opens a socket with the visitor's cookie gets no identity from it.
+  (``base_url``), from an origin listed for CORS (``cors_origins``, trusted with
+  credentials over HTTP too) or from no browser at all (no ``Origin``): a page on another
+  site that opens a socket with the visitor's cookie gets no identity from it.
 - The CSRF token comes from ``connectionParams.csrfToken`` or the
   ``X-Waypost-CSRF`` key (any letter case), else the handshake's header.
 """
@@ -23,6 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.http.websocket_origin import normalize_origin
 
 from backend.auth.sessions import CSRF_HEADER, SESSION_COOKIE
+from backend.settings import Settings
 
 AUTHORIZATION = "authorization"
 CSRF_PARAM = "csrftoken"  # ``csrfToken``, compared without letter case
@@ -36,7 +38,9 @@ class Presented:
 
 
 def presented(
-    request: HTTPConnection, connection_params: Mapping[str, object] | None, base_url: str
+    request: HTTPConnection,
+    connection_params: Mapping[str, object] | None,
+    trusted: tuple[str, ...],
 ) -> Presented:
     """The caller's credentials, read by the rules above."""
     headers = request.headers
@@ -55,22 +59,21 @@ def presented(
         csrf = _param(params, CSRF_HEADER)
     if csrf is None:
         csrf = headers.get(CSRF_HEADER)
-    cookie = request.cookies.get(SESSION_COOKIE) if cookie_counts(request, base_url) else None
+    cookie = request.cookies.get(SESSION_COOKIE) if cookie_counts(request, trusted) else None
     return Presented(authorization=authorization, session_secret=cookie, csrf_token=csrf)
 
 
-def own_origin(base_url: str) -> str | None:
-    """The origin browsers send for pages served at ``base_url``."""
-    return normalize_origin(base_url)
+def trusted_origins(settings: Settings) -> tuple[str, ...]:
+    """The origins whose pages may use a visitor's credentials: the server's own (the
+    origin browsers send for pages served at ``base_url``) and those listed for CORS."""
+    own = normalize_origin(settings.base_url)
+    return (*((own,) if own else ()), *settings.cors_origins)
 
 
-def cookie_counts(websocket: WebSocket, base_url: str) -> bool:
+def cookie_counts(websocket: WebSocket, trusted: tuple[str, ...]) -> bool:
     """Whether the handshake's cookie may sign the socket in (see the module's rules)."""
     origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    expected = own_origin(base_url)
-    return expected is not None and normalize_origin(origin) == expected
+    return origin is None or normalize_origin(origin) in trusted
 
 
 def _param(params: Mapping[str, object], name: str) -> str | None:

@@ -30,6 +30,7 @@ from backend.auth.oidc import OidcClient
 from backend.db.engine import Database, database_from_settings
 from backend.edge.access_log import redact_access_log
 from backend.edge.body_limit import BodyLimitMiddleware
+from backend.edge.cors import ListedOriginsCORS
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.entrypoints.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.entrypoints.http.ingestion import ingestion_routes
@@ -49,7 +50,7 @@ from backend.settings import Settings, get_settings
 from graphql_schema.authentication import KnownTokens
 from graphql_schema.batches import BatchItem, check_batch
 from graphql_schema.context import Context
-from graphql_schema.credentials import own_origin
+from graphql_schema.credentials import trusted_origins
 from graphql_schema.errors import Unauthenticated, mask_escaped, masked_exception
 from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.private_schema import hidden_from, schema_is_private
@@ -66,7 +67,6 @@ class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = ContextPerOperation
 
     def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
-        origin = own_origin(settings.base_url)
         # Bearer tokens' owners, shared by the operations, a batch refused before they
         # run and the queries answered directly.
         self.known_tokens = KnownTokens()
@@ -76,10 +76,11 @@ class GraphQLApp(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.introspection_enabled else None,
             allow_queries_via_get=True,
             subscription_protocols=PROTOCOLS,
-            # A socket's handshake is refused from a page on any other site (strawberry
-            # also lets through an Origin naming the Host it reached, and clients that
-            # send no Origin); the cookie counts only from this one (credentials.py).
-            allowed_origins=(origin,) if origin else (),
+            # A socket's handshake is refused from a page on any site but this one and
+            # those listed for CORS (strawberry also lets through an Origin naming the
+            # Host it reached, and clients that send no Origin); the cookie counts only
+            # from these (credentials.py).
+            allowed_origins=trusted_origins(settings),
         )
         self.settings = settings
         self.graphql_schema = schema._schema  # what the batch's limits are measured on
@@ -286,6 +287,7 @@ def create_app(
             if owns_database:
                 await db.dispose()
 
+    cors = [Middleware(ListedOriginsCORS, origins=settings.cors_origins)]
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -301,6 +303,8 @@ def create_app(
             # may still ask.
             Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),
             Middleware(RequestIdMiddleware),
+            # Pages on the listed origins get every answer below, refusals included.
+            *(cors if settings.cors_origins else []),
             Middleware(SecurityHeadersMiddleware),
             Middleware(UnexpectedErrorMiddleware),  # a crash: masked 500, connection kept
             Middleware(BodyLimitMiddleware),  # before any route reads or parses a body

@@ -390,6 +390,40 @@ async def test_the_cookie_counts_only_from_the_servers_own_origin(
     assert "hijacked" not in await _workspace_names(server, tenant_a)
 
 
+LISTED_ORIGIN = "https://spa.customer.example"  # a single-page app listed for CORS
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cors_server(settings: Settings, database: Database) -> AsyncIterator[Server]:
+    listed = settings.model_copy(update={"base_url": APP_ORIGIN, "cors_origins": (LISTED_ORIGIN,)})
+    app = create_app(listed, database=database)
+    async with serve(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+        yield Server(address, http)
+
+
+async def test_a_page_on_an_origin_listed_for_cors_opens_a_socket(
+    cors_server: Server, database: Database, tenant_a: Tenant
+) -> None:
+    """The app on its own origin signs in with a token in connectionParams, or with the
+    session cookie it is trusted with over HTTP; any other site stays refused."""
+    token, _ = await second_token(database, tenant_a)
+    async with graphql_socket(
+        cors_server.address,
+        origin=LISTED_ORIGIN,
+        params={"authorization": f"Bearer {token}"},
+    ) as socket:
+        assert email_of(await socket.execute(VIEWER)) == tenant_a.owner_email
+    opened = await owner_session(database, tenant_a)
+    async with cookie_socket(cors_server, opened, origin=LISTED_ORIGIN) as socket:
+        assert email_of(await socket.execute(VIEWER)) == tenant_a.owner_email
+    with pytest.raises(InvalidStatus) as refused:
+        async with graphql_socket(
+            cors_server.address, origin="https://spa.customer.example.evil.example"
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+
+
 async def test_a_cookie_socket_without_an_origin_is_a_non_browser_client(
     server: Server, database: Database, tenant_a: Tenant
 ) -> None:
