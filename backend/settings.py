@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # https://app.example.com, comma-separated. Only these get the response, the
     # X-Request-Id header and credentials (the session cookie); no wildcard.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # A manifest of the app's own GraphQL documents (graphql-codegen's persisted
+    # documents or Apollo's persisted query manifest, by SHA-256): when set, only these
+    # are answered, sent by hash or in full.
+    trusted_documents: Path | None = None
 
     @field_validator("dns_nameservers", "outbound_allow", "cors_origins", mode="before")
     @classmethod

@@ -26,14 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from backend.auth.refusal import Refusal
 from backend.auth.service import (
     LiveToken,
     authenticate_token,
     bearer_token,
     live_token,
     note_use,
+    token_refusal,
 )
-from backend.auth.sessions import authenticate_session, csrf_matches
+from backend.auth.sessions import authenticate_session, csrf_matches, session_refusal
 from backend.auth.subject import Subject
 from backend.auth.tokens import hash_secret, looks_like_token
 from backend.authz.access import (
@@ -48,7 +50,7 @@ from backend.db.scoping import TenantBinding
 from backend.db.shared_reads import Reads
 from backend.db.types import utcnow
 from graphql_schema.context import Context
-from graphql_schema.errors import CsrfTokenMissing, Unauthenticated
+from graphql_schema.errors import CsrfTokenMissing, Unauthenticated, refused
 from graphql_schema.json_fields import LOOKUPS
 
 
@@ -62,6 +64,20 @@ async def subject_of(context: Context) -> Subject | None:
         return await authenticate_token(context.db, token) if token else None
     secret = sent.session_secret
     return await authenticate_session(context.db, context.settings, secret) if secret else None
+
+
+async def refusal_for(context: Context) -> Unauthenticated:
+    """The error that tells a caller who is not signed in why (read on that path only)."""
+    sent = context.presented()
+    if sent.authorization is not None:
+        token = bearer_token(sent.authorization)
+        reason = await token_refusal(context.db, token) if token else Refusal.INVALID
+        return refused("token", reason)
+    if sent.session_secret is not None:
+        return refused(
+            "session", await session_refusal(context.db, context.settings, sent.session_secret)
+        )
+    return Unauthenticated()
 
 
 async def access_for(context: Context) -> Access | None:
@@ -265,7 +281,7 @@ class Authenticate(SchemaExtension):
         elif earlier is None and not self._introspection_only():
             access = await self._access(context)
             if access is None:
-                self._refuse(Unauthenticated())
+                self._refuse(await refusal_for(context))
             elif self._is_mutation() and not csrf_matches(
                 access.subject, context.presented().csrf_token
             ):

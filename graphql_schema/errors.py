@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
+from backend.auth.refusal import Refusal
 from backend.db.outage import report_if_unreachable
 from backend.errors import DomainError, ErrorCode
 
@@ -24,6 +25,7 @@ QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 RATE_LIMITED = "RATE_LIMITED"
 OPERATION_NAME_REQUIRED = "OPERATION_NAME_REQUIRED"
 INTERNAL = "INTERNAL"
+CSRF_TOKEN_MISSING = "CSRF_TOKEN_MISSING"  # noqa: S105 - an UNAUTHENTICATED error's reason
 UNEXPECTED_MESSAGE = "Unexpected error."
 
 
@@ -54,12 +56,35 @@ def _camel(name: str) -> str:
 
 
 class Unauthenticated(GraphQLError):
+    """No one is signed in: nothing was sent (no ``reason``), or what was sent is
+    refused, ``reason`` saying whether it ran out (EXPIRED) or is no good (INVALID)."""
+
     def __init__(
         self,
         message: str = "Authentication required: send a valid API token as "
         "'Authorization: Bearer <token>', or sign in.",
+        *,
+        reason: Refusal | None = None,
     ) -> None:
-        super().__init__(message, extensions={"code": UNAUTHENTICATED})
+        extensions: dict[str, object] = {"code": UNAUTHENTICATED}
+        if reason is not None:
+            extensions["reason"] = str(reason)
+        super().__init__(message, extensions=extensions)
+
+
+_REFUSED = {
+    ("token", Refusal.EXPIRED): "The API token has expired: create a new one.",
+    ("token", Refusal.INVALID): "The API token is not valid (unknown or revoked): send a "
+    "valid one as 'Authorization: Bearer <token>'.",
+    ("session", Refusal.EXPIRED): "The session has expired: sign in again.",
+    ("session", Refusal.INVALID): "The session is not valid (signed out or unknown): sign "
+    "in again.",
+}
+
+
+def refused(credential: str, reason: Refusal) -> Unauthenticated:
+    """A credential (``token`` or ``session``) that was sent and refused."""
+    return Unauthenticated(_REFUSED[credential, reason], reason=reason)
 
 
 class CsrfTokenMissing(Unauthenticated):
@@ -70,6 +95,7 @@ class CsrfTokenMissing(Unauthenticated):
             "Signed in by cookie: mutations need the X-Waypost-CSRF header, with the value "
             "of the waypost_csrf cookie."
         )
+        self.extensions = {**(self.extensions or {}), "reason": CSRF_TOKEN_MISSING}
 
 
 class QuietSchema(strawberry.Schema):

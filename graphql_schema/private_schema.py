@@ -29,11 +29,11 @@ from graphql_schema.authentication import (
     KnownTokens,
     presented_token,
     reads_for_sign_in,
+    refusal_for,
     subject_of,
     token_access,
 )
 from graphql_schema.context import Context
-from graphql_schema.errors import Unauthenticated
 
 
 def schema_is_private(settings: Settings) -> bool:
@@ -83,5 +83,5 @@ class HideSchemaFromAnonymous(SchemaExtension):
         reads = reads_for_sign_in(context, execution.graphql_document, execution.operation_name)
         if await hidden_from(context, self.known, reads):
             # Strawberry then skips validation and execution, and answers this alone.
-            execution.pre_execution_errors = [Unauthenticated()]
+            execution.pre_execution_errors = [await refusal_for(context)]
         yield

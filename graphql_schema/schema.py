@@ -32,6 +32,7 @@ from graphql_schema.operation_name import RequireOperationName
 from graphql_schema.ordered_errors import OrderedErrors
 from graphql_schema.private_schema import HideSchemaFromAnonymous, schema_is_private
 from graphql_schema.relay import decode_global_id, resolve_node
+from graphql_schema.request_errors import CodeRequestErrors
 from graphql_schema.scalars import SCALARS
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
 from graphql_schema.tenancy.mutations import TenancyMutations
@@ -113,6 +114,7 @@ def build_schema(
     # concurrent requests never share an execution context.
     extensions: list[Callable[[], SchemaExtension]] = [
         # Order matters: refuse ambiguous and costly documents before anything else runs.
+        CodeRequestErrors,  # first, so it sees every other check's errors
         RequireOperationName,
         lambda: QueryLimitsExtension(limits),
         lambda: Authenticate(known),
@@ -122,7 +124,7 @@ def build_schema(
     ]
     if schema_is_private(settings):
         # No answer may tell an anonymous caller about the schema.
-        extensions.insert(2, lambda: HideSchemaFromAnonymous(known))
+        extensions.insert(3, lambda: HideSchemaFromAnonymous(known))
         extensions.append(DisableIntrospection)
     # Last: a document is taken from the cache only once every check above has run.
     extensions.append(cached_documents())

@@ -300,9 +300,10 @@ async def test_introspection_is_refused_in_production(
     async with http_client(production_settings(test_database), database) as http:
         for token in (None, tenant_a.token):
             response = await post(http, query, token=token)
-            assert response.status_code == 200
+            # Anonymous callers are told to sign in; the signed-in, that it is not allowed.
+            assert response.status_code == (200 if token else 401)
             body = response.json()
-            assert body.get("data") is None, body
+            assert "data" not in body, body
             assert body["errors"], body
             # Anonymous callers learn nothing of a private schema, not even this.
             refusal = "introspection" if token else "unauthenticated"
@@ -425,9 +426,10 @@ async def test_an_unexpected_exception_is_masked_with_the_request_id(
 
 
 def _assert_unauthenticated(response: httpx.Response) -> None:
-    assert response.status_code == 200, response.text
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith('Bearer realm="waypost"')
     body = response.json()
-    assert body["data"] is None, body
+    assert "data" not in body, body  # refused before anything ran
     [error] = body["errors"]
     assert error["extensions"]["code"] == "UNAUTHENTICATED", body
     assert "path" not in error  # top-level, not attached to a field
@@ -629,9 +631,9 @@ async def test_each_operation_of_a_batch_is_authenticated(
     client: httpx.AsyncClient, tenant_a: Tenant
 ) -> None:
     response = await client.post("/graphql", json=[{"query": VIEWER_EMAIL}] * 2)
-    assert response.status_code == 200
+    assert response.status_code == 401
     for result in response.json():
-        assert result["data"] is None
+        assert "data" not in result
         assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.auth import last_use, repository
+from backend.auth.refusal import Refusal, refusal_of
 from backend.auth.subject import PersonalToken
 from backend.auth.tokens import hash_secret, looks_like_token
 from backend.db.engine import Database
@@ -82,3 +83,19 @@ async def note_use(db: Database, token: LiveToken, now: datetime) -> None:
     if last_use.is_due(token.last_used_at, now):
         owner = TenantBinding(account_id=token.subject.user_id)
         await last_use.stamp(db, ApiToken, token.subject.token_id, "last_used_at", now, owner)
+
+
+async def token_refusal(db: Database, plaintext: str) -> Refusal:
+    """Why a bearer token was refused (read only after it was: a failed request's cost)."""
+    if not looks_like_token(plaintext):
+        return Refusal.INVALID
+    now = utcnow()
+    async with db.connection(TenantBinding(secret_hash=hash_secret(plaintext))) as connection:
+        row = await repository.token_and_user(connection, hash_secret(plaintext))
+    return refusal_of(
+        row is not None
+        and row.revoked_at is None
+        and row.is_active
+        and row.expires_at is not None
+        and row.expires_at <= now
+    )

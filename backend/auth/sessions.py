@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth import last_use, repository
+from backend.auth.refusal import Refusal, refusal_of
 from backend.auth.subject import BrowserSession, Subject
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
@@ -103,6 +104,22 @@ async def authenticate_session(
         csrf_token=found.csrf_token,
         organization_id=found.organization_id,
     )
+
+
+async def session_refusal(db: Database, settings: Settings, secret: str) -> Refusal:
+    """Why a session cookie was refused: EXPIRED when the session timed out (idle or in
+    any case) rather than being ended or unknown."""
+    if not secret.startswith(SESSION_PREFIX) or not 20 < len(secret) < 200:
+        return Refusal.INVALID
+    now = utcnow()
+    idle = timedelta(seconds=settings.session_idle_timeout_seconds)
+    async with db.transaction(TenantBinding(secret_hash=_hash(secret))) as session:
+        row = await repository.session_and_user(session, _hash(secret))
+    if row is None:
+        return Refusal.INVALID
+    found, user = row
+    timed_out = found.expires_at <= now or found.last_seen_at + idle <= now
+    return refusal_of(found.revoked_at is None and user.is_active and timed_out)
 
 
 async def end_sessions(

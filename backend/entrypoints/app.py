@@ -8,7 +8,8 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -21,8 +22,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -33,6 +34,17 @@ from backend.edge.body_limit import BodyLimitMiddleware
 from backend.edge.cors import ListedOriginsCORS
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
 from backend.entrypoints.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
+from backend.entrypoints.http.graphql_over_http import (
+    JSON,
+    Body,
+    TransportError,
+    media_type_for,
+    note_client_mistake,
+    status_for,
+    transport_code,
+    transport_error,
+    www_authenticate,
+)
 from backend.entrypoints.http.ingestion import ingestion_routes
 from backend.entrypoints.http.plain import (
     REQUEST_ID_HEADER,
@@ -47,13 +59,19 @@ from backend.entrypoints.http.sso import auth_routes
 from backend.json_output import dumps
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
-from graphql_schema.authentication import KnownTokens
+from graphql_schema.authentication import KnownTokens, refusal_for
 from graphql_schema.batches import BatchItem, check_batch
 from graphql_schema.context import Context
 from graphql_schema.credentials import trusted_origins
-from graphql_schema.errors import Unauthenticated, mask_escaped, masked_exception
+from graphql_schema.errors import mask_escaped, masked_exception
 from graphql_schema.map_read_cache import MapReadCache
+from graphql_schema.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryError,
+    load_trusted_documents,
+)
 from graphql_schema.private_schema import hidden_from, schema_is_private
+from graphql_schema.request_errors import code_of, is_request_error
 from graphql_schema.schema import API_LIMITS, build_schema
 from graphql_schema.written_queries import Written, WrittenQueries
 from workers.background import Background
@@ -92,6 +110,12 @@ class GraphQLApp(GraphQL[Context, None]):
         self.database = database
         self.oidc = oidc
         self.map_reads = MapReadCache(settings.map_read_cache_mb * 1024 * 1024)
+        self.persisted = PersistedQueries(
+            broker_url=settings.broker_url,
+            trusted=load_trusted_documents(settings.trusted_documents)
+            if settings.trusted_documents
+            else None,
+        )
         # At most as many GraphQL requests in flight per process as the pool keeps
         # connections: the rest queue here, cheaply, instead of each opening (and
         # closing) an overflow connection. The overflow stays for a request that
@@ -103,8 +127,60 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":  # a subscription holds its socket for long
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         async with self._in_flight:
-            await super().__call__(scope, receive, send)
+            try:
+                response = await self.run(request)
+            except HTTPException as error:  # strawberry's would be plain text
+                response = transport_error(error, media_type_for(request.headers.get("accept")))
+                note_client_mistake(request_id_of(scope), [transport_code(error)])
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming its document by hash only (a persisted query) is GraphQL, not a
+        # browser asking for the IDE, whatever its Accept says.
+        return request.query_params.get("extensions") is None and super().should_render_graphql_ide(
+            request
+        )
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except HTTPException as error:
+            if error.reason == "Unsupported content type":  # strawberry says 400
+                raise TransportError(
+                    415, "Send the request as application/json.", "UNSUPPORTED_MEDIA_TYPE"
+                ) from error
+            raise
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = media_type_for(request.headers.get("accept"))
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        body = await super().process_result(request, result)
+        if is_request_error(result.data, result.errors):
+            body.pop("data", None)  # nothing was executed: there is no data, not even null
+            note_client_mistake(request_id_of(request.scope), map(code_of, result.errors or ()))
+        return body
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        bodies = response_data if isinstance(response_data, list) else [response_data]
+        media_type = sub_response.media_type or JSON
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        if sub_response.status_code is None:  # nobody decided (an outage's 503 stays)
+            response.status_code = status_for(cast(list[Body], bodies), media_type)
+            if response.status_code == 401:
+                response.headers["www-authenticate"] = www_authenticate(cast(list[Body], bodies))
+        return response
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self.graphql_ide_html, headers={CSP: self._ide_policy})
@@ -123,12 +199,17 @@ class GraphQLApp(GraphQL[Context, None]):
         return value
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
-        """A batch is first measured as a whole (``graphql_schema.batches``)."""
-        batch = kwargs["request_data"]
+        """Documents sent by hash are found first (``graphql_schema.persisted_queries``);
+        a batch is then measured as a whole (``graphql_schema.batches``)."""
+        sent = kwargs["request_data"]
+        found = [await self._with_document(d) for d in (sent if isinstance(sent, list) else [sent])]
+        batch = found if isinstance(sent, list) else found[0]
+        kwargs["request_data"] = batch
         if isinstance(batch, list):
             context: Context = kwargs["context"]
             try:
-                refused = await self._refused_batch(batch, context)
+                measured = [d for d in batch if not isinstance(d, Unanswerable)]
+                refused = await self._refused_batch(measured, context)
             except Exception as error:
                 refused = [masked_exception(error, context.request_id)]
             finally:
@@ -147,13 +228,22 @@ class GraphQLApp(GraphQL[Context, None]):
             and schema_is_private(self.settings)
             and await hidden_from(context, self.known_tokens)
         ):
-            return [Unauthenticated()]
+            return [await refusal_for(context)]
         return errors
+
+    async def _with_document(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        try:
+            query = await self.persisted.document(data.query, data.extensions)
+        except PersistedQueryError as error:
+            return Unanswerable(None, data.variables, data.operation_name, None, error=error.error)
+        return data if query is data.query else replace(data, query=query)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         """One operation; an unexpected error is answered masked, whatever phase raised it
         (signing in for a cached map read, an extension, execution)."""
         context: Context = kwargs["context"]
+        if isinstance(kwargs["request_data"], Unanswerable):
+            return ExecutionResult(data=None, errors=[kwargs["request_data"].error])
         try:
             result = await self._execute_single(*args, **kwargs)
         except HTTPException:
@@ -209,7 +299,9 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as error:
             # GraphQL-over-HTTP: a mutation over GET is 405 Method Not Allowed.
             if isinstance(error.__cause__, InvalidOperationTypeError):
-                raise HTTPException(405, error.reason) from error
+                raise TransportError(405, error.reason, "METHOD_NOT_ALLOWED") from error
+            if isinstance(error.__cause__, CannotGetOperationTypeError):
+                raise TransportError(400, error.reason, "OPERATION_RESOLUTION_FAILURE") from error
             raise
 
     async def get_context(  # type: ignore[override]
@@ -223,6 +315,13 @@ class GraphQLApp(GraphQL[Context, None]):
             oidc=self.oidc,
             request_id=request.scope.get("state", {}).get("request_id", "-"),
         )
+
+
+@dataclass
+class Unanswerable(GraphQLRequestData):
+    """A request whose document could not be found or is not allowed: its error."""
+
+    error: GraphQLError = field(default_factory=lambda: GraphQLError("no document"))
 
 
 _REQUEST_FIELDS = {
@@ -284,6 +383,7 @@ def create_app(
                 yield {}
         finally:
             await rate_limits.aclose()
+            await graphql.persisted.aclose()
             if owns_database:
                 await db.dispose()
 

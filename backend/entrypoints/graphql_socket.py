@@ -19,8 +19,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from graphql_schema.context import Context
+from graphql_schema.persisted_queries import PersistedQueries, PersistedQueryError
 
 # The legacy ``graphql-ws`` protocol is not offered: one protocol, one set of rules.
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
@@ -55,6 +57,22 @@ class ContextPerOperation(BaseGraphQLTransportWSHandler[Context, None]):
     @context.setter
     def context(self, value: Context) -> None:
         self._connection_context = value
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """A document sent by hash is found, and in trusted-documents mode an unlisted
+        one refused, as over HTTP (``graphql_schema.persisted_queries``)."""
+        payload = message["payload"]
+        persisted: PersistedQueries = self.view.persisted  # type: ignore[attr-defined]
+        try:
+            query = await persisted.document(payload.get("query"), payload.get("extensions"))
+        except PersistedQueryError as refused:
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [refused.error.formatted]}
+            )
+            return
+        if query is not None and query != payload.get("query"):
+            message = {**message, "payload": {**payload, "query": query}}
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # Runs as the operation's own task: the variable is set for it alone.
