@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Where `make run` serves; set on the command line (make run PORT=9000), not taken from the
+# environment, where HOST and PORT often mean something else (the machine's name, a PaaS port).
+HOST   := 127.0.0.1
+PORT   := 8000
 
 .PHONY: run test lint typecheck fmt schema bench faults clean
 
@@ -13,9 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## Migrate the embedded database, seed a demo organization if empty, serve on 127.0.0.1:8000.
+## Migrate the embedded database, seed a demo organization if empty, serve on HOST:PORT
+## (127.0.0.1:8000 unless given: make run HOST=0.0.0.0 PORT=9000).
 run: $(STAMP)
-	$(BIN)/waypost dev
+	$(BIN)/waypost dev --host $(HOST) --port $(PORT)
 
 ## Install and run the whole suite (SQLite + in-process broker unless WAYPOST_TEST_* says otherwise).
 test: $(STAMP)

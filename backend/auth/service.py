@@ -46,6 +46,7 @@ async def authenticate_token(db: Database, plaintext: str) -> PersonalToken | No
 class LiveToken:
     subject: PersonalToken
     last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 async def find_live_token(
@@ -75,7 +76,7 @@ def live_token(row: repository.TokenAndUser, now: datetime) -> LiveToken | None:
         organization_id=row.restricted_organization_id,
         read_only=row.read_only,
     )
-    return LiveToken(subject, row.last_used_at)
+    return LiveToken(subject, row.last_used_at, row.expires_at)
 
 
 async def note_use(db: Database, token: LiveToken, now: datetime) -> None:

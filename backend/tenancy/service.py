@@ -7,7 +7,7 @@ commit to the caller's transaction boundary (request, mutation or command).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -266,15 +266,17 @@ async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: U
     return token
 
 
-async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> IssuedToken:
-    """A full-power token for a user, issued by the system (the CLI), not by a caller."""
-    await widen_to_account(session, user_id)
+async def issue_token(
+    session: AsyncSession, user_id: UUID, *, name: str, expires_at: datetime | None = None
+) -> IssuedToken:
     """A full-power token for a user, issued by the system (the CLI), not by a caller: the
     operator vouches for the account."""
+    await widen_to_account(session, user_id)
     user = await session.get(User, user_id)
     if user is not None and user.email_verified_at is None:
         user.email_verified_at = utcnow()
     issued = _issue_token(session, user_id, name=name, workspace_id=None, read_only=False)
+    issued.token.expires_at = expires_at
     await session.flush()
     await audit.record(
         session,
@@ -282,7 +284,9 @@ async def issue_token(session: AsyncSession, user_id: UUID, *, name: str) -> Iss
         action="api_token.create",
         subject_type="ApiToken",
         subject_id=issued.token.id,
-        changes=changes_of({}, {"name": name, "prefix": issued.token.prefix}),
+        changes=changes_of(
+            {}, {"name": name, "prefix": issued.token.prefix, "expires_at": expires_at}
+        ),
     )
     return issued
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +10,7 @@ import typer
 
 import graphql_schema
 from backend.entrypoints.commands.common import upgrade
-from backend.entrypoints.commands.organizations import demo_token
+from backend.entrypoints.commands.organizations import DEMO_TOKEN_FILE, demo_token
 from backend.settings import get_settings
 
 SCHEMA_FILE = Path(graphql_schema.__file__).resolve().parent / "schema.graphql"
@@ -73,18 +73,23 @@ def export_schema(
 
 
 def dev(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
 ) -> None:
-    """Migrate, seed a demo organization if the database is empty, print a token, serve."""
+    """Migrate, seed a demo organization if the database is empty, print a token (the last
+    start's, while it works), serve."""
     settings = get_settings()
     upgrade(settings.owner_database_url)
-    token = asyncio.run(demo_token(settings))
+    token = demo_token(settings)
     base = f"http://{host}:{port}"
+    when = token.expires_at
+    expires = f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else "never"
     typer.secho(
         f"\n  GraphiQL:  {base}/graphql\n"
-        f"  Token:     {token}\n"
-        f"  Try:       curl -s {base}/graphql -H 'Authorization: Bearer {token}' "
+        f"  Token:     {token.plaintext}\n"
+        f"             {'reused' if token.reused else 'new'}, kept in {DEMO_TOKEN_FILE}, "
+        f"expires {expires}\n"
+        f"  Try:       curl -s {base}/graphql -H 'Authorization: Bearer {token.plaintext}' "
         "-H 'Content-Type: application/json' "
         """-d '{"query":"{ viewer { user { email } } }"}'\n""",
         fg=typer.colors.GREEN,
