@@ -31,6 +31,7 @@ from backend.db.engine import Database, database_from_settings
 from backend.edge.access_log import redact_access_log
 from backend.edge.body_limit import BodyLimitMiddleware
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
+from backend.entrypoints import graphiql
 from backend.entrypoints.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.entrypoints.http.ingestion import ingestion_routes
 from backend.entrypoints.http.plain import (
@@ -104,6 +105,10 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         async with self._in_flight:
             await super().__call__(scope, receive, send)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.page()  # strawberry's loads its files from a CDN; ours are served here
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self.graphql_ide_html, headers={CSP: self._ide_policy})
@@ -294,6 +299,7 @@ def create_app(
             Route("/readyz", readyz_endpoint(db, settings.broker_url)),
             *auth_routes(settings, db, oidc),
             *ingestion_routes(db),
+            *([graphiql.asset_route()] if graphql.graphql_ide else []),
         ],
         middleware=[
             # Outermost first: the client's real address, an id, hardened answers (429,
