@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 HOST   := 127.0.0.1
 PORT   := 8000
 
-.PHONY: run test lint typecheck fmt schema bench faults clean
+.PHONY: run test lint typecheck fmt schema graphiql-assets bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ typecheck: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Fetch GraphiQL's pinned files from npm again and check them against their manifest
+## (backend/entrypoints/graphiql/assets/manifest.json); after changing a version there,
+## VENDOR_ARGS=--write replaces the files and their hashes.
+graphiql-assets: $(STAMP)
+	$(BIN)/python -m backend.entrypoints.graphiql.vendor $(VENDOR_ARGS)
 
 ## Seed Postgres at three sizes, load Waypost, PostGraphile v5 and an asyncpg floor with wrk,
 ## and rewrite the tables in docs/benchmarks.md (longer than the 25 minutes it once took: see

@@ -33,6 +33,7 @@ from backend.edge.access_log import redact_access_log
 from backend.edge.body_limit import BodyLimitMiddleware
 from backend.edge.cors import ListedOriginsCORS
 from backend.edge.headers import CSP, SecurityHeadersMiddleware, page_policy
+from backend.entrypoints import graphiql
 from backend.entrypoints.graphql_socket import PROTOCOLS, ContextPerOperation, TextFrames
 from backend.entrypoints.http.graphql_over_http import (
     JSON,
@@ -181,6 +182,10 @@ class GraphQLApp(GraphQL[Context, None]):
             if response.status_code == 401:
                 response.headers["www-authenticate"] = www_authenticate(cast(list[Body], bodies))
         return response
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.page()  # strawberry's loads its files from a CDN; ours are served here
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self.graphql_ide_html, headers={CSP: self._ide_policy})
@@ -396,6 +401,7 @@ def create_app(
             Route("/readyz", readyz_endpoint(db, settings.broker_url)),
             *auth_routes(settings, db, oidc),
             *ingestion_routes(db),
+            *([graphiql.asset_route()] if graphql.graphql_ide else []),
         ],
         middleware=[
             # Outermost first: the client's real address, an id, hardened answers (429,
