@@ -88,7 +88,22 @@ async def test_graphiql_runs_in_chromium_from_this_server_alone_under_its_policy
         headers = await page.evaluate(f"{HEADERS_EDITOR}.getValue()")
         assert json.loads(headers) == {"Authorization": "Bearer <token>"}
 
+        # The placeholder left as it is sends no credential (a session cookie would count
+        # then): the answer asks for one, it does not call "<token>" invalid.
+        await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
+        # The browser reports the 401 as a failed load: expected here, and only that.
+        await page.wait_for("false", seconds=10)  # returns once the 401 is seen
+        assert page.problems == [
+            f"network: Failed to load resource: the server responded "
+            f"with a status of 401 (Unauthorized) {origin}/graphql"
+        ]
+        page.problems.clear()
+        refused = await page.wait_for(f"{RESPONSE}?.getValue()")
+        assert refused, page.problems
+        assert json.loads(refused)["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+
         # The page's own fetcher, with the token put where the placeholder was.
+        await page.evaluate(f"{RESPONSE}.setValue('')")
         bearer = json.dumps({"Authorization": f"Bearer {tenant_a.token}"})
         await page.evaluate(f"{HEADERS_EDITOR}.setValue({json.dumps(bearer)})")
         await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
