@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.recorder import bind_actor, recorded_count
-from backend.errors import DomainError
+from backend.errors import Conflict, DomainError
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 
@@ -39,4 +39,10 @@ async def run_mutation(
                 raise RuntimeError(f"{info.field_name} recorded {count} audit events, not 1")
             return result
     except DomainError as error:
+        # A payload may answer a conflict with the object as it is now (CarriesCurrentMap).
+        after_conflict = getattr(payload, "after_conflict", None)
+        if isinstance(error, Conflict) and after_conflict is not None:
+            answered: P | None = await after_conflict(info, error)
+            if answered is not None:
+                return answered
         return payload(errors=[UserError.from_domain(error)])

@@ -28,17 +28,18 @@ from backend.vocabulary.roles import WorkspaceRole
 
 
 class StaleVersion(Conflict):
-    def __init__(self, current: int, expected: int) -> None:
+    def __init__(self, journey_map_id: UUID, current: int, expected: int) -> None:
         super().__init__(
             f"The map is at version {current}, not {expected}: reload and apply your change again.",
             field="expected_version",
         )
+        self.journey_map_id = journey_map_id  # the API answers with the map as it is now
         self.current_version = current
 
 
 def check_version(journey_map: JourneyMap, expected_version: int | None) -> None:
     if expected_version is not None and journey_map.version != expected_version:
-        raise StaleVersion(journey_map.version, expected_version)
+        raise StaleVersion(journey_map.id, journey_map.version, expected_version)
 
 
 async def lock_for_change(

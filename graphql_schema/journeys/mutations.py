@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.journeys import maps, personas, revisions
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
+from graphql_schema.journeys.conflicts import CarriesCurrentMap
 from graphql_schema.journeys.inputs import (
     CreateJourneyMapInput,
     CreatePersonaInput,
@@ -37,7 +38,7 @@ class DeletePersonaPayload:
 
 
 @strawberry.type
-class JourneyMapPayload:
+class JourneyMapPayload(CarriesCurrentMap):
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 

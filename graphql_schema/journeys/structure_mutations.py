@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.journeys import findings, stages, touchpoints
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
+from graphql_schema.journeys.conflicts import CarriesCurrentMap
 from graphql_schema.journeys.inputs import (
     AddOpportunityInput,
     AddPainPointInput,
@@ -38,35 +39,35 @@ from graphql_schema.relay import parse_id
 
 
 @strawberry.type
-class StagePayload:
+class StagePayload(CarriesCurrentMap):
     stage: StageType | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class TouchpointPayload:
+class TouchpointPayload(CarriesCurrentMap):
     touchpoint: TouchpointType | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class RemovePayload:
+class RemovePayload(CarriesCurrentMap):
     removed_id: strawberry.ID | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class PainPointPayload:
+class PainPointPayload(CarriesCurrentMap):
     pain_point: PainPointType | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class OpportunityPayload:
+class OpportunityPayload(CarriesCurrentMap):
     opportunity: OpportunityType | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)

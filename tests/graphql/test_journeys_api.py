@@ -223,6 +223,13 @@ async def test_stale_expected_version_is_a_conflict_and_changes_nothing(
     assert error["code"] == "CONFLICT"
     assert error["field"] == "input.expectedVersion"
     assert "version 2" in error["message"]
+    # The payload carries the map as it is now: the client needs no second request.
+    assert stale["data"]["updateJourneyMap"]["journeyMap"] == {
+        "id": journey["id"],
+        "title": "v2",
+        "version": 2,
+        "personas": [],
+    }
     now = await gql(
         """query($id: ID!) { journeyMap(id: $id) { title version
              revisions { totalCount edges { node { version action } } } } }""",
@@ -254,6 +261,10 @@ async def test_concurrent_writers_get_one_success_and_conflicts_nothing_lost(
     conflicts = [p for p in payloads if p["errors"] and p["errors"][0]["code"] == "CONFLICT"]
     assert len(winners) == 1
     assert len(conflicts) == writers - 1
+    # Each loser is told the winner's map and version.
+    assert {(c["journeyMap"]["title"], c["journeyMap"]["version"]) for c in conflicts} == {
+        (winners[0]["journeyMap"]["title"], 2)
+    }
     final = await gql(
         "query($id: ID!) { journeyMap(id: $id) { title version } }",
         {"id": journey["id"]},
