@@ -4,12 +4,13 @@ Automatic persisted queries (APQ, Apollo's ``persistedQuery`` extension, version
 - a request with only ``extensions.persistedQuery.sha256Hash`` runs the document stored
   under that hash, or is answered ``PersistedQueryNotFound`` (code
   ``PERSISTED_QUERY_NOT_FOUND``), upon which the client sends the hash and the document;
-- a request with both runs the document and stores it, once its SHA-256 is checked to be
-  the hash (a document is never stored under another's hash).
+- a request with both runs the document and, once it ran for a signed-in caller without
+  a request error, stores it, its SHA-256 checked to be the hash (a document is never
+  stored under another's hash, and what does not parse or validate takes no room).
 Stored documents are kept in the process (least recently used out, bounded by their
 total size) and, when the broker is Redis, in Redis for every API process, for a week.
 A document is no secret (every client of the app holds it) and runs with the caller's
-own access like any other, so anyone may store one.
+own access like any other, so any signed-in caller may store one.
 
 Trusted documents (``WAYPOST_TRUSTED_DOCUMENTS``, a manifest built with the app): only
 the documents listed are answered, sent by hash or in full; anything else is refused
@@ -138,9 +139,24 @@ class PersistedQueries:
             return found
         if sha256_of(sent.query) != sent.sha256:
             raise PersistedQueryError("provided sha does not match query", BAD_REQUEST)
-        if len(sent.query) <= MAX_DOCUMENT_CHARS:
-            await self._store(sent.sha256, sent.query)
         return sent.query
+
+    async def remember(self, query: str | None, extensions: dict[str, Any] | None) -> None:
+        """Keep a document sent with its hash, once it has run: only a document that
+        parsed, validated and was let through for a signed-in caller takes room, so the
+        store grows with what the app's clients send, at their rate limits."""
+        try:
+            sent = Sent.of(query, extensions)
+        except PersistedQueryError:
+            return
+        if (
+            self.trusted is None
+            and sent.sha256 is not None
+            and sent.query is not None
+            and len(sent.query) <= MAX_DOCUMENT_CHARS
+            and sha256_of(sent.query) == sent.sha256
+        ):
+            await self._store(sent.sha256, sent.query)
 
     def _trusted(self, sent: Sent) -> str:
         assert self.trusted is not None

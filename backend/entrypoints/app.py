@@ -244,11 +244,25 @@ class GraphQLApp(GraphQL[Context, None]):
         return data if query is data.query else replace(data, query=query)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
-        """One operation; an unexpected error is answered masked, whatever phase raised it
-        (signing in for a cached map read, an extension, execution)."""
+        """One operation. A hash that named no document is answered at once; a document
+        sent with its hash is kept once it ran for a signed-in caller."""
         context: Context = kwargs["context"]
-        if isinstance(kwargs["request_data"], Unanswerable):
-            return ExecutionResult(data=None, errors=[kwargs["request_data"].error])
+        data: GraphQLRequestData = kwargs["request_data"]
+        if isinstance(data, Unanswerable):
+            return ExecutionResult(data=None, errors=[data.error])
+        result = await self._answered(*args, **kwargs)
+        if (
+            data.extensions
+            and context.signed_in is not None
+            and not is_request_error(result.data, result.errors)
+        ):
+            await self.persisted.remember(data.query, data.extensions)
+        return result
+
+    async def _answered(self, *args: Any, **kwargs: Any) -> Any:
+        """An unexpected error is answered masked, whatever phase raised it (signing in
+        for a cached map read, an extension, execution)."""
+        context: Context = kwargs["context"]
         try:
             result = await self._execute_single(*args, **kwargs)
         except HTTPException:

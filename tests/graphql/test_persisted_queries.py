@@ -103,6 +103,28 @@ async def test_a_document_is_never_stored_under_another_documents_hash(
 
 
 @pytest.mark.parametrize(
+    ("document", "token"),
+    [
+        pytest.param("{ viewer { noSuchField } }", True, id="invalid"),
+        pytest.param("{ viewer { ", True, id="unparsable"),
+        pytest.param(VIEWER, False, id="anonymous"),
+    ],
+)
+async def test_only_a_document_that_ran_for_a_signed_in_caller_is_kept(
+    client: httpx.AsyncClient, tenant_a: Tenant, document: str, token: bool
+) -> None:
+    """What does not parse or validate, or what an anonymous caller sends, takes no room."""
+    document += f" # {uuid.uuid4()}"
+    headers = {"Authorization": f"Bearer {tenant_a.token}"} if token else {}
+    sent = await client.post(
+        "/graphql", json={"query": document, "extensions": persisted(document)}, headers=headers
+    )
+    assert "data" not in sent.json()  # refused, one way or another
+    later = await ask(client, tenant_a, {"extensions": persisted(document)})
+    assert code_of(later) == "PERSISTED_QUERY_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
     "extensions",
     [
         {"persistedQuery": {"version": 2, "sha256Hash": "0" * 64}},
