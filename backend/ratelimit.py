@@ -143,14 +143,29 @@ class RateLimits:
             self._shared = SlidingWindowCounterRateLimiter(storage)
         self._shared_down_until = 0.0
 
+    def keyed(self, credential: str) -> str:
+        """What a credential is counted (and its persisted queries kept) under: a keyed
+        hash, so that neither Redis nor a log ever holds the secret."""
+        return hmac.new(self._key, credential.encode(), hashlib.sha256).hexdigest()[:32]
+
     def counts(self, area: Area, scope: Scope) -> list[Count]:
         address = client_address(scope)
         credential = presented_credential(scope, area)
         if credential is None:
             rule = "graphql_anonymous_ip" if area == "graphql" else f"{area}_ip"
             return [Count(rule, address)]
-        digest = hmac.new(self._key, credential.encode(), hashlib.sha256).hexdigest()[:32]
+        digest = self.keyed(credential)
         return [Count(f"{area}_credential", digest), Count(f"{area}_ip", address)]
+
+    async def allows(self, rule: str, key: str) -> bool:
+        """Count one more against ``rule`` for ``key`` (a ``keyed`` credential); False
+        once over it."""
+        if not self.enabled:
+            return True
+        for item in self.rules.get(rule, ()):
+            if await self._hit(item, Count(rule, key)) is not None:
+                return False
+        return True
 
     async def wait_for(self, area: Area, scope: Scope) -> int | None:
         """Count the request; None if it may go on, else the seconds to wait first."""

@@ -33,6 +33,8 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "graphql_ip": "3000/minute",  # every request that carries a credential, per address
     "graphql_credential": "1200/minute",  # per API token or session
     "graphql_anonymous_ip": "60/minute",  # requests with no credential, per address
+    # New documents one credential keeps for its persisted queries (by hash, shared in Redis).
+    "persisted_query_credential": "100/hour",
 }
 RATE_LIMIT_OFF = "off"
 
@@ -235,6 +237,13 @@ class Settings(BaseSettings):
             raise InsecureSettingsError(
                 "WAYPOST_BASE_URL must be the https:// address people use in production "
                 f"(got {self.base_url!r}): session cookies are sent over HTTPS only."
+            )
+        plain = [origin for origin in self.cors_origins if origin.startswith("http://")]
+        if plain:
+            raise InsecureSettingsError(
+                f"WAYPOST_CORS_ORIGINS lists {', '.join(plain)}: in production only https:// "
+                "pages may use the API's credentials (a page on plain HTTP can be altered on "
+                "its way)."
             )
         if not self.allow_embedded_in_production:
             if self.is_sqlite:

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from backend.auth.refusal import Refusal
 from backend.auth.service import (
     LiveToken,
     authenticate_token,
@@ -71,8 +70,9 @@ async def refusal_for(context: Context) -> Unauthenticated:
     sent = context.presented()
     if sent.authorization is not None:
         token = bearer_token(sent.authorization)
-        reason = await token_refusal(context.db, token) if token else Refusal.INVALID
-        return refused("token", reason)
+        if token is None:  # another scheme (Basic...): no bearer token was sent at all
+            return Unauthenticated()
+        return refused("token", await token_refusal(context.db, token))
     if sent.session_secret is not None:
         return refused(
             "session", await session_refusal(context.db, context.settings, sent.session_secret)

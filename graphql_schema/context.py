@@ -27,7 +27,7 @@ from backend.db.engine import Database
 from backend.db.shared_reads import SharedReads
 from backend.models.audit import ActorType
 from backend.settings import Settings
-from graphql_schema.credentials import Presented, presented, trusted_origins
+from graphql_schema.credentials import Presented, presented
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.errors import Unauthenticated
 
@@ -71,7 +71,7 @@ class Context:
 
     def presented(self) -> Presented:
         """The credential, session cookie and CSRF token this caller presents."""
-        return presented(self.request, self.connection_params, trusted_origins(self.settings))
+        return presented(self.request, self.connection_params, self.settings)
 
     @property
     def access(self) -> Access:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
@@ -38,9 +39,7 @@ class Presented:
 
 
 def presented(
-    request: HTTPConnection,
-    connection_params: Mapping[str, object] | None,
-    trusted: tuple[str, ...],
+    request: HTTPConnection, connection_params: Mapping[str, object] | None, settings: Settings
 ) -> Presented:
     """The caller's credentials, read by the rules above."""
     headers = request.headers
@@ -59,6 +58,7 @@ def presented(
         csrf = _param(params, CSRF_HEADER)
     if csrf is None:
         csrf = headers.get(CSRF_HEADER)
+    trusted = trusted_origins(settings)
     cookie = request.cookies.get(SESSION_COOKIE) if cookie_counts(request, trusted) else None
     return Presented(authorization=authorization, session_secret=cookie, csrf_token=csrf)
 
@@ -66,8 +66,13 @@ def presented(
 def trusted_origins(settings: Settings) -> tuple[str, ...]:
     """The origins whose pages may use a visitor's credentials: the server's own (the
     origin browsers send for pages served at ``base_url``) and those listed for CORS."""
-    own = normalize_origin(settings.base_url)
-    return (*((own,) if own else ()), *settings.cors_origins)
+    return _trusted(settings.base_url, settings.cors_origins)
+
+
+@lru_cache(maxsize=8)
+def _trusted(base_url: str, cors_origins: tuple[str, ...]) -> tuple[str, ...]:
+    own = normalize_origin(base_url)
+    return (*((own,) if own else ()), *cors_origins)
 
 
 def cookie_counts(websocket: WebSocket, trusted: tuple[str, ...]) -> bool:

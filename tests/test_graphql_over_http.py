@@ -167,6 +167,7 @@ async def test_a_mutation_over_get_is_405_in_json(
         headers={"Authorization": f"Bearer {tenant_a.token}"},
     )
     assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
     assert media_type(response) == "application/json"
     assert codes(response) == ["METHOD_NOT_ALLOWED"]
 
@@ -209,18 +210,29 @@ async def test_no_credential_is_401_with_a_bare_challenge(
     assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
 
 
-@pytest.mark.parametrize(
-    "sent",
-    ["wp_unknown_but_well_formed_0123456789abcdef", "not-a-token", ""],
-)
+@pytest.mark.parametrize("sent", ["wp_unknown_but_well_formed_0123456789abcdef", "not-a-token"])
 async def test_an_invalid_token_is_401_invalid(client: httpx.AsyncClient, sent: str) -> None:
     response = await client.post(
-        "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {sent}".strip()}
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {sent}"}
     )
     assert response.status_code == 401
     assert 'error="invalid_token"' in challenge(response)
     error = response.json()["errors"][0]
     assert error["extensions"] == {"code": "UNAUTHENTICATED", "reason": "INVALID"}
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Token abc"])
+async def test_no_bearer_token_gets_the_bare_challenge(
+    client: httpx.AsyncClient, authorization: str
+) -> None:
+    """Another scheme, or none: no bearer token was sent, so none is called invalid
+    (RFC 6750: no error code then)."""
+    response = await client.post(
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": authorization}
+    )
+    assert response.status_code == 401
+    assert challenge(response) == 'Bearer realm="waypost"'
+    assert response.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
 
 
 async def test_an_expired_token_is_401_and_says_it_expired(
@@ -337,3 +349,13 @@ async def test_a_refused_credential_is_logged_without_the_credential(
         f"client error request={response.headers['x-request-id']} code=UNAUTHENTICATED"
     ]
     assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_hash_not_yet_known_is_a_step_of_the_protocol_not_a_logged_mistake(
+    client: httpx.AsyncClient, tenant_a: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    unknown = {"persistedQuery": {"version": 1, "sha256Hash": "ab" * 32}}
+    response = await post(client, {"extensions": unknown}, token=tenant_a.token)
+    assert codes(response) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert server_lines(caplog) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,6 +86,9 @@ async def note_use(db: Database, token: LiveToken, now: datetime) -> None:
         await last_use.stamp(db, ApiToken, token.subject.token_id, "last_used_at", now, owner)
 
 
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
 async def token_refusal(db: Database, plaintext: str) -> Refusal:
     """Why a bearer token was refused (read only after it was: a failed request's cost)."""
     if not looks_like_token(plaintext):
@@ -93,10 +96,7 @@ async def token_refusal(db: Database, plaintext: str) -> Refusal:
     now = utcnow()
     async with db.connection(TenantBinding(secret_hash=hash_secret(plaintext))) as connection:
         row = await repository.token_and_user(connection, hash_secret(plaintext))
-    return refusal_of(
-        row is not None
-        and row.revoked_at is None
-        and row.is_active
-        and row.expires_at is not None
-        and row.expires_at <= now
-    )
+    if row is None or row.expires_at is None or row.expires_at > now:
+        return Refusal.INVALID
+    # Expired: it would have been live just before its expiry (the one rule, live_token).
+    return refusal_of(live_token(row, row.expires_at - _JUST_BEFORE) is not None)

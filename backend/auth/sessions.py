@@ -21,7 +21,7 @@ from backend.auth.subject import BrowserSession, Subject
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.db.types import utcnow
-from backend.models import UserSession
+from backend.models import User, UserSession
 from backend.settings import Settings
 
 SESSION_COOKIE = "waypost_session"
@@ -88,12 +88,7 @@ async def authenticate_session(
     if row is None:
         return None
     found, user = row
-    if (
-        found.revoked_at is not None
-        or found.expires_at <= now
-        or found.last_seen_at + idle <= now
-        or not user.is_active
-    ):
+    if not _live(found, user, now, idle):
         return None
     if last_use.is_due(found.last_seen_at, now):
         await last_use.stamp(db, UserSession, found.id, "last_seen_at", now, presented)
@@ -106,20 +101,32 @@ async def authenticate_session(
     )
 
 
+def _live(found: UserSession, user: User, now: datetime, idle: timedelta) -> bool:
+    """A session signs its user in: not ended, within both timeouts, the user active."""
+    return (
+        found.revoked_at is None
+        and now < found.expires_at
+        and now < found.last_seen_at + idle
+        and user.is_active
+    )
+
+
 async def session_refusal(db: Database, settings: Settings, secret: str) -> Refusal:
-    """Why a session cookie was refused: EXPIRED when the session timed out (idle or in
-    any case) rather than being ended or unknown."""
+    """Why a session cookie was refused: EXPIRED when it timed out (idle or in any case)
+    rather than being ended or unknown (read only after it was: a failed request's cost)."""
     if not secret.startswith(SESSION_PREFIX) or not 20 < len(secret) < 200:
         return Refusal.INVALID
-    now = utcnow()
     idle = timedelta(seconds=settings.session_idle_timeout_seconds)
     async with db.transaction(TenantBinding(secret_hash=_hash(secret))) as session:
         row = await repository.session_and_user(session, _hash(secret))
     if row is None:
         return Refusal.INVALID
     found, user = row
-    timed_out = found.expires_at <= now or found.last_seen_at + idle <= now
-    return refusal_of(found.revoked_at is None and user.is_active and timed_out)
+    # Expired: it would have been live just before its first timeout ran out.
+    ran_out = min(found.expires_at, found.last_seen_at + idle)
+    return refusal_of(
+        ran_out <= utcnow() and _live(found, user, ran_out - timedelta(microseconds=1), idle)
+    )
 
 
 async def end_sessions(

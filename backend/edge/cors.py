@@ -50,7 +50,14 @@ def exact_origin(entry: str) -> str:
     except ValueError:
         raise ValueError(f"{entry!r} has an invalid port") from None
     default = {"http": 80, "https": 443}[parts.scheme]
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    elif not host.isascii():  # browsers send an internationalized name as punycode
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"{entry!r} has an invalid host name") from None
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 

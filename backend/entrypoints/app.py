@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -47,6 +48,13 @@ from backend.entrypoints.http.graphql_over_http import (
     www_authenticate,
 )
 from backend.entrypoints.http.ingestion import ingestion_routes
+from backend.entrypoints.http.persisted_queries import (
+    PERSISTED_QUERY_NOT_FOUND,
+    Partition,
+    PersistedQueries,
+    PersistedQueryError,
+    load_trusted_documents,
+)
 from backend.entrypoints.http.plain import (
     REQUEST_ID_HEADER,
     RequestIdMiddleware,
@@ -66,11 +74,6 @@ from graphql_schema.context import Context
 from graphql_schema.credentials import trusted_origins
 from graphql_schema.errors import mask_escaped, masked_exception
 from graphql_schema.map_read_cache import MapReadCache
-from graphql_schema.persisted_queries import (
-    PersistedQueries,
-    PersistedQueryError,
-    load_trusted_documents,
-)
 from graphql_schema.private_schema import hidden_from, schema_is_private
 from graphql_schema.request_errors import code_of, is_request_error
 from graphql_schema.schema import API_LIMITS, build_schema
@@ -85,7 +88,9 @@ class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = TextFrames
     graphql_transport_ws_handler_class = ContextPerOperation
 
-    def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, oidc: OidcClient, rate_limits: RateLimits
+    ) -> None:
         # Bearer tokens' owners, shared by the operations, a batch refused before they
         # run and the queries answered directly.
         self.known_tokens = KnownTokens()
@@ -111,11 +116,13 @@ class GraphQLApp(GraphQL[Context, None]):
         self.database = database
         self.oidc = oidc
         self.map_reads = MapReadCache(settings.map_read_cache_mb * 1024 * 1024)
+        self.rate_limits = rate_limits
         self.persisted = PersistedQueries(
             broker_url=settings.broker_url,
             trusted=load_trusted_documents(settings.trusted_documents)
             if settings.trusted_documents
             else None,
+            allowance=lambda key: rate_limits.allows("persisted_query_credential", key),
         )
         # At most as many GraphQL requests in flight per process as the pool keeps
         # connections: the rest queue here, cheaply, instead of each opening (and
@@ -145,14 +152,13 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def parse_http_body(self, request: Any) -> Any:
-        try:
-            return await super().parse_http_body(request)
-        except HTTPException as error:
-            if error.reason == "Unsupported content type":  # strawberry says 400
-                raise TransportError(
-                    415, "Send the request as application/json.", "UNSUPPORTED_MEDIA_TYPE"
-                ) from error
-            raise
+        # strawberry answers a body in another media type 400; HTTP says 415.
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" not in content_type:
+            raise TransportError(
+                415, "Send the request as application/json.", "UNSUPPORTED_MEDIA_TYPE"
+            )
+        return await super().parse_http_body(request)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -165,7 +171,9 @@ class GraphQLApp(GraphQL[Context, None]):
         body = await super().process_result(request, result)
         if is_request_error(result.data, result.errors):
             body.pop("data", None)  # nothing was executed: there is no data, not even null
-            note_client_mistake(request_id_of(request.scope), map(code_of, result.errors or ()))
+            codes = [code_of(e) for e in result.errors or ()]
+            if codes != [PERSISTED_QUERY_NOT_FOUND]:  # a step of the protocol, no mistake
+                note_client_mistake(request_id_of(request.scope), codes)
         return body
 
     def create_response(
@@ -177,7 +185,7 @@ class GraphQLApp(GraphQL[Context, None]):
         bodies = response_data if isinstance(response_data, list) else [response_data]
         media_type = sub_response.media_type or JSON
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
-        if sub_response.status_code is None:  # nobody decided (an outage's 503 stays)
+        if sub_response.status_code is None:  # a resolver may have set one: it stays
             response.status_code = status_for(cast(list[Body], bodies), media_type)
             if response.status_code == 401:
                 response.headers["www-authenticate"] = www_authenticate(cast(list[Body], bodies))
@@ -204,10 +212,14 @@ class GraphQLApp(GraphQL[Context, None]):
         return value
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
-        """Documents sent by hash are found first (``graphql_schema.persisted_queries``);
+        """Documents sent by hash are found first (``backend.entrypoints.http.persisted_queries``);
         a batch is then measured as a whole (``graphql_schema.batches``)."""
         sent = kwargs["request_data"]
-        found = [await self._with_document(d) for d in (sent if isinstance(sent, list) else [sent])]
+        partition = self.partition_of(kwargs["context"])
+        found = [
+            await self._with_document(d, partition)
+            for d in (sent if isinstance(sent, list) else [sent])
+        ]
         batch = found if isinstance(sent, list) else found[0]
         kwargs["request_data"] = batch
         if isinstance(batch, list):
@@ -236,12 +248,25 @@ class GraphQLApp(GraphQL[Context, None]):
             return [await refusal_for(context)]
         return errors
 
-    async def _with_document(self, data: GraphQLRequestData) -> GraphQLRequestData:
+    def partition_of(self, context: Context) -> Partition:
+        """Whose persisted queries a request may find: its credential's, as presented
+        (checked or not: a bad one is refused later, and finds only its own)."""
+        sent = context.presented()
+        credential = sent.authorization or (
+            f"session:{sent.session_secret}" if sent.session_secret else None
+        )
+        return self.rate_limits.keyed(credential) if credential else None
+
+    async def _with_document(
+        self, data: GraphQLRequestData, partition: Partition
+    ) -> GraphQLRequestData:
         try:
-            query = await self.persisted.document(data.query, data.extensions)
+            query = await self.persisted.document(data.query, data.extensions, partition)
         except PersistedQueryError as error:
             return Unanswerable(None, data.variables, data.operation_name, None, error=error.error)
-        return data if query is data.query else replace(data, query=query)
+        if query is data.query:
+            return data
+        return FoundByHash(query, data.variables, data.operation_name, data.extensions)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         """One operation. A hash that named no document is answered at once; a document
@@ -253,10 +278,11 @@ class GraphQLApp(GraphQL[Context, None]):
         result = await self._answered(*args, **kwargs)
         if (
             data.extensions
+            and not isinstance(data, FoundByHash)  # kept already
             and context.signed_in is not None
             and not is_request_error(result.data, result.errors)
         ):
-            await self.persisted.remember(data.query, data.extensions)
+            await self.persisted.remember(data.query, data.extensions, self.partition_of(context))
         return result
 
     async def _answered(self, *args: Any, **kwargs: Any) -> Any:
@@ -318,7 +344,9 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as error:
             # GraphQL-over-HTTP: a mutation over GET is 405 Method Not Allowed.
             if isinstance(error.__cause__, InvalidOperationTypeError):
-                raise TransportError(405, error.reason, "METHOD_NOT_ALLOWED") from error
+                raise TransportError(
+                    405, error.reason, "METHOD_NOT_ALLOWED", headers={"allow": "POST"}
+                ) from error
             if isinstance(error.__cause__, CannotGetOperationTypeError):
                 raise TransportError(400, error.reason, "OPERATION_RESOLUTION_FAILURE") from error
             raise
@@ -340,7 +368,12 @@ class GraphQLApp(GraphQL[Context, None]):
 class Unanswerable(GraphQLRequestData):
     """A request whose document could not be found or is not allowed: its error."""
 
-    error: GraphQLError = field(default_factory=lambda: GraphQLError("no document"))
+    error: GraphQLError = field(kw_only=True)
+
+
+@dataclass
+class FoundByHash(GraphQLRequestData):
+    """A request that named its document by hash alone, the document found."""
 
 
 _REQUEST_FIELDS = {
@@ -385,8 +418,8 @@ def create_app(
     owns_database = database is None
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient(settings)
-    graphql = GraphQLApp(settings, db, oidc)
     rate_limits = RateLimits(settings)
+    graphql = GraphQLApp(settings, db, oidc, rate_limits)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -21,8 +21,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
+from backend.entrypoints.http.persisted_queries import PersistedDocuments, PersistedQueryError
 from graphql_schema.context import Context
-from graphql_schema.persisted_queries import PersistedQueries, PersistedQueryError
 
 # The legacy ``graphql-ws`` protocol is not offered: one protocol, one set of rules.
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
@@ -60,18 +60,29 @@ class ContextPerOperation(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         """A document sent by hash is found, and in trusted-documents mode an unlisted
-        one refused, as over HTTP (``graphql_schema.persisted_queries``)."""
+        one refused, as over HTTP (``persisted_queries``); documents are kept from HTTP
+        requests only, where the operation's outcome is known."""
         payload = message["payload"]
-        persisted: PersistedQueries = self.view.persisted  # type: ignore[attr-defined]
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)  # closed as strawberry closes it
+            return
+        query, extensions = payload.get("query"), payload.get("extensions")
+        if not isinstance(query, str | None) or not isinstance(extensions, dict | None):
+            await self.websocket.close(4400, "query must be a string, extensions an object")
+            return
+        view = self.view
+        assert isinstance(view, PersistedDocuments)
         try:
-            query = await persisted.document(payload.get("query"), payload.get("extensions"))
+            found = await view.persisted.document(
+                query, extensions, view.partition_of(self._connection_context)
+            )
         except PersistedQueryError as refused:
             await self.send_message(
                 {"id": message["id"], "type": "error", "payload": [refused.error.formatted]}
             )
             return
-        if query is not None and query != payload.get("query"):
-            message = {**message, "payload": {**payload, "query": query}}
+        if found is not None and found != query:
+            message = {**message, "payload": {**payload, "query": found}}
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:

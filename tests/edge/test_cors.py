@@ -134,6 +134,7 @@ async def test_without_listed_origins_no_page_elsewhere_is_served(
         ("https://app.example.com:443", "https://app.example.com"),
         ("http://localhost:5173/", "http://localhost:5173"),
         ("http://[::1]:3000", "http://[::1]:3000"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),  # as browsers send it
     ],
 )
 def test_origins_are_written_as_browsers_send_them(entry: str, expected: str) -> None:
@@ -153,3 +154,16 @@ def test_anything_but_an_exact_origin_is_refused_by_name(entry: str) -> None:
     with pytest.raises(ValidationError) as raised:
         Settings(cors_origins=entry)
     assert repr(entry) in str(raised.value) or entry in str(raised.value)
+
+
+def test_production_takes_https_origins_only() -> None:
+    production = {
+        "env": "production",
+        "secret_key": "x" * 20 + "A1b2C3d4E5f6G7h8I9j0K",
+        "base_url": "https://waypost.example.com",
+        "database_url": "postgresql+asyncpg://waypost@db/waypost",
+        "broker_url": "redis://redis:6379/0",
+    }
+    assert Settings(**production, cors_origins="https://app.example.com").cors_origins
+    with pytest.raises(ValidationError, match=r"http://app\.example\.com"):
+        Settings(**production, cors_origins="https://a.example.com,http://app.example.com")

@@ -19,7 +19,7 @@ from backend.db.engine import Database
 from backend.entrypoints.app import create_app
 from backend.settings import Settings
 from tests.fixtures.databases import real_broker_url
-from tests.fixtures.sockets import graphql_socket, serve
+from tests.fixtures.sockets import SocketClosed, graphql_socket, serve
 from tests.fixtures.tenants import Tenant
 
 VIEWER = "query Viewer { viewer { user { email } } }"
@@ -164,13 +164,56 @@ async def test_api_processes_share_stored_documents_through_redis(
         stored = await ask(one, tenant_a, {"query": document, "extensions": persisted(document)})
         assert "errors" not in stored.json()
         found = await ask(two, tenant_a, {"extensions": persisted(document)})
-    assert found.json() == stored.json()
+        assert found.json() == stored.json()
+        await redis_checks(one, tenant_a, document, stored)
+
+
+async def redis_checks(
+    one: httpx.AsyncClient, tenant_a: Tenant, document: str, stored: httpx.Response
+) -> None:
     client = redis.asyncio.Redis.from_url(real_broker_url("redis"))
     try:
-        assert await client.get(f"waypost:apq:{sha(document)}") == document.encode()
-        assert 0 < await client.ttl(f"waypost:apq:{sha(document)}") <= 7 * 24 * 3600
+        [key] = await client.keys(f"waypost:apq:*:{sha(document)}")
+        assert tenant_a.token not in key.decode()  # kept under a keyed hash of the token
+        assert await client.get(key) == document.encode()
+        assert 0 < await client.ttl(key) <= 24 * 3600
+        # A hit does not write the document again: gone from Redis, it stays gone.
+        await client.delete(key)
+        again = await ask(one, tenant_a, {"extensions": persisted(document)})
+        assert again.json() == stored.json()
+        assert await client.keys(f"waypost:apq:*:{sha(document)}") == []
     finally:
         await client.aclose()
+
+
+async def test_a_document_kept_for_one_credential_is_not_found_with_another(
+    client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Whether a document was ever run tells no one else anything: not another tenant,
+    and not a caller without a credential (a guessed document with an email in it)."""
+    document = f"query Who {{ viewer {{ user {{ email }} }} }} # alice@{uuid.uuid4()}.example"
+    await ask(client, tenant_a, {"query": document, "extensions": persisted(document)})
+    assert "data" in (await ask(client, tenant_a, {"extensions": persisted(document)})).json()
+    other = await ask(client, tenant_b, {"extensions": persisted(document)})
+    assert code_of(other) == "PERSISTED_QUERY_NOT_FOUND"
+    anonymous = await client.post("/graphql", json={"extensions": persisted(document)})
+    assert code_of(anonymous) == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_a_credential_keeps_a_limited_number_of_new_documents(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    limited = settings.model_copy(
+        update={"rate_limits": {**settings.rate_limits, "persisted_query_credential": "2/hour"}}
+    )
+    documents = [VIEWER + f" # {uuid.uuid4()}" for _ in range(3)]
+    async with app_client(limited, database) as http:
+        for document in documents:  # each runs
+            sent = await ask(http, tenant_a, {"query": document, "extensions": persisted(document)})
+            assert sent.json()["data"]["viewer"]["user"]["email"] == tenant_a.owner_email
+        found = [await ask(http, tenant_a, {"extensions": persisted(d)}) for d in documents]
+    assert ["data" in f.json() for f in found] == [True, True, False]
+    assert code_of(found[2]) == "PERSISTED_QUERY_NOT_FOUND"
 
 
 # -- trusted documents --------------------------------------------------------------------
@@ -229,6 +272,21 @@ async def test_trusted_documents_hold_on_the_websocket_too(
         assert listed["data"]["viewer"]["user"]["email"] == tenant_a.owner_email
         refused = await socket.execute(WORKSPACES)
     assert refused["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+
+
+async def test_a_malformed_subscribe_closes_the_socket_without_a_crash(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    async with (
+        serve(create_app(settings, database=database)) as address,
+        graphql_socket(address, params={"authorization": f"Bearer {tenant_a.token}"}) as socket,
+    ):
+        await socket.send(
+            {"id": "1", "type": "subscribe", "payload": {"query": VIEWER, "extensions": "x"}}
+        )
+        with pytest.raises(SocketClosed) as closed:
+            await socket.receive()
+    assert closed.value.code == 4400
 
 
 @pytest.mark.parametrize(

@@ -115,9 +115,12 @@ def www_authenticate(bodies: Sequence[Body]) -> str:
 class TransportError(HTTPException):
     """A request refused before GraphQL could read it, with the code to answer."""
 
-    def __init__(self, status_code: int, reason: str, code: str) -> None:
+    def __init__(
+        self, status_code: int, reason: str, code: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, reason)
         self.code = code
+        self.headers = headers or {}
 
 
 def transport_code(error: HTTPException) -> str:
@@ -128,11 +131,8 @@ def transport_code(error: HTTPException) -> str:
 def transport_error(error: HTTPException, media_type: str) -> Response:
     """A refusal of a request that is not GraphQL-over-HTTP, readable by the same clients."""
     body = {"errors": [{"message": error.reason, "extensions": {"code": transport_code(error)}}]}
-    return Response(
-        dumps(body),
-        status_code=error.status_code,
-        headers={"content-type": f"{media_type}; charset=utf-8"},
-    )
+    headers = {**getattr(error, "headers", {}), "content-type": f"{media_type}; charset=utf-8"}
+    return Response(dumps(body), status_code=error.status_code, headers=headers)
 
 
 def note_client_mistake(request_id: str, codes: Iterable[str | None]) -> None:

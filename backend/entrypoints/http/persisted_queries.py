@@ -1,20 +1,25 @@
 """Documents sent by their hash: Apollo's automatic persisted queries, and trusted documents.
 
 Automatic persisted queries (APQ, Apollo's ``persistedQuery`` extension, version 1):
-- a request with only ``extensions.persistedQuery.sha256Hash`` runs the document stored
+- a request with only ``extensions.persistedQuery.sha256Hash`` runs the document kept
   under that hash, or is answered ``PersistedQueryNotFound`` (code
   ``PERSISTED_QUERY_NOT_FOUND``), upon which the client sends the hash and the document;
 - a request with both runs the document and, once it ran for a signed-in caller without
-  a request error, stores it, its SHA-256 checked to be the hash (a document is never
-  stored under another's hash, and what does not parse or validate takes no room).
-Stored documents are kept in the process (least recently used out, bounded by their
-total size) and, when the broker is Redis, in Redis for every API process, for a week.
-A document is no secret (every client of the app holds it) and runs with the caller's
-own access like any other, so any signed-in caller may store one.
+  a request error, keeps it, its SHA-256 checked to be the hash (a document is never
+  kept under another's hash, and what does not parse or validate takes no room).
+
+Documents are kept **per credential** (under a keyed hash of the token or session the
+request presents): whether a document was ever run tells one caller nothing about
+another's, in this tenant or any other, and a request without a credential finds
+nothing. They are kept in the process (least recently used out, bounded by their total
+size) and, when the broker is Redis, in Redis for every API process, for a day. Each
+credential keeps at most ``persisted_query_credential`` new documents an hour (a rate
+limit rule) of at most 16 KiB: the shared Redis grows with what the app's clients send,
+never with what one of them makes up.
 
 Trusted documents (``WAYPOST_TRUSTED_DOCUMENTS``, a manifest built with the app): only
 the documents listed are answered, sent by hash or in full; anything else is refused
-with ``PERSISTED_QUERY_NOT_IN_LIST`` and nothing is stored.
+with ``PERSISTED_QUERY_NOT_IN_LIST`` and nothing is kept.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from graphql import GraphQLError
 from redis.asyncio import ConnectionPool, Redis
@@ -39,10 +46,10 @@ PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
 BAD_REQUEST = "BAD_REQUEST"
 
 KEY_PREFIX = "waypost:apq:"
-SHARED_FOR_SECONDS = 7 * 24 * 3600
+SHARED_FOR_SECONDS = 24 * 3600
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_RETRY_SECONDS = 30.0
-MAX_DOCUMENT_CHARS = 64 * 1024  # a larger document is run, not stored
+MAX_DOCUMENT_CHARS = 16 * 1024  # a larger document is run, not kept
 MAX_TOTAL_CHARS = 4 * 1024 * 1024
 
 
@@ -52,6 +59,13 @@ class PersistedQueryError(Exception):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.error = GraphQLError(message, extensions={"code": code})
+
+
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# Whose documents a request may find: a keyed hash of its credential; None for none.
+Partition = str | None
+# Whether a credential (its partition) may keep one more document now.
+Allowance = Callable[[str], Awaitable[bool]]
 
 
 def sha256_of(document: str) -> str:
@@ -77,7 +91,7 @@ class Sent:
                 BAD_REQUEST,
             )
         sha = persisted.get("sha256Hash")
-        if not isinstance(sha, str) or len(sha) != 64:
+        if not isinstance(sha, str) or not _HEX_SHA256.fullmatch(sha):
             raise PersistedQueryError(
                 "persistedQuery.sha256Hash must be 64 hexadecimal digits.", BAD_REQUEST
             )
@@ -85,35 +99,54 @@ class Sent:
 
 
 class _Recent:
-    """Documents by hash, least recently used out, bounded by their total length."""
+    """Documents by (partition, hash), least recently used out, bounded by their total
+    length."""
 
     def __init__(self, max_total_chars: int = MAX_TOTAL_CHARS) -> None:
         self.max_total_chars = max_total_chars
-        self._documents: OrderedDict[str, str] = OrderedDict()
+        self._documents: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._chars = 0
 
-    def get(self, sha: str) -> str | None:
-        document = self._documents.get(sha)
+    def get(self, key: tuple[str, str]) -> str | None:
+        document = self._documents.get(key)
         if document is not None:
-            self._documents.move_to_end(sha)
+            self._documents.move_to_end(key)
         return document
 
-    def put(self, sha: str, document: str) -> None:
-        if sha in self._documents:
-            self._documents.move_to_end(sha)
+    def put(self, key: tuple[str, str], document: str) -> None:
+        if key in self._documents:
+            self._documents.move_to_end(key)
             return
-        self._documents[sha] = document
+        self._documents[key] = document
         self._chars += len(document)
         while self._chars > self.max_total_chars:
             _, evicted = self._documents.popitem(last=False)
             self._chars -= len(evicted)
 
 
-class PersistedQueries:
-    """Finds the document a request runs (see the module's rules)."""
+@runtime_checkable
+class PersistedDocuments(Protocol):
+    """What a GraphQL view offers its socket: the store, and whose documents a
+    request may find."""
 
-    def __init__(self, *, broker_url: str, trusted: dict[str, str] | None = None) -> None:
+    persisted: PersistedQueries
+
+    def partition_of(self, context: Any) -> Partition: ...
+
+
+class PersistedQueries:
+    """Finds the document a request runs, and keeps those sent with their hash (see the
+    module's rules)."""
+
+    def __init__(
+        self,
+        *,
+        broker_url: str,
+        trusted: dict[str, str] | None = None,
+        allowance: Allowance | None = None,
+    ) -> None:
         self.trusted = trusted
+        self.allowance = allowance
         self._recent = _Recent()
         self._redis: Redis | None = None
         self._redis_down_until = 0.0
@@ -125,7 +158,9 @@ class PersistedQueries:
             )
             self._redis = Redis(connection_pool=pool)
 
-    async def document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+    async def document(
+        self, query: str | None, extensions: dict[str, Any] | None, partition: Partition
+    ) -> str | None:
         """The document to run; None when the request sends neither text nor hash."""
         sent = Sent.of(query, extensions)
         if self.trusted is not None:
@@ -133,7 +168,7 @@ class PersistedQueries:
         if sent.sha256 is None:
             return sent.query
         if sent.query is None:
-            found = await self._find(sent.sha256)
+            found = await self._find(partition, sent.sha256) if partition else None
             if found is None:
                 raise PersistedQueryError("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
             return found
@@ -141,22 +176,28 @@ class PersistedQueries:
             raise PersistedQueryError("provided sha does not match query", BAD_REQUEST)
         return sent.query
 
-    async def remember(self, query: str | None, extensions: dict[str, Any] | None) -> None:
-        """Keep a document sent with its hash, once it has run: only a document that
-        parsed, validated and was let through for a signed-in caller takes room, so the
-        store grows with what the app's clients send, at their rate limits."""
+    async def remember(
+        self, query: str | None, extensions: dict[str, Any] | None, partition: Partition
+    ) -> None:
+        """Keep a document its client sent with its hash, once it ran for a signed-in
+        caller; call it only when the client sent the text itself."""
         try:
             sent = Sent.of(query, extensions)
         except PersistedQueryError:
             return
         if (
-            self.trusted is None
-            and sent.sha256 is not None
-            and sent.query is not None
-            and len(sent.query) <= MAX_DOCUMENT_CHARS
-            and sha256_of(sent.query) == sent.sha256
+            self.trusted is not None
+            or partition is None
+            or sent.sha256 is None
+            or sent.query is None
+            or len(sent.query) > MAX_DOCUMENT_CHARS
+            or sha256_of(sent.query) != sent.sha256
+            or self._recent.get((partition, sent.sha256)) is not None
         ):
-            await self._store(sent.sha256, sent.query)
+            return
+        if self.allowance is not None and not await self.allowance(partition):
+            return  # over its allowance: the document runs, but is sent in full next time
+        await self._store(partition, sent.sha256, sent.query)
 
     def _trusted(self, sent: Sent) -> str:
         assert self.trusted is not None
@@ -170,28 +211,30 @@ class PersistedQueries:
             )
         return listed
 
-    async def _find(self, sha: str) -> str | None:
-        found = self._recent.get(sha)
+    async def _find(self, partition: str, sha: str) -> str | None:
+        found = self._recent.get((partition, sha))
         if found is None and self._shared_up():
             assert self._redis is not None
             try:
-                raw = await self._redis.get(KEY_PREFIX + sha)
+                raw = await self._redis.get(f"{KEY_PREFIX}{partition}:{sha}")
             except RedisError as error:
                 self._shared_failed(error)
                 return None
             # Checked again: whoever wrote Redis, a hash only ever names its document.
             text = raw.decode() if isinstance(raw, bytes) else raw
             if text is not None and sha256_of(text) == sha:
-                self._recent.put(sha, text)
+                self._recent.put((partition, sha), text)
                 found = text
         return found
 
-    async def _store(self, sha: str, document: str) -> None:
-        self._recent.put(sha, document)
+    async def _store(self, partition: str, sha: str, document: str) -> None:
+        self._recent.put((partition, sha), document)
         if self._shared_up():
             assert self._redis is not None
             try:
-                await self._redis.set(KEY_PREFIX + sha, document, ex=SHARED_FOR_SECONDS)
+                await self._redis.set(
+                    f"{KEY_PREFIX}{partition}:{sha}", document, ex=SHARED_FOR_SECONDS, nx=True
+                )
             except RedisError as error:
                 self._shared_failed(error)
 
