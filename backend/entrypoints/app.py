@@ -58,6 +58,7 @@ from backend.entrypoints.http.plain import (
 )
 from backend.entrypoints.http.sso import auth_routes
 from backend.json_output import dumps
+from backend.outbox.live import LiveEvents
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
 from graphql_schema.authentication import KnownTokens, refusal_for
@@ -74,6 +75,7 @@ from graphql_schema.persisted_queries import (
 from graphql_schema.private_schema import hidden_from, schema_is_private
 from graphql_schema.request_errors import code_of, is_request_error
 from graphql_schema.schema import API_LIMITS, build_schema
+from graphql_schema.subscriptions.feed import LiveFeed
 from graphql_schema.written_queries import Written, WrittenQueries
 from workers.background import Background
 from workers.broker import is_in_process
@@ -85,7 +87,9 @@ class GraphQLApp(GraphQL[Context, None]):
     websocket_adapter_class = TextFrames
     graphql_transport_ws_handler_class = ContextPerOperation
 
-    def __init__(self, settings: Settings, database: Database, oidc: OidcClient) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, oidc: OidcClient, live: LiveEvents
+    ) -> None:
         # Bearer tokens' owners, shared by the operations, a batch refused before they
         # run and the queries answered directly.
         self.known_tokens = KnownTokens()
@@ -102,6 +106,9 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=trusted_origins(settings),
         )
         self.settings = settings
+        # Strawberry counts every operation in flight on the socket, not only subscriptions.
+        self.max_subscriptions_per_connection = settings.subscriptions_per_connection
+        self.live = LiveFeed(live, settings)
         self.graphql_schema = schema._schema  # what the batch's limits are measured on
         self.written_queries = (
             WrittenQueries(self.graphql_schema, API_LIMITS, self.known_tokens)
@@ -318,6 +325,7 @@ class GraphQLApp(GraphQL[Context, None]):
             db=self.database,
             settings=self.settings,
             oidc=self.oidc,
+            live=self.live,
             request_id=request.scope.get("state", {}).get("request_id", "-"),
         )
 
@@ -371,14 +379,17 @@ def create_app(
     owns_database = database is None
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient(settings)
-    graphql = GraphQLApp(settings, db, oidc)
+    live = LiveEvents(settings.broker_url)  # announced by the relay, heard by subscriptions
+    graphql = GraphQLApp(settings, db, oidc, live)
     rate_limits = RateLimits(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         # The relay (and, on the embedded broker, the workers and the schedule) live with
         # the API; on a real broker `waypost worker` runs the schedule (workers/schedule.py).
-        background = Background(settings, db, run_workers=is_in_process(settings.broker_url))
+        background = Background(
+            settings, db, run_workers=is_in_process(settings.broker_url), live=live
+        )
         try:
             async with background:
                 # What start-up built (schema, mappers, compiled statements) lives as
@@ -389,6 +400,7 @@ def create_app(
         finally:
             await rate_limits.aclose()
             await graphql.persisted.aclose()
+            live.close()
             if owns_database:
                 await db.dispose()
 
@@ -422,4 +434,5 @@ def create_app(
     app.state.database = db
     app.state.settings = settings
     app.state.rate_limits = rate_limits
+    app.state.live = live
     return app
