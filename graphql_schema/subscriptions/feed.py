@@ -78,11 +78,16 @@ class EventQueue:
         self.wanted = wanted
         self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue(size)
         self._seen: OrderedDict[UUID, None] = OrderedDict()
+        self._latest = 0  # the sequence of the newest event queued
         self.overflowed = asyncio.Event()
 
     def offer(self, event: LiveEvent) -> None:
-        if event.id in self._seen or not self.wanted(event):
+        # An event older than one already queued is a resend (a lost message, a broker
+        # that lost what it held) of one sent or from before the subscription: dropped,
+        # so that a subscriber sees each workspace's events in order.
+        if event.id in self._seen or event.sequence <= self._latest or not self.wanted(event):
             return
+        self._latest = event.sequence
         self._seen[event.id] = None
         if len(self._seen) > SEEN_IDS:
             self._seen.popitem(last=False)

@@ -44,6 +44,7 @@ from tests.fixtures.sockets import (
 )
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import World, add_feedback, build_world
+from workers.background import Background
 
 CREATE_MAP = """mutation($input: CreateJourneyMapInput!) {
   createJourneyMap(input: $input) { journeyMap { id version } errors { code } } }"""
@@ -196,6 +197,15 @@ async def test_an_event_announced_twice_is_queued_once() -> None:
     queue.offer(event)
     queue.offer(event)  # the relay delivers at least once
     assert await queue.take(0) == [event]
+
+
+async def test_an_older_event_resent_after_a_newer_one_is_dropped() -> None:
+    queue = EventQueue(10, lambda _event: True)
+    workspace = uuid4()
+    older, newer = (LiveEvent(uuid4(), workspace, n, "health.alert", {}) for n in (3, 4))
+    queue.offer(newer)
+    queue.offer(older)  # resent late, after the subscriber had the newer one
+    assert await queue.take(0) == [newer]
 
 
 # -- authorization --------------------------------------------------------------------------
@@ -404,6 +414,39 @@ async def test_a_change_made_through_another_instance_arrives_over_redis(
             await rename(edited, tenant_a, map_id, "Edited elsewhere")
             change = await change_to(ws, op, 2)
     assert change["journeyMap"]["title"] == "Edited elsewhere"
+
+
+async def test_a_change_relayed_by_a_worker_process_arrives_over_redis(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    url = redis_url()
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        unreachable("Redis", error)
+    on_redis = fast(settings, broker_url=url)
+    app = create_app(on_redis, database=database)
+    stop = asyncio.Event()
+    # The API without its own relay, only listening; `waypost worker`'s relay beside it.
+    listening = asyncio.create_task(app.state.live.run(stop))
+    try:
+        async with (
+            serve(app) as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+            Background(on_redis, database, run_workers=False),
+        ):
+            server = Instance(address, http, app.state.live)
+            map_id = await new_map(server, tenant_a)
+            async with graphql_socket(address, params=token_params(tenant_a.token)) as ws:
+                op = await start(ws, MAP_CHANGED, {"id": map_id})
+                await subscribed(ws, op)
+                await rename(server, tenant_a, map_id, "Relayed by a worker")
+                change = await change_to(ws, op, 2)
+    finally:
+        stop.set()
+        await listening
+        app.state.live.close()
+    assert change["journeyMap"]["title"] == "Relayed by a worker"
 
 
 def test_announcing_with_redis_down_neither_raises_nor_logs_each_time(
