@@ -2,7 +2,8 @@
 
 The relay only reads committed events, so nothing is announced before its change
 committed, and nothing but the relay announces. Delivery is at least once (the relay
-may send an event again): listeners drop what they already saw, by event id.
+may send an event again): listeners drop what they already saw (the event's id, and
+its sequence within its workspace, each name it).
 
 With a Redis broker the announcement is published on ``waypost:live:<workspace id>``
 and every API process listens to the pattern ``waypost:live:*``: one connection per

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
@@ -23,9 +23,6 @@ from graphql_schema.context import Context
 # (4000-4999 are the application's): reading again does not bring the missed ones back.
 SLOW_CONSUMER_CLOSE = 4008
 SLOW_CONSUMER_REASON = "Subscriber too slow: events were dropped"
-# How many event ids a subscription remembers to drop a second delivery (the relay's
-# resends come soon after the first or never).
-SEEN_IDS = 1024
 
 # The workspace of what is watched, read with the caller's access; None if they cannot see it.
 Find = Callable[[Context], Awaitable[UUID | None]]
@@ -72,25 +69,22 @@ class Overflowed(Exception):
 
 
 class EventQueue:
-    """Events waiting for one subscriber: each once, at most ``size`` of them."""
+    """Events waiting for one subscriber: each once and in order, at most ``size``."""
 
     def __init__(self, size: int, wanted: Wanted) -> None:
         self.wanted = wanted
         self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue(size)
-        self._seen: OrderedDict[UUID, None] = OrderedDict()
         self._latest = 0  # the sequence of the newest event queued
         self.overflowed = asyncio.Event()
 
     def offer(self, event: LiveEvent) -> None:
-        # An event older than one already queued is a resend (a lost message, a broker
-        # that lost what it held) of one sent or from before the subscription: dropped,
-        # so that a subscriber sees each workspace's events in order.
-        if event.id in self._seen or event.sequence <= self._latest or not self.wanted(event):
+        # A subscription watches one workspace, whose events are numbered in commit order:
+        # the sequence names an event as its id does. One not newer than the last queued is
+        # a second delivery (the relay delivers at least once) or a late resend of one sent
+        # or from before the subscription: dropped, so each arrives once and in order.
+        if event.sequence <= self._latest or not self.wanted(event):
             return
         self._latest = event.sequence
-        self._seen[event.id] = None
-        if len(self._seen) > SEEN_IDS:
-            self._seen.popitem(last=False)
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -99,6 +93,7 @@ class EventQueue:
     async def take(self, within: float) -> list[LiveEvent]:
         """What waits (after waiting up to ``within`` seconds for something); raises
         Overflowed."""
+        taken: list[LiveEvent] = []
         if self._queue.empty() and not self.overflowed.is_set():
             getter = asyncio.ensure_future(self._queue.get())
             overflow = asyncio.ensure_future(self.overflowed.wait())
@@ -108,10 +103,9 @@ class EventQueue:
             for waiter in pending:
                 waiter.cancel()
             if getter in done:
-                self._queue.put_nowait(getter.result())  # back in front: nothing else ran
+                taken.append(getter.result())  # first: what came meanwhile is behind it
         if self.overflowed.is_set():
             raise Overflowed
-        taken = []
         while not self._queue.empty():
             taken.append(self._queue.get_nowait())
         return taken
