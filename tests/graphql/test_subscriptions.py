@@ -586,3 +586,28 @@ async def test_new_feedback_is_counted_per_touchpoint_at_most_once_a_second(
     assert counts == {first: 3, second: 1}
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert all(gap >= 0.8 for gap in gaps), gaps  # one second, less transit jitter
+
+
+# -- not over HTTP --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        pytest.param("application/json", id="json"),
+        pytest.param("multipart/mixed;subscriptionSpec=1.0,application/json", id="multipart"),
+    ],
+)
+async def test_a_subscription_over_http_is_refused_before_it_runs(
+    accept: str, client: httpx.AsyncClient, tenant_a: Tenant
+) -> None:
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": "subscription A($ws: ID!) { healthAlertRaised(workspaceId: $ws) { kind } }",
+            "variables": {"ws": tenant_a.ws_gid()},
+        },
+        headers={"Accept": accept, "Authorization": f"Bearer {tenant_a.token}"},
+    )
+    body = response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_REQUEST"]
