@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     # second round of retries.
     outbox_redeliver_after_seconds: float = 900.0
     audit_verify_interval_seconds: float = 3600.0
+    # GraphQL subscriptions (docs/api-conventions.md, "Subscriptions"): how often a running
+    # one checks its caller's credential and access again; how many one socket may run
+    # (strawberry counts every operation in flight on it); how many one credential may
+    # run in one process; how many events may wait for a subscriber before it is dropped.
+    subscription_recheck_seconds: float = Field(default=5.0, gt=0)
+    subscriptions_per_connection: int = Field(default=20, ge=1)
+    subscriptions_per_credential: int = Field(default=50, ge=1)
+    subscription_queue_size: int = Field(default=100, ge=1)
     # A health pass waits this long after the change that asked for it, so that a
     # burst (a bulk import, an editing session) is taken in one pass.
     health_coalesce_ms: int = 500

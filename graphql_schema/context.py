@@ -33,6 +33,7 @@ from graphql_schema.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from graphql_schema.input_findings import Finding
+    from graphql_schema.subscriptions.feed import LiveFeed
 
 
 @dataclass
@@ -43,6 +44,8 @@ class Context:
     settings: Settings
     oidc: OidcClient
     request_id: str
+    # The process's live events, which subscriptions listen to (None where none run).
+    live: LiveFeed | None = field(default=None, repr=False)
     # A WebSocket's connection_init payload (set by strawberry); None over HTTP.
     connection_params: dict[str, object] | None = field(default=None, repr=False)
     # Set through ``sign_in`` by the authentication extension once the document passed
@@ -115,6 +118,14 @@ class Context:
         """Take in what a mutation changed about the caller's reach (a new workspace)."""
         self._access = access
         self._loaders = None
+
+    async def renew(self, access: Access) -> None:
+        """Between a subscription's messages: the next one reads everything afresh, with
+        ``access`` (the caller's, read again)."""
+        await self.end_reads()
+        self._reads = None
+        self._loaders = None
+        self._access = access
 
     @property
     def loaders(self) -> Loaders:

@@ -34,6 +34,8 @@ from graphql_schema.private_schema import HideSchemaFromAnonymous, schema_is_pri
 from graphql_schema.relay import decode_global_id, resolve_node
 from graphql_schema.request_errors import CodeRequestErrors
 from graphql_schema.scalars import SCALARS
+from graphql_schema.subscriptions.fields import Subscription
+from graphql_schema.subscriptions.socket_only import SubscriptionsOverSocketOnly
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
 from graphql_schema.tenancy.mutations import TenancyMutations
 from graphql_schema.tenancy.queries import TenancyQueries
@@ -117,6 +119,7 @@ def build_schema(
         CodeRequestErrors,  # first, so it sees every other check's errors
         RequireOperationName,
         lambda: QueryLimitsExtension(limits),
+        SubscriptionsOverSocketOnly,  # before signing in: a refused request costs no SQL
         lambda: Authenticate(known),
         InputGuard,  # once the caller is known, before graphql-core reads the variables
         EndSharedReads,
@@ -131,6 +134,7 @@ def build_schema(
     return QuietSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
         execution_context_class=PlannedExecutor if settings.planned_reads else OrderedErrors,

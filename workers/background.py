@@ -33,6 +33,7 @@ from backend.models import Workspace
 from backend.models.outbox import OutboxEvent
 from backend.outage import OutageLog
 from backend.outbox.emit import after_commit_hooks
+from backend.outbox.live import LiveEvents
 from backend.outbox.relay import OutboxRelay
 from backend.settings import Settings
 from workers.actors import Actors, declare_actors
@@ -63,8 +64,20 @@ def create_broker(settings: Settings) -> tuple[dramatiq.Broker, Actors]:
 
 
 class Background:
-    def __init__(self, settings: Settings, db: Database, *, run_workers: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        run_workers: bool,
+        live: LiveEvents | None = None,
+    ) -> None:
         self.settings = settings
+        # What the relay sends is also announced to subscribers: this process's (``live``,
+        # from the API) and, on Redis, every process's. A worker's relay announces too,
+        # since it may be the one that takes a workspace's events; it listens to none.
+        self.listens = live is not None
+        self.live = live or LiveEvents(settings.broker_url)
         self.db = db
         self.run_workers = run_workers
         self.broker, self.actors = create_broker(settings)
@@ -99,6 +112,7 @@ class Background:
 
     def _send(self, event: OutboxEvent) -> None:
         self.actors.dispatch_outbox_event.send(str(event.workspace_id), str(event.id))
+        self.live.announce(event)  # after the broker took it; never raises
 
     async def housekeep(self) -> int:
         """Delete expired sign-in attempts and old schedule claims; enqueue audit
@@ -144,6 +158,7 @@ class Background:
         after_commit_hooks.append(self.relay.nudge)
         self._tasks = [
             asyncio.create_task(self.relay.run(self._stop)),
+            *([asyncio.create_task(self.live.run(self._stop))] if self.listens else []),
             *(asyncio.create_task(loop) for loop in self._scheduled()),
         ]
         return self
@@ -161,3 +176,5 @@ class Background:
         if self.worker is not None:
             await asyncio.to_thread(self.worker.stop)
         await asyncio.to_thread(self.broker.close)
+        if not self.listens:
+            self.live.close()  # ours alone; the API closes the one it passed

@@ -66,6 +66,7 @@ from backend.entrypoints.http.plain import (
 )
 from backend.entrypoints.http.sso import auth_routes
 from backend.json_output import dumps
+from backend.outbox.live import LiveEvents
 from backend.ratelimit import RateLimitMiddleware, RateLimits
 from backend.settings import Settings, get_settings
 from graphql_schema.authentication import KnownTokens, refusal_for
@@ -77,6 +78,7 @@ from graphql_schema.map_read_cache import MapReadCache
 from graphql_schema.private_schema import hidden_from, schema_is_private
 from graphql_schema.request_errors import code_of, is_request_error
 from graphql_schema.schema import API_LIMITS, build_schema
+from graphql_schema.subscriptions.feed import LiveFeed
 from graphql_schema.written_queries import Written, WrittenQueries
 from workers.background import Background
 from workers.broker import is_in_process
@@ -89,7 +91,12 @@ class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = ContextPerOperation
 
     def __init__(
-        self, settings: Settings, database: Database, oidc: OidcClient, rate_limits: RateLimits
+        self,
+        settings: Settings,
+        database: Database,
+        oidc: OidcClient,
+        rate_limits: RateLimits,
+        live: LiveEvents,
     ) -> None:
         # Bearer tokens' owners, shared by the operations, a batch refused before they
         # run and the queries answered directly.
@@ -107,6 +114,9 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=trusted_origins(settings),
         )
         self.settings = settings
+        # Strawberry counts every operation in flight on the socket, not only subscriptions.
+        self.max_subscriptions_per_connection = settings.subscriptions_per_connection
+        self.live = LiveFeed(live, settings)
         self.graphql_schema = schema._schema  # what the batch's limits are measured on
         self.written_queries = (
             WrittenQueries(self.graphql_schema, API_LIMITS, self.known_tokens)
@@ -360,6 +370,7 @@ class GraphQLApp(GraphQL[Context, None]):
             db=self.database,
             settings=self.settings,
             oidc=self.oidc,
+            live=self.live,
             request_id=request.scope.get("state", {}).get("request_id", "-"),
         )
 
@@ -418,14 +429,17 @@ def create_app(
     owns_database = database is None
     db = database or database_from_settings(settings)
     oidc = oidc or OidcClient(settings)
+    live = LiveEvents(settings.broker_url)  # announced by the relay, heard by subscriptions
     rate_limits = RateLimits(settings)
-    graphql = GraphQLApp(settings, db, oidc, rate_limits)
+    graphql = GraphQLApp(settings, db, oidc, rate_limits, live)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         # The relay (and, on the embedded broker, the workers and the schedule) live with
         # the API; on a real broker `waypost worker` runs the schedule (workers/schedule.py).
-        background = Background(settings, db, run_workers=is_in_process(settings.broker_url))
+        background = Background(
+            settings, db, run_workers=is_in_process(settings.broker_url), live=live
+        )
         try:
             async with background:
                 # What start-up built (schema, mappers, compiled statements) lives as
@@ -436,6 +450,7 @@ def create_app(
         finally:
             await rate_limits.aclose()
             await graphql.persisted.aclose()
+            live.close()
             if owns_database:
                 await db.dispose()
 
@@ -469,4 +484,5 @@ def create_app(
     app.state.database = db
     app.state.settings = settings
     app.state.rate_limits = rate_limits
+    app.state.live = live
     return app

@@ -45,3 +45,9 @@ async def alerts_page(
     session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
 ) -> Page[HealthAlert]:
     return await alerts.alerts_page(session, workspace_id, first, after)
+
+
+async def alert_by_id(
+    session: AsyncSession, workspace_id: UUID, alert_id: UUID
+) -> HealthAlert | None:
+    return await alerts.alert(session, workspace_id, alert_id)

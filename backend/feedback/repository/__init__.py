@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.pagination import Page, paginate
@@ -197,3 +197,19 @@ class FeedbackRepository:
     # Workspaces ----------------------------------------------------------------
     async def workspace_exists(self, workspace_id: UUID) -> bool:
         return await self.session.get(Workspace, workspace_id) is not None
+
+
+async def counts_by_touchpoint(
+    session: AsyncSession, workspace_id: UUID, feedback_ids: Collection[UUID]
+) -> dict[UUID, int]:
+    """How many of these feedback items each touchpoint holds now."""
+    rows = await session.execute(
+        select(Feedback.touchpoint_id, func.count().label("n"))
+        .where(
+            Feedback.workspace_id == workspace_id,
+            Feedback.id.in_(feedback_ids),
+            Feedback.touchpoint_id.is_not(None),
+        )
+        .group_by(Feedback.touchpoint_id)
+    )
+    return {row.touchpoint_id: row.n for row in rows if row.touchpoint_id is not None}

@@ -86,3 +86,11 @@ async def review(session: AsyncSession, workspace_id: UUID, map_id: UUID) -> Map
 async def save_review(session: AsyncSession, review: MapReview) -> None:
     session.add(review)
     await session.flush()
+
+
+async def alert(session: AsyncSession, workspace_id: UUID, alert_id: UUID) -> HealthAlert | None:
+    return await session.scalar(
+        select(HealthAlert).where(
+            HealthAlert.workspace_id == workspace_id, HealthAlert.id == alert_id
+        )
+    )

@@ -1,0 +1,1 @@
+"""GraphQL subscriptions, fed by the live events the outbox relay announces."""
