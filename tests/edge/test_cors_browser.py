@@ -1,6 +1,7 @@
 """A single-page app on another origin, in a real browser: with its origin listed it
-queries with the browser's fetch and talks GraphQL over the WebSocket (its token in
-``connectionParams``); the same page on an origin not listed gets nothing."""
+queries with the browser's fetch, and over the WebSocket (its token in
+``connectionParams``) it queries and subscribes to a map, receiving a change made
+meanwhile; the same page on an origin not listed gets nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -22,11 +26,18 @@ from tests.fixtures.sockets import serve
 from tests.fixtures.tenants import Tenant
 
 VIEWER = "{ viewer { user { email } } }"
+CHANGED = "subscription($id: ID!) { journeyMapChanged(id: $id) { version journeyMap { title } } }"
+CREATE_MAP = """mutation($input: CreateJourneyMapInput!) {
+  createJourneyMap(input: $input) { journeyMap { id } errors { code } } }"""
+RENAME = """mutation($input: UpdateJourneyMapInput!) {
+  updateJourneyMap(input: $input) { errors { code } } }"""
 
-# The app's script: one query by fetch, one over the socket; each outcome lands on window.
+# The app's script: a query by fetch; over the socket a query and a subscription to a
+# map. Each outcome lands on window.
 SCRIPT = """
-const API = %(api)s, TOKEN = %(token)s, QUERY = %(query)s;
-window.fetched = fetch(API + "/graphql", {
+const API = %(api)s, TOKEN = %(token)s, QUERY = %(query)s, CHANGED = %(changed)s;
+const MAP = %(map)s;
+fetch(API + "/graphql", {
   method: "POST",
   headers: {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN},
   body: JSON.stringify({query: QUERY}),
@@ -41,9 +52,13 @@ socket.onopen = () => socket.send(JSON.stringify(
 socket.onmessage = (event) => {
   const message = JSON.parse(event.data);
   if (message.type === "connection_ack") {
-    socket.send(JSON.stringify({id: "1", type: "subscribe", payload: {query: QUERY}}));
-  } else if (message.type === "next") {
+    socket.send(JSON.stringify({id: "q", type: "subscribe", payload: {query: QUERY}}));
+    socket.send(JSON.stringify(
+      {id: "s", type: "subscribe", payload: {query: CHANGED, variables: {id: MAP}}}));
+  } else if (message.type === "next" && message.id === "q") {
     window.socketOutcome = JSON.stringify({next: message.payload});
+  } else if (message.id === "s") {
+    window.changeOutcome = JSON.stringify({[message.type]: message.payload});
   }
 };
 socket.onclose = (event) => {
@@ -52,11 +67,27 @@ socket.onclose = (event) => {
 """
 
 
-def page_server(api: list[str], token: str) -> Starlette:
-    """The app's page; ``api`` holds the API's origin once it listens."""
+@dataclass
+class Api:
+    origin: str
+    token: str
+
+    async def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                f"{self.origin}/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return body
+
+
+def page_server(values: dict[str, str]) -> Starlette:
+    """The app's page; ``values`` is filled (API origin, map) once the API listens."""
 
     async def index(_: Request) -> HTMLResponse:
-        values = {"api": api[0], "token": token, "query": VIEWER}
         script = SCRIPT % {name: json.dumps(value) for name, value in values.items()}
         head = '<title>app</title><link rel="icon" href="data:,">'  # no favicon request
         return HTMLResponse(f"<!doctype html>{head}<script>{script}</script>")
@@ -66,61 +97,86 @@ def page_server(api: list[str], token: str) -> Starlette:
 
 @asynccontextmanager
 async def spa_and_api(
-    settings: Settings, database: Database, token: str, *, listed: bool
-) -> AsyncIterator[tuple[str, str]]:
+    settings: Settings, database: Database, tenant: Tenant, *, listed: bool
+) -> AsyncIterator[tuple[str, Api, str]]:
     """A page server and the API on two loopback ports (two origins), the page's origin
-    listed for CORS or not. Yields (page URL, API origin)."""
-    api: list[str] = []
+    listed for CORS or not, and a map the page watches. Yields (page URL, API, map id)."""
+    values = {"token": tenant.token, "query": VIEWER, "changed": CHANGED}
     async with AsyncExitStack() as stack:
-        page_origin = "http://" + await stack.enter_async_context(serve(page_server(api, token)))
+        page_origin = "http://" + await stack.enter_async_context(serve(page_server(values)))
         cors = (page_origin,) if listed else ("http://127.0.0.1:1",)
         app = create_app(settings.model_copy(update={"cors_origins": cors}), database=database)
-        api.append("http://" + await stack.enter_async_context(serve(app)))
-        yield f"{page_origin}/", api[0]
+        # With its lifespan: the relay that announces committed changes to subscribers.
+        api = Api(
+            "http://" + await stack.enter_async_context(serve(app, lifespan=True)), tenant.token
+        )
+        made = await api.graphql(
+            CREATE_MAP, {"input": {"workspaceId": tenant.ws_gid(), "title": "Seen live"}}
+        )
+        map_id: str = made["data"]["createJourneyMap"]["journeyMap"]["id"]
+        values.update(api=api.origin, map=map_id)
+        yield f"{page_origin}/", api, map_id
 
 
-async def settled(page: Page, expression: str, seconds: float = 20.0) -> dict[str, object]:
+async def settled(page: Page, expression: str, seconds: float = 20.0) -> dict[str, Any]:
     """The JSON the page's script left in ``expression``, failures and all."""
     deadline = asyncio.get_running_loop().time() + seconds
     while (value := await page.evaluate(expression)) is None:
         assert asyncio.get_running_loop().time() < deadline, f"{expression} never set"
         await asyncio.sleep(0.1)
-    outcome: dict[str, object] = json.loads(value)
+    outcome: dict[str, Any] = json.loads(value)
     return outcome
 
 
-async def outcomes(page: Page) -> tuple[dict[str, object], dict[str, object]]:
-    return await settled(page, "window.fetchedOutcome"), await settled(page, "window.socketOutcome")
+async def renamed_until_seen(page: Page, api: Api, map_id: str) -> dict[str, Any]:
+    """The page's first journeyMapChanged message: the map is renamed until one comes
+    (the subscription listens some moments after the page asked for it)."""
+    for attempt in range(5):
+        title = f"Renamed elsewhere {attempt}"
+        await api.graphql(RENAME, {"input": {"id": map_id, "title": title}})
+        try:
+            return await settled(page, "window.changeOutcome", seconds=3)
+        except AssertionError:
+            continue
+    raise AssertionError("no change reached the page")
 
 
-async def test_a_page_on_a_listed_origin_queries_by_fetch_and_over_the_socket(
+async def test_a_page_on_a_listed_origin_queries_by_fetch_and_subscribes_over_the_socket(
     settings: Settings, database: Database, tenant_a: Tenant
 ) -> None:
     async with (
-        spa_and_api(settings, database, tenant_a.token, listed=True) as (url, api),
+        spa_and_api(settings, database, tenant_a, listed=True) as (url, api, map_id),
         chromium_page() as page,
     ):
         await page.call("Page.navigate", url=url)
-        fetched, socket = await outcomes(page)
+        fetched = await settled(page, "window.fetchedOutcome")
+        socket = await settled(page, "window.socketOutcome")
+        change = await renamed_until_seen(page, api, map_id)
         assert page.problems == []
-        # Cross-origin for real: the preflight went to the API, then the request.
-        assert page.requested.count(f"{api}/graphql") >= 1
+        # Cross-origin for real: the page's requests went to the API's origin.
+        assert f"{api.origin}/graphql" in page.requested
     viewer = {"data": {"viewer": {"user": {"email": tenant_a.owner_email}}}}
     assert fetched["status"] == 200
     assert fetched["body"] == viewer
     assert fetched["requestId"]  # exposed to the page
     assert socket == {"next": viewer}
+    [(kind, payload)] = change.items()
+    assert kind == "next", change
+    seen = payload["data"]["journeyMapChanged"]
+    assert seen["version"] >= 2
+    assert seen["journeyMap"]["title"].startswith("Renamed elsewhere")
 
 
 async def test_a_page_on_an_origin_not_listed_gets_nothing(
     settings: Settings, database: Database, tenant_a: Tenant
 ) -> None:
     async with (
-        spa_and_api(settings, database, tenant_a.token, listed=False) as (url, _),
+        spa_and_api(settings, database, tenant_a, listed=False) as (url, _, _),
         chromium_page() as page,
     ):
         await page.call("Page.navigate", url=url)
-        fetched, socket = await outcomes(page)
+        fetched = await settled(page, "window.fetchedOutcome")
+        socket = await settled(page, "window.socketOutcome")
         blocked = [p for p in page.problems if "CORS policy" in p]
     assert "failed" in fetched  # the browser hid the answer from the page
     assert blocked, "the browser did not report the CORS refusal"
