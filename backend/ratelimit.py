@@ -148,9 +148,9 @@ class RateLimits:
         hash, so that neither Redis nor a log ever holds the secret."""
         return hmac.new(self._key, credential.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def counts(self, area: Area, scope: Scope) -> list[Count]:
+    def counts(self, area: Area, scope: Scope, credential: str | None = None) -> list[Count]:
         address = client_address(scope)
-        credential = presented_credential(scope, area)
+        credential = credential or presented_credential(scope, area)
         if credential is None:
             rule = "graphql_anonymous_ip" if area == "graphql" else f"{area}_ip"
             return [Count(rule, address)]
@@ -167,9 +167,12 @@ class RateLimits:
                 return False
         return True
 
-    async def wait_for(self, area: Area, scope: Scope) -> int | None:
-        """Count the request; None if it may go on, else the seconds to wait first."""
-        for count in self.counts(area, scope):
+    async def wait_for(self, area: Area, scope: Scope, credential: str | None = None) -> int | None:
+        """Count the request; None if it may go on, else the seconds to wait first.
+
+        ``credential``: what an operation on a socket presents in its connectionParams
+        (the handshake's headers carry none then); each operation counts as a request."""
+        for count in self.counts(area, scope, credential):
             for item in self.rules.get(count.rule, ()):
                 wait = await self._hit(item, count)
                 if wait is not None:

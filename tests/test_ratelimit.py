@@ -32,6 +32,7 @@ from backend.ratelimit import KEY_PREFIX
 from backend.settings import DEFAULT_RATE_LIMITS, Settings
 from tests.fixtures.databases import configured_broker_url
 from tests.fixtures.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueIdP
+from tests.fixtures.sockets import graphql_socket, serve
 from tests.fixtures.sso import APP_ORIGIN, create_connection
 from tests.fixtures.tenants import Tenant
 
@@ -499,3 +500,20 @@ async def test_websocket_handshakes_are_limited_per_address(
     assert answer.status_code == 429
     assert answer.headers["retry-after"].isdigit()
     assert json.loads(answer.body or b"")["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_each_operation_on_a_socket_counts_against_its_credential(
+    settings: Settings, database: Database, tenant_a: Tenant, fresh_counters: None
+) -> None:
+    """One socket may not carry more operations than the credential may send requests:
+    the token in connectionParams is counted, as its header would be over HTTP."""
+    tight = limited(settings, graphql_credential="3/minute")
+    async with (
+        serve(create_app(tight, database=database)) as address,
+        graphql_socket(address, params={"authorization": f"Bearer {tenant_a.token}"}) as ws,
+    ):
+        answers = [await ws.execute("{ viewer { user { email } } }") for _ in range(4)]
+    assert [a.get("data") is not None for a in answers] == [True, True, True, False]
+    refused = answers[3]["errors"][0]
+    assert refused["extensions"]["code"] == "RATE_LIMITED"
+    assert refused["extensions"]["retryAfter"] > 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 
+from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -72,6 +73,21 @@ class ContextPerOperation(BaseGraphQLTransportWSHandler[Context, None]):
             return
         view = self.view
         assert isinstance(view, PersistedDocuments)
+        # Each operation on a socket counts against the rate limits as a request would.
+        wait = await view.rate_limits.wait_for(
+            "graphql",
+            self.websocket.ws.scope,  # type: ignore[attr-defined]
+            self._connection_context.presented().authorization,
+        )
+        if wait is not None:
+            refused = GraphQLError(
+                f"Too many requests: try again in {wait} seconds.",
+                extensions={"code": "RATE_LIMITED", "retryAfter": wait},
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [refused.formatted]}
+            )
+            return
         try:
             found = await view.persisted.document(
                 query, extensions, view.partition_of(self._connection_context)

@@ -126,10 +126,11 @@ class _Recent:
 
 @runtime_checkable
 class PersistedDocuments(Protocol):
-    """What a GraphQL view offers its socket: the store, and whose documents a
-    request may find."""
+    """What a GraphQL view offers its socket: the store, whose documents a request may
+    find, and the rate limits."""
 
     persisted: PersistedQueries
+    rate_limits: Any  # backend.ratelimit.RateLimits: each socket operation is counted
 
     def partition_of(self, context: Any) -> Partition: ...
 
