@@ -29,6 +29,15 @@ class ValidationFailed(DomainError):
     code = ErrorCode.VALIDATION
 
 
+class InvalidInput(ValidationFailed):
+    """Several fields of one input are wrong: every failure, in the order checked, so a
+    client can show them all at once."""
+
+    def __init__(self, failures: list[DomainError]) -> None:
+        super().__init__(failures[0].message, field=failures[0].field)
+        self.failures = failures
+
+
 class NotFound(DomainError):
     """Also what a caller gets for an object they may not see: the two look the same."""
 

@@ -9,10 +9,13 @@ scanned. The caps are listed in docs/security.md ("Input limits").
 from __future__ import annotations
 
 import re
-from collections.abc import Sized
+from collections.abc import Callable, Sized
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from backend.errors import ValidationFailed
+from backend.errors import DomainError, InvalidInput, ValidationFailed
+
+T = TypeVar("T")
 
 # No field takes more: the longest text is 20,000 characters (feedback text), the longest
 # list 1,000 items (a feedback batch). The GraphQL API refuses far bigger input before
@@ -46,6 +49,36 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _NOT_UNICODE = "Must be valid Unicode text (a lone surrogate, U+D800 to U+DFFF, is not)."
 _NO_CONTROL = "Must not contain control characters."
+
+
+class Checks:
+    """Runs each check of an input and raises their failures together at the end
+    (``InvalidInput``; one failure as itself), instead of stopping at the first:
+
+        with Checks() as check:
+            cleaned["name"] = check(required_text, fields.name, field="name")
+    """
+
+    def __init__(self) -> None:
+        self.failures: list[DomainError] = []
+
+    def __call__(self, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return rule(*args, **kwargs)
+        except ValidationFailed as failure:
+            self.failures.append(failure)
+            return None  # type: ignore[return-value]  # never used: the block raises
+
+    def fail(self, failure: ValidationFailed) -> None:
+        """A failure found by the caller's own rule (two fields against each other)."""
+        self.failures.append(failure)
+
+    def __enter__(self) -> Checks:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None and self.failures:
+            raise self.failures[0] if len(self.failures) == 1 else InvalidInput(self.failures)
 
 
 def string_problem(value: str, *, max_length: int = MAX_STRING) -> str | None:

@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.recorder import bind_actor, recorded_count
-from backend.errors import Conflict, DomainError
+from backend.errors import Conflict, DomainError, InvalidInput
 from graphql_schema.context import Info
 from graphql_schema.errors import UserError
 
@@ -45,4 +45,5 @@ async def run_mutation(
             answered: P | None = await after_conflict(info, error)
             if answered is not None:
                 return answered
-        return payload(errors=[UserError.from_domain(error)])
+        failures = error.failures if isinstance(error, InvalidInput) else [error]
+        return payload(errors=[UserError.from_domain(failure) for failure in failures])

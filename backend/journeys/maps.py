@@ -24,7 +24,7 @@ from backend.journeys.versioning import check_version, first_version, lock_for_c
 from backend.models import JourneyMap, Stage
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
-from backend.validation import optional_text, required_text, text_list
+from backend.validation import Checks, optional_text, required_text, text_list
 from backend.vocabulary.journeys import FIVE_STAGES, MapStatus, MapTemplate, Scenario
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -34,18 +34,19 @@ RESTORE_WINDOW = timedelta(days=30)
 def _cleaned(fields: MapFields) -> dict[str, object]:
     """The fields given, checked, by name (in declared order)."""
     cleaned: dict[str, object] = {}
-    if fields.title is not UNSET:
-        cleaned["title"] = required_text(fields.title, field="title", max_length=200)
-    if fields.description is not UNSET:
-        cleaned["description"] = optional_text(fields.description, field="description")
-    if fields.objectives is not UNSET:
-        cleaned["objectives"] = text_list(fields.objectives, field="objectives")
-    if fields.status is not UNSET:
-        cleaned["status"] = MapStatus(fields.status)
-    if fields.scenario is not UNSET:
-        cleaned["scenario"] = Scenario(fields.scenario)
-    if fields.departments is not UNSET:
-        cleaned["departments"] = text_list(fields.departments, field="departments")
+    with Checks() as check:
+        if fields.title is not UNSET:
+            cleaned["title"] = check(required_text, fields.title, field="title", max_length=200)
+        if fields.description is not UNSET:
+            cleaned["description"] = check(optional_text, fields.description, field="description")
+        if fields.objectives is not UNSET:
+            cleaned["objectives"] = check(text_list, fields.objectives, field="objectives")
+        if fields.status is not UNSET:
+            cleaned["status"] = MapStatus(fields.status)
+        if fields.scenario is not UNSET:
+            cleaned["scenario"] = Scenario(fields.scenario)
+        if fields.departments is not UNSET:
+            cleaned["departments"] = check(text_list, fields.departments, field="departments")
     return cleaned
 
 

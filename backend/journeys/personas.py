@@ -18,6 +18,7 @@ from backend.models import Persona
 from backend.patch import UNSET
 from backend.validation import (
     MAX_LIST_ITEMS,
+    Checks,
     bounded_float,
     bounded_int,
     http_url,
@@ -50,45 +51,56 @@ FIELDS = (
 def _cleaned(fields: PersonaFields, *, current: Persona | None = None) -> dict[str, object]:
     """The fields given, checked, by name (in declared order)."""
     cleaned: dict[str, object] = {}
-    if fields.name is not UNSET:
-        cleaned["name"] = required_text(fields.name, field="name", max_length=120)
-    if fields.summary is not UNSET:
-        cleaned["summary"] = optional_text(fields.summary, field="summary", max_length=4000)
-    if fields.quote is not UNSET:
-        cleaned["quote"] = optional_text(fields.quote, field="quote", max_length=1000)
-    if fields.occupation is not UNSET:
-        cleaned["occupation"] = optional_text(fields.occupation, field="occupation", max_length=200)
-    if fields.location is not UNSET:
-        cleaned["location"] = optional_text(fields.location, field="location", max_length=200)
-    if fields.age_min is not UNSET:
-        cleaned["age_min"] = bounded_int(fields.age_min, field="age_min", low=0, high=120)
-    if fields.age_max is not UNSET:
-        cleaned["age_max"] = bounded_int(fields.age_max, field="age_max", low=0, high=120)
-    for name, values in (
-        ("goals", fields.goals),
-        ("frustrations", fields.frustrations),
-        ("behaviors", fields.behaviors),
-    ):
-        if values is not UNSET:
-            cleaned[name] = text_list(values, field=name)
-    if fields.preferred_channels is not UNSET:
-        cleaned["preferred_channels"] = _channels(
-            fields.preferred_channels, field="preferred_channels"
-        )
-    if fields.segment_share is not UNSET:
-        cleaned["segment_share"] = bounded_float(
-            fields.segment_share, field="segment_share", low=0.0, high=1.0
-        )
-    if fields.avatar_url is not UNSET:
-        cleaned["avatar_url"] = http_url(fields.avatar_url, field="avatar_url")
-    age_min = current.age_min if current else None
-    age_max = current.age_max if current else None
-    if fields.age_min is not UNSET:
-        age_min = fields.age_min
-    if fields.age_max is not UNSET:
-        age_max = fields.age_max
-    if age_min is not None and age_max is not None and age_min > age_max:
-        raise ValidationFailed("Must not be above ageMax.", field="age_min")
+    with Checks() as check:
+        if fields.name is not UNSET:
+            cleaned["name"] = check(required_text, fields.name, field="name", max_length=120)
+        if fields.summary is not UNSET:
+            cleaned["summary"] = check(
+                optional_text, fields.summary, field="summary", max_length=4000
+            )
+        if fields.quote is not UNSET:
+            cleaned["quote"] = check(optional_text, fields.quote, field="quote", max_length=1000)
+        if fields.occupation is not UNSET:
+            cleaned["occupation"] = check(
+                optional_text, fields.occupation, field="occupation", max_length=200
+            )
+        if fields.location is not UNSET:
+            cleaned["location"] = check(
+                optional_text, fields.location, field="location", max_length=200
+            )
+        if fields.age_min is not UNSET:
+            cleaned["age_min"] = check(
+                bounded_int, fields.age_min, field="age_min", low=0, high=120
+            )
+        if fields.age_max is not UNSET:
+            cleaned["age_max"] = check(
+                bounded_int, fields.age_max, field="age_max", low=0, high=120
+            )
+        for name, values in (
+            ("goals", fields.goals),
+            ("frustrations", fields.frustrations),
+            ("behaviors", fields.behaviors),
+        ):
+            if values is not UNSET:
+                cleaned[name] = check(text_list, values, field=name)
+        if fields.preferred_channels is not UNSET:
+            cleaned["preferred_channels"] = check(
+                _channels, fields.preferred_channels, field="preferred_channels"
+            )
+        if fields.segment_share is not UNSET:
+            cleaned["segment_share"] = check(
+                bounded_float, fields.segment_share, field="segment_share", low=0.0, high=1.0
+            )
+        if fields.avatar_url is not UNSET:
+            cleaned["avatar_url"] = check(http_url, fields.avatar_url, field="avatar_url")
+        age_min = current.age_min if current else None
+        age_max = current.age_max if current else None
+        if fields.age_min is not UNSET:
+            age_min = fields.age_min
+        if fields.age_max is not UNSET:
+            age_max = fields.age_max
+        if age_min is not None and age_max is not None and age_min > age_max:
+            check.fail(ValidationFailed("Must not be above ageMax.", field="age_min"))
     return cleaned
 
 

@@ -19,20 +19,23 @@ from backend.journeys.repository import StructureRepository
 from backend.journeys.versioning import audit_content_change, lock_for_change, new_version
 from backend.models import JourneyMap, Stage
 from backend.patch import UNSET
-from backend.validation import optional_text, required_text, text_list
+from backend.validation import Checks, optional_text, required_text, text_list
 
 
 def _cleaned(fields: StageFields) -> dict[str, object]:
     """The fields given, checked, by name (in declared order)."""
     cleaned: dict[str, object] = {}
-    if fields.name is not UNSET:
-        cleaned["name"] = required_text(fields.name, field="name", max_length=120)
-    if fields.description is not UNSET:
-        cleaned["description"] = optional_text(fields.description, field="description")
-    if fields.customer_goals is not UNSET:
-        cleaned["customer_goals"] = text_list(fields.customer_goals, field="customer_goals")
-    if fields.questions is not UNSET:
-        cleaned["questions"] = text_list(fields.questions, field="questions")
+    with Checks() as check:
+        if fields.name is not UNSET:
+            cleaned["name"] = check(required_text, fields.name, field="name", max_length=120)
+        if fields.description is not UNSET:
+            cleaned["description"] = check(optional_text, fields.description, field="description")
+        if fields.customer_goals is not UNSET:
+            cleaned["customer_goals"] = check(
+                text_list, fields.customer_goals, field="customer_goals"
+            )
+        if fields.questions is not UNSET:
+            cleaned["questions"] = check(text_list, fields.questions, field="questions")
     return cleaned
 
 

@@ -25,7 +25,7 @@ from backend.journeys.repository import MapRepository, PersonaRepository, Struct
 from backend.journeys.versioning import audit_content_change, lock_for_change, new_version
 from backend.models import JourneyMap, Touchpoint, TouchpointEmotion
 from backend.patch import UNSET
-from backend.validation import bounded_int, optional_text, required_text, text_list
+from backend.validation import Checks, bounded_int, optional_text, required_text, text_list
 from backend.vocabulary.journeys import Channel, Device
 
 # Customers a month a touchpoint may declare: more than any single journey sees.
@@ -62,33 +62,36 @@ def _match_keys(keys: MatchKeys | None) -> dict[str, list[str]]:
 def _cleaned(fields: TouchpointFields) -> dict[str, object]:
     """The fields given, checked, by name (in declared order)."""
     cleaned: dict[str, object] = {}
-    if fields.name is not UNSET:
-        cleaned["name"] = required_text(fields.name, field="name", max_length=200)
-    if fields.description is not UNSET:
-        cleaned["description"] = optional_text(fields.description, field="description")
-    if fields.channel is not UNSET:
-        cleaned["channel"] = Channel(fields.channel) if fields.channel is not None else None
-    if fields.device is not UNSET:
-        cleaned["device"] = Device(fields.device) if fields.device is not None else None
-    for name, values in (
-        ("customer_actions", fields.customer_actions),
-        ("customer_goals", fields.customer_goals),
-        ("questions", fields.questions),
-    ):
-        if values is not UNSET:
-            cleaned[name] = text_list(values, field=name)
-    if fields.emotion is not UNSET:
-        cleaned["emotion"] = bounded_int(fields.emotion, field="emotion", low=-2, high=2)
-    if fields.moment_of_truth is not UNSET:
-        cleaned["moment_of_truth"] = bool(fields.moment_of_truth)
-    if fields.traffic is not UNSET:
-        cleaned["traffic"] = bounded_int(fields.traffic, field="traffic", low=0, high=MAX_TRAFFIC)
-    if fields.owning_department is not UNSET:
-        cleaned["owning_department"] = optional_text(
-            fields.owning_department, field="owning_department", max_length=120
-        )
-    if fields.match_keys is not UNSET:
-        cleaned["match_keys"] = _match_keys(fields.match_keys)
+    with Checks() as check:
+        if fields.name is not UNSET:
+            cleaned["name"] = check(required_text, fields.name, field="name", max_length=200)
+        if fields.description is not UNSET:
+            cleaned["description"] = check(optional_text, fields.description, field="description")
+        if fields.channel is not UNSET:
+            cleaned["channel"] = Channel(fields.channel) if fields.channel is not None else None
+        if fields.device is not UNSET:
+            cleaned["device"] = Device(fields.device) if fields.device is not None else None
+        for name, values in (
+            ("customer_actions", fields.customer_actions),
+            ("customer_goals", fields.customer_goals),
+            ("questions", fields.questions),
+        ):
+            if values is not UNSET:
+                cleaned[name] = check(text_list, values, field=name)
+        if fields.emotion is not UNSET:
+            cleaned["emotion"] = check(bounded_int, fields.emotion, field="emotion", low=-2, high=2)
+        if fields.moment_of_truth is not UNSET:
+            cleaned["moment_of_truth"] = bool(fields.moment_of_truth)
+        if fields.traffic is not UNSET:
+            cleaned["traffic"] = check(
+                bounded_int, fields.traffic, field="traffic", low=0, high=MAX_TRAFFIC
+            )
+        if fields.owning_department is not UNSET:
+            cleaned["owning_department"] = check(
+                optional_text, fields.owning_department, field="owning_department", max_length=120
+            )
+        if fields.match_keys is not UNSET:
+            cleaned["match_keys"] = check(_match_keys, fields.match_keys)
     return cleaned
 
 

@@ -382,3 +382,57 @@ async def test_deleted_map_is_restorable_for_thirty_days_then_purged(
     body = await gql(listing, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token)
     assert body["data"]["workspace"]["deletedJourneyMaps"]["edges"] == []
     assert body["data"]["workspace"]["journeyMaps"]["totalCount"] == 1
+
+
+async def test_every_invalid_field_of_an_input_is_reported_at_once(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    """A form with three mistakes shows three messages, not one per attempt."""
+    body = await gql(
+        CREATE_PERSONA,
+        {
+            "input": {
+                "workspaceId": tenant_a.ws_gid(0),
+                "name": "   ",
+                "ageMin": 130,
+                "goals": ["ok", " "],
+                "avatarUrl": "ftp://example.com/a.png",
+            }
+        },
+        token=tenant_a.token,
+    )
+    payload = body["data"]["createPersona"]
+    assert payload["persona"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        ("VALIDATION", "input.name"),
+        ("VALIDATION", "input.ageMin"),
+        ("VALIDATION", "input.goals[1]"),
+        ("VALIDATION", "input.avatarUrl"),
+    ]
+    journey = await _map(gql, tenant_a, template="FIVE_STAGE")
+    read = await gql(
+        "query($id: ID!) { journeyMap(id: $id) { stages { id } } }",
+        {"id": journey["id"]},
+        token=tenant_a.token,
+    )
+    stage = read["data"]["journeyMap"]["stages"][0]["id"]
+    added = await gql(
+        """mutation($input: AddTouchpointInput!) { addTouchpoint(input: $input) {
+             touchpoint { id } errors { code field } } }""",
+        {
+            "input": {
+                "stageId": stage,
+                "name": "Ad",
+                "emotion": 9,
+                "traffic": -1,
+                "owningDepartment": "x" * 121,
+            }
+        },
+        token=tenant_a.token,
+    )
+    assert [e["field"] for e in added["data"]["addTouchpoint"]["errors"]] == [
+        "input.emotion",
+        "input.traffic",
+        "input.owningDepartment",
+    ]
+    assert added["data"]["addTouchpoint"]["touchpoint"] is None
