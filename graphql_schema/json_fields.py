@@ -205,7 +205,7 @@ def _only(arguments: dict[str, Any], known: set[str]) -> None:
         raise NotWritable(", ".join(unknown))
 
 
-_PAGING = {"first", "after"}
+_PAGING = {"first", "after"}  # forward pages: json_plans leaves backward ones to resolvers
 
 
 def _text(value: Any) -> str:

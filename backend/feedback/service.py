@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.errors import DomainError, ValidationFailed
@@ -204,9 +204,8 @@ async def feedback_page(
     *,
     touchpoint_id: UUID | None,
     source: FeedbackSource | None,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[Feedback]:
     return await FeedbackRepository(session).page(
-        workspace_id, touchpoint_id=touchpoint_id, source=source, first=first, after=after
+        workspace_id, touchpoint_id=touchpoint_id, source=source, page=page
     )

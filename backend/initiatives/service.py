@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.initiatives import repository
@@ -279,9 +279,8 @@ async def initiatives_page(
     *,
     status: InitiativeStatus | None,
     order: InitiativeOrder,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[Initiative]:
     return await repository.initiatives_page(
-        session, workspace_id, status=status, order=order, first=first, after=after
+        session, workspace_id, status=status, order=order, page=page
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.journeys.commands import CreateJourneyMap, MapFields, UpdateJourneyMap
@@ -193,11 +193,11 @@ async def _announce(session: AsyncSession, journey_map: JourneyMap, action: str)
 
 
 async def deleted_maps_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[JourneyMap]:
     """The maps of the workspace that can still be restored, last deleted first."""
     return await MapRepository(session).deleted_page(
-        workspace_id, since=utcnow() - RESTORE_WINDOW, first=first, after=after
+        workspace_id, since=utcnow() - RESTORE_WINDOW, page=page
     )
 
 

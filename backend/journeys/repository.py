@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.db.base import Base
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.models import (
     HealthGeneration,
     JourneyMap,
@@ -125,8 +125,7 @@ class MapRepository:
         scenario: Scenario | None,
         persona_id: UUID | None,
         search: str | None,
-        first: int | None,
-        after: str | None,
+        page: PageRequest,
         order: MapOrder = MapOrder.TITLE,
     ) -> Page[JourneyMap]:
         statement = self._live().where(JourneyMap.workspace_id == workspace_id)
@@ -146,12 +145,10 @@ class MapRepository:
         if pattern is not None:
             statement = statement.where(JourneyMap.title.icontains(pattern, autoescape=True))
         keys, descending = MAP_ORDERS[order]
-        return await paginate(
-            self.session, statement, keys=keys, first=first, after=after, descending=descending
-        )
+        return await paginate(self.session, statement, keys=keys, page=page, descending=descending)
 
     async def deleted_page(
-        self, workspace_id: UUID, *, since: datetime, first: int | None, after: str | None
+        self, workspace_id: UUID, *, since: datetime, page: PageRequest
     ) -> Page[JourneyMap]:
         return await paginate(
             self.session,
@@ -161,8 +158,7 @@ class MapRepository:
                 JourneyMap.deleted_at >= since,
             ),
             keys=[JourneyMap.deleted_at, JourneyMap.id],
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -320,15 +316,12 @@ class MapRepository:
             )
         )
 
-    async def revisions_page(
-        self, map_id: UUID, first: int | None, after: str | None
-    ) -> Page[JourneyMapRevision]:
+    async def revisions_page(self, map_id: UUID, page: PageRequest) -> Page[JourneyMapRevision]:
         return await paginate(
             self.session,
             select(JourneyMapRevision).where(JourneyMapRevision.journey_map_id == map_id),
             keys=[JourneyMapRevision.version],
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -470,15 +463,13 @@ class PersonaRepository:
         return await self.session.scalar(statement) is not None
 
     async def page(
-        self, workspace_id: UUID, search: str | None, first: int | None, after: str | None
+        self, workspace_id: UUID, search: str | None, page: PageRequest
     ) -> Page[Persona]:
         statement = select(Persona).where(Persona.workspace_id == workspace_id)
         pattern = search_text(search)
         if pattern is not None:
             statement = statement.where(Persona.name.icontains(pattern, autoescape=True))
-        return await paginate(
-            self.session, statement, keys=[Persona.name, Persona.id], first=first, after=after
-        )
+        return await paginate(self.session, statement, keys=[Persona.name, Persona.id], page=page)
 
     async def add(self, persona: Persona) -> None:
         self.session.add(persona)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.metrics import repository
@@ -231,9 +231,9 @@ async def latest_values(
 
 
 async def metrics_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[Metric]:
-    return await repository.metrics_page(session, workspace_id, first, after)
+    return await repository.metrics_page(session, workspace_id, page)
 
 
 async def values_page(
@@ -242,9 +242,6 @@ async def values_page(
     *,
     starts: datetime | None,
     ends: datetime | None,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[MetricValue]:
-    return await repository.values_page(
-        session, metric_id, starts=starts, ends=ends, first=first, after=after
-    )
+    return await repository.values_page(session, metric_id, starts=starts, ends=ends, page=page)

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.shared_reads import Reads
 from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
 from backend.tenancy.repository import TenancyRepository
@@ -53,9 +53,9 @@ class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
         self._workspaces = workspaces
 
     async def fetch(
-        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+        self, session: AsyncSession, parents: list[UUID], page: PageRequest
     ) -> Mapping[UUID, Page[Workspace]]:
-        return await TenancyRepository(session).workspaces_pages(self.access, parents, first, after)
+        return await TenancyRepository(session).workspaces_pages(self.access, parents, page)
 
     def prime_related(self, page: Page[Workspace]) -> None:
         self._workspaces.prime_many(by_id(page.items))
@@ -71,9 +71,9 @@ class MembersByWorkspaceLoader(PagesLoader[WorkspaceMembership]):
         self._memberships = memberships
 
     async def fetch(
-        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+        self, session: AsyncSession, parents: list[UUID], page: PageRequest
     ) -> Mapping[UUID, Page[WorkspaceMembership]]:
-        return await TenancyRepository(session).members_pages(parents, first, after)
+        return await TenancyRepository(session).members_pages(parents, page)
 
     def prime_related(self, page: Page[WorkspaceMembership]) -> None:
         self._memberships.prime_many(by_id(page.items))

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
+from backend.db.pagination import PageRequest
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
@@ -381,10 +382,17 @@ class JourneyMapType(LoaderNode):
 
     @strawberry.field(description="Newest first.")
     async def revisions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[RevisionType]:
         async with info.context.read() as session:
-            page = await MapRepository(session).revisions_page(UUID(self.id), first, after)
+            page = await MapRepository(session).revisions_page(
+                UUID(self.id), PageRequest(first, after, last, before)
+            )
         return Connection.from_page(
             page,
             lambda r: RevisionType(

@@ -16,6 +16,7 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from backend import models
+from backend.db.pagination import PageRequest
 from backend.tenancy import invitations
 from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.audit import fields as audit_fields
@@ -60,10 +61,15 @@ class OrganizationType(LoaderNode):
 
     @strawberry.field(description="The workspaces of this organization you can reach.")
     async def workspaces(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WorkspaceType]:
         page = await info.context.loaders.tenancy.workspaces_by_organization.load(
-            (UUID(self.id), first, after)
+            (UUID(self.id), PageRequest(first, after, last, before))
         )
         return Connection.from_page(page, WorkspaceType.from_model)
 
@@ -117,10 +123,15 @@ class WorkspaceType(LoaderNode):
 
     @strawberry.field
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WorkspaceMemberType]:
         page = await info.context.loaders.tenancy.members_by_workspace.load(
-            (UUID(self.id), first, after)
+            (UUID(self.id), PageRequest(first, after, last, before))
         )
         return Connection.from_page(page, WorkspaceMemberType.from_model)
 
