@@ -28,6 +28,7 @@ from strawberry.relay import GlobalID
 from backend.audit.repository import WORKSPACE_EVENTS_ORDER
 from backend.feedback.repository import FEEDBACK_ORDER
 from backend.journeys.repository import MAP_ORDERS
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.journeys import MapOrder
 from graphql_schema.relay import decode_global_id
 
@@ -183,6 +184,16 @@ def _token_id(alias: str) -> str:
     return (
         f"CASE WHEN {alias}.actor_token_id IS NULL THEN NULL"
         f" ELSE {_encoded_id(kind, f'{alias}.actor_token_id::text')} END"
+    )
+
+
+def _audit_action(alias: str) -> str:
+    # AuditEventType: AuditAction.of the stored text, by its name (the text upper-cased,
+    # "_" for "."); UNKNOWN for any other text.
+    known = ", ".join(f"'{a.value}'" for a in AuditAction if a is not AuditAction.UNKNOWN)
+    return (
+        f"to_json(CASE WHEN {alias}.action IN ({known})"
+        f" THEN upper(replace({alias}.action, '.', '_')) ELSE 'UNKNOWN' END)"
     )
 
 
@@ -401,7 +412,7 @@ TABLES: dict[str, Table] = {
         {
             "sequence": _plain("sequence"),
             "occurredAt": _datetime("occurred_at"),
-            "action": _plain("action"),
+            "action": _audit_action,
             "subjectType": _plain("subject_type"),
             "subjectId": lambda a: _encoded_id(f"{a}.subject_type", f"{a}.subject_id"),
             "changes": _plain("changes"),

@@ -22,6 +22,7 @@ from backend.feedback.commands import PlaceFeedback
 from backend.feedback.repository import FeedbackRepository
 from backend.feedback.service import announce_received
 from backend.models import Feedback
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.feedback import Placement
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -65,7 +66,7 @@ async def place_feedback(session: AsyncSession, access: Access, command: PlaceFe
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="feedback.place",
+        action=AuditAction.FEEDBACK_PLACE,
         subject_type="Feedback",
         subject_id=feedback.id,
         changes=changes_of(before, {name: getattr(feedback, name) for name in _LINKS}),

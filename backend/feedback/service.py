@@ -39,6 +39,7 @@ from backend.feedback.results import BatchResult, ItemResult, Kept, Status
 from backend.feedback.surveys import newest_of_keys
 from backend.models import Feedback
 from backend.outbox import emit as outbox
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.feedback import FeedbackSource, SentimentStatus
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -151,7 +152,7 @@ async def submit(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="feedback.submit",
+        action=AuditAction.FEEDBACK_SUBMIT,
         # One item names itself; a batch is the workspace's.
         subject_type="Feedback" if single else "FeedbackBatch",
         subject_id=accepted[0].id if single else workspace_id,

@@ -26,6 +26,7 @@ from backend.validation import (
     optional_text,
     required_text,
 )
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.initiatives import TRANSITIONS, InitiativeOrder, InitiativeStatus
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
@@ -213,7 +214,7 @@ async def create_initiative(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="initiative.create",
+        action=AuditAction.INITIATIVE_CREATE,
         subject_type="Initiative",
         subject_id=initiative.id,
         changes=changes_of({}, _snapshot(initiative)),
@@ -246,7 +247,7 @@ async def update_initiative(
     await audit.record(
         session,
         workspace_id=initiative.workspace_id,
-        action="initiative.update",
+        action=AuditAction.INITIATIVE_UPDATE,
         subject_type="Initiative",
         subject_id=initiative.id,
         changes=changes_of(before, _snapshot(initiative)),
@@ -261,7 +262,7 @@ async def delete_initiative(session: AsyncSession, access: Access, initiative_id
     await audit.record(
         session,
         workspace_id=initiative.workspace_id,
-        action="initiative.delete",
+        action=AuditAction.INITIATIVE_DELETE,
         subject_type="Initiative",
         subject_id=initiative_id,
         changes=changes_of(before, dict.fromkeys(before)),

@@ -25,7 +25,7 @@ from backend.journeys.versioning import audit_content_change, lock_for_change, n
 from backend.models import JourneyMap, Opportunity, PainPoint, Touchpoint
 from backend.patch import UNSET, Maybe
 from backend.validation import optional_text, required_text
-from backend.vocabulary.journeys import OpportunityStatus, PainPointStatus, Severity
+from backend.vocabulary.journeys import OpportunityStatus, PainPointStatus, RevisionAction, Severity
 
 
 def _text(title: Maybe[str], description: Maybe[str | None]) -> dict[str, object]:
@@ -89,9 +89,9 @@ async def add_pain_point(
     cleaned["status"] = cleaned.get("status") or PainPointStatus.OPEN
     pain = PainPoint(workspace_id=touchpoint.workspace_id, touchpoint_id=touchpoint.id, **cleaned)
     await repo.insert(pain)
-    await new_version(session, access, journey_map, "pain_point.add")
+    await new_version(session, access, journey_map, RevisionAction.PAIN_POINT_ADD)
     await audit_content_change(
-        session, journey_map, "pain_point.add", pain, pain.id, changes_of({}, cleaned)
+        session, journey_map, RevisionAction.PAIN_POINT_ADD, pain, pain.id, changes_of({}, cleaned)
     )
     return pain, journey_map
 
@@ -115,9 +115,14 @@ async def update_pain_point(
     before = {name: getattr(pain, name) for name in cleaned}
     for name, value in cleaned.items():
         setattr(pain, name, value)
-    await new_version(session, access, journey_map, "pain_point.update")
+    await new_version(session, access, journey_map, RevisionAction.PAIN_POINT_UPDATE)
     await audit_content_change(
-        session, journey_map, "pain_point.update", pain, pain.id, changes_of(before, cleaned)
+        session,
+        journey_map,
+        RevisionAction.PAIN_POINT_UPDATE,
+        pain,
+        pain.id,
+        changes_of(before, cleaned),
     )
     return pain, journey_map
 
@@ -142,9 +147,9 @@ async def add_opportunity(
             raise NotFound("Pain point", field="pain_point_id")
     idea = Opportunity(workspace_id=touchpoint.workspace_id, touchpoint_id=touchpoint.id, **cleaned)
     await repo.insert(idea)
-    await new_version(session, access, journey_map, "opportunity.add")
+    await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_ADD)
     await audit_content_change(
-        session, journey_map, "opportunity.add", idea, idea.id, changes_of({}, cleaned)
+        session, journey_map, RevisionAction.OPPORTUNITY_ADD, idea, idea.id, changes_of({}, cleaned)
     )
     return idea, journey_map
 
@@ -168,8 +173,13 @@ async def update_opportunity(
     before = {name: getattr(idea, name) for name in cleaned}
     for name, value in cleaned.items():
         setattr(idea, name, value)
-    await new_version(session, access, journey_map, "opportunity.update")
+    await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_UPDATE)
     await audit_content_change(
-        session, journey_map, "opportunity.update", idea, idea.id, changes_of(before, cleaned)
+        session,
+        journey_map,
+        RevisionAction.OPPORTUNITY_UPDATE,
+        idea,
+        idea.id,
+        changes_of(before, cleaned),
     )
     return idea, journey_map

@@ -25,7 +25,14 @@ from backend.models import JourneyMap, Stage
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
 from backend.validation import optional_text, required_text, text_list
-from backend.vocabulary.journeys import FIVE_STAGES, MapStatus, MapTemplate, Scenario
+from backend.vocabulary.audit import AuditAction
+from backend.vocabulary.journeys import (
+    FIVE_STAGES,
+    MapStatus,
+    MapTemplate,
+    RevisionAction,
+    Scenario,
+)
 from backend.vocabulary.roles import WorkspaceRole
 
 RESTORE_WINDOW = timedelta(days=30)
@@ -90,11 +97,11 @@ async def create_journey_map(
             )
             for position, name in enumerate(FIVE_STAGES)
         )
-    await first_version(session, access, journey_map, "journey_map.create")
+    await first_version(session, access, journey_map, RevisionAction.JOURNEY_MAP_CREATE)
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="journey_map.create",
+        action=AuditAction.JOURNEY_MAP_CREATE,
         subject_type="JourneyMap",
         subject_id=journey_map.id,
         changes=changes_of({}, {**cleaned, "template": command.template, "personas": personas}),
@@ -121,11 +128,11 @@ async def update_journey_map(
         repo.link_personas(journey_map, personas)
     changes = changes_of(before, after)
     if changes:
-        await new_version(session, access, journey_map, "journey_map.update")
+        await new_version(session, access, journey_map, RevisionAction.JOURNEY_MAP_UPDATE)
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.update",
+        action=AuditAction.JOURNEY_MAP_UPDATE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes,
@@ -145,7 +152,7 @@ async def delete_journey_map(
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.delete",
+        action=AuditAction.JOURNEY_MAP_DELETE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes_of({"deleted_at": None}, {"deleted_at": journey_map.deleted_at}),
@@ -172,7 +179,7 @@ async def restore_deleted_journey_map(
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.undelete",
+        action=AuditAction.JOURNEY_MAP_UNDELETE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes_of({"deleted_at": deleted_at}, {"deleted_at": None}),
@@ -209,7 +216,7 @@ async def purge_deleted_maps(session: AsyncSession, workspace_id: UUID) -> int:
         await audit.record(
             session,
             workspace_id=workspace_id,
-            action="journey_map.purge",
+            action=AuditAction.JOURNEY_MAP_PURGE,
             subject_type="JourneyMap",
             subject_id=journey_map.id,
             changes=changes_of({"title": journey_map.title}, {"title": None}),

@@ -20,6 +20,7 @@ from backend.metrics.commands import CreateMetric, RecordValues, UpdateMetric
 from backend.models import Metric, MetricValue
 from backend.patch import UNSET
 from backend.validation import instant, optional_text, required_text
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
 FIELDS = ("name", "unit", "direction", "target", "journey_map_id", "stage_id", "touchpoint_id")
@@ -103,7 +104,7 @@ async def create_metric(session: AsyncSession, access: Access, command: CreateMe
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="metric.create",
+        action=AuditAction.METRIC_CREATE,
         subject_type="Metric",
         subject_id=metric.id,
         changes=changes_of({}, _snapshot(metric)),
@@ -148,7 +149,7 @@ async def update_metric(session: AsyncSession, access: Access, command: UpdateMe
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
-        action="metric.update",
+        action=AuditAction.METRIC_UPDATE,
         subject_type="Metric",
         subject_id=metric.id,
         changes=changes_of(before, _snapshot(metric)),
@@ -164,7 +165,7 @@ async def delete_metric(session: AsyncSession, access: Access, metric_id: UUID) 
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
-        action="metric.delete",
+        action=AuditAction.METRIC_DELETE,
         subject_type="Metric",
         subject_id=metric_id,
         changes=changes_of(before, dict.fromkeys(before)),
@@ -209,7 +210,7 @@ async def record_values(
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
-        action="metric.record",
+        action=AuditAction.METRIC_RECORD,
         subject_type="Metric",
         subject_id=metric.id,
         changes=changes_of(

@@ -34,6 +34,7 @@ from backend.models import (
 from backend.tenancy.commands import CreateInvitation
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import bounded_int, email_address
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
 
 INVITATION_PREFIX = "wpi_"
@@ -119,7 +120,7 @@ async def create_invitation(
     await audit.record(
         session,
         organization_id=organization_id,
-        action="invitation.create",
+        action=AuditAction.INVITATION_CREATE,
         subject_type="Invitation",
         subject_id=invitation.id,
         changes=changes_of({}, _described(invitation)),
@@ -187,7 +188,7 @@ async def revoke_invitation(
     await audit.record(
         session,
         organization_id=invitation.organization_id,
-        action="invitation.revoke",
+        action=AuditAction.INVITATION_REVOKE,
         subject_type="Invitation",
         subject_id=invitation.id,
         changes=changes_of(before, {"revoked_at": invitation.revoked_at}),
@@ -318,7 +319,7 @@ async def accept(
     await audit.record(
         session,
         organization_id=invitation.organization_id,
-        action="invitation.accept",
+        action=AuditAction.INVITATION_ACCEPT,
         subject_type="Invitation",
         subject_id=invitation.id,
         changes=changes_of(

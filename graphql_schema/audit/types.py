@@ -14,6 +14,7 @@ from backend import models
 from backend.audit.repository import AuditFilter
 from backend.models.audit import ActorType as ActorTypeEnum
 from backend.validation import search_text
+from backend.vocabulary.audit import AuditAction as AuditActionEnum
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.identity.types import UserType
@@ -22,6 +23,15 @@ from graphql_schema.relay import decode_global_id
 
 ActorType = ActorTypeEnum
 strawberry.enum(ActorType, name="ActorType")
+AuditAction = AuditActionEnum
+strawberry.enum(
+    AuditAction,
+    name="AuditAction",
+    description="What an event records: the stored action upper-cased, `_` for `.` "
+    '(WORKSPACE_MEMBER_ADD is "workspace_member.add", the form the filter takes). UNKNOWN: '
+    "one this version of the server does not know (written by a newer one, or altered "
+    "since: see auditChainCheck).",
+)
 
 
 @strawberry.type(description="Who made a change.")
@@ -67,7 +77,7 @@ class AuditEventType:
     sequence: int
     occurred_at: datetime
     actor: AuditActor
-    action: str = strawberry.field(description='Like "workspace_member.add".')
+    action: AuditAction
     subject_type: str
     subject_id: strawberry.ID = strawberry.field(description="The subject's global id.")
     changes: JSON = strawberry.field(description='{field: {"before": …, "after": …}}')
@@ -85,7 +95,7 @@ class AuditEventType:
             actor=AuditActor(
                 type=event.actor_type, user_id=event.actor_user_id, token_id_=event.actor_token_id
             ),
-            action=event.action,
+            action=AuditAction.of(event.action),
             subject_type=event.subject_type,
             subject_id=strawberry.ID(
                 str(relay.GlobalID(type_name=event.subject_type, node_id=event.subject_id))
@@ -103,7 +113,9 @@ class AuditEventType:
 class AuditEventFilter:
     actor_id: strawberry.ID | None = strawberry.field(default=None, description="A User id.")
     action: str | None = strawberry.field(
-        default=None, description='An action, or a prefix like "workspace_member".'
+        default=None,
+        description='A stored action ("workspace_member.add"), or a prefix like '
+        '"workspace_member".',
     )
     subject_id: strawberry.ID | None = None
     occurred_after: datetime | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Self
+from typing import Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -280,23 +281,72 @@ class StageType(LoaderNode):
     health_history = health_history_field()
 
 
+_T = TypeVar("_T")
+RevisionAction = vocabulary.RevisionAction
+strawberry.enum(
+    RevisionAction,
+    name="JourneyMapRevisionAction",
+    description="What made a revision: the change, named as the audit trail's action "
+    "(STAGE_ADD is stage.add). UNKNOWN: one this version of the server does not know.",
+)
+ChangeKind = vocabulary.ChangeKind
+strawberry.enum(ChangeKind, name="RevisionChangeKind", description="How the two versions differ.")
+
+
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
 class RevisionType:
     version: int
-    action: str
+    action: RevisionAction
+    restored_version: int | None = strawberry.field(
+        description="The version a JOURNEY_MAP_RESTORE brought back; null otherwise."
+    )
     created_at: datetime
     snapshot: JSON
     created_by_id: strawberry.Private[UUID | None]
+    copied_from_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def from_model(cls, r: models.JourneyMapRevision) -> Self:
+        action = RevisionAction.of(r.action)
+        _, _, detail = r.action.partition(":")
+        return cls(
+            version=r.version,
+            action=action,
+            restored_version=_detail(detail, int)
+            if action is RevisionAction.JOURNEY_MAP_RESTORE
+            else None,
+            created_at=r.created_at,
+            snapshot=JSON(r.snapshot),
+            created_by_id=r.created_by,
+            copied_from_id=_detail(detail, UUID)
+            if action is RevisionAction.JOURNEY_MAP_DUPLICATE
+            else None,
+        )
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
         return await UserType.linked(info, self.created_by_id)
 
+    @strawberry.field(
+        description="The map a JOURNEY_MAP_DUPLICATE copied; null otherwise, or once that "
+        "map is deleted or gone."
+    )
+    async def copied_from(self, info: Info) -> JourneyMapType | None:
+        return await JourneyMapType.linked(info, self.copied_from_id)
+
+
+def _detail(text: str, kind: Callable[[str], _T]) -> _T | None:
+    """What a stored action holds after its ``:``, as ``kind``; None if it holds none."""
+    try:
+        return kind(text) if text else None
+    except ValueError:
+        return None
+
 
 @strawberry.type(name="RevisionChange", description="One difference between two versions.")
 class RevisionChangeType:
     path: str = strawberry.field(description='Like "stages/<id>/touchpoints/<id>/name".')
-    kind: str = strawberry.field(description="ADDED, REMOVED or CHANGED.")
+    kind: ChangeKind
     before: JSON | None
     after: JSON | None
 
@@ -393,16 +443,7 @@ class JourneyMapType(LoaderNode):
             page = await MapRepository(session).revisions_page(
                 UUID(self.id), PageRequest(first, after, last, before)
             )
-        return Connection.from_page(
-            page,
-            lambda r: RevisionType(
-                version=r.version,
-                action=r.action,
-                created_at=r.created_at,
-                snapshot=JSON(r.snapshot),
-                created_by_id=r.created_by,
-            ),
-        )
+        return Connection.from_page(page, RevisionType.from_model)
 
 
 # The batch forms of the resolvers above (graphql_schema.relations): the resolvers call

@@ -43,6 +43,7 @@ from backend.models import (
     Touchpoint,
     TouchpointEmotion,
 )
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.initiatives import InitiativeStatus
 from backend.vocabulary.journeys import FIVE_STAGES, Channel, Device, Severity
 from backend.vocabulary.metrics import MetricDirection
@@ -1047,7 +1048,7 @@ async def test_success(row: Row, gql: GraphQLClient, tenant_a: Tenant, world: Wo
     expected.pop("last_event")
     assert _stable(after) == _stable(expected)
     # Its one audit event names the mutation, the caller and what it acted on.
-    assert (event["action"], event["actor"]["type"]) == (row.action, "API_TOKEN")
+    assert (event["action"], event["actor"]["type"]) == (AuditAction(row.action).name, "API_TOKEN")
     assert event["actor"]["user"] == {"email": tenant_a.owner_email}
     assert event["subjectId"] in _ids(payload) | {input_[row.target]}
     assert GlobalID.from_id(event["subjectId"]).type_name == event["subjectType"]
@@ -1155,7 +1156,7 @@ async def test_restoring_the_current_version_changes_nothing_but_the_version(
     expected["revisions"] += 1
     expected["audit"] += 1
     after = await _state(gql, tenant_a, world)
-    assert after.pop("last_event")["action"] == "journey_map.restore"
+    assert after.pop("last_event")["action"] == "JOURNEY_MAP_RESTORE"
     expected.pop("last_event")
     assert _stable(after) == _stable(expected)
 
