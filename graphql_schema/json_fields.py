@@ -23,7 +23,6 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.orm import InstrumentedAttribute
-from strawberry.relay import GlobalID
 
 from backend.audit.repository import WORKSPACE_EVENTS_ORDER
 from backend.feedback.repository import FEEDBACK_ORDER
@@ -465,17 +464,13 @@ def _uuid(obj: Any) -> UUID:
     return UUID(obj.id)
 
 
-def _global_id(obj: Any) -> UUID:
-    return UUID(GlobalID.from_id(obj.id).node_id)
-
-
 # Types whose strawberry objects name their row: how to read its id from one.
 ROOTS: dict[str, Callable[[Any], UUID]] = {
     "Workspace": _uuid,
     "JourneyMap": _uuid,
     "Stage": _uuid,
     "Touchpoint": _uuid,
-    "Feedback": _global_id,
+    "Feedback": _uuid,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,6 +94,17 @@ class AuditRepository:
             page=page,
             descending=True,
         )
+
+    async def dead_letters_by_ids(
+        self, ids: Iterable[UUID], workspace_ids: Collection[UUID]
+    ) -> Sequence[DeadLetter]:
+        return (
+            await self.session.scalars(
+                select(DeadLetter).where(
+                    DeadLetter.id.in_(list(ids)), DeadLetter.workspace_id.in_(list(workspace_ids))
+                )
+            )
+        ).all()
 
     async def chain_check(self, workspace_id: UUID) -> AuditVerification | None:
         """Where the background verifier got to on a workspace's chain, and what it found."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -196,22 +197,33 @@ async def revoke_invitation(
     return invitation
 
 
+def _pending() -> Select[Invitation]:
+    return select(Invitation).where(
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.expires_at > utcnow(),
+    )
+
+
 async def pending_invitations(
     session: AsyncSession, access: Access, organization_id: UUID
 ) -> list[Invitation]:
     """What the caller may manage: all of an org's (org ADMIN) or their workspaces' guests."""
     rows = (
         await session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.organization_id == organization_id,
-                Invitation.accepted_at.is_(None),
-                Invitation.revoked_at.is_(None),
-                Invitation.expires_at > utcnow(),
-            )
+            _pending()
+            .where(Invitation.organization_id == organization_id)
             .order_by(Invitation.created_at, Invitation.id)
         )
     ).all()
+    return [row for row in rows if _may_manage(access, row)]
+
+
+async def pending_invitations_by_ids(
+    session: AsyncSession, access: Access, ids: Iterable[UUID]
+) -> list[Invitation]:
+    """Those of these ids that ``pending_invitations`` shows the caller."""
+    rows = (await session.scalars(_pending().where(Invitation.id.in_(list(ids))))).all()
     return [row for row in rows if _may_manage(access, row)]
 
 

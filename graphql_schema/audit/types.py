@@ -8,6 +8,7 @@ from uuid import UUID
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
@@ -19,7 +20,7 @@ from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.identity.types import UserType
 from graphql_schema.relations import relation
-from graphql_schema.relay import decode_global_id
+from graphql_schema.relay import LoaderNode, decode_global_id
 
 ActorType = ActorTypeEnum
 strawberry.enum(ActorType, name="ActorType")
@@ -139,8 +140,8 @@ class AuditEventFilter:
 
 
 @strawberry.type(name="DeadLetter", description="A background message whose retries ran out.")
-class DeadLetterType:
-    id: strawberry.ID
+class DeadLetterType(LoaderNode):
+    id: relay.NodeID[str]
     actor: str
     queue: str
     message_id: str
@@ -152,9 +153,13 @@ class DeadLetterType:
     replayed_at: datetime | None
 
     @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.DeadLetter | None]:
+        return loaders.audit.dead_letter_by_id
+
+    @classmethod
     def from_model(cls, letter: models.DeadLetter) -> Self:
         return cls(
-            id=strawberry.ID(str(letter.id)),
+            id=str(letter.id),
             actor=letter.actor,
             queue=letter.queue,
             message_id=letter.message_id,

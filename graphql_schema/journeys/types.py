@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Self, TypeVar
 from uuid import UUID
@@ -29,7 +29,6 @@ from graphql_schema.health.types import (
     staleness_of,
 )
 from graphql_schema.identity.types import UserType
-from graphql_schema.loaded import Loaded
 from graphql_schema.relations import relation
 from graphql_schema.relay import Connection, LoaderNode
 
@@ -104,14 +103,32 @@ def _gid(type_name: str, uuid: UUID) -> strawberry.ID:
     return strawberry.ID(str(relay.GlobalID(type_name=type_name, node_id=str(uuid))))
 
 
+class OnTouchpoint(LoaderNode):
+    """A Node kept on a touchpoint: found by id as its touchpoint is, only on a live map
+    (a deleted map takes what it holds out of reach, as it does its stages)."""
+
+    touchpoint_id: UUID  # each subclass's own, a strawberry.Private field
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]  # LoaderNode's, then the map's check
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        found = await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
+        touchpoints = await TouchpointType.linked_each(
+            info.context.loaders, [None if n is None else n.touchpoint_id for n in found]
+        )
+        return [n if t is not None else None for n, t in zip(found, touchpoints, strict=True)]
+
+
 @strawberry.type(name="PainPoint")
-class PainPointType(Loaded):
-    id: strawberry.ID
+class PainPointType(OnTouchpoint):
+    id: relay.NodeID[str]
     title: str
     description: str
     severity: Severity
     status: PainPointStatus
     created_at: datetime
+    touchpoint_id: strawberry.Private[UUID]
 
     @classmethod
     def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.PainPoint | None]:
@@ -120,33 +137,40 @@ class PainPointType(Loaded):
     @classmethod
     def from_model(cls, p: models.PainPoint) -> Self:
         return cls(
-            id=_gid("PainPoint", p.id),
+            id=str(p.id),
             title=p.title,
             description=p.description,
             severity=p.severity,
             status=p.status,
             created_at=p.created_at,
+            touchpoint_id=p.touchpoint_id,
         )
 
 
 @strawberry.type(name="Opportunity")
-class OpportunityType:
-    id: strawberry.ID
+class OpportunityType(OnTouchpoint):
+    id: relay.NodeID[str]
     title: str
     description: str
     status: OpportunityStatus
     pain_point_id: strawberry.ID | None = strawberry.field(description="The pain point it answers.")
     created_at: datetime
+    touchpoint_id: strawberry.Private[UUID]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Opportunity | None]:
+        return loaders.journeys.opportunity_by_id
 
     @classmethod
     def from_model(cls, o: models.Opportunity) -> Self:
         return cls(
-            id=_gid("Opportunity", o.id),
+            id=str(o.id),
             title=o.title,
             description=o.description,
             status=o.status,
             pain_point_id=_gid("PainPoint", o.pain_point_id) if o.pain_point_id else None,
             created_at=o.created_at,
+            touchpoint_id=o.touchpoint_id,
         )
 
 

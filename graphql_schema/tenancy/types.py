@@ -194,8 +194,8 @@ class WorkspaceMemberType(LoaderNode):
 @strawberry.type(
     name="Invitation", description="A one-time link into an organization or workspace."
 )
-class InvitationType:
-    id: strawberry.ID
+class InvitationType(LoaderNode):
+    id: relay.NodeID[str]
     email: str
     org_role: OrgRole | None
     workspace_id: strawberry.ID | None
@@ -206,10 +206,14 @@ class InvitationType:
     revoked_at: datetime | None
 
     @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Invitation | None]:
+        return loaders.tenancy.invitation_by_id
+
+    @classmethod
     def from_model(cls, invitation: models.Invitation) -> Self:
         workspace = invitation.target_workspace_id
         return cls(
-            id=strawberry.ID(str(relay.GlobalID("Invitation", str(invitation.id)))),
+            id=str(invitation.id),
             email=invitation.email,
             org_role=invitation.org_role,
             workspace_id=strawberry.ID(str(relay.GlobalID("Workspace", str(workspace))))

@@ -186,6 +186,20 @@ class FeedbackRepository:
             ).all()
         )
 
+    async def tokens_by_ids(
+        self, ids: Iterable[UUID], workspace_ids: Collection[UUID]
+    ) -> Sequence[IngestionToken]:
+        """Tokens of these ids, of these workspaces only (tokens are no workspace's rows:
+        nothing else scopes them to one)."""
+        return (
+            await self.session.scalars(
+                select(IngestionToken).where(
+                    IngestionToken.id.in_(list(ids)),
+                    IngestionToken.ingest_workspace_id.in_(list(workspace_ids)),
+                )
+            )
+        ).all()
+
     async def add_token(self, token: IngestionToken) -> None:
         self.session.add(token)
         await self.session.flush()
