@@ -1,6 +1,7 @@
 """What a touchpoint is found to need: its pain points and the opportunities they open.
 
-Each change is a new version of the touchpoint's map (versioning.py).
+Each change, a removal too, is a new version of the touchpoint's map (versioning.py): a
+removed one comes back with a restored revision.
 """
 
 from __future__ import annotations
@@ -183,3 +184,63 @@ async def update_opportunity(
         changes_of(before, cleaned),
     )
     return idea, journey_map
+
+
+async def remove_pain_point(
+    session: AsyncSession, access: Access, pain_point_id: UUID, *, expected_version: int | None
+) -> JourneyMap:
+    """Remove a pain point; opportunities it opened stay, answering none."""
+    repo = StructureRepository(session)
+    pain = await repo.pain_point(pain_point_id)
+    if pain is None:
+        raise NotFound("Pain point", field="id")
+    touchpoint = await _touchpoint(repo, pain.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
+    pain = await repo.again(pain)
+    if pain is None:  # removed by the writer before us
+        raise NotFound("Pain point", field="id")
+    before: dict[str, object] = {name: getattr(pain, name) for name in _PAIN_POINT_AUDITED}
+    unlinked = await repo.unlink_opportunities(pain)
+    await repo.remove(pain)
+    await new_version(session, access, journey_map, RevisionAction.PAIN_POINT_REMOVE)
+    changes = changes_of(before, dict.fromkeys(before))
+    if unlinked:
+        changes["unlinked_opportunity_ids"] = {
+            "before": sorted(str(i) for i in unlinked),
+            "after": None,
+        }
+    await audit_content_change(
+        session, journey_map, RevisionAction.PAIN_POINT_REMOVE, pain, pain_point_id, changes
+    )
+    return journey_map
+
+
+async def remove_opportunity(
+    session: AsyncSession, access: Access, opportunity_id: UUID, *, expected_version: int | None
+) -> JourneyMap:
+    repo = StructureRepository(session)
+    idea = await repo.opportunity(opportunity_id)
+    if idea is None:
+        raise NotFound("Opportunity", field="id")
+    touchpoint = await _touchpoint(repo, idea.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
+    idea = await repo.again(idea)
+    if idea is None:  # removed by the writer before us
+        raise NotFound("Opportunity", field="id")
+    before: dict[str, object] = {name: getattr(idea, name) for name in _OPPORTUNITY_AUDITED}
+    await repo.remove(idea)
+    await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_REMOVE)
+    await audit_content_change(
+        session,
+        journey_map,
+        RevisionAction.OPPORTUNITY_REMOVE,
+        idea,
+        opportunity_id,
+        changes_of(before, dict.fromkeys(before)),
+    )
+    return journey_map
+
+
+# What a removal's audit event keeps of the row (its changes, to null).
+_PAIN_POINT_AUDITED = ("title", "description", "severity", "status")
+_OPPORTUNITY_AUDITED = ("title", "description", "status", "pain_point_id")

@@ -405,9 +405,21 @@ class StructureRepository:
         self.session.add(row)
         await self.session.flush()
 
-    async def remove(self, row: Stage | Touchpoint) -> None:
+    async def remove(self, row: Stage | Touchpoint | PainPoint | Opportunity) -> None:
         await self.session.delete(row)
         await self.session.flush()
+
+    async def unlink_opportunities(self, pain_point: PainPoint) -> list[UUID]:
+        """Opportunities born from ``pain_point`` forget it (they stay): its ids."""
+        answering = (
+            await self.session.scalars(
+                select(Opportunity).where(Opportunity.pain_point_id == pain_point.id)
+            )
+        ).all()
+        for opportunity in answering:
+            opportunity.pain_point_id = None
+        await self.session.flush()
+        return [opportunity.id for opportunity in answering]
 
     async def flush(self) -> None:
         await self.session.flush()

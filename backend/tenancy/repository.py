@@ -89,13 +89,21 @@ class TenancyRepository:
             page=page,
         )
 
-    async def workspace_name_taken(self, organization_id: UUID, name: str) -> bool:
-        found = await self.session.scalar(
-            select(Workspace.id).where(
-                Workspace.organization_id == organization_id, Workspace.name == name
-            )
+    async def workspace_name_taken(
+        self, organization_id: UUID, name: str, *, other_than: UUID | None = None
+    ) -> bool:
+        statement = select(Workspace.id).where(
+            Workspace.organization_id == organization_id, Workspace.name == name
         )
-        return found is not None
+        if other_than is not None:
+            statement = statement.where(Workspace.id != other_than)
+        return await self.session.scalar(statement) is not None
+
+    async def workspace_for_update(self, workspace_id: UUID) -> Workspace | None:
+        """A workspace, locked until the transaction ends: two renames take turns."""
+        return await self.session.scalar(
+            select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+        )
 
     # Members -------------------------------------------------------------
     async def members_pages(

@@ -29,7 +29,13 @@ from backend.models import (
     WorkspaceMembership,
 )
 from backend.outbox import emit as outbox
-from backend.tenancy.commands import AddWorkspaceMember, CreateApiToken, CreateWorkspace
+from backend.patch import UNSET
+from backend.tenancy.commands import (
+    AddWorkspaceMember,
+    CreateApiToken,
+    CreateWorkspace,
+    UpdateWorkspace,
+)
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import email_address, required_text, slug
 from backend.vocabulary.audit import AuditAction
@@ -139,6 +145,36 @@ async def create_workspace(
         subject_type="Workspace",
         subject_id=workspace.id,
         changes=changes_of({}, {"name": name}),
+    )
+    return workspace
+
+
+async def update_workspace(
+    session: AsyncSession, access: Access, command: UpdateWorkspace
+) -> Workspace:
+    """Change a workspace (its name, unique in the organization); its ADMINs may."""
+    access.require_workspace(command.workspace_id, WorkspaceRole.ADMIN, field="id")
+    repo = TenancyRepository(session)
+    workspace = await repo.workspace_for_update(command.workspace_id)
+    if workspace is None:
+        raise NotFound("Workspace", field="id")
+    before: dict[str, object] = {"name": workspace.name}
+    after: dict[str, object] = {}
+    if command.name is not UNSET:
+        name = required_text(command.name, field="name")
+        if await repo.workspace_name_taken(
+            workspace.organization_id, name, other_than=workspace.id
+        ):
+            raise ValidationFailed("A workspace with this name already exists.", field="name")
+        workspace.name = after["name"] = name
+    await session.flush()
+    await audit.record(
+        session,
+        workspace_id=workspace.id,
+        action=AuditAction.WORKSPACE_UPDATE,
+        subject_type="Workspace",
+        subject_id=workspace.id,
+        changes=changes_of(before, after),
     )
     return workspace
 

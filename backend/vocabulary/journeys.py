@@ -82,8 +82,10 @@ class RevisionAction(StrEnum):
     JOURNEY_MAP_RESTORE = "journey_map.restore"
     JOURNEY_MAP_UPDATE = "journey_map.update"
     OPPORTUNITY_ADD = "opportunity.add"
+    OPPORTUNITY_REMOVE = "opportunity.remove"
     OPPORTUNITY_UPDATE = "opportunity.update"
     PAIN_POINT_ADD = "pain_point.add"
+    PAIN_POINT_REMOVE = "pain_point.remove"
     PAIN_POINT_UPDATE = "pain_point.update"
     PERSONA_DELETE = "persona.delete"  # the system unlinking a deleted persona
     STAGE_ADD = "stage.add"
