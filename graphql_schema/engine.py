@@ -59,7 +59,6 @@ from strawberry.relay.types import GlobalID
 
 from backend.authz.access import Access
 from backend.errors import Forbidden
-from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import json_plans
 from graphql_schema.ordered_errors import OrderedErrors
 from graphql_schema.relations import RELATIONS, Relation
@@ -140,10 +139,7 @@ def caller_of(access: Access) -> json_plans.Caller:
         user_id: UUID | None = access.user_id
     except Forbidden:  # an ingestion token acts for no one
         user_id = None
-    administered = frozenset(
-        w for w, role in access.workspace_roles.items() if role.at_least(WorkspaceRole.ADMIN)
-    )
-    return json_plans.Caller(user_id, administered)
+    return json_plans.Caller(user_id, access.administered_workspaces())
 
 
 def _walk(type_: GraphQLOutputType, value: Any, into: list[Any]) -> None:

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.orm import InstrumentedAttribute
-from strawberry.relay import GlobalID
 
 from backend.audit.repository import WORKSPACE_EVENTS_ORDER
 from backend.feedback.repository import FEEDBACK_ORDER
 from backend.journeys.repository import MAP_ORDERS
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.journeys import MapOrder
 from graphql_schema.relay import decode_global_id
 
@@ -186,6 +186,16 @@ def _token_id(alias: str) -> str:
     )
 
 
+def _audit_action(alias: str) -> str:
+    # AuditEventType: AuditAction.of the stored text, by its name (the text upper-cased,
+    # "_" for "."); UNKNOWN for any other text.
+    known = ", ".join(f"'{a.value}'" for a in AuditAction if a is not AuditAction.UNKNOWN)
+    return (
+        f"to_json(CASE WHEN {alias}.action IN ({known})"
+        f" THEN upper(replace({alias}.action, '.', '_')) ELSE 'UNKNOWN' END)"
+    )
+
+
 def _visible_user(user: str, reader: Reader) -> str:
     # TenancyRepository.visible_users_by_ids: the caller, and members of the workspaces
     # the caller reaches. Users are no workspace's rows (no row-level security): this
@@ -205,7 +215,7 @@ def _only(arguments: dict[str, Any], known: set[str]) -> None:
         raise NotWritable(", ".join(unknown))
 
 
-_PAGING = {"first", "after"}
+_PAGING = {"first", "after"}  # forward pages: json_plans leaves backward ones to resolvers
 
 
 def _text(value: Any) -> str:
@@ -401,7 +411,7 @@ TABLES: dict[str, Table] = {
         {
             "sequence": _plain("sequence"),
             "occurredAt": _datetime("occurred_at"),
-            "action": _plain("action"),
+            "action": _audit_action,
             "subjectType": _plain("subject_type"),
             "subjectId": lambda a: _encoded_id(f"{a}.subject_type", f"{a}.subject_id"),
             "changes": _plain("changes"),
@@ -454,17 +464,13 @@ def _uuid(obj: Any) -> UUID:
     return UUID(obj.id)
 
 
-def _global_id(obj: Any) -> UUID:
-    return UUID(GlobalID.from_id(obj.id).node_id)
-
-
 # Types whose strawberry objects name their row: how to read its id from one.
 ROOTS: dict[str, Callable[[Any], UUID]] = {
     "Workspace": _uuid,
     "JourneyMap": _uuid,
     "Stage": _uuid,
     "Touchpoint": _uuid,
-    "Feedback": _global_id,
+    "Feedback": _uuid,
 }
 
 

@@ -198,7 +198,10 @@ class _Writer:
     ) -> str:
         """A page as the resolver's ``Connection.from_page(paginate(...))`` has it: the
         first ``first`` rows after the cursor (one more read, for hasNextPage), each an
-        edge with its cursor, the total of all rows, the page's info."""
+        edge with its cursor, the total of all rows, the page's info. Forward pages only:
+        one read backward (``last``, ``before``) is the resolver's."""
+        if arguments.get("last") is not None or arguments.get("before") is not None:
+            raise NotWritable("last")
         size = _page_size(arguments.get("first"))
         keys, descending = listing.order(arguments)
         where = listing.where(workspace, arguments, self.parameter)

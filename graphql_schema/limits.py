@@ -19,16 +19,17 @@ before any resolver or SQL runs, so that a hostile document is refused cheaply:
       multiplier          = page size when the field returns a list (``[T]``, possibly
                             non-null) or a Relay connection (named type ending in
                             "Connection"), else 1
-      page size           = the ``first`` argument (literal, variable value, or the
-                            variable's default), else ``default_page_size``; except that a
-                            list field of a connection type (``edges``, ``nodes``) without
-                            ``first`` has multiplier 1, since the connection's own page size
-                            already counted its elements. A negative ``first`` counts as 0.
+      page size           = the ``first`` argument, else ``last`` (literal, variable
+                            value, or the variable's default), else ``default_page_size``;
+                            except that a list field of a connection type (``edges``,
+                            ``nodes``) without either has multiplier 1, since the
+                            connection's own page size already counted its elements. A
+                            negative size counts as 0.
 
   For example ``{ items(first: 10) { edges { node { children(first: 10) { id } } } } }``
   costs ``1 + 10 * (1 + (1 + (1 + 10 * 1)))`` = 131.
-* **page size**: a ``first`` argument (on any field) whose value is above ``max_page_size``
-  or negative is refused.
+* **page size**: a ``first`` or ``last`` argument (on any field) whose value is above
+  ``max_page_size`` or negative is refused.
 
 Subtrees of the introspection fields ``__schema`` and ``__type`` are not counted, so
 GraphiQL's introspection query passes. ``@skip``/``@include`` are ignored (counted as if
@@ -96,6 +97,7 @@ ERROR_CODE: Final = "QUERY_TOO_COMPLEX"
 _SATURATION: Final = 2**53 - 1
 _INTROSPECTION_ROOTS: Final = frozenset({"__schema", "__type"})
 _CONNECTION_SUFFIX: Final = "Connection"
+_PAGE_SIZES: Final = ("first", "last")  # the arguments that size a page
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ class QueryLimits:
     max_aliases: int = 30
     max_tokens: int = 3000
     max_cost: int = 20_000
-    default_page_size: int = 20  # used for cost when a list field has no `first`
-    max_page_size: int = 100  # `first` above this (or negative) is refused
+    default_page_size: int = 20  # used for cost when a list field has no `first` or `last`
+    max_page_size: int = 100  # `first` or `last` above this (or negative) is refused
     # Own cost of expensive fields, by "Type.field"; every other field costs 1.
     field_costs: Mapping[str, int] = field(default_factory=dict, hash=False)
 
@@ -134,7 +136,8 @@ def analyze_operation(
     which validation rejects); without a name, the only operation of the document or, when
     there are several (which execution refuses), all of them. Each measure is the maximum
     over the operations analysed; a named operation that does not exist measures 0.
-    The errors are the page-size violations, each located at its ``first`` argument.
+    The errors are the page-size violations, each located at its ``first`` or ``last``
+    argument.
     """
     analysis = _analyze(schema, document, operation_name, variables, limits)
     return analysis.shape, analysis.page_size_errors
@@ -433,7 +436,7 @@ class _Analyzer:
         name = node.name.value
         if name in _INTROSPECTION_ROOTS:
             return None
-        first = self._first(node)
+        size = self._page_size(node)
         parent_type = frame.parent_type
         own_cost = 0 if name == "__typename" else self._own_cost(parent_type, name)
         alias = 1 if node.alias is not None else 0
@@ -448,8 +451,8 @@ class _Analyzer:
                 is_list = isinstance(field_type, GraphQLList)
                 child_type = get_named_type(field_type)
                 if is_list or child_type.name.endswith(_CONNECTION_SUFFIX):
-                    if first is not None:
-                        multiplier = max(first, 0)
+                    if size is not None:
+                        multiplier = max(size, 0)
                     elif is_list and parent_type.name.endswith(_CONNECTION_SUFFIX):
                         multiplier = 1
                     else:
@@ -486,24 +489,29 @@ class _Analyzer:
             self.in_progress.discard(frame.fragment_name)
         return measure
 
-    def _first(self, node: FieldNode) -> int | None:
-        """The value of the field's ``first`` argument, recording a page-size error."""
+    def _page_size(self, node: FieldNode) -> int | None:
+        """The field's ``first`` argument, else its ``last``, recording a page-size error
+        for either."""
+        sizes: dict[str, int | None] = {}
         for argument in node.arguments or ():
-            if argument.name.value == "first":
+            name = argument.name.value
+            if name in _PAGE_SIZES:
                 value = self._int_value(argument.value)
                 if value is not None:
                     self._check_page_size(argument, value)
-                return value
-        return None
+                sizes[name] = value
+        first = sizes.get("first")
+        return first if first is not None else sizes.get("last")
 
     def _check_page_size(self, argument: ArgumentNode, value: int) -> None:
         maximum = self.limits.max_page_size
         if 0 <= value <= maximum or id(argument) in self.page_size_errors:
             return
+        name = argument.name.value
         if value < 0:
-            message = f"Page size {value} (argument `first`) must not be negative."
+            message = f"Page size {value} (argument `{name}`) must not be negative."
         else:
-            message = f"Page size {value} (argument `first`) exceeds the limit of {maximum}."
+            message = f"Page size {value} (argument `{name}`) exceeds the limit of {maximum}."
         self.page_size_errors[id(argument)] = _limit_error(
             message, argument, "page_size", maximum, value
         )

@@ -41,7 +41,7 @@ class Connection(Generic[NodeT]):
             ],
             page_info=relay.PageInfo(
                 has_next_page=page.has_next_page,
-                has_previous_page=False,
+                has_previous_page=page.has_previous_page,
                 start_cursor=page.start_cursor,
                 end_cursor=page.end_cursor,
             ),

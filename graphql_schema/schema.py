@@ -10,21 +10,31 @@ from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from backend.settings import Settings
+from graphql_schema.audit.types import DeadLetterType
 from graphql_schema.authentication import Authenticate, KnownTokens
 from graphql_schema.context import EndSharedReads, Info
 from graphql_schema.document_cache import cached_documents
 from graphql_schema.engine import PlannedExecutor
 from graphql_schema.errors import MaskUnexpectedErrors, QuietSchema
 from graphql_schema.feedback.mutations import FeedbackMutations
+from graphql_schema.feedback.surveys import SurveyDefinitionType
+from graphql_schema.feedback.types import FeedbackType, IngestionTokenType
 from graphql_schema.health.mutations import HealthMutations
 from graphql_schema.identity.mutations import IdentityMutations
-from graphql_schema.identity.types import UserType
+from graphql_schema.identity.types import OrganizationDomainType, SsoConnectionType, UserType
 from graphql_schema.initiatives.mutations import InitiativeMutations
 from graphql_schema.initiatives.types import InitiativeType
 from graphql_schema.input_guard import InputGuard
 from graphql_schema.journeys.mutations import JourneyMutations
 from graphql_schema.journeys.structure_mutations import StructureMutations
-from graphql_schema.journeys.types import JourneyMapType, PersonaType, StageType, TouchpointType
+from graphql_schema.journeys.types import (
+    JourneyMapType,
+    OpportunityType,
+    PainPointType,
+    PersonaType,
+    StageType,
+    TouchpointType,
+)
 from graphql_schema.limits import QueryLimits, QueryLimitsExtension
 from graphql_schema.metrics.mutations import MetricMutations
 from graphql_schema.metrics.types import MetricType
@@ -39,7 +49,12 @@ from graphql_schema.subscriptions.socket_only import SubscriptionsOverSocketOnly
 from graphql_schema.tenancy.membership_mutations import MembershipMutations
 from graphql_schema.tenancy.mutations import TenancyMutations
 from graphql_schema.tenancy.queries import TenancyQueries
-from graphql_schema.tenancy.types import OrganizationType, WorkspaceMemberType, WorkspaceType
+from graphql_schema.tenancy.types import (
+    InvitationType,
+    OrganizationType,
+    WorkspaceMemberType,
+    WorkspaceType,
+)
 from graphql_schema.tenancy.viewer import ApiTokenType
 
 MAX_BATCH_OPERATIONS = 10
@@ -92,16 +107,26 @@ class Mutation(
     pass
 
 
+# Every type with an id is a Node, fetched by node(id) as its other readers show it.
 NODE_TYPES = [
     OrganizationType,
     WorkspaceType,
     WorkspaceMemberType,
     UserType,
     ApiTokenType,
+    InvitationType,
+    OrganizationDomainType,
+    SsoConnectionType,
     PersonaType,
     JourneyMapType,
     StageType,
     TouchpointType,
+    PainPointType,
+    OpportunityType,
+    FeedbackType,
+    SurveyDefinitionType,
+    IngestionTokenType,
+    DeadLetterType,
     InitiativeType,
     MetricType,
 ]

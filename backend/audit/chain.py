@@ -19,11 +19,12 @@ from uuid import UUID
 import orjson
 
 from backend.crypto.audit_keys import LEGACY_KEY_ID, AuditKey, AuditKeyring
+from backend.vocabulary.audit import AuditAction
 
 GENESIS = "0" * 64
 # The event that vouches for a chain's unkeyed (legacy) events: only the upgrade that
 # introduced keys writes it (migrations/versions/0016_*); the recorder refuses to.
-SEAL_ACTION = "audit_chain.seal"
+SEAL_ACTION = AuditAction.AUDIT_CHAIN_SEAL.value
 
 
 class ChainedEvent(Protocol):

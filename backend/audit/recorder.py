@@ -18,6 +18,7 @@ from backend.audit.heads import locked_head
 from backend.crypto.audit_keys import keyring_of
 from backend.db.types import utcnow
 from backend.models.audit import AccountAuditEvent, AuditEvent, AuditScope
+from backend.vocabulary.audit import AuditAction
 
 _ACTOR = "audit_actor"
 _COUNT = "audit_recorded"
@@ -42,7 +43,7 @@ def _actor(session: AsyncSession) -> Actor:
 async def record(
     session: AsyncSession,
     *,
-    action: str,
+    action: AuditAction,
     subject_type: str,
     subject_id: UUID | str,
     changes: dict[str, Any],
@@ -62,8 +63,10 @@ async def record(
     ]
     if len(scopes) != 1:
         raise ValueError("an audit event belongs to exactly one scope")
-    if action == SEAL_ACTION:
+    if action == AuditAction.AUDIT_CHAIN_SEAL:
         raise ValueError(f"{SEAL_ACTION} vouches for unkeyed events: only the upgrade writes it")
+    if action == AuditAction.UNKNOWN:
+        raise ValueError("UNKNOWN is for reading stored actions, never for writing one")
     scope, scope_id = scopes[0]
     actor = _actor(session)
     key = keyring_of(session.sync_session).current
@@ -74,7 +77,7 @@ async def record(
         "actor_type": actor.type,
         "actor_user_id": actor.user_id,
         "actor_token_id": actor.token_id,
-        "action": action,
+        "action": str(action),  # the text stored and hashed, not the enum
         "subject_type": subject_type,
         "subject_id": str(subject_id),
         "changes": to_json_value(changes),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.models import AccountAuditEvent, AuditEvent, AuditVerification
 from backend.models.audit import AuditScope
 from backend.models.outbox import DeadLetter
@@ -52,15 +52,14 @@ class AuditRepository:
         self.session = session
 
     async def workspace_events(
-        self, workspace_id: UUID, f: AuditFilter, first: int | None, after: str | None
+        self, workspace_id: UUID, f: AuditFilter, page: PageRequest
     ) -> Page[AuditEvent]:
         statement = select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
         return await paginate(
             self.session,
             _filtered(statement, AuditEvent, f),
             keys=WORKSPACE_EVENTS_ORDER,
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -69,8 +68,7 @@ class AuditRepository:
         scope: AuditScope,
         scope_id: UUID,
         f: AuditFilter,
-        first: int | None,
-        after: str | None,
+        page: PageRequest,
         *,
         subjects: Collection[str] | None = None,
     ) -> Page[AccountAuditEvent]:
@@ -84,22 +82,29 @@ class AuditRepository:
             self.session,
             _filtered(statement, AccountAuditEvent, f),
             keys=[AccountAuditEvent.sequence],
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
-    async def dead_letters(
-        self, workspace_id: UUID, first: int | None, after: str | None
-    ) -> Page[DeadLetter]:
+    async def dead_letters(self, workspace_id: UUID, page: PageRequest) -> Page[DeadLetter]:
         return await paginate(
             self.session,
             select(DeadLetter).where(DeadLetter.workspace_id == workspace_id),
             keys=[DeadLetter.failed_at, DeadLetter.id],
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
+
+    async def dead_letters_by_ids(
+        self, ids: Iterable[UUID], workspace_ids: Collection[UUID]
+    ) -> Sequence[DeadLetter]:
+        return (
+            await self.session.scalars(
+                select(DeadLetter).where(
+                    DeadLetter.id.in_(list(ids)), DeadLetter.workspace_id.in_(list(workspace_ids))
+                )
+            )
+        ).all()
 
     async def chain_check(self, workspace_id: UUID) -> AuditVerification | None:
         """Where the background verifier got to on a workspace's chain, and what it found."""

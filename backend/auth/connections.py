@@ -6,7 +6,7 @@ it) and never leaves this module in clear except to the token request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from sqlalchemy import select
@@ -30,4 +30,11 @@ async def connections_of(session: AsyncSession, organization_id: UUID) -> Sequen
             .where(SsoConnection.organization_id == organization_id)
             .order_by(SsoConnection.created_at, SsoConnection.id)
         )
+    ).all()
+
+
+async def connections_by_ids(session: AsyncSession, ids: Iterable[UUID]) -> Sequence[SsoConnection]:
+    """The connections of these ids the session's binding shows (whatever their organization)."""
+    return (
+        await session.scalars(select(SsoConnection).where(SsoConnection.id.in_(list(ids))))
     ).all()

@@ -57,6 +57,15 @@ async def claims_of(session: AsyncSession, organization_id: UUID) -> Sequence[Or
     ).all()
 
 
+async def claims_by_ids(session: AsyncSession, ids: Iterable[UUID]) -> Sequence[OrganizationDomain]:
+    """The claims of these ids the session's binding shows (whoever claimed them)."""
+    return (
+        await session.scalars(
+            select(OrganizationDomain).where(OrganizationDomain.id.in_(list(ids)))
+        )
+    ).all()
+
+
 async def verified_domains(session: AsyncSession, organization_id: UUID) -> frozenset[str]:
     return frozenset(
         (

@@ -31,6 +31,7 @@ from backend.models import (
     WorkspaceMembership,
 )
 from backend.settings import Settings
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole
 
 
@@ -107,7 +108,7 @@ async def sign_in(
         await audit.record(
             session,
             organization_id=connection.organization_id,
-            action="session.sign_in",
+            action=AuditAction.SESSION_SIGN_IN,
             subject_type="UserSession",
             subject_id=opened.id,
             changes=changes_of(

@@ -13,6 +13,7 @@ from backend.auth.subject import BrowserSession
 from backend.db.engine import Database
 from backend.db.scoping import TenantBinding
 from backend.models.audit import ActorType
+from backend.vocabulary.audit import AuditAction
 
 
 class SignInRefused(Exception):
@@ -51,7 +52,7 @@ async def sign_out(db: Database, subject: BrowserSession, client: Client) -> Non
             await audit.record(
                 session,
                 user_id=subject.user_id,
-                action="session.sign_out",
+                action=AuditAction.SESSION_SIGN_OUT,
                 subject_type="UserSession",
                 subject_id=subject.session_id,
                 changes=changes_of({"ended": False}, {"ended": True}),

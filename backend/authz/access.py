@@ -129,6 +129,16 @@ class Access:
     def org_role(self, organization_id: UUID) -> OrgRole | None:
         return self.org_roles.get(organization_id)
 
+    def administered_workspaces(self) -> frozenset[UUID]:
+        """The workspaces where it acts as ADMIN (an org ADMIN's every one among them)."""
+        return frozenset(
+            w for w, role in self.workspace_roles.items() if role.at_least(WorkspaceRole.ADMIN)
+        )
+
+    def administers_organization(self, organization_id: UUID) -> bool:
+        role = self.org_roles.get(organization_id)
+        return role is not None and role.at_least(OrgRole.ADMIN)
+
     def sees_organization(self, organization_id: UUID) -> bool:
         return organization_id in self.org_roles or organization_id in set(
             self.workspace_orgs.values()

@@ -23,6 +23,7 @@ from backend.errors import NotFound
 from backend.feedback.repository import FeedbackRepository
 from backend.models import IngestionToken
 from backend.validation import required_text
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
 TOKEN_PREFIX = "wpin_"  # noqa: S105 - a public marker, not a secret
@@ -54,7 +55,7 @@ async def create_token(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="ingestion_token.create",
+        action=AuditAction.INGESTION_TOKEN_CREATE,
         subject_type="IngestionToken",
         subject_id=token.id,
         changes=changes_of({}, {"name": token.name, "prefix": token.prefix}),
@@ -75,7 +76,7 @@ async def revoke_token(session: AsyncSession, access: Access, token_id: UUID) ->
     await audit.record(
         session,
         workspace_id=token.ingest_workspace_id,
-        action="ingestion_token.revoke",
+        action=AuditAction.INGESTION_TOKEN_REVOKE,
         subject_type="IngestionToken",
         subject_id=token.id,
         changes=changes_of(before, {"revoked_at": token.revoked_at}),

@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.errors import NotFound, ValidationFailed
 from backend.feedback import placement
 from backend.feedback.commands import PlaceFeedback
 from backend.feedback.repository import FeedbackRepository
 from backend.feedback.service import announce_received
 from backend.models import Feedback
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.feedback import Placement
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -35,16 +36,13 @@ async def unplaced_page(
     workspace_id: UUID,
     *,
     reason: Placement | None,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[Feedback]:
     """The workspace's unplaced items, newest first; ``reason`` keeps one kind."""
     if reason is not None and reason not in UNPLACED:
         raise ValidationFailed("AMBIGUOUS or UNMATCHED.", field="reason")
     reasons = UNPLACED if reason is None else (reason,)
-    return await FeedbackRepository(session).unplaced_page(
-        workspace_id, reasons, first=first, after=after
-    )
+    return await FeedbackRepository(session).unplaced_page(workspace_id, reasons, page=page)
 
 
 async def place_feedback(session: AsyncSession, access: Access, command: PlaceFeedback) -> Feedback:
@@ -68,7 +66,7 @@ async def place_feedback(session: AsyncSession, access: Access, command: PlaceFe
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="feedback.place",
+        action=AuditAction.FEEDBACK_PLACE,
         subject_type="Feedback",
         subject_id=feedback.id,
         changes=changes_of(before, {name: getattr(feedback, name) for name in _LINKS}),

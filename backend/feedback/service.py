@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.scoping import require_bound
 from backend.db.types import utcnow
 from backend.errors import DomainError, ValidationFailed
@@ -39,6 +39,7 @@ from backend.feedback.results import BatchResult, ItemResult, Kept, Status
 from backend.feedback.surveys import newest_of_keys
 from backend.models import Feedback
 from backend.outbox import emit as outbox
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.feedback import FeedbackSource, SentimentStatus
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -151,7 +152,7 @@ async def submit(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="feedback.submit",
+        action=AuditAction.FEEDBACK_SUBMIT,
         # One item names itself; a batch is the workspace's.
         subject_type="Feedback" if single else "FeedbackBatch",
         subject_id=accepted[0].id if single else workspace_id,
@@ -204,9 +205,8 @@ async def feedback_page(
     *,
     touchpoint_id: UUID | None,
     source: FeedbackSource | None,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[Feedback]:
     return await FeedbackRepository(session).page(
-        workspace_id, touchpoint_id=touchpoint_id, source=source, first=first, after=after
+        workspace_id, touchpoint_id=touchpoint_id, source=source, page=page
     )

@@ -24,6 +24,7 @@ from backend.models import SurveyDefinition
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
 from backend.validation import optional_text, required_text
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -85,7 +86,7 @@ async def create_survey_definition(
     if await repository.newest(workspace_id, key) is not None:
         raise ValidationFailed("A survey with this key exists; revise it instead.", field="key")
     definition = _definition(workspace_id, key, 1, scale, question)
-    return await _store(session, repository, definition, "survey_definition.create", None)
+    return await _store(session, repository, definition, AuditAction.SURVEY_DEFINITION_CREATE, None)
 
 
 async def revise_survey_definition(
@@ -108,10 +109,12 @@ async def revise_survey_definition(
     question = newest.question if command.question is UNSET else _question(command.question)
     if scale == scale_of(newest) and question == newest.question:
         # Recorded all the same (every write is), with nothing changed.
-        await _audit(session, "survey_definition.revise", newest, newest)
+        await _audit(session, AuditAction.SURVEY_DEFINITION_REVISE, newest, newest)
         return newest
     definition = _definition(newest.workspace_id, newest.key, newest.version + 1, scale, question)
-    return await _store(session, repository, definition, "survey_definition.revise", newest)
+    return await _store(
+        session, repository, definition, AuditAction.SURVEY_DEFINITION_REVISE, newest
+    )
 
 
 def _definition(
@@ -133,7 +136,7 @@ async def _store(
     session: AsyncSession,
     repository: SurveyRepository,
     definition: SurveyDefinition,
-    action: str,
+    action: AuditAction,
     previous: SurveyDefinition | None,
 ) -> SurveyDefinition:
     try:
@@ -155,7 +158,7 @@ async def _store(
 
 async def _audit(
     session: AsyncSession,
-    action: str,
+    action: AuditAction,
     previous: SurveyDefinition | None,
     definition: SurveyDefinition,
 ) -> None:

@@ -32,6 +32,7 @@ from backend.health.repository import scores
 from backend.models import AlertKind, HealthAlert, HealthSubject, MapReview
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
 DEFAULT_ALERT_BELOW = 50.0
@@ -92,7 +93,7 @@ async def update_thresholds(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="health_settings.update",
+        action=AuditAction.HEALTH_SETTINGS_UPDATE,
         subject_type="Workspace",
         subject_id=workspace_id,
         changes=changes_of(asdict(current), asdict(wanted)),
@@ -244,7 +245,7 @@ async def mark_reviewed(session: AsyncSession, access: Access, command: MarkRevi
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.review",
+        action=AuditAction.JOURNEY_MAP_REVIEW,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes_of(before, {"reviewed_at": review.reviewed_at, "note": note}),

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.health import model
 from backend.health.repository import alerts, scores
 from backend.models import HealthAlert, HealthScore
@@ -42,9 +42,9 @@ async def portfolio_of(
 
 
 async def alerts_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[HealthAlert]:
-    return await alerts.alerts_page(session, workspace_id, first, after)
+    return await alerts.alerts_page(session, workspace_id, page)
 
 
 async def alert_by_id(

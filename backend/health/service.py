@@ -10,6 +10,7 @@ from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
 from backend.health import recalculate
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
 
@@ -24,7 +25,7 @@ async def recalculate_now(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="health.recalculate",
+        action=AuditAction.HEALTH_RECALCULATE,
         subject_type="Workspace",
         subject_id=workspace_id,
         changes=changes_of(

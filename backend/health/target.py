@@ -15,6 +15,7 @@ from backend.health.alerts import Thresholds
 from backend.health.commands import SetHealthTarget
 from backend.health.model import DEFAULT_TARGET
 from backend.health.repository import target as repository
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
 
@@ -58,7 +59,7 @@ async def set_target(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="health_settings.update",
+        action=AuditAction.HEALTH_SETTINGS_UPDATE,
         subject_type="Workspace",
         subject_id=workspace_id,
         changes=changes_of({"target_score": current}, {"target_score": wanted}),

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.measures import sql
 from backend.measures.stats import Moments
 from backend.models import (
@@ -222,8 +222,7 @@ async def initiatives_page(
     *,
     status: InitiativeStatus | None,
     order: InitiativeOrder,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[Initiative]:
     statement = select(Initiative).where(Initiative.workspace_id == workspace_id)
     if status is not None:
@@ -233,4 +232,4 @@ async def initiatives_page(
         if order is InitiativeOrder.PRIORITY
         else [Initiative.updated_at, Initiative.id]
     )
-    return await paginate(session, statement, keys=keys, first=first, after=after, descending=True)
+    return await paginate(session, statement, keys=keys, page=page, descending=True)

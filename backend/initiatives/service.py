@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.initiatives import repository
@@ -26,6 +26,7 @@ from backend.validation import (
     optional_text,
     required_text,
 )
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.initiatives import TRANSITIONS, InitiativeOrder, InitiativeStatus
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
@@ -213,7 +214,7 @@ async def create_initiative(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="initiative.create",
+        action=AuditAction.INITIATIVE_CREATE,
         subject_type="Initiative",
         subject_id=initiative.id,
         changes=changes_of({}, _snapshot(initiative)),
@@ -246,7 +247,7 @@ async def update_initiative(
     await audit.record(
         session,
         workspace_id=initiative.workspace_id,
-        action="initiative.update",
+        action=AuditAction.INITIATIVE_UPDATE,
         subject_type="Initiative",
         subject_id=initiative.id,
         changes=changes_of(before, _snapshot(initiative)),
@@ -261,7 +262,7 @@ async def delete_initiative(session: AsyncSession, access: Access, initiative_id
     await audit.record(
         session,
         workspace_id=initiative.workspace_id,
-        action="initiative.delete",
+        action=AuditAction.INITIATIVE_DELETE,
         subject_type="Initiative",
         subject_id=initiative_id,
         changes=changes_of(before, dict.fromkeys(before)),
@@ -279,9 +280,8 @@ async def initiatives_page(
     *,
     status: InitiativeStatus | None,
     order: InitiativeOrder,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[Initiative]:
     return await repository.initiatives_page(
-        session, workspace_id, status=status, order=order, first=first, after=after
+        session, workspace_id, status=status, order=order, page=page
     )

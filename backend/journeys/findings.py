@@ -1,6 +1,7 @@
 """What a touchpoint is found to need: its pain points and the opportunities they open.
 
-Each change is a new version of the touchpoint's map (versioning.py).
+Each change, a removal too, is a new version of the touchpoint's map (versioning.py): a
+removed one comes back with a restored revision.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from backend.journeys.versioning import audit_content_change, lock_for_change, n
 from backend.models import JourneyMap, Opportunity, PainPoint, Touchpoint
 from backend.patch import UNSET, Maybe
 from backend.validation import optional_text, required_text
-from backend.vocabulary.journeys import OpportunityStatus, PainPointStatus, Severity
+from backend.vocabulary.journeys import OpportunityStatus, PainPointStatus, RevisionAction, Severity
 
 
 def _text(title: Maybe[str], description: Maybe[str | None]) -> dict[str, object]:
@@ -89,9 +90,9 @@ async def add_pain_point(
     cleaned["status"] = cleaned.get("status") or PainPointStatus.OPEN
     pain = PainPoint(workspace_id=touchpoint.workspace_id, touchpoint_id=touchpoint.id, **cleaned)
     await repo.insert(pain)
-    await new_version(session, access, journey_map, "pain_point.add")
+    await new_version(session, access, journey_map, RevisionAction.PAIN_POINT_ADD)
     await audit_content_change(
-        session, journey_map, "pain_point.add", pain, pain.id, changes_of({}, cleaned)
+        session, journey_map, RevisionAction.PAIN_POINT_ADD, pain, pain.id, changes_of({}, cleaned)
     )
     return pain, journey_map
 
@@ -115,9 +116,14 @@ async def update_pain_point(
     before = {name: getattr(pain, name) for name in cleaned}
     for name, value in cleaned.items():
         setattr(pain, name, value)
-    await new_version(session, access, journey_map, "pain_point.update")
+    await new_version(session, access, journey_map, RevisionAction.PAIN_POINT_UPDATE)
     await audit_content_change(
-        session, journey_map, "pain_point.update", pain, pain.id, changes_of(before, cleaned)
+        session,
+        journey_map,
+        RevisionAction.PAIN_POINT_UPDATE,
+        pain,
+        pain.id,
+        changes_of(before, cleaned),
     )
     return pain, journey_map
 
@@ -142,9 +148,9 @@ async def add_opportunity(
             raise NotFound("Pain point", field="pain_point_id")
     idea = Opportunity(workspace_id=touchpoint.workspace_id, touchpoint_id=touchpoint.id, **cleaned)
     await repo.insert(idea)
-    await new_version(session, access, journey_map, "opportunity.add")
+    await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_ADD)
     await audit_content_change(
-        session, journey_map, "opportunity.add", idea, idea.id, changes_of({}, cleaned)
+        session, journey_map, RevisionAction.OPPORTUNITY_ADD, idea, idea.id, changes_of({}, cleaned)
     )
     return idea, journey_map
 
@@ -168,8 +174,73 @@ async def update_opportunity(
     before = {name: getattr(idea, name) for name in cleaned}
     for name, value in cleaned.items():
         setattr(idea, name, value)
-    await new_version(session, access, journey_map, "opportunity.update")
+    await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_UPDATE)
     await audit_content_change(
-        session, journey_map, "opportunity.update", idea, idea.id, changes_of(before, cleaned)
+        session,
+        journey_map,
+        RevisionAction.OPPORTUNITY_UPDATE,
+        idea,
+        idea.id,
+        changes_of(before, cleaned),
     )
     return idea, journey_map
+
+
+async def remove_pain_point(
+    session: AsyncSession, access: Access, pain_point_id: UUID, *, expected_version: int | None
+) -> JourneyMap:
+    """Remove a pain point; opportunities it opened stay, answering none."""
+    repo = StructureRepository(session)
+    pain = await repo.pain_point(pain_point_id)
+    if pain is None:
+        raise NotFound("Pain point", field="id")
+    touchpoint = await _touchpoint(repo, pain.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
+    pain = await repo.again(pain)
+    if pain is None:  # removed by the writer before us
+        raise NotFound("Pain point", field="id")
+    before: dict[str, object] = {name: getattr(pain, name) for name in _PAIN_POINT_AUDITED}
+    unlinked = await repo.unlink_opportunities(pain)
+    await repo.remove(pain)
+    await new_version(session, access, journey_map, RevisionAction.PAIN_POINT_REMOVE)
+    changes = changes_of(before, dict.fromkeys(before))
+    if unlinked:
+        changes["unlinked_opportunity_ids"] = {
+            "before": sorted(str(i) for i in unlinked),
+            "after": None,
+        }
+    await audit_content_change(
+        session, journey_map, RevisionAction.PAIN_POINT_REMOVE, pain, pain_point_id, changes
+    )
+    return journey_map
+
+
+async def remove_opportunity(
+    session: AsyncSession, access: Access, opportunity_id: UUID, *, expected_version: int | None
+) -> JourneyMap:
+    repo = StructureRepository(session)
+    idea = await repo.opportunity(opportunity_id)
+    if idea is None:
+        raise NotFound("Opportunity", field="id")
+    touchpoint = await _touchpoint(repo, idea.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
+    idea = await repo.again(idea)
+    if idea is None:  # removed by the writer before us
+        raise NotFound("Opportunity", field="id")
+    before: dict[str, object] = {name: getattr(idea, name) for name in _OPPORTUNITY_AUDITED}
+    await repo.remove(idea)
+    await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_REMOVE)
+    await audit_content_change(
+        session,
+        journey_map,
+        RevisionAction.OPPORTUNITY_REMOVE,
+        idea,
+        opportunity_id,
+        changes_of(before, dict.fromkeys(before)),
+    )
+    return journey_map
+
+
+# What a removal's audit event keeps of the row (its changes, to null).
+_PAIN_POINT_AUDITED = ("title", "description", "severity", "status")
+_OPPORTUNITY_AUDITED = ("title", "description", "status", "pain_point_id")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.journeys.commands import CreateJourneyMap, MapFields, UpdateJourneyMap
@@ -25,7 +25,14 @@ from backend.models import JourneyMap, Stage
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
 from backend.validation import Checks, optional_text, required_text, text_list
-from backend.vocabulary.journeys import FIVE_STAGES, MapStatus, MapTemplate, Scenario
+from backend.vocabulary.audit import AuditAction
+from backend.vocabulary.journeys import (
+    FIVE_STAGES,
+    MapStatus,
+    MapTemplate,
+    RevisionAction,
+    Scenario,
+)
 from backend.vocabulary.roles import WorkspaceRole
 
 RESTORE_WINDOW = timedelta(days=30)
@@ -91,11 +98,11 @@ async def create_journey_map(
             )
             for position, name in enumerate(FIVE_STAGES)
         )
-    await first_version(session, access, journey_map, "journey_map.create")
+    await first_version(session, access, journey_map, RevisionAction.JOURNEY_MAP_CREATE)
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="journey_map.create",
+        action=AuditAction.JOURNEY_MAP_CREATE,
         subject_type="JourneyMap",
         subject_id=journey_map.id,
         changes=changes_of({}, {**cleaned, "template": command.template, "personas": personas}),
@@ -122,11 +129,11 @@ async def update_journey_map(
         repo.link_personas(journey_map, personas)
     changes = changes_of(before, after)
     if changes:
-        await new_version(session, access, journey_map, "journey_map.update")
+        await new_version(session, access, journey_map, RevisionAction.JOURNEY_MAP_UPDATE)
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.update",
+        action=AuditAction.JOURNEY_MAP_UPDATE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes,
@@ -146,7 +153,7 @@ async def delete_journey_map(
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.delete",
+        action=AuditAction.JOURNEY_MAP_DELETE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes_of({"deleted_at": None}, {"deleted_at": journey_map.deleted_at}),
@@ -173,7 +180,7 @@ async def restore_deleted_journey_map(
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.undelete",
+        action=AuditAction.JOURNEY_MAP_UNDELETE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes=changes_of({"deleted_at": deleted_at}, {"deleted_at": None}),
@@ -194,11 +201,11 @@ async def _announce(session: AsyncSession, journey_map: JourneyMap, action: str)
 
 
 async def deleted_maps_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[JourneyMap]:
     """The maps of the workspace that can still be restored, last deleted first."""
     return await MapRepository(session).deleted_page(
-        workspace_id, since=utcnow() - RESTORE_WINDOW, first=first, after=after
+        workspace_id, since=utcnow() - RESTORE_WINDOW, page=page
     )
 
 
@@ -210,7 +217,7 @@ async def purge_deleted_maps(session: AsyncSession, workspace_id: UUID) -> int:
         await audit.record(
             session,
             workspace_id=workspace_id,
-            action="journey_map.purge",
+            action=AuditAction.JOURNEY_MAP_PURGE,
             subject_type="JourneyMap",
             subject_id=journey_map.id,
             changes=changes_of({"title": journey_map.title}, {"title": None}),

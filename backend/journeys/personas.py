@@ -27,7 +27,8 @@ from backend.validation import (
     required_text,
     text_list,
 )
-from backend.vocabulary.journeys import Channel
+from backend.vocabulary.audit import AuditAction
+from backend.vocabulary.journeys import Channel, RevisionAction
 from backend.vocabulary.roles import WorkspaceRole
 
 # What a persona is made of, as its audit events show it.
@@ -145,7 +146,7 @@ async def create_persona(session: AsyncSession, access: Access, command: CreateP
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="persona.create",
+        action=AuditAction.PERSONA_CREATE,
         subject_type="Persona",
         subject_id=persona.id,
         changes=changes_of({}, _snapshot(persona)),
@@ -168,7 +169,7 @@ async def update_persona(session: AsyncSession, access: Access, command: UpdateP
     await audit.record(
         session,
         workspace_id=persona.workspace_id,
-        action="persona.update",
+        action=AuditAction.PERSONA_UPDATE,
         subject_type="Persona",
         subject_id=persona.id,
         changes=changes_of(before, _snapshot(persona)),
@@ -189,7 +190,7 @@ async def delete_persona(session: AsyncSession, access: Access, persona_id: UUID
     await audit.record(
         session,
         workspace_id=persona.workspace_id,
-        action="persona.delete",
+        action=AuditAction.PERSONA_DELETE,
         subject_type="Persona",
         subject_id=persona_id,
         changes=changes_of(before, dict.fromkeys(before)),
@@ -205,4 +206,4 @@ async def _drop_from_maps(session: AsyncSession, persona: Persona) -> None:
     for map_id in sorted(map_ids):
         journey_map = await repo.locked(map_id)
         if journey_map is not None:
-            await new_version(session, None, journey_map, "persona.delete")
+            await new_version(session, None, journey_map, RevisionAction.PERSONA_DELETE)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.db.base import Base
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.models import (
     HealthGeneration,
     JourneyMap,
@@ -125,8 +125,7 @@ class MapRepository:
         scenario: Scenario | None,
         persona_id: UUID | None,
         search: str | None,
-        first: int | None,
-        after: str | None,
+        page: PageRequest,
         order: MapOrder = MapOrder.TITLE,
     ) -> Page[JourneyMap]:
         statement = self._live().where(JourneyMap.workspace_id == workspace_id)
@@ -146,12 +145,10 @@ class MapRepository:
         if pattern is not None:
             statement = statement.where(JourneyMap.title.icontains(pattern, autoescape=True))
         keys, descending = MAP_ORDERS[order]
-        return await paginate(
-            self.session, statement, keys=keys, first=first, after=after, descending=descending
-        )
+        return await paginate(self.session, statement, keys=keys, page=page, descending=descending)
 
     async def deleted_page(
-        self, workspace_id: UUID, *, since: datetime, first: int | None, after: str | None
+        self, workspace_id: UUID, *, since: datetime, page: PageRequest
     ) -> Page[JourneyMap]:
         return await paginate(
             self.session,
@@ -161,8 +158,7 @@ class MapRepository:
                 JourneyMap.deleted_at >= since,
             ),
             keys=[JourneyMap.deleted_at, JourneyMap.id],
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -320,15 +316,12 @@ class MapRepository:
             )
         )
 
-    async def revisions_page(
-        self, map_id: UUID, first: int | None, after: str | None
-    ) -> Page[JourneyMapRevision]:
+    async def revisions_page(self, map_id: UUID, page: PageRequest) -> Page[JourneyMapRevision]:
         return await paginate(
             self.session,
             select(JourneyMapRevision).where(JourneyMapRevision.journey_map_id == map_id),
             keys=[JourneyMapRevision.version],
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -412,9 +405,21 @@ class StructureRepository:
         self.session.add(row)
         await self.session.flush()
 
-    async def remove(self, row: Stage | Touchpoint) -> None:
+    async def remove(self, row: Stage | Touchpoint | PainPoint | Opportunity) -> None:
         await self.session.delete(row)
         await self.session.flush()
+
+    async def unlink_opportunities(self, pain_point: PainPoint) -> list[UUID]:
+        """Opportunities born from ``pain_point`` forget it (they stay): its ids."""
+        answering = (
+            await self.session.scalars(
+                select(Opportunity).where(Opportunity.pain_point_id == pain_point.id)
+            )
+        ).all()
+        for opportunity in answering:
+            opportunity.pain_point_id = None
+        await self.session.flush()
+        return [opportunity.id for opportunity in answering]
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -470,15 +475,13 @@ class PersonaRepository:
         return await self.session.scalar(statement) is not None
 
     async def page(
-        self, workspace_id: UUID, search: str | None, first: int | None, after: str | None
+        self, workspace_id: UUID, search: str | None, page: PageRequest
     ) -> Page[Persona]:
         statement = select(Persona).where(Persona.workspace_id == workspace_id)
         pattern = search_text(search)
         if pattern is not None:
             statement = statement.where(Persona.name.icontains(pattern, autoescape=True))
-        return await paginate(
-            self.session, statement, keys=[Persona.name, Persona.id], first=first, after=after
-        )
+        return await paginate(self.session, statement, keys=[Persona.name, Persona.id], page=page)
 
     async def add(self, persona: Persona) -> None:
         self.session.add(persona)

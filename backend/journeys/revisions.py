@@ -22,13 +22,14 @@ from backend.journeys.snapshots import materialize, snapshot
 from backend.journeys.versioning import first_version, lock_for_change, new_version
 from backend.models import JourneyMap, JourneyMapRevision
 from backend.validation import required_text
-from backend.vocabulary.journeys import MapStatus, Scenario
+from backend.vocabulary.audit import AuditAction
+from backend.vocabulary.journeys import ChangeKind, MapStatus, RevisionAction, Scenario
 
 
 @dataclass(frozen=True)
 class Change:
     path: str  # e.g. "stages/<id>/touchpoints/<id>/name"
-    kind: str  # ADDED, REMOVED, CHANGED
+    kind: ChangeKind
     before: Any = None
     after: Any = None
 
@@ -44,7 +45,7 @@ def _compare(
         if field in nested or field == "id":
             continue
         if old.get(field) != new.get(field):
-            yield Change(f"{path}{field}", "CHANGED", old.get(field), new.get(field))
+            yield Change(f"{path}{field}", ChangeKind.CHANGED, old.get(field), new.get(field))
     for key in nested:
         yield from _compare_lists(f"{path}{key}/", old.get(key, []), new.get(key, []))
 
@@ -61,21 +62,21 @@ def _compare_lists(path: str, old: list[Any], new: list[Any]) -> Iterator[Change
         or "id" not in (old or new)[0]
     ):
         if old != new:
-            yield Change(path.rstrip("/"), "CHANGED", old, new)
+            yield Change(path.rstrip("/"), ChangeKind.CHANGED, old, new)
         return
     before = {str(item["id"]): (index, item) for index, item in enumerate(old)}
     after = {str(item["id"]): (index, item) for index, item in enumerate(new)}
     nested = _CHILDREN.get(key, ())
     for item_id, (_, item) in before.items():
         if item_id not in after:
-            yield Change(f"{path}{item_id}", "REMOVED", _label(item), None)
+            yield Change(f"{path}{item_id}", ChangeKind.REMOVED, _label(item), None)
     for item_id, (index, item) in after.items():
         if item_id not in before:
-            yield Change(f"{path}{item_id}", "ADDED", None, _label(item))
+            yield Change(f"{path}{item_id}", ChangeKind.ADDED, None, _label(item))
             continue
         old_index, old_item = before[item_id]
         if old_index != index:
-            yield Change(f"{path}{item_id}/position", "CHANGED", old_index, index)
+            yield Change(f"{path}{item_id}/position", ChangeKind.CHANGED, old_index, index)
         yield from _compare(f"{path}{item_id}/", old_item, item, nested)
 
 
@@ -121,11 +122,13 @@ async def restore_revision(
             value = Scenario(str(value))
         setattr(journey_map, field, value)
     await materialize(session, journey_map, document, fresh_ids=False)
-    await new_version(session, access, journey_map, f"journey_map.restore:{version}")
+    await new_version(
+        session, access, journey_map, RevisionAction.JOURNEY_MAP_RESTORE, detail=version
+    )
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action="journey_map.restore",
+        action=AuditAction.JOURNEY_MAP_RESTORE,
         subject_type="JourneyMap",
         subject_id=map_id,
         changes={
@@ -165,11 +168,11 @@ async def duplicate_journey_map(
     MapRepository(session).add(copy)
     await session.flush()
     await materialize(session, copy, document, fresh_ids=True)
-    await first_version(session, access, copy, f"journey_map.duplicate:{map_id}")
+    await first_version(session, access, copy, RevisionAction.JOURNEY_MAP_DUPLICATE, detail=map_id)
     await audit.record(
         session,
         workspace_id=copy.workspace_id,
-        action="journey_map.duplicate",
+        action=AuditAction.JOURNEY_MAP_DUPLICATE,
         subject_type="JourneyMap",
         subject_id=copy.id,
         changes={

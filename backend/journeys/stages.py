@@ -20,6 +20,7 @@ from backend.journeys.versioning import audit_content_change, lock_for_change, n
 from backend.models import JourneyMap, Stage
 from backend.patch import UNSET
 from backend.validation import Checks, optional_text, required_text, text_list
+from backend.vocabulary.journeys import RevisionAction
 
 
 def _cleaned(fields: StageFields) -> dict[str, object]:
@@ -82,9 +83,14 @@ async def add_stage(
     siblings = await repo.stages_in_order(journey_map.id)
     await repo.insert(stage)
     await repo.renumber(insert_at(siblings, stage, command.position, field="position"))
-    await new_version(session, access, journey_map, "stage.add")
+    await new_version(session, access, journey_map, RevisionAction.STAGE_ADD)
     await audit_content_change(
-        session, journey_map, "stage.add", stage, stage.id, changes_of({}, _audited(stage))
+        session,
+        journey_map,
+        RevisionAction.STAGE_ADD,
+        stage,
+        stage.id,
+        changes_of({}, _audited(stage)),
     )
     return stage, journey_map
 
@@ -102,9 +108,14 @@ async def update_stage(
     before = {name: getattr(stage, name) for name in cleaned}
     for name, value in cleaned.items():
         setattr(stage, name, value)
-    await new_version(session, access, journey_map, "stage.update")
+    await new_version(session, access, journey_map, RevisionAction.STAGE_UPDATE)
     await audit_content_change(
-        session, journey_map, "stage.update", stage, stage.id, changes_of(before, cleaned)
+        session,
+        journey_map,
+        RevisionAction.STAGE_UPDATE,
+        stage,
+        stage.id,
+        changes_of(before, cleaned),
     )
     return stage, journey_map
 
@@ -124,11 +135,11 @@ async def move_stage(
     siblings = [s for s in await repo.stages_in_order(journey_map.id) if s.id != stage.id]
     before = stage.position
     await repo.renumber(insert_at(siblings, stage, position, field="position"))
-    await new_version(session, access, journey_map, "stage.move")
+    await new_version(session, access, journey_map, RevisionAction.STAGE_MOVE)
     await audit_content_change(
         session,
         journey_map,
-        "stage.move",
+        RevisionAction.STAGE_MOVE,
         stage,
         stage.id,
         changes_of({"position": before}, {"position": position}),
@@ -147,11 +158,11 @@ async def remove_stage(
     before = _audited(stage)
     await repo.remove(stage)
     await repo.renumber(await repo.stages_in_order(journey_map.id))
-    await new_version(session, access, journey_map, "stage.remove")
+    await new_version(session, access, journey_map, RevisionAction.STAGE_REMOVE)
     await audit_content_change(
         session,
         journey_map,
-        "stage.remove",
+        RevisionAction.STAGE_REMOVE,
         stage,
         stage_id,
         changes_of(before, dict.fromkeys(before)),

@@ -26,7 +26,7 @@ from backend.journeys.versioning import audit_content_change, lock_for_change, n
 from backend.models import JourneyMap, Touchpoint, TouchpointEmotion
 from backend.patch import UNSET
 from backend.validation import Checks, bounded_int, optional_text, required_text, text_list
-from backend.vocabulary.journeys import Channel, Device
+from backend.vocabulary.journeys import Channel, Device, RevisionAction
 
 # Customers a month a touchpoint may declare: more than any single journey sees.
 MAX_TRAFFIC = 1_000_000_000
@@ -168,11 +168,11 @@ async def add_touchpoint(
     await repo.renumber(insert_at(siblings, touchpoint, command.position, field="position"))
     if command.persona_emotions:
         await _replace_emotions(session, touchpoint, command.persona_emotions)
-    await new_version(session, access, journey_map, "touchpoint.add")
+    await new_version(session, access, journey_map, RevisionAction.TOUCHPOINT_ADD)
     await audit_content_change(
         session,
         journey_map,
-        "touchpoint.add",
+        RevisionAction.TOUCHPOINT_ADD,
         touchpoint,
         touchpoint.id,
         changes_of({}, {name: getattr(touchpoint, name) for name in AUDITED}),
@@ -198,11 +198,11 @@ async def update_touchpoint(
         after["persona_emotions"] = await _replace_emotions(
             session, touchpoint, command.persona_emotions
         )
-    await new_version(session, access, journey_map, "touchpoint.update")
+    await new_version(session, access, journey_map, RevisionAction.TOUCHPOINT_UPDATE)
     await audit_content_change(
         session,
         journey_map,
-        "touchpoint.update",
+        RevisionAction.TOUCHPOINT_UPDATE,
         touchpoint,
         touchpoint.id,
         changes_of(before, after),
@@ -245,11 +245,11 @@ async def move_touchpoint(
         touchpoint.stage_id = target
         await repo.flush()
     await repo.renumber(insert_at(destination, touchpoint, position, field="position"))
-    await new_version(session, access, journey_map, "touchpoint.move")
+    await new_version(session, access, journey_map, RevisionAction.TOUCHPOINT_MOVE)
     await audit_content_change(
         session,
         journey_map,
-        "touchpoint.move",
+        RevisionAction.TOUCHPOINT_MOVE,
         touchpoint,
         touchpoint.id,
         changes_of(before, {"stage_id": target, "position": position}),
@@ -271,11 +271,11 @@ async def remove_touchpoint(
     stage_id = touchpoint.stage_id
     await repo.remove(touchpoint)
     await repo.renumber(await repo.touchpoints_in_order(stage_id))
-    await new_version(session, access, journey_map, "touchpoint.remove")
+    await new_version(session, access, journey_map, RevisionAction.TOUCHPOINT_REMOVE)
     await audit_content_change(
         session,
         journey_map,
-        "touchpoint.remove",
+        RevisionAction.TOUCHPOINT_REMOVE,
         touchpoint,
         touchpoint_id,
         changes_of(before, dict.fromkeys(before)),

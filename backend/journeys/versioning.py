@@ -24,6 +24,8 @@ from backend.journeys.repository import MapRepository
 from backend.journeys.snapshots import snapshot_in_python, written_by_postgres
 from backend.models import JourneyMap, JourneyMapRevision
 from backend.outbox import emit as outbox
+from backend.vocabulary.audit import AuditAction
+from backend.vocabulary.journeys import RevisionAction
 from backend.vocabulary.roles import WorkspaceRole
 
 
@@ -60,21 +62,32 @@ async def lock_for_change(
 
 
 async def new_version(
-    session: AsyncSession, by: Access | None, journey_map: JourneyMap, action: str
+    session: AsyncSession,
+    by: Access | None,
+    journey_map: JourneyMap,
+    action: RevisionAction,
+    *,
+    detail: object = None,
 ) -> None:
-    """Bump the map's version and record it as a revision made by ``action``.
+    """Bump the map's version and record it as a revision made by ``action`` (stored with
+    its ``detail``, if any: the version a restore brought back).
 
     ``by`` is None for a change the system makes (a persona's deletion, say).
     """
     journey_map.version += 1
-    await _record(session, by, journey_map, action)
+    await _record(session, by, journey_map, action.stored(detail))
 
 
 async def first_version(
-    session: AsyncSession, by: Access, journey_map: JourneyMap, action: str
+    session: AsyncSession,
+    by: Access,
+    journey_map: JourneyMap,
+    action: RevisionAction,
+    *,
+    detail: object = None,
 ) -> None:
     """Record a new map's version 1 (it was created, or copied) as its first revision."""
-    await _record(session, by, journey_map, action)
+    await _record(session, by, journey_map, action.stored(detail))
 
 
 async def _record(
@@ -119,16 +132,17 @@ async def _record(
 async def audit_content_change(
     session: AsyncSession,
     journey_map: JourneyMap,
-    action: str,
+    action: RevisionAction,
     subject: Base,
     subject_id: UUID,
     changes: dict[str, object],
 ) -> None:
-    """The audit event of a change inside a map, naming the map and its new version."""
+    """The audit event of a change inside a map, naming the map and its new version: the
+    trail names the change as the revision does."""
     await audit.record(
         session,
         workspace_id=journey_map.workspace_id,
-        action=action,
+        action=AuditAction(action.value),
         subject_type=type(subject).__name__,
         subject_id=subject_id,
         changes={"journey_map_id": str(journey_map.id), "version": journey_map.version, **changes},

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import and_, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.models import Initiative, JourneyMap, Metric, MetricValue, Stage, Touchpoint
 
 
@@ -133,14 +133,13 @@ async def latest_values(
 
 
 async def metrics_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[Metric]:
     return await paginate(
         session,
         select(Metric).where(Metric.workspace_id == workspace_id),
         keys=[Metric.name, Metric.id],
-        first=first,
-        after=after,
+        page=page,
     )
 
 
@@ -150,8 +149,7 @@ async def values_page(
     *,
     starts: datetime | None,
     ends: datetime | None,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[MetricValue]:
     statement = select(MetricValue).where(MetricValue.metric_id == metric_id)
     if starts is not None:
@@ -162,6 +160,5 @@ async def values_page(
         session,
         statement,
         keys=[MetricValue.observed_at, MetricValue.id],
-        first=first,
-        after=after,
+        page=page,
     )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import recorder as audit
 from backend.audit.chain import changes_of
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.types import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.metrics import repository
@@ -20,6 +20,7 @@ from backend.metrics.commands import CreateMetric, RecordValues, UpdateMetric
 from backend.models import Metric, MetricValue
 from backend.patch import UNSET
 from backend.validation import instant, optional_text, required_text
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
 FIELDS = ("name", "unit", "direction", "target", "journey_map_id", "stage_id", "touchpoint_id")
@@ -103,7 +104,7 @@ async def create_metric(session: AsyncSession, access: Access, command: CreateMe
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="metric.create",
+        action=AuditAction.METRIC_CREATE,
         subject_type="Metric",
         subject_id=metric.id,
         changes=changes_of({}, _snapshot(metric)),
@@ -148,7 +149,7 @@ async def update_metric(session: AsyncSession, access: Access, command: UpdateMe
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
-        action="metric.update",
+        action=AuditAction.METRIC_UPDATE,
         subject_type="Metric",
         subject_id=metric.id,
         changes=changes_of(before, _snapshot(metric)),
@@ -164,7 +165,7 @@ async def delete_metric(session: AsyncSession, access: Access, metric_id: UUID) 
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
-        action="metric.delete",
+        action=AuditAction.METRIC_DELETE,
         subject_type="Metric",
         subject_id=metric_id,
         changes=changes_of(before, dict.fromkeys(before)),
@@ -209,7 +210,7 @@ async def record_values(
     await audit.record(
         session,
         workspace_id=metric.workspace_id,
-        action="metric.record",
+        action=AuditAction.METRIC_RECORD,
         subject_type="Metric",
         subject_id=metric.id,
         changes=changes_of(
@@ -231,9 +232,9 @@ async def latest_values(
 
 
 async def metrics_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[Metric]:
-    return await repository.metrics_page(session, workspace_id, first, after)
+    return await repository.metrics_page(session, workspace_id, page)
 
 
 async def values_page(
@@ -242,9 +243,6 @@ async def values_page(
     *,
     starts: datetime | None,
     ends: datetime | None,
-    first: int | None,
-    after: str | None,
+    page: PageRequest,
 ) -> Page[MetricValue]:
-    return await repository.values_page(
-        session, metric_id, starts=starts, ends=ends, first=first, after=after
-    )
+    return await repository.values_page(session, metric_id, starts=starts, ends=ends, page=page)

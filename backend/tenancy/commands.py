@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from backend.patch import UNSET, Maybe
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 
@@ -13,6 +14,12 @@ from backend.vocabulary.roles import OrgRole, WorkspaceRole
 class CreateWorkspace:
     organization_id: UUID
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateWorkspace:
+    workspace_id: UUID
+    name: Maybe[str] = UNSET
 
 
 @dataclass(frozen=True, slots=True)

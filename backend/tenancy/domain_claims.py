@@ -21,6 +21,7 @@ from backend.models import OrganizationDomain
 from backend.net.dns import DnsLookupFailed, txt_records
 from backend.settings import Settings
 from backend.tenancy.commands import ClaimDomain
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole
 
 
@@ -49,7 +50,7 @@ async def claim_domain(
     await audit.record(
         session,
         organization_id=organization_id,
-        action="domain.claim",
+        action=AuditAction.DOMAIN_CLAIM,
         subject_type="OrganizationDomain",
         subject_id=claim.id,
         changes=changes_of({}, {"domain": domain}),
@@ -90,7 +91,7 @@ async def verify_domain(
     await audit.record(
         session,
         organization_id=claim.organization_id,
-        action="domain.verify",
+        action=AuditAction.DOMAIN_VERIFY,
         subject_type="OrganizationDomain",
         subject_id=claim.id,
         changes=changes_of({"verified_at": None}, {"verified_at": claim.verified_at}),
@@ -108,7 +109,7 @@ async def remove_domain(
     await audit.record(
         session,
         organization_id=claim.organization_id,
-        action="domain.remove",
+        action=AuditAction.DOMAIN_REMOVE,
         subject_type="OrganizationDomain",
         subject_id=claim.id,
         changes=changes_of({"domain": claim.domain, "verified": claim.verified_at is not None}, {}),

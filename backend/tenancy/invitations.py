@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import recorder as audit
@@ -34,6 +35,7 @@ from backend.models import (
 from backend.tenancy.commands import CreateInvitation
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import bounded_int, email_address
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
 
 INVITATION_PREFIX = "wpi_"
@@ -119,7 +121,7 @@ async def create_invitation(
     await audit.record(
         session,
         organization_id=organization_id,
-        action="invitation.create",
+        action=AuditAction.INVITATION_CREATE,
         subject_type="Invitation",
         subject_id=invitation.id,
         changes=changes_of({}, _described(invitation)),
@@ -187,12 +189,20 @@ async def revoke_invitation(
     await audit.record(
         session,
         organization_id=invitation.organization_id,
-        action="invitation.revoke",
+        action=AuditAction.INVITATION_REVOKE,
         subject_type="Invitation",
         subject_id=invitation.id,
         changes=changes_of(before, {"revoked_at": invitation.revoked_at}),
     )
     return invitation
+
+
+def _pending() -> Select[Invitation]:
+    return select(Invitation).where(
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.expires_at > utcnow(),
+    )
 
 
 async def pending_invitations(
@@ -201,16 +211,19 @@ async def pending_invitations(
     """What the caller may manage: all of an org's (org ADMIN) or their workspaces' guests."""
     rows = (
         await session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.organization_id == organization_id,
-                Invitation.accepted_at.is_(None),
-                Invitation.revoked_at.is_(None),
-                Invitation.expires_at > utcnow(),
-            )
+            _pending()
+            .where(Invitation.organization_id == organization_id)
             .order_by(Invitation.created_at, Invitation.id)
         )
     ).all()
+    return [row for row in rows if _may_manage(access, row)]
+
+
+async def pending_invitations_by_ids(
+    session: AsyncSession, access: Access, ids: Iterable[UUID]
+) -> list[Invitation]:
+    """Those of these ids that ``pending_invitations`` shows the caller."""
+    rows = (await session.scalars(_pending().where(Invitation.id.in_(list(ids))))).all()
     return [row for row in rows if _may_manage(access, row)]
 
 
@@ -318,7 +331,7 @@ async def accept(
     await audit.record(
         session,
         organization_id=invitation.organization_id,
-        action="invitation.accept",
+        action=AuditAction.INVITATION_ACCEPT,
         subject_type="Invitation",
         subject_id=invitation.id,
         changes=changes_of(

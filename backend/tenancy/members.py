@@ -24,6 +24,7 @@ from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models import ApiToken, OrganizationMembership, User, Workspace, WorkspaceMembership
 from backend.outbox import emit as outbox
 from backend.tenancy.commands import RemoveOrganizationMember, RemoveWorkspaceMember
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
 
 
@@ -93,7 +94,7 @@ async def remove_workspace_member(
     await audit.record(
         session,
         workspace_id=workspace_id,
-        action="workspace_member.remove",
+        action=AuditAction.WORKSPACE_MEMBER_REMOVE,
         subject_type="WorkspaceMember",
         subject_id=membership.id,
         changes=changes_of(
@@ -156,7 +157,7 @@ async def remove_organization_member(
     await audit.record(
         session,
         organization_id=organization_id,
-        action="organization_member.remove",
+        action=AuditAction.ORGANIZATION_MEMBER_REMOVE,
         subject_type="User",
         subject_id=user_id,
         changes=changes_of(

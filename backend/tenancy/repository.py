@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.pagination import Page, paginate, paginate_many
+from backend.db.pagination import Page, PageRequest, paginate, paginate_many
 from backend.db.scoping import UNSCOPED_OPTION, seeing_own_rows_of
 from backend.models import (
     ApiToken,
@@ -43,15 +43,12 @@ class TenancyRepository:
             await self.session.scalars(self._organizations(access).where(Organization.id.in_(ids)))
         ).all()
 
-    async def organizations_page(
-        self, access: Access, first: int | None, after: str | None
-    ) -> Page[Organization]:
+    async def organizations_page(self, access: Access, page: PageRequest) -> Page[Organization]:
         return await paginate(
             self.session,
             self._organizations(access),
             keys=[Organization.name, Organization.id],
-            first=first,
-            after=after,
+            page=page,
         )
 
     async def slug_taken(self, slug: str) -> bool:
@@ -69,23 +66,19 @@ class TenancyRepository:
             await self.session.scalars(self._workspaces(access).where(Workspace.id.in_(ids)))
         ).all()
 
-    async def workspaces_page(
-        self, access: Access, first: int | None, after: str | None
-    ) -> Page[Workspace]:
+    async def workspaces_page(self, access: Access, page: PageRequest) -> Page[Workspace]:
         return await paginate(
             self.session,
             self._workspaces(access),
             keys=[Workspace.name, Workspace.id],
-            first=first,
-            after=after,
+            page=page,
         )
 
     async def workspaces_pages(
         self,
         access: Access,
         organization_ids: Sequence[UUID],
-        first: int | None,
-        after: str | None,
+        page: PageRequest,
     ) -> dict[UUID, Page[Workspace]]:
         return await paginate_many(
             self.session,
@@ -93,21 +86,28 @@ class TenancyRepository:
             partition=Workspace.organization_id,
             parents=organization_ids,
             keys=[Workspace.name, Workspace.id],
-            first=first,
-            after=after,
+            page=page,
         )
 
-    async def workspace_name_taken(self, organization_id: UUID, name: str) -> bool:
-        found = await self.session.scalar(
-            select(Workspace.id).where(
-                Workspace.organization_id == organization_id, Workspace.name == name
-            )
+    async def workspace_name_taken(
+        self, organization_id: UUID, name: str, *, other_than: UUID | None = None
+    ) -> bool:
+        statement = select(Workspace.id).where(
+            Workspace.organization_id == organization_id, Workspace.name == name
         )
-        return found is not None
+        if other_than is not None:
+            statement = statement.where(Workspace.id != other_than)
+        return await self.session.scalar(statement) is not None
+
+    async def workspace_for_update(self, workspace_id: UUID) -> Workspace | None:
+        """A workspace, locked until the transaction ends: two renames take turns."""
+        return await self.session.scalar(
+            select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+        )
 
     # Members -------------------------------------------------------------
     async def members_pages(
-        self, workspace_ids: Sequence[UUID], first: int | None, after: str | None
+        self, workspace_ids: Sequence[UUID], page: PageRequest
     ) -> dict[UUID, Page[WorkspaceMembership]]:
         return await paginate_many(
             self.session,
@@ -115,8 +115,7 @@ class TenancyRepository:
             partition=WorkspaceMembership.workspace_id,
             parents=workspace_ids,
             keys=[WorkspaceMembership.created_at, WorkspaceMembership.id],
-            first=first,
-            after=after,
+            page=page,
         )
 
     async def membership(self, workspace_id: UUID, user_id: UUID) -> WorkspaceMembership | None:
@@ -198,13 +197,10 @@ class TenancyRepository:
     async def tokens_by_ids(self, access: Access, ids: Iterable[UUID]) -> Sequence[ApiToken]:
         return (await self.session.scalars(self._tokens(access).where(ApiToken.id.in_(ids)))).all()
 
-    async def tokens_page(
-        self, access: Access, first: int | None, after: str | None
-    ) -> Page[ApiToken]:
+    async def tokens_page(self, access: Access, page: PageRequest) -> Page[ApiToken]:
         return await paginate(
             self.session,
             self._tokens(access),
             keys=[ApiToken.created_at, ApiToken.id],
-            first=first,
-            after=after,
+            page=page,
         )

@@ -29,9 +29,16 @@ from backend.models import (
     WorkspaceMembership,
 )
 from backend.outbox import emit as outbox
-from backend.tenancy.commands import AddWorkspaceMember, CreateApiToken, CreateWorkspace
+from backend.patch import UNSET
+from backend.tenancy.commands import (
+    AddWorkspaceMember,
+    CreateApiToken,
+    CreateWorkspace,
+    UpdateWorkspace,
+)
 from backend.tenancy.repository import TenancyRepository
 from backend.validation import email_address, required_text, slug
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrganizationKind, OrgRole, WorkspaceRole
 
 MAX_TOKEN_LIFETIME_DAYS = 3650
@@ -102,7 +109,7 @@ async def bootstrap_organization(
     await audit.record(
         session,
         organization_id=organization.id,
-        action="organization.create",
+        action=AuditAction.ORGANIZATION_CREATE,
         subject_type="Organization",
         subject_id=organization.id,
         changes=changes_of(
@@ -134,10 +141,40 @@ async def create_workspace(
     await audit.record(
         session,
         organization_id=organization_id,
-        action="workspace.create",
+        action=AuditAction.WORKSPACE_CREATE,
         subject_type="Workspace",
         subject_id=workspace.id,
         changes=changes_of({}, {"name": name}),
+    )
+    return workspace
+
+
+async def update_workspace(
+    session: AsyncSession, access: Access, command: UpdateWorkspace
+) -> Workspace:
+    """Change a workspace (its name, unique in the organization); its ADMINs may."""
+    access.require_workspace(command.workspace_id, WorkspaceRole.ADMIN, field="id")
+    repo = TenancyRepository(session)
+    workspace = await repo.workspace_for_update(command.workspace_id)
+    if workspace is None:
+        raise NotFound("Workspace", field="id")
+    before: dict[str, object] = {"name": workspace.name}
+    after: dict[str, object] = {}
+    if command.name is not UNSET:
+        name = required_text(command.name, field="name")
+        if await repo.workspace_name_taken(
+            workspace.organization_id, name, other_than=workspace.id
+        ):
+            raise ValidationFailed("A workspace with this name already exists.", field="name")
+        workspace.name = after["name"] = name
+    await session.flush()
+    await audit.record(
+        session,
+        workspace_id=workspace.id,
+        action=AuditAction.WORKSPACE_UPDATE,
+        subject_type="Workspace",
+        subject_id=workspace.id,
+        changes=changes_of(before, after),
     )
     return workspace
 
@@ -171,11 +208,11 @@ async def add_workspace_member(
     if membership is None:
         membership = WorkspaceMembership(workspace_id=workspace_id, user_id=user.id, role=role)
         session.add(membership)
-        action = "workspace_member.add"
+        action = AuditAction.WORKSPACE_MEMBER_ADD
     else:
         before = {"email": email, "role": membership.role}
         membership.role = role
-        action = "workspace_member.update"
+        action = AuditAction.WORKSPACE_MEMBER_UPDATE
     await session.flush()
     await audit.record(
         session,
@@ -226,7 +263,7 @@ async def create_api_token(
     await audit.record(
         session,
         user_id=access.user_id,
-        action="api_token.create",
+        action=AuditAction.API_TOKEN_CREATE,
         subject_type="ApiToken",
         subject_id=token.id,
         # Never the secret: only what identifies and limits the token.
@@ -258,7 +295,7 @@ async def revoke_api_token(session: AsyncSession, access: Access, *, token_id: U
     await audit.record(
         session,
         user_id=access.user_id,
-        action="api_token.revoke",
+        action=AuditAction.API_TOKEN_REVOKE,
         subject_type="ApiToken",
         subject_id=token.id,
         changes=changes_of(before, {"revoked_at": token.revoked_at}),
@@ -281,7 +318,7 @@ async def issue_token(
     await audit.record(
         session,
         user_id=user_id,
-        action="api_token.create",
+        action=AuditAction.API_TOKEN_CREATE,
         subject_type="ApiToken",
         subject_id=issued.token.id,
         changes=changes_of(

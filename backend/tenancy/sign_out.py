@@ -10,6 +10,7 @@ from backend.audit.chain import changes_of
 from backend.authz.access import Access
 from backend.db.types import utcnow
 from backend.models import UserSession
+from backend.vocabulary.audit import AuditAction
 
 
 async def sign_out_everywhere(
@@ -35,7 +36,7 @@ async def sign_out_everywhere(
     await audit.record(
         session,
         user_id=access.user_id,
-        action="session.sign_out_everywhere",
+        action=AuditAction.SESSION_SIGN_OUT_EVERYWHERE,
         subject_type="User",
         subject_id=access.user_id,
         changes=changes_of({}, {"sessions_ended": ended}),

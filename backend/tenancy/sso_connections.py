@@ -26,6 +26,7 @@ from backend.net.outbound import url_refusal
 from backend.settings import Settings
 from backend.tenancy.commands import ChangeSsoConnection, CreateSsoConnection
 from backend.validation import no_control_characters, required_text
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole
 
 MIN_SECRET_LENGTH = 8
@@ -166,7 +167,7 @@ async def create_connection(
     await audit.record(
         session,
         organization_id=organization_id,
-        action="sso_connection.create",
+        action=AuditAction.SSO_CONNECTION_CREATE,
         subject_type="SsoConnection",
         subject_id=connection.id,
         changes=changes_of({}, _audited(connection)),
@@ -218,7 +219,7 @@ async def update_connection(
     await audit.record(
         session,
         organization_id=connection.organization_id,
-        action="sso_connection.update",
+        action=AuditAction.SSO_CONNECTION_UPDATE,
         subject_type="SsoConnection",
         subject_id=connection.id,
         changes=changes_of(before, after),

@@ -12,7 +12,7 @@ from uuid import UUID
 import strawberry
 
 from backend.audit.repository import AuditFilter, AuditRepository
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.models.audit import AuditScope
 from backend.tenancy.own_trail import visible_account_subjects
 from backend.vocabulary.roles import OrgRole, WorkspaceRole
@@ -44,6 +44,8 @@ async def workspace_audit_events(
     filter: AuditEventFilter | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> AuditConnection | None:
     workspace_id = UUID(root.id)
     if not _is_workspace_admin(info, workspace_id):
@@ -52,7 +54,9 @@ async def workspace_audit_events(
     if criteria is None:
         return _empty()
     async with info.context.read() as session:
-        page = await AuditRepository(session).workspace_events(workspace_id, criteria, first, after)
+        page = await AuditRepository(session).workspace_events(
+            workspace_id, criteria, PageRequest(first, after, last, before)
+        )
     return Connection.from_page(page, AuditEventType.from_model)
 
 
@@ -63,8 +67,16 @@ async def organization_audit_events(
     filter: AuditEventFilter | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> AuditConnection | None:
-    return await _account_events(info, AuditScope.ORGANIZATION, UUID(root.id), filter, first, after)
+    return await _account_events(
+        info,
+        AuditScope.ORGANIZATION,
+        UUID(root.id),
+        filter,
+        PageRequest(first, after, last, before),
+    )
 
 
 @strawberry.field(description="Changes to your own account (API tokens), newest first.")
@@ -74,8 +86,12 @@ async def viewer_audit_events(
     filter: AuditEventFilter | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> AuditConnection | None:
-    return await _account_events(info, AuditScope.USER, root.user_id, filter, first, after)
+    return await _account_events(
+        info, AuditScope.USER, root.user_id, filter, PageRequest(first, after, last, before)
+    )
 
 
 async def _account_events(
@@ -83,8 +99,7 @@ async def _account_events(
     scope: AuditScope,
     scope_id: UUID,
     filter: AuditEventFilter | None,
-    first: int | None,
-    after: str | None,
+    asked: PageRequest,
 ) -> AuditConnection | None:
     access = info.context.access
     if scope is AuditScope.ORGANIZATION:
@@ -101,20 +116,27 @@ async def _account_events(
         if scope is AuditScope.USER:
             subjects = await visible_account_subjects(session, access)
         page = await AuditRepository(session).account_events(
-            scope, scope_id, criteria, first, after, subjects=subjects
+            scope, scope_id, criteria, asked, subjects=subjects
         )
     return Connection.from_page(page, AuditEventType.from_model)
 
 
 @restricted_field(WORKSPACE_ADMIN_READ, "Background messages that failed for good.")
 async def workspace_dead_letters(
-    root: WorkspaceType, info: Info, first: int | None = None, after: str | None = None
+    root: WorkspaceType,
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[DeadLetterType] | None:
     workspace_id = UUID(root.id)
     if not _is_workspace_admin(info, workspace_id):
         return None
     async with info.context.read() as session:
-        page = await AuditRepository(session).dead_letters(workspace_id, first, after)
+        page = await AuditRepository(session).dead_letters(
+            workspace_id, PageRequest(first, after, last, before)
+        )
     return Connection.from_page(page, DeadLetterType.from_model)
 
 

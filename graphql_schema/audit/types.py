@@ -8,20 +8,31 @@ from uuid import UUID
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
 from backend.audit.repository import AuditFilter
 from backend.models.audit import ActorType as ActorTypeEnum
 from backend.validation import search_text
+from backend.vocabulary.audit import AuditAction as AuditActionEnum
 from graphql_schema.context import Info
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.identity.types import UserType
 from graphql_schema.relations import relation
-from graphql_schema.relay import decode_global_id
+from graphql_schema.relay import LoaderNode, decode_global_id
 
 ActorType = ActorTypeEnum
 strawberry.enum(ActorType, name="ActorType")
+AuditAction = AuditActionEnum
+strawberry.enum(
+    AuditAction,
+    name="AuditAction",
+    description="What an event records: the stored action upper-cased, `_` for `.` "
+    '(WORKSPACE_MEMBER_ADD is "workspace_member.add", the form the filter takes). UNKNOWN: '
+    "one this version of the server does not know (written by a newer one, or altered "
+    "since: see auditChainCheck).",
+)
 
 
 @strawberry.type(description="Who made a change.")
@@ -67,7 +78,7 @@ class AuditEventType:
     sequence: int
     occurred_at: datetime
     actor: AuditActor
-    action: str = strawberry.field(description='Like "workspace_member.add".')
+    action: AuditAction
     subject_type: str
     subject_id: strawberry.ID = strawberry.field(description="The subject's global id.")
     changes: JSON = strawberry.field(description='{field: {"before": …, "after": …}}')
@@ -85,7 +96,7 @@ class AuditEventType:
             actor=AuditActor(
                 type=event.actor_type, user_id=event.actor_user_id, token_id_=event.actor_token_id
             ),
-            action=event.action,
+            action=AuditAction.of(event.action),
             subject_type=event.subject_type,
             subject_id=strawberry.ID(
                 str(relay.GlobalID(type_name=event.subject_type, node_id=event.subject_id))
@@ -103,7 +114,9 @@ class AuditEventType:
 class AuditEventFilter:
     actor_id: strawberry.ID | None = strawberry.field(default=None, description="A User id.")
     action: str | None = strawberry.field(
-        default=None, description='An action, or a prefix like "workspace_member".'
+        default=None,
+        description='A stored action ("workspace_member.add"), or a prefix like '
+        '"workspace_member".',
     )
     subject_id: strawberry.ID | None = None
     occurred_after: datetime | None = None
@@ -127,8 +140,8 @@ class AuditEventFilter:
 
 
 @strawberry.type(name="DeadLetter", description="A background message whose retries ran out.")
-class DeadLetterType:
-    id: strawberry.ID
+class DeadLetterType(LoaderNode):
+    id: relay.NodeID[str]
     actor: str
     queue: str
     message_id: str
@@ -140,9 +153,13 @@ class DeadLetterType:
     replayed_at: datetime | None
 
     @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.DeadLetter | None]:
+        return loaders.audit.dead_letter_by_id
+
+    @classmethod
     def from_model(cls, letter: models.DeadLetter) -> Self:
         return cls(
-            id=strawberry.ID(str(letter.id)),
+            id=str(letter.id),
             actor=letter.actor,
             queue=letter.queue,
             message_id=letter.message_id,

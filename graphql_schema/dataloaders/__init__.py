@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from backend.authz.access import Access
 from backend.db.shared_reads import Reads
+from graphql_schema.dataloaders.audit import AuditLoaders
 from graphql_schema.dataloaders.feedback import FeedbackLoaders
 from graphql_schema.dataloaders.health import HealthLoaders
 from graphql_schema.dataloaders.initiatives import InitiativeLoaders
@@ -25,3 +26,4 @@ class Loaders:
         self.health = HealthLoaders(reads, access)
         self.initiatives = InitiativeLoaders(reads, access)
         self.metrics = MetricLoaders(reads, access)
+        self.audit = AuditLoaders(reads, access)

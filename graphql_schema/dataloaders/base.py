@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 
 from backend.authz.access import Access
 from backend.db.lookup import Identified, ScopedRows
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.shared_reads import Reads, holding
 from backend.errors import DomainError
 
@@ -155,11 +155,11 @@ class PlainChildrenLoader(ChildrenLoader[M]):
             return await self.fetch_rows(ScopedRows(connection, binding), parents)
 
 
-PageKey = tuple[UUID, int | None, str | None]  # (parent id, first, after)
+PageKey = tuple[UUID, PageRequest]  # (parent id, the page asked for)
 
 
 class PagesLoader(Loader[PageKey, Page[M]]):
-    """Nested connections of many parents, one batched fetch per (first, after)."""
+    """Nested connections of many parents, one batched fetch per page asked for."""
 
     def __init__(self, reads: Reads, access: Access) -> None:
         super().__init__(load_fn=self._load)
@@ -167,7 +167,7 @@ class PagesLoader(Loader[PageKey, Page[M]]):
         self.access = access
 
     async def fetch(
-        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+        self, session: AsyncSession, parents: list[UUID], page: PageRequest
     ) -> Mapping[UUID, Page[M]]:
         raise NotImplementedError
 
@@ -175,19 +175,19 @@ class PagesLoader(Loader[PageKey, Page[M]]):
         """Fill other loaders with what this one found (nothing, unless overridden)."""
 
     async def _load(self, keys: list[PageKey]) -> Sequence[Page[M] | BaseException]:
-        groups: dict[tuple[int | None, str | None], list[UUID]] = defaultdict(list)
-        for parent, first, after in keys:
-            groups[first, after].append(parent)
+        groups: dict[PageRequest, list[UUID]] = defaultdict(list)
+        for parent, page in keys:
+            groups[page].append(parent)
         found: dict[PageKey, Page[M] | BaseException] = {}
         async with self.reads.transaction(self.access.binding()) as session:
-            for (first, after), parents in groups.items():
+            for page, parents in groups.items():
                 try:
-                    pages = await self.fetch(session, parents, first, after)
+                    pages = await self.fetch(session, parents, page)
                 except DomainError as error:  # e.g. a bad cursor: fails only these keys
-                    found.update({(p, first, after): error for p in parents})
+                    found.update({(p, page): error for p in parents})
                 else:
-                    found.update({(p, first, after): pages[p] for p in parents})
-        for page in found.values():
-            if isinstance(page, Page):
-                self.prime_related(page)
+                    found.update({(p, page): pages[p] for p in parents})
+        for result in found.values():
+            if isinstance(result, Page):
+                self.prime_related(result)
         return [found[key] for key in keys]

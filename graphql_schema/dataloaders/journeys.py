@@ -71,6 +71,11 @@ class PainPointByIdLoader(RowByKeyLoader[PainPoint]):
         return by_id(await rows_by_id(session, PainPoint, keys))
 
 
+class OpportunityByIdLoader(RowByKeyLoader[Opportunity]):
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Opportunity]:
+        return by_id(await rows_by_id(session, Opportunity, keys))
+
+
 class PersonaIdsByMapLoader(ChildrenLoader[UUID]):
     """A map's personas' ids, in the map's order."""
 
@@ -175,6 +180,7 @@ class JourneyLoaders:
         self.stage_by_id = StageByIdLoader(reads, access)
         self.touchpoint_by_id = TouchpointByIdLoader(reads, access)
         self.pain_point_by_id = PainPointByIdLoader(reads, access)
+        self.opportunity_by_id = OpportunityByIdLoader(reads, access)
         self.persona_ids_by_map = PersonaIdsByMapLoader(reads, access)
         self.stages_by_map = StagesByMapLoader(
             reads, access, self.journey_map_by_id, self.stage_by_id

@@ -1,4 +1,5 @@
-"""Tenancy's loaders: organizations, workspaces, users, memberships and API tokens."""
+"""Tenancy's loaders: organizations, workspaces, users, memberships, API tokens, and what
+admins manage of an organization (invitations, domains, SSO connections)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,22 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.connections import connections_by_ids
+from backend.auth.domains import claims_by_ids
 from backend.authz.access import Access
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.db.shared_reads import Reads
-from backend.models import ApiToken, Organization, User, Workspace, WorkspaceMembership
+from backend.models import (
+    ApiToken,
+    Invitation,
+    Organization,
+    OrganizationDomain,
+    SsoConnection,
+    User,
+    Workspace,
+    WorkspaceMembership,
+)
+from backend.tenancy.invitations import pending_invitations_by_ids
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.dataloaders.base import PagesLoader, RowByKeyLoader, by_id
 
@@ -44,6 +57,32 @@ class ApiTokenByIdLoader(RowByKeyLoader[ApiToken]):
         return by_id(await TenancyRepository(session).tokens_by_ids(self.access, keys))
 
 
+class InvitationByIdLoader(RowByKeyLoader[Invitation]):
+    """Pending invitations the caller may manage (``Organization.pendingInvitations``)."""
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Invitation]:
+        return by_id(await pending_invitations_by_ids(session, self.access, keys))
+
+
+class OrganizationDomainByIdLoader(RowByKeyLoader[OrganizationDomain]):
+    """Domains of the organizations the caller administers (``Organization.domains``)."""
+
+    async def fetch(
+        self, session: AsyncSession, keys: list[UUID]
+    ) -> Mapping[UUID, OrganizationDomain]:
+        found = await claims_by_ids(session, keys)
+        return by_id([c for c in found if self.access.administers_organization(c.organization_id)])
+
+
+class SsoConnectionByIdLoader(RowByKeyLoader[SsoConnection]):
+    """Connections of the organizations the caller administers
+    (``Organization.ssoConnections``)."""
+
+    async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, SsoConnection]:
+        found = await connections_by_ids(session, keys)
+        return by_id([c for c in found if self.access.administers_organization(c.organization_id)])
+
+
 class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
     """An organization's workspaces the caller reaches; each found primes workspace-by-id
     (both read the same reachable workspaces)."""
@@ -53,9 +92,9 @@ class WorkspacesByOrganizationLoader(PagesLoader[Workspace]):
         self._workspaces = workspaces
 
     async def fetch(
-        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+        self, session: AsyncSession, parents: list[UUID], page: PageRequest
     ) -> Mapping[UUID, Page[Workspace]]:
-        return await TenancyRepository(session).workspaces_pages(self.access, parents, first, after)
+        return await TenancyRepository(session).workspaces_pages(self.access, parents, page)
 
     def prime_related(self, page: Page[Workspace]) -> None:
         self._workspaces.prime_many(by_id(page.items))
@@ -71,9 +110,9 @@ class MembersByWorkspaceLoader(PagesLoader[WorkspaceMembership]):
         self._memberships = memberships
 
     async def fetch(
-        self, session: AsyncSession, parents: list[UUID], first: int | None, after: str | None
+        self, session: AsyncSession, parents: list[UUID], page: PageRequest
     ) -> Mapping[UUID, Page[WorkspaceMembership]]:
-        return await TenancyRepository(session).members_pages(parents, first, after)
+        return await TenancyRepository(session).members_pages(parents, page)
 
     def prime_related(self, page: Page[WorkspaceMembership]) -> None:
         self._memberships.prime_many(by_id(page.items))
@@ -90,3 +129,6 @@ class TenancyLoaders:
             reads, access, self.workspace_by_id
         )
         self.members_by_workspace = MembersByWorkspaceLoader(reads, access, self.membership_by_id)
+        self.invitation_by_id = InvitationByIdLoader(reads, access)
+        self.organization_domain_by_id = OrganizationDomainByIdLoader(reads, access)
+        self.sso_connection_by_id = SsoConnectionByIdLoader(reads, access)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import strawberry
 
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.feedback.ingestion import tokens_of
 from backend.feedback.queue import unplaced_page
 from backend.feedback.service import feedback_page
@@ -42,6 +42,8 @@ async def feedback(
     source: FeedbackSource | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[FeedbackType]:
     touchpoint = decode_global_id(touchpoint_id) if touchpoint_id else None
     if touchpoint_id and (touchpoint is None or touchpoint[0] != "Touchpoint"):
@@ -52,8 +54,7 @@ async def feedback(
             UUID(root.id),
             touchpoint_id=touchpoint[1] if touchpoint else None,
             source=source,
-            first=first,
-            after=after,
+            page=PageRequest(first, after, last, before),
         )
     return Connection.from_page(page, FeedbackType.from_model)
 
@@ -74,13 +75,14 @@ async def unplaced_feedback(
     reason: UnplacedReason | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[FeedbackType]:
     async with info.context.read() as session:
         page = await unplaced_page(
             session,
             UUID(root.id),
             reason=Placement(reason.value) if reason else None,
-            first=first,
-            after=after,
+            page=PageRequest(first, after, last, before),
         )
     return Connection.from_page(page, FeedbackType.from_model)

@@ -23,8 +23,9 @@ from graphql_schema.journeys.types import (
     StageType,
     TouchpointType,
 )
-from graphql_schema.loaded import Loaded, lazy_type
+from graphql_schema.loaded import lazy_type
 from graphql_schema.relations import relation
+from graphql_schema.relay import LoaderNode
 
 if TYPE_CHECKING:
     from graphql_schema.feedback.surveys import SurveyDefinitionType
@@ -58,8 +59,8 @@ strawberry.enum(
 
 
 @strawberry.type(name="Feedback", description="One thing a customer said, from any door.")
-class FeedbackType(Loaded):
-    id: strawberry.ID
+class FeedbackType(LoaderNode):
+    id: relay.NodeID[str]
     source: FeedbackSource
     external_id: str
     channel: Channel | None
@@ -97,7 +98,7 @@ class FeedbackType(Loaded):
     @classmethod
     def from_model(cls, f: models.Feedback) -> Self:
         return cls(
-            id=strawberry.ID(str(relay.GlobalID("Feedback", str(f.id)))),
+            id=str(f.id),
             source=f.source,
             external_id=f.external_id,
             channel=f.channel,
@@ -192,8 +193,8 @@ class FeedbackItemResultType:
 @strawberry.type(
     name="IngestionToken", description="A workspace's key for POST /ingest/v1/feedback."
 )
-class IngestionTokenType:
-    id: strawberry.ID
+class IngestionTokenType(LoaderNode):
+    id: relay.NodeID[str]
     name: str
     prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
     created_at: datetime
@@ -201,9 +202,13 @@ class IngestionTokenType:
     revoked_at: datetime | None
 
     @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.IngestionToken | None]:
+        return loaders.feedback.ingestion_token_by_id
+
+    @classmethod
     def from_model(cls, token: models.IngestionToken) -> Self:
         return cls(
-            id=strawberry.ID(str(relay.GlobalID("IngestionToken", str(token.id)))),
+            id=str(token.id),
             name=token.name,
             prefix=token.prefix,
             created_at=token.created_at,

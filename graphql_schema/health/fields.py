@@ -7,6 +7,7 @@ from uuid import UUID
 
 import strawberry
 
+from backend.db.pagination import PageRequest
 from backend.health.reads import alerts_page, portfolio_of
 from graphql_schema.context import Info
 from graphql_schema.health.guidance import target_for
@@ -51,10 +52,15 @@ async def health_settings(root: WorkspaceType, info: Info) -> HealthSettingsType
 
 @strawberry.field(description="Scores that crossed the alert threshold, newest first.")
 async def health_alerts(
-    root: WorkspaceType, info: Info, first: int | None = None, after: str | None = None
+    root: WorkspaceType,
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[HealthAlertType]:
     async with info.context.read() as session:
-        page = await alerts_page(session, UUID(root.id), first, after)
+        page = await alerts_page(session, UUID(root.id), PageRequest(first, after, last, before))
     return Connection.from_page(page, HealthAlertType.from_model)
 
 

@@ -28,7 +28,7 @@ async def sso_connections(root: OrganizationType, info: Info) -> list[SsoConnect
         return None
     async with info.context.read() as session:
         found = await connections_of(session, organization_id)
-    return [SsoConnectionType.from_model(c, root.slug) for c in found]
+    return [SsoConnectionType.from_model(c) for c in found]
 
 
 @restricted_field(ORG_ADMIN_READ, "The email domains it claims, and which it verified.")

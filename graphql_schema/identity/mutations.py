@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.models import Organization, SsoConnection
+from backend.models import SsoConnection
 from backend.tenancy import domain_claims, sign_out, sso_connections
 from backend.tenancy.commands import ChangeSsoConnection
 from graphql_schema.context import Info
@@ -44,10 +44,8 @@ class SignOutEverywherePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-async def _payload(session: AsyncSession, connection: SsoConnection) -> SsoConnectionPayload:
-    org = await session.get(Organization, connection.organization_id)
-    assert org is not None
-    return SsoConnectionPayload(sso_connection=SsoConnectionType.from_model(connection, org.slug))
+def _payload(connection: SsoConnection) -> SsoConnectionPayload:
+    return SsoConnectionPayload(sso_connection=SsoConnectionType.from_model(connection))
 
 
 @strawberry.type
@@ -65,7 +63,7 @@ class IdentityMutations:
             connection = await sso_connections.create_connection(
                 session, context.access, context.settings, context.oidc, command
             )
-            return await _payload(session, connection)
+            return _payload(connection)
 
         return await run_mutation(info, SsoConnectionPayload, action)
 
@@ -165,4 +163,4 @@ async def _update(
     connection = await sso_connections.update_connection(
         session, info.context.access, info.context.settings, connection_id, changes
     )
-    return await _payload(session, connection)
+    return _payload(connection)

@@ -40,8 +40,8 @@ class UserType(LoaderNode):
 
 
 @strawberry.type(name="SsoConnection", description="An organization's OpenID provider.")
-class SsoConnectionType:
-    id: strawberry.ID
+class SsoConnectionType(LoaderNode):
+    id: relay.NodeID[str]
     issuer: str
     client_id: str
     has_client_secret: bool = strawberry.field(
@@ -55,12 +55,16 @@ class SsoConnectionType:
     enabled: bool
     created_at: datetime
     updated_at: datetime
-    org_slug: strawberry.Private[str]
+    organization_id: strawberry.Private[UUID]
 
     @classmethod
-    def from_model(cls, connection: models.SsoConnection, org_slug: str) -> Self:
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.SsoConnection | None]:
+        return loaders.tenancy.sso_connection_by_id
+
+    @classmethod
+    def from_model(cls, connection: models.SsoConnection) -> Self:
         return cls(
-            id=_global_id("SsoConnection", connection.id),
+            id=str(connection.id),
             issuer=connection.issuer,
             client_id=connection.client_id,
             has_client_secret=bool(connection.client_secret_encrypted),
@@ -72,12 +76,18 @@ class SsoConnectionType:
             enabled=connection.enabled,
             created_at=connection.created_at,
             updated_at=connection.updated_at,
-            org_slug=org_slug,
+            organization_id=connection.organization_id,
         )
 
     @strawberry.field(description="Where people start signing in.")
-    def login_url(self, info: Info) -> str:
-        return f"{info.context.settings.base_url.rstrip('/')}/auth/sso/{self.org_slug}/login"
+    async def login_url(self, info: Info) -> str:
+        # Only an ADMIN of the organization reads a connection: it sees the organization.
+        organization = await info.context.loaders.tenancy.organization_by_id.load(
+            self.organization_id
+        )
+        assert organization is not None
+        base = info.context.settings.base_url.rstrip("/")
+        return f"{base}/auth/sso/{organization.slug}/login"
 
     @strawberry.field(description="The redirect URI to register with the identity provider.")
     def redirect_uri(self, info: Info) -> str:
@@ -88,8 +98,8 @@ class SsoConnectionType:
     name="OrganizationDomain",
     description="An email domain the organization claims; verified once its DNS says so.",
 )
-class OrganizationDomainType:
-    id: strawberry.ID
+class OrganizationDomainType(LoaderNode):
+    id: relay.NodeID[str]
     domain: str
     verified: bool
     verified_at: datetime | None
@@ -98,9 +108,13 @@ class OrganizationDomainType:
     created_at: datetime
 
     @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.OrganizationDomain | None]:
+        return loaders.tenancy.organization_domain_by_id
+
+    @classmethod
     def from_model(cls, claim: models.OrganizationDomain) -> Self:
         return cls(
-            id=_global_id("OrganizationDomain", claim.id),
+            id=str(claim.id),
             domain=claim.domain,
             verified=claim.verified_at is not None,
             verified_at=claim.verified_at,

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import strawberry
 
+from backend.db.pagination import PageRequest
 from backend.initiatives.service import initiatives_page
 from backend.vocabulary.initiatives import InitiativeOrder as InitiativeOrderEnum
 from graphql_schema.context import Info
@@ -25,9 +26,15 @@ async def initiatives(
     order_by: InitiativeOrder = InitiativeOrderEnum.PRIORITY,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[InitiativeType]:
     async with info.context.read() as session:
         page = await initiatives_page(
-            session, UUID(root.id), status=status, order=order_by, first=first, after=after
+            session,
+            UUID(root.id),
+            status=status,
+            order=order_by,
+            page=PageRequest(first, after, last, before),
         )
     return Connection.from_page(page, InitiativeType.from_model)

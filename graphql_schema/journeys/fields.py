@@ -7,7 +7,7 @@ from uuid import UUID
 
 import strawberry
 
-from backend.db.pagination import Page
+from backend.db.pagination import Page, PageRequest
 from backend.journeys.maps import deleted_maps_page
 from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.vocabulary.roles import WorkspaceRole
@@ -27,9 +27,13 @@ async def personas(
     search: str | None = None,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[PersonaType]:
     async with info.context.read() as session:
-        page = await PersonaRepository(session).page(UUID(root.id), search, first, after)
+        page = await PersonaRepository(session).page(
+            UUID(root.id), search, PageRequest(first, after, last, before)
+        )
     return Connection.from_page(page, PersonaType.from_model)
 
 
@@ -44,6 +48,8 @@ async def journey_maps(
     order_by: MapOrder = MapOrder.TITLE,
     first: int | None = None,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[JourneyMapType]:
     persona = decode_global_id(persona_id) if persona_id else None
     if persona_id and (persona is None or persona[0] != "Persona"):
@@ -55,8 +61,7 @@ async def journey_maps(
             scenario=scenario,
             persona_id=persona[1] if persona else None,
             search=search,
-            first=first,
-            after=after,
+            page=PageRequest(first, after, last, before),
             order=order_by,
         )
     return Connection.from_page(page, JourneyMapType.from_model)
@@ -64,11 +69,18 @@ async def journey_maps(
 
 @restricted_field(WORKSPACE_ADMIN_READ, "Maps deleted in the last 30 days, restorable.")
 async def deleted_journey_maps(
-    root: WorkspaceType, info: Info, first: int | None = None, after: str | None = None
+    root: WorkspaceType,
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[JourneyMapType] | None:
     role = info.context.access.workspace_role(UUID(root.id))
     if role is None or not role.at_least(WorkspaceRole.ADMIN):
         return None
     async with info.context.read() as session:
-        page = await deleted_maps_page(session, UUID(root.id), first, after)
+        page = await deleted_maps_page(
+            session, UUID(root.id), PageRequest(first, after, last, before)
+        )
     return Connection.from_page(page, JourneyMapType.from_model)

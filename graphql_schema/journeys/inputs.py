@@ -277,6 +277,18 @@ class RemoveInput:
 
 
 @strawberry.input
+class DeletePainPointInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class DeleteOpportunityInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
 class AddTouchpointInput:
     stage_id: strawberry.ID
     name: str

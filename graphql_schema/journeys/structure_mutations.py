@@ -1,4 +1,5 @@
-"""Mutations inside a map: stages, touchpoints, pain points, opportunities.
+"""Mutations inside a map: stages, touchpoints, pain points, opportunities; each a new
+version of the map, removals included (its revisions can restore what they removed).
 
 Every payload carries the map as well, so a client has the new ``version`` to
 send as ``expectedVersion`` next time.
@@ -18,6 +19,8 @@ from graphql_schema.journeys.inputs import (
     AddPainPointInput,
     AddStageInput,
     AddTouchpointInput,
+    DeleteOpportunityInput,
+    DeletePainPointInput,
     MoveStageInput,
     MoveTouchpointInput,
     RemoveInput,
@@ -69,6 +72,20 @@ class PainPointPayload(CarriesCurrentMap):
 @strawberry.type
 class OpportunityPayload(CarriesCurrentMap):
     opportunity: OpportunityType | None = None
+    journey_map: JourneyMapType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeletePainPointPayload:
+    deleted_pain_point_id: strawberry.ID | None = None
+    journey_map: JourneyMapType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteOpportunityPayload:
+    deleted_opportunity_id: strawberry.ID | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -254,6 +271,25 @@ class StructureMutations:
 
     @mutation(
         EDITOR,
+        "Remove a pain point (its opportunities stay, answering none); a new version"
+        " (restorable from the revisions).",
+    )
+    async def delete_pain_point(
+        self, info: Info, input: DeletePainPointInput
+    ) -> DeletePainPointPayload:
+        async def action(session: AsyncSession) -> DeletePainPointPayload:
+            pain_point_id = parse_id(input.id, "PainPoint", field="id")
+            journey_map = await findings.remove_pain_point(
+                session, info.context.access, pain_point_id, expected_version=input.expected_version
+            )
+            return DeletePainPointPayload(
+                deleted_pain_point_id=input.id, journey_map=JourneyMapType.from_model(journey_map)
+            )
+
+        return await run_mutation(info, DeletePainPointPayload, action)
+
+    @mutation(
+        EDITOR,
         "Record an opportunity at a touchpoint, maybe from a pain point.",
     )
     async def add_opportunity(self, info: Info, input: AddOpportunityInput) -> OpportunityPayload:
@@ -285,3 +321,24 @@ class StructureMutations:
             )
 
         return await run_mutation(info, OpportunityPayload, action)
+
+    @mutation(
+        EDITOR,
+        "Remove an opportunity; a new version (restorable from the revisions).",
+    )
+    async def delete_opportunity(
+        self, info: Info, input: DeleteOpportunityInput
+    ) -> DeleteOpportunityPayload:
+        async def action(session: AsyncSession) -> DeleteOpportunityPayload:
+            opportunity_id = parse_id(input.id, "Opportunity", field="id")
+            journey_map = await findings.remove_opportunity(
+                session,
+                info.context.access,
+                opportunity_id,
+                expected_version=input.expected_version,
+            )
+            return DeleteOpportunityPayload(
+                deleted_opportunity_id=input.id, journey_map=JourneyMapType.from_model(journey_map)
+            )
+
+        return await run_mutation(info, DeleteOpportunityPayload, action)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Self
+from typing import Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -12,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend import models
+from backend.db.pagination import PageRequest
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.vocabulary import journeys as vocabulary
@@ -27,7 +29,6 @@ from graphql_schema.health.types import (
     staleness_of,
 )
 from graphql_schema.identity.types import UserType
-from graphql_schema.loaded import Loaded
 from graphql_schema.relations import relation
 from graphql_schema.relay import Connection, LoaderNode
 
@@ -102,14 +103,32 @@ def _gid(type_name: str, uuid: UUID) -> strawberry.ID:
     return strawberry.ID(str(relay.GlobalID(type_name=type_name, node_id=str(uuid))))
 
 
+class OnTouchpoint(LoaderNode):
+    """A Node kept on a touchpoint: found by id as its touchpoint is, only on a live map
+    (a deleted map takes what it holds out of reach, as it does its stages)."""
+
+    touchpoint_id: UUID  # each subclass's own, a strawberry.Private field
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]  # LoaderNode's, then the map's check
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        found = await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
+        touchpoints = await TouchpointType.linked_each(
+            info.context.loaders, [None if n is None else n.touchpoint_id for n in found]
+        )
+        return [n if t is not None else None for n, t in zip(found, touchpoints, strict=True)]
+
+
 @strawberry.type(name="PainPoint")
-class PainPointType(Loaded):
-    id: strawberry.ID
+class PainPointType(OnTouchpoint):
+    id: relay.NodeID[str]
     title: str
     description: str
     severity: Severity
     status: PainPointStatus
     created_at: datetime
+    touchpoint_id: strawberry.Private[UUID]
 
     @classmethod
     def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.PainPoint | None]:
@@ -118,33 +137,40 @@ class PainPointType(Loaded):
     @classmethod
     def from_model(cls, p: models.PainPoint) -> Self:
         return cls(
-            id=_gid("PainPoint", p.id),
+            id=str(p.id),
             title=p.title,
             description=p.description,
             severity=p.severity,
             status=p.status,
             created_at=p.created_at,
+            touchpoint_id=p.touchpoint_id,
         )
 
 
 @strawberry.type(name="Opportunity")
-class OpportunityType:
-    id: strawberry.ID
+class OpportunityType(OnTouchpoint):
+    id: relay.NodeID[str]
     title: str
     description: str
     status: OpportunityStatus
     pain_point_id: strawberry.ID | None = strawberry.field(description="The pain point it answers.")
     created_at: datetime
+    touchpoint_id: strawberry.Private[UUID]
+
+    @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Opportunity | None]:
+        return loaders.journeys.opportunity_by_id
 
     @classmethod
     def from_model(cls, o: models.Opportunity) -> Self:
         return cls(
-            id=_gid("Opportunity", o.id),
+            id=str(o.id),
             title=o.title,
             description=o.description,
             status=o.status,
             pain_point_id=_gid("PainPoint", o.pain_point_id) if o.pain_point_id else None,
             created_at=o.created_at,
+            touchpoint_id=o.touchpoint_id,
         )
 
 
@@ -279,23 +305,72 @@ class StageType(LoaderNode):
     health_history = health_history_field()
 
 
+_T = TypeVar("_T")
+RevisionAction = vocabulary.RevisionAction
+strawberry.enum(
+    RevisionAction,
+    name="JourneyMapRevisionAction",
+    description="What made a revision: the change, named as the audit trail's action "
+    "(STAGE_ADD is stage.add). UNKNOWN: one this version of the server does not know.",
+)
+ChangeKind = vocabulary.ChangeKind
+strawberry.enum(ChangeKind, name="RevisionChangeKind", description="How the two versions differ.")
+
+
 @strawberry.type(name="JourneyMapRevision", description="The whole map as it was at a version.")
 class RevisionType:
     version: int
-    action: str
+    action: RevisionAction
+    restored_version: int | None = strawberry.field(
+        description="The version a JOURNEY_MAP_RESTORE brought back; null otherwise."
+    )
     created_at: datetime
     snapshot: JSON
     created_by_id: strawberry.Private[UUID | None]
+    copied_from_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def from_model(cls, r: models.JourneyMapRevision) -> Self:
+        action = RevisionAction.of(r.action)
+        _, _, detail = r.action.partition(":")
+        return cls(
+            version=r.version,
+            action=action,
+            restored_version=_detail(detail, int)
+            if action is RevisionAction.JOURNEY_MAP_RESTORE
+            else None,
+            created_at=r.created_at,
+            snapshot=JSON(r.snapshot),
+            created_by_id=r.created_by,
+            copied_from_id=_detail(detail, UUID)
+            if action is RevisionAction.JOURNEY_MAP_DUPLICATE
+            else None,
+        )
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
         return await UserType.linked(info, self.created_by_id)
 
+    @strawberry.field(
+        description="The map a JOURNEY_MAP_DUPLICATE copied; null otherwise, or once that "
+        "map is deleted or gone."
+    )
+    async def copied_from(self, info: Info) -> JourneyMapType | None:
+        return await JourneyMapType.linked(info, self.copied_from_id)
+
+
+def _detail(text: str, kind: Callable[[str], _T]) -> _T | None:
+    """What a stored action holds after its ``:``, as ``kind``; None if it holds none."""
+    try:
+        return kind(text) if text else None
+    except ValueError:
+        return None
+
 
 @strawberry.type(name="RevisionChange", description="One difference between two versions.")
 class RevisionChangeType:
     path: str = strawberry.field(description='Like "stages/<id>/touchpoints/<id>/name".')
-    kind: str = strawberry.field(description="ADDED, REMOVED or CHANGED.")
+    kind: ChangeKind
     before: JSON | None
     after: JSON | None
 
@@ -381,20 +456,18 @@ class JourneyMapType(LoaderNode):
 
     @strawberry.field(description="Newest first.")
     async def revisions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[RevisionType]:
         async with info.context.read() as session:
-            page = await MapRepository(session).revisions_page(UUID(self.id), first, after)
-        return Connection.from_page(
-            page,
-            lambda r: RevisionType(
-                version=r.version,
-                action=r.action,
-                created_at=r.created_at,
-                snapshot=JSON(r.snapshot),
-                created_by_id=r.created_by,
-            ),
-        )
+            page = await MapRepository(session).revisions_page(
+                UUID(self.id), PageRequest(first, after, last, before)
+            )
+        return Connection.from_page(page, RevisionType.from_model)
 
 
 # The batch forms of the resolvers above (graphql_schema.relations): the resolvers call

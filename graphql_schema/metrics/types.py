@@ -10,6 +10,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from backend import models
+from backend.db.pagination import PageRequest
 from backend.metrics import service
 from backend.vocabulary import metrics as vocabulary
 from backend.vocabulary.metrics import MetricDirection as Direction
@@ -101,9 +102,15 @@ class MetricType(LoaderNode):
         to: datetime | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[MetricValueType]:
         async with info.context.read() as session:
             page = await service.values_page(
-                session, UUID(self.id), starts=from_, ends=to, first=first, after=after
+                session,
+                UUID(self.id),
+                starts=from_,
+                ends=to,
+                page=PageRequest(first, after, last, before),
             )
         return Connection.from_page(page, MetricValueType.from_model)

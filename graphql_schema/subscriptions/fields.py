@@ -14,6 +14,8 @@ from backend.health.reads import alert_by_id
 from backend.journeys import revisions
 from backend.journeys.repository import MapRepository
 from backend.outbox.live import LiveEvent
+from backend.vocabulary.audit import AuditAction
+from backend.vocabulary.journeys import RevisionAction
 from graphql_schema.context import Context, Info
 from graphql_schema.health.types import HealthAlertType
 from graphql_schema.journeys.types import (
@@ -31,7 +33,9 @@ FEEDBACK_EVERY_SECONDS = 1.0
 
 @strawberry.type(name="JourneyMapChange", description="One change of a journey map.")
 class JourneyMapChangeType:
-    action: str = strawberry.field(description='What was done, like "stage.create".')
+    action: AuditAction = strawberry.field(
+        description="What was done, as the audit trail names it (STAGE_ADD, JOURNEY_MAP_DELETE...)."
+    )
     version: int = strawberry.field(description="The map's version after the change.")
     map_id: strawberry.Private[UUID]
 
@@ -46,15 +50,9 @@ class JourneyMapChangeType:
     async def revision(self, info: Info) -> RevisionType | None:
         async with info.context.read() as session:
             found = await MapRepository(session).revision(self.map_id, self.version)
-        if found is None or found.action != self.action:
+        if found is None or not _made(found.action, self.action):
             return None
-        return RevisionType(
-            version=found.version,
-            action=found.action,
-            created_at=found.created_at,
-            snapshot=JSON(found.snapshot),
-            created_by_id=found.created_by,
-        )
+        return RevisionType.from_model(found)
 
     @strawberry.field(description="What changed from the previous version (as diff).")
     async def changes(self, info: Info) -> list[RevisionChangeType]:
@@ -62,12 +60,21 @@ class JourneyMapChangeType:
             repository = MapRepository(session)
             old = await repository.revision(self.map_id, self.version - 1)
             new = await repository.revision(self.map_id, self.version)
-        if old is None or new is None or new.action != self.action:
+        if old is None or new is None or not _made(new.action, self.action):
             return []
         return [
             RevisionChangeType(path=c.path, kind=c.kind, before=JSON(c.before), after=JSON(c.after))
             for c in revisions.diff(old.snapshot, new.snapshot)
         ]
+
+
+def _made(stored: str, action: AuditAction) -> bool:
+    """Whether a revision (its stored action, detail and all) is this change's."""
+    return RevisionAction.of(stored).value == action.value
+
+
+def _action(stored: object) -> AuditAction:
+    return AuditAction.of(str(stored).split(":", 1)[0])  # without a restore's detail
 
 
 @strawberry.type(name="TouchpointFeedbackCount")
@@ -136,7 +143,7 @@ class Subscription:
             for event in batch:
                 assert map_id is not None
                 yield JourneyMapChangeType(
-                    action=str(event.payload["action"]),
+                    action=_action(event.payload["action"]),
                     version=int(event.payload["version"]),
                     map_id=map_id,
                 )

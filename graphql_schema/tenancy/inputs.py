@@ -11,7 +11,9 @@ from backend.tenancy.commands import (
     CreateWorkspace,
     RemoveOrganizationMember,
     RemoveWorkspaceMember,
+    UpdateWorkspace,
 )
+from graphql_schema.partial import sent
 from graphql_schema.relay import parse_id
 from graphql_schema.roles import OrgRole, WorkspaceRole
 
@@ -25,6 +27,17 @@ class CreateWorkspaceInput:
         return CreateWorkspace(
             organization_id=parse_id(self.organization_id, "Organization", field="organizationId"),
             name=self.name,
+        )
+
+
+@strawberry.input
+class UpdateWorkspaceInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+
+    def to_command(self) -> UpdateWorkspace:
+        return UpdateWorkspace(
+            workspace_id=parse_id(self.id, "Workspace", field="id"), name=sent(self.name, "name")
         )
 
 

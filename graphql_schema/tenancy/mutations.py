@@ -1,4 +1,5 @@
-"""Mutations: createWorkspace, addWorkspaceMember, createApiToken, revokeApiToken."""
+"""Mutations: createWorkspace, updateWorkspace, addWorkspaceMember, createApiToken,
+revokeApiToken."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from graphql_schema.tenancy.inputs import (
     CreateApiTokenInput,
     CreateWorkspaceInput,
     RevokeApiTokenInput,
+    UpdateWorkspaceInput,
 )
 from graphql_schema.tenancy.types import WorkspaceMemberType, WorkspaceType
 from graphql_schema.tenancy.viewer import ApiTokenType
@@ -23,6 +25,12 @@ from graphql_schema.tenancy.viewer import ApiTokenType
 
 @strawberry.type
 class CreateWorkspacePayload:
+    workspace: WorkspaceType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UpdateWorkspacePayload:
     workspace: WorkspaceType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -67,6 +75,21 @@ class TenancyMutations:
             return CreateWorkspacePayload(workspace=WorkspaceType.from_model(workspace))
 
         return await run_mutation(info, CreateWorkspacePayload, action)
+
+    @mutation(
+        WORKSPACE_ADMIN,
+        "Change a workspace (its name, unique in the organization); omitted fields stay.",
+    )
+    async def update_workspace(
+        self, info: Info, input: UpdateWorkspaceInput
+    ) -> UpdateWorkspacePayload:
+        async def action(session: AsyncSession) -> UpdateWorkspacePayload:
+            workspace = await service.update_workspace(
+                session, info.context.access, input.to_command()
+            )
+            return UpdateWorkspacePayload(workspace=WorkspaceType.from_model(workspace))
+
+        return await run_mutation(info, UpdateWorkspacePayload, action)
 
     @mutation(
         WORKSPACE_ADMIN,

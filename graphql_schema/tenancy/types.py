@@ -16,6 +16,7 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from backend import models
+from backend.db.pagination import PageRequest
 from backend.tenancy import invitations
 from graphql_schema import survey_results as survey_results_fields
 from graphql_schema.audit import fields as audit_fields
@@ -60,10 +61,15 @@ class OrganizationType(LoaderNode):
 
     @strawberry.field(description="The workspaces of this organization you can reach.")
     async def workspaces(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WorkspaceType]:
         page = await info.context.loaders.tenancy.workspaces_by_organization.load(
-            (UUID(self.id), first, after)
+            (UUID(self.id), PageRequest(first, after, last, before))
         )
         return Connection.from_page(page, WorkspaceType.from_model)
 
@@ -117,10 +123,15 @@ class WorkspaceType(LoaderNode):
 
     @strawberry.field
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WorkspaceMemberType]:
         page = await info.context.loaders.tenancy.members_by_workspace.load(
-            (UUID(self.id), first, after)
+            (UUID(self.id), PageRequest(first, after, last, before))
         )
         return Connection.from_page(page, WorkspaceMemberType.from_model)
 
@@ -183,8 +194,8 @@ class WorkspaceMemberType(LoaderNode):
 @strawberry.type(
     name="Invitation", description="A one-time link into an organization or workspace."
 )
-class InvitationType:
-    id: strawberry.ID
+class InvitationType(LoaderNode):
+    id: relay.NodeID[str]
     email: str
     org_role: OrgRole | None
     workspace_id: strawberry.ID | None
@@ -195,10 +206,14 @@ class InvitationType:
     revoked_at: datetime | None
 
     @classmethod
+    def loader(cls, loaders: Loaders) -> DataLoader[UUID, models.Invitation | None]:
+        return loaders.tenancy.invitation_by_id
+
+    @classmethod
     def from_model(cls, invitation: models.Invitation) -> Self:
         workspace = invitation.target_workspace_id
         return cls(
-            id=strawberry.ID(str(relay.GlobalID("Invitation", str(invitation.id)))),
+            id=str(invitation.id),
             email=invitation.email,
             org_role=invitation.org_role,
             workspace_id=strawberry.ID(str(relay.GlobalID("Workspace", str(workspace))))

@@ -11,6 +11,7 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from backend import models
+from backend.db.pagination import PageRequest
 from backend.tenancy.repository import TenancyRepository
 from graphql_schema.audit import fields as audit_fields
 from graphql_schema.context import Info
@@ -69,21 +70,31 @@ class Viewer:
 
     @strawberry.field
     async def organizations(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[OrganizationType]:
         async with info.context.read() as session:
             page = await TenancyRepository(session).organizations_page(
-                info.context.access, first, after
+                info.context.access, PageRequest(first, after, last, before)
             )
         return Connection.from_page(page, OrganizationType.from_model)
 
     @strawberry.field
     async def workspaces(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[WorkspaceType]:
         async with info.context.read() as session:
             page = await TenancyRepository(session).workspaces_page(
-                info.context.access, first, after
+                info.context.access, PageRequest(first, after, last, before)
             )
         return Connection.from_page(page, WorkspaceType.from_model)
 
@@ -91,8 +102,15 @@ class Viewer:
 
     @strawberry.field
     async def api_tokens(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[ApiTokenType]:
         async with info.context.read() as session:
-            page = await TenancyRepository(session).tokens_page(info.context.access, first, after)
+            page = await TenancyRepository(session).tokens_page(
+                info.context.access, PageRequest(first, after, last, before)
+            )
         return Connection.from_page(page, ApiTokenType.from_model)

@@ -31,7 +31,7 @@ async def test_ingested_feedback_names_the_ingestion_token_as_actor_with_the_req
 
     trail = (await gql(TRAIL, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"]
     events = [edge["node"] for edge in trail["workspace"]["auditEvents"]["edges"]]
-    [submitted] = [e for e in events if e["action"] == "feedback.submit"]
+    [submitted] = [e for e in events if e["action"] == "FEEDBACK_SUBMIT"]
     assert submitted["actor"] == {
         "type": "INGESTION_TOKEN",
         "tokenId": issued["ingestionToken"]["id"],

@@ -41,7 +41,7 @@ async def test_workspace_admin_reads_the_trail_newest_first_with_actor_and_chang
     assert trail["totalCount"] == 3
     newest = trail["edges"][0]["node"]
     assert newest["sequence"] == 3
-    assert newest["action"] == "workspace_member.update"
+    assert newest["action"] == "WORKSPACE_MEMBER_UPDATE"
     assert newest["subjectId"] == first
     assert newest["changes"]["role"] == {"before": "VIEWER", "after": "EDITOR"}
     assert newest["actor"]["type"] == "API_TOKEN"
@@ -180,7 +180,7 @@ async def test_a_workspace_admin_without_org_membership_sees_that_workspace_trai
     assert workspace["auditEvents"]["totalCount"] == 2
     [newest, oldest] = [e["node"] for e in workspace["auditEvents"]["edges"]]
     assert (newest["sequence"], newest["actor"]["user"]["email"]) == (2, "a@x.io")
-    assert (oldest["sequence"], oldest["action"]) == (1, "workspace_member.add")
+    assert (oldest["sequence"], oldest["action"]) == (1, "WORKSPACE_MEMBER_ADD")
     assert workspace["deadLetters"]["totalCount"] == 0
     # The role is in one workspace: the organization's other workspace stays out of reach.
     other = await gql(query, {"ws": tenant_a.ws_gid(1)}, token=admin)
@@ -202,10 +202,10 @@ async def test_organization_trail_is_for_org_admins(
     body = await gql(query, token=tenant_a.token)
     actions = [e["node"] for e in body["data"]["organization"]["auditEvents"]["edges"]]
     assert actions[0] == {
-        "action": "workspace.create",
+        "action": "WORKSPACE_CREATE",
         "subjectId": created["data"]["createWorkspace"]["workspace"]["id"],
     }
-    assert actions[-1]["action"] == "organization.create"
+    assert actions[-1]["action"] == "ORGANIZATION_CREATE"
     _, guest = await add_guest(database, tenant_a.workspace_ids[0], "g@x.io", WorkspaceRole.ADMIN)
     as_guest = await gql(query, token=guest)
     assert as_guest["data"]["organization"]["auditEvents"] is None
@@ -217,7 +217,7 @@ async def test_viewer_reads_their_own_account_trail(gql: GraphQLClient, tenant_a
         "{ viewer { auditEvents { edges { node { action changes } } } } }", token=tenant_a.token
     )
     [newest, *_] = body["data"]["viewer"]["auditEvents"]["edges"]
-    assert newest["node"]["action"] == "api_token.create"
+    assert newest["node"]["action"] == "API_TOKEN_CREATE"
     assert newest["node"]["changes"]["name"] == {"before": None, "after": "ci"}
 
 

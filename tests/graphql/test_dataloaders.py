@@ -7,6 +7,7 @@ from sqlalchemy import update
 from backend.auth.service import authenticate_token
 from backend.authz.access import Access, load_access
 from backend.db.engine import Database
+from backend.db.pagination import PageRequest
 from backend.db.types import utcnow
 from backend.models import JourneyMap, PainPoint
 from backend.vocabulary.journeys import PainPointStatus, Severity
@@ -84,7 +85,7 @@ async def test_an_organizations_workspaces_are_then_found_by_id_without_a_read(
     database: Database, tenant_a: Tenant, sql_statements: list[str]
 ) -> None:
     loaders = Loaders(database, await _access(database, tenant_a)).tenancy
-    page = await loaders.workspaces_by_organization.load((tenant_a.organization_id, None, None))
+    page = await loaders.workspaces_by_organization.load((tenant_a.organization_id, PageRequest()))
     assert page.items
     sql_statements.clear()
 

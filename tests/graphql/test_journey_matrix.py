@@ -43,6 +43,7 @@ from backend.models import (
     Touchpoint,
     TouchpointEmotion,
 )
+from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.initiatives import InitiativeStatus
 from backend.vocabulary.journeys import FIVE_STAGES, Channel, Device, Severity
 from backend.vocabulary.metrics import MetricDirection
@@ -556,6 +557,20 @@ def _update_pain_point(w: World, p: Json, s: Json) -> None:
     assert p["painPoint"] == pain
 
 
+def _delete_pain_point(w: World, p: Json, s: Json) -> None:
+    assert p["deletedPainPointId"] == w.pain
+    pay = _touchpoint(s, w.pay)
+    pay["painPoints"] = [pain for pain in pay["painPoints"] if pain["id"] != w.pain]
+    # The opportunity it opened stays, answering none.
+    _by_id(pay["opportunities"], w.idea)["painPointId"] = None
+
+
+def _delete_opportunity(w: World, p: Json, s: Json) -> None:
+    assert p["deletedOpportunityId"] == w.idea
+    pay = _touchpoint(s, w.pay)
+    pay["opportunities"] = [idea for idea in pay["opportunities"] if idea["id"] != w.idea]
+
+
 def _add_opportunity(w: World, p: Json, s: Json) -> None:
     new = p["opportunity"]
     assert (new["title"], new["status"], new["painPointId"]) == ("Save the card", "PLANNED", w.pain)
@@ -901,6 +916,17 @@ ROWS = [
         invalid_field="input.severity",
     ),
     _content(
+        mutation="deletePainPoint",
+        action="pain_point.remove",
+        selection=f"deletedPainPointId {IN_MAP}",
+        target="id",
+        target_type="PainPoint",
+        valid=lambda w: {"id": w.pain},
+        expect=_delete_pain_point,
+        invalid=lambda w: {"id": "not-a-pain-point-id"},
+        invalid_field="input.id",
+    ),
+    _content(
         mutation="addOpportunity",
         action="opportunity.add",
         selection=OPPORTUNITY,
@@ -926,6 +952,17 @@ ROWS = [
         expect=_update_opportunity,
         invalid=lambda w: {"id": w.idea, "title": "x" * 201},
         invalid_field="input.title",
+    ),
+    _content(
+        mutation="deleteOpportunity",
+        action="opportunity.remove",
+        selection=f"deletedOpportunityId {IN_MAP}",
+        target="id",
+        target_type="Opportunity",
+        valid=lambda w: {"id": w.idea},
+        expect=_delete_opportunity,
+        invalid=lambda w: {"id": "not-an-opportunity-id"},
+        invalid_field="input.id",
     ),
 ]
 
@@ -980,7 +1017,13 @@ async def test_the_world_is_the_map_the_rows_assume(
 def test_every_journey_mutation_has_a_row() -> None:
     mutation = build_schema(schema_sdl()).mutation_type
     assert mutation is not None
-    tenancy = {"createWorkspace", "addWorkspaceMember", "createApiToken", "revokeApiToken"}
+    tenancy = {
+        "createWorkspace",
+        "updateWorkspace",
+        "addWorkspaceMember",
+        "createApiToken",
+        "revokeApiToken",
+    }
     identity = {
         "createSsoConnection",
         "updateSsoConnection",
@@ -1047,7 +1090,7 @@ async def test_success(row: Row, gql: GraphQLClient, tenant_a: Tenant, world: Wo
     expected.pop("last_event")
     assert _stable(after) == _stable(expected)
     # Its one audit event names the mutation, the caller and what it acted on.
-    assert (event["action"], event["actor"]["type"]) == (row.action, "API_TOKEN")
+    assert (event["action"], event["actor"]["type"]) == (AuditAction(row.action).name, "API_TOKEN")
     assert event["actor"]["user"] == {"email": tenant_a.owner_email}
     assert event["subjectId"] in _ids(payload) | {input_[row.target]}
     assert GlobalID.from_id(event["subjectId"]).type_name == event["subjectType"]
@@ -1164,7 +1207,7 @@ async def test_restoring_the_current_version_changes_nothing_but_the_version(
     expected["revisions"] += 1
     expected["audit"] += 1
     after = await _state(gql, tenant_a, world)
-    assert after.pop("last_event")["action"] == "journey_map.restore"
+    assert after.pop("last_event")["action"] == "JOURNEY_MAP_RESTORE"
     expected.pop("last_event")
     assert _stable(after) == _stable(expected)
 

@@ -190,6 +190,50 @@ async def test_a_page_the_writer_does_not_take_is_answered_by_the_resolver(
     assert "Must be between 0 and 100" in ordinary or "Same" in ordinary
 
 
+BACKWARD = (
+    "query Back($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {"
+    " workspace(id: $id) { name maps: journeyMaps(first: $first, after: $after, last: $last,"
+    " before: $before) { totalCount edges { cursor node { id title } } "
+    f"{PAGE_INFO} }} items: feedback(last: $last) {{ totalCount"
+    f" edges {{ cursor node {{ id text }} }} {PAGE_INFO} }} }} }}"
+)
+
+
+@postgres_only
+async def test_pages_read_backward_are_answered_by_the_resolvers_alike(
+    settings: Settings, database: Database, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    """The writer pages forward only: `last` and `before` leave a page to the resolvers
+    (no statement writes it), with the same bytes on both engines, page after page; a
+    forward page in the same document is still answered the same."""
+    await _maps(database, tenant_a.workspace_ids[0])
+    await _items(database, tenant_a)
+    variables: dict[str, Any] = {"id": tenant_a.ws_gid(0)}
+    async with ordinary_and_planned(settings, database) as clients:
+        for asked in ({"first": 3}, {"first": 3, "last": 3}, {"before": "not a cursor"}):
+            sql_statements.clear()
+            planned = await answer(clients[True], BACKWARD, {**variables, **asked}, tenant_a.token)
+            ordinary = await answer(
+                clients[False], BACKWARD, {**variables, **asked}, tenant_a.token
+            )
+            assert without_request_ids(planned) == without_request_ids(ordinary), asked
+        before, pages = None, 0
+        while pages < 10:
+            pages += 1
+            asked = {**variables, "last": 2, "before": before}
+            ordinary = await answer(clients[False], BACKWARD, asked, tenant_a.token)
+            sql_statements.clear()
+            for _ in range(2):  # the token unknown, then known (written queries)
+                planned = await answer(clients[True], BACKWARD, asked, tenant_a.token)
+                assert planned == ordinary, asked
+            assert not [s for s in sql_statements if " AS _n " in s], asked
+            maps = json.loads(planned)["data"]["workspace"]["maps"]
+            if not maps["pageInfo"]["hasPreviousPage"]:
+                break
+            before = maps["pageInfo"]["startCursor"]
+    assert pages == 4  # seven live maps, two a page
+
+
 async def _items(database: Database, tenant: Tenant) -> tuple[Any, Any]:
     """Feedback from every source in A's first workspace, most in one transaction (the
     same receivedAt, ties by id); a touchpoint of its second workspace."""
@@ -319,6 +363,26 @@ async def test_a_guest_and_another_organizations_admin_page_nothing_of_a_workspa
                         clients[True], query, {"id": tenant_a.ws_gid(index)}, token
                     )
                     assert json.loads(other) == {"data": {"workspace": None}}, other
+
+
+@pytest.mark.parametrize("backward", [{"last": 2}, {"before": _encode(["x", uuid4()])}])
+@pytest.mark.parametrize("listing", ["journeyMaps", "feedback", "auditEvents"])
+def test_no_page_read_backward_is_written(listing: str, backward: dict[str, Any]) -> None:
+    class Field:
+        def __init__(self, name: str, child: Any = None, arguments: Any = None) -> None:
+            self.key = self.name = name
+            self.child, self.arguments, self.constant = child, arguments, None
+
+    class Object:
+        def __init__(self, type_name: str, *fields: Field) -> None:
+            self.type_name, self.fields = type_name, list(fields)
+
+    connection = Object("Connection", Field("totalCount"))
+    forward = Object("Workspace", Field(listing, connection, {"first": 2}))
+    assert json_plans.statement(forward, scoped=True)  # written, when read forward
+    asked = Object("Workspace", Field(listing, connection, {"first": None, **backward}))
+    with pytest.raises(json_fields.NotWritable):
+        json_plans.statement(asked, scoped=True)
 
 
 def test_every_row_of_a_page_is_filtered_by_its_workspace() -> None:

@@ -106,12 +106,12 @@ async def test_restore_brings_back_a_version_as_a_new_one(
     assert {**after, "version": 4} == before
     history = await gql(
         """query($id: ID!) { journeyMap(id: $id) {
-             revisions(first: 1) { edges { node { version action } } } } }""",
+             revisions(first: 1) { edges { node { version action restoredVersion } } } } }""",
         {"id": map_id},
         token=tenant_a.token,
     )
     newest = history["data"]["journeyMap"]["revisions"]["edges"][0]["node"]
-    assert newest == {"version": 6, "action": "journey_map.restore:4"}
+    assert newest == {"version": 6, "action": "JOURNEY_MAP_RESTORE", "restoredVersion": 4}
 
 
 async def test_restore_of_an_unknown_version_is_not_found(

@@ -422,10 +422,12 @@ async def test_the_corpus_asked_again_is_answered_alike_directly_where_written_w
     operation whole the first time, the second answer comes from its statement alone
     (graphql_schema/written_queries.py), and it is the ordinary engine's answer too."""
     clients, token = differential.clients, differential.token
-    direct = 0
+    direct = written_whole = 0
     divergences = []
     for case in differential.cases:
+        operations = engine.COUNTS["written operations"]
         first = await run(differential, case)
+        written_whole += engine.COUNTS["written operations"] > operations
         before = engine.COUNTS["answered directly"]
         again = await _answer_or_crash(clients[True], case, token)
         direct += engine.COUNTS["answered directly"] - before
@@ -434,7 +436,10 @@ async def test_the_corpus_asked_again_is_answered_alike_directly_where_written_w
             divergences.append(report(case, second))
     assert not divergences, f"{len(divergences)} divergences:" + "".join(divergences[:5])
     if test_database.is_postgres:
-        assert direct >= 0.1 * len(differential.cases), direct  # 37 of 300 with the seed
+        # Every operation written whole the first time, and only those; how many there
+        # are depends on what the seed draws from the schema (24 of 300 today).
+        assert direct == written_whole, (direct, written_whole)
+        assert direct >= 0.05 * len(differential.cases), direct
     else:
         assert direct == 0
 
@@ -512,7 +517,10 @@ BREAKAGES = {
     "a middle opportunity has nulls": Breakage(
         journey_types.OpportunityType,
         "opportunities",
-        lambda o: o.title.endswith(".1"),  # the middle of each touchpoint's three
+        # The middle of the first touchpoint's three, once a map: with one in each of
+        # several stages, two errors null the same map and graphql-core keeps whichever
+        # came first, which varies from one run to the next on either engine.
+        lambda o: o.title == "Idea 0.1",
         ("title", "description", "status", "created_at"),
     ),
     "a health component has nulls": Breakage(

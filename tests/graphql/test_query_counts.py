@@ -39,3 +39,16 @@ async def test_nested_organization_loads_are_batched(
     assert many == few
     organization_queries = [s for s in sql_statements if "FROM organizations" in s]
     assert len(organization_queries) == 1, organization_queries
+
+
+async def test_a_page_read_backward_costs_what_a_page_read_forward_does(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    await _add_workspaces(database, tenant_a, 8)
+    forward = await _statements_for(gql, tenant_a.token, sql_statements)
+    backward_document = NESTED.replace("first:", "last:")
+    await gql(backward_document, token=tenant_a.token)
+    sql_statements.clear()
+    body = await gql(backward_document, token=tenant_a.token)
+    assert body["data"]["viewer"]["workspaces"]["edges"]
+    assert len(sql_statements) == forward

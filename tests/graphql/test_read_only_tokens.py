@@ -61,7 +61,12 @@ from tests.fixtures.sso import CLAIM_DOMAIN, CREATE_CONNECTION
 from tests.fixtures.tenants import Tenant, add_guest
 from tests.graphql.test_isolation import Snapshot, snapshot
 from tests.graphql.test_journey_matrix import ROWS, World, _seed
-from tests.graphql.test_tenancy_api import ADD_MEMBER, CREATE_TOKEN, CREATE_WORKSPACE
+from tests.graphql.test_tenancy_api import (
+    ADD_MEMBER,
+    CREATE_TOKEN,
+    CREATE_WORKSPACE,
+    UPDATE_WORKSPACE,
+)
 
 Json = dict[str, Any]
 SCHEMA = build_schema(schema_sdl())
@@ -180,6 +185,7 @@ CALLS = [
         CREATE_WORKSPACE,
         lambda s: {"organizationId": s.tenant.org_gid, "name": "Read-only client"},
     ),
+    Call("updateWorkspace", UPDATE_WORKSPACE, lambda s: {"id": s.world.ws, "name": "Renamed"}),
     Call(
         "addWorkspaceMember",
         ADD_MEMBER,

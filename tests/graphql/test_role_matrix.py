@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from strawberry.relay import GlobalID
 
 from backend.audit.actor import Actor
 from backend.audit.recorder import bind_actor
@@ -44,7 +46,7 @@ from backend.db.engine import Database
 from backend.db.scoping import NO_TENANT, TenantBinding
 from backend.db.types import utcnow
 from backend.entrypoints.app import create_app
-from backend.models import AuditVerification, Invitation
+from backend.models import AuditVerification, DeadLetter, Invitation
 from backend.settings import Environment, Settings
 from backend.tenancy import service
 from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
@@ -71,6 +73,7 @@ from tests.graphql.test_read_only_tokens import (
     REVOKE_INVITATION,
     Call,
     Setting,
+    _unplaced,
     refusal,
     setting,  # noqa: F401 - the fixture
 )
@@ -253,9 +256,10 @@ async def fresh_ground(
     setting: Setting,  # noqa: F811
     worlds: Worlds,
 ) -> Ground:
-    """A new world (on emptied tables): ``setting``, a guest invitation, a chain check."""
+    """A new world (on emptied tables): ``setting``, a guest invitation, a chain check, a
+    dead letter in each workspace and feedback in the other one."""
     tenant = setting.tenant
-    ws = tenant.workspace_ids[0]
+    ws, other = tenant.workspace_ids
     async with database.transaction(tenant.binding(), write=True) as session:
         invitation = Invitation(
             organization_id=tenant.organization_id,
@@ -269,6 +273,23 @@ async def fresh_ground(
     # What the background verifier leaves: auditChainCheck answers null before it.
     async with database.transaction(TenantBinding(frozenset({ws})), write=True) as session:
         session.add(AuditVerification(workspace_id=ws, id=ws, verified_sequence=0))
+    for workspace in (ws, other):
+        async with database.transaction(
+            TenantBinding(frozenset({workspace})), write=True
+        ) as session:
+            session.add(
+                DeadLetter(
+                    workspace_id=workspace,
+                    actor="outbox.dispatch",
+                    queue="default",
+                    message_id=uuid4().hex,
+                    args=[],
+                    kwargs={},
+                    error="boom",
+                )
+            )
+            if workspace == other:
+                session.add(_unplaced(other, "in the other workspace"))
     ground = Ground(setting=setting, guest_invitation=global_id("Invitation", invitation.id))
     worlds.renew(ground)
     return ground
@@ -639,4 +660,79 @@ async def test_pending_invitations(
         }
         shown = {i for i, answer in visible.items() if answer is Answer.ALLOWED}
         assert {i["id"] for i in target["pendingInvitations"]} == shown
+    worlds.keep()
+
+
+# -- node(id): what each caller's ordinary readers show, and nothing more -------------------
+
+READERS = """query($ws: ID!, $other: ID!, $map: ID!, $slug: String!) {
+  journeyMap(id: $map) { stages { touchpoints { painPoints { id } opportunities { id } } } }
+  workspace(id: $ws) { ...Held }
+  other: workspace(id: $other) { ...Held }
+  organization(slug: $slug) { pendingInvitations { id } domains { id } ssoConnections { id } } }
+fragment Held on Workspace { feedback(first: 100) { edges { node { id } } }
+  ingestionTokens { id } deadLetters(first: 100) { edges { node { id } } } }"""
+NODE_TYPES_READ = {
+    "PainPoint",
+    "Opportunity",
+    "Feedback",
+    "IngestionToken",
+    "DeadLetter",
+    "Invitation",
+    "OrganizationDomain",
+    "SsoConnection",
+}
+
+
+def _ids_in(answer: Any) -> set[str]:
+    if isinstance(answer, dict):
+        found = {answer["id"]} if isinstance(answer.get("id"), str) else set()
+        return found.union(*(_ids_in(v) for k, v in answer.items() if k != "id"))
+    if isinstance(answer, list):
+        return set().union(*(_ids_in(v) for v in answer))
+    return set()
+
+
+async def _read_ids(gql: GraphQLClient, ground: Ground, token: str) -> set[str]:
+    tenant = ground.setting.tenant
+    variables = {
+        "ws": tenant.ws_gid(0),
+        "other": tenant.ws_gid(1),
+        "map": ground.setting.world.map,
+        "slug": tenant.slug,
+    }
+    return _ids_in((await gql(READERS, variables, token=token))["data"])
+
+
+@pytest.mark.parametrize("caller", [pytest.param(c, id=c.name) for c in CALLERS])
+async def test_node_finds_what_the_callers_readers_show(
+    caller: Caller,
+    gql: GraphQLClient,
+    shared_database: Database,
+    worlds: Worlds,
+    shared_ground: Ground,
+) -> None:
+    """For every object of the kinds that became Nodes: ``node(id)`` answers it exactly
+    when the caller's ordinary readers list it (the map's, the workspaces', the
+    organization's admin fields), and null otherwise, never an error."""
+    everything = await _read_ids(gql, shared_ground, shared_ground.setting.tenant.token)
+    kinds = {GlobalID.from_id(i).type_name for i in everything}
+    assert kinds == NODE_TYPES_READ  # the owner reads one of each kind at least
+    token = await token_of(caller, shared_database, gql, worlds)
+    shown = await _read_ids(gql, shared_ground, token)
+    ordered = sorted(everything)
+    document = "query({}) {{ {} }}".format(
+        ", ".join(f"$i{n}: ID!" for n in range(len(ordered))),
+        " ".join(f"n{n}: node(id: $i{n}) {{ id }}" for n in range(len(ordered))),
+    )
+    body = await gql(document, {f"i{n}": i for n, i in enumerate(ordered)}, token=token)
+    found = {v["id"] for v in body["data"].values() if v is not None}
+    assert found == shown
+    if caller.owners or caller.org_role is OrgRole.ADMIN:
+        assert (found == everything) is (caller.limited_to is None), caller
+    if caller.name in ("guest_viewer", "guest_editor"):
+        held = {GlobalID.from_id(i).type_name for i in found}
+        assert held == {"PainPoint", "Opportunity", "Feedback"}  # no admin's objects
+    if caller.name == "outsider":
+        assert found == set()
     worlds.keep()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select, text
@@ -18,6 +19,14 @@ CREATE_WORKSPACE = """
 mutation($input: CreateWorkspaceInput!) {
   createWorkspace(input: $input) {
     workspace { id name viewerRole organization { slug } }
+    errors { code message field }
+  }
+}"""
+
+UPDATE_WORKSPACE = """
+mutation($input: UpdateWorkspaceInput!) {
+  updateWorkspace(input: $input) {
+    workspace { id name viewerRole }
     errors { code message field }
   }
 }"""
@@ -129,6 +138,77 @@ async def test_create_workspace_refuses_a_duplicate_or_blank_name(
         assert message in error["message"]
     after = await gql(VIEWER_WORKSPACES, token=tenant_a.token)
     assert after["data"]["viewer"]["workspaces"]["totalCount"] == 2
+
+
+async def _update_workspace(gql: GraphQLClient, token: str, **input_: object) -> dict[str, Any]:
+    body = await gql(UPDATE_WORKSPACE, {"input": input_}, token=token)
+    return dict(body["data"]["updateWorkspace"])
+
+
+async def test_a_workspace_admin_renames_the_workspace_and_the_trail_says_so(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant
+) -> None:
+    _, admin = await add_guest(database, tenant_a.workspace_ids[0], "a@x.io", WorkspaceRole.ADMIN)
+    payload = await _update_workspace(gql, admin, id=tenant_a.ws_gid(0), name="  Acme retail ")
+    assert payload == {
+        "workspace": {"id": tenant_a.ws_gid(0), "name": "Acme retail", "viewerRole": "ADMIN"},
+        "errors": [],
+    }
+    # Left out, the name stays; the change is in the workspace's own trail.
+    assert (await _update_workspace(gql, admin, id=tenant_a.ws_gid(0)))["workspace"]["name"] == (
+        "Acme retail"
+    )
+    trail = await gql(
+        """query($ws: ID!) { workspace(id: $ws) { name auditEvents(first: 2) { edges { node {
+          action subjectId changes actor { user { email } } } } } } }""",
+        {"ws": tenant_a.ws_gid(0)},
+        token=tenant_a.token,
+    )
+    workspace = trail["data"]["workspace"]
+    assert workspace["name"] == "Acme retail"
+    events = [e["node"] for e in workspace["auditEvents"]["edges"]]
+    assert events[1] == {
+        "action": "WORKSPACE_UPDATE",
+        "subjectId": tenant_a.ws_gid(0),
+        "changes": {"name": {"before": "alpha client 1", "after": "Acme retail"}},
+        "actor": {"user": {"email": "a@x.io"}},
+    }
+    assert (events[0]["action"], events[0]["changes"]) == ("WORKSPACE_UPDATE", {})
+
+
+async def test_update_workspace_refuses_a_taken_blank_or_null_name(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    for name, message in (
+        ("alpha client 2", "already exists"),
+        ("   ", "blank"),
+        (None, "Must not be null."),
+    ):
+        payload = await _update_workspace(gql, tenant_a.token, id=tenant_a.ws_gid(0), name=name)
+        assert payload["workspace"] is None
+        [error] = payload["errors"]
+        assert (error["code"], error["field"]) == ("VALIDATION", "input.name")
+        assert message in error["message"]
+    # Its own name again is no clash.
+    same = await _update_workspace(
+        gql, tenant_a.token, id=tenant_a.ws_gid(0), name="alpha client 1"
+    )
+    assert same["errors"] == []
+
+
+async def test_update_workspace_is_for_its_admins_only(
+    gql: GraphQLClient, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    _, editor = await add_guest(database, tenant_a.workspace_ids[0], "e@x.io", WorkspaceRole.EDITOR)
+    refused = await _update_workspace(gql, editor, id=tenant_a.ws_gid(0), name="Mine now")
+    assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    for token, workspace in ((editor, tenant_a.ws_gid(1)), (tenant_b.token, tenant_a.ws_gid(0))):
+        unseen = await _update_workspace(gql, token, id=workspace, name="Mine now")
+        assert unseen["errors"] == [
+            {"code": "NOT_FOUND", "message": "Workspace not found.", "field": "input.id"}
+        ]
+    names = await gql(VIEWER_WORKSPACES, token=tenant_a.token)
+    assert "Mine now" not in json.dumps(names)
 
 
 async def test_malformed_id_is_a_located_validation_error(

@@ -121,14 +121,14 @@ async def test_ingested_feedback_moves_health_through_the_worker(
     trail = (await gql(TRAIL, {"ws": tenant_a.ws_gid(0)}, token=tenant_a.token))["data"]
     events = [e["node"] for e in trail["workspace"]["auditEvents"]["edges"]]
     token_id = issued["ingestionToken"]["id"]
-    submits = [e for e in events if e["action"] == "feedback.submit"]
+    submits = [e for e in events if e["action"] == "FEEDBACK_SUBMIT"]
     assert len(submits) == 3
     assert {(e["actor"]["type"], e["actor"]["tokenId"]) for e in submits} == {
         ("INGESTION_TOKEN", token_id)
     }
     assert len({e["requestId"] for e in submits}) == 3  # each request's own id
     assert sorted(e["changes"]["accepted"]["after"] for e in submits) == [0, 5, 6]
-    [created] = [e for e in events if e["action"] == "ingestion_token.create"]
+    [created] = [e for e in events if e["action"] == "INGESTION_TOKEN_CREATE"]
     assert created["actor"]["user"]["email"] == tenant_a.owner_email
     assert token_id
 

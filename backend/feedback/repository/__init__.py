@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.feedback.repository import batch
 from backend.feedback.repository.batch import Key, new_ids
 from backend.feedback.results import Kept
@@ -69,8 +69,7 @@ class FeedbackRepository:
         *,
         touchpoint_id: UUID | None,
         source: FeedbackSource | None,
-        first: int | None,
-        after: str | None,
+        page: PageRequest,
     ) -> Page[Feedback]:
         statement = select(Feedback).where(Feedback.workspace_id == workspace_id)
         if touchpoint_id is not None:
@@ -81,8 +80,7 @@ class FeedbackRepository:
             self.session,
             statement,
             keys=FEEDBACK_ORDER,
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -98,8 +96,7 @@ class FeedbackRepository:
         workspace_id: UUID,
         placements: Collection[Placement],
         *,
-        first: int | None,
-        after: str | None,
+        page: PageRequest,
     ) -> Page[Feedback]:
         """Items placed in one of these ways, newest first (by the placement index)."""
         return await paginate(
@@ -108,8 +105,7 @@ class FeedbackRepository:
                 Feedback.workspace_id == workspace_id, Feedback.placement.in_(placements)
             ),
             keys=FEEDBACK_ORDER,
-            first=first,
-            after=after,
+            page=page,
             descending=True,
         )
 
@@ -189,6 +185,20 @@ class FeedbackRepository:
                 )
             ).all()
         )
+
+    async def tokens_by_ids(
+        self, ids: Iterable[UUID], workspace_ids: Collection[UUID]
+    ) -> Sequence[IngestionToken]:
+        """Tokens of these ids, of these workspaces only (tokens are no workspace's rows:
+        nothing else scopes them to one)."""
+        return (
+            await self.session.scalars(
+                select(IngestionToken).where(
+                    IngestionToken.id.in_(list(ids)),
+                    IngestionToken.ingest_workspace_id.in_(list(workspace_ids)),
+                )
+            )
+        ).all()
 
     async def add_token(self, token: IngestionToken) -> None:
         self.session.add(token)

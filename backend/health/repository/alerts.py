@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.pagination import Page, paginate
+from backend.db.pagination import Page, PageRequest, paginate
 from backend.models import AlertKind, HealthAlert, HealthSettings, JourneyMap, MapReview
 
 
@@ -56,14 +56,13 @@ def _alerts_of(workspace_id: UUID) -> Select[HealthAlert]:
 
 
 async def alerts_page(
-    session: AsyncSession, workspace_id: UUID, first: int | None, after: str | None
+    session: AsyncSession, workspace_id: UUID, page: PageRequest
 ) -> Page[HealthAlert]:
     return await paginate(
         session,
         _alerts_of(workspace_id),
         keys=[HealthAlert.created_at, HealthAlert.id],
-        first=first,
-        after=after,
+        page=page,
         descending=True,
     )
 
