@@ -77,14 +77,14 @@ class OpportunityPayload(CarriesCurrentMap):
 
 
 @strawberry.type
-class DeletePainPointPayload:
+class DeletePainPointPayload(CarriesCurrentMap):
     deleted_pain_point_id: strawberry.ID | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class DeleteOpportunityPayload:
+class DeleteOpportunityPayload(CarriesCurrentMap):
     deleted_opportunity_id: strawberry.ID | None = None
     journey_map: JourneyMapType | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
