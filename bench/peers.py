@@ -531,7 +531,8 @@ def canonical_audit(response: dict[str, Any]) -> dict[str, Any]:
         return {
             "sequence": int(node["sequence"]),
             "occurredAt": _moment(node["occurredAt"]),
-            "action": node["action"],
+            # Waypost names the stored action by its enum (persona.create: PERSONA_CREATE).
+            "action": node["action"].upper().replace(".", "_"),
             "subjectType": node["subjectType"],
             "subjectId": node["subjectId"],
             "changes": node["changes"],
