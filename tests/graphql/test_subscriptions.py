@@ -611,3 +611,40 @@ async def test_a_subscription_over_http_is_refused_before_it_runs(
     )
     body = response.json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_REQUEST"]
+
+
+async def test_apollo_client_receives_a_change_made_through_another_api_process(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    """Apollo Client's graphql-ws link on one API process; the edits go through another,
+    behind the same Redis."""
+    url = redis_url()
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        unreachable("Redis", error)
+    on_redis = fast(settings, broker_url=url)
+    async with instance(on_redis, database) as watched, instance(on_redis, database) as edited:
+        map_id = await new_map(edited, tenant_a)
+        client = asyncio.create_task(
+            run_client(
+                "apollo_subscribe.mjs",
+                {
+                    "url": f"ws://{watched.address}/graphql",
+                    "connectionParams": token_params(tenant_a.token),
+                    "query": MAP_CHANGED,
+                    "variables": {"id": map_id},
+                    "count": 2,
+                },
+            )
+        )
+        # The client says nothing once subscribed: edit until it has its two messages.
+        edits = 0
+        while not client.done() and edits < 100:
+            edits += 1
+            await rename(edited, tenant_a, map_id, f"Elsewhere {edits}")
+            await asyncio.wait([client], timeout=0.3)
+        messages = await client
+    changes = [m["journeyMapChanged"] for m in messages]
+    assert [c["journeyMap"]["title"].startswith("Elsewhere") for c in changes] == [True, True]
+    assert changes[0]["version"] < changes[1]["version"]
