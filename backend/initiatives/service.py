@@ -20,6 +20,7 @@ from backend.initiatives.commands import CreateInitiative, UpdateInitiative
 from backend.models import Initiative
 from backend.patch import UNSET
 from backend.validation import (
+    Checks,
     bounded_float,
     bounded_int,
     instant,
@@ -87,38 +88,44 @@ def _int(value: int, field: str, high: int, low: int = 1) -> int:
 
 
 def _checked(command: CreateInitiative | UpdateInitiative) -> Changes:
-    """The plain fields the command sets, checked in the order the input lists them."""
+    """The plain fields the command sets, checked in the order the input lists them; every
+    failure is reported at once."""
     c = command
     changes = Changes()
-    if c.title is not UNSET:
-        changes["title"] = required_text(c.title, field="title", max_length=200)
-    if c.description is not UNSET:
-        changes["description"] = optional_text(
-            c.description, field="description", max_length=10_000
-        )
-    if c.status is not UNSET:
-        changes["status"] = InitiativeStatus(c.status)
-    if c.department is not UNSET:
-        changes["department"] = optional_text(c.department, field="department", max_length=120)
-    if c.impact is not UNSET:
-        changes["impact"] = _int(c.impact, "impact", 5)
-    if c.effort is not UNSET:
-        changes["effort"] = _int(c.effort, "effort", 5)
-    if c.confidence is not UNSET:
-        confidence = bounded_float(c.confidence, field="confidence", low=0, high=1)
-        assert confidence is not None
-        changes["confidence"] = confidence
-    if c.reach is not UNSET:
-        changes["reach"] = _int(c.reach, "reach", 10**9, low=0)
-    if c.baseline is not UNSET:
-        changes["baseline"] = bounded_float(c.baseline, field="baseline", low=-1e15, high=1e15)
-    if c.target is not UNSET:
-        changes["target"] = bounded_float(c.target, field="target", low=-1e15, high=1e15)
-    if c.shipped_at is not UNSET:
-        shipped_at = c.shipped_at
-        changes["shipped_at"] = (
-            instant(shipped_at, field="shipped_at") if shipped_at is not None else None
-        )
+    with Checks() as check:
+        if c.title is not UNSET:
+            changes["title"] = check(required_text, c.title, field="title", max_length=200)
+        if c.description is not UNSET:
+            changes["description"] = check(
+                optional_text, c.description, field="description", max_length=10_000
+            )
+        if c.status is not UNSET:
+            changes["status"] = InitiativeStatus(c.status)
+        if c.department is not UNSET:
+            changes["department"] = check(
+                optional_text, c.department, field="department", max_length=120
+            )
+        if c.impact is not UNSET:
+            changes["impact"] = check(_int, c.impact, "impact", 5)
+        if c.effort is not UNSET:
+            changes["effort"] = check(_int, c.effort, "effort", 5)
+        if c.confidence is not UNSET:
+            confidence = check(bounded_float, c.confidence, field="confidence", low=0, high=1)
+            # None only when the check failed: the block raises then.
+            changes["confidence"] = confidence if confidence is not None else 0.0
+        if c.reach is not UNSET:
+            changes["reach"] = check(_int, c.reach, "reach", 10**9, low=0)
+        if c.baseline is not UNSET:
+            changes["baseline"] = check(
+                bounded_float, c.baseline, field="baseline", low=-1e15, high=1e15
+            )
+        if c.target is not UNSET:
+            changes["target"] = check(bounded_float, c.target, field="target", low=-1e15, high=1e15)
+        if c.shipped_at is not UNSET:
+            shipped_at = c.shipped_at
+            changes["shipped_at"] = (
+                check(instant, shipped_at, field="shipped_at") if shipped_at is not None else None
+            )
     return changes
 
 

@@ -196,3 +196,19 @@ async def test_a_change_within_noise_is_not_significant(
     assert outcome["after"]["sampleSize"] == 6
     assert abs(outcome["change"]) < 1.96 * outcome["standardError"]
     assert outcome["significant"] is False
+
+
+async def test_every_invalid_field_of_an_initiative_is_reported_at_once(
+    gql: GraphQLClient, tenant_a: Tenant
+) -> None:
+    payload = await _create(
+        gql, tenant_a, title=" ", impact=9, confidence=1.5, reach=-1, department="d" * 121
+    )
+    assert payload["initiative"] is None
+    assert [e["field"] for e in payload["errors"]] == [
+        "input.title",
+        "input.department",
+        "input.impact",
+        "input.confidence",
+        "input.reach",
+    ]
