@@ -6,6 +6,7 @@ removed one comes back with a restored revision.
 
 from __future__ import annotations
 
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -186,19 +187,37 @@ async def update_opportunity(
     return idea, journey_map
 
 
+_Finding = TypeVar("_Finding", PainPoint, Opportunity)
+
+
+async def _locked_for_removal(
+    session: AsyncSession,
+    access: Access,
+    found: _Finding | None,
+    what: str,
+    expected_version: int | None,
+) -> tuple[_Finding, JourneyMap]:
+    """A pain point or opportunity to remove, read again once its map is locked (the
+    writer before us may have removed it), and the map."""
+    repo = StructureRepository(session)
+    if found is None:
+        raise NotFound(what, field="id")
+    touchpoint = await _touchpoint(repo, found.touchpoint_id, field="id")
+    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
+    again = await repo.again(found)
+    if again is None:
+        raise NotFound(what, field="id")
+    return again, journey_map
+
+
 async def remove_pain_point(
     session: AsyncSession, access: Access, pain_point_id: UUID, *, expected_version: int | None
 ) -> JourneyMap:
     """Remove a pain point; opportunities it opened stay, answering none."""
     repo = StructureRepository(session)
-    pain = await repo.pain_point(pain_point_id)
-    if pain is None:
-        raise NotFound("Pain point", field="id")
-    touchpoint = await _touchpoint(repo, pain.touchpoint_id, field="id")
-    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
-    pain = await repo.again(pain)
-    if pain is None:  # removed by the writer before us
-        raise NotFound("Pain point", field="id")
+    pain, journey_map = await _locked_for_removal(
+        session, access, await repo.pain_point(pain_point_id), "Pain point", expected_version
+    )
     before: dict[str, object] = {name: getattr(pain, name) for name in _PAIN_POINT_AUDITED}
     unlinked = await repo.unlink_opportunities(pain)
     await repo.remove(pain)
@@ -219,14 +238,9 @@ async def remove_opportunity(
     session: AsyncSession, access: Access, opportunity_id: UUID, *, expected_version: int | None
 ) -> JourneyMap:
     repo = StructureRepository(session)
-    idea = await repo.opportunity(opportunity_id)
-    if idea is None:
-        raise NotFound("Opportunity", field="id")
-    touchpoint = await _touchpoint(repo, idea.touchpoint_id, field="id")
-    journey_map = await _locked_map_of(session, access, touchpoint, expected_version, field="id")
-    idea = await repo.again(idea)
-    if idea is None:  # removed by the writer before us
-        raise NotFound("Opportunity", field="id")
+    idea, journey_map = await _locked_for_removal(
+        session, access, await repo.opportunity(opportunity_id), "Opportunity", expected_version
+    )
     before: dict[str, object] = {name: getattr(idea, name) for name in _OPPORTUNITY_AUDITED}
     await repo.remove(idea)
     await new_version(session, access, journey_map, RevisionAction.OPPORTUNITY_REMOVE)

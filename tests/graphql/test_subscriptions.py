@@ -477,30 +477,38 @@ async def test_a_subscription_without_a_credential_is_unauthenticated(
 # -- the graphql-ws npm client --------------------------------------------------------------
 
 
+async def two_changes(
+    script: str, watched: Instance, edited: Instance, tenant: Tenant
+) -> list[dict[str, Any]]:
+    """A JS client (tests/clients ``script``) subscribed to a new map on ``watched`` while
+    it is renamed through ``edited``: its first two messages."""
+    map_id = await new_map(edited, tenant)
+    client = asyncio.create_task(
+        run_client(
+            script,
+            {
+                "url": f"ws://{watched.address}/graphql",
+                "connectionParams": token_params(tenant.token),
+                "query": MAP_CHANGED,
+                "variables": {"id": map_id},
+                "count": 2,
+            },
+        )
+    )
+    # The client says nothing once subscribed: edit until it has its two messages.
+    edits = 0
+    while not client.done() and edits < 100:
+        edits += 1
+        await rename(edited, tenant, map_id, f"Edit {edits}")
+        await asyncio.wait([client], timeout=0.3)
+    return await client
+
+
 async def test_the_graphql_ws_client_receives_the_changes_made_while_it_runs(
     settings: Settings, database: Database, tenant_a: Tenant
 ) -> None:
     async with instance(fast(settings), database) as server:
-        map_id = await new_map(server, tenant_a)
-        client = asyncio.create_task(
-            run_client(
-                "graphql_ws_subscribe.mjs",
-                {
-                    "url": f"ws://{server.address}/graphql",
-                    "connectionParams": token_params(tenant_a.token),
-                    "query": MAP_CHANGED,
-                    "variables": {"id": map_id},
-                    "count": 2,
-                },
-            )
-        )
-        # The client says nothing once subscribed: edit until it has its two messages.
-        edits = 0
-        while not client.done() and edits < 100:
-            edits += 1
-            await rename(server, tenant_a, map_id, f"Edit {edits}")
-            await asyncio.wait([client], timeout=0.3)
-        messages = await client
+        messages = await two_changes("graphql_ws_subscribe.mjs", server, server, tenant_a)
     changes = [m["data"]["journeyMapChanged"] for m in messages]
     assert len(changes) == 2
     for change in changes:
@@ -625,26 +633,7 @@ async def test_apollo_client_receives_a_change_made_through_another_api_process(
         unreachable("Redis", error)
     on_redis = fast(settings, broker_url=url)
     async with instance(on_redis, database) as watched, instance(on_redis, database) as edited:
-        map_id = await new_map(edited, tenant_a)
-        client = asyncio.create_task(
-            run_client(
-                "apollo_subscribe.mjs",
-                {
-                    "url": f"ws://{watched.address}/graphql",
-                    "connectionParams": token_params(tenant_a.token),
-                    "query": MAP_CHANGED,
-                    "variables": {"id": map_id},
-                    "count": 2,
-                },
-            )
-        )
-        # The client says nothing once subscribed: edit until it has its two messages.
-        edits = 0
-        while not client.done() and edits < 100:
-            edits += 1
-            await rename(edited, tenant_a, map_id, f"Elsewhere {edits}")
-            await asyncio.wait([client], timeout=0.3)
-        messages = await client
+        messages = await two_changes("apollo_subscribe.mjs", watched, edited, tenant_a)
     changes = [m["journeyMapChanged"] for m in messages]
-    assert [c["journeyMap"]["title"].startswith("Elsewhere") for c in changes] == [True, True]
+    assert [c["journeyMap"]["title"].startswith("Edit ") for c in changes] == [True, True]
     assert changes[0]["version"] < changes[1]["version"]
