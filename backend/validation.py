@@ -65,9 +65,11 @@ class Checks:
     def __call__(self, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return rule(*args, **kwargs)
+        except InvalidInput as failures:  # a rule that checks a list item by item
+            self.failures.extend(failures.failures)
         except ValidationFailed as failure:
             self.failures.append(failure)
-            return None  # type: ignore[return-value]  # never used: the block raises
+        return None  # type: ignore[return-value]  # never used: the block raises
 
     def fail(self, failure: ValidationFailed) -> None:
         """A failure found by the caller's own rule (two fields against each other)."""
@@ -165,11 +167,11 @@ def text_list(
     """
     list_length(values, field=field, max_items=max_items)
     cleaned: dict[str, None] = {}  # ordered, and a membership test costs one hash
-    for index, value in enumerate(values or []):
-        item = optional_text(value, field=f"{field}[{index}]", max_length=max_length)
-        if not item:
-            raise ValidationFailed("Must not be blank.", field=f"{field}[{index}]")
-        cleaned[item] = None
+    with Checks() as check:  # every bad item, not just the first
+        for index, value in enumerate(values or []):
+            item = check(required_text, value, field=f"{field}[{index}]", max_length=max_length)
+            if item is not None:
+                cleaned[item] = None
     return list(cleaned)
 
 

@@ -59,7 +59,7 @@ class Context:
     _reads: SharedReads | None = field(default=None, repr=False)
     # Set by the input guard: what each mutation (by its field node) answers instead of
     # running, its arguments being bad.
-    input_problems: dict[int, Finding] = field(default_factory=dict, repr=False)
+    input_problems: dict[int, tuple[Finding, ...]] = field(default_factory=dict, repr=False)
     # Set by the planned engine when Postgres wrote the operation's data whole: its
     # document and operation (``written_queries`` answers them again directly).
     written: tuple[DocumentNode, OperationDefinitionNode] | None = field(default=None, repr=False)

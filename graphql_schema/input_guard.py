@@ -73,18 +73,22 @@ from graphql_schema.input_findings import Finding, Path
 MAX_LIST = 2 * validation.MAX_LIST
 MAX_STRING = validation.MAX_STRING
 DATETIME = "DateTime"  # graphql_schema/scalars.py
+# Problems told per argument: enough for any form, and a request of a million NULs is
+# not answered with a million errors.
+MAX_FINDINGS = 100
 
 
 class Found(NamedTuple):
-    """The first list over the limit (it refuses the operation), the first other problem."""
+    """The first list over the limit (it refuses the operation), and every other problem
+    (a form with two of them is told both at once)."""
 
     oversized: Finding | None = None
-    problem: Finding | None = None
+    problems: tuple[Finding, ...] = ()
 
     def under(self, prefix: Path, node: Node) -> Found:
         return Found(
             self.oversized.under(prefix, node) if self.oversized else None,
-            self.problem.under(prefix, node) if self.problem else None,
+            tuple(problem.under(prefix, node) for problem in self.problems),
         )
 
 
@@ -149,7 +153,7 @@ def check_value(value: Any, type_: GraphQLInputType) -> Found:
     relative to the variable. Unknown fields and wrong shapes are left to graphql-core,
     which refuses them without walking them. Strings are checked where they are found;
     only containers go on the stack."""
-    problem: Finding | None = None
+    problems: list[Finding] = []
     stack: list[tuple[Any, Plan, Path]] = [(value, _plan(type_), ())]
     while stack:
         value, plan, path = stack.pop()
@@ -161,52 +165,54 @@ def check_value(value: Any, type_: GraphQLInputType) -> Found:
             if type(value) is not list:
                 stack.append((value, item, path))  # one value stands for a list of one
             elif len(value) > MAX_LIST:
-                return Found(_too_many(path), problem)
+                return Found(_too_many(path), tuple(problems))
             elif item is None:
                 pass
             elif item[0] in (_TEXT, _TIME):
-                if problem is None:
-                    for index, entry in enumerate(value):
-                        message = leaf_problem(entry, item[0]) if type(entry) is str else None
-                        if message is not None:
-                            problem = Finding((*path, index), message)
-                            break
+                for index, entry in enumerate(value):
+                    message = leaf_problem(entry, item[0]) if type(entry) is str else None
+                    if message is not None and len(problems) < MAX_FINDINGS:
+                        problems.append(Finding((*path, index), message))
             else:
                 stack.extend((value[i], item, (*path, i)) for i in reversed(range(len(value))))
         elif kind == _OBJECT:
             if type(value) is not dict:
                 continue
-            for name, field_kind, field_inner in reversed(_fields_of(inner)):
+            # The object's own strings first, in declared order; its lists and objects
+            # after, each in turn (pushed in reverse, so popped in order).
+            containers = []
+            for name, field_kind, field_inner in _fields_of(inner):
                 entry = value.get(name)
                 if entry is None:
                     continue
                 if field_kind in (_TEXT, _TIME):
-                    if problem is None and type(entry) is str:
+                    if type(entry) is str:
                         message = leaf_problem(entry, field_kind)
-                        if message is not None:
-                            problem = Finding((*path, name), message)
+                        if message is not None and len(problems) < MAX_FINDINGS:
+                            problems.append(Finding((*path, name), message))
                 else:
-                    stack.append((entry, (field_kind, field_inner), (*path, name)))
-        elif problem is None and type(value) is str:
+                    containers.append((entry, (field_kind, field_inner), (*path, name)))
+            stack.extend(reversed(containers))
+        elif type(value) is str:
             message = leaf_problem(value, kind)
-            if message is not None:
-                problem = Finding(path, message)
-    return Found(None, problem)
+            if message is not None and len(problems) < MAX_FINDINGS:
+                problems.append(Finding(path, message))
+    return Found(None, tuple(problems))
 
 
 def check_literal(node: ValueNode, type_: GraphQLInputType, variables: dict[str, Found]) -> Found:
     """The same for an argument written in the document (bounded by the token limit); a
     variable in it brings what ``check_value`` found in its value, under the path where
     it is used."""
-    problem: Finding | None = None
+    problems: list[Finding] = []
     stack: list[tuple[ValueNode, Plan, Path]] = [(node, _plan(type_), ())]
     while stack:
         node, plan, path = stack.pop()
         if isinstance(node, VariableNode):
             found = variables.get(node.name.value, Found()).under(path, node)
             if found.oversized is not None:
-                return Found(found.oversized, problem)
-            problem = problem or found.problem
+                return Found(found.oversized, tuple(problems))
+            problems.extend(found.problems[: MAX_FINDINGS - len(problems)])
             continue
         if plan is None:
             continue
@@ -216,7 +222,7 @@ def check_literal(node: ValueNode, type_: GraphQLInputType, variables: dict[str,
             if not isinstance(node, ListValueNode):
                 stack.append((node, item, path))
             elif len(node.values) > MAX_LIST:
-                return Found(_too_many(path, node), problem)
+                return Found(_too_many(path, node), tuple(problems))
             else:
                 values = node.values
                 stack.extend((values[i], item, (*path, i)) for i in reversed(range(len(values))))
@@ -227,11 +233,11 @@ def check_literal(node: ValueNode, type_: GraphQLInputType, variables: dict[str,
                     name = field_node.name.value
                     if name in fields:
                         stack.append((field_node.value, _plan(fields[name].type), (*path, name)))
-        elif problem is None and isinstance(node, StringValueNode):
+        elif isinstance(node, StringValueNode):
             message = leaf_problem(node.value, kind)
-            if message is not None:
-                problem = Finding(path, message, node)
-    return Found(None, problem)
+            if message is not None and len(problems) < MAX_FINDINGS:
+                problems.append(Finding(path, message, node))
+    return Found(None, tuple(problems))
 
 
 def _fields(
@@ -278,7 +284,7 @@ def _fields(
 class Verdict(NamedTuple):
     refusal: GraphQLError | None
     # Per root mutation field (by node): what its payload answers instead of running.
-    payload_errors: dict[int, Finding]
+    payload_errors: dict[int, tuple[Finding, ...]]
 
 
 def inspect_operation(
@@ -302,7 +308,7 @@ def inspect_operation(
         elif variable.default_value is not None:
             checked[name] = check_literal(variable.default_value, declared, {})
     mutation = operation.operation is OperationType.MUTATION
-    payload_errors: dict[int, Finding] = {}
+    payload_errors: dict[int, tuple[Finding, ...]] = {}
     elsewhere: Finding | None = None
     for node, definition, at_root in _fields(schema, document, operation):
         for argument in node.arguments or ():
@@ -314,12 +320,13 @@ def inspect_operation(
             )
             if found.oversized is not None:
                 return Verdict(_refusal(found.oversized), {})
-            if found.problem is None:
+            if not found.problems:
                 continue
             if mutation and at_root:
-                payload_errors.setdefault(id(node), found.problem)
+                told = payload_errors.get(id(node), ()) + found.problems
+                payload_errors[id(node)] = told[:MAX_FINDINGS]
             else:
-                elsewhere = elsewhere or found.problem
+                elsewhere = elsewhere or found.problems[0]
     if elsewhere is not None:
         return Verdict(_refusal(elsewhere), {})
     return Verdict(None, payload_errors)
@@ -360,12 +367,15 @@ class InputProblems(FieldExtension):
     arguments, instead of running it. Every payload takes ``errors`` alone."""
 
     def _answer(self, info: Info[Context, None]) -> Any | None:
-        finding = info.context.input_problems.get(id(info._raw_info.field_nodes[0]))
-        if finding is None:
+        findings = info.context.input_problems.get(id(info._raw_info.field_nodes[0]))
+        if not findings:
             return None
-        error = UserError(code=ErrorCode.VALIDATION, message=finding.message, field=finding.field)
+        errors = [
+            UserError(code=ErrorCode.VALIDATION, message=finding.message, field=finding.field)
+            for finding in findings
+        ]
         payload: Any = info.return_type
-        return payload(errors=[error])
+        return payload(errors=errors)
 
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Context, None], **kwargs: Any

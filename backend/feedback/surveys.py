@@ -23,7 +23,7 @@ from backend.measures.scales import DEFAULT_SCALES, Scale
 from backend.models import SurveyDefinition
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
-from backend.validation import optional_text, required_text
+from backend.validation import Checks, optional_text, required_text
 from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.feedback import MeasureKind
 from backend.vocabulary.roles import WorkspaceRole
@@ -44,23 +44,29 @@ def scale_of(definition: SurveyDefinition) -> Scale:
 
 
 def checked_scale(measure: MeasureKind, low: int, high: int, higher_is_better: bool) -> Scale:
-    """The scale, if a survey of this kind can have it; errors name the field to fix."""
-    if measure is MeasureKind.NPS:
-        nps = DEFAULT_SCALES[MeasureKind.NPS]
-        if (low, high) != (nps.low, nps.high):
-            field = "scale_min" if low != nps.low else "scale_max"
-            raise ValidationFailed("NPS is asked on 0 to 10.", field=field)
-        if not higher_is_better:
-            raise ValidationFailed("On NPS higher is better.", field="higher_is_better")
-        return nps
-    bottom, top = SCALE_BOUNDS
-    for value, field in ((low, "scale_min"), (high, "scale_max")):
-        if not bottom <= value <= top:
-            raise ValidationFailed(f"Must be between {bottom} and {top}.", field=field)
-    if high <= low:
-        raise ValidationFailed("Must be above the minimum.", field="scale_max")
-    if high - low + 1 < MIN_POINTS:
-        raise ValidationFailed(f"A scale needs at least {MIN_POINTS} points.", field="scale_max")
+    """The scale, if a survey of this kind can have it; each error names the field to fix."""
+    ends = ((low, "scale_min"), (high, "scale_max"))
+    with Checks() as check:
+        if measure is MeasureKind.NPS:
+            nps = DEFAULT_SCALES[MeasureKind.NPS]
+            for (value, field), wanted in zip(ends, (nps.low, nps.high), strict=True):
+                if value != wanted:
+                    check.fail(ValidationFailed("NPS is asked on 0 to 10.", field=field))
+            if not higher_is_better:
+                check.fail(ValidationFailed("On NPS higher is better.", field="higher_is_better"))
+            return nps
+        bottom, top = SCALE_BOUNDS
+        for value, field in ends:
+            if not bottom <= value <= top:
+                check.fail(ValidationFailed(f"Must be between {bottom} and {top}.", field=field))
+        if check.failures:
+            pass  # the ends are compared only once each is one a scale can have
+        elif high <= low:
+            check.fail(ValidationFailed("Must be above the minimum.", field="scale_max"))
+        elif high - low + 1 < MIN_POINTS:
+            check.fail(
+                ValidationFailed(f"A scale needs at least {MIN_POINTS} points.", field="scale_max")
+            )
     return Scale(measure, low, high, higher_is_better)
 
 
@@ -77,11 +83,16 @@ async def create_survey_definition(
 ) -> SurveyDefinition:
     workspace_id = command.workspace_id
     access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspace_id")
-    key = required_text(command.key, field="key", max_length=200)
-    scale = checked_scale(
-        command.measure, command.scale_min, command.scale_max, command.higher_is_better
-    )
-    question = _question(command.question)
+    with Checks() as check:  # every field's mistake at once, in the input's order
+        key = check(required_text, command.key, field="key", max_length=200)
+        scale = check(
+            checked_scale,
+            command.measure,
+            command.scale_min,
+            command.scale_max,
+            command.higher_is_better,
+        )
+        question = check(_question, command.question)
     repository = SurveyRepository(session)
     if await repository.newest(workspace_id, key) is not None:
         raise ValidationFailed("A survey with this key exists; revise it instead.", field="key")
@@ -100,13 +111,19 @@ async def revise_survey_definition(
     access.require_workspace(named.workspace_id, WorkspaceRole.EDITOR, field="id")
     newest = await repository.newest(named.workspace_id, named.key)
     assert newest is not None  # the one named, at least
-    scale = checked_scale(
-        newest.measure,
-        newest.scale_min if command.scale_min is UNSET else command.scale_min,
-        newest.scale_max if command.scale_max is UNSET else command.scale_max,
-        newest.higher_is_better if command.higher_is_better is UNSET else command.higher_is_better,
-    )
-    question = newest.question if command.question is UNSET else _question(command.question)
+    with Checks() as check:  # in the input's order: the question, then the scale
+        question = (
+            newest.question if command.question is UNSET else check(_question, command.question)
+        )
+        scale = check(
+            checked_scale,
+            newest.measure,
+            newest.scale_min if command.scale_min is UNSET else command.scale_min,
+            newest.scale_max if command.scale_max is UNSET else command.scale_max,
+            newest.higher_is_better
+            if command.higher_is_better is UNSET
+            else command.higher_is_better,
+        )
     if scale == scale_of(newest) and question == newest.question:
         # Recorded all the same (every write is), with nothing changed.
         await _audit(session, AuditAction.SURVEY_DEFINITION_REVISE, newest, newest)

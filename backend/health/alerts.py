@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ from backend.health.repository import scores
 from backend.models import AlertKind, HealthAlert, HealthSubject, MapReview
 from backend.outbox import emit as outbox
 from backend.patch import UNSET
+from backend.validation import Checks
 from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -68,21 +70,24 @@ async def update_thresholds(
     workspace_id = command.workspace_id
     access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     current = await thresholds_of(session, workspace_id)
-    wanted = current
-    if command.alert_below is not UNSET:
-        below = command.alert_below
-        wanted = replace(
-            wanted, alert_below=None if below is None else _finite(below, "alert_below", 0, 100)
-        )
-    if command.stale_after_days is not UNSET:
-        if not 1 <= command.stale_after_days <= 3650:
-            raise ValidationFailed("Must be between 1 and 3650 days.", field="stale_after_days")
-        wanted = replace(wanted, stale_after_days=command.stale_after_days)
-    if command.sharp_drop_points is not UNSET:
-        wanted = replace(
-            wanted,
-            sharp_drop_points=_finite(command.sharp_drop_points, "sharp_drop_points", 0.1, 100),
-        )
+    given: dict[str, Any] = {}
+    with Checks() as check:  # every field's mistake at once
+        if command.alert_below is not UNSET:
+            below = command.alert_below
+            given["alert_below"] = (
+                None if below is None else check(_finite, below, "alert_below", 0, 100)
+            )
+        if command.stale_after_days is not UNSET:
+            if not 1 <= command.stale_after_days <= 3650:
+                check.fail(
+                    ValidationFailed("Must be between 1 and 3650 days.", field="stale_after_days")
+                )
+            given["stale_after_days"] = command.stale_after_days
+        if command.sharp_drop_points is not UNSET:
+            given["sharp_drop_points"] = check(
+                _finite, command.sharp_drop_points, "sharp_drop_points", 0.1, 100
+            )
+    wanted = replace(current, **given)
     await repository.save_settings(
         session,
         workspace_id,

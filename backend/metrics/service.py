@@ -19,7 +19,7 @@ from backend.metrics import repository
 from backend.metrics.commands import CreateMetric, RecordValues, UpdateMetric
 from backend.models import Metric, MetricValue
 from backend.patch import UNSET
-from backend.validation import instant, optional_text, required_text
+from backend.validation import Checks, instant, optional_text, required_text
 from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import WorkspaceRole
 
@@ -80,8 +80,9 @@ async def _check_link(session: AsyncSession, workspace_id: UUID, name: str, targ
 async def create_metric(session: AsyncSession, access: Access, command: CreateMetric) -> Metric:
     workspace_id = command.workspace_id
     access.require_workspace(workspace_id, WorkspaceRole.EDITOR, field="workspace_id")
-    name, unit = _name(command.name), _unit(command.unit)
-    target = _finite(command.target, "target")
+    with Checks() as check:  # every field's mistake at once
+        name, unit = check(_name, command.name), check(_unit, command.unit)
+        target = check(_finite, command.target, "target")
     links = await _links(
         session,
         workspace_id,
@@ -123,14 +124,15 @@ async def _editable(session: AsyncSession, access: Access, metric_id: UUID, fiel
 async def update_metric(session: AsyncSession, access: Access, command: UpdateMetric) -> Metric:
     metric = await _editable(session, access, command.metric_id, "id")
     changes: dict[str, object] = {}
-    if command.name is not UNSET:
-        changes["name"] = _name(command.name)
-    if command.unit is not UNSET:
-        changes["unit"] = _unit(command.unit)
-    if command.direction is not UNSET:
-        changes["direction"] = command.direction
-    if command.target is not UNSET:
-        changes["target"] = _finite(command.target, "target")
+    with Checks() as check:
+        if command.name is not UNSET:
+            changes["name"] = check(_name, command.name)
+        if command.unit is not UNSET:
+            changes["unit"] = check(_unit, command.unit)
+        if command.direction is not UNSET:
+            changes["direction"] = command.direction
+        if command.target is not UNSET:
+            changes["target"] = check(_finite, command.target, "target")
     wanted_links = {
         "journey_map_id": command.journey_map_id,
         "stage_id": command.stage_id,
@@ -184,10 +186,11 @@ async def record_values(
     if len(observations) > MAX_VALUES:
         raise ValidationFailed(f"At most {MAX_VALUES} values at once.", field="values")
     latest: dict[datetime, float] = {}
-    for index, observation in enumerate(observations):
-        _finite(observation.value, f"values[{index}].value")
-        moment = instant(observation.observed_at, field=f"values[{index}].observed_at")
-        latest[moment] = observation.value  # the last one sent for a moment wins
+    with Checks() as check:  # every bad value at once (at most MAX_VALUES)
+        for index, observation in enumerate(observations):
+            check(_finite, observation.value, f"values[{index}].value")
+            moment = check(instant, observation.observed_at, field=f"values[{index}].observed_at")
+            latest[moment] = observation.value  # the last one sent for a moment wins
     existing = await repository.values_at(session, metric, latest)
     now = utcnow()
     new: list[MetricValue] = []

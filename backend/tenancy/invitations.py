@@ -34,7 +34,7 @@ from backend.models import (
 )
 from backend.tenancy.commands import CreateInvitation
 from backend.tenancy.repository import TenancyRepository
-from backend.validation import bounded_int, email_address
+from backend.validation import Checks, bounded_int, email_address
 from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole, WorkspaceRole, strongest
 
@@ -79,17 +79,27 @@ async def create_invitation(
         raise ValidationFailed("A workspace and its role go together.", field=field)
     if org_role is not None:
         access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
-        if org_role is OrgRole.OWNER:
-            raise ValidationFailed(
-                "Ownership is transferred, not given by invitation.", field="org_role"
-            )
     if workspace_id is not None:
         if access.workspace_orgs.get(workspace_id) != organization_id:
             raise NotFound("Workspace", field="workspace_id")
         access.require_workspace(workspace_id, WorkspaceRole.ADMIN, field="workspace_id")
     elif not access.sees_organization(organization_id):
         raise NotFound("Organization", field="organization_id")
-    email = email_address(command.email)
+    with Checks() as check:  # every field's mistake at once, in the input's order
+        email = check(email_address, command.email)
+        if org_role is OrgRole.OWNER:
+            check.fail(
+                ValidationFailed(
+                    "Ownership is transferred, not given by invitation.", field="org_role"
+                )
+            )
+        days = check(
+            bounded_int,
+            command.expires_in_days,
+            field="expires_in_days",
+            low=1,
+            high=MAX_LIFETIME_DAYS,
+        )
     if not _is_org_admin(access, organization_id):
         # Only the organization's admins decide what its people hold: a client guest
         # who administers one workspace must not reach a member's or another
@@ -102,9 +112,6 @@ async def create_invitation(
                 "This person already belongs to the organization: ask an organization admin.",
                 field="email",
             )
-    days = bounded_int(
-        command.expires_in_days, field="expires_in_days", low=1, high=MAX_LIFETIME_DAYS
-    )
     secret = INVITATION_PREFIX + secrets.token_urlsafe(32)
     invitation = Invitation(
         organization_id=organization_id,

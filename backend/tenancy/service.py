@@ -37,7 +37,7 @@ from backend.tenancy.commands import (
     UpdateWorkspace,
 )
 from backend.tenancy.repository import TenancyRepository
-from backend.validation import email_address, required_text, slug
+from backend.validation import Checks, bounded_int, email_address, required_text, slug
 from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrganizationKind, OrgRole, WorkspaceRole
 
@@ -237,7 +237,15 @@ async def create_api_token(
     workspace_id, read_only = command.workspace_id, command.read_only
     expires_in_days = command.expires_in_days
     access.require_writable()
-    name = required_text(command.name, field="name")
+    with Checks() as check:  # every field's mistake at once
+        name = check(required_text, command.name, field="name")
+        check(
+            bounded_int,
+            expires_in_days,
+            field="expires_in_days",
+            low=1,
+            high=MAX_TOKEN_LIFETIME_DAYS,
+        )
     if workspace_id is not None and access.workspace_role(workspace_id) is None:
         raise NotFound("Workspace", field="workspace_id")
     limit = access.workspace_limit
@@ -246,10 +254,6 @@ async def create_api_token(
         raise Forbidden(
             "A token limited to one workspace can only create tokens for that workspace.",
             field="workspace_id",
-        )
-    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_LIFETIME_DAYS:
-        raise ValidationFailed(
-            f"Must be between 1 and {MAX_TOKEN_LIFETIME_DAYS}.", field="expires_in_days"
         )
     issued = _issue_token(
         session, access.user_id, name=name, workspace_id=workspace_id, read_only=read_only

@@ -25,7 +25,7 @@ from backend.models import SsoConnection, Workspace
 from backend.net.outbound import url_refusal
 from backend.settings import Settings
 from backend.tenancy.commands import ChangeSsoConnection, CreateSsoConnection
-from backend.validation import no_control_characters, required_text
+from backend.validation import Checks, no_control_characters, required_text
 from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.roles import OrgRole
 
@@ -50,12 +50,12 @@ def _issuer(value: str, settings: Settings) -> str:
 def _domains(values: Sequence[str]) -> list[str]:
     if len(values) > MAX_DOMAINS:  # before any work on them
         raise ValidationFailed(f"At most {MAX_DOMAINS} domains.", field="allowed_domains")
-    cleaned = list(
-        dict.fromkeys(
-            domains.email_domain(value, field=f"allowed_domains[{index}]")
+    with Checks() as check:  # every bad domain at once
+        named = [
+            check(domains.email_domain, value, field=f"allowed_domains[{index}]")
             for index, value in enumerate(values)
-        )
-    )
+        ]
+    cleaned = list(dict.fromkeys(named))
     if not cleaned:
         raise ValidationFailed(
             "Name at least one email domain whose people may sign in.", field="allowed_domains"
@@ -78,6 +78,10 @@ async def _require_verified(
             "(claimDomain, then a DNS TXT record and verifyDomain).",
             field=f"allowed_domains[{index}]",
         )
+
+
+def _client_id(value: str) -> str:
+    return required_text(value, field="client_id", max_length=255)
 
 
 def _secret(value: str) -> str:
@@ -136,15 +140,17 @@ async def create_connection(
 ) -> SsoConnection:
     organization_id = command.organization_id
     access.require_organization(organization_id, OrgRole.ADMIN, field="organization_id")
-    issuer = _issuer(command.issuer, settings)
+    with Checks() as check:  # every field's mistake at once, in the input's order
+        issuer = check(_issuer, command.issuer, settings)
+        client_id = check(_client_id, command.client_id)
+        secret = check(_secret, command.client_secret)
+        allowed_domains = check(_domains, command.allowed_domains)
     connection = SsoConnection(
         organization_id=organization_id,
         issuer=issuer,
-        client_id=required_text(command.client_id, field="client_id", max_length=255),
-        client_secret_encrypted=encrypt(
-            settings.secret_key, SECRET_PURPOSE, _secret(command.client_secret)
-        ),
-        allowed_domains=_domains(command.allowed_domains),
+        client_id=client_id,
+        client_secret_encrypted=encrypt(settings.secret_key, SECRET_PURPOSE, secret),
+        allowed_domains=allowed_domains,
         default_role=command.default_role,
         default_workspace_ids=await _workspaces(
             session, organization_id, command.default_workspace_ids
@@ -195,14 +201,20 @@ async def update_connection(
 ) -> SsoConnection:
     connection = await _administered(session, access, connection_id)
     before = _audited(connection)
-    if changes.client_id is not None:
-        connection.client_id = required_text(changes.client_id, field="client_id", max_length=255)
-    if changes.client_secret is not None:
-        connection.client_secret_encrypted = encrypt(
-            settings.secret_key, SECRET_PURPOSE, _secret(changes.client_secret)
-        )
-    if changes.allowed_domains is not None:
-        connection.allowed_domains = _domains(changes.allowed_domains)
+    with Checks() as check:
+        client_id = secret = allowed_domains = None
+        if changes.client_id is not None:
+            client_id = check(_client_id, changes.client_id)
+        if changes.client_secret is not None:
+            secret = check(_secret, changes.client_secret)
+        if changes.allowed_domains is not None:
+            allowed_domains = check(_domains, changes.allowed_domains)
+    if client_id is not None:
+        connection.client_id = client_id
+    if secret is not None:
+        connection.client_secret_encrypted = encrypt(settings.secret_key, SECRET_PURPOSE, secret)
+    if allowed_domains is not None:
+        connection.allowed_domains = allowed_domains
     if changes.default_role is not None:
         connection.default_role = changes.default_role
     if changes.default_workspace_ids is not None:

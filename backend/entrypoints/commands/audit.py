@@ -28,8 +28,8 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check every audit chain (or one); print the first broken link; exit 1 if any."""
-    workspace_id = parse_uuid(workspace, "--workspace")
-    organization_id = parse_uuid(organization, "--organization")
+    workspace_id = parse_uuid(workspace, "--workspace", "Workspace")
+    organization_id = parse_uuid(organization, "--organization", "Organization")
     broken = asyncio.run(_audit_verify(get_settings(), workspace_id, organization_id))
     raise typer.Exit(code=1 if broken else 0)
 
@@ -77,8 +77,8 @@ def audit_export(
     targets = [
         (scope, scope_id)
         for scope, scope_id in (
-            (AuditScope.WORKSPACE, parse_uuid(workspace, "--workspace")),
-            (AuditScope.ORGANIZATION, parse_uuid(organization, "--organization")),
+            (AuditScope.WORKSPACE, parse_uuid(workspace, "--workspace", "Workspace")),
+            (AuditScope.ORGANIZATION, parse_uuid(organization, "--organization", "Organization")),
         )
         if scope_id is not None
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from uuid import UUID
 
 import typer
@@ -24,10 +25,19 @@ def fail(message: str, *, field: str | None = None) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def parse_uuid(value: str | None, flag: str) -> UUID | None:
+def parse_uuid(value: str | None, flag: str, kind: str) -> UUID | None:
+    """The id a flag names: a UUID, or the API's id of a ``kind`` object (what GraphQL
+    shows, base64 of ``Kind:uuid``), so an id copied from either works."""
     if value is None:
         return None
     try:
         return UUID(value)
     except ValueError:
-        raise fail("not a valid id (expected a UUID)", field=flag) from None
+        pass
+    try:
+        named, _, raw = base64.b64decode(value, validate=True).decode().partition(":")
+        if named == kind:
+            return UUID(raw)
+    except ValueError:  # bad base64 and bad UTF-8 included
+        pass
+    raise fail(f"not a valid id (a UUID, or the API's id of a {kind})", field=flag)

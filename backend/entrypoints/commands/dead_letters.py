@@ -27,7 +27,11 @@ def dead_letters_replay(
     if is_in_process(settings.broker_url):
         raise fail("replay needs a shared broker (redis:// or amqp://), not the in-process one")
     count = asyncio.run(
-        _replay(settings, parse_uuid(workspace, "--workspace"), parse_uuid(id, "--id"))
+        _replay(
+            settings,
+            parse_uuid(workspace, "--workspace", "Workspace"),
+            parse_uuid(id, "--id", "DeadLetter"),
+        )
     )
     typer.echo(f"replayed {count} dead letters")
 

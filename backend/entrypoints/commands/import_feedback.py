@@ -44,7 +44,7 @@ def import_feedback(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    workspace_id = parse_uuid(workspace, "--workspace")
+    workspace_id = parse_uuid(workspace, "--workspace", "Workspace")
     assert workspace_id is not None  # the option is required
     try:
         source = importer.InputFile.open(file)

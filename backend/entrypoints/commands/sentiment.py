@@ -32,11 +32,13 @@ def rescore_sentiment(
     ] = None,
 ) -> None:
     """Score every feedback text of a workspace again, 1,000 a transaction, resumably."""
-    workspace_id = parse_uuid(workspace, "--workspace")
+    workspace_id = parse_uuid(workspace, "--workspace", "Workspace")
     assert workspace_id is not None  # the option is required
     settings = get_settings()
     read = asyncio.run(
-        _rescore(settings, workspace_id, parse_uuid(after, "--after"), progress=typer.echo)
+        _rescore(
+            settings, workspace_id, parse_uuid(after, "--after", "Feedback"), progress=typer.echo
+        )
     )
     typer.echo(f"read {read} texts again with {settings.sentiment_scorer}")
 
