@@ -34,6 +34,7 @@ from backend.validation import search_text
 from backend.vocabulary.journeys import MapOrder, MapStatus, Scenario
 
 _Inside = TypeVar("_Inside", Stage, Touchpoint)
+_OnTouchpoint = TypeVar("_OnTouchpoint", PainPoint, Opportunity)
 # The rows inside a map (all of them go with its stages, or its persona links).
 _CONTENT = (JourneyMapPersona, Stage, Touchpoint, TouchpointEmotion, PainPoint, Opportunity)
 _Content = TypeVar("_Content", Stage, Touchpoint, PainPoint, Opportunity)
@@ -278,6 +279,35 @@ class MapRepository:
 
     async def touchpoints_by_ids(self, ids: Iterable[UUID]) -> Sequence[Touchpoint]:
         statement = self._on_live_map(Touchpoint).where(Touchpoint.id.in_(ids))
+        return (await self.session.scalars(statement)).all()
+
+    def _on_live_touchpoint(self, model: type[_OnTouchpoint]) -> Select[_OnTouchpoint]:
+        """``model``'s rows whose touchpoint's map is not deleted."""
+        return (
+            select(model)
+            .join(
+                Touchpoint,
+                and_(
+                    Touchpoint.workspace_id == model.workspace_id,
+                    Touchpoint.id == model.touchpoint_id,
+                ),
+            )
+            .join(
+                JourneyMap,
+                and_(
+                    JourneyMap.workspace_id == Touchpoint.workspace_id,
+                    JourneyMap.id == Touchpoint.journey_map_id,
+                    JourneyMap.deleted_at.is_(None),
+                ),
+            )
+        )
+
+    async def pain_points_by_ids(self, ids: Iterable[UUID]) -> Sequence[PainPoint]:
+        statement = self._on_live_touchpoint(PainPoint).where(PainPoint.id.in_(ids))
+        return (await self.session.scalars(statement)).all()
+
+    async def opportunities_by_ids(self, ids: Iterable[UUID]) -> Sequence[Opportunity]:
+        statement = self._on_live_touchpoint(Opportunity).where(Opportunity.id.in_(ids))
         return (await self.session.scalars(statement)).all()
 
     async def pain_points_of(self, touchpoint_ids: Iterable[UUID]) -> Sequence[PainPoint]:

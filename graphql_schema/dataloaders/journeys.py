@@ -1,8 +1,9 @@
 """Journeys' loaders: personas, maps and what a map holds.
 
 A map's stages and touchpoints prime stage-by-id and touchpoint-by-id only once the map
-is known live: by id, a stage or touchpoint of a deleted map is not found, while a
-deleted map (an admin's restorable one) still lists its own.
+is known live, and a touchpoint's pain points pain-point-by-id only once it is: by id,
+anything inside a deleted map is not found, while a deleted map (an admin's restorable
+one) still lists its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authz.access import Access
-from backend.db.lookup import ScopedRows, rows_by_id
+from backend.db.lookup import ScopedRows
 from backend.db.shared_reads import Reads
 from backend.journeys.repository import MapRepository, PersonaRepository
 from backend.models import (
@@ -60,20 +61,34 @@ class StageByIdLoader(RowByKeyLoader[Stage]):
 
 
 class TouchpointByIdLoader(RowByKeyLoader[Touchpoint]):
-    """Touchpoints of live maps."""
+    """Touchpoints of live maps; ``live`` holds the ids of those this request found."""
+
+    def __init__(self, reads: Reads, access: Access) -> None:
+        super().__init__(reads, access)
+        self.live: set[UUID] = set()
 
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Touchpoint]:
-        return by_id(await MapRepository(session).touchpoints_by_ids(keys))
+        found = by_id(await MapRepository(session).touchpoints_by_ids(keys))
+        self.live.update(found)
+        return found
+
+    def prime_live(self, touchpoints: Mapping[UUID, Touchpoint]) -> None:
+        self.live.update(touchpoints)
+        self.prime_many(touchpoints)
 
 
 class PainPointByIdLoader(RowByKeyLoader[PainPoint]):
+    """Pain points on live maps."""
+
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, PainPoint]:
-        return by_id(await rows_by_id(session, PainPoint, keys))
+        return by_id(await MapRepository(session).pain_points_by_ids(keys))
 
 
 class OpportunityByIdLoader(RowByKeyLoader[Opportunity]):
+    """Opportunities on live maps."""
+
     async def fetch(self, session: AsyncSession, keys: list[UUID]) -> Mapping[UUID, Opportunity]:
-        return by_id(await rows_by_id(session, Opportunity, keys))
+        return by_id(await MapRepository(session).opportunities_by_ids(keys))
 
 
 class PersonaIdsByMapLoader(ChildrenLoader[UUID]):
@@ -133,14 +148,22 @@ class TouchpointsByMapLoader(PlainChildrenLoader[Touchpoint]):
 
     def prime_related(self, parent: UUID, children: list[Touchpoint]) -> None:
         if parent in self._maps.live:
-            self._touchpoints.prime_many(by_id(children))
+            self._touchpoints.prime_live(by_id(children))
 
 
 class PainPointsByTouchpointLoader(PlainChildrenLoader[PainPoint]):
-    """A touchpoint's pain points, oldest first; each primes pain-point-by-id."""
+    """A touchpoint's pain points, oldest first; those of a touchpoint known live (on a
+    live map) prime pain-point-by-id."""
 
-    def __init__(self, reads: Reads, access: Access, pain_points: PainPointByIdLoader) -> None:
+    def __init__(
+        self,
+        reads: Reads,
+        access: Access,
+        touchpoints: TouchpointByIdLoader,
+        pain_points: PainPointByIdLoader,
+    ) -> None:
         super().__init__(reads, access)
+        self._touchpoints = touchpoints
         self._pain_points = pain_points
 
     async def fetch_rows(
@@ -154,7 +177,8 @@ class PainPointsByTouchpointLoader(PlainChildrenLoader[PainPoint]):
         return by_parent(found, lambda p: p.touchpoint_id)
 
     def prime_related(self, parent: UUID, children: list[PainPoint]) -> None:
-        self._pain_points.prime_many(by_id(children))
+        if parent in self._touchpoints.live:
+            self._pain_points.prime_many(by_id(children))
 
 
 class OpportunitiesByTouchpointLoader(ChildrenLoader[Opportunity]):
@@ -189,7 +213,7 @@ class JourneyLoaders:
             reads, access, self.journey_map_by_id, self.touchpoint_by_id
         )
         self.pain_points_by_touchpoint = PainPointsByTouchpointLoader(
-            reads, access, self.pain_point_by_id
+            reads, access, self.touchpoint_by_id, self.pain_point_by_id
         )
         self.opportunities_by_touchpoint = OpportunitiesByTouchpointLoader(reads, access)
         self.emotions_by_touchpoint = EmotionsByTouchpointLoader(reads, access)

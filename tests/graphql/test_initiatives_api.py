@@ -10,8 +10,9 @@ import pytest
 from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.initiatives.service import rice
+from backend.vocabulary.roles import WorkspaceRole
 from tests.fixtures.graphql import GraphQLClient, global_id
-from tests.fixtures.tenants import Tenant
+from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import World, add_feedback, build_world
 
 FIELDS = """id title status priority shippedAt allowedTransitions owner { email }
@@ -212,3 +213,84 @@ async def test_every_invalid_field_of_an_initiative_is_reported_at_once(
         "input.confidence",
         "input.reach",
     ]
+
+
+async def test_a_deleted_maps_pain_points_and_opportunities_are_gone_until_it_is_restored(
+    gql: GraphQLClient, tenant_a: Tenant, database: Database
+) -> None:
+    """By id and through an initiative's links, like its touchpoints: an editor must not
+    read the content of a map only admins see now (in the deleted, restorable maps)."""
+    _, editor = await add_guest(
+        database, tenant_a.workspace_ids[0], "editor@client.example", WorkspaceRole.EDITOR
+    )
+    made = await gql(
+        """mutation($ws: ID!) { createJourneyMap(input: {workspaceId: $ws, title: "Returns",
+             template: FIVE_STAGE}) { journeyMap { id stages { id } } } }""",
+        {"ws": tenant_a.ws_gid(0)},
+        token=tenant_a.token,
+    )
+    journey_map = made["data"]["createJourneyMap"]["journeyMap"]
+    touchpoint = (
+        await gql(
+            """mutation($stage: ID!) { addTouchpoint(input: {stageId: $stage, name: "Label"}) {
+                 touchpoint { id } } }""",
+            {"stage": journey_map["stages"][0]["id"]},
+            token=tenant_a.token,
+        )
+    )["data"]["addTouchpoint"]["touchpoint"]["id"]
+    pain_point = (
+        await gql(
+            """mutation($tp: ID!) { addPainPoint(input: {touchpointId: $tp,
+                 title: "No printer", severity: HIGH}) { painPoint { id } } }""",
+            {"tp": touchpoint},
+            token=tenant_a.token,
+        )
+    )["data"]["addPainPoint"]["painPoint"]["id"]
+    opportunity = (
+        await gql(
+            """mutation($tp: ID!, $pp: ID!) { addOpportunity(input: {touchpointId: $tp,
+                 title: "QR code", painPointId: $pp}) { opportunity { id } } }""",
+            {"tp": touchpoint, "pp": pain_point},
+            token=tenant_a.token,
+        )
+    )["data"]["addOpportunity"]["opportunity"]["id"]
+    initiative = await _create(
+        gql,
+        tenant_a,
+        title="Printerless returns",
+        touchpointIds=[touchpoint],
+        painPointIds=[pain_point],
+    )
+    read = """query($i: ID!, $pp: ID!, $op: ID!) {
+      initiative: node(id: $i) { ... on Initiative { touchpoints { name }
+                                                      painPoints { title } } }
+      painPoint: node(id: $pp) { ... on PainPoint { title } }
+      opportunity: node(id: $op) { ... on Opportunity { title } } }"""
+    ids = {"i": initiative["initiative"]["id"], "pp": pain_point, "op": opportunity}
+    seen = {
+        "initiative": {"touchpoints": [{"name": "Label"}], "painPoints": [{"title": "No printer"}]},
+        "painPoint": {"title": "No printer"},
+        "opportunity": {"title": "QR code"},
+    }
+    assert (await gql(read, ids, token=editor))["data"] == seen
+
+    deleted = await gql(
+        "mutation($id: ID!) { deleteJourneyMap(input: {id: $id}) { errors { code } } }",
+        {"id": journey_map["id"]},
+        token=tenant_a.token,
+    )
+    assert deleted["data"]["deleteJourneyMap"]["errors"] == []
+    for token in (editor, tenant_a.token):
+        assert (await gql(read, ids, token=token))["data"] == {
+            "initiative": {"touchpoints": [], "painPoints": []},
+            "painPoint": None,
+            "opportunity": None,
+        }
+
+    restored = await gql(
+        "mutation($id: ID!) { restoreDeletedJourneyMap(input: {id: $id}) { errors { code } } }",
+        {"id": journey_map["id"]},
+        token=tenant_a.token,
+    )
+    assert restored["data"]["restoreDeletedJourneyMap"]["errors"] == []
+    assert (await gql(read, ids, token=editor))["data"] == seen
