@@ -44,7 +44,9 @@ async def verify_chains(
     db: Database, chains: list[tuple[AuditScope, UUID]]
 ) -> AsyncIterator[ChainReport]:
     for scope, scope_id in chains:
-        async with db.transaction(_binding(scope, scope_id)) as session:
+        # One snapshot: a writer committing while the chain is read would otherwise add
+        # events past the head read first, and a sound chain would look broken.
+        async with db.transaction(_binding(scope, scope_id), snapshot=True) as session:
             yield await verify_scope(session, scope, scope_id)
 
 

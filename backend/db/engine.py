@@ -72,14 +72,22 @@ class Database:
         # SQLite takes its write lock lazily; a writer that first reads and then
         # writes can deadlock with another. Writers ask for the lock up front.
         self._write_engine = self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        # One snapshot for every statement of a transaction (Postgres; SQLite's are).
+        self._snapshot_engine = (
+            self.engine.execution_options(isolation_level="REPEATABLE READ")
+            if self.dialect == "postgresql"
+            else self.engine
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self, binding: TenantBinding, *, write: bool = False) -> AsyncSession:
+    def session(
+        self, binding: TenantBinding, *, write: bool = False, snapshot: bool = False
+    ) -> AsyncSession:
         binding = replace(binding, app_scoping=self.app_scoping)
-        bind = self._write_engine if write else self.engine
+        bind = self._write_engine if write else self._snapshot_engine if snapshot else self.engine
         return self._sessions(bind=bind, info=self._info(binding))
 
     def session_on(self, connection: AsyncConnection, binding: TenantBinding) -> AsyncSession:
@@ -93,10 +101,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(
-        self, binding: TenantBinding, *, write: bool = False
+        self, binding: TenantBinding, *, write: bool = False, snapshot: bool = False
     ) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.session(binding, write=write) as session, session.begin():
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        ``snapshot`` (a read): every statement sees the database as the first one did,
+        not the commits made since, for reading several tables as one state.
+        """
+        session = self.session(binding, write=write, snapshot=snapshot)
+        async with session, session.begin():
             yield session
 
     @asynccontextmanager
