@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # second round of retries.
     outbox_redeliver_after_seconds: float = 900.0
     audit_verify_interval_seconds: float = 3600.0
+    # Every workspace's whole chain is verified this often (the hourly check reads only
+    # the links added since the last one: an event edited after it was checked is found
+    # here).
+    audit_full_verify_interval_seconds: float = 24 * 3600.0
     # GraphQL subscriptions (docs/api-conventions.md, "Subscriptions"): how often a running
     # one checks its caller's credential and access again; how many one socket may run
     # (strawberry counts every operation in flight on it); how many one credential may

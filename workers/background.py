@@ -103,6 +103,12 @@ class Background:
                 self.housekeep,
             ),
             PeriodicJob(
+                "audit-full",
+                "the audit chains' full verification",
+                settings.audit_full_verify_interval_seconds,
+                self.verify_all_audit_chains,
+            ),
+            PeriodicJob(
                 "health-full",
                 "the full health pass",
                 settings.health_full_interval_seconds,
@@ -131,6 +137,14 @@ class Background:
         for workspace_id in ids:
             for actor in self.actors.periodic():
                 await asyncio.to_thread(actor.send, str(workspace_id))
+        return len(ids)
+
+    async def verify_all_audit_chains(self) -> int:
+        """Enqueue the verification of every workspace's whole audit chain."""
+        async with self.db.transaction(NO_TENANT) as session:
+            ids = (await session.scalars(select(Workspace.id))).all()
+        for workspace_id in ids:
+            await asyncio.to_thread(self.actors.verify_audit_chain_in_full.send, str(workspace_id))
         return len(ids)
 
     async def recalculate_all_health(self) -> int:

@@ -62,3 +62,12 @@ async def workspace_transaction(
     async with runtime().db.transaction(binding, write=True) as session:
         bind_actor(session, Actor.system(request_id=request_id))
         yield session
+
+
+@asynccontextmanager
+async def workspace_snapshot(workspace_id: UUID) -> AsyncIterator[AsyncSession]:
+    """A read transaction bound to the workspace, every statement in one snapshot: for
+    long reads that must not hold writers up nor see their commits halfway."""
+    binding = TenantBinding(frozenset({workspace_id}))
+    async with runtime().db.transaction(binding, snapshot=True) as session:
+        yield session

@@ -142,6 +142,42 @@ async def verify_scope(
     return replace(final, checked=checked)
 
 
+async def _take_turns(session: AsyncSession, workspace_id: UUID) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # The scheduled checks and an event's handler may verify the same chain at once:
+        # both would create the first checkpoint, and one would fail on the key. They
+        # take turns instead (SQLite's write lock does this there).
+        await session.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"waypost.audit-verify:{workspace_id}"},
+        )
+
+
+async def _checkpoint(session: AsyncSession, workspace_id: UUID) -> AuditVerification:
+    checkpoint = await session.get(AuditVerification, (workspace_id, workspace_id))
+    if checkpoint is None:
+        checkpoint = AuditVerification(workspace_id=workspace_id, id=workspace_id)
+        session.add(checkpoint)
+    return checkpoint
+
+
+async def record_full_verification(
+    session: AsyncSession, workspace_id: UUID, report: ChainReport
+) -> None:
+    """Store what a verification of the whole chain (read in one snapshot) found broken:
+    the alarm, and the chain verified only up to the last sound event before the break.
+    A sound chain changes nothing: the checkpoint is the hourly check's."""
+    if report.ok:
+        return
+    await _take_turns(session, workspace_id)
+    checkpoint = await _checkpoint(session, workspace_id)
+    checkpoint.verified_at = utcnow()
+    checkpoint.ok = False
+    checkpoint.problem = report.problem
+    checkpoint.verified_sequence = report.last_sequence
+    checkpoint.verified_hash = report.last_hash
+
+
 async def verify_workspace_increment(
     session: AsyncSession, workspace_id: UUID, *, reexamine_broken: bool = False
 ) -> ChainReport:
@@ -153,18 +189,8 @@ async def verify_workspace_increment(
     stored break is returned as is, unless ``reexamine_broken`` (the scheduled check):
     then the whole chain is verified again, and the alarm clears if it passes.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        # The scheduled check and an event's handler may verify the same chain at once:
-        # both would create the first checkpoint, and one would fail on the key. They
-        # take turns instead (SQLite's write lock does this there).
-        await session.execute(
-            text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"waypost.audit-verify:{workspace_id}"},
-        )
-    checkpoint = await session.get(AuditVerification, (workspace_id, workspace_id))
-    if checkpoint is None:
-        checkpoint = AuditVerification(workspace_id=workspace_id, id=workspace_id)
-        session.add(checkpoint)
+    await _take_turns(session, workspace_id)
+    checkpoint = await _checkpoint(session, workspace_id)
     alarm = checkpoint.problem if not checkpoint.ok else None
     if alarm and not reexamine_broken:
         return ChainReport(

@@ -107,6 +107,52 @@ async def test_the_schedule_verifies_every_workspace_and_flags_a_tampered_chain(
         assert (await _check(gql, tenant_a, 1) or {}).get("ok") is True
 
 
+async def test_an_event_edited_after_the_hourly_check_passed_it_is_found_by_the_full_check(
+    settings: Settings,
+    database: Database,
+    inspector_engine: AsyncEngine,
+    gql: GraphQLClient,
+    tenant_a: Tenant,
+) -> None:
+    """The hourly check reads only the links added since the last one, so an event edited
+    once it was checked would never be looked at again: the whole chain is verified
+    daily, in one snapshot (writers never wait for it)."""
+    ws = tenant_a.workspace_ids[0]
+    await _append_events(database, ws, 5)
+    async with database.transaction(TenantBinding(frozenset({ws})), write=True) as session:
+        assert (await verify_workspace_increment(session, ws)).ok
+    checked = await _check(gql, tenant_a, 0)
+    assert checked is not None
+    assert checked["ok"]
+    last = checked["verifiedSequence"]
+    async with inspector_engine.begin() as conn:  # an event the check has passed
+        await conn.execute(
+            update(EVENTS)
+            .where((EVENTS.c.workspace_id == ws) & (EVENTS.c.sequence == last - 2))
+            .values(action="note.delete")
+        )
+    async with database.transaction(TenantBinding(frozenset({ws})), write=True) as session:
+        hourly = await verify_workspace_increment(session, ws, reexamine_broken=True)
+    assert hourly.ok  # what the hourly check does: it does not see the edit
+
+    with_full_check = settings.model_copy(
+        update={
+            "broker_url": configured_broker_url(),
+            "audit_verify_interval_seconds": 3600.0,
+            "audit_full_verify_interval_seconds": 0.5,
+        }
+    )
+    async with Background(with_full_check, database, run_workers=True):
+
+        async def flagged() -> Any:
+            check = await _check(gql, tenant_a, 0)
+            return check if check and not check["ok"] else None
+
+        found = await eventually(flagged, within=20)
+    assert found["problem"] == f"event {last - 2} was changed after writing"
+    assert found["verifiedSequence"] == last - 3  # verified up to the edited event only
+
+
 async def test_only_workspace_admins_see_the_chain_check(
     database: Database, gql: GraphQLClient, tenant_a: Tenant
 ) -> None:
