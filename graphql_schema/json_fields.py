@@ -143,9 +143,6 @@ class Listing:
     where: Callable[[str, dict[str, Any], Parameter], Condition]
     order: Callable[[dict[str, Any]], tuple[Sequence[InstrumentedAttribute[Any]], bool]]
     admins_only: bool = False  # null for anyone below the workspace's ADMIN
-    # (SQL of the parent's workspace, the arguments) -> SQL of the rows' number, kept
-    # elsewhere; None where the rows are counted
-    total: Callable[[str, dict[str, Any]], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -264,17 +261,6 @@ def _feedback_where(workspace: str, arguments: dict[str, Any], parameter: Parame
     return _where(workspace, tests)
 
 
-def _feedback_total(workspace: str, arguments: dict[str, Any]) -> str | None:
-    # All of a workspace's items: the count the triggers keep (migration 0029), under
-    # the same row-level security as the rows. A filtered page counts its rows.
-    if any(arguments.get(a) is not None for a in ("touchpointId", "source")):
-        return None
-    return (
-        "coalesce((SELECT c.items FROM feedback_counts c"  # noqa: S608
-        f" WHERE c.workspace_id = {workspace} AND c.id = {workspace}), 0)"
-    )
-
-
 def _feedback_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:
     return FEEDBACK_ORDER, True
 
@@ -296,9 +282,7 @@ TABLES: dict[str, Table] = {
         {"health": _health()},
         {
             "journeyMaps": Listing("JourneyMap", _maps_where, _maps_order),
-            "feedback": Listing(
-                "Feedback", _feedback_where, _feedback_order, total=_feedback_total
-            ),
+            "feedback": Listing("Feedback", _feedback_where, _feedback_order),
             "auditEvents": Listing("AuditEvent", _events_where, _events_order, admins_only=True),
         },
         scope="id",

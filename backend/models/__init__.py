@@ -9,7 +9,7 @@ from backend.models.audit import (
     AuditVerification,
     ChainHead,
 )
-from backend.models.feedback import Feedback, FeedbackCount
+from backend.models.feedback import Feedback
 from backend.models.health import (
     AlertKind,
     HealthAlert,
@@ -66,7 +66,6 @@ __all__ = [
     "ChainHead",
     "DeadLetter",
     "Feedback",
-    "FeedbackCount",
     "HealthAlert",
     "HealthEvidence",
     "HealthGeneration",

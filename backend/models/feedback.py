@@ -5,15 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Index,
-    SmallInteger,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
@@ -80,17 +72,3 @@ class Feedback(WorkspaceScoped, Base):
         JSONDocument, default=list, server_default="[]"
     )
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class FeedbackCount(WorkspaceScoped, Base):
-    """How many feedback items a workspace holds (``id`` is the workspace's).
-
-    On Postgres, triggers on ``feedback`` keep it in the same transaction as each insert
-    and delete (migration 0029), so any snapshot that sees the rows sees their count: a
-    page's ``totalCount`` reads one row where counting read 20,000 index entries. Nothing
-    else writes it, and SQLite does not keep it (its reads count the rows).
-    """
-
-    __tablename__ = "feedback_counts"
-
-    items: Mapped[int] = mapped_column(BigInteger, default=0)
