@@ -90,10 +90,12 @@ def _encoded_id(type_sql: str, id_sql: str, *, one_line: bool = False) -> str:
 
 def _float_of(sql: str) -> str:
     # Python writes an integral float with ".0" (json.dumps(100.0) == "100.0"), where
-    # Postgres writes 100; otherwise both write the shortest exact digits, and switch to
-    # an exponent at the same places up to 1e15.
+    # Postgres writes 100 (and -0 for -0.0, which numeric loses); otherwise both
+    # write the shortest exact digits, and switch to an exponent at the same places up
+    # to 1e15. The API reads it back, so only the value must be exact.
     return (
         f"CASE WHEN ({sql}) IS NULL THEN 'null'::json"
+        f" WHEN ({sql}) = 0 THEN (({sql})::text || '.0')::json"
         f" WHEN ({sql}) = trunc({sql}) AND abs({sql}) <= 1e15"
         f" THEN (trunc({sql})::numeric::text || '.0')::json ELSE to_json({sql}) END"
     )
@@ -123,6 +125,9 @@ def float_text(sql: str) -> str:
     digits = f"replace(ltrim({mantissa}, '-'), '.', '')"
     return (
         f"CASE WHEN ({sql}) IS NULL THEN 'null'"
+        # Scores and shares: plain decimals both ways, Postgres' text written once.
+        f" WHEN abs({sql}) >= 0.0001::float8 AND abs({sql}) < 1e15::float8"
+        f" THEN CASE WHEN ({sql}) = trunc({sql}) THEN {t} || '.0' ELSE {t} END"
         f" WHEN strpos({t}, 'e') = 0 THEN CASE WHEN strpos({t}, '.') > 0 THEN {t}"
         f" WHEN {t} IN ('NaN', 'Infinity', '-Infinity') THEN to_json({sql})::text"
         f" ELSE {t} || '.0' END"
@@ -235,6 +240,9 @@ class Listing:
     # (SQL of the parent's workspace, the arguments) -> SQL of the rows' number, kept
     # elsewhere; None where the rows are counted
     total: Callable[[str, dict[str, Any]], str | None] | None = None
+    # Written as compact text (json_plans._Text) when the operation holds this listing:
+    # measured to pay for the feedback list's 100 items, not for the dashboard's 20 maps.
+    compact: bool = False
 
 
 @dataclass(frozen=True)
@@ -387,7 +395,7 @@ TABLES: dict[str, Table] = {
         {
             "journeyMaps": Listing("JourneyMap", _maps_where, _maps_order),
             "feedback": Listing(
-                "Feedback", _feedback_where, _feedback_order, total=_feedback_total
+                "Feedback", _feedback_where, _feedback_order, total=_feedback_total, compact=True
             ),
             "auditEvents": Listing("AuditEvent", _events_where, _events_order, admins_only=True),
         },

@@ -181,6 +181,8 @@ def _page_size(first: Any) -> int:
 
 
 class _Writer:
+    pays = False  # set once a listing is worth writing as compact text (Listing.compact)
+
     def __init__(
         self, scoped: bool, caller: Caller, *, workspaces_at: int = 2, compact: bool = False
     ) -> None:
@@ -279,6 +281,7 @@ class _Writer:
         if arguments.get("last") is not None or arguments.get("before") is not None:
             raise NotWritable("last")
         size = _page_size(arguments.get("first"))
+        self.pays |= listing.compact
         keys, descending = listing.order(arguments)
         where = listing.where(workspace, arguments, self.parameter)
         table = TABLES[listing.node].name
@@ -390,16 +393,21 @@ def operation(plan: PlannedObject, *, caller: Caller, compact: bool = True) -> S
     """The statement writing a whole query operation's ``data`` (``plan``: the Query type's
     fields, each ``__typename`` or a lookup by id, ``json_fields.LOOKUPS``), always scoped
     to the caller's workspaces ($1, a uuid array): one row, its JSON text. Written as
-    compact text, orjson's very bytes (``Statement.compact``), unless a leaf has no such
+    compact text, orjson's very bytes (``Statement.compact``), where it holds a listing
+    for which that was measured to pay (``Listing.compact``), unless a leaf has no such
     text (``json_fields.Leaf``) or ``compact`` is false. Raises ``NotWritable`` for what
     it cannot write."""
     if len(plan.fields) > MAX_FIELDS:
         raise NotWritable(plan.type_name)
     if compact:
+        writer = _Writer(True, caller, workspaces_at=1, compact=True)
         try:
-            return _operation(plan, _Writer(True, caller, workspaces_at=1, compact=True))
+            written = _operation(plan, writer)
         except _NotCompact:
             pass
+        else:
+            if writer.pays:
+                return written
     return _operation(plan, _Writer(True, caller, workspaces_at=1))
 
 

@@ -27,7 +27,7 @@ from backend.db.scoping import NO_TENANT
 from backend.models import HealthScore
 from backend.models.health import HealthSubject
 from backend.settings import Settings
-from graphql_schema import engine, json_fields
+from graphql_schema import engine, json_fields, json_plans
 from tests.fixtures.databases import is_postgres_run
 from tests.fixtures.planned import is_written, ordinary_and_planned
 from tests.fixtures.tenants import Tenant
@@ -199,13 +199,23 @@ async def _bytes(
 
 
 @postgres_only
+@pytest.mark.parametrize("everywhere", [False, True])
 async def test_listings_and_a_map_are_answered_in_the_ordinary_engines_bytes(
-    settings: Settings, database: Database, tenant_a: Tenant, sql_statements: list[str]
+    settings: Settings,
+    database: Database,
+    tenant_a: Tenant,
+    sql_statements: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    everywhere: bool,
 ) -> None:
     """Feedback with every escape class in its text and sentiments across magnitudes,
     and maps whose health holds floats of every layout: the planned engine's bytes, its
     statement compact text, are the ordinary engine's; and again when the document is
-    answered by its statement directly (``written_queries``)."""
+    answered by its statement directly (``written_queries``). ``everywhere``: every
+    listing and lookup written as compact text, as the feedback list is."""
+    if everywhere:
+        monkeypatch.setattr(json_plans._Writer, "pays", True)
+    monkeypatch.setattr(engine, "OPERATIONS", engine.OperationStatements())  # made afresh
     workspace = tenant_a.workspace_ids[0]
     worlds = [await build_world(database, workspace, stages=2) for _ in range(len(SCORES) // 2)]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -253,7 +263,10 @@ async def test_listings_and_a_map_are_answered_in_the_ordinary_engines_bytes(
                 assert planned == ordinary
                 assert engine.COUNTS["written operations"] == operations + 1
                 (written,) = [s for s in sql_statements if is_written(s)]
-                assert written.startswith("SELECT ('{"), written  # compact, embedded
+                # Compact text (embedded) for the feedback list, where it pays; json for
+                # the others (json_fields.Listing.compact).
+                compact = written.startswith("SELECT ('{")
+                assert compact == (everywhere or query == FEEDBACK), written
     # What was compared holds what it was meant to.
     assert orjson.loads(answers[MAP])["data"]["journeyMap"]["health"]["score"] is not None
     assert b"\\u001f" in answers[FEEDBACK]
