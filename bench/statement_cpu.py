@@ -56,7 +56,8 @@ async def main(workload):
     await harness.run(document, {"id": global_id(*target)}, name)
     await harness.db.dispose()
     bound = next(p for s, p in seen if "set_config" in s)[1]
-    sql, params = next((s, p) for s, p in seen if "json_build_object" in s)
+    sql, params = next((s, p) for s, p in seen
+                       if "json_build_object" in s or s.startswith("SELECT ('{"))
     print(json.dumps({"sql": sql, "bound": bound, "parameters": [str(params[1])]}))
 
 asyncio.run(main(sys.argv[1]))

@@ -333,7 +333,9 @@ class PlannedExecutor(OrderedErrors):
             raise _NotPlanned  # the lookups' resolvers scope by the access itself
         async with context.reads.connection(binding) as connection:
             text = await json_plans.operation_written(connection, operation, binding.workspace_ids)
-        return orjson.loads(text)
+        # Over HTTP the response is orjson's, which embeds the text as it is; a socket's
+        # messages are encoded otherwise.
+        return json_plans.data_of(operation, text, embedded=not context.is_socket)
 
     def _value_plan(
         self,

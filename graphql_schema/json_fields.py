@@ -16,6 +16,7 @@ one to the ordinary engine's bytes on Postgres.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,11 +32,39 @@ from backend.vocabulary.audit import AuditAction
 from backend.vocabulary.journeys import MapOrder
 from graphql_schema.relay import decode_global_id
 
-Expression = Callable[[str], str]  # a table alias -> SQL of a json value
+Expression = Callable[[str], str]  # a table alias -> SQL
 
 
-def _plain(column: str) -> Expression:
-    return lambda alias: f"to_json({alias}.{column})"
+@dataclass(frozen=True)
+class Leaf:
+    """A field's value as two SQL expressions of a table alias: ``json`` for
+    ``json_build_object`` (read back and encoded again by the API), and ``text``, the
+    value's JSON text exactly as the response's encoder (orjson) writes it and never
+    NULL, for a statement written as compact text that the API embeds as it is
+    (``json_plans``). ``text`` is None where Postgres cannot write orjson's bytes."""
+
+    json: Expression
+    text: Expression | None
+
+    def __call__(self, alias: str) -> str:
+        return self.json(alias)
+
+
+def _scalar(json: Expression) -> Leaf:
+    # A json scalar's text is compact as it is: to_json escapes strings as orjson does
+    # (\" \\ \b \f \n \r \t, \u00xx in lower case for the other controls, all else
+    # as it is, non-ASCII included), and writes integers and booleans alike.
+    return Leaf(json, lambda alias: f"coalesce(({json(alias)})::text, 'null')")
+
+
+def _plain(column: str) -> Leaf:
+    return _scalar(lambda alias: f"to_json({alias}.{column})")
+
+
+def _document(column: str) -> Leaf:
+    # jsonb's text is spaced out (", ", ": ") and its numbers are numeric's: only the
+    # json way, read back by the API, gives orjson's bytes.
+    return Leaf(lambda alias: f"to_json({alias}.{column})", None)
 
 
 # PostgreSQL's base64 ends each line of 76 characters it writes (57 bytes encoded) with a
@@ -44,11 +73,13 @@ _BASE64_LINE_BYTES = 57
 _UUID_TEXT = 36
 
 
-def _node_id(type_name: str) -> Expression:
+def _node_id(type_name: str) -> Leaf:
     # "Type:uuid" stays short of a full line for a type name of up to 19 bytes: nothing
     # to strip, and stripping (translate) was a tenth of a map read's statement.
     one_line = len(type_name.encode()) + 1 + _UUID_TEXT < _BASE64_LINE_BYTES
-    return lambda alias: _encoded_id(f"'{type_name}'", f"{alias}.id::text", one_line=one_line)
+    return _scalar(
+        lambda alias: _encoded_id(f"'{type_name}'", f"{alias}.id::text", one_line=one_line)
+    )
 
 
 def _encoded_id(type_sql: str, id_sql: str, *, one_line: bool = False) -> str:
@@ -59,17 +90,80 @@ def _encoded_id(type_sql: str, id_sql: str, *, one_line: bool = False) -> str:
 
 def _float_of(sql: str) -> str:
     # Python writes an integral float with ".0" (json.dumps(100.0) == "100.0"), where
-    # Postgres writes 100; otherwise both write the shortest exact digits, and switch to
-    # an exponent at the same places up to 1e15.
+    # Postgres writes 100 (and -0 for -0.0, which numeric loses); otherwise both
+    # write the shortest exact digits, and switch to an exponent at the same places up
+    # to 1e15. The API reads it back, so only the value must be exact.
     return (
         f"CASE WHEN ({sql}) IS NULL THEN 'null'::json"
+        f" WHEN ({sql}) = 0 THEN (({sql})::text || '.0')::json"
         f" WHEN ({sql}) = trunc({sql}) AND abs({sql}) <= 1e15"
         f" THEN (trunc({sql})::numeric::text || '.0')::json ELSE to_json({sql}) END"
     )
 
 
-def _float(column: str) -> Expression:
-    return lambda alias: _float_of(f"{alias}.{column}")
+# From 2**53 up, doubles are integers more than 1 apart, and a short decimal may lie
+# exactly halfway between two of them (1e23). orjson writes it, as Python does
+# (round-half-even reads it back exactly); Postgres' Ryu leaves such bounds out and
+# writes 9.999999999999999e+22. Below 2**53 no bound is that short: both agree.
+_EXACT_INTEGERS = 9007199254740992
+_LARGEST = int(sys.float_info.max)  # a decimal rounded up past it is no float8
+
+
+def float_text(sql: str) -> str:
+    """The JSON text orjson writes for the float8 ``sql`` ('null' for NULL).
+
+    Both write the shortest digits that read back exactly (float8out with
+    extra_float_digits > 0, as every connection has it), so mostly only the layout
+    differs. Postgres writes plain decimals for exponents -4 to 14 and "1.5e-07" /
+    "1e+16" outside them; orjson plain decimals for -5 to 15, always with a fraction
+    ("100.0", "-0.0"), and "1.5e-7" / "1e+16" outside them. From 2**53 up the digits
+    are found again (``_shortest_integer``). NaN and the infinities (no column holds
+    them) stay to_json's, as the json way writes them."""
+    t = f"({sql})::text"
+    mantissa, exponent = f"split_part({t}, 'e', 1)", f"split_part({t}, 'e', 2)::int"
+    sign = f"CASE WHEN left({t}, 1) = '-' THEN '-' ELSE '' END"
+    digits = f"replace(ltrim({mantissa}, '-'), '.', '')"
+    return (
+        f"CASE WHEN ({sql}) IS NULL THEN 'null'"
+        # Scores and shares: plain decimals both ways, Postgres' text written once.
+        f" WHEN abs({sql}) >= 0.0001::float8 AND abs({sql}) < 1e15::float8"
+        f" THEN CASE WHEN ({sql}) = trunc({sql}) THEN {t} || '.0' ELSE {t} END"
+        f" WHEN strpos({t}, 'e') = 0 THEN CASE WHEN strpos({t}, '.') > 0 THEN {t}"
+        f" WHEN {t} IN ('NaN', 'Infinity', '-Infinity') THEN to_json({sql})::text"
+        f" ELSE {t} || '.0' END"
+        f" WHEN abs({sql}) >= {_EXACT_INTEGERS} THEN {_shortest_integer(sql, t, exponent)}"
+        f" WHEN {exponent} = -5 THEN {sign} || '0.0000' || {digits}"
+        f" WHEN {exponent} = 15 THEN {sign} || rpad(left({digits}, 16), 16, '0') || '.'"
+        f" || coalesce(nullif(substr({digits}, 17), ''), '0')"
+        f" ELSE {mantissa} || 'e' || CASE WHEN {exponent} > 0 THEN '+' ELSE '' END"
+        f" || {exponent}::text END"
+    )
+
+
+def _shortest_integer(sql: str, t: str, exponent: str) -> str:
+    # The fewest significant digits of Postgres' decimal that read back as the value
+    # (numeric to float8 rounds correctly), laid out as orjson lays an integer out.
+    rounded = f"round(({t})::numeric, k - 1 - {exponent})"
+    best = (
+        f"SELECT {rounded} AS r FROM generate_series(1, 17) AS k"  # noqa: S608
+        f" WHERE CASE WHEN abs({rounded}) <= {_LARGEST} THEN {rounded}::float8 = ({sql}) END"
+        " ORDER BY k LIMIT 1"
+    )
+    return (
+        "(SELECT CASE WHEN length(s) = 16 THEN g || s || '.0'"  # noqa: S608
+        " ELSE g || left(d, 1) || CASE WHEN length(d) > 1 THEN '.' || substr(d, 2) ELSE '' END"
+        " || 'e+' || (length(s) - 1)::text END"
+        " FROM (SELECT ltrim(r::text, '-') AS s, rtrim(ltrim(r::text, '-'), '0') AS d,"
+        f" CASE WHEN r < 0 THEN '-' ELSE '' END AS g FROM ({best}) AS b) AS f)"
+    )
+
+
+def _float_leaf(value: Expression) -> Leaf:
+    return Leaf(lambda alias: _float_of(value(alias)), lambda alias: float_text(value(alias)))
+
+
+def _float(column: str) -> Leaf:
+    return _float_leaf(lambda alias: f"{alias}.{column}")
 
 
 def isoformat(sql: str) -> str:
@@ -82,22 +176,22 @@ def isoformat(sql: str) -> str:
     )
 
 
-def _datetime(column: str) -> Expression:
-    return lambda alias: f"to_json({isoformat(f'{alias}.{column}')})"
+def _datetime(column: str) -> Leaf:
+    return _scalar(lambda alias: f"to_json({isoformat(f'{alias}.{column}')})")
 
 
-def _confidence(alias: str) -> str:
+def _confidence_of(alias: str) -> str:
     # model.Score.confidence: max(0.0, 1.0 - (high - low) / 100.0), in float8 as Python.
     low, high = f"{alias}.low", f"{alias}.high"
-    return _float_of(
+    return (
         f"CASE WHEN {low} IS NULL OR {high} IS NULL THEN NULL"
         f" ELSE greatest(0.0::float8, 1.0::float8 - ({high} - {low}) / 100.0::float8) END"
     )
 
 
-def _trend(alias: str) -> str:
-    # model.Score.trend: score - previous, when both are known.
-    return _float_of(f"{alias}.score - {alias}.previous_score")
+_confidence = _float_leaf(_confidence_of)
+# model.Score.trend: score - previous, when both are known.
+_trend = _float_leaf(lambda alias: f"{alias}.score - {alias}.previous_score")
 
 
 class Reader(Protocol):
@@ -143,12 +237,15 @@ class Listing:
     where: Callable[[str, dict[str, Any], Parameter], Condition]
     order: Callable[[dict[str, Any]], tuple[Sequence[InstrumentedAttribute[Any]], bool]]
     admins_only: bool = False  # null for anyone below the workspace's ADMIN
+    # Written as compact text (json_plans._Text) when the operation holds this listing:
+    # measured to pay for the feedback list's 100 items, not for the dashboard's 20 maps.
+    compact: bool = False
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
-    leaves: dict[str, Expression]
+    leaves: dict[str, Leaf]
     relations: dict[str, Relation] = field(default_factory=dict)
     listings: dict[str, Listing] = field(default_factory=dict)
     scope: str = "workspace_id"  # the column naming the row's workspace
@@ -164,9 +261,10 @@ def _on_live_map(child: str) -> str:
     )
 
 
-def _sentiment(alias: str) -> str:
-    # FeedbackType.from_model: a sentiment counts only once scored.
-    return _float_of(f"CASE WHEN {alias}.sentiment_status = 'SCORED' THEN {alias}.sentiment END")
+# FeedbackType.from_model: a sentiment counts only once scored.
+_sentiment = _float_leaf(
+    lambda alias: f"CASE WHEN {alias}.sentiment_status = 'SCORED' THEN {alias}.sentiment END"
+)
 
 
 def _health() -> Relation:
@@ -174,7 +272,7 @@ def _health() -> Relation:
     return Relation("HealthScore", many=False, condition=lambda p, c: f"{c}.id = {p}.id")
 
 
-def _token_id(alias: str) -> str:
+def _token_id_of(alias: str) -> str:
     # AuditActor.token_id: an ApiToken's id, or an IngestionToken's for such an actor.
     kind = (
         f"CASE WHEN {alias}.actor_type = 'INGESTION_TOKEN' THEN 'IngestionToken'"
@@ -186,7 +284,7 @@ def _token_id(alias: str) -> str:
     )
 
 
-def _audit_action(alias: str) -> str:
+def _audit_action_of(alias: str) -> str:
     # AuditEventType: AuditAction.of the stored text, by its name (the text upper-cased,
     # "_" for "."); UNKNOWN for any other text.
     known = ", ".join(f"'{a.value}'" for a in AuditAction if a is not AuditAction.UNKNOWN)
@@ -282,7 +380,7 @@ TABLES: dict[str, Table] = {
         {"health": _health()},
         {
             "journeyMaps": Listing("JourneyMap", _maps_where, _maps_order),
-            "feedback": Listing("Feedback", _feedback_where, _feedback_order),
+            "feedback": Listing("Feedback", _feedback_where, _feedback_order, compact=True),
             "auditEvents": Listing("AuditEvent", _events_where, _events_order, admins_only=True),
         },
         scope="id",
@@ -411,10 +509,10 @@ TABLES: dict[str, Table] = {
         {
             "sequence": _plain("sequence"),
             "occurredAt": _datetime("occurred_at"),
-            "action": _audit_action,
+            "action": _scalar(_audit_action_of),
             "subjectType": _plain("subject_type"),
-            "subjectId": lambda a: _encoded_id(f"{a}.subject_type", f"{a}.subject_id"),
-            "changes": _plain("changes"),
+            "subjectId": _scalar(lambda a: _encoded_id(f"{a}.subject_type", f"{a}.subject_id")),
+            "changes": _document("changes"),
             "requestId": _plain("request_id"),
             "ip": _plain("ip"),
             "userAgent": _plain("user_agent"),
@@ -426,7 +524,7 @@ TABLES: dict[str, Table] = {
     # An event's actor: the event's own row.
     "AuditActor": Table(
         "audit_events",
-        {"type": _plain("actor_type"), "tokenId": _token_id},
+        {"type": _plain("actor_type"), "tokenId": _scalar(_token_id_of)},
         {
             "user": Relation(
                 "User",

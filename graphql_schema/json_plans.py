@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.db import driver
@@ -36,6 +37,7 @@ from graphql_schema.json_fields import (
     ROOTS,
     SQL_TYPES,
     TABLES,
+    Leaf,
     Listing,
     NotWritable,
     Relation,
@@ -90,14 +92,85 @@ class Statement:
     # The values after the leading ones: $1 the ids and, when scoped, $2 the workspaces
     # (``statement``); $1 the workspaces (``operation``).
     parameters: tuple[Any, ...]
+    # Its text is orjson's own bytes for the value (``_Text``), for the API to embed as it
+    # is (``orjson.Fragment``); else json to read back.
+    compact: bool = False
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _typename(type_name: str) -> str:
-    return f"to_json({_literal(type_name)}::text)"
+class _NotCompact(Exception):
+    """A leaf with no compact text (``json_fields.Leaf.text``): write json instead."""
+
+
+class _Json:
+    """Objects and lists built as json values, for the API to read back."""
+
+    def object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        return f"json_build_object({', '.join(f'{_literal(k)}, {v}' for k, v in pairs)})"
+
+    def aggregate(self, element: str, order: str, within: str = "") -> str:
+        only = f" FILTER (WHERE {within})" if within else ""
+        return f"coalesce(json_agg({element}{order}){only}, '[]'::json)"
+
+    def typename(self, type_name: str) -> str:
+        return f"to_json({_literal(type_name)}::text)"
+
+    def leaf(self, leaf: Leaf, alias: str) -> str:
+        return leaf.json(alias)
+
+    def json(self, sql: str) -> str:  # a json value, NULL for null
+        return sql
+
+    def scalar(self, sql: str) -> str:  # a number or a boolean, never NULL
+        return sql
+
+    def nullable(self, sql: str) -> str:  # an object, NULL for null
+        return sql
+
+    def text(self, sql: str) -> str:  # the statement's one value
+        return f"{sql}::text"
+
+
+class _Text(_Json):
+    """The same, written as compact JSON text by concatenation, exactly the bytes orjson
+    writes for what the API would read back (keys are GraphQL names, which need no
+    escapes): the API embeds it as it is. json_build_object looks up each value's type
+    at every call, and the API parsed 50 KB to encode it again."""
+
+    def object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        if not pairs:
+            return "'{}'"
+        parts = []
+        for n, (key, value) in enumerate(pairs):
+            parts += [_literal(("{" if n == 0 else ",") + orjson.dumps(key).decode() + ":"), value]
+        return "(" + " || ".join([*parts, "'}'"]) + ")"
+
+    def aggregate(self, element: str, order: str, within: str = "") -> str:
+        only = f" FILTER (WHERE {within})" if within else ""
+        return f"coalesce('[' || string_agg({element}, ','{order}){only} || ']', '[]')"
+
+    def typename(self, type_name: str) -> str:
+        return _literal(orjson.dumps(type_name).decode())
+
+    def leaf(self, leaf: Leaf, alias: str) -> str:
+        if leaf.text is None:
+            raise _NotCompact
+        return leaf.text(alias)
+
+    def json(self, sql: str) -> str:
+        return f"coalesce(({sql})::text, 'null')"
+
+    def scalar(self, sql: str) -> str:
+        return f"({sql})::text"
+
+    def nullable(self, sql: str) -> str:
+        return f"coalesce({sql}, 'null')"
+
+    def text(self, sql: str) -> str:
+        return sql
 
 
 def _page_size(first: Any) -> int:
@@ -108,7 +181,12 @@ def _page_size(first: Any) -> int:
 
 
 class _Writer:
-    def __init__(self, scoped: bool, caller: Caller, *, workspaces_at: int = 2) -> None:
+    pays = False  # set once a listing is worth writing as compact text (Listing.compact)
+
+    def __init__(
+        self, scoped: bool, caller: Caller, *, workspaces_at: int = 2, compact: bool = False
+    ) -> None:
+        self.syntax = _Text() if compact else _Json()
         self.scoped = scoped
         self.caller = caller
         self.aliases = (f"t{n}" for n in itertools.count())
@@ -144,12 +222,13 @@ class _Writer:
         table = TABLES.get(plan.type_name)
         if table is None or len(plan.fields) > MAX_FIELDS:
             raise NotWritable(plan.type_name)
+        syntax = self.syntax
         pairs = []
         for f in plan.fields:
             if f.name == "__typename":
-                value = _typename(plan.type_name)
+                value = syntax.typename(plan.type_name)
             elif f.name in table.leaves and f.child is None:
-                value = table.leaves[f.name](alias)
+                value = syntax.leaf(table.leaves[f.name], alias)
             elif f.name in table.relations and f.child is not None:
                 value = self.relation(table.relations[f.name], f.child, alias, table)
             elif f.name in table.inline and f.child is not None:
@@ -162,8 +241,8 @@ class _Writer:
                 )
             else:
                 raise NotWritable(f"{plan.type_name}.{f.name}")
-            pairs.append(f"{_literal(f.key)}, {value}")
-        return f"json_build_object({', '.join(pairs)})"
+            pairs.append((f.key, value))
+        return syntax.object(pairs)
 
     def relation(self, relation: Relation, child: PlannedObject, parent: str, of: Table) -> str:
         if child.type_name != relation.child:
@@ -182,12 +261,11 @@ class _Writer:
         # Tables, columns and aliases are this module's; response keys are GraphQL names,
         # quoted by _literal besides.
         if not relation.many:
-            return f"(SELECT {built} FROM {table.name} {alias} WHERE {where})"  # noqa: S608
+            found = f"(SELECT {built} FROM {table.name} {alias} WHERE {where})"  # noqa: S608
+            return self.syntax.nullable(found)
         order = f" ORDER BY {relation.order(alias)}" if relation.order else ""
-        return (
-            f"(SELECT coalesce(json_agg({built}{order}), '[]'::json)"  # noqa: S608
-            f" FROM {table.name} {alias} WHERE {where})"
-        )
+        listed = self.syntax.aggregate(built, order)
+        return f"(SELECT {listed} FROM {table.name} {alias} WHERE {where})"  # noqa: S608
 
     def listing(
         self,
@@ -203,6 +281,7 @@ class _Writer:
         if arguments.get("last") is not None or arguments.get("before") is not None:
             raise NotWritable("last")
         size = _page_size(arguments.get("first"))
+        self.pays |= listing.compact
         keys, descending = listing.order(arguments)
         where = listing.where(workspace, arguments, self.parameter)
         table = TABLES[listing.node].name
@@ -221,23 +300,22 @@ class _Writer:
             ]
             columns = ", ".join(f"{rows}.{k.expression.name}" for k in keys)
             after = f" AND ({columns}) {'<' if descending else '>'} ({', '.join(placeholders)})"
+        syntax = self.syntax
         pairs = []
         for f in connection.fields:
             if f.name == "__typename":
-                value = _typename(connection.type_name)
+                value = syntax.typename(connection.type_name)
             elif f.name == "totalCount":
-                value = f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"  # noqa: S608
+                counting = f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"  # noqa: S608
+                value = syntax.scalar(counting)
             elif f.name == "edges" and f.child is not None:
                 edge = self.edge(f.child, listing, page, keys)
-                value = (
-                    f"coalesce(json_agg({edge} ORDER BY {page}._n)"
-                    f" FILTER (WHERE {page}._n <= {size}), '[]'::json)"
-                )
+                value = syntax.aggregate(edge, f" ORDER BY {page}._n", f"{page}._n <= {size}")
             elif f.name == "pageInfo" and f.child is not None:
                 value = self.page_info(f.child, page, cursor(page, keys), size)
             else:
                 raise NotWritable(f"{connection.type_name}.{f.name}")
-            pairs.append(f"{_literal(f.key)}, {value}")
+            pairs.append((f.key, value))
         # The page: one more row than asked for, numbered in the page's order.
         selected = (
             f"SELECT {rows}.*, row_number() OVER (ORDER BY {order}) AS _n"  # noqa: S608
@@ -245,44 +323,50 @@ class _Writer:
         )
         # One row whatever the page holds (GROUP BY (): an aggregate even where no pair is).
         written = (
-            f"(SELECT json_build_object({', '.join(pairs)})"  # noqa: S608
+            f"(SELECT {syntax.object(pairs)}"  # noqa: S608
             f" FROM ({selected}) {page} GROUP BY ())"
         )
         if listing.admins_only:
-            return f"CASE WHEN {workspace} = ANY({self.administered()}) THEN {written} END"
+            admin = f"{workspace} = ANY({self.administered()})"
+            return syntax.nullable(f"CASE WHEN {admin} THEN {written} END")
         return written
 
     def edge(self, plan: PlannedObject, listing: Listing, page: str, keys: Any) -> str:
+        syntax = self.syntax
         pairs = []
         for f in plan.fields:
             if f.name == "__typename":
-                value = _typename(plan.type_name)
+                value = syntax.typename(plan.type_name)
             elif f.name == "cursor":
-                value = f"to_json({cursor(page, keys)})"
+                value = syntax.json(f"to_json({cursor(page, keys)})")
             elif f.name == "node" and f.child is not None and f.child.type_name == listing.node:
                 value = self.object(f.child, page)
             else:
                 raise NotWritable(f"{plan.type_name}.{f.name}")
-            pairs.append(f"{_literal(f.key)}, {value}")
-        return f"json_build_object({', '.join(pairs)})"
+            pairs.append((f.key, value))
+        return syntax.object(pairs)
 
     def page_info(self, plan: PlannedObject, page: str, cursor_of: str, size: int) -> str:
+        syntax = self.syntax
         within = f"{page}._n <= {size}"
         values = {
-            "__typename": _typename(plan.type_name),
-            "hasNextPage": f"to_json(count(*) > {size})",
-            "hasPreviousPage": "to_json(false)",
-            "startCursor": f"to_json((array_agg({cursor_of}) FILTER (WHERE {page}._n = 1"
-            f" AND {within}))[1])",
-            "endCursor": f"to_json((array_agg({cursor_of} ORDER BY {page}._n DESC)"
-            f" FILTER (WHERE {within}))[1])",
+            "__typename": syntax.typename(plan.type_name),
+            "hasNextPage": syntax.json(f"to_json(count(*) > {size})"),
+            "hasPreviousPage": syntax.json("to_json(false)"),
+            "startCursor": syntax.json(
+                f"to_json((array_agg({cursor_of}) FILTER (WHERE {page}._n = 1 AND {within}))[1])"
+            ),
+            "endCursor": syntax.json(
+                f"to_json((array_agg({cursor_of} ORDER BY {page}._n DESC)"
+                f" FILTER (WHERE {within}))[1])"
+            ),
         }
         pairs = []
         for f in plan.fields:
             if f.name not in values or f.child is not None:
                 raise NotWritable(f"{plan.type_name}.{f.name}")
-            pairs.append(f"{_literal(f.key)}, {values[f.name]}")
-        return f"json_build_object({', '.join(pairs)})"
+            pairs.append((f.key, values[f.name]))
+        return syntax.object(pairs)
 
 
 def statement(plan: PlannedObject, *, scoped: bool, caller: Caller | None = None) -> Statement:
@@ -304,19 +388,35 @@ def statement(plan: PlannedObject, *, scoped: bool, caller: Caller | None = None
     )
 
 
-def operation(plan: PlannedObject, *, caller: Caller) -> Statement:
+def operation(plan: PlannedObject, *, caller: Caller, compact: bool = True) -> Statement:
     """The statement writing a whole query operation's ``data`` (``plan``: the Query type's
     fields, each ``__typename`` or a lookup by id, ``json_fields.LOOKUPS``), always scoped
-    to the caller's workspaces ($1, a uuid array): one row, its JSON text. Raises
-    ``NotWritable`` for what it cannot write."""
+    to the caller's workspaces ($1, a uuid array): one row, its JSON text. Written as
+    compact text, orjson's very bytes (``Statement.compact``), where it holds a listing
+    for which that was measured to pay (``Listing.compact``), unless a leaf has no such
+    text (``json_fields.Leaf``) or ``compact`` is false. Raises ``NotWritable`` for what
+    it cannot write."""
     if len(plan.fields) > MAX_FIELDS:
         raise NotWritable(plan.type_name)
-    writer = _Writer(True, caller, workspaces_at=1)
+    if compact:
+        writer = _Writer(True, caller, workspaces_at=1, compact=True)
+        try:
+            written = _operation(plan, writer)
+        except _NotCompact:
+            pass
+        else:
+            if writer.pays:
+                return written
+    return _operation(plan, _Writer(True, caller, workspaces_at=1))
+
+
+def _operation(plan: PlannedObject, writer: _Writer) -> Statement:
+    syntax = writer.syntax
     pairs = []
     for f in plan.fields:
         lookup = LOOKUPS.get(f.name)
         if f.name == "__typename":
-            value = _typename(plan.type_name)
+            value = syntax.typename(plan.type_name)
         elif lookup is not None and f.child is not None and f.child.type_name == lookup.type_name:
             alias = next(writer.aliases)
             table = TABLES[lookup.type_name]
@@ -325,14 +425,14 @@ def operation(plan: PlannedObject, *, caller: Caller) -> Statement:
             if lookup.live is not None:
                 where += f" AND {lookup.live(alias)}"
             built = writer.object(f.child, alias)
-            value = f"(SELECT {built} FROM {table.name} {alias} WHERE {where})"  # noqa: S608
+            value = syntax.nullable(f"(SELECT {built} FROM {table.name} {alias} WHERE {where})")  # noqa: S608
         else:
             raise NotWritable(f"{plan.type_name}.{f.name}")
-        pairs.append(f"{_literal(f.key)}, {value}")
+        pairs.append((f.key, value))
     if not writer.parameters:  # nothing to read (only __typename, or every field skipped)
         raise NotWritable(plan.type_name)
-    data = f"SELECT json_build_object({', '.join(pairs)})::text"
-    return Statement(data, tuple(writer.parameters))
+    data = f"SELECT {syntax.text(syntax.object(pairs))}"
+    return Statement(data, tuple(writer.parameters), compact=isinstance(syntax, _Text))
 
 
 async def operation_written(
@@ -342,6 +442,14 @@ async def operation_written(
     (text,) = await driver.texts(connection, planned.sql, (list(workspaces), *planned.parameters))
     assert isinstance(text, str)
     return text
+
+
+def data_of(planned: Statement, text: str, *, embedded: bool) -> Any:
+    """The operation's ``data`` from its text: as it is, for a response orjson encodes
+    (``embedded``), where the text is orjson's own bytes; else read back."""
+    if planned.compact and embedded:
+        return orjson.Fragment(text)
+    return orjson.loads(text)
 
 
 async def written(

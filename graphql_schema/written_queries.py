@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
-import orjson
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, OperationType
 from graphql.execution.values import VariableValues, get_variable_values
 
@@ -157,4 +156,4 @@ class WrittenQueries:
                 )
         except Exception:
             return None  # the ordinary way runs it again and reports what it finds
-        return orjson.loads(text)
+        return json_plans.data_of(found[0], text, embedded=True)  # over HTTP only
