@@ -59,10 +59,7 @@ async def test_a_deleted_maps_touchpoints_are_listed_but_not_found_by_id(
     assert await loaders.stage_by_id.load(stages[0].id) is None
 
 
-async def test_a_touchpoints_pain_points_are_then_found_by_id_without_a_read(
-    database: Database, tenant_a: Tenant, sql_statements: list[str]
-) -> None:
-    world = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+async def _pain_point(database: Database, world: World) -> None:
     async with database.transaction(world.binding(), write=True) as session:
         session.add(
             PainPoint(
@@ -73,12 +70,37 @@ async def test_a_touchpoints_pain_points_are_then_found_by_id_without_a_read(
                 status=PainPointStatus.OPEN,
             )
         )
+
+
+async def test_a_live_touchpoints_pain_points_are_then_found_by_id_without_a_read(
+    database: Database, tenant_a: Tenant, sql_statements: list[str]
+) -> None:
+    world = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+    await _pain_point(database, world)
     loaders = Loaders(database, await _access(database, tenant_a)).journeys
+    assert await loaders.touchpoint_by_id.load(world.touchpoint_ids[0]) is not None  # live
     (pain_point,) = await loaders.pain_points_by_touchpoint.load(world.touchpoint_ids[0])
     sql_statements.clear()
 
     assert await loaders.pain_point_by_id.load(pain_point.id) is pain_point
     assert sql_statements == []
+
+
+async def test_a_deleted_maps_pain_points_are_listed_but_not_found_by_id(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """As its touchpoints: an admin reading the restorable map sees them in it, and
+    nobody finds them by id (an initiative's links, ``node``) until it is restored."""
+    world = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+    await _pain_point(database, world)
+    await _delete_map(database, world)
+    loaders = Loaders(database, await _access(database, tenant_a)).journeys
+    assert await loaders.touchpoint_by_id.load(world.touchpoint_ids[0]) is None
+
+    (pain_point,) = await loaders.pain_points_by_touchpoint.load(world.touchpoint_ids[0])
+
+    assert pain_point.title == "Slow"
+    assert await loaders.pain_point_by_id.load(pain_point.id) is None
 
 
 async def test_an_organizations_workspaces_are_then_found_by_id_without_a_read(
