@@ -132,27 +132,23 @@ class Background:
         pruned = await self.claims.prune(utcnow() - keep)
         if pruned:
             log.info("deleted %d old schedule claims", pruned)
-        async with self.db.transaction(NO_TENANT) as session:
-            ids = (await session.scalars(select(Workspace.id))).all()
-        for workspace_id in ids:
-            for actor in self.actors.periodic():
-                await asyncio.to_thread(actor.send, str(workspace_id))
-        return len(ids)
+        return await self._send_for_every_workspace(*self.actors.periodic())
 
     async def verify_all_audit_chains(self) -> int:
         """Enqueue the verification of every workspace's whole audit chain."""
-        async with self.db.transaction(NO_TENANT) as session:
-            ids = (await session.scalars(select(Workspace.id))).all()
-        for workspace_id in ids:
-            await asyncio.to_thread(self.actors.verify_audit_chain_in_full.send, str(workspace_id))
-        return len(ids)
+        return await self._send_for_every_workspace(self.actors.verify_audit_chain_in_full)
 
     async def recalculate_all_health(self) -> int:
         """Enqueue the full health pass (and snapshot) of every workspace."""
+        return await self._send_for_every_workspace(self.actors.recalculate_all_health)
+
+    async def _send_for_every_workspace(self, *actors: dramatiq.Actor[[str], None]) -> int:
+        """Send each actor a message for every workspace; return how many workspaces."""
         async with self.db.transaction(NO_TENANT) as session:
             ids = (await session.scalars(select(Workspace.id))).all()
         for workspace_id in ids:
-            await asyncio.to_thread(self.actors.recalculate_all_health.send, str(workspace_id))
+            for actor in actors:
+                await asyncio.to_thread(actor.send, str(workspace_id))
         return len(ids)
 
     def _scheduled(self) -> list[Coroutine[None, None, None]]:
