@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.run                      # small, medium, large; 3 x 10 s runs
     .venv/bin/python -m bench.run --sizes small --quick  # a smoke run of every step
+    .venv/bin/python -m bench.run --sizes medium --workloads f --servers planned-on
+        # a focused run: PostGraphile and the servers named, the workloads named; it
+        # leaves docs/benchmarks.md alone (its tables are whole runs)
 
 Read workloads are served side by side, one server at a time (never two at once), each
 server with the same number of processes: PostGraphile v5, then Waypost in four
@@ -60,6 +63,9 @@ class Plan:
     http_batches: int
     e2e_samples: int
     main_size: str = "medium"
+    # What a focused run measures (``--workloads``, ``--servers``); everything by default.
+    workloads: frozenset[str] = frozenset("abcdefg")
+    servers: frozenset[str] = frozenset()  # short names (SERVER_NAMES); empty: all
 
 
 @dataclass
@@ -257,9 +263,31 @@ def _shapes(world: seed.World, *, main: bool) -> list[Shape]:
     return shapes
 
 
+# ``--servers``' names for the side by side's candidates (PostGraphile always runs
+# first: its answers are the reference the others are checked against).
+SERVER_NAMES = {
+    "postgraphile": report.label(report.PEER, None, None),
+    "postgraphile-rls": report.label(report.PEER_RLS, None, None),
+    "ordinary-on": report.label(report.WAYPOST, "on", "ordinary"),
+    "planned-on": report.label(report.WAYPOST, "on", "planned"),
+    "ordinary-off": report.label(report.WAYPOST, "off", "ordinary"),
+    "planned-off": report.label(report.WAYPOST, "off", "planned"),
+    "floor": report.label(report.FLOOR, None, None),
+}
+
+
 def _candidates(plan: Plan, world: seed.World) -> list[Candidate]:
     """PostGraphile first (its answers are the reference), then Waypost's four
-    configurations (cache on/off x ordinary/planned engine), then the floor."""
+    configurations (cache on/off x ordinary/planned engine), then the floor; only those
+    ``plan.servers`` names when it names some."""
+    every = _every_candidate(plan, world)
+    if not plan.servers:
+        return every
+    chosen = {SERVER_NAMES[name] for name in plan.servers} | {SERVER_NAMES["postgraphile"]}
+    return [c for c in every if c.label in chosen]
+
+
+def _every_candidate(plan: Plan, world: seed.World) -> list[Candidate]:
 
     def waypost(cache: bool, planned: bool) -> Candidate:
         return Candidate(
@@ -802,10 +830,14 @@ def execute(plan: Plan, *, write_docs: bool) -> Results:
         _flush_bench_redis()
         _say(f"{size}: {settled} outbox events left pending marked processed")
         asyncio.run(vacuum(world))
-        _side_by_side(plan, world, results, _shapes(world, main=main))
-        if main:
+        shapes = [s for s in _shapes(world, main=main) if s.workload in plan.workloads]
+        if shapes:
+            _side_by_side(plan, world, results, shapes)
+        if main and "c" in plan.workloads:
             _mixed(plan, world, results)
+        if main and "e" in plan.workloads:
             _health(plan, world, results)
+        if main and "d" in plan.workloads:
             _ingestion(plan, world, results)
         _save(results)
     if write_docs:
@@ -828,8 +860,23 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 x 3 s runs, small inputs")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--workloads", default="abcdefg", help="a focused run: these workloads only, e.g. bf"
+    )
+    parser.add_argument(
+        "--servers",
+        default="",
+        help=f"a focused run: these servers only, of {', '.join(SERVER_NAMES)} (comma-separated)",
+    )
     args = parser.parse_args()
     sizes = args.sizes.split(",")
+    servers = frozenset(filter(None, args.servers.split(",")))
+    if unknown := servers - SERVER_NAMES.keys():
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    workloads = frozenset(args.workloads)
+    if unknown := workloads - set("abcdefg"):
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    focused = bool(servers) or workloads != set("abcdefg")
     plan = Plan(
         sizes=sizes,
         seconds=3.0 if args.quick else args.seconds,
@@ -841,8 +888,11 @@ def main() -> None:
         http_batches=10 if args.quick else 60,
         e2e_samples=5 if args.quick else 20,
         main_size="medium" if "medium" in sizes else sizes[-1],
+        workloads=workloads,
+        servers=servers,
     )
-    execute(plan, write_docs=not args.no_docs)
+    # The tables in docs/benchmarks.md are whole runs only.
+    execute(plan, write_docs=not (args.no_docs or focused))
 
 
 if __name__ == "__main__":

@@ -240,6 +240,9 @@ class Listing:
     # Written as compact text (json_plans._Text) when the operation holds this listing:
     # measured to pay for the feedback list's 100 items, not for the dashboard's 20 maps.
     compact: bool = False
+    # (SQL of the parent's workspace, the arguments) -> SQL of the rows' number where
+    # it is kept rather than counted; None to count the rows
+    total: Callable[[str, dict[str, Any]], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,18 @@ def _feedback_where(workspace: str, arguments: dict[str, Any], parameter: Parame
     return _where(workspace, tests)
 
 
+def _feedback_total(workspace: str, arguments: dict[str, Any]) -> str | None:
+    # All of a workspace's items: the sum of the parts the triggers add (migration
+    # 0029), read under the same row-level security as the rows. A filtered page
+    # counts its rows.
+    if any(arguments.get(a) is not None for a in ("touchpointId", "source")):
+        return None
+    return (
+        "(SELECT coalesce(sum(c.items), 0)::bigint FROM feedback_count_parts c"  # noqa: S608
+        f" WHERE c.workspace_id = {workspace})"
+    )
+
+
 def _feedback_order(_: dict[str, Any]) -> tuple[Sequence[InstrumentedAttribute[Any]], bool]:
     return FEEDBACK_ORDER, True
 
@@ -380,7 +395,9 @@ TABLES: dict[str, Table] = {
         {"health": _health()},
         {
             "journeyMaps": Listing("JourneyMap", _maps_where, _maps_order),
-            "feedback": Listing("Feedback", _feedback_where, _feedback_order, compact=True),
+            "feedback": Listing(
+                "Feedback", _feedback_where, _feedback_order, compact=True, total=_feedback_total
+            ),
             "auditEvents": Listing("AuditEvent", _events_where, _events_order, admins_only=True),
         },
         scope="id",

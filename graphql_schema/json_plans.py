@@ -306,8 +306,9 @@ class _Writer:
             if f.name == "__typename":
                 value = syntax.typename(connection.type_name)
             elif f.name == "totalCount":
+                kept = listing.total(workspace, arguments) if listing.total else None
                 counting = f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"  # noqa: S608
-                value = syntax.scalar(counting)
+                value = syntax.scalar(kept or counting)
             elif f.name == "edges" and f.child is not None:
                 edge = self.edge(f.child, listing, page, keys)
                 value = syntax.aggregate(edge, f" ORDER BY {page}._n", f"{page}._n <= {size}")

@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.verify import verify_workspace_increment
+from backend.feedback.repository.count_parts import fold_count_parts
 from backend.feedback.sentiment import score_feedback
 from backend.health import backfill, recalculate
 from backend.models.outbox import OutboxEvent
@@ -29,6 +30,8 @@ async def _verify_audit_increment(session: AsyncSession, event: OutboxEvent) -> 
 async def _feedback_received(session: AsyncSession, event: OutboxEvent) -> None:
     ids = [UUID(i) for i in event.payload.get("feedback_ids", [])]
     attached = {UUID(t) for t in event.payload.get("touchpoint_ids", [])}
+    # The insert that raised this event added a part to the workspace's count.
+    await fold_count_parts(session, event.workspace_id)
     # Sentiment first: the health pass that follows reads the scores.
     attached |= await score_feedback(session, event.workspace_id, ids)
     # Feedback placed on a stage or map alone names no touchpoint: a pass still follows

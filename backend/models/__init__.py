@@ -9,7 +9,7 @@ from backend.models.audit import (
     AuditVerification,
     ChainHead,
 )
-from backend.models.feedback import Feedback
+from backend.models.feedback import Feedback, FeedbackCountPart
 from backend.models.health import (
     AlertKind,
     HealthAlert,
@@ -66,6 +66,7 @@ __all__ = [
     "ChainHead",
     "DeadLetter",
     "Feedback",
+    "FeedbackCountPart",
     "HealthAlert",
     "HealthEvidence",
     "HealthGeneration",

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
@@ -72,3 +80,19 @@ class Feedback(WorkspaceScoped, Base):
         JSONDocument, default=list, server_default="[]"
     )
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackCountPart(WorkspaceScoped, Base):
+    """A part of a workspace's number of feedback items: the total is the sum of its parts.
+
+    On Postgres, statement-level triggers on ``feedback`` add a part of +n for each
+    insert and of -n for each delete, in the same transaction (migration 0029), so any
+    snapshot that sees the rows sees their count. Writers only ever add rows: no two
+    transactions wait on one another for a count. The outbox's ``feedback.received``
+    handler folds a workspace's parts into one (``backend.feedback.counts``), so a read
+    sums a few rows instead of counting every item. SQLite keeps none (its reads count).
+    """
+
+    __tablename__ = "feedback_count_parts"
+
+    items: Mapped[int] = mapped_column(BigInteger)
