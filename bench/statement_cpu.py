@@ -141,7 +141,7 @@ async def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    workloads = ["dashboard", "feedback", "audit"]
+    workloads = ["map", "dashboard", "feedback", "audit"]
     parser.add_argument("--workload", choices=workloads, default="feedback")
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=15)

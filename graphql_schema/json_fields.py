@@ -597,6 +597,10 @@ class Lookup:
 
     type_name: str
     live: Condition | None = None
+    # Written as compact text (json_plans._Text) when the operation looks it up: measured
+    # to pay for a map read (stages, touchpoints, their health), not for the workspace's
+    # dashboard, which a listing below it decides (Listing.compact).
+    compact: bool = False
 
     def id_of(self, arguments: dict[str, Any]) -> UUID | None:
         value = arguments.get("id")
@@ -608,7 +612,9 @@ class Lookup:
 # workspaces) and Query.journeyMap (JourneyMapByIdLoader: live maps of them).
 LOOKUPS: dict[str, Lookup] = {
     "workspace": Lookup("Workspace"),
-    "journeyMap": Lookup("JourneyMap", live=lambda alias: f"{alias}.deleted_at IS NULL"),
+    "journeyMap": Lookup(
+        "JourneyMap", live=lambda alias: f"{alias}.deleted_at IS NULL", compact=True
+    ),
 }
 
 

@@ -181,7 +181,9 @@ def _page_size(first: Any) -> int:
 
 
 class _Writer:
-    pays = False  # set once a listing is worth writing as compact text (Listing.compact)
+    # Set once a listing or lookup is worth writing as compact text (Listing.compact,
+    # Lookup.compact).
+    pays = False
 
     def __init__(
         self, scoped: bool, caller: Caller, *, workspaces_at: int = 2, compact: bool = False
@@ -394,7 +396,8 @@ def operation(plan: PlannedObject, *, caller: Caller, compact: bool = True) -> S
     fields, each ``__typename`` or a lookup by id, ``json_fields.LOOKUPS``), always scoped
     to the caller's workspaces ($1, a uuid array): one row, its JSON text. Written as
     compact text, orjson's very bytes (``Statement.compact``), where it holds a listing
-    for which that was measured to pay (``Listing.compact``), unless a leaf has no such
+    or a lookup for which that was measured to pay (``Listing.compact``,
+    ``Lookup.compact``), unless a leaf has no such
     text (``json_fields.Leaf``) or ``compact`` is false. Raises ``NotWritable`` for what
     it cannot write."""
     if len(plan.fields) > MAX_FIELDS:
@@ -425,6 +428,7 @@ def _operation(plan: PlannedObject, writer: _Writer) -> Statement:
             where = f"{alias}.id = {found}{writer.scope(alias, table)}"
             if lookup.live is not None:
                 where += f" AND {lookup.live(alias)}"
+            writer.pays |= lookup.compact
             built = writer.object(f.child, alias)
             value = syntax.nullable(f"(SELECT {built} FROM {table.name} {alias} WHERE {where})")  # noqa: S608
         else:
