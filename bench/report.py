@@ -113,7 +113,7 @@ def _side_by_side(results: dict[str, Any]) -> list[str]:
                 "a": "the maps of workspace 0, up to 20",
                 "b": "every workspace's dashboard",
                 "f": "the feedback of the first 20 workspaces",
-                "g": "workspace 0's audit trail",
+                "g": "workspace 1's audit trail",
             }[workload]
             turns = {
                 r.get("requests_in_turn")

@@ -209,8 +209,11 @@ class Candidate:
         return self.cache != "off" or shape.cache_off
 
 
-# Workload (g) reads workspace 0's trail; the seeder's services leave it one event long.
+# Workload (g) reads the trail of workspace 1, which no other workload writes ((c) edits
+# workspace 0's maps, (d) ingests into workspaces 0 and 49), so that every run reads the
+# same 100 events.
 AUDIT_EVENTS = 100
+TRAIL = 1  # the index of (g)'s workspace
 
 
 def _shapes(world: seed.World, *, main: bool) -> list[Shape]:
@@ -254,8 +257,8 @@ def _shapes(world: seed.World, *, main: bool) -> list[Shape]:
         Shape(
             "g",
             "audit trail",
-            [workloads.audit_trail_body(first.id)],
-            [peers.request_body(peers.AUDIT_QUERY, first.id)],
+            [workloads.audit_trail_body(world.workspaces[TRAIL].id)],
+            [peers.request_body(peers.AUDIT_QUERY, world.workspaces[TRAIL].id)],
             workloads.canonical_audit,
             peers.canonical_audit,
         ),
@@ -442,7 +445,8 @@ async def _audit_events(world: seed.World) -> int:
     connection = await asyncpg.connect(_dsn(world))
     try:
         found: int = await connection.fetchval(
-            "SELECT count(*) FROM audit_events WHERE workspace_id = $1", world.workspaces[0].id
+            "SELECT count(*) FROM audit_events WHERE workspace_id = $1",
+            world.workspaces[TRAIL].id,
         )
     finally:
         await connection.close()
@@ -450,7 +454,7 @@ async def _audit_events(world: seed.World) -> int:
 
 
 def _audit_trail(plan: Plan, world: seed.World) -> None:
-    """Give workspace 0 an audit trail of at least AUDIT_EVENTS events for workload (g),
+    """Give workspace TRAIL an audit trail of at least AUDIT_EVENTS events for workload (g),
     made the way any client makes them: a persona created, then renamed, through the API
     with the owner's token (events of actor API_TOKEN, with the user). Personas appear in
     no other workload. Once done, a reused database keeps them."""
@@ -459,7 +463,7 @@ def _audit_trail(plan: Plan, world: seed.World) -> None:
         return
     _say(f"(g) {world.size}: {missing} audit events through the API, for the trail to read")
     auth = {"Authorization": f"Bearer {world.api_token}", "Content-Type": "application/json"}
-    workspace = workloads.global_id("Workspace", world.workspaces[0].id)
+    workspace = workloads.global_id("Workspace", world.workspaces[TRAIL].id)
     with servers.waypost_api(world.database_url, port=PORT, processes=1) as api:
         url = f"{api.url}/graphql"
         made = _post(

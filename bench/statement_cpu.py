@@ -58,7 +58,10 @@ async def main(workload):
     bound = next(p for s, p in seen if "set_config" in s)[1]
     sql, params = next((s, p) for s, p in seen
                        if "json_build_object" in s or s.startswith("SELECT ('{"))
-    print(json.dumps({"sql": sql, "bound": bound, "parameters": [str(params[1])]}))
+    # Past the target: what else the statement takes (the caller's administered
+    # workspaces, for an admins-only listing), as the request passed it.
+    rest = [[str(v) for v in p] if isinstance(p, (list, tuple)) else str(p) for p in params[2:]]
+    print(json.dumps({"sql": sql, "bound": bound, "parameters": [str(params[1])], "rest": rest}))
 
 asyncio.run(main(sys.argv[1]))
 """
@@ -76,6 +79,20 @@ def capture(checkout: Path, workload: str) -> dict[str, Any]:
     )
     captured: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return captured
+
+
+def _arguments(rest: list[Any]) -> list[Any]:
+    """The captured extra parameters as asyncpg takes them (uuid texts become UUIDs)."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, list):
+            return [value(x) for x in v]
+        try:
+            return UUID(v)
+        except ValueError:
+            return v
+
+    return [value(v) for v in rest]
 
 
 def _cpu(pid: int) -> float:
@@ -100,16 +117,20 @@ async def measure(
         workspaces = [UUID(w) for w in bound.split(",")]
         targets = _targets(world, workload)
         prepared = {name: await connection.prepare(s["sql"]) for name, s in statements.items()}
+        rest = {name: _arguments(s.get("rest", [])) for name, s in statements.items()}
         answers = {}
         async with connection.transaction():
             await connection.execute("SELECT set_config('waypost.workspace_ids', $1, true)", bound)
             for name, statement in prepared.items():
-                answers[name] = json.loads(await statement.fetchval(workspaces, targets[0]))
+                answers[name] = json.loads(
+                    await statement.fetchval(workspaces, targets[0], *rest[name])
+                )
                 if args.explain:
                     plan = await connection.fetch(
                         f"EXPLAIN (ANALYZE, BUFFERS) {statements[name]['sql']}",
                         workspaces,
                         targets[0],
+                        *rest[name],
                     )
                     print(f"--- {name}\n" + "\n".join(row[0] for row in plan))
         first = next(iter(answers.values()))
@@ -123,10 +144,10 @@ async def measure(
                         "SELECT set_config('waypost.workspace_ids', $1, true)", bound
                     )
                     for n in range(5):  # a generic plan settles after five
-                        await statement.fetchval(workspaces, targets[n % len(targets)])
+                        await statement.fetchval(workspaces, targets[n % len(targets)], *rest[name])
                     started, began = _cpu(pid), time.perf_counter()
                     for n in range(args.n):
-                        await statement.fetchval(workspaces, targets[n % len(targets)])
+                        await statement.fetchval(workspaces, targets[n % len(targets)], *rest[name])
                     cpu[name].append(1000 * (_cpu(pid) - started) / args.n)
                     wall[name].append(1000 * (time.perf_counter() - began) / args.n)
         for name in prepared:
