@@ -15,6 +15,7 @@ from backend.audit.verify import (
     verify_scope,
     verify_workspace_increment,
 )
+from backend.feedback.repository.count_parts import fold_count_parts
 from backend.health import backfill, recalculate
 from backend.journeys import maps
 from backend.models.audit import AuditScope
@@ -122,12 +123,22 @@ async def purge_deleted_maps(workspace_id: str) -> None:
         log.info("purged %d deleted journey maps of workspace %s", purged, workspace)
 
 
+async def fold_feedback_counts(workspace_id: str) -> None:
+    """Fold the workspace's feedback count parts into one: the ``feedback.received``
+    handler does so at each event; this hourly pass catches what a dead-lettered event
+    (or a delete, which raises none) left."""
+    workspace = UUID(workspace_id)
+    async with workspace_transaction(workspace) as session:
+        await fold_count_parts(session, workspace)
+
+
 @dataclass(frozen=True)
 class Actors:
     dispatch_outbox_event: dramatiq.Actor[[str, str], None]
     verify_audit_chain: dramatiq.Actor[[str], None]
     verify_audit_chain_in_full: dramatiq.Actor[[str], None]
     purge_deleted_maps: dramatiq.Actor[[str], None]
+    fold_feedback_counts: dramatiq.Actor[[str], None]
     recalculate_health: dramatiq.Actor[[str], None]
     recalculate_all_health: dramatiq.Actor[[str], None]
     backfill_health: dramatiq.Actor[[str], None]
@@ -135,7 +146,12 @@ class Actors:
     def periodic(self) -> list[dramatiq.Actor[[str], None]]:
         """The per-workspace housekeeping the schedule runs (a backfill step too: it
         resumes a backfill whose next message was lost, and finds nothing otherwise)."""
-        return [self.verify_audit_chain, self.purge_deleted_maps, self.backfill_health]
+        return [
+            self.verify_audit_chain,
+            self.purge_deleted_maps,
+            self.fold_feedback_counts,
+            self.backfill_health,
+        ]
 
 
 def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) -> Actors:
@@ -182,4 +198,7 @@ def declare_actors(broker: dramatiq.Broker, *, health_coalesce_ms: int = 500) ->
         purge_deleted_maps=dramatiq.actor(
             broker=broker, actor_name="journeys.purge", queue_name="maintenance", **RETRIES
         )(purge_deleted_maps),
+        fold_feedback_counts=dramatiq.actor(
+            broker=broker, actor_name="feedback.fold_counts", queue_name="maintenance", **RETRIES
+        )(fold_feedback_counts),
     )

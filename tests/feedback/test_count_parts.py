@@ -308,3 +308,30 @@ async def test_a_workspace_deleted_with_its_feedback_takes_its_parts_along(
     async with inspector_engine.begin() as conn:
         await conn.execute(delete(Workspace).where(Workspace.id == own))
     assert await _parts(inspector_engine, own) == []
+
+
+async def test_the_hourly_housekeeping_folds_what_no_event_did(
+    settings: Settings, database: Database, tenant_a: Tenant, inspector_engine: AsyncEngine
+) -> None:
+    """Inserts and deletes that raised no feedback.received event (a dead-lettered one,
+    or a delete, which raises none) are folded by the schedule's housekeeping."""
+    own = tenant_a.workspace_ids[0]
+    binding = TenantBinding(frozenset({own}))
+    for n in (2, 3, 4):
+        async with database.transaction(binding, write=True) as session:
+            await _insert(session, own, n)
+    async with database.transaction(binding, write=True) as session:
+        gone = sorted(await _ids(inspector_engine, own))[:1]
+        await session.execute(delete(Feedback).where(Feedback.id.in_(gone)))
+    assert sorted(await _parts(inspector_engine, own)) == [-1, 2, 3, 4]
+    worker_settings = settings.model_copy(
+        update={"broker_url": configured_broker_url(), "audit_verify_interval_seconds": 0.5}
+    )
+    async with Background(worker_settings, database, run_workers=True):
+
+        async def folded() -> list[int] | None:
+            parts = await _parts(inspector_engine, own)
+            return parts if len(parts) == 1 else None
+
+        assert await eventually(folded, within=30) == [8]
+    assert await _planned_total(settings, database, tenant_a) == 8
