@@ -89,8 +89,9 @@ class FeedbackCountPart(WorkspaceScoped, Base):
     insert and of -n for each delete, in the same transaction (migration 0029), so any
     snapshot that sees the rows sees their count. Writers only ever add rows: no two
     transactions wait on one another for a count. The outbox's ``feedback.received``
-    handler folds a workspace's parts into one (``backend.feedback.counts``), so a read
-    sums a few rows instead of counting every item. SQLite keeps none (its reads count).
+    handler and the hourly housekeeping fold a workspace's parts into one
+    (``backend.feedback.repository.count_parts``), so a read sums a few rows instead of
+    counting every item. SQLite keeps none (its reads count).
     """
 
     __tablename__ = "feedback_count_parts"
