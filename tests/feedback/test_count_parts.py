@@ -30,12 +30,13 @@ from backend.feedback.repository.count_parts import fold_count_parts
 from backend.models import Feedback, Workspace
 from backend.settings import Settings
 from backend.vocabulary.feedback import FeedbackSource, MeasureKind
+from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema import engine
 from tests.fixtures.background import eventually
 from tests.fixtures.databases import configured_broker_url, is_postgres_run
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.planned import answer, ordinary_and_planned
-from tests.fixtures.tenants import Tenant
+from tests.fixtures.tenants import Tenant, add_guest
 from tests.health.worlds import add_many, build_world
 from workers.background import Background
 
@@ -335,3 +336,22 @@ async def test_the_hourly_housekeeping_folds_what_no_event_did(
 
         assert await eventually(folded, within=30) == [8]
     assert await _planned_total(settings, database, tenant_a) == 8
+
+
+async def test_a_guest_and_another_organizations_admin_read_no_other_workspaces_total(
+    settings: Settings, database: Database, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The kept total is read in the caller's binding: a guest of one workspace and the
+    admin of another organization get the other workspace as null, never its count."""
+    own, other = tenant_a.workspace_ids[0], tenant_a.workspace_ids[1]
+    for workspace_id, n in ((own, 2), (other, 5)):
+        async with database.transaction(TenantBinding(frozenset({workspace_id})), write=True) as s:
+            await _insert(s, workspace_id, n)
+    _, guest = await add_guest(database, own, "guest@count.example", WorkspaceRole.ADMIN)
+    async with ordinary_and_planned(settings, database) as clients:
+        for planned in (False, True):
+            mine = _page(await answer(clients[planned], LIST, {"id": tenant_a.ws_gid(0)}, guest))
+            assert mine["totalCount"] == 2
+            for token in (guest, tenant_b.token):
+                seen = await answer(clients[planned], LIST, {"id": tenant_a.ws_gid(1)}, token)
+                assert json.loads(seen)["data"] == {"workspace": None}
