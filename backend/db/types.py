@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, ColumnElement, DateTime, Enum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -16,6 +19,35 @@ from sqlalchemy.types import TypeDecorator
 
 # JSON documents: JSONB on Postgres (indexable, compact), JSON text on SQLite.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as the API's answers write it (``backend.json_output``: orjson, no
+    spaces). What orjson refuses (a key that is no string, an integer past 64 bits) is
+    written by the standard library, as compactly."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class WrittenJSON(TypeDecorator[Any]):
+    """A JSON document kept as the very text the API writes for it (``compact_json``):
+    ``json`` on Postgres, which keeps a document's text as it was written, where jsonb
+    rewrites it (", " and ": ", its numbers as numeric writes them: a float of 1e16
+    comes back as the integer 10000000000000000). A statement can then put the
+    document into an answer as it is (``graphql_schema.json_fields``), and what is
+    read back is what was written. For documents written once and never searched:
+    an audit event's changes."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None]:
+        def process(value: Any) -> str | None:
+            return None if value is None else compact_json(value)
+
+        return process
 
 
 def enum_column(enum: type[StrEnum], name: str, *, length: int = 16) -> Enum:

@@ -11,7 +11,7 @@ from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, WorkspaceScoped
-from backend.db.types import JSONDocument, enum_column, utcnow
+from backend.db.types import WrittenJSON, enum_column, utcnow
 
 
 class ActorType(StrEnum):
@@ -39,7 +39,8 @@ class _AuditColumns:
     action: Mapped[str] = mapped_column(String(80))
     subject_type: Mapped[str] = mapped_column(String(80))
     subject_id: Mapped[str] = mapped_column(String(80))
-    changes: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # Kept as written: read back, and put into answers, exactly as hashed.
+    changes: Mapped[dict[str, Any]] = mapped_column(WrittenJSON)
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))

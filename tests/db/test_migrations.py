@@ -7,8 +7,10 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 import pytest_asyncio
 from alembic.autogenerate import compare_metadata
@@ -18,14 +20,23 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from backend.audit.chain import GENESIS, ChainReport, event_hash
+from backend.audit.verify import verify_scope
+from backend.crypto.audit_keys import AuditKey, AuditKeyring
+from backend.db.engine import Database
+from backend.db.scoping import TenantBinding
 from backend.entrypoints.migrate import alembic_config, downgrade, upgrade
 from backend.health.model import Component
 from backend.health.repository.scores import components_of
 from backend.models import Base
+from backend.models.audit import AuditScope
+from backend.settings import get_settings
 from tests.fixtures.databases import (
+    APP_ROLE,
     TestDatabase,
     create_postgres_database,
     drop_postgres_database,
+    is_postgres_run,
     sqlite_database,
 )
 
@@ -371,3 +382,155 @@ async def _organization_and_workspace(
         ),
         {"id": ws, "org": org, "now": now},
     )
+
+
+@pytest.mark.skipif(
+    not is_postgres_run(), reason="SQLite keeps JSON as text: 0030 has nothing to do"
+)
+async def test_stored_audit_changes_are_rewritten_as_written_and_their_hashes_hold(
+    scratch_database: TestDatabase,
+) -> None:
+    """0030 turns ``changes`` into json and rewrites each stored event's jsonb as the text
+    the API wrote for what it read back (no spaces; numbers as they were read), every
+    workspace's, in batches; each chain verifies before and after."""
+    url = scratch_database.owner_url
+    await asyncio.to_thread(upgrade, url, "0029")
+    key = AuditKeyring.from_settings(get_settings()).current
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    workspaces = [uuid.uuid4() for _ in range(3)]
+    # Events as the API wrote them before (the standard library's spaced text), with
+    # values jsonb gives back as they were hashed.
+    changes = [
+        {"name": {"before": "Old", "after": "New ☕"}},
+        {"score": {"before": 0.1 + 0.2, "after": 1.5e-7}, "n": 12345678901234567},
+        {"nested": {"list": [100.0, 1e15, {"z": None}], "text": 'é \u2028 "q" \\'}},
+    ]
+    written: dict[tuple[uuid.UUID, int], str] = {}
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            org = uuid.uuid4()
+            await _organization_and_workspace(conn, org, workspaces[0], now)
+            for n, ws in enumerate(workspaces[1:]):
+                await conn.execute(
+                    text(
+                        "INSERT INTO workspaces (id, organization_id, name, created_at, updated_at)"
+                        " VALUES (:id, :org, :name, :now, :now)"
+                    ),
+                    {"id": ws, "org": org, "name": f"W{n}", "now": now},
+                )
+        for ws in workspaces:
+            previous = GENESIS
+            for sequence, change in enumerate(changes, start=1):
+                row = _audit_row(ws, sequence, change, previous, now, key)
+                previous = row["hash"]
+                async with engine.begin() as conn:
+                    await _bind_workspaces(conn, [ws])
+                    await conn.execute(_INSERT_EVENT, {**row, "changes": json.dumps(change)})
+                written[(ws, sequence)] = orjson.dumps(_jsonb_order(change)).decode()
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO chain_heads (scope, scope_id, audit_sequence, audit_hash,"
+                        " outbox_sequence) VALUES ('WORKSPACE', :ws, :n, :hash, 0)"
+                    ),
+                    {"ws": ws, "n": len(changes), "hash": previous},
+                )
+        before = await _verified(scratch_database, workspaces)
+        await asyncio.to_thread(upgrade, url)
+        async with engine.begin() as conn:
+            await _bind_workspaces(conn, workspaces)
+            found = (
+                await conn.execute(
+                    text("SELECT workspace_id, sequence, changes::text FROM audit_events")
+                )
+            ).all()
+            kind = await conn.scalar(
+                text(
+                    "SELECT data_type FROM information_schema.columns"
+                    " WHERE table_name = 'audit_events' AND column_name = 'changes'"
+                )
+            )
+    finally:
+        await engine.dispose()
+    after = await _verified(scratch_database, workspaces)
+    assert kind == "json"
+    assert {(w, s): t for w, s, t in found} == written
+    assert all(r.ok for r in before), before
+    assert all(r.ok for r in after), after
+
+
+def _jsonb_order(value: Any) -> Any:
+    """``value`` with each object's keys as jsonb keeps them: shorter first, then by bytes
+    (what the API has read back, and answered with, since)."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return {k: _jsonb_order(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_jsonb_order(v) for v in value]
+    return value
+
+
+async def _bind_workspaces(conn: AsyncConnection, workspaces: list[uuid.UUID]) -> None:
+    await conn.execute(
+        text("SELECT set_config('waypost.workspace_ids', :ws, true)"),
+        {"ws": ",".join(str(w) for w in workspaces)},
+    )
+
+
+_INSERT_EVENT = text(
+    "INSERT INTO audit_events (workspace_id, id, sequence, occurred_at, actor_type,"
+    " action, subject_type, subject_id, changes, prev_hash, hash, key_id)"
+    " VALUES (:workspace_id, :id, :sequence, :occurred_at, :actor_type, :action,"
+    " :subject_type, :subject_id, :changes, :prev_hash, :hash, :key_id)"
+)
+
+
+def _audit_row(
+    ws: uuid.UUID,
+    sequence: int,
+    changes: dict[str, Any],
+    prev_hash: str,
+    now: datetime,
+    key: AuditKey,
+) -> dict[str, Any]:
+    event = SimpleNamespace(
+        sequence=sequence,
+        occurred_at=now,
+        actor_type="SYSTEM",
+        actor_user_id=None,
+        actor_token_id=None,
+        action="workspace.update",
+        subject_type="Workspace",
+        subject_id=str(ws),
+        changes=changes,
+        request_id=None,
+        ip=None,
+        user_agent=None,
+        prev_hash=prev_hash,
+    )
+    return {
+        "workspace_id": ws,
+        "id": uuid.uuid4(),
+        "sequence": sequence,
+        "occurred_at": now,
+        "actor_type": "SYSTEM",
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "prev_hash": prev_hash,
+        "hash": event_hash(AuditScope.WORKSPACE, ws, event, key),  # type: ignore[arg-type]
+        "key_id": key.id,
+    }
+
+
+async def _verified(scratch: TestDatabase, workspaces: list[uuid.UUID]) -> list[ChainReport]:
+    database = Database(scratch.app_url, app_role=APP_ROLE)
+    try:
+        reports = []
+        for ws in workspaces:
+            async with database.transaction(TenantBinding(frozenset({ws}))) as session:
+                reports.append(await verify_scope(session, AuditScope.WORKSPACE, ws))
+        return reports
+    finally:
+        await database.dispose()

@@ -277,20 +277,43 @@ async def test_listings_and_a_map_are_answered_in_the_ordinary_engines_bytes(
     assert b'"score":1e+16' in answers[DASHBOARD]
 
 
+CREATE_METRIC = """mutation($input: CreateMetricInput!) { createMetric(input: $input) {
+  metric { id } errors { code field message } } }"""
+
+
 @postgres_only
-async def test_a_document_value_keeps_the_json_way(
+async def test_an_audit_events_changes_are_embedded_as_written(
     settings: Settings, database: Database, tenant_a: Tenant, sql_statements: list[str]
 ) -> None:
-    """An audit event's ``changes`` (jsonb, spaced out, numbers as numeric writes them)
-    has no compact text: the statement is json, read back, and the bytes are the same."""
-    await build_world(database, tenant_a.workspace_ids[0], stages=1)  # audit events
+    """An audit event's ``changes`` is kept as the text the API writes for it
+    (``WrittenJSON``), which the statement embeds as it is: the trail is compact text,
+    and its bytes are the ordinary engine's, with floats in every layout and U+2028,
+    quotes and backslashes in the values."""
+    world = await build_world(database, tenant_a.workspace_ids[0], stages=1)
+    # The bounds a metric's target takes, and the layouts of floats within them.
+    targets = [1e15, -1e15, 1.5e-7, 0.1 + 0.2, 100.0, -0.0]
     query = """query A($id: ID!) { workspace(id: $id) { auditEvents(first: 20) {
       edges { node { sequence action changes } } } } }"""
     variables = {"id": tenant_a.ws_gid(0)}
     async with ordinary_and_planned(settings, database) as clients:
+        for target in targets:
+            metric = {
+                "workspaceId": tenant_a.ws_gid(0),
+                "name": f'{target} \u2028 "q" \\ é',
+                "direction": "HIGHER_IS_BETTER",
+                "target": target,
+                "journeyMapId": str(GlobalID("JourneyMap", str(world.map_id))),
+            }
+            made = await _bytes(clients[False], CREATE_METRIC, {"input": metric}, tenant_a.token)
+            assert b'"errors":[]' in made, made
         ordinary = await _bytes(clients[False], query, variables, tenant_a.token)
         sql_statements.clear()
         planned = await _bytes(clients[True], query, variables, tenant_a.token)
     assert planned == ordinary
     (written,) = [s for s in sql_statements if is_written(s)]
-    assert written.startswith("SELECT json_build_object("), written
+    assert written.startswith("SELECT ('{"), written  # compact text, embedded as it is
+    # What was compared holds what it was meant to: the floats as floats, the odd text.
+    for target in targets:
+        expected = b'"target":{"before":null,"after":' + orjson.dumps(target) + b"}"
+        assert expected in planned, (target, planned)
+    assert '\u2028 \\"q\\" \\\\ é'.encode() in planned, planned
