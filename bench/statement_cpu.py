@@ -30,6 +30,7 @@ from uuid import UUID
 import asyncpg
 
 from bench.inproc_map_read import WORKLOADS, WORLD
+from bench.run import TRAIL
 from bench.seed import APP_ROLE, World
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -101,6 +102,8 @@ def _cpu(pid: int) -> float:
 
 
 def _targets(world: World, workload: str) -> list[UUID]:
+    if workload == "audit":  # (g)'s trail: the one workspace whose 100 events it reads
+        return [world.workspaces[TRAIL].id]
     if WORKLOADS[workload][2]:
         return [w.map_ids[0] for w in world.workspaces[:20]]
     return [w.id for w in world.workspaces[:20]]
