@@ -6,9 +6,8 @@ result's wrapping) costs some 100-150 us of CPU here, asyncpg's own ``fetch`` ab
 the JSON Postgres writes are four such statements. On Postgres, inside a transaction
 that has begun (its first statement, the binding, went through SQLAlchemy, which sent
 BEGIN), they go through asyncpg; anywhere else (SQLite, no transaction yet) through
-SQLAlchemy as before. A Core connection's first binding sends BEGIN through the
-adapter itself (``begin``), so it goes through asyncpg too. A Core statement is compiled
-for asyncpg once (``$n`` placeholders), so its SQL is still written once.
+SQLAlchemy as before. A Core statement is compiled for asyncpg once (``$n``
+placeholders), so its SQL is still written once.
 """
 
 from __future__ import annotations
@@ -45,37 +44,6 @@ class DriverStatement:
     def arguments(self, values: dict[str, Any]) -> list[Any]:
         own = self._values
         return [values[name] if name in values else own[name] for name in self._names]
-
-
-async def begin(connection: AsyncConnection) -> bool:
-    """Send the BEGIN of ``connection``'s transaction now (SQLAlchemy's asyncpg adapter
-    sends it before the first statement it executes), so that the transaction's first
-    statement can go through asyncpg too: a request's first binding. False where that
-    cannot be done (not Postgres, no transaction, an adapter without the members used
-    here): the caller then executes through SQLAlchemy, which begins as it always has."""
-    if connection.dialect.name != "postgresql" or not connection.in_transaction():
-        return False
-    fairy = await connection.get_raw_connection()
-    raw, adapter = fairy.driver_connection, fairy.dbapi_connection
-    if raw is None:
-        return False
-    if raw.is_in_transaction():
-        return True
-    # The adapter's own way of beginning (isolation level and all), under its own lock;
-    # its commit and rollback then end this transaction as they end any.
-    start = getattr(adapter, "_start_transaction", None)
-    mutex = getattr(adapter, "_execute_mutex", None)
-    if start is None or mutex is None or getattr(adapter, "_transaction", False) is not None:
-        return False
-    try:
-        async with mutex:
-            if adapter._transaction is None:  # type: ignore[union-attr]
-                await start()
-    except Exception:
-        # SQLAlchemy's own way then meets the same fault and handles it as it handles
-        # any (a dropped connection renews the pool): nothing is begun here.
-        return False
-    return bool(raw.is_in_transaction())
 
 
 async def _driver(connection: AsyncConnection) -> Any | None:

@@ -218,20 +218,20 @@ async def bind_connection(connection: AsyncConnection, binding: TenantBinding) -
 
     Core statements skip the ORM's tenant criteria: on a connection bound here, every
     statement must filter by workspace (or user) itself; on Postgres RLS still applies.
-    On Postgres the binding goes through asyncpg (``backend.db.driver``), the first one
-    after BEGIN is sent (``driver.begin``); elsewhere through SQLAlchemy.
+    Binding again a transaction that has begun (a request's reads after its sign-in)
+    goes through asyncpg (``backend.db.driver``); the first binding sends BEGIN.
     """
     sync = connection.sync_connection
-    if sync is None or connection.dialect.name != "postgresql":
+    bound = sync.info.get(_BOUND_KEY) if sync is not None else None
+    if bound is None or connection.dialect.name != "postgresql":
         await connection.run_sync(_bind_postgres_settings, binding)
         return
     parameters = _bind_parameters(binding)
-    transaction = sync.get_transaction()
-    if sync.info.get(_BOUND_KEY) == (parameters, transaction):
+    transaction = sync.get_transaction()  # type: ignore[union-attr]
+    if bound == (parameters, transaction):
         return
-    # Unbound (no record, or another transaction's) or bound otherwise: bind it.
-    if not await driver.begin(connection):
+    if bound[1] is not transaction:  # another transaction's: this one is unbound
         await connection.run_sync(_bind_postgres_settings, binding)
         return
     await driver.rows(connection, _BIND_BY_DRIVER, **parameters)
-    sync.info[_BOUND_KEY] = (parameters, transaction)
+    sync.info[_BOUND_KEY] = (parameters, transaction)  # type: ignore[union-attr]

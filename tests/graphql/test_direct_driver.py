@@ -1,6 +1,6 @@
 """The sign-in's statements sent through asyncpg (``backend.db.driver``) read what
 SQLAlchemy reads, never outside a begun transaction, and stay visible to the engine's
-statement events; a known token's planned read sends every statement that way."""
+statement events."""
 
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ from backend.auth.tokens import hash_secret
 from backend.authz.access import _ACCESS_ROWS, access_rows
 from backend.db import driver
 from backend.db.engine import Database
-from backend.db.scoping import _BIND_BY_DRIVER, TenantBinding, bind_connection
-from backend.settings import Settings
+from backend.db.scoping import TenantBinding
 from tests.fixtures.databases import is_postgres_run
-from tests.fixtures.planned import answer, is_written, ordinary_and_planned
 from tests.fixtures.tenants import Tenant
 
 postgres_only = pytest.mark.skipif(not is_postgres_run(), reason="asyncpg is Postgres' driver")
@@ -72,70 +70,3 @@ async def test_nothing_goes_through_asyncpg_before_the_transaction_began(
         assert raw.is_in_transaction()  # SQLAlchemy sent it, with BEGIN first
         kept = await connection.scalar(text("select current_setting('x.y')"))
     assert kept == "z"
-
-
-@postgres_only
-async def test_a_connections_first_binding_sends_begin_and_binds_through_asyncpg(
-    database: Database, tenant_a: Tenant
-) -> None:
-    """``Database.connection`` begins through the adapter (``driver.begin``) and binds
-    through asyncpg: no statement of it goes through SQLAlchemy's cursor, the settings hold
-    for the whole transaction, and the engine's isolation level is the transaction's."""
-    binding = TenantBinding(frozenset(tenant_a.workspace_ids), user_id=tenant_a.owner_id)
-    cursors: list[object] = []
-
-    def seen(_conn: Any, cursor: object, *_: Any) -> None:
-        cursors.append(cursor)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        async with database.connection(binding) as connection:
-            bound = await driver.texts(
-                connection, "select current_setting('waypost.workspace_ids')", ()
-            )
-            visible = await driver.texts(connection, "select count(*)::text from workspaces", ())
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
-    assert cursors == [None, None, None]  # the binding and both reads, all through asyncpg
-    assert set(bound[0].split(",")) == {str(w) for w in tenant_a.workspace_ids}
-    assert visible == [str(len(tenant_a.workspace_ids))]  # row-level security read them
-
-    snapshot = database.engine.execution_options(isolation_level="REPEATABLE READ")
-    async with snapshot.begin() as connection:
-        await bind_connection(connection, binding)
-        level = await driver.texts(
-            connection, "select current_setting('transaction_isolation')", ()
-        )
-    assert level == ["repeatable read"]
-
-
-@postgres_only
-async def test_a_known_tokens_planned_read_sends_each_statement_through_asyncpg(
-    settings: Settings, database: Database, tenant_a: Tenant
-) -> None:
-    """The hot path of a read Postgres writes whole, for a token seen before: its
-    binding, the token and grants, the binding for the read and the read itself, one
-    transaction, every statement through asyncpg (SQLAlchemy's execution costs some three
-    times as much CPU a statement, docs/benchmarks.md)."""
-    query = """query D($id: ID!) { workspace(id: $id) { name
-      journeyMaps(first: 5) { totalCount edges { node { id title } } } } }"""
-    variables = {"id": tenant_a.ws_gid(0)}
-    sent: list[tuple[object, str]] = []
-
-    def seen(_conn: Any, cursor: object, statement: str, *_: Any) -> None:
-        sent.append((cursor, statement))
-
-    async with ordinary_and_planned(settings, database) as clients:
-        first = await answer(clients[True], query, variables, tenant_a.token)  # now known
-        event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-        try:
-            again = await answer(clients[True], query, variables, tenant_a.token)
-        finally:
-            event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
-    assert again == first
-    assert "journeyMaps" in again
-    assert [cursor for cursor, _ in sent] == [None] * 4, sent
-    bind, token, rebind, read = (statement for _, statement in sent)
-    assert bind == rebind == _BIND_BY_DRIVER.sql
-    assert "FROM api_tokens" in token
-    assert is_written(read)
