@@ -45,9 +45,11 @@ class ChainedEvent(Protocol):
     key_id: str
 
 
-def to_json_value(value: Any) -> Any:
-    """What a value becomes once stored as JSON and read back (hashed in that form)."""
-    return json.loads(json.dumps(value, default=_json_default))
+def to_json_value(value: Any, *, finite: bool = False) -> Any:
+    """What a value becomes once stored as JSON and read back (hashed in that form).
+    ``finite``: refuse NaN and the infinities (ValueError), which JSON has no text for:
+    an audit event's changes are stored as orjson writes them, which is null."""
+    return json.loads(json.dumps(value, default=_json_default, allow_nan=not finite))
 
 
 def to_stored_json(value: Any) -> Any:

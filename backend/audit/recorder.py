@@ -80,7 +80,7 @@ async def record(
         "action": str(action),  # the text stored and hashed, not the enum
         "subject_type": subject_type,
         "subject_id": str(subject_id),
-        "changes": to_json_value(changes),
+        "changes": to_json_value(changes, finite=True),  # hashed as it is read back
         "request_id": actor.request_id,
         "ip": actor.ip,
         "user_agent": (actor.user_agent or "")[:400] or None,

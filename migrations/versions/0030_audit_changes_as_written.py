@@ -14,12 +14,19 @@ reads. Events are never searched by their changes: no index is lost. In batches,
 scope's, behind row-level security's back (``rls.across_workspaces``). SQLite keeps JSON
 as text already: nothing to do there.
 
+Like every migration here it is one transaction: the type change locks both audit tables
+and rewrites them, so audited mutations wait until it ends (some seconds a million
+events). Events that jsonb had already changed (a float of 1e16 or more, -0.0) keep the
+value jsonb gave them and their chain stays reported broken: what they were is lost. A
+downgrade back to jsonb changes such values again in events written since.
+
 Revision ID: 0030
 Revises: 0029
 Create Date: 2026-12-08 01:30:00
 """
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,6 +42,8 @@ depends_on: str | Sequence[str] | None = None
 
 # Each table and its primary key, walked in order a batch at a time.
 TABLES = {"audit_events": ("workspace_id", "id"), "account_audit_events": ("id",)}
+# Only workspace events have row-level security (forced, on the owner too).
+WORKSPACE_TABLE = "audit_events"
 BATCH = 5000
 
 
@@ -42,7 +51,8 @@ def upgrade() -> None:
     if not rls.is_postgres():
         return
     for table, key in TABLES.items():
-        with rls.across_workspaces(table):
+        across = rls.across_workspaces(table) if table == WORKSPACE_TABLE else nullcontext()
+        with across:
             op.execute(f"ALTER TABLE {table} ALTER COLUMN changes TYPE json USING changes::json")
             _rewrite(table, key)
 

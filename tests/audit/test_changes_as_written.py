@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -76,3 +77,20 @@ async def test_changes_read_back_as_written_and_the_chain_holds(
                 text("SELECT changes::text FROM audit_events WHERE id = :id"), {"id": event.id}
             )
         assert stored == orjson.dumps(ODD).decode()
+
+
+async def test_a_change_json_cannot_write_is_refused_and_nothing_is_recorded(
+    database: Database, tenant_a: Tenant
+) -> None:
+    """NaN and the infinities have no JSON text: stored, they would read back null and the
+    chain would read as broken. Recording one fails, and the transaction writes nothing."""
+    ws = tenant_a.workspace_ids[0]
+    binding = TenantBinding(frozenset({ws}))
+    async with database.transaction(binding) as session:
+        before = len((await session.scalars(select(AuditEvent))).all())
+    for odd in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="JSON compliant"):
+            await _record(database, ws, {"score": {"before": 1.0, "after": odd}})
+    async with database.transaction(binding) as session:
+        assert len((await session.scalars(select(AuditEvent))).all()) == before
+        assert (await verify_scope(session, AuditScope.WORKSPACE, ws)).ok
