@@ -67,6 +67,7 @@ from backend.errors import ErrorCode
 from graphql_schema.context import Context
 from graphql_schema.errors import UserError
 from graphql_schema.input_findings import Finding, Path
+from graphql_schema.passed_checks import PassedChecks
 
 # Twice the longest list any field takes: a list just over its own field's cap is told
 # so by that field's service, in the payload; one far over it is never coerced.
@@ -287,7 +288,28 @@ class Verdict(NamedTuple):
     payload_errors: dict[int, tuple[Finding, ...]]
 
 
+_PASSED = PassedChecks()  # the operations inspect_operation found nothing in
+
+
 def inspect_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> Verdict:
+    """What the operation's arguments and variables break, if anything. An operation in
+    which nothing is found is remembered by these arguments (``passed_checks``) and is
+    found clean again without the walk."""
+    key = _PASSED.key(document, operation_name, variables, schema)
+    if _PASSED.passed(key):
+        return Verdict(None, {})
+    verdict = _inspected(schema, document, operation_name, variables)
+    if verdict.refusal is None and not verdict.payload_errors:
+        _PASSED.add(key)
+    return verdict
+
+
+def _inspected(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,

@@ -81,6 +81,8 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from graphql_schema.passed_checks import PassedChecks
+
 __all__ = [
     "ERROR_CODE",
     "QueryLimits",
@@ -150,7 +152,13 @@ def check_limits(
     variables: Mapping[str, Any] | None,
     limits: QueryLimits,
 ) -> list[graphql.GraphQLError]:
-    """Return one error per violated limit; ``[]`` when the operation is within limits."""
+    """Return one error per violated limit; ``[]`` when the operation is within limits.
+
+    An operation within limits is remembered by these arguments (``passed_checks``) and
+    passes again without the walk."""
+    key = _PASSED.key(document, operation_name, variables, schema, limits)
+    if _PASSED.passed(key):
+        return []
     analysis = _analyze(schema, document, operation_name, variables, limits)
     shape = analysis.shape
     errors: list[GraphQLError] = []
@@ -185,10 +193,13 @@ def check_limits(
             )
         )
     errors.extend(analysis.page_size_errors)
+    if not errors:
+        _PASSED.add(key)
     return errors
 
 
 _DEFAULT_LIMITS: Final = QueryLimits()
+_PASSED: Final = PassedChecks()  # what check_limits passed
 
 
 class QueryLimitsExtension(SchemaExtension):
