@@ -17,11 +17,11 @@ What it does not change:
   the check is given. Two variables that Python holds equal but JSON does not (``1``,
   ``1.0`` and ``true``; ``0.0`` and ``-0.0``) are different keys. Nothing in it depends
   on the caller, so what one caller's request passed tells nothing about another's.
-* Variables that are not plain JSON values, or are large (a long list sent as a
-  variable), are not kept: they are checked every time, as before.
+* Variables that are not plain JSON values, or are large (a long list or text sent as
+  a variable), are not kept: they are checked every time, as before.
 
-Memory is bounded by entries and by the total length of the texts kept; least recently
-used first out.
+Memory is bounded by entries and by the total length of the texts and variables the
+keys hold; least recently used first out.
 """
 
 from __future__ import annotations
@@ -33,24 +33,37 @@ from typing import Any
 from graphql import DocumentNode
 
 MAX_ENTRIES = 2048
-MAX_TOTAL_CHARS = 512 * 1024  # the texts a key holds on to, documents evicted included
+MAX_TOTAL_CHARS = 512 * 1024  # the texts and variables the keys hold, evicted documents too
 MAX_DOCUMENT_CHARS = 16 * 1024
 MAX_VARIABLE_VALUES = 64  # values in the variables (each item, key and leaf counts one)
+MAX_VARIABLE_CHARS = 4 * 1024  # characters of the variables' keys and strings
 
 
 class _TooLarge(Exception):
     pass
 
 
-def _frozen(value: Any, budget: list[int]) -> Hashable:
+class _Budget:
+    __slots__ = ("chars", "values")
+
+    def __init__(self) -> None:
+        self.values = MAX_VARIABLE_VALUES
+        self.chars = MAX_VARIABLE_CHARS
+
+    def spend(self, chars: int) -> None:
+        self.values -= 1
+        self.chars -= chars
+        if self.values < 0 or self.chars < 0:
+            raise _TooLarge
+
+
+def _frozen(value: Any, budget: _Budget) -> Hashable:
     """A JSON value as a key equal only to the same JSON value (types tagged)."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooLarge
-    # bool before int: True is an int in Python, not in JSON.
-    if value is None or isinstance(value, bool):
-        return value
     kind = type(value)
+    budget.spend(len(value) if kind is str else 0)
+    # bool apart from int: True is an int in Python, not in JSON.
+    if value is None or kind is bool:
+        return ("b", value)
     if kind is str:
         return ("s", value)
     if kind is int:
@@ -64,30 +77,39 @@ def _frozen(value: Any, budget: list[int]) -> Hashable:
         for key, item in value.items():
             if type(key) is not str:
                 raise _TooLarge  # not JSON: not kept
+            budget.spend(len(key))
             items.append((key, _frozen(item, budget)))
         return ("d", tuple(sorted(items)))
     raise _TooLarge  # not a plain JSON value: not kept
 
 
-def variables_key(variables: Mapping[str, Any] | None) -> Hashable | None:
-    """The variables as a key, or None when they are not kept (too large, not JSON)."""
+def _variables(variables: Mapping[str, Any] | None) -> tuple[Hashable, int] | None:
+    """The variables as a key and the characters it holds, or None when not kept."""
     if not variables:
-        return ()
+        return (), 0
+    budget = _Budget()
     try:
-        return _frozen(dict(variables), [MAX_VARIABLE_VALUES])
+        return _frozen(dict(variables), budget), MAX_VARIABLE_CHARS - budget.chars
     except _TooLarge:
         return None
 
 
+def variables_key(variables: Mapping[str, Any] | None) -> Hashable | None:
+    """The variables as a key, or None when they are not kept (too large, not JSON)."""
+    kept = _variables(variables)
+    return None if kept is None else kept[0]
+
+
 class PassedChecks:
-    """The arguments one check passed; LRU, bounded by entries and by the texts' size."""
+    """The arguments one check passed; LRU, bounded by entries and by the characters the
+    keys hold."""
 
     def __init__(
         self, max_entries: int = MAX_ENTRIES, max_total_chars: int = MAX_TOTAL_CHARS
     ) -> None:
         self.max_entries = max_entries
         self.max_total_chars = max_total_chars
-        self._passed: OrderedDict[Hashable, int] = OrderedDict()  # key -> its text's size
+        self._passed: OrderedDict[Hashable, int] = OrderedDict()  # key -> the chars it holds
         self._chars = 0
 
     def __len__(self) -> int:
@@ -105,10 +127,11 @@ class PassedChecks:
         source = document.loc.source.body if document.loc is not None else None
         if source is None or len(source) > MAX_DOCUMENT_CHARS:
             return None
-        sent = variables_key(variables)
+        sent = _variables(variables)
         if sent is None:
             return None
-        return (source, operation_name, sent, given)
+        # The size rides along: it follows from the rest, so equality is unchanged.
+        return (source, operation_name, sent[0], given, len(source) + sent[1])
 
     def passed(self, key: Hashable | None) -> bool:
         if key is None or key not in self._passed:
@@ -120,7 +143,7 @@ class PassedChecks:
         if key is None or key in self._passed:
             return
         assert isinstance(key, tuple)
-        size = len(key[0])
+        size: int = key[-1]
         self._passed[key] = size
         self._chars += size
         while len(self._passed) > self.max_entries or self._chars > self.max_total_chars:

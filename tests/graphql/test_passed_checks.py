@@ -18,7 +18,13 @@ from backend.settings import Settings
 from graphql_schema import input_guard, limits
 from graphql_schema.input_guard import inspect_operation
 from graphql_schema.limits import QueryLimits, check_limits
-from graphql_schema.passed_checks import MAX_VARIABLE_VALUES, PassedChecks, variables_key
+from graphql_schema.passed_checks import (
+    MAX_TOTAL_CHARS,
+    MAX_VARIABLE_CHARS,
+    MAX_VARIABLE_VALUES,
+    PassedChecks,
+    variables_key,
+)
 from graphql_schema.schema import build_schema
 
 DASHBOARD = """query Dashboard($id: ID!, $first: Int = 20) { workspace(id: $id) { name
@@ -136,6 +142,7 @@ def test_python_equal_values_get_different_keys_and_large_or_odd_ones_none() -> 
     assert variables_key({"a": 1, "b": 2}) == variables_key({"b": 2, "a": 1})
     assert variables_key({"v": list(range(MAX_VARIABLE_VALUES))}) is None
     assert variables_key({"v": (1, 2)}) is None  # not what JSON decodes to
+    assert variables_key({"v": "x" * MAX_VARIABLE_CHARS}) is None  # texts count too
     assert variables_key(None) == variables_key({}) == ()
 
 
@@ -148,8 +155,25 @@ def test_kept_operations_are_bounded_by_entries_and_by_text(schema: GraphQLSchem
     assert len(passed) == 3
     assert not passed.passed(keys[0])
     assert passed.passed(keys[4])
-    small = PassedChecks(max_total_chars=2 * len(DASHBOARD))
+    small = PassedChecks(max_total_chars=2 * (len(DASHBOARD) + len("id") + 1))
     for key in keys:
         small.add(key)
     assert len(small) == 2
     assert passed.key(parse("{ __typename }", no_location=True), None, None) is None
+
+
+def test_many_requests_with_long_variables_keep_the_memory_bounded(
+    schema: GraphQLSchema, walks: dict[str, int]
+) -> None:
+    """A caller sending a thousand different requests, each with a text variable just
+    under what is kept, leaves no more than the bound behind: the keys' characters,
+    texts and variables, are what is counted."""
+    document = parse(DASHBOARD)
+    for n in range(1000):
+        sent = {"id": f"{n:04}" + "x" * (MAX_VARIABLE_CHARS - 10)}
+        assert check_limits(schema, document, "Dashboard", sent, API_LIMITS) == []
+    kept = limits._PASSED
+    assert 0 < len(kept) < 1000
+    assert kept._chars <= MAX_TOTAL_CHARS
+    held = sum(len(k[0]) + len(k[2][1][0][1][1]) for k in kept._passed)  # type: ignore[index]
+    assert held <= MAX_TOTAL_CHARS
