@@ -30,6 +30,7 @@ from backend.settings import Settings
 from graphql_schema.credentials import Presented, presented
 from graphql_schema.dataloaders import Loaders
 from graphql_schema.errors import Unauthenticated
+from graphql_schema.passed_checks import caller_key
 
 if TYPE_CHECKING:
     from graphql_schema.input_findings import Finding
@@ -75,6 +76,16 @@ class Context:
     def presented(self) -> Presented:
         """The credential, session cookie and CSRF token this caller presents."""
         return presented(self.request, self.connection_params, self.settings)
+
+    def checks_partition(self) -> bytes | None:
+        """Whose memories of passed checks this request uses (``passed_checks``): its
+        credential's, as presented, checked or not (a bad one finds only its own)."""
+        sent = self.presented()
+        if sent.authorization is not None:
+            return caller_key(sent.authorization)
+        if sent.session_secret is not None:
+            return caller_key("session:" + sent.session_secret)
+        return None
 
     @property
     def access(self) -> Access:

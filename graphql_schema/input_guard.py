@@ -67,7 +67,7 @@ from backend.errors import ErrorCode
 from graphql_schema.context import Context
 from graphql_schema.errors import UserError
 from graphql_schema.input_findings import Finding, Path
-from graphql_schema.passed_checks import PassedChecks
+from graphql_schema.passed_checks import PassedChecks, partition_of
 
 # Twice the longest list any field takes: a list just over its own field's cap is told
 # so by that field's service, in the payload; one far over it is never coerced.
@@ -296,11 +296,14 @@ def inspect_operation(
     document: DocumentNode,
     operation_name: str | None,
     variables: dict[str, Any] | None,
+    *,
+    caller: bytes | None = None,
 ) -> Verdict:
     """What the operation's arguments and variables break, if anything. An operation in
-    which nothing is found is remembered by these arguments (``passed_checks``) and is
-    found clean again without the walk."""
-    key = _PASSED.key(document, operation_name, variables, schema)
+    which nothing is found is remembered by these arguments (``passed_checks``;
+    ``caller`` names the caller's own memories) and is found clean again without the
+    walk."""
+    key = _PASSED.key(document, operation_name, variables, schema, caller)
     if _PASSED.passed(key):
         return Verdict(None, {})
     verdict = _inspected(schema, document, operation_name, variables)
@@ -374,6 +377,7 @@ class InputGuard(SchemaExtension):
                 context.graphql_document,
                 context.operation_name,
                 context.variables,
+                caller=partition_of(context.context),
             )
             if verdict.refusal is not None:
                 context.result = ExecutionResult(data=None, errors=[verdict.refusal])

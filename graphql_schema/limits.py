@@ -81,7 +81,7 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
-from graphql_schema.passed_checks import PassedChecks
+from graphql_schema.passed_checks import PassedChecks, partition_of
 
 __all__ = [
     "ERROR_CODE",
@@ -151,12 +151,14 @@ def check_limits(
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
     limits: QueryLimits,
+    *,
+    caller: bytes | None = None,
 ) -> list[graphql.GraphQLError]:
     """Return one error per violated limit; ``[]`` when the operation is within limits.
 
-    An operation within limits is remembered by these arguments (``passed_checks``) and
-    passes again without the walk."""
-    key = _PASSED.key(document, operation_name, variables, schema, limits)
+    An operation within limits is remembered by these arguments (``passed_checks``;
+    ``caller`` names the caller's own memories) and passes again without the walk."""
+    key = _PASSED.key(document, operation_name, variables, schema, limits, caller)
     if _PASSED.passed(key):
         return []
     analysis = _analyze(schema, document, operation_name, variables, limits)
@@ -246,6 +248,7 @@ class QueryLimitsExtension(SchemaExtension):
                 context.operation_name,
                 context.variables,
                 self.limits,
+                caller=partition_of(context.context),
             )
             if errors:
                 # Strawberry then skips its own validation and execution.

@@ -125,7 +125,10 @@ class WrittenQueries:
         variables: dict[str, Any],
     ) -> Any | None:
         document, operation = written
-        if check_limits(self.schema, document, operation_name, variables, self.limits):
+        partition = context.checks_partition()
+        if check_limits(
+            self.schema, document, operation_name, variables, self.limits, caller=partition
+        ):
             return None
         token = presented_token(context)
         if token is None or self.known.get(token) is None:
@@ -134,7 +137,10 @@ class WrittenQueries:
         if access is None:
             return None  # Authenticate says why
         context.sign_in(access)
-        if inspect_operation(self.schema, document, operation_name, variables).refusal:
+        verdict = inspect_operation(
+            self.schema, document, operation_name, variables, caller=partition
+        )
+        if verdict.refusal:
             return None
         coerced = get_variable_values(
             self.schema, operation.variable_definitions or (), variables, max_errors=1

@@ -13,6 +13,7 @@ from graphql import GraphQLSchema, parse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backend.db.engine import Database
 from backend.entrypoints.app import API_LIMITS
 from backend.settings import Settings
 from graphql_schema import input_guard, limits
@@ -20,12 +21,14 @@ from graphql_schema.input_guard import inspect_operation
 from graphql_schema.limits import QueryLimits, check_limits
 from graphql_schema.passed_checks import (
     MAX_TOTAL_CHARS,
-    MAX_VARIABLE_CHARS,
     MAX_VARIABLE_VALUES,
     PassedChecks,
+    caller_key,
     variables_key,
 )
 from graphql_schema.schema import build_schema
+from tests.fixtures.planned import ordinary_and_planned
+from tests.fixtures.tenants import Tenant
 
 DASHBOARD = """query Dashboard($id: ID!, $first: Int = 20) { workspace(id: $id) { name
   journeyMaps(first: $first) { totalCount edges { node { id title } } } } }
@@ -142,8 +145,11 @@ def test_python_equal_values_get_different_keys_and_large_or_odd_ones_none() -> 
     assert variables_key({"a": 1, "b": 2}) == variables_key({"b": 2, "a": 1})
     assert variables_key({"v": list(range(MAX_VARIABLE_VALUES))}) is None
     assert variables_key({"v": (1, 2)}) is None  # not what JSON decodes to
-    assert variables_key({"v": "x" * MAX_VARIABLE_CHARS}) is None  # texts count too
-    assert variables_key(None) == variables_key({}) == ()
+    assert variables_key(None) == variables_key({}) == b""
+    # Python's int hash repeats every 2**61 - 1: a digest of the text does not.
+    period = 2**61 - 1
+    assert hash(5) == hash(5 + period)
+    assert variables_key({"v": 5}) != variables_key({"v": 5 + period})
 
 
 def test_kept_operations_are_bounded_by_entries_and_by_text(schema: GraphQLSchema) -> None:
@@ -155,7 +161,7 @@ def test_kept_operations_are_bounded_by_entries_and_by_text(schema: GraphQLSchem
     assert len(passed) == 3
     assert not passed.passed(keys[0])
     assert passed.passed(keys[4])
-    small = PassedChecks(max_total_chars=2 * (len(DASHBOARD) + len("id") + 1))
+    small = PassedChecks(max_total_chars=2 * len(DASHBOARD))
     for key in keys:
         small.add(key)
     assert len(small) == 2
@@ -165,15 +171,49 @@ def test_kept_operations_are_bounded_by_entries_and_by_text(schema: GraphQLSchem
 def test_many_requests_with_long_variables_keep_the_memory_bounded(
     schema: GraphQLSchema, walks: dict[str, int]
 ) -> None:
-    """A caller sending a thousand different requests, each with a text variable just
-    under what is kept, leaves no more than the bound behind: the keys' characters,
-    texts and variables, are what is counted."""
+    """A caller sending a thousand different requests, each with a long text and a
+    4,000-digit number as variables (undeclared ones pass the checks), leaves only
+    digests of them behind, and the document texts within the bound."""
     document = parse(DASHBOARD)
     for n in range(1000):
-        sent = {"id": f"{n:04}" + "x" * (MAX_VARIABLE_CHARS - 10)}
+        sent = {"id": f"{n:04}" + "x" * 20_000, "z": int("9" * 4000)}
         assert check_limits(schema, document, "Dashboard", sent, API_LIMITS) == []
     kept = limits._PASSED
-    assert 0 < len(kept) < 1000
+    assert len(kept) == 1000
+    assert {len(key.variables) for key in kept._passed} == {16}
     assert kept._chars <= MAX_TOTAL_CHARS
-    held = sum(len(k[0]) + len(k[2][1][0][1][1]) for k in kept._passed)  # type: ignore[index]
-    assert held <= MAX_TOTAL_CHARS
+
+
+def test_each_caller_has_memories_of_its_own(schema: GraphQLSchema, walks: dict[str, int]) -> None:
+    """Whether a request is walked tells nothing of what another caller sent: the same
+    request from a second credential (or from nobody) is walked again."""
+    document = parse(DASHBOARD)
+    sent = {"id": WS}
+    callers = [caller_key("Bearer wp_a"), caller_key("Bearer wp_b"), None]
+    for _ in range(2):
+        for caller in callers:
+            check_limits(schema, document, "Dashboard", sent, API_LIMITS, caller=caller)
+            inspect_operation(schema, document, "Dashboard", sent, caller=caller)
+    assert walks == {"limits": 3, "guard": 3}
+
+
+async def test_over_http_each_credential_is_walked_once(
+    settings: Settings,
+    database: Database,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    walks: dict[str, int],
+) -> None:
+    """The extensions name the request's credential: two tenants sending the same
+    request twice each are walked once each, by both checks."""
+    query = "query Me($first: Int) { viewer { workspaces(first: $first) { totalCount } } }"
+    async with ordinary_and_planned(settings, database) as clients:
+        for _ in range(2):
+            for tenant in (tenant_a, tenant_b):
+                response = await clients[False].post(
+                    "/graphql",
+                    json={"query": query, "variables": {"first": 5}},
+                    headers={"Authorization": f"Bearer {tenant.token}"},
+                )
+                assert "errors" not in response.json(), response.text
+    assert walks == {"limits": 2, "guard": 2}

@@ -279,7 +279,7 @@ async def test_the_direct_way_makes_the_checks_that_read_the_variables_itself(
             await answer(clients[True], DASHBOARD, variables, tenant_a.token)
         refusal = Verdict(GraphQLError("refused"), {})
         refuse = {"check_limits": [GraphQLError("refused")], "inspect_operation": refusal}[check]
-        monkeypatch.setattr(written_queries, check, lambda *_: refuse)
+        monkeypatch.setattr(written_queries, check, lambda *_, **__: refuse)
         direct = _direct()
         await answer(clients[True], DASHBOARD, variables, tenant_a.token)
         assert _direct() == direct
