@@ -9,6 +9,7 @@ import threading
 import time
 
 import asyncpg.exceptions  # type: ignore[import-untyped]
+import pika.exceptions
 import redis.exceptions
 import sqlalchemy.exc
 from dramatiq.errors import BrokerConnectionError
@@ -21,6 +22,7 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     BrokerConnectionError,
+    pika.exceptions.AMQPConnectionError,  # RabbitMQ refused, lost or timed out (live events)
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.PostgresConnectionError,  # cannot connect now, too many, ...
     sqlalchemy.exc.OperationalError,

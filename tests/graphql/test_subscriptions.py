@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote, urlparse
 from uuid import uuid4
 
 import httpx
+import pika
+import pika.exceptions
 import pytest
 import redis
 
@@ -26,7 +31,7 @@ from backend.db.engine import Database
 from backend.db.types import utcnow
 from backend.entrypoints.app import create_app
 from backend.models.outbox import OutboxEvent
-from backend.outbox.live import LiveEvent, LiveEvents
+from backend.outbox.live import EXCHANGE, QUEUE_MAX_LENGTH, LiveEvent, LiveEvents
 from backend.settings import Settings
 from backend.vocabulary.roles import WorkspaceRole
 from graphql_schema.relay import decode_global_id
@@ -460,6 +465,179 @@ def test_announcing_with_redis_down_neither_raises_nor_logs_each_time(
         live.announce(event)
         live.announce(event)  # within the retry interval: not even tried
     live.close()
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["live events stopped"]
+
+
+def rabbitmq_url() -> str:
+    """The run's RabbitMQ broker, else the shared test RabbitMQ (failing, not skipping,
+    in CI when it does not answer)."""
+    configured = configured_broker_url()
+    url = configured if configured.startswith("amqp://") else real_broker_url("amqp")
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except pika.exceptions.AMQPError as error:
+        unreachable("RabbitMQ", error)
+    return url
+
+
+async def test_a_change_made_through_another_instance_arrives_over_rabbitmq(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    on_rabbitmq = fast(settings, broker_url=rabbitmq_url())
+    async with (
+        instance(on_rabbitmq, database) as watched,
+        instance(on_rabbitmq, database) as edited,
+    ):
+        await _until(lambda: watched.live.listening)
+        map_id = await new_map(edited, tenant_a)
+        async with graphql_socket(watched.address, params=token_params(tenant_a.token)) as ws:
+            op = await start(ws, MAP_CHANGED, {"id": map_id})
+            await subscribed(ws, op)
+            await rename(edited, tenant_a, map_id, "Edited elsewhere")
+            change = await asyncio.wait_for(change_to(ws, op, 2), 10)
+    assert change["journeyMap"]["title"] == "Edited elsewhere"
+
+
+async def test_a_change_relayed_by_a_worker_process_arrives_over_rabbitmq(
+    settings: Settings, database: Database, tenant_a: Tenant
+) -> None:
+    """Before, on RabbitMQ only the relaying process heard an event: here the worker,
+    which no subscriber listens to, and the API's subscriber waited in vain."""
+    on_rabbitmq = fast(settings, broker_url=rabbitmq_url())
+    app = create_app(on_rabbitmq, database=database)
+    stop = asyncio.Event()
+    # The API without its own relay, only listening; `waypost worker`'s relay beside it.
+    listening = asyncio.create_task(app.state.live.run(stop))
+    try:
+        async with (
+            serve(app) as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+            Background(on_rabbitmq, database, run_workers=False),
+        ):
+            server = Instance(address, http, app.state.live)
+            await _until(lambda: server.live.listening)
+            map_id = await new_map(server, tenant_a)
+            async with graphql_socket(address, params=token_params(tenant_a.token)) as ws:
+                op = await start(ws, MAP_CHANGED, {"id": map_id})
+                await subscribed(ws, op)
+                await rename(server, tenant_a, map_id, "Relayed by a worker")
+                change = await asyncio.wait_for(change_to(ws, op, 2), 10)
+    finally:
+        stop.set()
+        await listening
+        app.state.live.close()
+    assert change["journeyMap"]["title"] == "Relayed by a worker"
+
+
+async def test_a_malformed_announcement_on_rabbitmq_is_dropped_and_the_next_arrives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = rabbitmq_url()
+    listening, announcing = LiveEvents(url), LiveEvents(url)
+    workspace = uuid4()
+    heard: list[LiveEvent] = []
+    listening.listen(workspace, heard.append)
+    stop = asyncio.Event()
+    running = asyncio.create_task(listening.run(stop))
+    try:
+        await _until(lambda: listening.listening)
+        publisher = pika.BlockingConnection(pika.URLParameters(url))
+        publisher.channel().basic_publish(EXCHANGE, str(workspace), b"{not json")
+        publisher.close()
+        event = OutboxEvent(
+            id=uuid4(), workspace_id=workspace, sequence=7, event_type="health.alert", payload={}
+        )
+        with caplog.at_level(logging.WARNING, logger="waypost.live"):
+            await asyncio.to_thread(announcing.announce, event)
+            await _until(lambda: bool(heard))
+    finally:
+        stop.set()
+        await running
+        listening.close()
+        announcing.close()
+    assert [(e.id, e.sequence) for e in heard] == [(event.id, 7)]
+    assert any("malformed live event" in r.getMessage() for r in caplog.records)
+
+
+async def test_announcements_arrive_again_after_rabbitmq_closed_every_connection() -> None:
+    """The broker drops every connection (a restart, a network blip): both processes
+    connect again by themselves, and what is announced then is heard."""
+    url = rabbitmq_url()
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None:
+        unreachable("rabbitmqctl", FileNotFoundError("rabbitmqctl"))
+    assert rabbitmqctl is not None
+    vhost = unquote(urlparse(url).path.removeprefix("/")) or "/"
+    listening, announcing = LiveEvents(url), LiveEvents(url)
+    workspace = uuid4()
+    heard: list[LiveEvent] = []
+    listening.listen(workspace, heard.append)
+    stop = asyncio.Event()
+    running = asyncio.create_task(listening.run(stop))
+
+    def event(sequence: int) -> OutboxEvent:
+        return OutboxEvent(
+            id=uuid4(), workspace_id=workspace, sequence=sequence, event_type="x", payload={}
+        )
+
+    try:
+        await _until(lambda: listening.listening)
+        await asyncio.to_thread(announcing.announce, event(1))
+        await _until(lambda: len(heard) == 1)
+        closing = [
+            rabbitmqctl,
+            "-q",
+            "close_all_connections",
+            "--vhost",
+            vhost,
+            "--limit",
+            "100",
+            "test",
+        ]
+        await asyncio.to_thread(subprocess.run, closing, check=True, capture_output=True)
+        await _until(lambda: not listening.listening)
+        await _until(lambda: listening.listening, 20)
+        await asyncio.to_thread(announcing.announce, event(2))
+        await _until(lambda: len(heard) == 2)
+    finally:
+        stop.set()
+        await running
+        listening.close()
+        announcing.close()
+    assert [e.sequence for e in heard] == [1, 2]
+
+
+async def _until(condition: Any, seconds: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_announcing_with_rabbitmq_down_never_waits_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The relay hands announcements over and goes on: with RabbitMQ unreachable they
+    wait in a bounded backlog (the oldest dropped), and the outage is one line."""
+    live = LiveEvents("amqp://guest:guest@127.0.0.1:1/")  # nothing listens there
+    workspace = uuid4()
+    with caplog.at_level(logging.WARNING, logger="waypost.live"):
+        for sequence in range(1, QUEUE_MAX_LENGTH + 101):
+            live.announce(
+                OutboxEvent(
+                    id=uuid4(),
+                    workspace_id=workspace,
+                    sequence=sequence,
+                    event_type="health.alert",
+                    payload={},
+                )
+            )
+        await _until(lambda: live.outage.is_down)
+        await asyncio.sleep(0.2)
+    backlog = live._fanout._outgoing  # type: ignore[union-attr]
+    live.close()
+    assert len(backlog) == QUEUE_MAX_LENGTH
+    assert '"sequence": 101' in backlog[0][1]  # the first hundred went
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["live events stopped"]
 
 
