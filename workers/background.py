@@ -74,8 +74,9 @@ class Background:
     ) -> None:
         self.settings = settings
         # What the relay sends is also announced to subscribers: this process's (``live``,
-        # from the API) and, on Redis, every process's. A worker's relay announces too,
-        # since it may be the one that takes a workspace's events; it listens to none.
+        # from the API) and, on Redis or RabbitMQ, every process's. A worker's relay
+        # announces too, since it may be the one that takes a workspace's events; it
+        # listens to none.
         self.listens = live is not None
         self.live = live or LiveEvents(settings.broker_url)
         self.db = db

@@ -114,7 +114,7 @@ def is_amqp(url: str) -> bool:
 def _heard(raw: str | bytes, where: str) -> LiveEvent | None:
     try:
         return LiveEvent.from_json(raw)
-    except (ValueError, KeyError, TypeError):
+    except Exception:  # whatever a malformed message makes the parsing raise
         log.warning("ignored a malformed live event on %s", where)
         return None
 
